@@ -1,0 +1,2 @@
+//! Executor steps per second.
+fn main() {}

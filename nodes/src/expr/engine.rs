@@ -1,0 +1,1080 @@
+//! The sandboxed Rhai engine, compiled expressions and the scope they run against.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, Scope};
+
+use super::convert::stringify;
+use super::helpers::{self, clock::Clock, clock::with_clock};
+use super::template::{self, Part, RawPart, Template};
+
+/// Longest error message an evaluation reports (messages never carry whole values).
+const MESSAGE_MAX: usize = 500;
+
+/// Limits on what an expression may compute.
+///
+/// They bound values the expression *builds*; the flow's own data (`params`, `vars`) is bounded
+/// by the flow's limits, so a 100 000-item list in `vars` can be read, counted and indexed.
+/// `0` in any field means "no limit" (as in Rhai); don't use it for untrusted flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Rhai operations per evaluation (each step of a loop, call, closure…).
+    pub max_operations: u64,
+    /// Nested function/closure calls.
+    pub max_call_levels: usize,
+    /// Nesting depth of the expression's syntax tree.
+    pub max_expr_depth: usize,
+    /// Bytes in one string (also the length of a rendered template).
+    pub max_string_size: usize,
+    /// Elements in one array (counting nested arrays).
+    pub max_array_size: usize,
+    /// Entries in one object map (counting nested maps).
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 1_000_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_string_size: 16 * 1024 * 1024,
+            max_array_size: 1_000_000,
+            max_map_size: 100_000,
+        }
+    }
+}
+
+/// An expression or template that doesn't compile.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (line {line}, column {column})")]
+pub struct SyntaxError {
+    /// What is wrong, in Rhai's words.
+    pub message: String,
+    /// 1-based line inside the source (the expression or the whole template).
+    pub line: usize,
+    /// 1-based column (in characters) inside that line.
+    pub column: usize,
+}
+
+/// Why an evaluation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalErrorKind {
+    /// A sandbox limit was reached (operations, call depth, string/array/map size).
+    Limit,
+    /// Anything else: a type mismatch, a missing function, an index out of bounds, a helper
+    /// that rejected its input…
+    Runtime,
+}
+
+/// An evaluation that failed. The message is for humans and never holds whole values.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// Which kind of failure.
+    pub kind: EvalErrorKind,
+    /// What happened, with the line and column inside the expression for runtime errors.
+    pub message: String,
+}
+
+impl EvalError {
+    fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            kind: EvalErrorKind::Runtime,
+            message: message.into(),
+        }
+    }
+
+    fn limit(message: impl Into<String>) -> Self {
+        Self {
+            kind: EvalErrorKind::Limit,
+            message: message.into(),
+        }
+    }
+}
+
+/// A compiled expression: cheap to clone, shareable between threads and runs.
+#[derive(Clone)]
+pub struct Expr {
+    ast: Arc<AST>,
+    source: Arc<str>,
+    /// Where the source starts in the text it came from (1-based line and column): `(1, 1)`
+    /// for a plain expression, the hole's place for a template hole.
+    origin: (usize, usize),
+}
+
+impl Expr {
+    /// The Rhai source it was compiled from.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expr")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The variables expressions see during one run: `params`, `vars` (both read-only to
+/// expressions) and the run's [`Clock`].
+///
+/// Create one per run and evaluate any number of expressions against it: the Rhai scope is
+/// built once, extra variables (`item`, `response`…) are pushed per evaluation and removed
+/// after it.
+pub struct ExprScope {
+    scope: Scope<'static>,
+    base: usize,
+    clock: Clock,
+}
+
+impl ExprScope {
+    /// A scope over `params` and `vars`, normally *shared* values ([`Dynamic::into_shared`])
+    /// holding a [`rhai::Map`], so the scope holds pointers, not copies, and sees the run's
+    /// writes. Both are constants to expressions: methods that would modify them fail.
+    ///
+    /// Put only the top-level values in shared cells: Rhai expects the data inside arrays and
+    /// maps not to be shared.
+    #[must_use]
+    pub fn new(params: Dynamic, vars: Dynamic) -> Self {
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("params", params);
+        scope.push_constant_dynamic("vars", vars);
+        let base = scope.len();
+        Self {
+            scope,
+            base,
+            clock: Clock::System,
+        }
+    }
+
+    /// The same scope with `clock` as the clock of `now()` and `today()`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the clock `now()` and `today()` read.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The clock `now()` and `today()` read.
+    #[must_use]
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Replaces `vars` (e.g. with a new shared cell).
+    pub fn set_vars(&mut self, vars: Dynamic) {
+        let params = self.get("params");
+        self.reset(params, vars);
+    }
+
+    /// Replaces `params`.
+    pub fn set_params(&mut self, params: Dynamic) {
+        let vars = self.get("vars");
+        self.reset(params, vars);
+    }
+
+    /// The value of `params` or `vars` (a pointer clone when shared).
+    fn get(&self, name: &str) -> Dynamic {
+        self.scope.get(name).map_or(Dynamic::UNIT, Clone::clone)
+    }
+
+    fn reset(&mut self, params: Dynamic, vars: Dynamic) {
+        self.scope.clear();
+        self.scope.push_constant_dynamic("params", params);
+        self.scope.push_constant_dynamic("vars", vars);
+        self.base = self.scope.len();
+    }
+}
+
+impl fmt::Debug for ExprScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExprScope")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sandboxed Rhai engine: one per process, shared by every flow and run (`Send + Sync`).
+///
+/// Sandbox: strict variables (an unknown name is a compile error), no modules (`import`
+/// fails), no `eval`, `print` and `debug` go to `tracing` at debug level (never stdout), limits
+/// on operations, call depth, expression depth and the size of strings, arrays and maps. Rhai
+/// itself has no file, network, process or environment access and the helpers add none. A
+/// missing map property reads as `()`.
+pub struct ExprEngine {
+    engine: Engine,
+    limits: Limits,
+}
+
+impl fmt::Debug for ExprEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExprEngine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ExprEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Shortens a message to [`MESSAGE_MAX`] characters.
+fn clip(message: String) -> String {
+    if message.chars().count() <= MESSAGE_MAX {
+        message
+    } else {
+        let short: String = message.chars().take(MESSAGE_MAX).collect();
+        format!("{short}…")
+    }
+}
+
+/// Maps a position inside an expression to the text it came from.
+fn place(origin: (usize, usize), line: usize, column: usize) -> (usize, usize) {
+    if line <= 1 {
+        (origin.0, origin.1 + column.saturating_sub(1))
+    } else {
+        (origin.0 + line - 1, column)
+    }
+}
+
+/// The line and column just past the end of `source`.
+fn end_of(source: &str) -> (usize, usize) {
+    let line = source.matches('\n').count() + 1;
+    let last = source.rsplit('\n').next().unwrap_or("");
+    (line, last.chars().count() + 1)
+}
+
+impl ExprEngine {
+    /// An engine with the default [`Limits`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// An engine with the given limits.
+    #[must_use]
+    pub fn with_limits(limits: Limits) -> Self {
+        let mut engine = Engine::new();
+        engine
+            .set_strict_variables(true)
+            .set_fail_on_invalid_map_property(false)
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(limits.max_call_levels)
+            .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size)
+            .set_module_resolver(DummyModuleResolver::new());
+        engine.disable_symbol("eval");
+        engine.on_print(|text| {
+            tracing::debug!(target: "weft::expr", "print: {}", clip(text.to_owned()));
+        });
+        engine.on_debug(|text, _source, pos| {
+            tracing::debug!(target: "weft::expr", "debug at {pos}: {}", clip(text.to_owned()));
+        });
+        helpers::register(&mut engine);
+        Self { engine, limits }
+    }
+
+    /// The limits this engine enforces.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles a Rhai *expression* (no statements) that may use `params`, `vars` and the
+    /// variables in `names` (e.g. `["item", "index"]`); any other variable is a compile error.
+    ///
+    /// # Errors
+    ///
+    /// [`SyntaxError`] with the line and column inside `source`.
+    pub fn compile_expression(&self, source: &str, names: &[&str]) -> Result<Expr, SyntaxError> {
+        self.compile_at(source, names, (1, 1))
+    }
+
+    /// Compiles an expression that starts at `origin` in the text it came from.
+    fn compile_at(
+        &self,
+        source: &str,
+        names: &[&str],
+        origin: (usize, usize),
+    ) -> Result<Expr, SyntaxError> {
+        if source.trim().is_empty() {
+            return Err(SyntaxError {
+                message: "expected an expression, found nothing".to_owned(),
+                line: origin.0,
+                column: origin.1,
+            });
+        }
+        // Plain (not constant) variables: the optimizer must not fold their placeholder values.
+        let mut scope = Scope::new();
+        scope.push_dynamic("params", Dynamic::UNIT);
+        scope.push_dynamic("vars", Dynamic::UNIT);
+        for name in names {
+            scope.push_dynamic(*name, Dynamic::UNIT);
+        }
+        let ast = self
+            .engine
+            .compile_expression_with_scope(&scope, source)
+            .map_err(|e| Self::syntax_error(&e, source, origin))?;
+        Ok(Expr {
+            ast: Arc::new(ast),
+            source: Arc::from(source),
+            origin,
+        })
+    }
+
+    fn syntax_error(error: &ParseError, source: &str, origin: (usize, usize)) -> SyntaxError {
+        let (line, column) = match (error.1.line(), error.1.position()) {
+            (Some(line), Some(column)) => (line, column),
+            (Some(line), None) => (line, 1),
+            _ => end_of(source),
+        };
+        let (line, column) = place(origin, line, column);
+        SyntaxError {
+            message: clip(error.0.to_string()),
+            line,
+            column,
+        }
+    }
+
+    /// Compiles a template: text with `${ expr }` holes (`$${` is a literal `${`). Each hole is
+    /// an expression over `params`, `vars` and `names`.
+    ///
+    /// # Errors
+    ///
+    /// [`SyntaxError`] with the line and column inside the template (an unterminated or
+    /// empty hole, or a hole that doesn't compile).
+    pub fn compile_template(&self, source: &str, names: &[&str]) -> Result<Template, SyntaxError> {
+        let raw = template::split(source)?;
+        let mut parts = Vec::with_capacity(raw.len());
+        for part in raw {
+            parts.push(match part {
+                RawPart::Text(text) => Part::Text(text),
+                RawPart::Hole {
+                    source: hole,
+                    line,
+                    column,
+                } => Part::Hole(self.compile_at(hole, names, (line, column))?),
+            });
+        }
+        Ok(Template::new(source, parts))
+    }
+
+    /// Evaluates `expr` against `scope`.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError`]: [`EvalErrorKind::Limit`] when a sandbox limit is reached, otherwise
+    /// [`EvalErrorKind::Runtime`].
+    pub fn eval(&self, expr: &Expr, scope: &mut ExprScope) -> Result<Dynamic, EvalError> {
+        self.eval_with(expr, scope, [])
+    }
+
+    /// Evaluates `expr` with extra variables (`item`, `index`, `response`…), pushed by value for
+    /// this evaluation only (the scope is rewound afterwards, also on error).
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprEngine::eval`].
+    pub fn eval_with(
+        &self,
+        expr: &Expr,
+        scope: &mut ExprScope,
+        extra: impl IntoIterator<Item = (&'static str, Dynamic)>,
+    ) -> Result<Dynamic, EvalError> {
+        push_extra(scope, extra);
+        let result = self.eval_raw(expr, scope);
+        scope.scope.rewind(scope.base);
+        result
+    }
+
+    /// Evaluates with whatever is in the scope now. The result is never a shared value.
+    fn eval_raw(&self, expr: &Expr, scope: &mut ExprScope) -> Result<Dynamic, EvalError> {
+        let clock = scope.clock;
+        with_clock(clock, || {
+            self.engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope.scope, &expr.ast)
+        })
+        .map(Dynamic::flatten)
+        .map_err(|e| self.eval_error(*e, expr.origin))
+    }
+
+    /// Renders a template. A template that is exactly one hole returns the hole's value with its
+    /// type; otherwise a string: strings as they are, numbers and booleans as JSON text, `()`
+    /// as nothing, arrays and maps as compact JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprEngine::eval`]; also a hole whose value has no text form (a function pointer,
+    /// a NaN…), and a result longer than the string limit.
+    pub fn render(&self, template: &Template, scope: &mut ExprScope) -> Result<Dynamic, EvalError> {
+        self.render_with(template, scope, [])
+    }
+
+    /// Renders a template with extra variables, as [`ExprEngine::eval_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprEngine::render`].
+    pub fn render_with(
+        &self,
+        template: &Template,
+        scope: &mut ExprScope,
+        extra: impl IntoIterator<Item = (&'static str, Dynamic)>,
+    ) -> Result<Dynamic, EvalError> {
+        if let Some(text) = template.literal() {
+            return Ok(Dynamic::from(text.to_owned()));
+        }
+        push_extra(scope, extra);
+        let result = self.render_raw(template, scope);
+        scope.scope.rewind(scope.base);
+        result
+    }
+
+    fn render_raw(&self, template: &Template, scope: &mut ExprScope) -> Result<Dynamic, EvalError> {
+        let parts = template.parts();
+        if let [Part::Hole(expr)] = parts {
+            return self.eval_raw(expr, scope);
+        }
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Hole(expr) => {
+                    let value = self.eval_raw(expr, scope)?;
+                    let text = stringify(&value).map_err(|e| {
+                        let (line, column) = expr.origin;
+                        EvalError::runtime(format!(
+                            "the template hole at line {line}, column {column} can't be written \
+                             as text: {e}"
+                        ))
+                    })?;
+                    out.push_str(&text);
+                }
+            }
+            let max = self.limits.max_string_size;
+            if max > 0 && out.len() > max {
+                return Err(EvalError::limit(format!(
+                    "string length exceeds the limit of {max} bytes"
+                )));
+            }
+        }
+        Ok(Dynamic::from(out))
+    }
+
+    /// Renders a template to a string, stringifying even a single hole's value.
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprEngine::render`].
+    pub fn render_string(
+        &self,
+        template: &Template,
+        scope: &mut ExprScope,
+    ) -> Result<String, EvalError> {
+        self.render_string_with(template, scope, [])
+    }
+
+    /// Renders a template to a string with extra variables.
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprEngine::render`].
+    pub fn render_string_with(
+        &self,
+        template: &Template,
+        scope: &mut ExprScope,
+        extra: impl IntoIterator<Item = (&'static str, Dynamic)>,
+    ) -> Result<String, EvalError> {
+        let value = self.render_with(template, scope, extra)?;
+        stringify(&value)
+            .map_err(|e| EvalError::runtime(format!("the template can't be written as text: {e}")))
+    }
+
+    /// Turns Rhai's error into an [`EvalError`], positions mapped to the source text.
+    fn eval_error(&self, error: EvalAltResult, origin: (usize, usize)) -> EvalError {
+        // The innermost cause (errors inside closures are wrapped) and the innermost position.
+        let mut cause = error;
+        let mut position = cause.position();
+        loop {
+            match cause {
+                EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+                | EvalAltResult::ErrorInModule(_, inner, _) => {
+                    if !inner.position().is_none() {
+                        position = inner.position();
+                    }
+                    cause = *inner;
+                }
+                other => {
+                    cause = other;
+                    break;
+                }
+            }
+        }
+        let limits = &self.limits;
+        match &cause {
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                return EvalError::limit(format!(
+                    "expression exceeded the limit of {} operations",
+                    limits.max_operations
+                ));
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                return EvalError::limit(format!(
+                    "expression exceeded the limit of {} nested calls",
+                    limits.max_call_levels
+                ));
+            }
+            EvalAltResult::ErrorTooManyVariables(_) | EvalAltResult::ErrorTooManyModules(_) => {
+                return EvalError::limit(format!("expression exceeded a limit: {}", bare(cause)));
+            }
+            EvalAltResult::ErrorDataTooLarge(what, _) => {
+                let message = if what.starts_with("Length of string") {
+                    format!(
+                        "string length exceeds the limit of {} bytes",
+                        limits.max_string_size
+                    )
+                } else if what.starts_with("Size of array") {
+                    format!(
+                        "array size exceeds the limit of {} elements",
+                        limits.max_array_size
+                    )
+                } else if what.starts_with("Size of object map") {
+                    format!(
+                        "map size exceeds the limit of {} entries",
+                        limits.max_map_size
+                    )
+                } else {
+                    format!("{what} exceeds its limit")
+                };
+                return EvalError::limit(message);
+            }
+            _ => {}
+        }
+        let mut message = bare(cause);
+        if let (Some(line), Some(column)) = (position.line(), position.position()) {
+            let (line, column) = place(origin, line, column);
+            message = format!("{message} (line {line}, column {column})");
+        } else if let Some(line) = position.line() {
+            let (line, _) = place(origin, line, 1);
+            message = format!("{message} (line {line})");
+        }
+        EvalError::runtime(clip(message))
+    }
+}
+
+/// Rhai's message for one error, without position, with thrown values reduced to their type
+/// unless they are strings.
+fn bare(mut error: EvalAltResult) -> String {
+    match &error {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if let Ok(text) = value.as_immutable_string_ref() {
+                if !text.is_empty() {
+                    return text.as_str().to_owned();
+                }
+            }
+            if value.is_unit() || value.is_string() {
+                "runtime error".to_owned()
+            } else {
+                format!(
+                    "runtime error: a value of type {} was thrown",
+                    value.type_name()
+                )
+            }
+        }
+        EvalAltResult::ErrorTerminated(_, _) => "the expression was terminated".to_owned(),
+        _ => {
+            error.clear_position();
+            error.to_string()
+        }
+    }
+}
+
+fn push_extra(scope: &mut ExprScope, extra: impl IntoIterator<Item = (&'static str, Dynamic)>) {
+    scope.scope.rewind(scope.base);
+    for (name, value) in extra {
+        scope.scope.push_dynamic(name, value.flatten());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{dynamic_to_json, json_to_dynamic};
+    use chrono::{TimeZone, Utc};
+    use serde_json::{Value, json};
+
+    fn engine() -> ExprEngine {
+        ExprEngine::new()
+    }
+
+    fn scope(params: Value, vars: Value) -> ExprScope {
+        ExprScope::new(
+            json_to_dynamic(&params).into_shared(),
+            json_to_dynamic(&vars).into_shared(),
+        )
+    }
+
+    fn empty() -> ExprScope {
+        scope(json!({}), json!({}))
+    }
+
+    fn eval_in(source: &str, scope: &mut ExprScope) -> Result<Value, EvalError> {
+        let e = engine();
+        let expr = e.compile_expression(source, &[]).unwrap();
+        e.eval(&expr, scope).map(|v| dynamic_to_json(&v).unwrap())
+    }
+
+    fn eval(source: &str) -> Result<Value, EvalError> {
+        eval_in(source, &mut empty())
+    }
+
+    fn ok(source: &str) -> Value {
+        eval(source).unwrap_or_else(|e| panic!("{source}: {e}"))
+    }
+
+    fn limit(source: &str) -> EvalError {
+        let err = eval(source).expect_err(source);
+        assert_eq!(err.kind, EvalErrorKind::Limit, "{source}: {err}");
+        err
+    }
+
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn types_are_send_and_sync() {
+        is_send_sync::<ExprEngine>();
+        is_send_sync::<Expr>();
+        is_send_sync::<Template>();
+        fn is_send<T: Send>() {}
+        is_send::<ExprScope>();
+    }
+
+    #[test]
+    fn evaluates_against_params_and_vars() {
+        let mut s = scope(
+            json!({"user": "me", "days": 7}),
+            json!({"page": {"body": {"value": [1, 2]}}}),
+        );
+        assert_eq!(eval_in("params.user", &mut s).unwrap(), json!("me"));
+        assert_eq!(eval_in("params.days * 2", &mut s).unwrap(), json!(14));
+        assert_eq!(
+            eval_in("vars.page.body.value.len()", &mut s).unwrap(),
+            json!(2)
+        );
+        assert_eq!(eval_in("vars.missing", &mut s).unwrap(), json!(null));
+        assert_eq!(
+            eval_in("vars.page.missing.deeper", &mut s).unwrap_or(json!("err")),
+            json!(null)
+        );
+        assert_eq!(
+            eval_in("#{ n: vars.page.body.value[1] }", &mut s).unwrap(),
+            json!({"n": 2})
+        );
+    }
+
+    #[test]
+    fn results_are_never_shared() {
+        let e = engine();
+        let mut s = scope(json!({}), json!({"a": [1, 2]}));
+        for source in [
+            "vars",
+            "[vars, params]",
+            "#{ v: vars }",
+            "[1].map(|x| vars)",
+            "vars.a",
+        ] {
+            let expr = e.compile_expression(source, &[]).unwrap();
+            let value = e.eval(&expr, &mut s).unwrap();
+            assert!(!value.is_shared(), "{source}");
+            // Rhai's size check panics on shared values nested in data: it must not see any.
+            let expr = e
+                .compile_expression(&format!("[{source}, {source}].len()"), &[])
+                .unwrap();
+            assert_eq!(e.eval(&expr, &mut s).unwrap().as_int(), Ok(2), "{source}");
+        }
+    }
+
+    #[test]
+    fn vars_are_read_only() {
+        let mut s = scope(json!({}), json!({"list": [3, 1, 2]}));
+        let err = eval_in("vars.list.push(4)", &mut s).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::Runtime);
+        assert!(err.message.contains("constant"), "{err}");
+        assert_eq!(eval_in("vars.list", &mut s).unwrap(), json!([3, 1, 2]));
+        assert!(engine().compile_expression("vars.x = 1", &[]).is_err());
+    }
+
+    #[test]
+    fn strict_variables() {
+        let e = engine();
+        let err = e.compile_expression("params.a + nope", &[]).unwrap_err();
+        assert!(err.message.contains("nope"), "{err}");
+        assert_eq!((err.line, err.column), (1, 12));
+        assert!(e.compile_expression("item.subject", &[]).is_err());
+        let expr = e
+            .compile_expression("item.subject + index", &["item", "index"])
+            .unwrap();
+        assert_eq!(expr.source(), "item.subject + index");
+        let mut s = empty();
+        let v = e
+            .eval_with(
+                &expr,
+                &mut s,
+                [
+                    ("item", json_to_dynamic(&json!({"subject": "x"}))),
+                    ("index", Dynamic::from_int(1)),
+                ],
+            )
+            .unwrap();
+        assert_eq!(v.into_string().unwrap(), "x1");
+        // The extra variables are gone afterwards, also after an error.
+        let bad = e.compile_expression("item.subject - 1", &["item"]).unwrap();
+        assert!(
+            e.eval_with(&bad, &mut s, [("item", Dynamic::UNIT)])
+                .is_err()
+        );
+        assert_eq!(s.scope.len(), 2);
+        let err = e.compile_expression("1 +\n  (2 *", &[]).unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(e.compile_expression("", &[]).is_err());
+        assert!(e.compile_expression("let x = 1; x", &[]).is_err());
+    }
+
+    #[test]
+    fn sandbox() {
+        let e = engine();
+        assert!(e.compile_expression(r#"eval("1")"#, &[]).is_err());
+        assert!(e.compile_expression(r#"import "std" as s"#, &[]).is_err());
+        assert!(e.compile_expression("fn f() { 1 }", &[]).is_err());
+        // print and debug are swallowed (not written to stdout) and return ().
+        assert_eq!(ok(r#"print("leak")"#), json!(null));
+        assert_eq!(ok(r#"debug("leak")"#), json!(null));
+        for source in [
+            r#"open_file("/etc/passwd")"#,
+            r#"system("ls")"#,
+            r#"env("HOME")"#,
+        ] {
+            let err = eval(source).unwrap_err();
+            assert!(
+                err.message.contains("Function not found"),
+                "{source}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn runaway_expressions_hit_limits() {
+        let err = limit(r#""x".pad(100000000, "y")"#);
+        assert_eq!(
+            err.message,
+            "string length exceeds the limit of 16777216 bytes"
+        );
+        let err = limit("range(0, 100000000).reduce(|a, b| a + b, 0)");
+        assert_eq!(
+            err.message,
+            "expression exceeded the limit of 1000000 operations"
+        );
+        let err = limit("[0].pad(100000000, 0)");
+        assert!(
+            err.message.starts_with("array size exceeds the limit"),
+            "{err}"
+        );
+        limit(
+            r#"range(0, 200000).map(|i| "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").reduce(|a, b| a + b, "")"#,
+        );
+        limit(r#""ab" * 100000000"#).message.contains("string");
+        limit("range(0, 200000).reduce(|m, i| { m[`k${i}`] = i; m }, #{})");
+        limit("range(0, 100000).reduce(|a, i| [a], [])");
+        // Deep nesting of the source itself is a compile error.
+        let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
+        assert!(engine().compile_expression(&deep, &[]).is_err());
+    }
+
+    #[test]
+    fn big_shared_data_is_usable() {
+        let events: Vec<Value> = (0..100_000)
+            .map(|i| json!({"subject": format!("s{i}"), "n": i}))
+            .collect();
+        let mut s = scope(json!({}), json!({"events": events}));
+        let e = engine();
+        for (source, want) in [
+            ("vars.events.len()", json!(100_000)),
+            ("vars.events[99999].subject", json!("s99999")),
+            ("vars.events[5].subject", json!("s5")),
+            ("vars.events[-1].n", json!(99_999)),
+        ] {
+            let expr = e.compile_expression(source, &[]).unwrap();
+            let started = std::time::Instant::now();
+            for _ in 0..100 {
+                let v = e.eval(&expr, &mut s).unwrap();
+                assert_eq!(dynamic_to_json(&v).unwrap(), want, "{source}");
+            }
+            assert!(started.elapsed().as_secs() < 20, "{source} is slow");
+        }
+        let expr = e
+            .compile_expression("vars.events.filter(|e| e.n % 1000 == 0).len()", &[])
+            .unwrap();
+        assert_eq!(e.eval(&expr, &mut s).unwrap().as_int(), Ok(100));
+    }
+
+    #[test]
+    fn runtime_errors_are_clear() {
+        let err = eval("1 + \"a\" - 2").unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::Runtime);
+        assert!(err.message.contains("line 1, column"), "{err}");
+        let err = eval("[1, 2][5]").unwrap_err();
+        assert!(err.message.contains("out of bounds"), "{err}");
+        let err = eval(r#"[1].map(|x| x.nope())"#).unwrap_err();
+        assert!(err.message.contains("nope"), "{err}");
+        let err = eval(r#"throw #{ secret: "x".pad(1000, "y") }"#).unwrap_err();
+        assert!(err.message.len() < 200, "{err}");
+        assert!(!err.message.contains("yyyy"), "{err}");
+    }
+
+    #[test]
+    fn fixed_clock() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0).unwrap();
+        let mut s = empty().with_clock(Clock::Fixed(at));
+        assert_eq!(
+            eval_in("now()", &mut s).unwrap(),
+            json!("2026-11-23T09:30:00Z")
+        );
+        assert_eq!(eval_in("today()", &mut s).unwrap(), json!("2026-11-23"));
+        s.set_clock(Clock::Fixed(
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+        ));
+        assert_eq!(
+            eval_in("add_days(now(), 7)", &mut s).unwrap(),
+            json!("2027-01-08T00:00:00Z")
+        );
+        // Outside an evaluation the system clock is back.
+        assert_eq!(crate::expr::helpers::clock::current(), Clock::System);
+        let system = eval("now()").unwrap();
+        assert!(crate::expr::time::parse_datetime(system.as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn time_helpers() {
+        assert_eq!(
+            ok(r#"parse_datetime("2026-11-23T10:00:00+01:00")"#),
+            json!("2026-11-23T09:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"parse_datetime("2026-11-23T09:00:00.1234567")"#),
+            json!("2026-11-23T09:00:00.123456700Z")
+        );
+        assert_eq!(
+            ok(
+                r#"graph_datetime(#{ dateTime: "2026-11-23T09:00:00.0000000", timeZone: "Pacific Standard Time" })"#
+            ),
+            json!("2026-11-23T17:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"to_utc("2026-07-01T09:00:00.0000000", "Pacific Standard Time")"#),
+            json!("2026-07-01T16:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"to_utc("2026-07-01T09:00:00", "W. Europe Standard Time")"#),
+            json!("2026-07-01T07:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"to_utc("2026-11-23T09:00:00", "India Standard Time")"#),
+            json!("2026-11-23T03:30:00Z")
+        );
+        assert_eq!(
+            ok(r#"format_datetime("2026-11-23T09:00:00Z", "%d/%m/%Y %H:%M")"#),
+            json!("23/11/2026 09:00")
+        );
+        assert_eq!(
+            ok(r#"format_datetime("2026-07-01T07:00:00Z", "%H:%M %z", "W. Europe Standard Time")"#),
+            json!("09:00 +0200")
+        );
+        let err = eval(r#"format_datetime("2026-11-23T09:00:00Z", "%Q %")"#).unwrap_err();
+        assert!(err.message.contains("invalid format"), "{err}");
+        assert_eq!(
+            ok(r#"add_hours("2026-11-23T09:00:00Z", -10)"#),
+            json!("2026-11-22T23:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"add_minutes("2026-11-23T09:00:00Z", 90)"#),
+            json!("2026-11-23T10:30:00Z")
+        );
+        assert_eq!(
+            ok(r#"add_seconds("2026-11-23T09:00:00Z", 1)"#),
+            json!("2026-11-23T09:00:01Z")
+        );
+        assert_eq!(
+            ok(r#"add_days("2026-11-23", 1)"#),
+            json!("2026-11-24T00:00:00Z")
+        );
+        let err = eval(r#"add_days("2026-11-23", 9223372036854775807)"#).unwrap_err();
+        assert!(err.message.contains("add_days"), "{err}");
+        assert_eq!(
+            ok(r#"start_of_day("2026-11-23T17:45:12.5Z")"#),
+            json!("2026-11-23T00:00:00Z")
+        );
+        // 2026-11-26 is a Thursday.
+        assert_eq!(
+            ok(r#"start_of_week("2026-11-26T17:45:00Z")"#),
+            json!("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            ok(r#"start_of_week("2026-11-23T00:00:00Z")"#),
+            json!("2026-11-23T00:00:00Z")
+        );
+        let err = eval(r#"parse_datetime("next tuesday")"#).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::Runtime);
+        assert!(
+            err.message.starts_with("parse_datetime: invalid date-time"),
+            "{err}"
+        );
+        assert!(err.message.contains("line 1, column 1"), "{err}");
+        let err = eval(r#"to_utc("2026-11-23T09:00:00", "Atlantis")"#).unwrap_err();
+        assert!(err.message.contains("unknown time zone"), "{err}");
+    }
+
+    #[test]
+    fn url_and_json_helpers() {
+        assert_eq!(
+            ok(r#"url_encode("a b&c=d/é~._-")"#),
+            json!("a%20b%26c%3Dd%2F%C3%A9~._-")
+        );
+        assert_eq!(ok("url_encode(42)"), json!("42"));
+        assert_eq!(
+            ok(r#"to_json(#{ a: [1, 2.5, "x", ()], b: true })"#),
+            json!(r#"{"a":[1,2.5,"x",null],"b":true}"#)
+        );
+        assert_eq!(ok("to_json([1, 2])"), json!("[1,2]"));
+        assert_eq!(ok(r#"to_json("q\"")"#), json!(r#""q\"""#));
+        assert_eq!(
+            ok(r#"parse_json("{\"a\": [1, null, 9223372036854775808]}")"#),
+            json!({"a": [1, null, 9_223_372_036_854_775_808.0_f64]})
+        );
+        let err = eval(r#"parse_json("{\n  \"a\": }")"#).unwrap_err();
+        assert!(err.message.contains("line 2 column"), "{err}");
+        let err = eval("to_json(|x| x)").unwrap_err();
+        assert!(err.message.contains("Fn"), "{err}");
+    }
+
+    #[test]
+    fn templates_render() {
+        let e = engine();
+        let mut s = scope(
+            json!({"user": "a b", "days": 7, "on": true}),
+            json!({"list": [1, "x"], "nothing": null, "f": 1.5}),
+        );
+        let render = |src: &str, s: &mut ExprScope| -> Value {
+            let t = e.compile_template(src, &[]).unwrap();
+            dynamic_to_json(&e.render(&t, s).unwrap()).unwrap()
+        };
+        assert_eq!(render("plain text", &mut s), json!("plain text"));
+        assert_eq!(render("", &mut s), json!(""));
+        assert_eq!(render("cost: $${x}", &mut s), json!("cost: ${x}"));
+        assert_eq!(render("${params.days}", &mut s), json!(7));
+        assert_eq!(render("${vars.list}", &mut s), json!([1, "x"]));
+        assert_eq!(render("${vars.nothing}", &mut s), json!(null));
+        assert_eq!(
+            render(
+                "/users/${params.user}/d=${params.days}&on=${params.on}&f=${vars.f}&n=${vars.nothing}&l=${vars.list}",
+                &mut s
+            ),
+            json!(r#"/users/a b/d=7&on=true&f=1.5&n=&l=[1,"x"]"#)
+        );
+        assert_eq!(render("${url_encode(params.user)}", &mut s), json!("a%20b"));
+        assert_eq!(render(r#"<${ #{k: "}"}.k }>"#, &mut s), json!("<}>"));
+        assert_eq!(
+            render(r#"${ if params.on { "yes" } else { "no" } }!"#, &mut s),
+            json!("yes!")
+        );
+        assert_eq!(render(" ${params.days}", &mut s), json!(" 7"));
+        let t = e.compile_template("${params.days}", &[]).unwrap();
+        assert!(t.is_single_hole() && !t.is_literal());
+        assert_eq!(e.render_string(&t, &mut s).unwrap(), "7");
+        let t = e.compile_template("a $${b}", &[]).unwrap();
+        assert_eq!(t.literal(), Some("a ${b}"));
+        assert_eq!(t.source(), "a $${b}");
+        let t = e
+            .compile_template("${item.id}-${index}", &["item", "index"])
+            .unwrap();
+        let v = e
+            .render_with(
+                &t,
+                &mut s,
+                [
+                    ("item", json_to_dynamic(&json!({"id": "z"}))),
+                    ("index", Dynamic::from_int(3)),
+                ],
+            )
+            .unwrap();
+        assert_eq!(v.into_string().unwrap(), "z-3");
+        assert_eq!(s.scope.len(), 2);
+    }
+
+    #[test]
+    fn template_errors_point_into_the_template() {
+        let e = engine();
+        let err = e
+            .compile_template("https://x/${params.user", &[])
+            .unwrap_err();
+        assert_eq!((err.line, err.column), (1, 11), "{err}");
+        let err = e
+            .compile_template("line one\nthen ${ nope } end", &[])
+            .unwrap_err();
+        assert_eq!((err.line, err.column), (2, 8), "{err}");
+        let err = e.compile_template("ab ${ 1 + } cd", &[]).unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
+        assert!(err.column >= 6 && err.column <= 12, "{err}");
+        assert!(e.compile_template("x ${ } y", &[]).is_err());
+        let t = e.compile_template("x\n  ${ 1 + \"a\" - 1 }", &[]).unwrap();
+        let err = e.render(&t, &mut empty()).unwrap_err();
+        assert!(err.message.contains("line 2, column"), "{err}");
+        let t = e.compile_template("f: ${ |x| x }", &[]).unwrap();
+        let err = e.render(&t, &mut empty()).unwrap_err();
+        assert!(err.message.contains("can't be written as text"), "{err}");
+    }
+
+    #[test]
+    fn rendered_templates_respect_the_string_limit() {
+        let e = ExprEngine::with_limits(Limits {
+            max_string_size: 100,
+            ..Limits::default()
+        });
+        let t = e
+            .compile_template(r#"${ "x".pad(60, "y") }${ "x".pad(60, "y") }"#, &[])
+            .unwrap();
+        let err = e.render(&t, &mut empty()).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::Limit);
+        assert_eq!(err.message, "string length exceeds the limit of 100 bytes");
+    }
+
+    #[test]
+    fn scope_can_swap_vars() {
+        let mut s = scope(json!({"p": 1}), json!({"v": 1}));
+        s.set_vars(json_to_dynamic(&json!({"v": 2})).into_shared());
+        assert_eq!(eval_in("params.p + vars.v", &mut s).unwrap(), json!(3));
+        s.set_params(json_to_dynamic(&json!({"p": 10})));
+        assert_eq!(eval_in("params.p + vars.v", &mut s).unwrap(), json!(12));
+        // Writes through the shared cell are seen by the next evaluation.
+        let mut vars = json_to_dynamic(&json!({"v": 1})).into_shared();
+        let mut s = ExprScope::new(Dynamic::from_map(rhai::Map::new()), vars.clone());
+        assert_eq!(eval_in("vars.v", &mut s).unwrap(), json!(1));
+        if let Some(mut map) = vars.write_lock::<rhai::Map>() {
+            map.insert("v".into(), Dynamic::from_int(5));
+        }
+        assert_eq!(eval_in("vars.v", &mut s).unwrap(), json!(5));
+    }
+}

@@ -1,0 +1,18 @@
+//! The expression language of flows: Rhai, sandboxed.
+//!
+//! One [`ExprEngine`] serves every flow and every run in the process. Every expression and
+//! template is compiled when its flow loads ([`ExprEngine::compile_expression`],
+//! [`ExprEngine::compile_template`]); a run evaluates the cached ASTs against an [`ExprScope`]
+//! holding `params` and `vars`, which are *shared* Rhai values, so an evaluation never copies the
+//! flow's data.
+
+mod convert;
+mod engine;
+mod helpers;
+mod template;
+pub mod time;
+
+pub use convert::{ConvertError, dynamic_to_json, json_to_dynamic};
+pub use engine::{EvalError, EvalErrorKind, Expr, ExprEngine, ExprScope, Limits, SyntaxError};
+pub use helpers::clock::{Clock, with_clock};
+pub use template::Template;

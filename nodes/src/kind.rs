@@ -1,0 +1,286 @@
+//! The load-time half of the node contract: a kind's config is parsed from the flow file and
+//! builds a [`Node`], reporting every problem it finds into a [`CompileCx`].
+
+use crate::diagnostic::Diagnostic;
+use crate::expr::{Expr, ExprEngine, Template};
+use crate::node::Node;
+use crate::pointer::JsonPointer;
+use crate::vars::VarPath;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::marker::PhantomData;
+
+/// A node kind's config: the fields of its nodes in a flow file (besides `id`, `type`, `title`
+/// and `position`), deserialised with unknown fields rejected.
+pub trait NodeConfig: DeserializeOwned + JsonSchema + Sized + 'static {
+    /// The kind's name, the `type` of its nodes (`http_request`).
+    const KIND: &'static str;
+    /// One line for people (the studio's palette, `weft schema`).
+    const DESCRIPTION: &'static str;
+
+    /// Checks what serde could not (expressions, pointers, variable paths) and builds the node;
+    /// `None` when a problem was reported into `cx`.
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>>;
+}
+
+/// A registered node kind, as the loader sees it.
+pub trait Kind: Send + Sync {
+    /// The `type` of its nodes.
+    fn name(&self) -> &'static str;
+    /// One line for people.
+    fn description(&self) -> &'static str;
+    /// The JSON Schema of its fields (an object schema, possibly with `$defs`).
+    fn schema(&self) -> Value;
+    /// Builds a node from its fields, reporting problems into `cx`.
+    fn compile(&self, fields: Map<String, Value>, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>>;
+}
+
+/// The [`Kind`] of a [`NodeConfig`].
+struct Typed<C> {
+    schema: Value,
+    known: Vec<String>,
+    required: Vec<String>,
+    config: PhantomData<fn() -> C>,
+}
+
+impl<C: NodeConfig> Typed<C> {
+    fn new() -> Self {
+        let schema = schemars::generate::SchemaSettings::draft2020_12()
+            .into_generator()
+            .into_root_schema_for::<C>()
+            .to_value();
+        let names = |key: &str| -> Vec<String> {
+            match schema.get(key) {
+                Some(Value::Object(map)) => map.keys().cloned().collect(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let known = names("properties");
+        let required = names("required");
+        Self {
+            schema,
+            known,
+            required,
+            config: PhantomData,
+        }
+    }
+}
+
+impl<C: NodeConfig> Kind for Typed<C> {
+    fn name(&self) -> &'static str {
+        C::KIND
+    }
+
+    fn description(&self) -> &'static str {
+        C::DESCRIPTION
+    }
+
+    fn schema(&self) -> Value {
+        self.schema.clone()
+    }
+
+    fn compile(&self, fields: Map<String, Value>, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        // serde stops at the first unknown or missing field; report them all first.
+        let mut shape_ok = true;
+        for key in fields.keys() {
+            if !self.known.iter().any(|k| k == key) {
+                shape_ok = false;
+                let expected = if self.known.is_empty() {
+                    "it has no fields".to_owned()
+                } else {
+                    format!("expected one of: {}", self.known.join(", "))
+                };
+                cx.error(
+                    &format!("/{}", escape_token(key)),
+                    format!("unknown field `{key}` for a `{}` node; {expected}", C::KIND),
+                );
+            }
+        }
+        for key in &self.required {
+            if !fields.contains_key(key) {
+                shape_ok = false;
+                cx.error(
+                    "",
+                    format!("missing field `{key}` (required by `{}` nodes)", C::KIND),
+                );
+            }
+        }
+        if !shape_ok {
+            return None;
+        }
+        let config: C = match serde_path_to_error::deserialize(Value::Object(fields)) {
+            Ok(config) => config,
+            Err(err) => {
+                let pointer = serde_path_pointer(err.path());
+                cx.error(&pointer, err.into_inner().to_string());
+                return None;
+            }
+        };
+        config.build(cx)
+    }
+}
+
+/// Converts a serde path (`retry.max_attempts`, `conditions[1].when`) to a JSON pointer suffix.
+pub fn serde_path_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&escape_token(key));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+/// Escapes a JSON pointer reference token (`~` → `~0`, `/` → `~1`).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// The node kinds a loader knows, by name, in registration order.
+pub struct Registry {
+    kinds: IndexMap<&'static str, Box<dyn Kind>>,
+}
+
+impl Registry {
+    /// A registry without any kind.
+    pub fn empty() -> Self {
+        Self {
+            kinds: IndexMap::new(),
+        }
+    }
+
+    /// The built-in kinds.
+    pub fn builtin() -> Self {
+        use crate::kinds::*;
+        let mut registry = Self::empty();
+        registry.register::<authentication::AuthenticationConfig>();
+        registry.register::<http_request::HttpRequestConfig>();
+        registry.register::<json_import::JsonImportConfig>();
+        registry.register::<decision::DecisionConfig>();
+        registry.register::<assign::AssignConfig>();
+        registry.register::<r#loop::LoopConfig>();
+        registry.register::<end::EndConfig>();
+        registry
+    }
+
+    /// Adds (or replaces) the kind of config `C`.
+    pub fn register<C: NodeConfig>(&mut self) {
+        self.kinds.insert(C::KIND, Box::new(Typed::<C>::new()));
+    }
+
+    /// The kind named `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn Kind> {
+        self.kinds.get(name).map(|k| &**k)
+    }
+
+    /// All kinds, in registration order.
+    pub fn kinds(&self) -> impl Iterator<Item = &dyn Kind> {
+        self.kinds.values().map(|k| &**k)
+    }
+
+    /// The names of all kinds.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.kinds.keys().copied().collect()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+/// Where a node is built: compiles its expressions and collects its problems.
+pub struct CompileCx<'a> {
+    engine: &'a ExprEngine,
+    node: &'a str,
+    base: &'a str,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl<'a> CompileCx<'a> {
+    /// A context for node `node`, whose object is at JSON pointer `base` (`/nodes/3`).
+    pub fn new(
+        engine: &'a ExprEngine,
+        node: &'a str,
+        base: &'a str,
+        diagnostics: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        Self {
+            engine,
+            node,
+            base,
+            diagnostics,
+        }
+    }
+
+    /// The expression engine.
+    pub fn engine(&self) -> &ExprEngine {
+        self.engine
+    }
+
+    /// The node's id.
+    pub fn node_id(&self) -> &str {
+        self.node
+    }
+
+    /// Reports an error at `field` (a pointer suffix such as `/conditions/0/when`).
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        let d = Diagnostic::error(format!("{}{field}", self.base), message).at_node(self.node);
+        self.diagnostics.push(d);
+    }
+
+    /// Reports a warning at `field`.
+    pub fn warning(&mut self, field: &str, message: impl Into<String>) {
+        let d = Diagnostic::warning(format!("{}{field}", self.base), message).at_node(self.node);
+        self.diagnostics.push(d);
+    }
+
+    /// Compiles an expression; `names` are the variables it may use besides `params` and `vars`.
+    pub fn expression(&mut self, field: &str, source: &str, names: &[&str]) -> Option<Expr> {
+        match self.engine.compile_expression(source, names) {
+            Ok(expr) => Some(expr),
+            Err(err) => {
+                self.error(field, format!("expression does not compile: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Compiles a `${…}` template.
+    pub fn template(&mut self, field: &str, source: &str, names: &[&str]) -> Option<Template> {
+        match self.engine.compile_template(source, names) {
+            Ok(template) => Some(template),
+            Err(err) => {
+                self.error(field, format!("template does not compile: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Checks a variable path (`page`, `calendar.items`).
+    pub fn var_path(&mut self, field: &str, source: &str) -> Option<VarPath> {
+        VarPath::parse(source)
+            .map_err(|message| self.error(field, message))
+            .ok()
+    }
+
+    /// Checks a JSON pointer.
+    pub fn pointer(&mut self, field: &str, source: &str) -> Option<JsonPointer> {
+        JsonPointer::parse(source)
+            .map_err(|message| self.error(field, message))
+            .ok()
+    }
+}

@@ -1,0 +1,86 @@
+//! `assign`: sets variables from expressions, in file order, all or nothing.
+
+use super::eval_failed;
+use crate::expr::Expr;
+use crate::kind::{CompileCx, NodeConfig, escape_token};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use crate::vars::{VarPath, VarsError};
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Fields of an `assign` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignConfig {
+    /// `"vars.path": expression`, evaluated in order; each sees the writes before it.
+    pub set: IndexMap<String, String>,
+}
+
+/// A built `assign` node.
+pub struct Assign {
+    set: Vec<(String, VarPath, Expr)>,
+}
+
+impl NodeConfig for AssignConfig {
+    const KIND: &'static str = "assign";
+    const DESCRIPTION: &'static str = "Sets variables from expressions";
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let mut ok = true;
+        let mut set = Vec::with_capacity(self.set.len());
+        for (key, source) in self.set {
+            let field = format!("/set/{}", escape_token(&key));
+            let path = match key.strip_prefix("vars.") {
+                Some(rest) => cx.var_path(&field, rest),
+                None => {
+                    cx.error(
+                        &field,
+                        format!("`{key}`: keys of `set` name a variable as `vars.<name>`"),
+                    );
+                    None
+                }
+            };
+            let expr = cx.expression(&field, &source, &[]);
+            match (path, expr) {
+                (Some(path), Some(expr)) => set.push((key, path, expr)),
+                _ => ok = false,
+            }
+        }
+        if set.is_empty() && ok {
+            cx.warning("/set", "this assign sets nothing");
+        }
+        ok.then(|| Box::new(Assign { set }) as Box<dyn Node>)
+    }
+}
+
+impl Node for Assign {
+    fn exits(&self) -> Vec<String> {
+        vec!["ok".into()]
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(async move {
+            let mut undo = Vec::with_capacity(self.set.len());
+            for (key, path, expr) in &self.set {
+                let written = cx
+                    .eval(expr)
+                    .map_err(|e| eval_failed(&format!("set.{key}"), e))
+                    .and_then(|value| {
+                        cx.write(path, value)
+                            .map_err(|e: VarsError| NodeError::expression(e.to_string()))
+                    });
+                match written {
+                    Ok(old) => undo.push((path, old)),
+                    Err(err) => {
+                        for (path, old) in undo.into_iter().rev() {
+                            cx.restore(path, old);
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            Ok(Outcome::OK)
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! `decision`: takes the exit of the first condition whose `when` holds, else `otherwise`.
+
+use super::{eval_failed, type_name};
+use crate::expr::Expr;
+use crate::kind::{CompileCx, NodeConfig};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// Fields of a `decision` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionConfig {
+    /// Checked in order; the first whose `when` is true gives the exit.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// The exit taken when no condition holds. Without it, that case takes `error`.
+    #[serde(default)]
+    pub otherwise: Option<String>,
+}
+
+/// One branch of a decision.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The exit to take.
+    pub exit: String,
+    /// Expression: a boolean.
+    pub when: String,
+}
+
+/// A built `decision` node.
+pub struct Decision {
+    conditions: Vec<(Expr, String)>,
+    otherwise: Option<String>,
+}
+
+fn check_exit(cx: &mut CompileCx<'_>, field: &str, exit: &str) -> bool {
+    if exit.is_empty() || exit == "error" {
+        cx.error(field, format!("`{exit}` can't be a decision's exit name"));
+        return false;
+    }
+    true
+}
+
+impl NodeConfig for DecisionConfig {
+    const KIND: &'static str = "decision";
+    const DESCRIPTION: &'static str = "Branches: the first condition that holds picks the exit";
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let mut ok = true;
+        let mut conditions = Vec::with_capacity(self.conditions.len());
+        for (i, condition) in self.conditions.into_iter().enumerate() {
+            ok &= check_exit(cx, &format!("/conditions/{i}/exit"), &condition.exit);
+            match cx.expression(&format!("/conditions/{i}/when"), &condition.when, &[]) {
+                Some(expr) => conditions.push((expr, condition.exit)),
+                None => ok = false,
+            }
+        }
+        if let Some(otherwise) = &self.otherwise {
+            ok &= check_exit(cx, "/otherwise", otherwise);
+        }
+        if conditions.is_empty() && self.otherwise.is_none() && ok {
+            cx.error(
+                "",
+                "a decision needs at least one condition or an `otherwise` exit",
+            );
+            return None;
+        }
+        ok.then(|| {
+            Box::new(Decision {
+                conditions,
+                otherwise: self.otherwise,
+            }) as Box<dyn Node>
+        })
+    }
+}
+
+impl Node for Decision {
+    fn exits(&self) -> Vec<String> {
+        let mut exits: Vec<String> = Vec::new();
+        let all = self
+            .conditions
+            .iter()
+            .map(|(_, exit)| exit)
+            .chain(&self.otherwise);
+        for exit in all {
+            if !exits.contains(exit) {
+                exits.push(exit.clone());
+            }
+        }
+        exits
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(async move {
+            for (i, (when, exit)) in self.conditions.iter().enumerate() {
+                let field = format!("conditions[{i}].when");
+                let value = cx.eval(when).map_err(|e| eval_failed(&field, e))?;
+                match value.as_bool() {
+                    Ok(true) => return Ok(Outcome::Exit(Cow::Owned(exit.clone()))),
+                    Ok(false) => {}
+                    Err(_) => {
+                        return Err(NodeError::expression(format!(
+                            "`{field}` gave {}, not a boolean",
+                            type_name(&value)
+                        )));
+                    }
+                }
+            }
+            match &self.otherwise {
+                Some(exit) => Ok(Outcome::Exit(Cow::Owned(exit.clone()))),
+                None => Err(NodeError::expression(
+                    "no condition held and the decision has no `otherwise` exit",
+                )),
+            }
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! `end`: ends the run, with a result and a status.
+
+use super::eval_failed;
+use crate::expr::Expr;
+use crate::kind::{CompileCx, NodeConfig};
+use crate::node::{Node, NodeFuture, Outcome, RunCx};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Fields of an `end` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndConfig {
+    /// Expression: the run's result (`null` without one).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// How the run ends.
+    #[serde(default)]
+    pub status: EndStatus,
+}
+
+/// How an `end` node ends the run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndStatus {
+    /// The run succeeded.
+    #[default]
+    Succeeded,
+    /// The run failed.
+    Failed,
+}
+
+/// A built `end` node.
+pub struct End {
+    result: Option<Expr>,
+    failed: bool,
+}
+
+impl NodeConfig for EndConfig {
+    const KIND: &'static str = "end";
+    const DESCRIPTION: &'static str = "Ends the run with a result";
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let result = match &self.result {
+            Some(source) => Some(cx.expression("/result", source, &[])?),
+            None => None,
+        };
+        Some(Box::new(End {
+            result,
+            failed: self.status == EndStatus::Failed,
+        }))
+    }
+}
+
+impl Node for End {
+    fn exits(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn accepts_exit(&self, _exit: &str) -> bool {
+        false
+    }
+
+    fn is_terminal(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(async move {
+            let result = match &self.result {
+                Some(expr) => cx.eval(expr).map_err(|e| eval_failed("result", e))?,
+                None => rhai::Dynamic::UNIT,
+            };
+            Ok(Outcome::End {
+                result,
+                failed: self.failed,
+            })
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! `json_import`: maps a JSON document (or part of it) into a list in `vars`.
+//!
+//! The whole list is built before anything is written, so a failure at item 17 leaves `vars`
+//! as it was.
+
+use super::{eval_failed, type_name};
+use crate::expr::{Expr, json_to_dynamic, time};
+use crate::kind::{CompileCx, NodeConfig, escape_token};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use crate::pointer::JsonPointer;
+use crate::vars::VarPath;
+use indexmap::IndexMap;
+use rhai::{Array, Dynamic, ImmutableString, Map};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Fields of a `json_import` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonImportConfig {
+    /// Expression: a JSON value, or a string holding JSON text.
+    pub from: String,
+    /// JSON pointer to the list to import (default: the whole document).
+    #[serde(default)]
+    pub select: Option<String>,
+    /// Expression over `item` (and `index`): what each element becomes.
+    #[serde(default)]
+    pub map: Option<String>,
+    /// The shape of each imported item: name → `string`, `number`, `integer`, `boolean`,
+    /// `datetime`, `object` or `array`, with `?` for optional. Items are reduced to these fields.
+    #[serde(default)]
+    pub fields: Option<IndexMap<String, String>>,
+    /// The variable that receives the list (replacing it).
+    #[serde(default)]
+    pub into: Option<String>,
+    /// The list variable the items are appended to.
+    #[serde(default)]
+    pub append_to: Option<String>,
+}
+
+/// The type of one field of an imported item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text; numbers and booleans are turned into text.
+    String,
+    /// Any number; numeric text is parsed.
+    Number,
+    /// A whole number; integral floats and numeric text are converted.
+    Integer,
+    /// `true`/`false` (also as text).
+    Boolean,
+    /// An instant, RFC 3339 or Graph's `{ dateTime, timeZone }`, stored as RFC 3339 UTC.
+    Datetime,
+    /// An object.
+    Object,
+    /// A list.
+    Array,
+}
+
+impl FieldType {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "string" => Self::String,
+            "number" => Self::Number,
+            "integer" => Self::Integer,
+            "boolean" => Self::Boolean,
+            "datetime" => Self::Datetime,
+            "object" => Self::Object,
+            "array" => Self::Array,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::Datetime => "datetime",
+            Self::Object => "object",
+            Self::Array => "array",
+        }
+    }
+
+    /// Converts `value` to this type, or says why it can't.
+    fn coerce(self, value: Dynamic) -> Result<Dynamic, String> {
+        let found = type_name(&value);
+        let fail = |extra: &str| Err(format!("expected {}{extra}, found {found}", self.name()));
+        match self {
+            Self::String if value.is_string() => Ok(value),
+            Self::String if value.is_int() || value.is_float() || value.is_bool() => {
+                Ok(Dynamic::from(value.to_string()))
+            }
+            Self::Number if value.is_int() || value.is_float() => Ok(value),
+            Self::Integer if value.is_int() => Ok(value),
+            Self::Integer if value.is_float() => match value.as_float() {
+                Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    Ok(Dynamic::from_int(f as rhai::INT))
+                }
+                _ => fail(" (a whole number)"),
+            },
+            Self::Number | Self::Integer if value.is_string() => {
+                let text = value.into_immutable_string().unwrap_or_default();
+                let text = text.trim();
+                if let Ok(i) = text.parse::<rhai::INT>() {
+                    Ok(Dynamic::from_int(i))
+                } else if self == Self::Number
+                    && let Ok(f) = text.parse::<f64>()
+                    && f.is_finite()
+                {
+                    Ok(Dynamic::from_float(f))
+                } else {
+                    fail(" (text that is not a number)")
+                }
+            }
+            Self::Boolean if value.is_bool() => Ok(value),
+            Self::Boolean if value.is_string() => {
+                match value.into_immutable_string().unwrap_or_default().as_str() {
+                    "true" => Ok(Dynamic::TRUE),
+                    "false" => Ok(Dynamic::FALSE),
+                    _ => fail(" (text other than true/false)"),
+                }
+            }
+            Self::Datetime => datetime(value).map_err(|why| format!("expected datetime: {why}")),
+            Self::Object if value.is_map() => Ok(value),
+            Self::Array if value.is_array() => Ok(value),
+            _ => fail(""),
+        }
+    }
+}
+
+fn datetime(value: Dynamic) -> Result<Dynamic, String> {
+    let found = type_name(&value);
+    let instant = if value.is_string() {
+        let text = value.into_immutable_string().unwrap_or_default();
+        time::parse_datetime(&text)?
+    } else if let Some(map) = value.read_lock::<Map>() {
+        let date_time = map
+            .get("dateTime")
+            .and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
+        let time_zone = map
+            .get("timeZone")
+            .and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
+        match (date_time, time_zone) {
+            (Some(dt), Some(tz)) => time::graph_to_utc(&dt, &tz)?,
+            (Some(dt), None) => time::parse_datetime(&dt)?,
+            _ => return Err("an object needs `dateTime` (and `timeZone`)".into()),
+        }
+    } else {
+        return Err(format!("found {found}"));
+    };
+    Ok(Dynamic::from(time::format_instant(&instant)))
+}
+
+/// A built `json_import` node.
+pub struct JsonImport {
+    from: Expr,
+    select: Option<JsonPointer>,
+    map: Option<Expr>,
+    fields: Vec<(ImmutableString, FieldType, bool)>,
+    target: Target,
+}
+
+enum Target {
+    Into(VarPath),
+    AppendTo(VarPath),
+}
+
+impl NodeConfig for JsonImportConfig {
+    const KIND: &'static str = "json_import";
+    const DESCRIPTION: &'static str = "Maps a JSON document into a list in the flow's data";
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let mut ok = true;
+        let from = cx.expression("/from", &self.from, &[]);
+        let select = match &self.select {
+            Some(source) => cx.pointer("/select", source).map(Some),
+            None => Some(None),
+        };
+        let map = match &self.map {
+            Some(source) => cx.expression("/map", source, &["item", "index"]).map(Some),
+            None => Some(None),
+        };
+        let mut fields = Vec::new();
+        for (name, spec) in self.fields.into_iter().flatten() {
+            let (base, optional) = match spec.strip_suffix('?') {
+                Some(base) => (base, true),
+                None => (spec.as_str(), false),
+            };
+            match FieldType::parse(base) {
+                Some(t) => fields.push((ImmutableString::from(name.as_str()), t, optional)),
+                None => {
+                    ok = false;
+                    cx.error(
+                        &format!("/fields/{}", escape_token(&name)),
+                        format!(
+                            "`{spec}` is not a field type; use string, number, integer, boolean, \
+                             datetime, object or array, with `?` for optional"
+                        ),
+                    );
+                }
+            }
+        }
+        let target = match (&self.into, &self.append_to) {
+            (Some(into), None) => cx.var_path("/into", into).map(Target::Into),
+            (None, Some(append)) => cx.var_path("/append_to", append).map(Target::AppendTo),
+            (Some(_), Some(_)) => {
+                cx.error("/append_to", "set `into` or `append_to`, not both");
+                None
+            }
+            (None, None) => {
+                cx.error(
+                    "",
+                    "say where the items go: `into` (replace) or `append_to` (append)",
+                );
+                None
+            }
+        };
+        let (Some(from), Some(select), Some(map), Some(target), true) =
+            (from, select, map, target, ok)
+        else {
+            return None;
+        };
+        Some(Box::new(JsonImport {
+            from,
+            select,
+            map,
+            fields,
+            target,
+        }))
+    }
+}
+
+impl JsonImport {
+    fn import(&self, cx: &mut RunCx<'_>) -> Result<Array, NodeError> {
+        let import_error = |message: String| NodeError::new("import", message);
+        let mut document = cx
+            .eval(&self.from)
+            .map_err(|e| eval_failed("from", e))?
+            .flatten();
+        if document.is_string() {
+            let text = document.into_immutable_string().unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| import_error(format!("`from` is text but not JSON: {e}")))?;
+            document = json_to_dynamic(&json);
+        }
+        let base = self.select.as_ref().map(|p| p.as_str()).unwrap_or("");
+        if let Some(select) = &self.select {
+            document = select
+                .take(document)
+                .ok_or_else(|| import_error(format!("`{base}` is not in the document")))?;
+        }
+        let found = type_name(&document);
+        let items = document.try_cast::<Array>().ok_or_else(|| {
+            import_error(format!(
+                "`{}` is {found}, not a list",
+                if base.is_empty() { "/" } else { base }
+            ))
+        })?;
+        let mut out = Array::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let value = match &self.map {
+                Some(map) => cx
+                    .eval_with(
+                        map,
+                        [
+                            ("item", item),
+                            ("index", Dynamic::from_int(index as rhai::INT)),
+                        ],
+                    )
+                    .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
+                None => item,
+            };
+            out.push(self.shape(value).map_err(|(field, why)| {
+                let at = match field {
+                    Some(field) => format!("{base}/{index}/{}", escape_token(&field)),
+                    None => format!("{base}/{index}"),
+                };
+                import_error(format!("{at}: {why}"))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Reduces an item to the declared fields, converting each.
+    fn shape(&self, value: Dynamic) -> Result<Dynamic, (Option<String>, String)> {
+        if self.fields.is_empty() {
+            return Ok(value);
+        }
+        let found = type_name(&value);
+        let mut source = value
+            .flatten()
+            .try_cast::<Map>()
+            .ok_or_else(|| (None, format!("expected an object, found {found}")))?;
+        let mut shaped = Map::new();
+        for (name, field_type, optional) in &self.fields {
+            let value = source.remove(name.as_str()).unwrap_or(Dynamic::UNIT);
+            if value.is_unit() {
+                if *optional {
+                    shaped.insert(name.as_str().into(), Dynamic::UNIT);
+                    continue;
+                }
+                return Err((
+                    Some(name.to_string()),
+                    format!("missing (expected {})", field_type.name()),
+                ));
+            }
+            let value = field_type
+                .coerce(value)
+                .map_err(|why| (Some(name.to_string()), why))?;
+            shaped.insert(name.as_str().into(), value);
+        }
+        Ok(Dynamic::from_map(shaped))
+    }
+}
+
+impl Node for JsonImport {
+    fn exits(&self) -> Vec<String> {
+        vec!["ok".into()]
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(async move {
+            let items = self.import(cx)?;
+            let written = match &self.target {
+                Target::Into(path) => cx.write(path, Dynamic::from_array(items)).map(drop),
+                Target::AppendTo(path) => cx.append(path, items),
+            };
+            written.map_err(|e| NodeError::new("import", e.to_string()))?;
+            Ok(Outcome::OK)
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! `loop`: takes `next` once per element of a list, then `done`.
+//!
+//! The loop keeps its position while its iterations come back to it; an arrival from outside
+//! its body (which the executor works out when the flow loads) starts it afresh.
+
+use super::{eval_failed, type_name};
+use crate::expr::Expr;
+use crate::kind::{CompileCx, NodeConfig};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use crate::vars::VarPath;
+use rhai::{Array, Dynamic};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// Fields of a `loop` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoopConfig {
+    /// Expression: the list to walk, evaluated when the loop starts.
+    pub over: String,
+    /// The variable that holds the current element (its index goes in `<as>_index`).
+    #[serde(default, rename = "as")]
+    pub var: Option<String>,
+}
+
+/// A built `loop` node.
+pub struct Loop {
+    over: Expr,
+    item: VarPath,
+    index: VarPath,
+}
+
+#[derive(Default)]
+struct Position {
+    items: Array,
+    next: usize,
+    active: bool,
+}
+
+impl NodeConfig for LoopConfig {
+    const KIND: &'static str = "loop";
+    const DESCRIPTION: &'static str = "Walks a list: `next` per element, then `done`";
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let over = cx.expression("/over", &self.over, &[]);
+        let item = cx.var_path("/as", self.var.as_deref().unwrap_or("item"));
+        let (over, item) = (over?, item?);
+        let index = item.with_suffix("_index");
+        Some(Box::new(Loop { over, item, index }))
+    }
+}
+
+impl Node for Loop {
+    fn exits(&self) -> Vec<String> {
+        vec!["next".into(), "done".into()]
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(async move {
+            let fresh = !cx.arrived_from_body() || !cx.state::<Position>().active;
+            if fresh {
+                let list = cx.eval(&self.over).map_err(|e| eval_failed("over", e))?;
+                let kind = type_name(&list);
+                let items = list.try_cast::<Array>().ok_or_else(|| {
+                    NodeError::expression(format!("`over` gave {kind}, not a list"))
+                })?;
+                *cx.state::<Position>() = Position {
+                    items,
+                    next: 0,
+                    active: true,
+                };
+            }
+            let position = cx.state::<Position>();
+            let Some(item) = position.items.get(position.next).cloned() else {
+                *position = Position::default();
+                return Ok(Outcome::Exit(Cow::Borrowed("done")));
+            };
+            let index = position.next as rhai::INT;
+            position.next += 1;
+            let write = |e: crate::vars::VarsError| NodeError::expression(e.to_string());
+            let _old = cx.write(&self.item, item).map_err(write)?;
+            let _old = cx
+                .write(&self.index, Dynamic::from_int(index))
+                .map_err(write)?;
+            Ok(Outcome::Exit(Cow::Borrowed("next")))
+        })
+    }
+}

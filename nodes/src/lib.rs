@@ -1,0 +1,23 @@
+//! The Weft node kit: the contract every node kind implements, the built-in kinds, and the
+//! expression language their fields are written in.
+//!
+//! A node kind has two halves, as in Vector's components: a *config* parsed from the flow file
+//! and checked once ([`kind::NodeConfig`]), which builds a *node* that runs many times
+//! ([`node::Node`]). Building happens in a [`kind::CompileCx`] that collects diagnostics instead of
+//! stopping at the first; running happens in a [`node::RunCx`] that gives the node the run's data
+//! and services.
+//!
+//! This crate knows nothing of the executor: it never sees the graph, other nodes or the run loop.
+
+pub mod diagnostic;
+pub mod expr;
+pub mod kind;
+pub mod kinds;
+pub mod node;
+pub mod pointer;
+pub mod vars;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use kind::{CompileCx, Kind, NodeConfig, Registry};
+pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+pub use vars::{VarPath, Vars};

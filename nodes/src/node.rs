@@ -1,0 +1,262 @@
+//! The run-time half of the node contract: a built node runs in a [`RunCx`] and returns an
+//! [`Outcome`] (the exit it takes) or a [`NodeError`] (it takes its `error` exit).
+
+use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template};
+use crate::vars::{VarPath, Vars, VarsError};
+use rhai::{Array, Dynamic};
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future a node's run returns.
+pub type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome, NodeError>> + Send + 'a>>;
+
+/// A built node, ready to run any number of times, in any number of runs at once.
+pub trait Node: Send + Sync + 'static {
+    /// The exits this node declares besides `error` (e.g. `ok`; a decision's own exits).
+    fn exits(&self) -> Vec<String>;
+
+    /// Whether an edge may leave this node through `exit`; by default the declared exits and
+    /// `error`. Kinds with open-ended exits (HTTP status exits) widen this.
+    fn accepts_exit(&self, exit: &str) -> bool {
+        exit == "error" || self.exits().iter().any(|e| e == exit)
+    }
+
+    /// Whether this node ends the run (it has no exits at all, not even `error`).
+    fn is_terminal(&self) -> bool {
+        false
+    }
+
+    /// Runs the node once.
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a>;
+}
+
+/// What a node did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Leave through this exit.
+    Exit(Cow<'static, str>),
+    /// End the run here (the `end` kind).
+    End {
+        /// The run's result.
+        result: Dynamic,
+        /// Whether the run failed.
+        failed: bool,
+    },
+}
+
+impl Outcome {
+    /// The `ok` exit.
+    pub const OK: Outcome = Outcome::Exit(Cow::Borrowed("ok"));
+}
+
+/// A node's failure: it takes its `error` exit (or `unauthenticated`), and the executor stores
+/// `vars.error = { node, type, category, message, status?, code? }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeError {
+    /// The exit taken: `error`, or `unauthenticated` for a user sign-in that is missing.
+    pub exit: &'static str,
+    /// What kind of failure: `expression`, `auth`, `http`, `timeout`, `import`, …
+    pub category: Cow<'static, str>,
+    /// A message for people; never holds a secret.
+    pub message: String,
+    /// The HTTP status, when the failure came from a response.
+    pub status: Option<u16>,
+    /// The error code from an OAuth or Graph error body.
+    pub code: Option<String>,
+}
+
+impl NodeError {
+    /// A failure of the given category.
+    pub fn new(category: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self {
+            exit: "error",
+            category: category.into(),
+            message: message.into(),
+            status: None,
+            code: None,
+        }
+    }
+
+    /// An expression that failed to evaluate, or gave the wrong type.
+    pub fn expression(message: impl Into<String>) -> Self {
+        Self::new("expression", message)
+    }
+
+    /// Takes the `unauthenticated` exit instead of `error`.
+    pub fn unauthenticated(mut self) -> Self {
+        self.exit = "unauthenticated";
+        self
+    }
+
+    /// Adds an HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Adds an error code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// Per-run, per-node state a node keeps between its visits (a loop's position).
+pub type NodeState = Option<Box<dyn Any + Send>>;
+
+/// Everything a node sees while it runs: the run's data and the means to change it.
+pub struct RunCx<'r> {
+    node: &'r str,
+    engine: &'r ExprEngine,
+    scope: &'r mut ExprScope,
+    vars: &'r Vars,
+    state: &'r mut NodeState,
+    arrived_from_body: bool,
+    wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
+    writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+}
+
+/// The parts of a [`RunCx`], for whoever runs nodes (the executor, a test harness).
+pub struct RunParts<'r> {
+    /// The node's id.
+    pub node: &'r str,
+    /// The process's expression engine.
+    pub engine: &'r ExprEngine,
+    /// The run's expression scope (holds `params` and `vars`).
+    pub scope: &'r mut ExprScope,
+    /// The run's variables.
+    pub vars: &'r Vars,
+    /// This node's state in this run.
+    pub state: &'r mut NodeState,
+    /// Whether the node was reached from inside its own loop body.
+    pub arrived_from_body: bool,
+    /// Whether the flow wires a given exit of this node.
+    pub wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
+    /// Where to record the node's writes, when someone wants them (a trace).
+    pub writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+}
+
+impl<'r> RunCx<'r> {
+    /// Assembles a context.
+    pub fn new(parts: RunParts<'r>) -> Self {
+        let RunParts {
+            node,
+            engine,
+            scope,
+            vars,
+            state,
+            arrived_from_body,
+            wired,
+            writes,
+        } = parts;
+        Self {
+            node,
+            engine,
+            scope,
+            vars,
+            state,
+            arrived_from_body,
+            wired,
+            writes,
+        }
+    }
+
+    /// The running node's id.
+    pub fn node_id(&self) -> &str {
+        self.node
+    }
+
+    /// Evaluates an expression with `params` and `vars` in scope.
+    pub fn eval(&mut self, expr: &Expr) -> Result<Dynamic, EvalError> {
+        self.engine.eval(expr, self.scope)
+    }
+
+    /// Evaluates an expression with extra variables in scope (`item`, `response`, …).
+    pub fn eval_with(
+        &mut self,
+        expr: &Expr,
+        extra: impl IntoIterator<Item = (&'static str, Dynamic)>,
+    ) -> Result<Dynamic, EvalError> {
+        self.engine.eval_with(expr, self.scope, extra)
+    }
+
+    /// Renders a template (a lone hole keeps its value's type).
+    pub fn render(&mut self, template: &Template) -> Result<Dynamic, EvalError> {
+        self.engine.render(template, self.scope)
+    }
+
+    /// Renders a template to a string.
+    pub fn render_string(&mut self, template: &Template) -> Result<String, EvalError> {
+        self.engine.render_string(template, self.scope)
+    }
+
+    /// The run's variables, for reading.
+    pub fn vars(&self) -> &Vars {
+        self.vars
+    }
+
+    /// Writes a variable; returns the old value (unit when unset).
+    pub fn write(&mut self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
+        if let Some(writes) = self.writes.as_deref_mut() {
+            writes.push((path.clone(), value.clone()));
+        }
+        self.vars.set(path, value)
+    }
+
+    /// Appends to a list variable (created when unset).
+    pub fn append(&mut self, path: &VarPath, items: Array) -> Result<(), VarsError> {
+        let recorded = self.writes.is_some().then(|| items.clone());
+        self.vars.append(path, items)?;
+        if let (Some(writes), Some(items)) = (self.writes.as_deref_mut(), recorded) {
+            writes.push((path.clone(), Dynamic::from_array(items)));
+        }
+        Ok(())
+    }
+
+    /// Restores a variable to `old` (unit: removes it), undoing a [`RunCx::write`].
+    pub fn restore(&mut self, path: &VarPath, old: Dynamic) {
+        if let Some(writes) = self.writes.as_deref_mut() {
+            writes.retain(|(p, _)| p != path);
+        }
+        if old.is_unit() {
+            self.vars.remove(path);
+        } else {
+            // Restoring a value that was there before can't hit a non-object parent.
+            let _ = self.vars.set(path, old);
+        }
+    }
+
+    /// This node's state in this run, created with `T::default()` on first use or when it holds
+    /// another type.
+    pub fn state<T: Any + Send + Default>(&mut self) -> &mut T {
+        let state = self.state.get_or_insert_with(|| Box::new(T::default()));
+        if !state.is::<T>() {
+            *state = Box::new(T::default());
+        }
+        match state.downcast_mut::<T>() {
+            Some(state) => state,
+            None => unreachable!("state was just set to a T"),
+        }
+    }
+
+    /// Whether the node was reached from inside its own loop body (see the `loop` kind).
+    pub fn arrived_from_body(&self) -> bool {
+        self.arrived_from_body
+    }
+
+    /// Whether the flow wires `exit` of this node.
+    pub fn is_wired(&self, exit: &str) -> bool {
+        (self.wired)(exit)
+    }
+}

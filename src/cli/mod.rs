@@ -1,0 +1,118 @@
+//! The `weft` command line. Each subcommand is a function returning an exit code; errors are
+//! reported on stderr with the file, node and field they concern.
+
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use weft_nodes::Registry;
+use weft_nodes::expr::ExprEngine;
+
+use crate::flow::Loader;
+
+/// Exit code: bad input (flow, profiles, parameters, files).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: the run failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: interrupted by Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Weft runs flows: JSON graphs of nodes that sign in, call APIs and map data.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a flow and print its result as JSON.
+    Run(run::RunArgs),
+    /// Check flows without running them.
+    Validate(validate::ValidateArgs),
+    /// Draw a flow as Mermaid or Graphviz DOT.
+    Graph {
+        /// The flow file.
+        flow: PathBuf,
+        /// The drawing's format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of a file format.
+    Schema {
+        /// Which format.
+        #[arg(value_enum)]
+        format: SchemaFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaFormat {
+    /// `weft.flow/1`
+    Flow,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    ExitCode::from(match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::validate(args),
+        Command::Graph { flow, format } => graph(&flow, format),
+        Command::Schema { format } => schema(format),
+    })
+}
+
+/// Logs go to stderr; `RUST_LOG` picks what is shown (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The loader every command uses: the built-in kinds and one expression engine.
+pub fn loader() -> Loader {
+    Loader::new(Arc::new(Registry::builtin()), Arc::new(ExprEngine::new()))
+}
+
+fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
+    let Some(flow) = validate::load_or_report(&loader(), path) else {
+        return EXIT_BAD_INPUT;
+    };
+    print!(
+        "{}",
+        match format {
+            GraphFormat::Mermaid => crate::draw::mermaid(&flow),
+            GraphFormat::Dot => crate::draw::dot(&flow),
+        }
+    );
+    0
+}
+
+fn schema(format: SchemaFormat) -> u8 {
+    let schema = match format {
+        SchemaFormat::Flow => crate::flow::schema::flow_schema(&Registry::builtin()),
+    };
+    println!("{}", pretty(&schema));
+    0
+}
+
+/// Pretty JSON text; serialising a `Value` can't fail.
+pub(crate) fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

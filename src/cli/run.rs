@@ -1,0 +1,132 @@
+//! `weft run`.
+
+use crate::exec::{self, RunOptions, RunStatus, Runtime};
+use crate::params;
+use crate::trace::{JsonLines, TraceSink};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED};
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    /// The flow file.
+    flow: PathBuf,
+    /// A parameter, parsed by its declared type (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// A JSON file holding an object of parameters.
+    #[arg(long = "params", value_name = "FILE")]
+    params_file: Option<PathBuf>,
+    /// Write the result here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the run's trace (weft.trace/1, JSON Lines) here.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// The most steps the run may take.
+    #[arg(long, value_name = "N", default_value_t = exec::DEFAULT_MAX_STEPS)]
+    max_steps: u64,
+    /// Fail the run when it takes longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+}
+
+fn bad_input(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_BAD_INPUT
+}
+
+pub(super) fn run(args: RunArgs) -> u8 {
+    let loader = super::loader();
+    let Some(flow) = super::validate::load_or_report(&loader, &args.flow) else {
+        return EXIT_BAD_INPUT;
+    };
+    let file = match &args.params_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => match params::parse_file(&bytes) {
+                Ok(map) => Some(map),
+                Err(err) => return bad_input(format_args!("{}: {err}", path.display())),
+            },
+            Err(err) => return bad_input(format_args!("cannot read {}: {err}", path.display())),
+        },
+        None => None,
+    };
+    let params = match params::resolve(&flow, file, &args.params) {
+        Ok(params) => params,
+        Err(err) => return bad_input(err),
+    };
+    let timeout = match args.timeout {
+        None => None,
+        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(_) => return bad_input("--timeout must be a positive number of seconds"),
+    };
+    let trace: Option<Arc<dyn TraceSink>> = match &args.trace {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(Arc::new(JsonLines::new(Box::new(std::io::BufWriter::new(
+                file,
+            ))))),
+            Err(err) => {
+                return bad_input(format_args!(
+                    "cannot write the trace {}: {err}",
+                    path.display()
+                ));
+            }
+        },
+        None => None,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    let services = Runtime::new(loader.engine().clone());
+    let options = RunOptions {
+        params,
+        max_steps: args.max_steps,
+        timeout,
+        trace,
+        ..RunOptions::default()
+    };
+    let report = runtime.block_on(exec::run(&flow, &services, options, async {
+        // If the handler can't be installed, the run simply can't be interrupted.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
+    let text = super::pretty(&report.result);
+    match &args.out {
+        Some(path) => {
+            if let Err(err) = std::fs::write(path, format!("{text}\n")) {
+                eprintln!("error: cannot write {}: {err}", path.display());
+                return EXIT_FAILED;
+            }
+        }
+        None => println!("{text}"),
+    }
+    match report.status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => {
+            let node = report.node.as_deref().unwrap_or("?");
+            let message = report
+                .error
+                .as_ref()
+                .and_then(|e| e.get("message"))
+                .and_then(|m| m.as_str())
+                .unwrap_or("it ended at an `end` node with status failed");
+            eprintln!("error: the run failed at node `{node}`: {message}");
+            EXIT_FAILED
+        }
+        RunStatus::Interrupted => {
+            eprintln!("interrupted");
+            EXIT_INTERRUPTED
+        }
+    }
+}

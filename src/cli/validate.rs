@@ -1,0 +1,103 @@
+//! `weft validate`.
+
+use crate::flow::{Flow, Loader};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use weft_nodes::Diagnostic;
+
+use super::EXIT_BAD_INPUT;
+
+#[derive(Debug, Args)]
+pub(super) struct ValidateArgs {
+    /// Flow files to check.
+    #[arg(required = true)]
+    flows: Vec<PathBuf>,
+    /// How to report: for people, or JSON for editors and tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: String,
+    valid: bool,
+    diagnostics: &'a [Diagnostic],
+}
+
+pub(super) fn validate(args: ValidateArgs) -> u8 {
+    let loader = super::loader();
+    let mut any_error = false;
+    let mut reports = Vec::new();
+    let mut all = Vec::new();
+    for path in &args.flows {
+        let loaded = loader.load_path(path);
+        any_error |= loaded.has_errors();
+        all.push((
+            path.display().to_string(),
+            loaded.has_errors(),
+            loaded.diagnostics,
+        ));
+    }
+    match args.format {
+        Format::Json => {
+            for (file, errors, diagnostics) in &all {
+                reports.push(FileReport {
+                    file: file.clone(),
+                    valid: !errors,
+                    diagnostics,
+                });
+            }
+            let out = serde_json::json!({ "valid": !any_error, "files": reports });
+            println!("{}", super::pretty(&out));
+        }
+        Format::Text => {
+            for (file, errors, diagnostics) in &all {
+                for d in diagnostics {
+                    eprintln!("{}", located(file, d));
+                }
+                let warnings =
+                    diagnostics.len() - diagnostics.iter().filter(|d| d.is_error()).count();
+                if *errors {
+                    let count = diagnostics.len() - warnings;
+                    eprintln!(
+                        "{file}: invalid ({count} error{}, {warnings} warning{})",
+                        plural(count),
+                        plural(warnings)
+                    );
+                } else {
+                    println!("{file}: valid ({warnings} warning{})", plural(warnings));
+                }
+            }
+        }
+    }
+    if any_error { EXIT_BAD_INPUT } else { 0 }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `file:line:column: error [pointer] node `x`: message`.
+pub(super) fn located(file: &str, d: &Diagnostic) -> String {
+    match (d.line, d.column) {
+        (Some(line), Some(column)) => format!("{file}:{line}:{column}: {d}"),
+        _ => format!("{file}: {d}"),
+    }
+}
+
+/// Loads a flow, printing its diagnostics; `None` when it has errors.
+pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<Flow> {
+    let loaded = loader.load_path(path);
+    let file = path.display().to_string();
+    for d in &loaded.diagnostics {
+        eprintln!("{}", located(&file, d));
+    }
+    loaded.flow
+}

@@ -1,0 +1,613 @@
+//! Loading a flow: JSON text → checked wire values → a compiled [`Flow`], collecting every
+//! problem on the way instead of stopping at the first. Loading does no I/O beyond reading the
+//! file it is given.
+
+use super::json;
+use super::model::{Flow, FlowNode, ParamType, Parameter};
+use super::wire::{EdgeWire, FORMAT, NODE_COMMON_FIELDS, ParameterWire};
+use indexmap::IndexMap;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Bfs, EdgeRef};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use weft_nodes::expr::ExprEngine;
+use weft_nodes::kind::{CompileCx, escape_token, serde_path_pointer as serde_pointer};
+use weft_nodes::vars::is_identifier;
+use weft_nodes::{Diagnostic, Node, Registry};
+
+/// The result of loading: the flow when there was no error, and every diagnostic.
+pub struct Loaded {
+    /// The flow, when no diagnostic is an error.
+    pub flow: Option<Flow>,
+    /// Errors and warnings, located in the file when possible.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads flows with a registry of node kinds and an expression engine.
+#[derive(Clone)]
+pub struct Loader {
+    registry: Arc<Registry>,
+    engine: Arc<ExprEngine>,
+}
+
+const TOP_FIELDS: [&str; 9] = [
+    "$schema",
+    "format",
+    "name",
+    "description",
+    "parameters",
+    "variables",
+    "start",
+    "nodes",
+    "edges",
+];
+
+impl Loader {
+    /// A loader for the given kinds and engine.
+    pub fn new(registry: Arc<Registry>, engine: Arc<ExprEngine>) -> Self {
+        Self { registry, engine }
+    }
+
+    /// The node kinds this loader knows.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The expression engine flows are compiled with.
+    pub fn engine(&self) -> &Arc<ExprEngine> {
+        &self.engine
+    }
+
+    /// Reads and loads a flow file.
+    pub fn load_path(&self, path: &Path) -> Loaded {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let fallback = path
+                    .file_name()
+                    .map(|n| {
+                        n.to_string_lossy()
+                            .trim_end_matches(".json")
+                            .trim_end_matches(".flow")
+                            .to_owned()
+                    })
+                    .unwrap_or_default();
+                self.load_bytes(&bytes, &fallback)
+            }
+            Err(err) => Loaded {
+                flow: None,
+                diagnostics: vec![Diagnostic::error(
+                    "",
+                    format!("cannot read the file: {err}"),
+                )],
+            },
+        }
+    }
+
+    /// Loads a flow from its text; `fallback_name` names it when the file has no `name`.
+    pub fn load_bytes(&self, bytes: &[u8], fallback_name: &str) -> Loaded {
+        let value = match json::parse(bytes) {
+            Ok(value) => value,
+            Err(err) => {
+                let mut d = Diagnostic::error("", err.message);
+                d.line = err.line;
+                d.column = err.column;
+                return Loaded {
+                    flow: None,
+                    diagnostics: vec![d],
+                };
+            }
+        };
+        let mut build = Build {
+            loader: self,
+            diagnostics: Vec::new(),
+        };
+        let flow = build.flow(value, fallback_name);
+        let mut diagnostics = build.diagnostics;
+        let text = String::from_utf8_lossy(bytes);
+        for d in &mut diagnostics {
+            if let Some((line, column)) = json::locate(&text, &d.pointer) {
+                d.line = Some(line);
+                d.column = Some(column);
+            }
+        }
+        diagnostics.sort_by_key(|d| (d.line, d.column));
+        let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+        Loaded { flow, diagnostics }
+    }
+}
+
+struct Build<'l> {
+    loader: &'l Loader,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A node as far as it could be read: id and kind, and the built node when that worked.
+struct Partial {
+    id: Option<String>,
+    kind: Option<&'static str>,
+    title: Option<String>,
+    position: Option<[f64; 2]>,
+    node: Option<Box<dyn Node>>,
+}
+
+impl Build<'_> {
+    fn error(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::error(pointer, message));
+    }
+
+    fn flow(&mut self, value: Value, fallback_name: &str) -> Option<Flow> {
+        let Value::Object(mut top) = value else {
+            self.error("", "a flow file holds a JSON object");
+            return None;
+        };
+        for key in top.keys() {
+            if !TOP_FIELDS.contains(&key.as_str()) {
+                self.error(
+                    format!("/{}", escape_token(key)),
+                    format!(
+                        "unknown field `{key}`; a flow has: {}",
+                        TOP_FIELDS.join(", ")
+                    ),
+                );
+            }
+        }
+        match top.get("format") {
+            Some(Value::String(f)) if f == FORMAT => {}
+            Some(other) => self.error(
+                "/format",
+                format!("`format` is {other}, expected \"{FORMAT}\""),
+            ),
+            None => self.error("", format!("missing `format`: expected \"{FORMAT}\"")),
+        }
+        let name = self.optional_string(&top, "name");
+        let description = self.optional_string(&top, "description");
+        let parameters = self.parameters(top.remove("parameters"));
+        let variables = match top.remove("variables") {
+            None => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                self.error(
+                    "/variables",
+                    "`variables` must be an object of initial values",
+                );
+                Map::new()
+            }
+        };
+        let nodes = self.nodes(top.remove("nodes"));
+        let index: HashMap<&str, usize> = {
+            let mut index = HashMap::with_capacity(nodes.len());
+            for (i, node) in nodes.iter().enumerate() {
+                if let Some(id) = &node.id
+                    && index.insert(id.as_str(), i).is_some()
+                {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            format!("/nodes/{i}/id"),
+                            format!("duplicate node id `{id}`"),
+                        )
+                        .at_node(id.clone()),
+                    );
+                }
+            }
+            index
+        };
+        let start = match top.get("start") {
+            None => {
+                self.error("", "missing `start`: the id of the node the run starts at");
+                None
+            }
+            Some(Value::String(start)) => match index.get(start.as_str()) {
+                Some(&i) => Some(i),
+                None => {
+                    self.error(
+                        "/start",
+                        format!("`start` names node `{start}`, which does not exist"),
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                self.error("/start", "`start` must be a node id (a string)");
+                None
+            }
+        };
+        let edges = self.edges(top.remove("edges"), &nodes, &index);
+        if self.diagnostics.iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        let start = start?;
+        let mut graph = DiGraph::with_capacity(nodes.len(), edges.len());
+        for partial in nodes {
+            let (Some(id), Some(kind), Some(node)) = (partial.id, partial.kind, partial.node)
+            else {
+                return None;
+            };
+            graph.add_node(FlowNode {
+                id,
+                kind,
+                title: partial.title,
+                position: partial.position,
+                node,
+                loop_body: None,
+            });
+        }
+        for (from, exit, to) in edges {
+            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), exit);
+        }
+        let start = NodeIndex::new(start);
+        self.graph_warnings(&graph, start);
+        find_loop_bodies(&mut graph);
+        let by_id = graph
+            .node_indices()
+            .map(|ix| (graph[ix].id.clone(), ix))
+            .collect();
+        Some(Flow {
+            name: name.unwrap_or_else(|| fallback_name.to_owned()),
+            description,
+            parameters,
+            variables,
+            graph,
+            start,
+            by_id,
+        })
+    }
+
+    fn optional_string(&mut self, top: &Map<String, Value>, key: &str) -> Option<String> {
+        match top.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.error(format!("/{key}"), format!("`{key}` must be a string"));
+                None
+            }
+        }
+    }
+
+    fn parameters(&mut self, value: Option<Value>) -> IndexMap<String, Parameter> {
+        let mut parameters = IndexMap::new();
+        let entries = match value {
+            None => return parameters,
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                self.error(
+                    "/parameters",
+                    "`parameters` must be an object: name → { type, default? }",
+                );
+                return parameters;
+            }
+        };
+        for (name, value) in entries {
+            let pointer = format!("/parameters/{}", escape_token(&name));
+            if !is_identifier(&name) {
+                self.error(
+                    pointer.clone(),
+                    format!("`{name}` is not a parameter name (letters, digits and `_`, not starting with a digit)"),
+                );
+            }
+            let wire: ParameterWire = match serde_path_to_error::deserialize(value) {
+                Ok(wire) => wire,
+                Err(err) => {
+                    let at = format!("{pointer}{}", serde_pointer(err.path()));
+                    self.error(at, err.into_inner().to_string());
+                    continue;
+                }
+            };
+            let ty = ParamType::from(wire.ty);
+            if let Some(default) = &wire.default
+                && !ty.accepts(default)
+            {
+                self.error(
+                    format!("{pointer}/default"),
+                    format!("the default of `{name}` is not of its type `{}`", ty.name()),
+                );
+            }
+            if wire.required == Some(true) && wire.default.is_some() {
+                self.diagnostics.push(Diagnostic::warning(
+                    format!("{pointer}/required"),
+                    format!("`{name}` is required, so its default is never used"),
+                ));
+            }
+            let required = wire.required.unwrap_or(wire.default.is_none());
+            parameters.insert(
+                name,
+                Parameter {
+                    ty,
+                    default: wire.default,
+                    required,
+                    description: wire.description,
+                },
+            );
+        }
+        parameters
+    }
+
+    fn nodes(&mut self, value: Option<Value>) -> Vec<Partial> {
+        let items = match value {
+            None => {
+                self.error("", "missing `nodes`: a flow needs at least one node");
+                return Vec::new();
+            }
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.error("/nodes", "`nodes` must be an array of node objects");
+                return Vec::new();
+            }
+        };
+        if items.is_empty() {
+            self.error("/nodes", "a flow needs at least one node");
+        }
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| self.node(i, item))
+            .collect()
+    }
+
+    fn node(&mut self, i: usize, item: Value) -> Partial {
+        let base = format!("/nodes/{i}");
+        let mut partial = Partial {
+            id: None,
+            kind: None,
+            title: None,
+            position: None,
+            node: None,
+        };
+        let Value::Object(mut fields) = item else {
+            self.error(base, "a node must be an object with `id` and `type`");
+            return partial;
+        };
+        match fields.remove("id") {
+            Some(Value::String(id)) if is_identifier(&id) => partial.id = Some(id),
+            Some(Value::String(id)) => self.error(
+                format!("{base}/id"),
+                format!("`{id}` is not a node id: use letters, digits and `_`, not starting with a digit"),
+            ),
+            Some(_) => self.error(format!("{base}/id"), "a node id must be a string"),
+            None => self.error(base.clone(), "missing `id`"),
+        }
+        let node_name = partial.id.clone().unwrap_or_default();
+        let at_node = |d: Diagnostic| {
+            if node_name.is_empty() {
+                d
+            } else {
+                d.at_node(node_name.clone())
+            }
+        };
+        match fields.remove("title") {
+            None | Some(Value::String(_)) => {}
+            Some(_) => self.diagnostics.push(at_node(Diagnostic::error(
+                format!("{base}/title"),
+                "`title` must be a string",
+            ))),
+        }
+        match fields.remove("position") {
+            None => {}
+            Some(value) => match serde_json::from_value::<[f64; 2]>(value) {
+                Ok(p) => partial.position = Some(p),
+                Err(_) => self.diagnostics.push(at_node(Diagnostic::error(
+                    format!("{base}/position"),
+                    "`position` must be two numbers: [x, y]",
+                ))),
+            },
+        }
+        let kind = match fields.remove("type") {
+            Some(Value::String(kind)) => match self.loader.registry.get(&kind) {
+                Some(kind) => Some(kind),
+                None => {
+                    let known = self.loader.registry.names().join(", ");
+                    self.diagnostics.push(at_node(Diagnostic::error(
+                        format!("{base}/type"),
+                        format!("unknown node type `{kind}`; the kinds are: {known}"),
+                    )));
+                    None
+                }
+            },
+            Some(_) => {
+                self.diagnostics.push(at_node(Diagnostic::error(
+                    format!("{base}/type"),
+                    "`type` must be a string",
+                )));
+                None
+            }
+            None => {
+                self.diagnostics
+                    .push(at_node(Diagnostic::error(base.clone(), "missing `type`")));
+                None
+            }
+        };
+        debug_assert!(NODE_COMMON_FIELDS.iter().all(|f| !fields.contains_key(*f)));
+        if let Some(kind) = kind {
+            partial.kind = Some(kind.name());
+            let mut cx = CompileCx::new(
+                &self.loader.engine,
+                &node_name,
+                &base,
+                &mut self.diagnostics,
+            );
+            partial.node = kind.compile(fields, &mut cx);
+        }
+        partial
+    }
+
+    fn edges(
+        &mut self,
+        value: Option<Value>,
+        nodes: &[Partial],
+        index: &HashMap<&str, usize>,
+    ) -> Vec<(usize, String, usize)> {
+        let items = match value {
+            None => return Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.error("/edges", "`edges` must be an array of { from, exit?, to }");
+                return Vec::new();
+            }
+        };
+        let mut edges = Vec::with_capacity(items.len());
+        let mut seen: HashMap<(usize, String), usize> = HashMap::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let base = format!("/edges/{i}");
+            let wire: EdgeWire = match serde_path_to_error::deserialize(item) {
+                Ok(wire) => wire,
+                Err(err) => {
+                    let at = format!("{base}{}", serde_pointer(err.path()));
+                    self.error(at, err.into_inner().to_string());
+                    continue;
+                }
+            };
+            let exit = wire.exit.unwrap_or_else(|| "ok".to_owned());
+            let mut endpoint = |field: &str, id: &str| -> Option<usize> {
+                let found = index.get(id).copied();
+                if found.is_none() {
+                    self.error(
+                        format!("{base}/{field}"),
+                        format!("edge {field} `{id}`: no node has this id"),
+                    );
+                }
+                found
+            };
+            let (Some(from), Some(to)) = (endpoint("from", &wire.from), endpoint("to", &wire.to))
+            else {
+                continue;
+            };
+            let source = &nodes[from];
+            if let (Some(node), Some(kind)) = (&source.node, source.kind)
+                && !node.accepts_exit(&exit)
+            {
+                let declared = node.exits();
+                let hint = if node.is_terminal() {
+                    "it has no exits".to_owned()
+                } else {
+                    let mut all = declared.clone();
+                    all.push("error".into());
+                    format!("its exits are: {}", all.join(", "))
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        if base.is_empty() {
+                            base.clone()
+                        } else {
+                            format!("{base}/exit")
+                        },
+                        format!("node `{}` ({kind}) has no exit `{exit}`; {hint}", wire.from),
+                    )
+                    .at_node(wire.from.clone()),
+                );
+                continue;
+            }
+            if let Some(first) = seen.insert((from, exit.clone()), i) {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        base.clone(),
+                        format!(
+                            "exit `{exit}` of node `{}` already has an edge (/edges/{first}); an exit leads to one node",
+                            wire.from
+                        ),
+                    )
+                    .at_node(wire.from.clone()),
+                );
+                continue;
+            }
+            edges.push((from, exit, to));
+        }
+        edges
+    }
+
+    fn graph_warnings(&mut self, graph: &DiGraph<FlowNode, String>, start: NodeIndex) {
+        let mut reached = vec![false; graph.node_count()];
+        let mut bfs = Bfs::new(graph, start);
+        while let Some(ix) = bfs.next(graph) {
+            reached[ix.index()] = true;
+        }
+        for ix in graph.node_indices() {
+            let node = &graph[ix];
+            let base = format!("/nodes/{}", ix.index());
+            if !reached[ix.index()] {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        base.clone(),
+                        format!("node `{}` can't be reached from `start`", node.id),
+                    )
+                    .at_node(node.id.clone()),
+                );
+            }
+            for exit in node.node.exits() {
+                if exit == "ok" || exit == "error" {
+                    continue;
+                }
+                if !graph.edges(ix).any(|e| *e.weight() == exit) {
+                    self.diagnostics.push(
+                        Diagnostic::warning(
+                            base.clone(),
+                            format!(
+                                "exit `{exit}` of node `{}` is not wired: taking it ends the run",
+                                node.id
+                            ),
+                        )
+                        .at_node(node.id.clone()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Works out each loop's body: the nodes reachable from its `next` exit that lead back to it
+/// without passing through it. Such nodes share the loop's strongly connected component, so
+/// the search stays inside it.
+fn find_loop_bodies(graph: &mut DiGraph<FlowNode, String>) {
+    let loops: Vec<NodeIndex> = graph
+        .node_indices()
+        .filter(|&ix| graph[ix].kind == "loop")
+        .collect();
+    if loops.is_empty() {
+        return;
+    }
+    let mut component = vec![0usize; graph.node_count()];
+    for (c, members) in tarjan_scc(&*graph).into_iter().enumerate() {
+        for ix in members {
+            component[ix.index()] = c;
+        }
+    }
+    for l in loops {
+        let next = graph
+            .edges(l)
+            .find(|e| e.weight() == "next")
+            .map(|e| e.target());
+        let mut body = Vec::new();
+        if let Some(first) = next {
+            if first == l {
+                body.push(l);
+            } else if component[first.index()] == component[l.index()] {
+                let mut seen = vec![false; graph.node_count()];
+                let mut stack = vec![first];
+                seen[first.index()] = true;
+                while let Some(ix) = stack.pop() {
+                    body.push(ix);
+                    for e in graph.edges(ix) {
+                        let t = e.target();
+                        if t == l {
+                            continue;
+                        }
+                        if !seen[t.index()] && component[t.index()] == component[l.index()] {
+                            seen[t.index()] = true;
+                            stack.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        body.sort_unstable();
+        graph[l].loop_body = Some(body);
+    }
+}

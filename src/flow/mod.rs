@@ -1,0 +1,11 @@
+//! Flow files: the `weft.flow/1` wire format, loading and validation, and the typed model the
+//! executor runs.
+
+pub mod json;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod wire;
+
+pub use load::{Loaded, Loader};
+pub use model::{Flow, FlowNode, ParamType, Parameter};

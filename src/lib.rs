@@ -1,0 +1,13 @@
+//! Weft: a flow-node engine. Flows are JSON graphs of nodes (`weft.flow/1`), loaded and checked
+//! by [`flow::Loader`], and walked by the petgraph [`exec`]utor with Rhai expressions.
+//!
+//! The node kinds and the expression language live in the node kit, [`weft_nodes`].
+
+pub mod cli;
+pub mod draw;
+pub mod exec;
+pub mod flow;
+pub mod params;
+pub mod trace;
+
+pub use weft_nodes as nodes;

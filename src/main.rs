@@ -1,0 +1,5 @@
+//! The `weft` runner.
+
+fn main() -> std::process::ExitCode {
+    weft::cli::main()
+}

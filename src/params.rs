@@ -1,0 +1,129 @@
+//! Parameters of a run: the flow's defaults, then a `--params` file, then `--param k=v`, each
+//! checked against the declared types.
+
+use crate::flow::Flow;
+use serde_json::{Map, Value};
+
+/// A problem with the parameters given to a run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// A `--param` without `=`.
+    #[error("`--param {0}`: expected NAME=VALUE")]
+    Syntax(String),
+    /// A name the flow does not declare.
+    #[error("parameter `{name}` is not declared by the flow{hint}")]
+    Undeclared {
+        /// The name.
+        name: String,
+        /// The declared names, for the message.
+        hint: String,
+    },
+    /// A value of the wrong type.
+    #[error("parameter `{name}`: {why}")]
+    Type {
+        /// The name.
+        name: String,
+        /// What was expected.
+        why: String,
+    },
+    /// A required parameter without a value.
+    #[error("parameter `{0}` is required (pass --param {0}=VALUE)")]
+    Missing(String),
+    /// The `--params` file is not a JSON object.
+    #[error("{0}")]
+    File(String),
+}
+
+/// Builds the run's parameters: declared defaults, overridden by `file` (a JSON object), then by
+/// `pairs` (`NAME=VALUE`, parsed by the declared type).
+pub fn resolve(
+    flow: &Flow,
+    file: Option<Map<String, Value>>,
+    pairs: &[String],
+) -> Result<Map<String, Value>, ParamError> {
+    let undeclared = |name: &str| {
+        let names: Vec<&str> = flow.parameters.keys().map(String::as_str).collect();
+        let hint = if names.is_empty() {
+            " (it declares none)".to_owned()
+        } else {
+            format!(" (it declares: {})", names.join(", "))
+        };
+        ParamError::Undeclared {
+            name: name.to_owned(),
+            hint,
+        }
+    };
+    let mut given = Map::new();
+    for (name, value) in file.into_iter().flatten() {
+        let declared = flow
+            .parameters
+            .get(&name)
+            .ok_or_else(|| undeclared(&name))?;
+        if !declared.ty.accepts(&value) {
+            return Err(ParamError::Type {
+                why: format!("expected {}, got {}", declared.ty.name(), json_type(&value)),
+                name,
+            });
+        }
+        given.insert(name, value);
+    }
+    for pair in pairs {
+        let (name, text) = pair
+            .split_once('=')
+            .ok_or_else(|| ParamError::Syntax(pair.clone()))?;
+        let declared = flow.parameters.get(name).ok_or_else(|| undeclared(name))?;
+        let value = declared
+            .ty
+            .parse_text(text)
+            .map_err(|why| ParamError::Type {
+                name: name.to_owned(),
+                why,
+            })?;
+        given.insert(name.to_owned(), value);
+    }
+    let mut params = Map::new();
+    for (name, declared) in &flow.parameters {
+        match given.remove(name).or_else(|| {
+            if declared.required {
+                None
+            } else {
+                declared.default.clone()
+            }
+        }) {
+            Some(value) => {
+                params.insert(name.clone(), value);
+            }
+            None if declared.required => return Err(ParamError::Missing(name.clone())),
+            None => {
+                params.insert(name.clone(), Value::Null);
+            }
+        }
+    }
+    Ok(params)
+}
+
+/// Reads a `--params` file's JSON object.
+pub fn parse_file(bytes: &[u8]) -> Result<Map<String, Value>, ParamError> {
+    match crate::flow::json::parse(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ParamError::File(
+            "the parameters file must hold a JSON object".into(),
+        )),
+        Err(err) => Err(ParamError::File(match (err.line, err.column) {
+            (Some(l), Some(c)) => format!("{} at line {l}, column {c}", err.message),
+            _ => err.message,
+        })),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

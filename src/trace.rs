@@ -1,0 +1,205 @@
+//! Run traces in the `weft.trace/1` format: JSON Lines, one event per line.
+//!
+//! Nothing secret reaches a trace: nodes never hold tokens, and values under keys named like
+//! secrets (`token`, `secret`, `password`, …) are replaced by `"[redacted]"`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::io::Write;
+use std::sync::Mutex;
+
+/// One event of a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// The flow's name.
+        flow: String,
+        /// The parameters it got (redacted).
+        params: Value,
+    },
+    /// A node began.
+    NodeStarted {
+        /// Its id.
+        node: String,
+        /// Its kind.
+        #[serde(rename = "type")]
+        kind: String,
+        /// The run's step count, this step included.
+        step: u64,
+    },
+    /// A node made an HTTP request.
+    Http {
+        /// The node.
+        node: String,
+        /// The method.
+        method: String,
+        /// The URL, without query values that look secret.
+        url: String,
+        /// The response status (none when no response came).
+        status: Option<u16>,
+        /// The attempt, from 1.
+        attempt: u32,
+        /// How long it took.
+        ms: u64,
+    },
+    /// A node ended.
+    NodeFinished {
+        /// Its id.
+        node: String,
+        /// The exit it took (none for an `end` node).
+        exit: Option<String>,
+        /// How long it took.
+        ms: u64,
+        /// `vars.error`, when it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<Value>,
+        /// The variables it wrote, with their values (redacted).
+        writes: Map<String, Value>,
+    },
+    /// The run ended.
+    RunFinished {
+        /// `succeeded`, `failed` or `interrupted`.
+        status: String,
+        /// How long it took.
+        ms: u64,
+        /// Steps taken.
+        steps: u64,
+    },
+}
+
+/// Receives a run's events.
+pub trait TraceSink: Send + Sync {
+    /// Records one event of run `run`.
+    fn record(&self, run: &str, event: Event);
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    run: &'a str,
+    at: String,
+}
+
+/// Serialises an event as one `weft.trace/1` line (no newline).
+pub fn to_line(run: &str, event: &Event) -> String {
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    serde_json::to_string(&Line { event, run, at }).unwrap_or_default()
+}
+
+/// Writes events as JSON Lines.
+pub struct JsonLines {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl JsonLines {
+    /// Writes to `out` (buffer it yourself if needed; each line is flushed).
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            out: Mutex::new(out),
+        }
+    }
+}
+
+impl TraceSink for JsonLines {
+    fn record(&self, run: &str, event: Event) {
+        let line = to_line(run, &event);
+        if let Ok(mut out) = self.out.lock() {
+            // A trace that can't be written must not fail the run.
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        }
+    }
+}
+
+/// Keeps events in memory (the service's `?trace=1`, tests).
+#[derive(Default)]
+pub struct Memory {
+    events: Mutex<Vec<Value>>,
+}
+
+impl Memory {
+    /// The events so far, as JSON objects.
+    pub fn events(&self) -> Vec<Value> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl TraceSink for Memory {
+    fn record(&self, run: &str, event: Event) {
+        let line = to_line(run, &event);
+        if let (Ok(value), Ok(mut events)) = (serde_json::from_str(&line), self.events.lock()) {
+            events.push(value);
+        }
+    }
+}
+
+/// Whether a key names something secret.
+pub fn is_secret_name(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "authorization",
+        "api_key",
+        "apikey",
+        "credential",
+        "assertion",
+    ]
+    .iter()
+    .any(|s| key.contains(s))
+}
+
+/// Replaces the values of secret-looking keys, at any depth.
+pub fn redact(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if is_secret_name(key) {
+                        *v = Value::String("[redacted]".into());
+                    } else {
+                        stack.push(v);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_carry_event_run_and_time() {
+        let line = to_line(
+            "r1",
+            &Event::RunFinished {
+                status: "succeeded".into(),
+                ms: 3,
+                steps: 2,
+            },
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event"], "run_finished");
+        assert_eq!(v["run"], "r1");
+        assert_eq!(v["steps"], 2);
+        assert!(v["at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn redacts_secret_keys_at_depth() {
+        let mut v = serde_json::json!({ "a": [{ "client_secret": "s3cr3t", "ok": 1 }], "Access_Token": "t" });
+        redact(&mut v);
+        assert_eq!(v["a"][0]["client_secret"], "[redacted]");
+        assert_eq!(v["a"][0]["ok"], 1);
+        assert_eq!(v["Access_Token"], "[redacted]");
+    }
+}
