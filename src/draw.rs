@@ -54,13 +54,7 @@ pub fn dot(flow: &Flow) -> String {
         );
     }
     for (from, exit, to) in flow.edges() {
-        let _ = writeln!(
-            out,
-            "    {} -> {} [label={}];",
-            quote(from),
-            quote(to),
-            quote(exit)
-        );
+        let _ = writeln!(out, "    {} -> {} [label={}];", quote(from), quote(to), quote(exit));
     }
     out.push_str("}\n");
     out

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
 use weft_nodes::node::{NodeState, RunParts};
-use weft_nodes::{NodeError, Outcome, RunCx, VarPath, Vars};
+use weft_nodes::{NodeError, Outcome, RunCx, Services, VarPath, Vars};
 
 /// The default step limit.
 pub const DEFAULT_MAX_STEPS: u64 = 10_000;
@@ -23,12 +23,19 @@ pub const DEFAULT_MAX_STEPS: u64 = 10_000;
 #[derive(Clone)]
 pub struct Runtime {
     engine: Arc<ExprEngine>,
+    services: Services,
 }
 
 impl Runtime {
-    /// A runtime with the given expression engine.
+    /// A runtime with the given expression engine and no services.
     pub fn new(engine: Arc<ExprEngine>) -> Self {
-        Self { engine }
+        Self { engine, services: Services::default() }
+    }
+
+    /// Adds the services nodes use (credentials, HTTP).
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = services;
+        self
     }
 
     /// The expression engine.
@@ -103,7 +110,7 @@ pub struct RunReport {
     /// Steps taken.
     pub steps: u64,
     /// The variables at the end.
-    pub vars: Value,
+    pub vars: Vars,
 }
 
 /// Where a walk is, kept outside the walk's future so it survives a timeout or cancellation.
@@ -131,26 +138,17 @@ pub async fn run(
     if let Some(trace) = &trace {
         let mut params = Value::Object(options.params.clone());
         redact(&mut params);
-        trace.record(
-            &run_id,
-            Event::RunStarted {
-                flow: flow.name.clone(),
-                params,
-            },
-        );
+        trace.record(&run_id, Event::RunStarted { flow: flow.name.clone(), params });
     }
-    let mut variables = flow.variables.clone();
+    let mut variables = flow.seed.clone();
     if let Some(given) = options.vars {
-        variables.extend(given);
+        variables.extend(to_map(given));
     }
-    let vars = Vars::new(to_map(variables));
+    let vars = Vars::new(variables);
     let params = Dynamic::from_map(to_map(options.params)).into_shared();
     let mut scope = ExprScope::new(params, vars.handle());
     scope.set_clock(options.clock);
-    let mut walk = Walk {
-        current: flow.start_index(),
-        steps: 0,
-    };
+    let mut walk = Walk { current: flow.start_index(), steps: 0 };
     let walking = walk_flow(
         flow,
         runtime,
@@ -178,11 +176,7 @@ pub async fn run(
     let node = &flow.graph()[walk.current];
     let (status, result, error) = match finish {
         Finish::Done { status, result } => {
-            let error = if status == RunStatus::Failed {
-                vars.get(&error_path())
-            } else {
-                None
-            };
+            let error = if status == RunStatus::Failed { vars.get(&error_path()) } else { None };
             (status, result, error)
         }
         Finish::Failed(err) => {
@@ -209,14 +203,7 @@ pub async fn run(
             },
         );
     }
-    RunReport {
-        status,
-        result,
-        error,
-        node: Some(node.id.clone()),
-        steps: walk.steps,
-        vars: dynamic_to_json(&Dynamic::from_map(vars.snapshot())).unwrap_or(Value::Null),
-    }
+    RunReport { status, result, error, node: Some(node.id.clone()), steps: walk.steps, vars }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -231,9 +218,8 @@ async fn walk_flow(
     trace: Option<&dyn TraceSink>,
 ) -> Finish {
     let graph = flow.graph();
-    let mut states: Vec<NodeState> = std::iter::repeat_with(|| None)
-        .take(graph.node_count())
-        .collect();
+    let mut states: Vec<NodeState> =
+        std::iter::repeat_with(|| None).take(graph.node_count()).collect();
     let mut previous: Option<NodeIndex> = None;
     let mut writes = Vec::new();
     loop {
@@ -277,6 +263,7 @@ async fn walk_flow(
                 arrived_from_body,
                 wired: &wired,
                 writes: started.is_some().then_some(&mut writes),
+                services: &runtime.services,
             });
             node.node.run(&mut cx).instrument(span).await
         };
@@ -284,11 +271,7 @@ async fn walk_flow(
             Ok(Outcome::Exit(exit)) => (Some(exit), None),
             Ok(Outcome::End { result, failed }) => {
                 finished(trace, run_id, node, started, None, None, &mut writes);
-                let status = if failed {
-                    RunStatus::Failed
-                } else {
-                    RunStatus::Succeeded
-                };
+                let status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
                 return Finish::Done { status, result };
             }
             Err(err) => {
@@ -316,10 +299,7 @@ async fn walk_flow(
             None => {
                 return match error {
                     Some((err, _)) => Finish::Failed(err),
-                    None => Finish::Done {
-                        status: RunStatus::Succeeded,
-                        result: Dynamic::UNIT,
-                    },
+                    None => Finish::Done { status: RunStatus::Succeeded, result: Dynamic::UNIT },
                 };
             }
         }
@@ -340,10 +320,7 @@ fn finished(
     };
     let mut written = serde_json::Map::new();
     for (path, value) in writes.drain(..) {
-        written.insert(
-            path.to_string(),
-            dynamic_to_json(&value).unwrap_or(Value::Null),
-        );
+        written.insert(path.to_string(), dynamic_to_json(&value).unwrap_or(Value::Null));
     }
     let mut written = Value::Object(written);
     redact(&mut written);
@@ -383,10 +360,7 @@ fn error_value(node: &FlowNode, err: &NodeError) -> Dynamic {
 }
 
 fn to_map(object: serde_json::Map<String, Value>) -> Map {
-    object
-        .into_iter()
-        .map(|(k, v)| (k.into(), json_to_dynamic(&v)))
-        .collect()
+    object.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(&v))).collect()
 }
 
 fn millis(since: Instant) -> u64 {

@@ -8,6 +8,7 @@ pub mod draw;
 pub mod exec;
 pub mod flow;
 pub mod params;
+pub mod sim;
 pub mod trace;
 
 pub use weft_nodes as nodes;

@@ -48,17 +48,11 @@ pub fn resolve(
         } else {
             format!(" (it declares: {})", names.join(", "))
         };
-        ParamError::Undeclared {
-            name: name.to_owned(),
-            hint,
-        }
+        ParamError::Undeclared { name: name.to_owned(), hint }
     };
     let mut given = Map::new();
     for (name, value) in file.into_iter().flatten() {
-        let declared = flow
-            .parameters
-            .get(&name)
-            .ok_or_else(|| undeclared(&name))?;
+        let declared = flow.parameters.get(&name).ok_or_else(|| undeclared(&name))?;
         if !declared.ty.accepts(&value) {
             return Err(ParamError::Type {
                 why: format!("expected {}, got {}", declared.ty.name(), json_type(&value)),
@@ -68,28 +62,20 @@ pub fn resolve(
         given.insert(name, value);
     }
     for pair in pairs {
-        let (name, text) = pair
-            .split_once('=')
-            .ok_or_else(|| ParamError::Syntax(pair.clone()))?;
+        let (name, text) = pair.split_once('=').ok_or_else(|| ParamError::Syntax(pair.clone()))?;
         let declared = flow.parameters.get(name).ok_or_else(|| undeclared(name))?;
         let value = declared
             .ty
             .parse_text(text)
-            .map_err(|why| ParamError::Type {
-                name: name.to_owned(),
-                why,
-            })?;
+            .map_err(|why| ParamError::Type { name: name.to_owned(), why })?;
         given.insert(name.to_owned(), value);
     }
     let mut params = Map::new();
     for (name, declared) in &flow.parameters {
-        match given.remove(name).or_else(|| {
-            if declared.required {
-                None
-            } else {
-                declared.default.clone()
-            }
-        }) {
+        match given
+            .remove(name)
+            .or_else(|| if declared.required { None } else { declared.default.clone() })
+        {
             Some(value) => {
                 params.insert(name.clone(), value);
             }
@@ -106,9 +92,7 @@ pub fn resolve(
 pub fn parse_file(bytes: &[u8]) -> Result<Map<String, Value>, ParamError> {
     match crate::flow::json::parse(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ParamError::File(
-            "the parameters file must hold a JSON object".into(),
-        )),
+        Ok(_) => Err(ParamError::File("the parameters file must hold a JSON object".into())),
         Err(err) => Err(ParamError::File(match (err.line, err.column) {
             (Some(l), Some(c)) => format!("{} at line {l}, column {c}", err.message),
             _ => err.message,

@@ -97,9 +97,7 @@ pub struct JsonLines {
 impl JsonLines {
     /// Writes to `out` (buffer it yourself if needed; each line is flushed).
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Self {
-            out: Mutex::new(out),
-        }
+        Self { out: Mutex::new(out) }
     }
 }
 
@@ -179,14 +177,8 @@ mod tests {
 
     #[test]
     fn lines_carry_event_run_and_time() {
-        let line = to_line(
-            "r1",
-            &Event::RunFinished {
-                status: "succeeded".into(),
-                ms: 3,
-                steps: 2,
-            },
-        );
+        let line =
+            to_line("r1", &Event::RunFinished { status: "succeeded".into(), ms: 3, steps: 2 });
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["event"], "run_finished");
         assert_eq!(v["run"], "r1");

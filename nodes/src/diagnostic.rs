@@ -75,14 +75,7 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         write!(f, "{level}")?;
-        if let (Some(line), Some(column)) = (self.line, self.column) {
-            write!(f, " at {line}:{column}")?;
-        }
-        let pointer = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
+        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
         write!(f, " [{pointer}]")?;
         if let Some(node) = &self.node {
             write!(f, " node `{node}`")?;

@@ -47,28 +47,19 @@ struct Typed<C> {
 
 impl<C: NodeConfig> Typed<C> {
     fn new() -> Self {
-        let schema = schemars::generate::SchemaSettings::draft2020_12()
-            .into_generator()
-            .into_root_schema_for::<C>()
-            .to_value();
+        let schema = schema_of::<C>();
         let names = |key: &str| -> Vec<String> {
             match schema.get(key) {
                 Some(Value::Object(map)) => map.keys().cloned().collect(),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
+                Some(Value::Array(items)) => {
+                    items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+                }
                 _ => Vec::new(),
             }
         };
         let known = names("properties");
         let required = names("required");
-        Self {
-            schema,
-            known,
-            required,
-            config: PhantomData,
-        }
+        Self { schema, known, required, config: PhantomData }
     }
 }
 
@@ -86,32 +77,31 @@ impl<C: NodeConfig> Kind for Typed<C> {
     }
 
     fn compile(&self, fields: Map<String, Value>, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
-        // serde stops at the first unknown or missing field; report them all first.
-        let mut shape_ok = true;
-        for key in fields.keys() {
-            if !self.known.iter().any(|k| k == key) {
-                shape_ok = false;
-                let expected = if self.known.is_empty() {
-                    "it has no fields".to_owned()
-                } else {
-                    format!("expected one of: {}", self.known.join(", "))
-                };
-                cx.error(
-                    &format!("/{}", escape_token(key)),
-                    format!("unknown field `{key}` for a `{}` node; {expected}", C::KIND),
-                );
-            }
+        // serde stops at the first unknown or missing field: report them all, then let serde
+        // check the rest so that one stray field doesn't hide a broken expression.
+        let mut fields = fields;
+        let unknown: Vec<String> =
+            fields.keys().filter(|k| !self.known.contains(k)).cloned().collect();
+        for key in unknown {
+            fields.remove(&key);
+            let expected = if self.known.is_empty() {
+                "it has no fields".to_owned()
+            } else {
+                format!("expected one of: {}", self.known.join(", "))
+            };
+            cx.error(
+                &format!("/{}", escape_token(&key)),
+                format!("unknown field `{key}` for a `{}` node; {expected}", C::KIND),
+            );
         }
+        let mut complete = true;
         for key in &self.required {
             if !fields.contains_key(key) {
-                shape_ok = false;
-                cx.error(
-                    "",
-                    format!("missing field `{key}` (required by `{}` nodes)", C::KIND),
-                );
+                complete = false;
+                cx.error("", format!("missing field `{key}` (required by `{}` nodes)", C::KIND));
             }
         }
-        if !shape_ok {
+        if !complete {
             return None;
         }
         let config: C = match serde_path_to_error::deserialize(Value::Object(fields)) {
@@ -143,6 +133,52 @@ pub fn serde_path_pointer(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
+/// The JSON Schema of `T` as every Weft format generates it: draft 2020-12, with optional
+/// fields simply optional (`null` is not a value the formats accept for them).
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    strip_null(&mut schema);
+    schema
+}
+
+/// Removes the `null` alternatives schemars adds for `Option` fields.
+fn strip_null(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if map.get("default") == Some(&Value::Null) {
+                    map.remove("default");
+                }
+                if let Some(Value::Array(types)) = map.get_mut("type") {
+                    types.retain(|t| t != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        map.insert("type".into(), only);
+                    }
+                }
+                if let Some(Value::Array(options)) = map.get_mut("anyOf") {
+                    options.retain(|o| o.get("type").and_then(Value::as_str) != Some("null"));
+                    if options.len() == 1
+                        && let Some(Value::Object(only)) = options.pop()
+                    {
+                        map.remove("anyOf");
+                        for (k, v) in only {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
 /// Escapes a JSON pointer reference token (`~` → `~0`, `/` → `~1`).
 pub fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
@@ -156,9 +192,7 @@ pub struct Registry {
 impl Registry {
     /// A registry without any kind.
     pub fn empty() -> Self {
-        Self {
-            kinds: IndexMap::new(),
-        }
+        Self { kinds: IndexMap::new() }
     }
 
     /// The built-in kinds.
@@ -218,12 +252,7 @@ impl<'a> CompileCx<'a> {
         base: &'a str,
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
-        Self {
-            engine,
-            node,
-            base,
-            diagnostics,
-        }
+        Self { engine, node, base, diagnostics }
     }
 
     /// The expression engine.
@@ -272,15 +301,11 @@ impl<'a> CompileCx<'a> {
 
     /// Checks a variable path (`page`, `calendar.items`).
     pub fn var_path(&mut self, field: &str, source: &str) -> Option<VarPath> {
-        VarPath::parse(source)
-            .map_err(|message| self.error(field, message))
-            .ok()
+        VarPath::parse(source).map_err(|message| self.error(field, message)).ok()
     }
 
     /// Checks a JSON pointer.
     pub fn pointer(&mut self, field: &str, source: &str) -> Option<JsonPointer> {
-        JsonPointer::parse(source)
-            .map_err(|message| self.error(field, message))
-            .ok()
+        JsonPointer::parse(source).map_err(|message| self.error(field, message)).ok()
     }
 }

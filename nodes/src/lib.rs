@@ -15,9 +15,13 @@ pub mod kind;
 pub mod kinds;
 pub mod node;
 pub mod pointer;
+pub mod secret;
+pub mod services;
 pub mod vars;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use kind::{CompileCx, Kind, NodeConfig, Registry};
 pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+pub use secret::Secret;
+pub use services::{Credentials, Services, SignIn};
 pub use vars::{VarPath, Vars};

@@ -2,6 +2,7 @@
 //! [`Outcome`] (the exit it takes) or a [`NodeError`] (it takes its `error` exit).
 
 use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template};
+use crate::services::Services;
 use crate::vars::{VarPath, Vars, VarsError};
 use rhai::{Array, Dynamic};
 use std::any::Any;
@@ -27,6 +28,11 @@ pub trait Node: Send + Sync + 'static {
     /// Whether this node ends the run (it has no exits at all, not even `error`).
     fn is_terminal(&self) -> bool {
         false
+    }
+
+    /// The authorization profiles the node uses (resolved before a run starts).
+    fn profiles(&self) -> Vec<&str> {
+        Vec::new()
     }
 
     /// Runs the node once.
@@ -125,6 +131,7 @@ pub struct RunCx<'r> {
     arrived_from_body: bool,
     wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
     writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+    services: &'r Services,
 }
 
 /// The parts of a [`RunCx`], for whoever runs nodes (the executor, a test harness).
@@ -145,6 +152,8 @@ pub struct RunParts<'r> {
     pub wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
     /// Where to record the node's writes, when someone wants them (a trace).
     pub writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+    /// The process's services.
+    pub services: &'r Services,
 }
 
 impl<'r> RunCx<'r> {
@@ -159,17 +168,9 @@ impl<'r> RunCx<'r> {
             arrived_from_body,
             wired,
             writes,
+            services,
         } = parts;
-        Self {
-            node,
-            engine,
-            scope,
-            vars,
-            state,
-            arrived_from_body,
-            wired,
-            writes,
-        }
+        Self { node, engine, scope, vars, state, arrived_from_body, wired, writes, services }
     }
 
     /// The running node's id.
@@ -206,8 +207,13 @@ impl<'r> RunCx<'r> {
         self.vars
     }
 
-    /// Writes a variable; returns the old value (unit when unset).
-    pub fn write(&mut self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
+    /// Writes a variable.
+    pub fn write(&mut self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
+        self.replace(path, value).map(drop)
+    }
+
+    /// Writes a variable and returns the old value (unit when unset), for [`RunCx::restore`].
+    pub fn replace(&mut self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
         if let Some(writes) = self.writes.as_deref_mut() {
             writes.push((path.clone(), value.clone()));
         }
@@ -224,7 +230,7 @@ impl<'r> RunCx<'r> {
         Ok(())
     }
 
-    /// Restores a variable to `old` (unit: removes it), undoing a [`RunCx::write`].
+    /// Restores a variable to `old` (unit: removes it), undoing a [`RunCx::replace`].
     pub fn restore(&mut self, path: &VarPath, old: Dynamic) {
         if let Some(writes) = self.writes.as_deref_mut() {
             writes.retain(|(p, _)| p != path);
@@ -253,6 +259,11 @@ impl<'r> RunCx<'r> {
     /// Whether the node was reached from inside its own loop body (see the `loop` kind).
     pub fn arrived_from_body(&self) -> bool {
         self.arrived_from_body
+    }
+
+    /// The process's services (credentials, HTTP).
+    pub fn services(&self) -> &'r Services {
+        self.services
     }
 
     /// Whether the flow wires `exit` of this node.

@@ -13,15 +13,10 @@ impl JsonPointer {
     /// Parses a pointer; the empty string is the whole document.
     pub fn parse(source: &str) -> Result<Self, String> {
         if source.is_empty() {
-            return Ok(Self {
-                source: String::new(),
-                tokens: Vec::new(),
-            });
+            return Ok(Self { source: String::new(), tokens: Vec::new() });
         }
         let Some(rest) = source.strip_prefix('/') else {
-            return Err(format!(
-                "JSON pointer `{source}` must be empty or start with `/`"
-            ));
+            return Err(format!("JSON pointer `{source}` must be empty or start with `/`"));
         };
         let mut tokens = Vec::new();
         for raw in rest.split('/') {
@@ -44,10 +39,7 @@ impl JsonPointer {
             }
             tokens.push(token);
         }
-        Ok(Self {
-            source: source.to_owned(),
-            tokens,
-        })
+        Ok(Self { source: source.to_owned(), tokens })
     }
 
     /// The pointer as written.
@@ -119,12 +111,7 @@ mod tests {
         let value = crate::expr::json_to_dynamic(&json);
         let p = JsonPointer::parse("/value/1/id").unwrap();
         assert_eq!(p.take(value.clone()).unwrap().into_string().unwrap(), "b");
-        assert!(
-            JsonPointer::parse("/value/01")
-                .unwrap()
-                .take(value.clone())
-                .is_none()
-        );
+        assert!(JsonPointer::parse("/value/01").unwrap().take(value.clone()).is_none());
         assert!(JsonPointer::parse("/nope").unwrap().take(value).is_none());
     }
 }

@@ -94,9 +94,7 @@ pub enum VarsError {
 impl Vars {
     /// Variables seeded with `initial`.
     pub fn new(initial: Map) -> Self {
-        Self {
-            root: Dynamic::from_map(initial).into_shared(),
-        }
+        Self { root: Dynamic::from_map(initial).into_shared() }
     }
 
     /// The shared handle, for an expression scope.
@@ -130,9 +128,8 @@ impl Vars {
                 *slot = Dynamic::from_array(items);
                 return Ok(());
             }
-            let mut list = slot
-                .as_array_mut()
-                .map_err(|_| VarsError::NotAList(path.to_string()))?;
+            let mut list =
+                slot.as_array_mut().map_err(|_| VarsError::NotAList(path.to_string()))?;
             list.extend(items);
             Ok(())
         })
@@ -160,10 +157,7 @@ impl Vars {
     ) -> Result<T, VarsError> {
         let not_object = |upto: usize| VarsError::NotAnObject {
             path: path.to_string(),
-            prefix: VarPath {
-                segments: path.segments[..upto].to_vec(),
-            }
-            .to_string(),
+            prefix: VarPath { segments: path.segments[..upto].to_vec() }.to_string(),
         };
         fn slot_in<T>(
             map: &mut Map,
@@ -193,10 +187,7 @@ impl Vars {
 
     /// A copy of all variables as one map.
     pub fn snapshot(&self) -> Map {
-        self.root
-            .as_map_ref()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+        self.root.as_map_ref().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
@@ -217,43 +208,24 @@ mod tests {
     #[test]
     fn paths_are_checked() {
         assert!(VarPath::parse("calendar.items").is_ok());
-        assert!(
-            VarPath::parse("vars.page")
-                .unwrap_err()
-                .contains("without the `vars.` prefix")
-        );
+        assert!(VarPath::parse("vars.page").unwrap_err().contains("without the `vars.` prefix"));
         for bad in ["", "a..b", "1a", "a-b", "a."] {
             assert!(VarPath::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            path("a.item").with_suffix("_index").to_string(),
-            "a.item_index"
-        );
+        assert_eq!(path("a.item").with_suffix("_index").to_string(), "a.item_index");
     }
 
     #[test]
     fn set_get_append_remove() {
         let vars = Vars::new(Map::new());
-        vars.set(&path("calendar.count"), Dynamic::from_int(3))
-            .unwrap();
-        assert_eq!(
-            vars.get(&path("calendar.count")).unwrap().as_int().unwrap(),
-            3
-        );
-        vars.append(&path("calendar.items"), vec![Dynamic::from_int(1)])
-            .unwrap();
-        vars.append(&path("calendar.items"), vec![Dynamic::from_int(2)])
-            .unwrap();
-        let items = vars
-            .get(&path("calendar.items"))
-            .unwrap()
-            .into_array()
-            .unwrap();
+        let _ = vars.set(&path("calendar.count"), Dynamic::from_int(3)).unwrap();
+        assert_eq!(vars.get(&path("calendar.count")).unwrap().as_int().unwrap(), 3);
+        vars.append(&path("calendar.items"), vec![Dynamic::from_int(1)]).unwrap();
+        vars.append(&path("calendar.items"), vec![Dynamic::from_int(2)]).unwrap();
+        let items = vars.get(&path("calendar.items")).unwrap().into_array().unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(
-            vars.set(&path("calendar.count.deeper"), Dynamic::UNIT)
-                .unwrap_err()
-                .to_string(),
+            vars.set(&path("calendar.count.deeper"), Dynamic::UNIT).unwrap_err().to_string(),
             "cannot write `calendar.count.deeper`: `calendar.count` is not an object"
         );
         assert!(vars.append(&path("calendar.count"), vec![]).is_err());

@@ -65,22 +65,14 @@ pub(super) fn run(args: RunArgs) -> u8 {
     };
     let trace: Option<Arc<dyn TraceSink>> = match &args.trace {
         Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Some(Arc::new(JsonLines::new(Box::new(std::io::BufWriter::new(
-                file,
-            ))))),
+            Ok(file) => Some(Arc::new(JsonLines::new(Box::new(std::io::BufWriter::new(file))))),
             Err(err) => {
-                return bad_input(format_args!(
-                    "cannot write the trace {}: {err}",
-                    path.display()
-                ));
+                return bad_input(format_args!("cannot write the trace {}: {err}", path.display()));
             }
         },
         None => None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -88,13 +80,8 @@ pub(super) fn run(args: RunArgs) -> u8 {
         }
     };
     let services = Runtime::new(loader.engine().clone());
-    let options = RunOptions {
-        params,
-        max_steps: args.max_steps,
-        timeout,
-        trace,
-        ..RunOptions::default()
-    };
+    let options =
+        RunOptions { params, max_steps: args.max_steps, timeout, trace, ..RunOptions::default() };
     let report = runtime.block_on(exec::run(&flow, &services, options, async {
         // If the handler can't be installed, the run simply can't be interrupted.
         if tokio::signal::ctrl_c().await.is_err() {

@@ -39,20 +39,12 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
     for path in &args.flows {
         let loaded = loader.load_path(path);
         any_error |= loaded.has_errors();
-        all.push((
-            path.display().to_string(),
-            loaded.has_errors(),
-            loaded.diagnostics,
-        ));
+        all.push((path.display().to_string(), loaded.has_errors(), loaded.diagnostics));
     }
     match args.format {
         Format::Json => {
             for (file, errors, diagnostics) in &all {
-                reports.push(FileReport {
-                    file: file.clone(),
-                    valid: !errors,
-                    diagnostics,
-                });
+                reports.push(FileReport { file: file.clone(), valid: !errors, diagnostics });
             }
             let out = serde_json::json!({ "valid": !any_error, "files": reports });
             println!("{}", super::pretty(&out));

@@ -42,7 +42,8 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     value.map_err(|e| JsonError {
         message: format!("invalid JSON: {}", strip_position(&e.to_string())),
         line: Some(e.line()).filter(|&l| l > 0),
-        column: Some(e.column()).filter(|&c| c > 0),
+        // serde_json reports column 0 for an error right after a newline.
+        column: Some(e.column().max(1)).filter(|_| e.line() > 0),
     })
 }
 
@@ -90,14 +91,8 @@ pub fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(bytes.len());
     let before = &bytes[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
@@ -105,10 +100,7 @@ pub fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
 /// for a pointer to a missing member, where its parent starts.
 pub fn locate(text: &str, pointer: &str) -> Option<(usize, usize)> {
     let pointer = weft_nodes::pointer::JsonPointer::parse(pointer).ok()?;
-    let mut scanner = Scanner {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut scanner = Scanner { bytes: text.as_bytes(), at: 0 };
     scanner.skip_ws();
     for token in pointer.tokens() {
         let start = scanner.at;
@@ -241,7 +233,7 @@ mod tests {
 
     #[test]
     fn depth_limit_is_exactly_128() {
-        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
         let err = parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
         assert_eq!(err.message, "JSON nested deeper than 128 levels");

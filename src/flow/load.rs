@@ -6,14 +6,14 @@ use super::json;
 use super::model::{Flow, FlowNode, ParamType, Parameter};
 use super::wire::{EdgeWire, FORMAT, NODE_COMMON_FIELDS, ParameterWire};
 use indexmap::IndexMap;
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use weft_nodes::expr::ExprEngine;
+use weft_nodes::expr::{ExprEngine, json_to_dynamic};
 use weft_nodes::kind::{CompileCx, escape_token, serde_path_pointer as serde_pointer};
 use weft_nodes::vars::is_identifier;
 use weft_nodes::{Diagnostic, Node, Registry};
@@ -85,10 +85,7 @@ impl Loader {
             }
             Err(err) => Loaded {
                 flow: None,
-                diagnostics: vec![Diagnostic::error(
-                    "",
-                    format!("cannot read the file: {err}"),
-                )],
+                diagnostics: vec![Diagnostic::error("", format!("cannot read the file: {err}"))],
             },
         }
     }
@@ -101,16 +98,10 @@ impl Loader {
                 let mut d = Diagnostic::error("", err.message);
                 d.line = err.line;
                 d.column = err.column;
-                return Loaded {
-                    flow: None,
-                    diagnostics: vec![d],
-                };
+                return Loaded { flow: None, diagnostics: vec![d] };
             }
         };
-        let mut build = Build {
-            loader: self,
-            diagnostics: Vec::new(),
-        };
+        let mut build = Build { loader: self, diagnostics: Vec::new() };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
         let text = String::from_utf8_lossy(bytes);
@@ -154,19 +145,15 @@ impl Build<'_> {
             if !TOP_FIELDS.contains(&key.as_str()) {
                 self.error(
                     format!("/{}", escape_token(key)),
-                    format!(
-                        "unknown field `{key}`; a flow has: {}",
-                        TOP_FIELDS.join(", ")
-                    ),
+                    format!("unknown field `{key}`; a flow has: {}", TOP_FIELDS.join(", ")),
                 );
             }
         }
         match top.get("format") {
             Some(Value::String(f)) if f == FORMAT => {}
-            Some(other) => self.error(
-                "/format",
-                format!("`format` is {other}, expected \"{FORMAT}\""),
-            ),
+            Some(other) => {
+                self.error("/format", format!("`format` is {other}, expected \"{FORMAT}\""))
+            }
             None => self.error("", format!("missing `format`: expected \"{FORMAT}\"")),
         }
         let name = self.optional_string(&top, "name");
@@ -176,10 +163,7 @@ impl Build<'_> {
             None => Map::new(),
             Some(Value::Object(map)) => map,
             Some(_) => {
-                self.error(
-                    "/variables",
-                    "`variables` must be an object of initial values",
-                );
+                self.error("/variables", "`variables` must be an object of initial values");
                 Map::new()
             }
         };
@@ -247,15 +231,14 @@ impl Build<'_> {
         let start = NodeIndex::new(start);
         self.graph_warnings(&graph, start);
         find_loop_bodies(&mut graph);
-        let by_id = graph
-            .node_indices()
-            .map(|ix| (graph[ix].id.clone(), ix))
-            .collect();
+        let by_id = graph.node_indices().map(|ix| (graph[ix].id.clone(), ix)).collect();
+        let seed = variables.iter().map(|(k, v)| (k.into(), json_to_dynamic(v))).collect();
         Some(Flow {
             name: name.unwrap_or_else(|| fallback_name.to_owned()),
             description,
             parameters,
             variables,
+            seed,
             graph,
             start,
             by_id,
@@ -320,12 +303,7 @@ impl Build<'_> {
             let required = wire.required.unwrap_or(wire.default.is_none());
             parameters.insert(
                 name,
-                Parameter {
-                    ty,
-                    default: wire.default,
-                    required,
-                    description: wire.description,
-                },
+                Parameter { ty, default: wire.default, required, description: wire.description },
             );
         }
         parameters
@@ -346,22 +324,12 @@ impl Build<'_> {
         if items.is_empty() {
             self.error("/nodes", "a flow needs at least one node");
         }
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| self.node(i, item))
-            .collect()
+        items.into_iter().enumerate().map(|(i, item)| self.node(i, item)).collect()
     }
 
     fn node(&mut self, i: usize, item: Value) -> Partial {
         let base = format!("/nodes/{i}");
-        let mut partial = Partial {
-            id: None,
-            kind: None,
-            title: None,
-            position: None,
-            node: None,
-        };
+        let mut partial = Partial { id: None, kind: None, title: None, position: None, node: None };
         let Value::Object(mut fields) = item else {
             self.error(base, "a node must be an object with `id` and `type`");
             return partial;
@@ -377,11 +345,7 @@ impl Build<'_> {
         }
         let node_name = partial.id.clone().unwrap_or_default();
         let at_node = |d: Diagnostic| {
-            if node_name.is_empty() {
-                d
-            } else {
-                d.at_node(node_name.clone())
-            }
+            if node_name.is_empty() { d } else { d.at_node(node_name.clone()) }
         };
         match fields.remove("title") {
             None | Some(Value::String(_)) => {}
@@ -420,20 +384,15 @@ impl Build<'_> {
                 None
             }
             None => {
-                self.diagnostics
-                    .push(at_node(Diagnostic::error(base.clone(), "missing `type`")));
+                self.diagnostics.push(at_node(Diagnostic::error(base.clone(), "missing `type`")));
                 None
             }
         };
         debug_assert!(NODE_COMMON_FIELDS.iter().all(|f| !fields.contains_key(*f)));
         if let Some(kind) = kind {
             partial.kind = Some(kind.name());
-            let mut cx = CompileCx::new(
-                &self.loader.engine,
-                &node_name,
-                &base,
-                &mut self.diagnostics,
-            );
+            let mut cx =
+                CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics);
             partial.node = kind.compile(fields, &mut cx);
         }
         partial
@@ -465,19 +424,26 @@ impl Build<'_> {
                     continue;
                 }
             };
+            let exit_pointer =
+                if wire.exit.is_some() { format!("{base}/exit") } else { base.clone() };
             let exit = wire.exit.unwrap_or_else(|| "ok".to_owned());
-            let mut endpoint = |field: &str, id: &str| -> Option<usize> {
-                let found = index.get(id).copied();
+            let from = index.get(wire.from.as_str()).copied();
+            let to = index.get(wire.to.as_str()).copied();
+            for (field, id, found) in [("from", &wire.from, from), ("to", &wire.to, to)] {
                 if found.is_none() {
-                    self.error(
+                    let d = Diagnostic::error(
                         format!("{base}/{field}"),
                         format!("edge {field} `{id}`: no node has this id"),
                     );
+                    // Name the edge's source node when it exists: that is where the edge is drawn.
+                    self.diagnostics.push(if from.is_some() {
+                        d.at_node(wire.from.clone())
+                    } else {
+                        d
+                    });
                 }
-                found
-            };
-            let (Some(from), Some(to)) = (endpoint("from", &wire.from), endpoint("to", &wire.to))
-            else {
+            }
+            let (Some(from), Some(to)) = (from, to) else {
                 continue;
             };
             let source = &nodes[from];
@@ -494,11 +460,7 @@ impl Build<'_> {
                 };
                 self.diagnostics.push(
                     Diagnostic::error(
-                        if base.is_empty() {
-                            base.clone()
-                        } else {
-                            format!("{base}/exit")
-                        },
+                        exit_pointer,
                         format!("node `{}` ({kind}) has no exit `{exit}`; {hint}", wire.from),
                     )
                     .at_node(wire.from.clone()),
@@ -566,24 +528,19 @@ impl Build<'_> {
 /// without passing through it. Such nodes share the loop's strongly connected component, so
 /// the search stays inside it.
 fn find_loop_bodies(graph: &mut DiGraph<FlowNode, String>) {
-    let loops: Vec<NodeIndex> = graph
-        .node_indices()
-        .filter(|&ix| graph[ix].kind == "loop")
-        .collect();
+    let loops: Vec<NodeIndex> =
+        graph.node_indices().filter(|&ix| graph[ix].kind == "loop").collect();
     if loops.is_empty() {
         return;
     }
     let mut component = vec![0usize; graph.node_count()];
-    for (c, members) in tarjan_scc(&*graph).into_iter().enumerate() {
+    for (c, members) in kosaraju_scc(&*graph).into_iter().enumerate() {
         for ix in members {
             component[ix.index()] = c;
         }
     }
     for l in loops {
-        let next = graph
-            .edges(l)
-            .find(|e| e.weight() == "next")
-            .map(|e| e.target());
+        let next = graph.edges(l).find(|e| e.weight() == "next").map(|e| e.target());
         let mut body = Vec::new();
         if let Some(first) = next {
             if first == l {

@@ -18,8 +18,10 @@ pub struct Flow {
     pub description: Option<String>,
     /// Declared parameters, in file order.
     pub parameters: IndexMap<String, Parameter>,
-    /// Initial `vars`.
+    /// Initial `vars`, as in the file.
     pub variables: serde_json::Map<String, Value>,
+    /// Initial `vars` as Rhai values, converted once; each run starts from a copy.
+    pub(crate) seed: rhai::Map,
     pub(crate) graph: DiGraph<FlowNode, String>,
     pub(crate) start: NodeIndex,
     pub(crate) by_id: HashMap<String, NodeIndex>,
@@ -114,17 +116,17 @@ impl ParamType {
         let value = match self {
             Self::String => return Ok(Value::String(text.to_owned())),
             Self::Integer => text.trim().parse::<i64>().ok().map(Value::from),
-            Self::Number => serde_json::from_str::<Value>(text.trim())
-                .ok()
-                .filter(Value::is_number),
+            Self::Number => {
+                serde_json::from_str::<Value>(text.trim()).ok().filter(Value::is_number)
+            }
             Self::Boolean => match text.trim() {
                 "true" => Some(Value::Bool(true)),
                 "false" => Some(Value::Bool(false)),
                 _ => None,
             },
-            Self::Array | Self::Object => serde_json::from_str::<Value>(text)
-                .ok()
-                .filter(|v| self.accepts(v)),
+            Self::Array | Self::Object => {
+                serde_json::from_str::<Value>(text).ok().filter(|v| self.accepts(v))
+            }
         };
         value.ok_or_else(|| format!("expected {} {}", article(self), self.name()))
     }

@@ -3,20 +3,14 @@
 use super::wire::{FlowFile, NodeWire};
 use serde_json::{Map, Value, json};
 use weft_nodes::Registry;
+use weft_nodes::kind::schema_of;
 
 /// The JSON Schema of `weft.flow/1` for the kinds in `registry`.
 pub fn flow_schema(registry: &Registry) -> Value {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    let mut schema = generator.into_root_schema_for::<FlowFile>().to_value();
+    let mut schema = schema_of::<FlowFile>();
     let mut defs = take_defs(&mut schema);
-    let common = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<NodeWire>()
-        .to_value();
-    let common_props = common
-        .get("properties")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let common = schema_of::<NodeWire>();
+    let common_props = common.get("properties").cloned().unwrap_or_else(|| json!({}));
     let mut variants = Vec::new();
     for kind in registry.kinds() {
         let mut kind_schema = kind.schema();

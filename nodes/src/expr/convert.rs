@@ -7,7 +7,7 @@
 //! | integer above `i64::MAX`, fraction, exponent | `FLOAT` |
 //! | string | string |
 //! | array | `Array` |
-//! | object | `Map` (key order kept) |
+//! | object | `Map` (Rhai maps are sorted by key, so JSON written back has sorted keys) |
 //!
 //! Back to JSON, a `char` becomes a one-character string and a BLOB an array of byte values;
 //! non-finite floats, function pointers, timestamps and custom types can't be written and are a
@@ -19,7 +19,7 @@ use serde_json::{Number, Value};
 /// Deepest nesting [`dynamic_to_json`] writes. JSON files are limited to 128 levels; values an
 /// expression builds may be deeper, and past this they are an error rather than a stack
 /// overflow.
-pub const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// A Rhai value that has no JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,13 +33,12 @@ pub enum ConvertError {
     /// A NaN or infinite float.
     #[error("a non-finite number (NaN or infinity) can't be converted to JSON")]
     NonFinite,
-    /// Nesting deeper than [`MAX_DEPTH`].
+    /// Nesting deeper than 512 levels.
     #[error("the value is nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
 }
 
 /// Converts a JSON value to a Rhai value (see the module docs for the mapping).
-#[must_use]
 pub fn json_to_dynamic(value: &Value) -> Dynamic {
     match value {
         Value::Null => Dynamic::UNIT,
@@ -75,7 +74,7 @@ fn number_to_dynamic(n: &Number) -> Dynamic {
 /// # Errors
 ///
 /// [`ConvertError`] for values with no JSON form, non-finite floats and nesting deeper than
-/// [`MAX_DEPTH`].
+/// 512 levels.
 pub fn dynamic_to_json(value: &Dynamic) -> Result<Value, ConvertError> {
     to_json_at(value, 0)
 }
@@ -100,9 +99,7 @@ fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, ConvertError> {
         return Ok(Value::Number(i.into()));
     }
     if let Ok(f) = value.as_float() {
-        return Number::from_f64(f)
-            .map(Value::Number)
-            .ok_or(ConvertError::NonFinite);
+        return Number::from_f64(f).map(Value::Number).ok_or(ConvertError::NonFinite);
     }
     if let Ok(s) = value.as_immutable_string_ref() {
         return Ok(Value::String(s.as_str().to_owned()));
@@ -126,18 +123,14 @@ fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, ConvertError> {
     }
     if let Some(blob) = value.read_lock::<Blob>() {
         return Ok(Value::Array(
-            blob.iter()
-                .map(|b| Value::Number(INT::from(*b).into()))
-                .collect(),
+            blob.iter().map(|b| Value::Number(INT::from(*b).into())).collect(),
         ));
     }
     Err(unsupported(value))
 }
 
 fn unsupported(value: &Dynamic) -> ConvertError {
-    ConvertError::Unsupported {
-        type_name: value.type_name().to_owned(),
-    }
+    ConvertError::Unsupported { type_name: value.type_name().to_owned() }
 }
 
 /// How a value reads inside a larger string (templates, `url_encode`): strings as they are,
@@ -163,6 +156,7 @@ pub(crate) fn stringify(value: &Dynamic) -> Result<String, ConvertError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -183,10 +177,7 @@ mod tests {
         assert_eq!(big.as_float(), Ok(u64::MAX as f64));
         assert_eq!(json_to_dynamic(&json!(1.5)).as_float(), Ok(1.5));
         assert_eq!(json_to_dynamic(&json!(true)).as_bool(), Ok(true));
-        assert_eq!(
-            json_to_dynamic(&json!("héllo 🌍")).into_string().unwrap(),
-            "héllo 🌍"
-        );
+        assert_eq!(json_to_dynamic(&json!("héllo 🌍")).into_string().unwrap(), "héllo 🌍");
     }
 
     #[test]
@@ -199,36 +190,26 @@ mod tests {
         });
         let back = round_trip(&v);
         assert_eq!(back, v);
-        // Key order is kept.
+        // Rhai maps are sorted by key: JSON written back has its keys in order.
         let keys: Vec<_> = back.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys.last().map(String::as_str), Some("a"));
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
     }
 
     #[test]
     fn reads_through_shared_values() {
         let shared = json_to_dynamic(&json!({"a": [1, 2], "b": "x"})).into_shared();
-        assert_eq!(
-            dynamic_to_json(&shared).unwrap(),
-            json!({"a": [1, 2], "b": "x"})
-        );
+        assert_eq!(dynamic_to_json(&shared).unwrap(), json!({"a": [1, 2], "b": "x"}));
         assert_eq!(stringify(&shared).unwrap(), r#"{"a":[1,2],"b":"x"}"#);
     }
 
     #[test]
     fn rhai_only_values() {
-        assert_eq!(
-            dynamic_to_json(&Dynamic::from_char('é')).unwrap(),
-            json!("é")
-        );
+        assert_eq!(dynamic_to_json(&Dynamic::from_char('é')).unwrap(), json!("é"));
         let blob: Blob = vec![0, 255];
-        assert_eq!(
-            dynamic_to_json(&Dynamic::from_blob(blob)).unwrap(),
-            json!([0, 255])
-        );
-        assert_eq!(
-            dynamic_to_json(&Dynamic::from_float(f64::NAN)),
-            Err(ConvertError::NonFinite)
-        );
+        assert_eq!(dynamic_to_json(&Dynamic::from_blob(blob)).unwrap(), json!([0, 255]));
+        assert_eq!(dynamic_to_json(&Dynamic::from_float(f64::NAN)), Err(ConvertError::NonFinite));
         assert_eq!(
             dynamic_to_json(&Dynamic::from_float(f64::INFINITY)),
             Err(ConvertError::NonFinite)
@@ -258,10 +239,7 @@ mod tests {
         assert_eq!(stringify(&Dynamic::from_int(7)).unwrap(), "7");
         assert_eq!(stringify(&Dynamic::from_float(2.5)).unwrap(), "2.5");
         assert_eq!(stringify(&Dynamic::from_bool(false)).unwrap(), "false");
-        assert_eq!(
-            stringify(&json_to_dynamic(&json!([1, "x"]))).unwrap(),
-            r#"[1,"x"]"#
-        );
+        assert_eq!(stringify(&json_to_dynamic(&json!([1, "x"]))).unwrap(), r#"[1,"x"]"#);
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {
@@ -270,9 +248,7 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|i| json!(i)),
             any::<u64>().prop_map(|u| json!(u)),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(|f| json!(f)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
             ".*".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {

@@ -45,18 +45,13 @@ pub struct Template {
 
 impl fmt::Debug for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Template")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("Template").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
 impl Template {
     pub(crate) fn new(source: &str, parts: Vec<Part>) -> Self {
-        Self {
-            source: Arc::from(source),
-            parts: parts.into(),
-        }
+        Self { source: Arc::from(source), parts: parts.into() }
     }
 
     pub(crate) fn parts(&self) -> &[Part] {
@@ -229,11 +224,7 @@ pub(crate) fn split(source: &str) -> Result<Vec<RawPart<'_>>, SyntaxError> {
                 });
             };
             let (line, column) = line_column(source, code);
-            parts.push(RawPart::Hole {
-                source: &source[code..end],
-                line,
-                column,
-            });
+            parts.push(RawPart::Hole { source: &source[code..end], line, column });
             i = end + 1;
             rest_start = i;
         } else {
@@ -248,15 +239,12 @@ pub(crate) fn split(source: &str) -> Result<Vec<RawPart<'_>>, SyntaxError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     fn hole(source: &str, line: usize, column: usize) -> RawPart<'_> {
-        RawPart::Hole {
-            source,
-            line,
-            column,
-        }
+        RawPart::Hole { source, line, column }
     }
 
     #[test]
@@ -265,16 +253,9 @@ mod tests {
         assert_eq!(split("plain").unwrap(), vec![RawPart::Text("plain".into())]);
         assert_eq!(
             split("a ${x} b").unwrap(),
-            vec![
-                RawPart::Text("a ".into()),
-                hole("x", 1, 5),
-                RawPart::Text(" b".into())
-            ]
+            vec![RawPart::Text("a ".into()), hole("x", 1, 5), RawPart::Text(" b".into())]
         );
-        assert_eq!(
-            split("${x}${y}").unwrap(),
-            vec![hole("x", 1, 3), hole("y", 1, 7)]
-        );
+        assert_eq!(split("${x}${y}").unwrap(), vec![hole("x", 1, 3), hole("y", 1, 7)]);
         assert_eq!(
             split("$${x} and $$ and $").unwrap(),
             vec![RawPart::Text("${x} and $$ and $".into())]
@@ -300,9 +281,7 @@ mod tests {
         for case in cases {
             let parts = split(case).unwrap();
             assert_eq!(parts.len(), 1, "{case}");
-            let RawPart::Hole { source, .. } = &parts[0] else {
-                panic!("{case}")
-            };
+            let RawPart::Hole { source, .. } = &parts[0] else { panic!("{case}") };
             assert_eq!(*source, &case[2..case.len() - 1], "{case}");
         }
     }

@@ -38,12 +38,8 @@ pub fn format_instant(at: &DateTime<Utc>) -> String {
 /// may stand for the `T`; fractions of any length, digits past nanoseconds ignored) or
 /// `YYYY-MM-DD` (midnight).
 fn parse_naive(s: &str) -> Option<NaiveDateTime> {
-    const FORMATS: [&str; 4] = [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ];
+    const FORMATS: [&str; 4] =
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"];
     for format in FORMATS {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
             return Some(naive);
@@ -56,9 +52,7 @@ fn parse_naive(s: &str) -> Option<NaiveDateTime> {
             return parse_naive(&s[..dot + 10]);
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
 /// Parses an RFC 3339 date-time with an offset (`Z` or `±HH:MM`).
@@ -97,11 +91,7 @@ pub fn windows_to_iana(windows_name: &str) -> Option<&'static str> {
         .binary_search_by(|(windows, _)| (*windows).cmp(name))
         .ok()
         .and_then(|i| WINDOWS_ZONES.get(i))
-        .or_else(|| {
-            WINDOWS_ZONES
-                .iter()
-                .find(|(windows, _)| windows.eq_ignore_ascii_case(name))
-        })
+        .or_else(|| WINDOWS_ZONES.iter().find(|(windows, _)| windows.eq_ignore_ascii_case(name)))
         .map(|(_, iana)| *iana)
 }
 
@@ -113,10 +103,8 @@ fn resolve_zone(time_zone: &str) -> Result<Tz, String> {
     if name.eq_ignore_ascii_case("utc") || name.eq_ignore_ascii_case("z") || name == "GMT" {
         return Ok(Tz::UTC);
     }
-    if let Some(iana) = windows_to_iana(name) {
-        if let Ok(tz) = iana.parse::<Tz>() {
-            return Ok(tz);
-        }
+    if let Some(Ok(tz)) = windows_to_iana(name).map(str::parse::<Tz>) {
+        return Ok(tz);
     }
     name.parse::<Tz>().map_err(|_| {
         format!(
@@ -146,9 +134,7 @@ fn local_to_utc(tz: &Tz, local: &NaiveDateTime) -> Result<DateTime<Utc>, String>
                         .checked_sub_signed(Duration::seconds(i64::from(offset.local_minus_utc())))
                         .map(|utc| utc.and_utc())
                 });
-            candidates
-                .min()
-                .ok_or_else(|| "local time out of range".to_owned())
+            candidates.min().ok_or_else(|| "local time out of range".to_owned())
         }
     }
 }
@@ -169,10 +155,7 @@ pub fn graph_to_utc(date_time: &str, time_zone: &str) -> Result<DateTime<Utc>, S
     }
     let tz = resolve_zone(time_zone)?;
     let local = parse_naive(t).ok_or_else(|| {
-        format!(
-            "invalid date-time '{}': expected YYYY-MM-DDTHH:MM:SS[.fraction]",
-            echo(t)
-        )
+        format!("invalid date-time '{}': expected YYYY-MM-DDTHH:MM:SS[.fraction]", echo(t))
     })?;
     local_to_utc(&tz, &local)
 }
@@ -331,6 +314,7 @@ static WINDOWS_ZONES: &[(&str, &str)] = &[
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
@@ -346,42 +330,24 @@ mod tests {
             assert!(pair[0].0 < pair[1].0, "{} !< {}", pair[0].0, pair[1].0);
         }
         for (windows, iana) in WINDOWS_ZONES {
-            assert!(
-                iana.parse::<Tz>().is_ok(),
-                "{windows} → {iana} unknown to chrono-tz"
-            );
+            assert!(iana.parse::<Tz>().is_ok(), "{windows} → {iana} unknown to chrono-tz");
             assert_eq!(windows_to_iana(windows), Some(*iana));
         }
     }
 
     #[test]
     fn windows_names() {
-        assert_eq!(
-            windows_to_iana("Pacific Standard Time"),
-            Some("America/Los_Angeles")
-        );
-        assert_eq!(
-            windows_to_iana("W. Europe Standard Time"),
-            Some("Europe/Berlin")
-        );
-        assert_eq!(
-            windows_to_iana("India Standard Time"),
-            Some("Asia/Calcutta")
-        );
+        assert_eq!(windows_to_iana("Pacific Standard Time"), Some("America/Los_Angeles"));
+        assert_eq!(windows_to_iana("W. Europe Standard Time"), Some("Europe/Berlin"));
+        assert_eq!(windows_to_iana("India Standard Time"), Some("Asia/Calcutta"));
         assert_eq!(windows_to_iana("UTC"), Some("Etc/UTC"));
-        assert_eq!(
-            windows_to_iana("pacific standard time"),
-            Some("America/Los_Angeles")
-        );
+        assert_eq!(windows_to_iana("pacific standard time"), Some("America/Los_Angeles"));
         assert_eq!(windows_to_iana("Mars Standard Time"), None);
     }
 
     #[test]
     fn parse_forms() {
-        assert_eq!(
-            parse_datetime("2026-11-23T09:00:00Z").unwrap(),
-            utc("2026-11-23T09:00:00Z")
-        );
+        assert_eq!(parse_datetime("2026-11-23T09:00:00Z").unwrap(), utc("2026-11-23T09:00:00Z"));
         assert_eq!(
             parse_datetime("2026-11-23T10:00:00+01:00").unwrap(),
             utc("2026-11-23T09:00:00Z")
@@ -398,21 +364,9 @@ mod tests {
             parse_datetime("2026-11-23T09:00:00.123456789123").unwrap(),
             utc("2026-11-23T09:00:00.123456789Z")
         );
-        assert_eq!(
-            parse_datetime("2026-11-23").unwrap(),
-            utc("2026-11-23T00:00:00Z")
-        );
-        assert_eq!(
-            parse_datetime(" 2026-11-23T09:00 ").unwrap(),
-            utc("2026-11-23T09:00:00Z")
-        );
-        for bad in [
-            "",
-            "tomorrow",
-            "2026-13-01",
-            "2026-11-23T25:00:00",
-            "2026-11-23T09:00:00.x",
-        ] {
+        assert_eq!(parse_datetime("2026-11-23").unwrap(), utc("2026-11-23T00:00:00Z"));
+        assert_eq!(parse_datetime(" 2026-11-23T09:00 ").unwrap(), utc("2026-11-23T09:00:00Z"));
+        for bad in ["", "tomorrow", "2026-13-01", "2026-11-23T25:00:00", "2026-11-23T09:00:00.x"] {
             let err = parse_datetime(bad).unwrap_err();
             assert!(err.contains("invalid date-time"), "{err}");
         }
@@ -422,14 +376,8 @@ mod tests {
 
     #[test]
     fn format_rule() {
-        assert_eq!(
-            format_instant(&utc("2026-11-23T09:00:00Z")),
-            "2026-11-23T09:00:00Z"
-        );
-        assert_eq!(
-            format_instant(&utc("2026-11-23T09:00:00.5Z")),
-            "2026-11-23T09:00:00.500Z"
-        );
+        assert_eq!(format_instant(&utc("2026-11-23T09:00:00Z")), "2026-11-23T09:00:00Z");
+        assert_eq!(format_instant(&utc("2026-11-23T09:00:00.5Z")), "2026-11-23T09:00:00.500Z");
         assert_eq!(
             format_instant(&utc("2026-11-23T09:00:00.1234567Z")),
             "2026-11-23T09:00:00.123456700Z"
@@ -459,11 +407,7 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown time zone")
         );
-        assert!(
-            graph_to_utc("soon", "UTC")
-                .unwrap_err()
-                .contains("invalid date-time")
-        );
+        assert!(graph_to_utc("soon", "UTC").unwrap_err().contains("invalid date-time"));
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl Node for Assign {
                     .eval(expr)
                     .map_err(|e| eval_failed(&format!("set.{key}"), e))
                     .and_then(|value| {
-                        cx.write(path, value)
+                        cx.replace(path, value)
                             .map_err(|e: VarsError| NodeError::expression(e.to_string()))
                     });
                 match written {

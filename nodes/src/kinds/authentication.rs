@@ -1,8 +1,9 @@
 //! `authentication`: signs in with an authorization profile and records who is signed in.
 
 use crate::kind::{CompileCx, NodeConfig};
-use crate::node::{Node, NodeError, NodeFuture, RunCx};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
+use rhai::{Array, Dynamic, Map};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -35,10 +36,7 @@ impl NodeConfig for AuthenticationConfig {
             return None;
         }
         let into = cx.var_path("/into", self.into.as_deref().unwrap_or("auth"))?;
-        Some(Box::new(Authentication {
-            profile: self.profile,
-            into,
-        }))
+        Some(Box::new(Authentication { profile: self.profile, into }))
     }
 }
 
@@ -47,12 +45,26 @@ impl Node for Authentication {
         vec!["ok".into(), "unauthenticated".into()]
     }
 
-    fn run<'a>(&'a self, _cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+    fn profiles(&self) -> Vec<&str> {
+        vec![&self.profile]
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
         Box::pin(async move {
-            Err(NodeError::new(
-                "unsupported",
-                "authentication nodes can be validated but not run yet: this build has no token manager",
-            ))
+            let signed_in =
+                cx.services().credentials(&self.profile)?.sign_in(&self.profile).await?;
+            let mut record = Map::new();
+            record.insert("profile".into(), signed_in.profile.into());
+            record.insert("token_type".into(), signed_in.token_type.into());
+            record.insert(
+                "expires_at".into(),
+                signed_in.expires_at.map_or(Dynamic::UNIT, Dynamic::from),
+            );
+            let scopes: Array = signed_in.scopes.into_iter().map(Dynamic::from).collect();
+            record.insert("scopes".into(), scopes.into());
+            cx.write(&self.into, Dynamic::from_map(record))
+                .map_err(|e| NodeError::new("auth", e.to_string()))?;
+            Ok(Outcome::OK)
         })
     }
 }

@@ -62,29 +62,17 @@ impl NodeConfig for DecisionConfig {
             ok &= check_exit(cx, "/otherwise", otherwise);
         }
         if conditions.is_empty() && self.otherwise.is_none() && ok {
-            cx.error(
-                "",
-                "a decision needs at least one condition or an `otherwise` exit",
-            );
+            cx.error("", "a decision needs at least one condition or an `otherwise` exit");
             return None;
         }
-        ok.then(|| {
-            Box::new(Decision {
-                conditions,
-                otherwise: self.otherwise,
-            }) as Box<dyn Node>
-        })
+        ok.then(|| Box::new(Decision { conditions, otherwise: self.otherwise }) as Box<dyn Node>)
     }
 }
 
 impl Node for Decision {
     fn exits(&self) -> Vec<String> {
         let mut exits: Vec<String> = Vec::new();
-        let all = self
-            .conditions
-            .iter()
-            .map(|(_, exit)| exit)
-            .chain(&self.otherwise);
+        let all = self.conditions.iter().map(|(_, exit)| exit).chain(&self.otherwise);
         for exit in all {
             if !exits.contains(exit) {
                 exits.push(exit.clone());

@@ -45,10 +45,7 @@ impl NodeConfig for EndConfig {
             Some(source) => Some(cx.expression("/result", source, &[])?),
             None => None,
         };
-        Some(Box::new(End {
-            result,
-            failed: self.status == EndStatus::Failed,
-        }))
+        Some(Box::new(End { result, failed: self.status == EndStatus::Failed }))
     }
 }
 
@@ -71,10 +68,7 @@ impl Node for End {
                 Some(expr) => cx.eval(expr).map_err(|e| eval_failed("result", e))?,
                 None => rhai::Dynamic::UNIT,
             };
-            Ok(Outcome::End {
-                result,
-                failed: self.failed,
-            })
+            Ok(Outcome::End { result, failed: self.failed })
         })
     }
 }

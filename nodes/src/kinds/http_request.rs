@@ -207,9 +207,7 @@ pub fn is_status_exit(exit: &str) -> bool {
 
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn compile_json(cx: &mut CompileCx<'_>, field: &str, value: Value) -> Option<JsonTemplate> {
@@ -301,10 +299,7 @@ impl NodeConfig for HttpRequestConfig {
         }
         for (i, status) in retry.on.iter().flatten().enumerate() {
             if !(100..=599).contains(status) {
-                cx.error(
-                    &format!("/retry/on/{i}"),
-                    format!("{status} is not an HTTP status"),
-                );
+                cx.error(&format!("/retry/on/{i}"), format!("{status} is not an HTTP status"));
                 ok = false;
             }
         }
@@ -324,11 +319,9 @@ impl NodeConfig for HttpRequestConfig {
                     ok = false;
                 }
                 match (next, items) {
-                    (Some(next), Some(items)) => Some(Paginate {
-                        next,
-                        items,
-                        max_pages: p.max_pages.unwrap_or(1000),
-                    }),
+                    (Some(next), Some(items)) => {
+                        Some(Paginate { next, items, max_pages: p.max_pages.unwrap_or(1000) })
+                    }
                     _ => {
                         ok = false;
                         None
@@ -363,6 +356,10 @@ impl Node for HttpRequest {
 
     fn accepts_exit(&self, exit: &str) -> bool {
         matches!(exit, "ok" | "error") || is_status_exit(exit)
+    }
+
+    fn profiles(&self) -> Vec<&str> {
+        self.auth.iter().map(String::as_str).collect()
     }
 
     fn run<'a>(&'a self, _cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {

@@ -136,12 +136,10 @@ fn datetime(value: Dynamic) -> Result<Dynamic, String> {
         let text = value.into_immutable_string().unwrap_or_default();
         time::parse_datetime(&text)?
     } else if let Some(map) = value.read_lock::<Map>() {
-        let date_time = map
-            .get("dateTime")
-            .and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
-        let time_zone = map
-            .get("timeZone")
-            .and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
+        let date_time =
+            map.get("dateTime").and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
+        let time_zone =
+            map.get("timeZone").and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
         match (date_time, time_zone) {
             (Some(dt), Some(tz)) => time::graph_to_utc(&dt, &tz)?,
             (Some(dt), None) => time::parse_datetime(&dt)?,
@@ -210,10 +208,7 @@ impl NodeConfig for JsonImportConfig {
                 None
             }
             (None, None) => {
-                cx.error(
-                    "",
-                    "say where the items go: `into` (replace) or `append_to` (append)",
-                );
+                cx.error("", "say where the items go: `into` (replace) or `append_to` (append)");
                 None
             }
         };
@@ -222,23 +217,14 @@ impl NodeConfig for JsonImportConfig {
         else {
             return None;
         };
-        Some(Box::new(JsonImport {
-            from,
-            select,
-            map,
-            fields,
-            target,
-        }))
+        Some(Box::new(JsonImport { from, select, map, fields, target }))
     }
 }
 
 impl JsonImport {
     fn import(&self, cx: &mut RunCx<'_>) -> Result<Array, NodeError> {
         let import_error = |message: String| NodeError::new("import", message);
-        let mut document = cx
-            .eval(&self.from)
-            .map_err(|e| eval_failed("from", e))?
-            .flatten();
+        let mut document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
         if document.is_string() {
             let text = document.into_immutable_string().unwrap_or_default();
             let json: serde_json::Value = serde_json::from_str(&text)
@@ -264,10 +250,7 @@ impl JsonImport {
                 Some(map) => cx
                     .eval_with(
                         map,
-                        [
-                            ("item", item),
-                            ("index", Dynamic::from_int(index as rhai::INT)),
-                        ],
+                        [("item", item), ("index", Dynamic::from_int(index as rhai::INT))],
                     )
                     .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
                 None => item,
@@ -306,9 +289,7 @@ impl JsonImport {
                     format!("missing (expected {})", field_type.name()),
                 ));
             }
-            let value = field_type
-                .coerce(value)
-                .map_err(|why| (Some(name.to_string()), why))?;
+            let value = field_type.coerce(value).map_err(|why| (Some(name.to_string()), why))?;
             shaped.insert(name.as_str().into(), value);
         }
         Ok(Dynamic::from_map(shaped))
@@ -324,7 +305,7 @@ impl Node for JsonImport {
         Box::pin(async move {
             let items = self.import(cx)?;
             let written = match &self.target {
-                Target::Into(path) => cx.write(path, Dynamic::from_array(items)).map(drop),
+                Target::Into(path) => cx.write(path, Dynamic::from_array(items)),
                 Target::AppendTo(path) => cx.append(path, items),
             };
             written.map_err(|e| NodeError::new("import", e.to_string()))?;

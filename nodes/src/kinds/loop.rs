@@ -60,16 +60,12 @@ impl Node for Loop {
         Box::pin(async move {
             let fresh = !cx.arrived_from_body() || !cx.state::<Position>().active;
             if fresh {
-                let list = cx.eval(&self.over).map_err(|e| eval_failed("over", e))?;
+                let list = cx.eval(&self.over).map_err(|e| eval_failed("over", e))?.flatten();
                 let kind = type_name(&list);
                 let items = list.try_cast::<Array>().ok_or_else(|| {
                     NodeError::expression(format!("`over` gave {kind}, not a list"))
                 })?;
-                *cx.state::<Position>() = Position {
-                    items,
-                    next: 0,
-                    active: true,
-                };
+                *cx.state::<Position>() = Position { items, next: 0, active: true };
             }
             let position = cx.state::<Position>();
             let Some(item) = position.items.get(position.next).cloned() else {
@@ -79,10 +75,8 @@ impl Node for Loop {
             let index = position.next as rhai::INT;
             position.next += 1;
             let write = |e: crate::vars::VarsError| NodeError::expression(e.to_string());
-            let _old = cx.write(&self.item, item).map_err(write)?;
-            let _old = cx
-                .write(&self.index, Dynamic::from_int(index))
-                .map_err(write)?;
+            cx.write(&self.item, item).map_err(write)?;
+            cx.write(&self.index, Dynamic::from_int(index)).map_err(write)?;
             Ok(Outcome::Exit(Cow::Borrowed("next")))
         })
     }

@@ -1,6 +1,6 @@
 //! The clock that `now()` and `today()` read inside expressions.
 //!
-//! An [`ExprScope`](super::super::ExprScope) carries a [`Clock`]; while the engine evaluates
+//! An `ExprScope` carries a [`Clock`]; while the engine evaluates
 //! against that scope, the clock is installed in a thread-local (see [`with_clock`]) that the
 //! date helpers read. Evaluation is synchronous, so the thread-local is exactly as long-lived as
 //! one evaluation, and the previous clock is restored afterwards (even on panic).
@@ -46,9 +46,8 @@ impl Drop for Restore {
 /// Runs `f` with `clock` as the clock the date helpers (`now()`, `today()`) read on this thread,
 /// restoring the previous clock afterwards, also when `f` panics.
 ///
-/// The engine does this itself for every evaluation (with the clock of the [`ExprScope`]
-/// (super::super::ExprScope)); call it directly only to run other code that reads
-/// [`current`].
+/// The engine does this itself for every evaluation, with the clock of the `ExprScope` it
+/// evaluates against; call it directly only to run other code that reads the current clock.
 pub fn with_clock<R>(clock: Clock, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|c| c.replace(clock));
     let _restore = Restore(previous);
@@ -62,6 +61,7 @@ pub fn current() -> Clock {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -70,12 +70,8 @@ where
         ));
     }
     let mut out = String::new();
-    write!(out, "{}", at.format_with_items(items.iter())).map_err(|_| {
-        fail(
-            "format_datetime",
-            "the format can't be applied to this date-time",
-        )
-    })?;
+    write!(out, "{}", at.format_with_items(items.iter()))
+        .map_err(|_| fail("format_datetime", "the format can't be applied to this date-time"))?;
     Ok(out.into())
 }
 
@@ -103,12 +99,7 @@ fn map_field(map: &Map, key: &str) -> HelperResult<Option<String>> {
         Some(v) => v
             .as_immutable_string_ref()
             .map(|s| Some(s.as_str().to_owned()))
-            .map_err(|t| {
-                fail(
-                    "graph_datetime",
-                    format!("'{key}' must be a string, not {t}"),
-                )
-            }),
+            .map_err(|t| fail("graph_datetime", format!("'{key}' must be a string, not {t}"))),
     }
 }
 
@@ -118,25 +109,16 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_fn("today", || -> ImmutableString {
         clock::current().now().format("%Y-%m-%d").to_string().into()
     });
-    engine.register_fn("parse_datetime", |s: &str| {
-        parse("parse_datetime", s).map(instant)
-    });
+    engine.register_fn("parse_datetime", |s: &str| parse("parse_datetime", s).map(instant));
     engine.register_fn("to_utc", |date_time: &str, time_zone: &str| {
-        graph_to_utc(date_time, time_zone)
-            .map(instant)
-            .map_err(|e| fail("to_utc", e))
+        graph_to_utc(date_time, time_zone).map(instant).map_err(|e| fail("to_utc", e))
     });
-    engine.register_fn(
-        "graph_datetime",
-        |map: Map| -> HelperResult<ImmutableString> {
-            let date_time = map_field(&map, "dateTime")?
-                .ok_or_else(|| fail("graph_datetime", "the map has no 'dateTime'"))?;
-            let time_zone = map_field(&map, "timeZone")?.unwrap_or_else(|| "UTC".to_owned());
-            graph_to_utc(&date_time, &time_zone)
-                .map(instant)
-                .map_err(|e| fail("graph_datetime", e))
-        },
-    );
+    engine.register_fn("graph_datetime", |map: Map| -> HelperResult<ImmutableString> {
+        let date_time = map_field(&map, "dateTime")?
+            .ok_or_else(|| fail("graph_datetime", "the map has no 'dateTime'"))?;
+        let time_zone = map_field(&map, "timeZone")?.unwrap_or_else(|| "UTC".to_owned());
+        graph_to_utc(&date_time, &time_zone).map(instant).map_err(|e| fail("graph_datetime", e))
+    });
     engine.register_fn("format_datetime", |s: &str, fmt: &str| {
         let at = parse("format_datetime", s)?;
         format_with(&at, fmt)
@@ -163,41 +145,22 @@ pub(crate) fn register(engine: &mut Engine) {
     });
     engine.register_fn("start_of_day", |s: &str| -> HelperResult<ImmutableString> {
         let at = parse("start_of_day", s)?;
-        Ok(instant(
-            at.date_naive().and_time(chrono::NaiveTime::MIN).and_utc(),
-        ))
+        Ok(instant(at.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()))
     });
-    engine.register_fn(
-        "start_of_week",
-        |s: &str| -> HelperResult<ImmutableString> {
-            let at = parse("start_of_week", s)?;
-            let back = i64::from(at.weekday().num_days_from_monday());
-            at.date_naive()
-                .checked_sub_signed(Duration::days(back))
-                .map(|monday| instant(monday.and_time(chrono::NaiveTime::MIN).and_utc()))
-                .ok_or_else(|| {
-                    fail(
-                        "start_of_week",
-                        "the result is out of the supported date range",
-                    )
-                })
-        },
-    );
-    engine.register_fn("url_encode", |s: &str| -> ImmutableString {
-        percent_encode(s).into()
+    engine.register_fn("start_of_week", |s: &str| -> HelperResult<ImmutableString> {
+        let at = parse("start_of_week", s)?;
+        let back = i64::from(at.weekday().num_days_from_monday());
+        at.date_naive()
+            .checked_sub_signed(Duration::days(back))
+            .map(|monday| instant(monday.and_time(chrono::NaiveTime::MIN).and_utc()))
+            .ok_or_else(|| fail("start_of_week", "the result is out of the supported date range"))
     });
-    engine.register_fn(
-        "url_encode",
-        |v: Dynamic| -> HelperResult<ImmutableString> {
-            stringify(&v)
-                .map(|s| percent_encode(&s).into())
-                .map_err(|e| fail("url_encode", e))
-        },
-    );
+    engine.register_fn("url_encode", |s: &str| -> ImmutableString { percent_encode(s).into() });
+    engine.register_fn("url_encode", |v: Dynamic| -> HelperResult<ImmutableString> {
+        stringify(&v).map(|s| percent_encode(&s).into()).map_err(|e| fail("url_encode", e))
+    });
     let to_json = |v: Dynamic| -> HelperResult<ImmutableString> {
-        dynamic_to_json(&v)
-            .map(|json| json.to_string().into())
-            .map_err(|e| fail("to_json", e))
+        dynamic_to_json(&v).map(|json| json.to_string().into()).map_err(|e| fail("to_json", e))
     };
     engine.register_fn("to_json", to_json);
     // Rhai's own `to_json` for maps would win over a `Dynamic` overload: shadow it.

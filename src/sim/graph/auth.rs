@@ -1,0 +1,67 @@
+//! Bearer token checks and permissions.
+
+use std::time::Instant;
+
+use axum::http::{HeaderMap, header};
+
+use crate::sim::entra::store::Principal;
+use crate::sim::state::{State, lock};
+
+use super::error::GraphError;
+
+/// The 401 message for an expired token.
+pub(crate) const EXPIRED: &str = "Access token has expired or is not yet valid.";
+
+/// The principal of the request's bearer token.
+pub(crate) fn authenticate(state: &State, headers: &HeaderMap) -> Result<Principal, GraphError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+    let store = lock(&state.store);
+    let grant = store
+        .access
+        .get(token)
+        .ok_or_else(|| GraphError::unauthenticated("Access token validation failure."))?;
+    if Instant::now() >= grant.expires {
+        return Err(GraphError::unauthenticated(EXPIRED));
+    }
+    Ok(grant.principal.clone())
+}
+
+fn any_of(granted: &[String], wanted: &[&str]) -> bool {
+    granted.iter().any(|g| wanted.iter().any(|w| g.eq_ignore_ascii_case(w)))
+}
+
+/// True when the principal may read its own (delegated) or any (app) calendar.
+pub(crate) fn can_read_calendars(principal: &Principal) -> bool {
+    match principal {
+        Principal::App { roles } => {
+            any_of(roles, &["Calendars.Read", "Calendars.ReadBasic.All", "Calendars.ReadWrite"])
+        }
+        Principal::User { scopes, .. } => any_of(
+            scopes,
+            &[
+                "Calendars.Read",
+                "Calendars.ReadBasic",
+                "Calendars.ReadWrite",
+                "Calendars.Read.Shared",
+                "Calendars.ReadWrite.Shared",
+            ],
+        ),
+    }
+}
+
+/// True when a delegated principal may read another user's calendar.
+pub(crate) fn can_read_shared(principal: &Principal) -> bool {
+    match principal {
+        Principal::App { .. } => true,
+        Principal::User { scopes, .. } => {
+            any_of(scopes, &["Calendars.Read.Shared", "Calendars.ReadWrite.Shared"])
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Microsoft Graph v1.0 calendar endpoints under `/v1.0`: calendarView, events, calendars,
+//! and the user itself, behind bearer token checks, injected faults and fixed latency.
+
+mod auth;
+mod error;
+mod list;
+mod options;
+mod skiptoken;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::sim::config::SimUser;
+use crate::sim::conn::ConnTag;
+use crate::sim::entra::store::Principal;
+use crate::sim::event::{Event, make_id};
+use crate::sim::inject::{Injected, inject};
+use crate::sim::state::{State, client_request_id};
+
+use error::GraphError;
+use list::{PageContext, ok_json, page};
+use options::Prefer;
+
+/// The Graph routes.
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new().route("/v1.0/{*rest}", get(handle))
+}
+
+/// The ids Graph puts on every response.
+pub(crate) struct RequestIds {
+    pub(crate) request_id: String,
+    pub(crate) client_request_id: String,
+}
+
+async fn handle(
+    AxState(state): AxState<Arc<State>>,
+    ConnectInfo(conn): ConnectInfo<ConnTag>,
+    Path(rest): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.count(|c| c.graph_requests += 1);
+    let request_id = state.guid();
+    let ids = RequestIds {
+        client_request_id: client_request_id(&headers).unwrap_or_else(|| request_id.clone()),
+        request_id,
+    };
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let mut response = if state.take_forced_401() {
+        state.count(|c| c.forced_401 += 1);
+        GraphError::unauthenticated(auth::EXPIRED).respond(&state, &ids)
+    } else if let Some(injected) = inject(&state, &conn, false).await {
+        match injected {
+            Injected::Dropped => return StatusCode::OK.into_response(),
+            Injected::Status(status, retry_after) => {
+                fault(status, retry_after).respond(&state, &ids)
+            }
+        }
+    } else {
+        serve(&state, &rest, &uri, &headers).unwrap_or_else(|e| e.respond(&state, &ids))
+    };
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("request-id", ids.request_id.as_str()),
+        ("client-request-id", ids.client_request_id.as_str()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(
+        "x-ms-ags-diagnostic",
+        HeaderValue::from_static(
+            r#"{"ServerInfo":{"DataCenter":"Loopback","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"WEFTSIM","ADSiteName":"LOC"}}"#,
+        ),
+    );
+    response
+}
+
+/// The Graph error an injected status fault answers with.
+fn fault(status: StatusCode, retry_after: Option<String>) -> GraphError {
+    let (code, message) = match status.as_u16() {
+        429 => (
+            "TooManyRequests",
+            "Too many requests. Please retry after the interval given in Retry-After.",
+        ),
+        503 => {
+            ("ServiceNotAvailable", "The service is temporarily unavailable. Please retry later.")
+        }
+        _ => ("GatewayTimeout", "The request timed out before the backend answered."),
+    };
+    GraphError { retry_after, ..GraphError::new(status, code, message) }
+}
+
+/// Whose data a request asks for.
+enum Target<'a> {
+    Me,
+    User(&'a str),
+}
+
+/// What a request asks for.
+enum Resource<'a> {
+    Profile,
+    Calendars,
+    CalendarView(Option<&'a str>),
+    Events(Option<&'a str>),
+}
+
+fn eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn not_found_segment(segment: &str) -> GraphError {
+    GraphError::bad_request(
+        "BadRequest",
+        format!("Resource not found for the segment '{segment}'."),
+    )
+}
+
+/// Reads the path after `/v1.0/` (segment names are case-insensitive, as in Graph).
+fn route(rest: &str) -> Result<(Target<'_>, Resource<'_>), GraphError> {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let (target, tail) = match segments.as_slice() {
+        [me, tail @ ..] if eq(me, "me") => (Target::Me, tail),
+        [users, id, tail @ ..] if eq(users, "users") => (Target::User(id), tail),
+        [first, ..] => return Err(not_found_segment(first)),
+        [] => return Err(GraphError::bad_request("BadRequest", "Invalid request.")),
+    };
+    let resource = match tail {
+        [] => Resource::Profile,
+        [c] if eq(c, "calendars") => Resource::Calendars,
+        [v] if eq(v, "calendarView") => Resource::CalendarView(None),
+        [e] if eq(e, "events") => Resource::Events(None),
+        [c, v] if eq(c, "calendar") && eq(v, "calendarView") => Resource::CalendarView(None),
+        [c, e] if eq(c, "calendar") && eq(e, "events") => Resource::Events(None),
+        [c, id, v] if eq(c, "calendars") && eq(v, "calendarView") => {
+            Resource::CalendarView(Some(id))
+        }
+        [c, id, e] if eq(c, "calendars") && eq(e, "events") => Resource::Events(Some(id)),
+        [.., last] => return Err(not_found_segment(last)),
+    };
+    Ok((target, resource))
+}
+
+/// The user a request is about, after the permission checks.
+fn resolve<'s>(
+    state: &'s State,
+    principal: &Principal,
+    target: &Target<'_>,
+    needs_calendars: bool,
+) -> Result<&'s SimUser, GraphError> {
+    if matches!(target, Target::Me) && matches!(principal, Principal::App { .. }) {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    }
+    if needs_calendars && !auth::can_read_calendars(principal) {
+        return Err(GraphError::access_denied());
+    }
+    let user = match (target, principal) {
+        (Target::Me, Principal::User { user_id, .. }) => state.config.user(user_id),
+        (Target::User(id), _) => state.config.user(id),
+        (Target::Me, Principal::App { .. }) => None,
+    };
+    let user = user.ok_or_else(|| {
+        let name = match target {
+            Target::User(id) => *id,
+            Target::Me => "me",
+        };
+        GraphError::new(
+            StatusCode::NOT_FOUND,
+            "ErrorInvalidUser",
+            format!("The requested user '{name}' is invalid."),
+        )
+    })?;
+    if let Principal::User { user_id, .. } = principal
+        && needs_calendars
+        && user.id != *user_id
+        && !auth::can_read_shared(principal)
+    {
+        return Err(GraphError::access_denied());
+    }
+    Ok(user)
+}
+
+/// The ids of a user's two calendars: the default one, and Birthdays (always empty here).
+fn calendar_ids(state: &State, user: &SimUser) -> (String, String) {
+    (
+        make_id(state.config.seed, &user.id, "calendar:default"),
+        make_id(state.config.seed, &user.id, "calendar:birthdays"),
+    )
+}
+
+/// Whether the named calendar (none: the default one) holds the user's events.
+fn calendar_has_events(
+    state: &State,
+    user: &SimUser,
+    calendar: Option<&str>,
+) -> Result<bool, GraphError> {
+    let (default, birthdays) = calendar_ids(state, user);
+    match calendar {
+        None => Ok(true),
+        Some(id) if id == default => Ok(true),
+        Some(id) if id == birthdays => Ok(false),
+        Some(_) => Err(GraphError::new(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        )),
+    }
+}
+
+fn serve(
+    state: &State,
+    rest: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, GraphError> {
+    let principal = auth::authenticate(state, headers)?;
+    let (target, resource) = route(rest)?;
+    let needs_calendars = !matches!(resource, Resource::Profile);
+    let user = resolve(state, &principal, &target, needs_calendars)?;
+    let link_base = state.link_base(headers);
+    let pairs =
+        Query::<Vec<(String, String)>>::try_from_uri(uri).map(|Query(p)| p).map_err(|_| {
+            GraphError::bad_request("BadRequest", "The query string could not be read.")
+        })?;
+    let metadata = format!("{link_base}/v1.0/$metadata#users('{}')", user.id);
+    match resource {
+        Resource::Profile => Ok(ok_json(
+            &json!({
+                "@odata.context": format!("{link_base}/v1.0/$metadata#users/$entity"),
+                "id": user.id,
+                "displayName": user.display_name,
+                "userPrincipalName": user.upn,
+                "mail": user.upn,
+                "preferredLanguage": "en-US",
+            }),
+            None,
+        )),
+        Resource::Calendars => {
+            state.count(|c| c.calendars_requests += 1);
+            Ok(ok_json(&calendars(state, user, &metadata), None))
+        }
+        Resource::CalendarView(calendar) => {
+            let (start, end) = options::window(&pairs)?;
+            let has = calendar_has_events(state, user, calendar)?;
+            let cal = state.calendar(user);
+            let events = if has { cal.view(start, end) } else { Vec::new() };
+            let response = list(
+                state,
+                user,
+                uri,
+                headers,
+                &pairs,
+                &events,
+                format!("{metadata}/calendarView"),
+            )?;
+            state.count(|c| {
+                c.calendar_view_pages += 1;
+                c.items_served += response.1 as u64;
+            });
+            Ok(response.0)
+        }
+        Resource::Events(calendar) => {
+            let has = calendar_has_events(state, user, calendar)?;
+            let cal = state.calendar(user);
+            let events = if has { cal.listing() } else { Vec::new() };
+            let response =
+                list(state, user, uri, headers, &pairs, &events, format!("{metadata}/events"))?;
+            state.count(|c| {
+                c.events_pages += 1;
+                c.items_served += response.1 as u64;
+            });
+            Ok(response.0)
+        }
+    }
+}
+
+fn list(
+    state: &State,
+    user: &SimUser,
+    uri: &Uri,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    events: &[&Event],
+    context: String,
+) -> Result<(Response, usize), GraphError> {
+    let prefer = Prefer::from_headers(headers);
+    let bound_to = format!("{}|{}", user.id, uri.path());
+    let opts = options::parse(pairs, &bound_to, state.config.seed, prefer)?;
+    let url = format!("{}{}", state.link_base(headers), uri.path());
+    Ok(page(events, &opts, &PageContext { context, url: &url, seed: state.config.seed }))
+}
+
+fn calendars(state: &State, user: &SimUser, metadata: &str) -> serde_json::Value {
+    let (default, birthdays) = calendar_ids(state, user);
+    let owner = json!({ "name": user.display_name, "address": user.upn });
+    let calendar = |id: &str, name: &str, color: &str, hex: &str, default: bool| {
+        json!({
+            "id": id,
+            "name": name,
+            "color": color,
+            "hexColor": hex,
+            "isDefaultCalendar": default,
+            "changeKey": format!("{}AAA", &id.get(6..16).unwrap_or_default()),
+            "canShare": default,
+            "canViewPrivateItems": true,
+            "canEdit": default,
+            "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+            "defaultOnlineMeetingProvider": "teamsForBusiness",
+            "isTallyingResponses": default,
+            "isRemovable": !default,
+            "owner": owner,
+        })
+    };
+    json!({
+        "@odata.context": format!("{metadata}/calendars"),
+        "value": [
+            calendar(&default, "Calendar", "auto", "", true),
+            calendar(&birthdays, "Birthdays", "lightGreen", "#87d28e", false),
+        ],
+    })
+}

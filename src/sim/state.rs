@@ -1,0 +1,120 @@
+//! The state every handler shares: configuration, issued grants, calendars, faults, counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::config::{SimConfig, SimUser};
+use super::counters::Counters;
+use super::data::Calendar;
+use super::entra::store::Store;
+use super::faults::FaultState;
+use super::rng::Rng;
+
+/// Locks a mutex, carrying on after a panic elsewhere: every critical section leaves the
+/// data consistent, so a poisoned lock holds nothing half-written.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Shared simulator state.
+pub(crate) struct State {
+    pub(crate) config: SimConfig,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
+    pub(crate) faults: Mutex<FaultState>,
+    /// Graph requests still to be answered 401 regardless of their token.
+    pub(crate) forced_401: AtomicU32,
+    pub(crate) store: Mutex<Store>,
+    calendars: Mutex<HashMap<String, Arc<Calendar>>>,
+    counters: Mutex<Counters>,
+    ids: Mutex<Rng>,
+}
+
+impl State {
+    pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+        let faults = FaultState::new(config.faults.clone(), config.seed);
+        let ids = Rng::derive(config.seed, "ids");
+        Self {
+            config,
+            base_url,
+            faults: Mutex::new(faults),
+            forced_401: AtomicU32::new(0),
+            store: Mutex::new(Store::default()),
+            calendars: Mutex::new(HashMap::new()),
+            counters: Mutex::new(Counters::default()),
+            ids: Mutex::new(ids),
+        }
+    }
+
+    /// The user's calendar, generated on first use.
+    pub(crate) fn calendar(&self, user: &SimUser) -> Arc<Calendar> {
+        let mut cache = lock(&self.calendars);
+        Arc::clone(
+            cache
+                .entry(user.id.clone())
+                .or_insert_with(|| Arc::new(Calendar::generate(&self.config, user))),
+        )
+    }
+
+    /// Updates the counters.
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut lock(&self.counters));
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        lock(&self.counters).clone()
+    }
+
+    pub(crate) fn reset_counters(&self) {
+        *lock(&self.counters) = Counters::default();
+    }
+
+    /// A fresh GUID (request ids, trace ids).
+    pub(crate) fn guid(&self) -> String {
+        lock(&self.ids).guid()
+    }
+
+    /// A fresh opaque credential: `prefix` and 32 random bytes, base64url. The prefix makes
+    /// a leaked simulator credential easy to spot in output.
+    pub(crate) fn opaque(&self, prefix: &str) -> String {
+        let mut rng = lock(&self.ids);
+        let mut bytes = Vec::with_capacity(32);
+        for _ in 0..4 {
+            bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Takes one forced 401, if any are pending.
+    pub(crate) fn take_forced_401(&self) -> bool {
+        self.forced_401
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// The base URL to write into links: the request's own loopback `Host` when it has one
+    /// (so a client that called `localhost` keeps calling `localhost`), else ours.
+    pub(crate) fn link_base(&self, headers: &HeaderMap) -> String {
+        let host =
+            headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let loopback = ["127.0.0.1:", "localhost:", "[::1]:"]
+            .iter()
+            .any(|p| host.starts_with(p) && host[p.len()..].bytes().all(|b| b.is_ascii_digit()));
+        if loopback { format!("http://{host}") } else { self.base_url.clone() }
+    }
+}
+
+/// The value of the `client-request-id` header, if it is a sane token to echo.
+pub(crate) fn client_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+}
