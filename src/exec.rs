@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
 use weft_nodes::node::{NodeState, RunParts};
+use weft_nodes::services::HttpEvent;
 use weft_nodes::{NodeError, Outcome, RunCx, Services, VarPath, Vars};
 
 /// The default step limit.
@@ -252,6 +253,22 @@ async fn walk_flow(
             Instant::now()
         });
         let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);
+        let on_http = trace.map(|trace| {
+            let node = node.id.clone();
+            move |e: HttpEvent| {
+                trace.record(
+                    run_id,
+                    Event::Http {
+                        node: node.clone(),
+                        method: e.method.into(),
+                        url: e.url,
+                        status: e.status,
+                        attempt: e.attempt,
+                        ms: e.ms,
+                    },
+                )
+            }
+        });
         let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = walk.steps);
         let outcome = {
             let mut cx = RunCx::new(RunParts {
@@ -264,6 +281,7 @@ async fn walk_flow(
                 wired: &wired,
                 writes: started.is_some().then_some(&mut writes),
                 services: &runtime.services,
+                on_http: on_http.as_ref().map(|f| f as &(dyn Fn(HttpEvent) + Send + Sync)),
             });
             node.node.run(&mut cx).instrument(span).await
         };

@@ -3,10 +3,12 @@
 //!
 //! The node kinds and the expression language live in the node kit, [`weft_nodes`].
 
+pub mod auth;
 pub mod cli;
 pub mod draw;
 pub mod exec;
 pub mod flow;
+pub mod http;
 pub mod params;
 pub mod sim;
 pub mod trace;

@@ -2,7 +2,7 @@
 //! [`Outcome`] (the exit it takes) or a [`NodeError`] (it takes its `error` exit).
 
 use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template};
-use crate::services::Services;
+use crate::services::{HttpEvent, Services};
 use crate::vars::{VarPath, Vars, VarsError};
 use rhai::{Array, Dynamic};
 use std::any::Any;
@@ -132,6 +132,7 @@ pub struct RunCx<'r> {
     wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
     writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
     services: &'r Services,
+    on_http: Option<&'r (dyn Fn(HttpEvent) + Send + Sync)>,
 }
 
 /// The parts of a [`RunCx`], for whoever runs nodes (the executor, a test harness).
@@ -154,6 +155,8 @@ pub struct RunParts<'r> {
     pub writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
     /// The process's services.
     pub services: &'r Services,
+    /// Receives the node's HTTP exchanges, when someone wants them (a trace).
+    pub on_http: Option<&'r (dyn Fn(HttpEvent) + Send + Sync)>,
 }
 
 impl<'r> RunCx<'r> {
@@ -169,8 +172,20 @@ impl<'r> RunCx<'r> {
             wired,
             writes,
             services,
+            on_http,
         } = parts;
-        Self { node, engine, scope, vars, state, arrived_from_body, wired, writes, services }
+        Self {
+            node,
+            engine,
+            scope,
+            vars,
+            state,
+            arrived_from_body,
+            wired,
+            writes,
+            services,
+            on_http,
+        }
     }
 
     /// The running node's id.
@@ -264,6 +279,13 @@ impl<'r> RunCx<'r> {
     /// The process's services (credentials, HTTP).
     pub fn services(&self) -> &'r Services {
         self.services
+    }
+
+    /// Reports an HTTP exchange (to the run's trace).
+    pub fn record_http(&self, event: HttpEvent) {
+        if let Some(on_http) = self.on_http {
+            on_http(event);
+        }
     }
 
     /// Whether the flow wires `exit` of this node.

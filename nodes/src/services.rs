@@ -59,14 +59,106 @@ pub trait Credentials: Send + Sync {
 /// A held request slot of a profile.
 pub type SlotGuard = Box<dyn Send + Sync>;
 
+/// An HTTP request as a node sends it.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// The method (`GET`, …).
+    pub method: &'static str,
+    /// The full URL, query included.
+    pub url: String,
+    /// Headers that are not secret.
+    pub headers: Vec<(String, String)>,
+    /// Headers that carry credentials: sent, never logged or traced.
+    pub secret_headers: Vec<(String, Secret)>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+    /// The time allowed for this attempt.
+    pub timeout: std::time::Duration,
+    /// The largest response body accepted.
+    pub max_response_bytes: u64,
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no response came.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// The attempt took longer than its timeout.
+    #[error("the request timed out after {0} ms")]
+    Timeout(u64),
+    /// No connection, or it broke before a response.
+    #[error("{0}")]
+    Connection(String),
+    /// The response body is larger than allowed.
+    #[error("the response body is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    /// The request could not be made at all (nothing was sent).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl HttpError {
+    /// Whether repeating the request may help (for idempotent methods).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HttpError::Timeout(_) | HttpError::Connection(_))
+    }
+}
+
+/// Sends HTTP requests: the real client, or canned answers in tests.
+pub trait Http: Send + Sync {
+    /// Sends one request (following redirects, dropping credentials when a redirect leaves
+    /// the host) and reads the response.
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>>;
+}
+
+/// One HTTP exchange, for traces: never holds headers or bodies.
+#[derive(Debug, Clone)]
+pub struct HttpEvent {
+    /// The method.
+    pub method: &'static str,
+    /// The URL, query values that look secret redacted.
+    pub url: String,
+    /// The status, when a response came.
+    pub status: Option<u16>,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// How long it took.
+    pub ms: u64,
+}
+
 /// The services of a run.
 #[derive(Clone, Default)]
 pub struct Services {
     /// Sign-ins and credentials, when profiles are loaded.
     pub credentials: Option<Arc<dyn Credentials>>,
+    /// The HTTP client.
+    pub http: Option<Arc<dyn Http>>,
 }
 
 impl Services {
+    /// The HTTP client, or a node error when there is none.
+    pub fn http(&self) -> Result<&dyn Http, NodeError> {
+        self.http
+            .as_deref()
+            .ok_or_else(|| NodeError::new("http", "no HTTP client is available to this run"))
+    }
+
     /// The credentials service, or a node error saying profiles are needed.
     pub fn credentials(&self, profile: &str) -> Result<&dyn Credentials, NodeError> {
         self.credentials.as_deref().ok_or_else(|| {

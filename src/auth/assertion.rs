@@ -47,7 +47,11 @@ fn pem_block(text: &str, labels: &[&str]) -> Option<(String, Vec<u8>)> {
 
 impl ClientCertificate {
     /// Reads a PEM certificate and its PEM RSA private key (PKCS#8 or PKCS#1).
-    pub fn from_pem(certificate: &str, private_key: &str, algorithm: SignatureAlgorithm) -> Result<Self, String> {
+    pub fn from_pem(
+        certificate: &str,
+        private_key: &str,
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Self, String> {
         let (_, cert_der) = pem_block(certificate, &["CERTIFICATE"])
             .ok_or("the certificate is not a PEM `CERTIFICATE` block")?;
         let (label, key_der) = pem_block(private_key, &["PRIVATE KEY", "RSA PRIVATE KEY"])
@@ -69,14 +73,16 @@ impl ClientCertificate {
 
     /// A fresh assertion for `client_id` at `audience` (the token endpoint), valid 10 minutes.
     pub fn assertion(&self, client_id: &str, audience: &str) -> Result<String, String> {
-        let (alg, padding): (&str, &'static dyn ring::signature::RsaEncoding) = match self.algorithm {
+        let (alg, padding): (&str, &'static dyn ring::signature::RsaEncoding) = match self.algorithm
+        {
             SignatureAlgorithm::PS256 => ("PS256", &ring::signature::RSA_PSS_SHA256),
             SignatureAlgorithm::RS256 => ("RS256", &ring::signature::RSA_PKCS1_SHA256),
         };
         let now = chrono::Utc::now().timestamp();
         let mut jti = [0u8; 16];
         let rng = ring::rand::SystemRandom::new();
-        ring::rand::SecureRandom::fill(&rng, &mut jti).map_err(|_| "no randomness for the assertion id")?;
+        ring::rand::SecureRandom::fill(&rng, &mut jti)
+            .map_err(|_| "no randomness for the assertion id")?;
         let header = serde_json::json!({ "alg": alg, "typ": "JWT", "x5t#S256": self.thumbprint });
         let claims = serde_json::json!({
             "aud": audience, "iss": client_id, "sub": client_id,

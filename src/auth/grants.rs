@@ -5,8 +5,9 @@ use super::assertion::ASSERTION_TYPE;
 use super::profiles::{ClientAuth, OAuth2Profile};
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, DeviceAuthorizationUrl, HttpRequest, HttpResponse,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, DeviceAuthorizationUrl,
+    HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +69,12 @@ type Client = oauth2::Client<
 
 impl<'a> Grants<'a> {
     /// Grants for `profile` (named `name`), over `http`.
-    pub fn new(name: &'a str, profile: &'a OAuth2Profile, http: &'a reqwest::Client, secrets: Vec<Secret>) -> Self {
+    pub fn new(
+        name: &'a str,
+        profile: &'a OAuth2Profile,
+        http: &'a reqwest::Client,
+        secrets: Vec<Secret>,
+    ) -> Self {
         Self { profile, name, http, secrets }
     }
 
@@ -89,16 +95,18 @@ impl<'a> Grants<'a> {
 
     fn client(&self) -> Result<Client, NodeError> {
         let p = self.profile;
-        let token_url = TokenUrl::new(p.token_url.clone())
-            .map_err(|e| self.auth_error(format!("profile `{}`: token_url is not a URL ({e})", self.name)))?;
-        let mut client = BasicClient::new(ClientId::new(p.client_id.clone())).set_token_uri(token_url);
+        let token_url = TokenUrl::new(p.token_url.clone()).map_err(|e| {
+            self.auth_error(format!("profile `{}`: token_url is not a URL ({e})", self.name))
+        })?;
+        let mut client =
+            BasicClient::new(ClientId::new(p.client_id.clone())).set_token_uri(token_url);
         if let Some(secret) = &p.client_secret {
-            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned())).set_auth_type(
-                match p.client_auth {
+            client = client
+                .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+                .set_auth_type(match p.client_auth {
                     ClientAuth::Post => AuthType::RequestBody,
                     ClientAuth::Basic => AuthType::BasicAuth,
-                },
-            );
+                });
         } else {
             client = client.set_auth_type(AuthType::RequestBody);
         }
@@ -109,8 +117,11 @@ impl<'a> Grants<'a> {
     fn transport(
         &self,
         last: Arc<Mutex<Option<(u16, String)>>>,
-    ) -> impl Fn(HttpRequest) -> std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, Transport>> + Send>> + use<>
-    {
+    ) -> impl Fn(
+        HttpRequest,
+    )
+        -> std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, Transport>> + Send>>
+    + use<> {
         let http = self.http.clone();
         move |request: HttpRequest| {
             let http = http.clone();
@@ -139,9 +150,13 @@ impl<'a> Grants<'a> {
                     *headers = response.headers().clone();
                 }
                 let mut body = Vec::new();
-                while let Some(chunk) = response.chunk().await.map_err(|e| Transport(describe_transport(&e)))? {
+                while let Some(chunk) =
+                    response.chunk().await.map_err(|e| Transport(describe_transport(&e)))?
+                {
                     if body.len() + chunk.len() > MAX_TOKEN_RESPONSE {
-                        return Err(Transport("the token endpoint's answer is larger than 1 MiB".into()));
+                        return Err(Transport(
+                            "the token endpoint's answer is larger than 1 MiB".into(),
+                        ));
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -194,9 +209,15 @@ impl<'a> Grants<'a> {
     }
 
     /// Redeems an authorization code (with its PKCE verifier).
-    pub async fn redeem_code(&self, code: Secret, verifier: Option<PkceCodeVerifier>, redirect: &str) -> Result<TokenSet, NodeError> {
-        let redirect = RedirectUrl::new(redirect.to_owned())
-            .map_err(|e| self.auth_error(format!("profile `{}`: redirect_url is not a URL ({e})", self.name)))?;
+    pub async fn redeem_code(
+        &self,
+        code: Secret,
+        verifier: Option<PkceCodeVerifier>,
+        redirect: &str,
+    ) -> Result<TokenSet, NodeError> {
+        let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| {
+            self.auth_error(format!("profile `{}`: redirect_url is not a URL ({e})", self.name))
+        })?;
         let client = self.client()?.set_redirect_uri(redirect);
         let last = Arc::default();
         let http = self.transport(Arc::clone(&last));
@@ -215,12 +236,16 @@ impl<'a> Grants<'a> {
     pub fn authorize_url(&self) -> Result<(String, String, Option<PkceCodeVerifier>), NodeError> {
         let p = self.profile;
         let auth_url = p.auth_url.clone().unwrap_or_default();
-        let auth_url = AuthUrl::new(auth_url)
-            .map_err(|e| self.auth_error(format!("profile `{}`: auth_url is not a URL ({e})", self.name)))?;
-        let redirect = RedirectUrl::new(p.redirect_url.clone().unwrap_or_default())
-            .map_err(|e| self.auth_error(format!("profile `{}`: redirect_url is not a URL ({e})", self.name)))?;
+        let auth_url = AuthUrl::new(auth_url).map_err(|e| {
+            self.auth_error(format!("profile `{}`: auth_url is not a URL ({e})", self.name))
+        })?;
+        let redirect =
+            RedirectUrl::new(p.redirect_url.clone().unwrap_or_default()).map_err(|e| {
+                self.auth_error(format!("profile `{}`: redirect_url is not a URL ({e})", self.name))
+            })?;
         let client = self.client()?.set_auth_uri(auth_url).set_redirect_uri(redirect);
-        let mut request = client.authorize_url(oauth2::CsrfToken::new_random).add_scopes(self.scopes());
+        let mut request =
+            client.authorize_url(oauth2::CsrfToken::new_random).add_scopes(self.scopes());
         let verifier = if p.pkce {
             let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
             request = request.set_pkce_challenge(challenge);
@@ -233,10 +258,12 @@ impl<'a> Grants<'a> {
     }
 
     /// The device code grant: asks for a code, shows it through `show`, then polls.
-    pub async fn device_code(&self, show: impl FnOnce(&str, &str, &str)) -> Result<TokenSet, NodeError> {
+    pub async fn device_code(&self, show: impl FnOnce(&str, &str)) -> Result<TokenSet, NodeError> {
         let p = self.profile;
         let device_url = DeviceAuthorizationUrl::new(p.device_url.clone().unwrap_or_default())
-            .map_err(|e| self.auth_error(format!("profile `{}`: device_url is not a URL ({e})", self.name)))?;
+            .map_err(|e| {
+                self.auth_error(format!("profile `{}`: device_url is not a URL ({e})", self.name))
+            })?;
         let client = self.client()?.set_device_authorization_url(device_url);
         let last = Arc::default();
         let http = self.transport(Arc::clone(&last));
@@ -246,11 +273,7 @@ impl<'a> Grants<'a> {
             .request_async(&http)
             .await
             .map_err(|e| self.request_error(e, &last))?;
-        show(
-            details.verification_uri().as_str(),
-            details.user_code().secret(),
-            details.extra_fields().message().map(String::as_str).unwrap_or(""),
-        );
+        show(details.verification_uri().as_str(), details.user_code().secret());
         let result = client
             .exchange_device_access_token(&details)
             .request_async(&http, tokio::time::sleep, None)
@@ -258,9 +281,9 @@ impl<'a> Grants<'a> {
         self.finish(result, &last)
     }
 
-    fn finish(
+    fn finish<RE: oauth2::ErrorResponse + OAuthError + 'static>(
         &self,
-        result: Result<BasicTokenResponse, RequestTokenError<Transport, BasicErrorResponse>>,
+        result: Result<BasicTokenResponse, RequestTokenError<Transport, RE>>,
         last: &Mutex<Option<(u16, String)>>,
     ) -> Result<TokenSet, NodeError> {
         let response = result.map_err(|e| self.request_error(e, last))?;
@@ -277,7 +300,11 @@ impl<'a> Grants<'a> {
         })
     }
 
-    fn request_error<RE>(&self, err: RequestTokenError<Transport, RE>, last: &Mutex<Option<(u16, String)>>) -> NodeError
+    fn request_error<RE>(
+        &self,
+        err: RequestTokenError<Transport, RE>,
+        last: &Mutex<Option<(u16, String)>>,
+    ) -> NodeError
     where
         RE: oauth2::ErrorResponse + OAuthError + 'static,
     {
@@ -286,11 +313,15 @@ impl<'a> Grants<'a> {
             RequestTokenError::ServerResponse(body) => {
                 let (code, description) = body.parts();
                 // Entra appends trace and correlation ids on further lines: keep the first.
-                let description = description.as_deref().and_then(|d| d.lines().next()).unwrap_or("");
+                let description =
+                    description.as_deref().and_then(|d| d.lines().next()).unwrap_or("");
                 let message = if description.is_empty() {
                     format!("profile `{}`: the token endpoint refused: {code}", self.name)
                 } else {
-                    format!("profile `{}`: the token endpoint refused: {code}: {description}", self.name)
+                    format!(
+                        "profile `{}`: the token endpoint refused: {code}: {description}",
+                        self.name
+                    )
                 };
                 self.auth_error(message).with_code(code)
             }
@@ -298,7 +329,10 @@ impl<'a> Grants<'a> {
                 let category = if transport.0.contains("timed out") { "timeout" } else { "auth" };
                 NodeError::new(
                     category,
-                    self.scrub(&format!("profile `{}`: cannot get a token: {}", self.name, transport.0)),
+                    self.scrub(&format!(
+                        "profile `{}`: cannot get a token: {}",
+                        self.name, transport.0
+                    )),
                 )
             }
             RequestTokenError::Parse(_, _) => {

@@ -17,7 +17,11 @@ enum PortPattern {
 impl HostPattern {
     /// Parses a pattern; a pattern without a port allows only the scheme's default port.
     pub fn parse(source: &str) -> Result<Self, String> {
-        let bad = || format!("`{source}` is not a host pattern (e.g. `graph.microsoft.com`, `*.contoso.com`, `127.0.0.1:*`)");
+        let bad = || {
+            format!(
+                "`{source}` is not a host pattern (e.g. `graph.microsoft.com`, `*.contoso.com`, `127.0.0.1:*`)"
+            )
+        };
         let (host, port) = match source.rsplit_once(':') {
             Some((host, "*")) => (host, PortPattern::Any),
             Some((host, port)) => (host, PortPattern::Exact(port.parse().map_err(|_| bad())?)),
@@ -38,7 +42,11 @@ impl HostPattern {
     pub fn allows(&self, host: &str, port: Option<u16>) -> bool {
         let host = host.to_ascii_lowercase();
         let host_ok = match self.host.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.'),
+            Some(suffix) => {
+                host.len() > suffix.len() + 1
+                    && host.ends_with(suffix)
+                    && host[..host.len() - suffix.len()].ends_with('.')
+            }
             None => host == self.host,
         };
         let port_ok = match self.port {

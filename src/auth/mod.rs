@@ -9,5 +9,5 @@ pub mod profiles;
 pub mod state;
 pub mod tokens;
 
-pub use profiles::{Profile, ProfileError, ProfileKind, ProfilesFile};
+pub use profiles::{Profile, ProfileError, ProfileKind, Profiles, ProfilesFile};
 pub use tokens::TokenManager;

@@ -57,7 +57,7 @@ pub struct FileRef {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProfileWire {
     /// OAuth 2.0.
-    Oauth2(OAuth2Wire),
+    Oauth2(Box<OAuth2Wire>),
     /// A fixed bearer token.
     Bearer(BearerWire),
     /// HTTP Basic authentication.
@@ -304,7 +304,9 @@ impl Profile {
     /// The secrets of this profile, to scrub from any message that might echo them.
     pub fn secrets(&self) -> Vec<Secret> {
         match &self.kind {
-            ProfileKind::OAuth2(o) => o.client_secret.iter().chain(&o.refresh_token).cloned().collect(),
+            ProfileKind::OAuth2(o) => {
+                o.client_secret.iter().chain(&o.refresh_token).cloned().collect()
+            }
             ProfileKind::Bearer(token) => vec![token.clone()],
             ProfileKind::Basic { password, .. } => vec![password.clone()],
             ProfileKind::ApiKey { value, .. } => vec![value.clone()],
@@ -357,7 +359,8 @@ impl Profiles {
     /// Reads and parses a profiles file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
         let fail = |message: String| ProfileError::File { file: path.to_owned(), message };
-        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the profiles file: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| fail(format!("cannot read the profiles file: {e}")))?;
         let value = crate::flow::json::parse(&bytes).map_err(|e| {
             fail(match (e.line, e.column) {
                 (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
@@ -400,18 +403,35 @@ impl Profiles {
     }
 
     /// Resolves the profile `name`, reading `env` through `lookup`.
-    pub fn resolve(&self, name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
+    pub fn resolve(
+        &self,
+        name: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Profile, ProfileError> {
         let Some(wire) = self.wire.profiles.get(name) else {
             let names: Vec<&str> = self.names().collect();
-            let hint = if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) };
-            return Err(ProfileError::Unknown { file: self.file.clone(), profile: name.to_owned(), hint });
+            let hint = if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has: {})", names.join(", "))
+            };
+            return Err(ProfileError::Unknown {
+                file: self.file.clone(),
+                profile: name.to_owned(),
+                hint,
+            });
         };
         let r = Resolver { file: &self.file, profile: name, lookup };
         let (kind, max_concurrent, hosts) = match wire {
             ProfileWire::Oauth2(w) => (r.oauth2(w)?, w.max_concurrent, &w.hosts),
-            ProfileWire::Bearer(w) => (ProfileKind::Bearer(r.secret("token", &w.token)?), w.max_concurrent, &w.hosts),
+            ProfileWire::Bearer(w) => {
+                (ProfileKind::Bearer(r.secret("token", &w.token)?), w.max_concurrent, &w.hosts)
+            }
             ProfileWire::Basic(w) => (
-                ProfileKind::Basic { username: r.text("username", &w.username)?, password: r.secret("password", &w.password)? },
+                ProfileKind::Basic {
+                    username: r.text("username", &w.username)?,
+                    password: r.secret("password", &w.password)?,
+                },
                 w.max_concurrent,
                 &w.hosts,
             ),
@@ -419,9 +439,18 @@ impl Profiles {
                 let place = match (&w.header, &w.query) {
                     (Some(h), None) => KeyPlace::Header(r.expand("header", h)?),
                     (None, Some(q)) => KeyPlace::Query(r.expand("query", q)?),
-                    _ => return Err(r.error("header", "an api_key profile sets exactly one of `header` and `query`")),
+                    _ => {
+                        return Err(r.error(
+                            "header",
+                            "an api_key profile sets exactly one of `header` and `query`",
+                        ));
+                    }
                 };
-                (ProfileKind::ApiKey { value: r.secret("value", &w.value)?, place }, w.max_concurrent, &w.hosts)
+                (
+                    ProfileKind::ApiKey { value: r.secret("value", &w.value)?, place },
+                    w.max_concurrent,
+                    &w.hosts,
+                )
             }
         };
         if max_concurrent == Some(0) {
@@ -430,7 +459,10 @@ impl Profiles {
         let hosts = match hosts {
             Some(list) => Some(
                 list.iter()
-                    .map(|h| r.expand("hosts", h).and_then(|h| HostPattern::parse(&h).map_err(|m| r.error("hosts", &m))))
+                    .map(|h| {
+                        r.expand("hosts", h)
+                            .and_then(|h| HostPattern::parse(&h).map_err(|m| r.error("hosts", &m)))
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
             None => None,
@@ -462,14 +494,22 @@ impl Resolver<'_> {
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| self.error(field, "`${` without a closing `}`"))?;
+            let end =
+                after.find('}').ok_or_else(|| self.error(field, "`${` without a closing `}`"))?;
             let reference = after[..end].trim();
             let Some(var) = reference.strip_prefix("env.") else {
-                return Err(self.error(field, &format!("`${{{reference}}}`: profiles can only refer to `${{env.NAME}}`")));
+                return Err(self.error(
+                    field,
+                    &format!("`${{{reference}}}`: profiles can only refer to `${{env.NAME}}`"),
+                ));
             };
             match (self.lookup)(var) {
                 Some(value) => out.push_str(&value),
-                None => return Err(self.error(field, &format!("environment variable `{var}` is not set"))),
+                None => {
+                    return Err(
+                        self.error(field, &format!("environment variable `{var}` is not set"))
+                    );
+                }
             }
             rest = &after[end + 1..];
         }
@@ -483,8 +523,9 @@ impl Resolver<'_> {
             Text::File(f) => {
                 let path = self.expand(field, &f.file)?;
                 let full = self.file.parent().unwrap_or(Path::new(".")).join(&path);
-                let content = std::fs::read_to_string(&full)
-                    .map_err(|e| self.error(field, &format!("cannot read file `{}`: {e}", full.display())))?;
+                let content = std::fs::read_to_string(&full).map_err(|e| {
+                    self.error(field, &format!("cannot read file `{}`: {e}", full.display()))
+                })?;
                 Ok(content.trim_end_matches(['\n', '\r']).to_owned())
             }
         }
@@ -504,12 +545,15 @@ impl Resolver<'_> {
 
     fn oauth2(&self, w: &OAuth2Wire) -> Result<ProfileKind, ProfileError> {
         let require = |field: &str, value: Option<String>| {
-            value.ok_or_else(|| self.error(field, &format!("the {} grant needs `{field}`", grant_name(w.grant))))
+            value.ok_or_else(|| {
+                self.error(field, &format!("the {} grant needs `{field}`", grant_name(w.grant)))
+            })
         };
         let auth_url = self.optional("auth_url", &w.auth_url)?;
         let device_url = self.optional("device_url", &w.device_url)?;
         let redirect_url = self.optional("redirect_url", &w.redirect_url)?;
-        let refresh_token = w.refresh_token.as_ref().map(|t| self.secret("refresh_token", t)).transpose()?;
+        let refresh_token =
+            w.refresh_token.as_ref().map(|t| self.secret("refresh_token", t)).transpose()?;
         match w.grant {
             Grant::AuthorizationCode => {
                 require("auth_url", auth_url.clone())?;
@@ -519,11 +563,14 @@ impl Resolver<'_> {
                 require("device_url", device_url.clone())?;
             }
             Grant::RefreshToken if refresh_token.is_none() => {
-                return Err(self.error("refresh_token", "the refresh_token grant needs `refresh_token`"));
+                return Err(
+                    self.error("refresh_token", "the refresh_token grant needs `refresh_token`")
+                );
             }
             _ => {}
         }
-        let client_secret = w.client_secret.as_ref().map(|t| self.secret("client_secret", t)).transpose()?;
+        let client_secret =
+            w.client_secret.as_ref().map(|t| self.secret("client_secret", t)).transpose()?;
         let certificate = match &w.client_certificate {
             Some(c) => {
                 let cert = self.text("client_certificate.certificate", &c.certificate)?;
@@ -536,12 +583,19 @@ impl Resolver<'_> {
             None => None,
         };
         if client_secret.is_some() && certificate.is_some() {
-            return Err(self.error("client_certificate", "set `client_secret` or `client_certificate`, not both"));
+            return Err(self.error(
+                "client_certificate",
+                "set `client_secret` or `client_certificate`, not both",
+            ));
         }
         if w.grant == Grant::ClientCredentials && client_secret.is_none() && certificate.is_none() {
-            return Err(self.error("client_secret", "the client_credentials grant needs `client_secret` or `client_certificate`"));
+            return Err(self.error(
+                "client_secret",
+                "the client_credentials grant needs `client_secret` or `client_certificate`",
+            ));
         }
-        let scopes = w.scopes.iter().map(|s| self.text("scopes", s)).collect::<Result<Vec<_>, _>>()?;
+        let scopes =
+            w.scopes.iter().map(|s| self.text("scopes", s)).collect::<Result<Vec<_>, _>>()?;
         let extra_params = w
             .extra_params
             .iter()
@@ -613,7 +667,12 @@ mod tests {
         assert_eq!(o.client_secret.as_ref().unwrap().expose(), "from-file");
         assert!(!format!("{app:?}").contains("from-file"));
         let err = profiles.resolve("missing", &env).unwrap_err().to_string();
-        assert!(err.contains("profile `missing`, field `token`: environment variable `NOPE` is not set"), "{err}");
+        assert!(
+            err.contains(
+                "profile `missing`, field `token`: environment variable `NOPE` is not set"
+            ),
+            "{err}"
+        );
         let err = profiles.resolve("other", &env).unwrap_err().to_string();
         assert!(err.contains("uses profile `other`") && err.contains("app, missing"), "{err}");
         assert_eq!(profiles.without_hosts(), ["missing"]);

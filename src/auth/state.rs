@@ -62,14 +62,17 @@ impl StateDir {
     /// The platform's default: `$XDG_DATA_HOME/weft`, else `~/.local/share/weft`
     /// (`~/Library/Application Support/weft` on macOS).
     pub fn default_location() -> Self {
-        let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| {
-            let home = PathBuf::from(std::env::var_os("HOME")?);
-            Some(if cfg!(target_os = "macos") {
-                home.join("Library/Application Support")
-            } else {
-                home.join(".local/share")
-            })
-        });
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                let home = PathBuf::from(std::env::var_os("HOME")?);
+                Some(if cfg!(target_os = "macos") {
+                    home.join("Library/Application Support")
+                } else {
+                    home.join(".local/share")
+                })
+            });
         Self::new(base.unwrap_or_else(std::env::temp_dir).join("weft"))
     }
 
@@ -81,8 +84,10 @@ impl StateDir {
     /// The file for a profile; the key ties it to the token endpoint and client, so a profile
     /// pointed elsewhere doesn't pick up another server's token.
     pub fn path(&self, profile: &str, token_url: &str, client_id: &str) -> PathBuf {
-        let safe: String =
-            profile.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let safe: String = profile
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
         let digest = Sha256::digest(format!("{token_url}\n{client_id}"));
         let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         self.root.join("signins").join(format!("{safe}-{short}.json"))
@@ -96,7 +101,8 @@ impl StateDir {
             Err(e) => return Err(StateError::Io { path: path.to_owned(), message: e.to_string() }),
         };
         let corrupt = |message: String| StateError::Corrupt { path: path.to_owned(), message };
-        let stored: StoredSignIn = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let stored: StoredSignIn =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
         if stored.format != FORMAT {
             return Err(corrupt(format!("format is `{}`, expected `{FORMAT}`", stored.format)));
         }
@@ -105,7 +111,8 @@ impl StateDir {
 
     /// Writes a sign-in atomically (a temporary file renamed over the old one), mode 0600.
     pub fn write(&self, path: &Path, stored: &Stored) -> Result<(), StateError> {
-        let io = |e: std::io::Error| StateError::Io { path: path.to_owned(), message: e.to_string() };
+        let io =
+            |e: std::io::Error| StateError::Io { path: path.to_owned(), message: e.to_string() };
         let dir = path.parent().unwrap_or(&self.root);
         create_private_dir(dir).map_err(io)?;
         let body = serde_json::to_vec_pretty(&StoredSignIn {
@@ -170,7 +177,8 @@ mod tests {
         let state = StateDir::new(dir.path());
         let path = state.path("graph-user", "https://login/token", "client");
         assert!(state.read(&path).unwrap().is_none());
-        let stored = Stored { refresh_token: Secret::new("rt-1"), scopes: vec!["Calendars.Read".into()] };
+        let stored =
+            Stored { refresh_token: Secret::new("rt-1"), scopes: vec!["Calendars.Read".into()] };
         state.write(&path, &stored).unwrap();
         assert_eq!(state.read(&path).unwrap().unwrap().refresh_token.expose(), "rt-1");
         #[cfg(unix)]

@@ -1,7 +1,10 @@
 //! The `weft` command line. Each subcommand is a function returning an exit code; errors are
 //! reported on stderr with the file, node and field they concern.
 
+mod login;
+mod profiles;
 mod run;
+mod sim;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +37,10 @@ enum Command {
     Run(run::RunArgs),
     /// Check flows without running them.
     Validate(validate::ValidateArgs),
+    /// Sign in with a user profile (authorization code or device code).
+    Login(login::LoginArgs),
+    /// Serve a local stand-in for Entra ID and Graph calendars on 127.0.0.1.
+    Sim(sim::SimArgs),
     /// Draw a flow as Mermaid or Graphviz DOT.
     Graph {
         /// The flow file.
@@ -60,6 +67,8 @@ enum GraphFormat {
 enum SchemaFormat {
     /// `weft.flow/1`
     Flow,
+    /// `weft.profiles/1`
+    Profiles,
 }
 
 /// Parses the command line and runs the command.
@@ -69,6 +78,8 @@ pub fn main() -> ExitCode {
     ExitCode::from(match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
+        Command::Login(args) => login::login(args),
+        Command::Sim(args) => sim::sim(args),
         Command::Graph { flow, format } => graph(&flow, format),
         Command::Schema { format } => schema(format),
     })
@@ -107,9 +118,21 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
 fn schema(format: SchemaFormat) -> u8 {
     let schema = match format {
         SchemaFormat::Flow => crate::flow::schema::flow_schema(&Registry::builtin()),
+        SchemaFormat::Profiles => crate::auth::profiles::schema(),
     };
     println!("{}", pretty(&schema));
     0
+}
+
+/// The async runtime the commands run on.
+pub(crate) fn async_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            None
+        }
+    }
 }
 
 /// Pretty JSON text; serialising a `Value` can't fail.

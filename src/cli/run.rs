@@ -20,6 +20,12 @@ pub(super) struct RunArgs {
     /// A JSON file holding an object of parameters.
     #[arg(long = "params", value_name = "FILE")]
     params_file: Option<PathBuf>,
+    /// The profiles file (default: `profiles.json` beside the flow).
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    /// Where sign-ins are kept (default: the platform's data directory).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Write the result here instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -72,14 +78,27 @@ pub(super) fn run(args: RunArgs) -> u8 {
         },
         None => None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    let names = super::profiles::used_profiles(&flow);
+    let mut services = weft_nodes::Services::default();
+    match crate::http::ReqwestHttp::new() {
+        Ok(http) => services.http = Some(std::sync::Arc::new(http)),
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            eprintln!("error: {err}");
             return EXIT_FAILED;
         }
-    };
-    let services = Runtime::new(loader.engine().clone());
+    }
+    if !names.is_empty() {
+        let path = super::profiles::profiles_path(&args.flow, args.profiles.as_deref());
+        let state = super::profiles::state_dir(args.state_dir.as_deref());
+        match super::profiles::token_manager(&path, &names, state) {
+            Ok(manager) => services.credentials = Some(manager),
+            Err(err) => return bad_input(err),
+        }
+    }
+    let services = Runtime::new(loader.engine().clone()).with_services(services);
     let options =
         RunOptions { params, max_steps: args.max_steps, timeout, trace, ..RunOptions::default() };
     let report = runtime.block_on(exec::run(&flow, &services, options, async {

@@ -118,6 +118,17 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// The same configuration with another client secret for [`APP_CLIENT_ID`].
+    #[must_use]
+    pub fn with_app_secret(mut self, secret: &str) -> Self {
+        for app in &mut self.apps {
+            if app.client_id == APP_CLIENT_ID {
+                app.secret = Some(secret.to_owned());
+            }
+        }
+        self
+    }
+
     /// The registered app with this client id.
     #[must_use]
     pub fn app(&self, client_id: &str) -> Option<&SimApp> {

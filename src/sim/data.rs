@@ -290,7 +290,8 @@ impl<'a> Generator<'a> {
         self.view.push(e);
     }
 
-    /// Expands a series: `times` gives each occurring day's local start minute and length.
+    /// Expands a series occurring on `days` at `minute` (local) for `length` minutes, from
+    /// `first` to `last`, with a few occurrences moved or cancelled as exceptions.
     #[allow(clippy::too_many_arguments)]
     fn series(
         &mut self,

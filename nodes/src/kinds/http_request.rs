@@ -1,14 +1,19 @@
 //! `http_request`: calls an HTTP API, with retries, status exits and paging.
 
+use crate::expr::json_to_dynamic;
 use crate::expr::{Expr, Template};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
-use crate::node::{Node, NodeError, NodeFuture, RunCx};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
+use crate::services::{Http, HttpError, HttpEvent, HttpResponse};
 use crate::vars::VarPath;
 use indexmap::IndexMap;
+use rhai::{Array, Dynamic, Map};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
+use std::time::{Duration, Instant};
+use url::Url;
 
 /// Fields of an `http_request` node.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -362,19 +367,482 @@ impl Node for HttpRequest {
         self.auth.iter().map(String::as_str).collect()
     }
 
-    fn run<'a>(&'a self, _cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
-        Box::pin(async move {
-            Err(NodeError::new(
-                "unsupported",
-                "http_request nodes can be validated but not run yet: this build has no HTTP client",
-            ))
+    fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
+        Box::pin(self.execute(cx))
+    }
+}
+
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// A request ready to send, before credentials.
+struct Prepared {
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl HttpRequest {
+    async fn execute(&self, cx: &mut RunCx<'_>) -> Result<Outcome, NodeError> {
+        let http = cx.services().http()?;
+        let mut prepared = self.prepare(cx)?;
+        let Some(paginate) = &self.paginate else {
+            let response = self.exchange(cx, http, &prepared).await?;
+            let status = response.status;
+            let value = self.response_value(&response)?;
+            cx.write(&self.into, value.clone()).map_err(write_failed)?;
+            return self.status_exit(cx, status, &value);
+        };
+        let mut items = Array::new();
+        let mut pages: rhai::INT = 0;
+        loop {
+            let response = self.exchange(cx, http, &prepared).await?;
+            let status = response.status;
+            let value = self.response_value(&response)?;
+            if !(200..300).contains(&status) {
+                cx.write(&self.into, value.clone()).map_err(write_failed)?;
+                return self.status_exit(cx, status, &value);
+            }
+            pages += 1;
+            // Shared for the expression, then taken back without a copy.
+            let shared = value.into_shared();
+            let next = cx
+                .eval_with(&paginate.next, [("response", shared.clone())])
+                .map_err(|e| super::eval_failed("paginate.next", e))?
+                .flatten();
+            let mut page = shared.flatten().try_cast::<Map>().unwrap_or_default();
+            let body = page.remove("body").unwrap_or(Dynamic::UNIT);
+            let found = paginate.items.take(body).ok_or_else(|| {
+                NodeError::new("http", format!("page {pages} has nothing at `{}`", paginate.items))
+            })?;
+            let kind = super::type_name(&found);
+            let page_items = found.try_cast::<Array>().ok_or_else(|| {
+                NodeError::new(
+                    "http",
+                    format!("page {pages}: `{}` is {kind}, not a list", paginate.items),
+                )
+            })?;
+            items.extend(page_items);
+            let next = if next.is_unit() {
+                None
+            } else {
+                let kind = super::type_name(&next);
+                Some(next.into_immutable_string().map_err(|_| {
+                    NodeError::expression(format!("`paginate.next` gave {kind}, not a URL or ()"))
+                })?)
+            };
+            let Some(next) = next.filter(|n| !n.is_empty()) else {
+                let mut result = page;
+                result.insert("pages".into(), Dynamic::from_int(pages));
+                result.insert("items".into(), Dynamic::from_array(items));
+                cx.write(&self.into, Dynamic::from_map(result)).map_err(write_failed)?;
+                return Ok(Outcome::OK);
+            };
+            if pages >= rhai::INT::from(paginate.max_pages) {
+                return Err(NodeError::new(
+                    "http",
+                    format!(
+                        "stopped after max_pages ({}) pages with more to fetch; raise `paginate.max_pages`",
+                        paginate.max_pages
+                    ),
+                ));
+            }
+            prepared.url = prepared
+                .url
+                .join(&next)
+                .map_err(|e| NodeError::new("http", format!("the next link is not a URL ({e})")))?;
+        }
+    }
+
+    /// Renders the URL, query, headers and body.
+    fn prepare(&self, cx: &mut RunCx<'_>) -> Result<Prepared, NodeError> {
+        let text = cx.render_string(&self.url).map_err(|e| super::eval_failed("url", e))?;
+        let mut url = Url::parse(&text)
+            .map_err(|e| NodeError::new("http", format!("`url` is not a valid URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(NodeError::new(
+                "http",
+                format!("`url` must be http or https, not `{}`", url.scheme()),
+            ));
+        }
+        for (name, template) in &self.query {
+            let value =
+                cx.render(template).map_err(|e| super::eval_failed(&format!("query.{name}"), e))?;
+            if !value.is_unit() {
+                url.query_pairs_mut().append_pair(name, &stringify(&value));
+            }
+        }
+        let mut headers = Vec::with_capacity(self.headers.len() + 1);
+        for (name, template) in &self.headers {
+            let value = cx
+                .render_string(template)
+                .map_err(|e| super::eval_failed(&format!("headers.{name}"), e))?;
+            headers.push((name.clone(), value));
+        }
+        let body = match &self.body {
+            None => None,
+            Some(Body::Text(template)) => {
+                let text =
+                    cx.render_string(template).map_err(|e| super::eval_failed("body_text", e))?;
+                default_header(&mut headers, "content-type", "text/plain; charset=utf-8");
+                Some(text.into_bytes())
+            }
+            Some(Body::Json(template)) => {
+                let value = render_json(cx, template, "body")?;
+                default_header(&mut headers, "content-type", "application/json");
+                Some(
+                    serde_json::to_vec(&value)
+                        .map_err(|e| NodeError::new("http", e.to_string()))?,
+                )
+            }
+        };
+        Ok(Prepared { url, headers, body })
+    }
+
+    /// Sends one request with retries, credentials and one refresh after a 401.
+    async fn exchange(
+        &self,
+        cx: &mut RunCx<'_>,
+        http: &dyn Http,
+        prepared: &Prepared,
+    ) -> Result<HttpResponse, NodeError> {
+        let shown = display_url(&prepared.url);
+        let host = prepared.url.host_str().unwrap_or_default().to_owned();
+        let port = prepared.url.port();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let mut url = prepared.url.clone();
+            let mut request = crate::services::HttpRequest {
+                method: self.method.as_str(),
+                url: String::new(),
+                headers: prepared.headers.clone(),
+                secret_headers: Vec::new(),
+                body: prepared.body.clone(),
+                timeout: Duration::from_millis(self.timeout_ms),
+                max_response_bytes: self.max_response_bytes,
+            };
+            let mut generation = None;
+            let mut _slot = None;
+            if let Some(profile) = &self.auth {
+                let credentials = cx.services().credentials(profile)?;
+                let credential = credentials.credential(profile, &host, port).await?;
+                for (name, value) in &credential.query {
+                    url.query_pairs_mut().append_pair(name, value.expose());
+                }
+                request.secret_headers = credential.headers;
+                generation = Some(credential.generation);
+                _slot = credentials.slot(profile).await;
+            }
+            request.url = url.into();
+            let started = Instant::now();
+            let result = http.send(request).await;
+            let ms = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
+            let status = result.as_ref().ok().map(|r| r.status);
+            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown, status, attempt, ms, "http");
+            cx.record_http(HttpEvent {
+                method: self.method.as_str(),
+                url: shown.clone(),
+                status,
+                attempt,
+                ms,
+            });
+            drop(_slot);
+            let wait = match &result {
+                Ok(response) if response.status == 401 && !refreshed && self.auth.is_some() => {
+                    // The token may have expired or been revoked: one fresh token, one retry.
+                    refreshed = true;
+                    if let (Some(profile), Some(generation)) = (&self.auth, generation) {
+                        cx.services().credentials(profile)?.invalidate(profile, generation);
+                    }
+                    attempt -= 1;
+                    continue;
+                }
+                Ok(response)
+                    if self.retry.on.contains(&response.status)
+                        && attempt < self.retry.max_attempts =>
+                {
+                    retry_after(response).unwrap_or_else(|| self.backoff(attempt))
+                }
+                Err(err)
+                    if err.is_transient()
+                        && self.method.is_idempotent()
+                        && attempt < self.retry.max_attempts =>
+                {
+                    self.backoff(attempt)
+                }
+                _ => {
+                    return result.map_err(|err| {
+                        let category =
+                            if matches!(err, HttpError::Timeout(_)) { "timeout" } else { "http" };
+                        NodeError::new(
+                            category,
+                            format!("{} {shown}: {err} (attempt {attempt})", self.method.as_str()),
+                        )
+                    });
+                }
+            };
+            tracing::debug!(
+                node = cx.node_id(),
+                wait_ms = wait.as_millis() as u64,
+                attempt,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Exponential backoff with jitter: a random wait between half and all of
+    /// `initial · 2^(attempt-1)`, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.retry.initial_ms.saturating_mul(1u64 << (attempt - 1).min(20));
+        let capped = exp.min(self.retry.max_ms);
+        let jitter = 0.5 + 0.5 * random_fraction();
+        Duration::from_millis((capped as f64 * jitter) as u64)
+    }
+
+    /// `{ status, headers, body }`, the body parsed as JSON when the response says JSON.
+    fn response_value(&self, response: &HttpResponse) -> Result<Dynamic, NodeError> {
+        let mut headers = Map::new();
+        for (name, value) in &response.headers {
+            match headers.get_mut(name.as_str()) {
+                Some(existing) => {
+                    let joined = format!("{existing}, {value}");
+                    *existing = joined.into();
+                }
+                None => {
+                    headers.insert(name.as_str().into(), value.clone().into());
+                }
+            }
+        }
+        let is_json = response.header("content-type").is_some_and(is_json_type);
+        let body = if response.body.is_empty() {
+            if is_json { Dynamic::UNIT } else { Dynamic::from(String::new()) }
+        } else if is_json {
+            let json: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| {
+                NodeError::new(
+                    "http",
+                    format!(
+                        "the HTTP {} response body is not valid JSON: {} (line {}, column {})",
+                        response.status,
+                        strip_position(&e.to_string()),
+                        e.line(),
+                        e.column()
+                    ),
+                )
+                .with_status(response.status)
+            })?;
+            json_to_dynamic(&json)
+        } else {
+            Dynamic::from(String::from_utf8_lossy(&response.body).into_owned())
+        };
+        let mut value = Map::new();
+        value.insert("status".into(), Dynamic::from_int(response.status.into()));
+        value.insert("headers".into(), Dynamic::from_map(headers));
+        value.insert("body".into(), body);
+        Ok(Dynamic::from_map(value))
+    }
+
+    /// The exit for a final status: the exact code if wired, then its class, then `ok` for 2xx;
+    /// anything else is an error carrying the status and the body's error code.
+    fn status_exit(
+        &self,
+        cx: &RunCx<'_>,
+        status: u16,
+        value: &Dynamic,
+    ) -> Result<Outcome, NodeError> {
+        let exact = status.to_string();
+        if cx.is_wired(&exact) {
+            return Ok(Outcome::Exit(exact.into()));
+        }
+        let class = format!("{}xx", status / 100);
+        if cx.is_wired(&class) {
+            return Ok(Outcome::Exit(class.into()));
+        }
+        if (200..300).contains(&status) {
+            return Ok(Outcome::OK);
+        }
+        let (code, detail) = error_details(value);
+        let mut message = format!("{} answered HTTP {status}", self.method.as_str());
+        if let Some(code) = &code {
+            message.push_str(&format!(" {code}"));
+        }
+        if let Some(detail) = detail {
+            message.push_str(&format!(": {detail}"));
+        }
+        let err = NodeError::new("http", message).with_status(status);
+        Err(match code {
+            Some(code) => err.with_code(code),
+            None => err,
         })
     }
+}
+
+fn write_failed(e: crate::vars::VarsError) -> NodeError {
+    NodeError::new("http", e.to_string())
+}
+
+/// The error code and message of a Graph (`{ error: { code, message } }`) or OAuth
+/// (`{ error, error_description }`) error body.
+fn error_details(value: &Dynamic) -> (Option<String>, Option<String>) {
+    let text = |d: Option<&Dynamic>| {
+        d.and_then(|d| d.clone().into_immutable_string().ok()).map(|s| s.to_string())
+    };
+    let Some(response) = value.read_lock::<Map>() else { return (None, None) };
+    let Some(body) = response.get("body").and_then(|b| b.read_lock::<Map>().map(|m| m.clone()))
+    else {
+        return (None, None);
+    };
+    match body.get("error") {
+        Some(error) if error.is_map() => {
+            let error = error.read_lock::<Map>().map(|m| m.clone()).unwrap_or_default();
+            (text(error.get("code")), text(error.get("message")))
+        }
+        Some(error) => {
+            let description = text(body.get("error_description"))
+                .map(|d| d.lines().next().unwrap_or("").to_owned());
+            (text(Some(error)), description)
+        }
+        None => (None, None),
+    }
+}
+
+/// The URL for logs and traces: query values whose names look secret are redacted.
+fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if looks_secret(&k) { "[redacted]".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.set_password(None).ok();
+    shown.into()
+}
+
+fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["token", "secret", "password", "key", "sig", "code", "assertion", "auth"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json") || essence == "text/json"
+}
+
+fn strip_position(message: &str) -> &str {
+    message.find(" at line ").map_or(message, |i| &message[..i])
+}
+
+fn default_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+}
+
+/// A template value as query text: strings as they are, everything else as JSON.
+fn stringify(value: &Dynamic) -> String {
+    if let Ok(s) = value.clone().into_immutable_string() {
+        return s.to_string();
+    }
+    crate::expr::dynamic_to_json(value).map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn render_json(
+    cx: &mut RunCx<'_>,
+    template: &JsonTemplate,
+    field: &str,
+) -> Result<Value, NodeError> {
+    Ok(match template {
+        JsonTemplate::Value(v) => v.clone(),
+        JsonTemplate::Template(t) => {
+            let value = cx.render(t).map_err(|e| super::eval_failed(field, e))?;
+            crate::expr::dynamic_to_json(&value)
+                .map_err(|e| NodeError::expression(format!("`{field}`: {e}")))?
+        }
+        JsonTemplate::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| render_json(cx, t, &format!("{field}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        JsonTemplate::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), render_json(cx, t, &format!("{field}.{k}"))?)))
+                .collect::<Result<_, NodeError>>()?,
+        ),
+    })
+}
+
+/// `Retry-After` as seconds, fractional seconds or an HTTP date, capped.
+pub fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    let value = response.header("retry-after")?.trim();
+    let wait = if let Ok(secs) = value.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        delta.to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// A fraction in [0, 1) from the hasher's random keys: enough for jitter.
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let nanos = Instant::now().elapsed().as_nanos();
+    (RandomState::new().hash_one(nanos) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(headers: &[(&str, &str)]) -> HttpResponse {
+        HttpResponse {
+            status: 429,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(retry_after(&response(&[("retry-after", "2")])), Some(Duration::from_secs(2)));
+        assert_eq!(
+            retry_after(&response(&[("retry-after", "2.128")])),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(retry_after(&response(&[("retry-after", "9999")])), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after(&response(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&response(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&response(&[])), None);
+    }
+
+    #[test]
+    fn urls_for_traces_hide_secret_query_values() {
+        let url =
+            Url::parse("https://x.test/a?startDateTime=2026&api_key=k1&access_token=t&$top=10")
+                .unwrap();
+        let shown = display_url(&url);
+        assert!(!shown.contains("k1") && !shown.contains("=t&"), "{shown}");
+        assert!(shown.contains("startDateTime=2026"), "{shown}");
+    }
 
     #[test]
     fn status_exits() {

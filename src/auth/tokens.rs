@@ -1,0 +1,325 @@
+//! The token manager: one per process, shared by every node and run. It caches a token per
+//! profile, makes exactly one token request when many callers need the same profile at once,
+//! renews ahead of expiry, forgets a token a server rejected, and keeps refresh tokens in the
+//! state directory.
+
+use super::grants::{Grants, TokenSet};
+use super::profiles::{Grant, KeyPlace, Profile, ProfileKind};
+use super::state::{StateDir, Stored};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+use weft_nodes::services::{BoxFuture, Credential, SignIn, SlotGuard};
+use weft_nodes::{Credentials, NodeError, Secret};
+
+/// A cached access token.
+#[derive(Clone)]
+struct Cached {
+    access_token: Secret,
+    token_type: String,
+    scopes: Vec<String>,
+    /// When to stop using it: expiry less the renewal skew.
+    renew_at: Option<Instant>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    generation: u64,
+}
+
+struct Entry {
+    profile: Profile,
+    /// Held while a token is fetched, so concurrent callers wait for that one request.
+    cache: Mutex<Option<Cached>>,
+    slots: Option<Arc<Semaphore>>,
+}
+
+/// Tokens and credentials for the profiles of a process.
+pub struct TokenManager {
+    entries: HashMap<String, Entry>,
+    http: reqwest::Client,
+    state: StateDir,
+    generations: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// The renewal skew: min(60 s, lifetime / 10), so even 2-second tokens are renewed in time.
+pub fn renewal_skew(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(60))
+}
+
+impl TokenManager {
+    /// A manager for `profiles`, keeping sign-ins in `state`.
+    pub fn new(profiles: Vec<Profile>, state: StateDir) -> Result<Self, String> {
+        let http = super::grants::token_http_client()?;
+        let entries = profiles
+            .into_iter()
+            .map(|profile| {
+                let slots = profile.max_concurrent.map(|n| Arc::new(Semaphore::new(n as usize)));
+                (profile.name.clone(), Entry { profile, cache: Mutex::new(None), slots })
+            })
+            .collect();
+        Ok(Self {
+            entries,
+            http,
+            state,
+            generations: AtomicU64::new(1),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// How many token requests this manager has made (for tests and benchmarks).
+    pub fn token_requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry, NodeError> {
+        self.entries
+            .get(name)
+            .ok_or_else(|| NodeError::new("auth", format!("profile `{name}` is not loaded")))
+    }
+
+    /// The profile `name`.
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.entries.get(name).map(|e| &e.profile)
+    }
+
+    /// A valid token for an OAuth 2.0 profile, fetching one when the cache has none.
+    async fn token(&self, entry: &Entry) -> Result<Cached, NodeError> {
+        let mut cache = entry.cache.lock().await;
+        if let Some(cached) = &*cache
+            && cached.renew_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(cached.clone());
+        }
+        let fresh = self.fetch(&entry.profile).await?;
+        *cache = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn fetch(&self, profile: &Profile) -> Result<Cached, NodeError> {
+        let ProfileKind::OAuth2(oauth) = &profile.kind else {
+            return Err(NodeError::new(
+                "auth",
+                format!("profile `{}` has no tokens to fetch", profile.name),
+            ));
+        };
+        let grants = Grants::new(&profile.name, oauth, &self.http, profile.secrets());
+        let state_path = self.state.path(&profile.name, &oauth.token_url, &oauth.client_id);
+        let started = Instant::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let set: TokenSet = match oauth.grant {
+            Grant::ClientCredentials => grants.client_credentials().await?,
+            Grant::RefreshToken | Grant::AuthorizationCode | Grant::DeviceCode => {
+                let stored = self
+                    .state
+                    .read(&state_path)
+                    .map_err(|e| NodeError::new("auth", e.to_string()))?;
+                let refresh = match (stored, &oauth.refresh_token) {
+                    (Some(stored), _) => stored.refresh_token,
+                    (None, Some(given)) => given.clone(),
+                    (None, None) => {
+                        return Err(NodeError::new(
+                            "auth",
+                            format!(
+                                "profile `{}` has no sign-in yet: run `weft login {}`",
+                                profile.name, profile.name
+                            ),
+                        )
+                        .unauthenticated());
+                    }
+                };
+                match grants.refresh(&refresh).await {
+                    Ok(set) => set,
+                    Err(err)
+                        if err.code.as_deref() == Some("invalid_grant")
+                            && oauth.grant.is_user() =>
+                    {
+                        return Err(NodeError {
+                            message: format!(
+                                "{}; the sign-in has expired or was revoked: run `weft login {}`",
+                                err.message, profile.name
+                            ),
+                            ..err
+                        }
+                        .unauthenticated());
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        if let Some(rotated) = &set.refresh_token {
+            let stored = Stored { refresh_token: rotated.clone(), scopes: set.scopes.clone() };
+            self.state
+                .write(&state_path, &stored)
+                .map_err(|e| NodeError::new("auth", e.to_string()))?;
+        }
+        tracing::debug!(profile = %profile.name, ms = started.elapsed().as_millis() as u64, "token fetched");
+        Ok(self.cache_entry(set, started))
+    }
+
+    fn cache_entry(&self, set: TokenSet, requested: Instant) -> Cached {
+        let renew_at = set.expires_in.map(|life| requested + life - renewal_skew(life));
+        let expires_at = set
+            .expires_in
+            .and_then(|life| chrono::Duration::from_std(life).ok())
+            .map(|life| chrono::Utc::now() + life);
+        Cached {
+            access_token: set.access_token,
+            token_type: set.token_type,
+            scopes: set.scopes,
+            renew_at,
+            expires_at,
+            generation: self.generations.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Stores a sign-in made by `weft login` and caches its token.
+    pub async fn store_login(&self, name: &str, set: TokenSet) -> Result<(), NodeError> {
+        let entry = self.entry(name)?;
+        let ProfileKind::OAuth2(oauth) = &entry.profile.kind else {
+            return Err(NodeError::new(
+                "auth",
+                format!("profile `{name}` is not an oauth2 profile"),
+            ));
+        };
+        let Some(refresh) = &set.refresh_token else {
+            return Err(NodeError::new(
+                "auth",
+                format!(
+                    "the sign-in gave no refresh token: add `offline_access` to the scopes of `{name}`"
+                ),
+            ));
+        };
+        let path = self.state.path(name, &oauth.token_url, &oauth.client_id);
+        let stored = Stored { refresh_token: refresh.clone(), scopes: set.scopes.clone() };
+        self.state.write(&path, &stored).map_err(|e| NodeError::new("auth", e.to_string()))?;
+        *entry.cache.lock().await = Some(self.cache_entry(set, Instant::now()));
+        Ok(())
+    }
+
+    fn check_host(profile: &Profile, host: &str, port: Option<u16>) -> Result<(), NodeError> {
+        match &profile.hosts {
+            Some(hosts) if !hosts.iter().any(|h| h.allows(host, port)) => {
+                let target = port.map_or(host.to_owned(), |p| format!("{host}:{p}"));
+                Err(NodeError::new(
+                    "auth",
+                    format!(
+                        "profile `{}` may not send its credentials to `{target}` (not in its `hosts`); nothing was sent",
+                        profile.name
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Permit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl Credentials for TokenManager {
+    fn sign_in<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SignIn, NodeError>> {
+        Box::pin(async move {
+            let entry = self.entry(name)?;
+            let (token_type, expires_at, scopes) = match &entry.profile.kind {
+                ProfileKind::OAuth2(_) => {
+                    let token = self.token(entry).await?;
+                    (token.token_type, token.expires_at, token.scopes)
+                }
+                ProfileKind::Bearer(_) => ("Bearer".to_owned(), None, Vec::new()),
+                ProfileKind::Basic { .. } => ("Basic".to_owned(), None, Vec::new()),
+                ProfileKind::ApiKey { .. } => ("ApiKey".to_owned(), None, Vec::new()),
+            };
+            Ok(SignIn {
+                profile: name.to_owned(),
+                token_type,
+                expires_at: expires_at
+                    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                scopes,
+            })
+        })
+    }
+
+    fn credential<'a>(
+        &'a self,
+        name: &'a str,
+        host: &'a str,
+        port: Option<u16>,
+    ) -> BoxFuture<'a, Result<Credential, NodeError>> {
+        Box::pin(async move {
+            let entry = self.entry(name)?;
+            Self::check_host(&entry.profile, host, port)?;
+            let header = |value: String| vec![("Authorization".to_owned(), Secret::new(value))];
+            Ok(match &entry.profile.kind {
+                ProfileKind::OAuth2(_) => {
+                    let token = self.token(entry).await?;
+                    Credential {
+                        headers: header(format!("Bearer {}", token.access_token.expose())),
+                        query: Vec::new(),
+                        generation: token.generation,
+                    }
+                }
+                ProfileKind::Bearer(token) => Credential {
+                    headers: header(format!("Bearer {}", token.expose())),
+                    query: Vec::new(),
+                    generation: 0,
+                },
+                ProfileKind::Basic { username, password } => {
+                    let pair = STANDARD.encode(format!("{username}:{}", password.expose()));
+                    Credential {
+                        headers: header(format!("Basic {pair}")),
+                        query: Vec::new(),
+                        generation: 0,
+                    }
+                }
+                ProfileKind::ApiKey { value, place } => match place {
+                    KeyPlace::Header(name) => Credential {
+                        headers: vec![(name.clone(), value.clone())],
+                        query: Vec::new(),
+                        generation: 0,
+                    },
+                    KeyPlace::Query(name) => Credential {
+                        headers: Vec::new(),
+                        query: vec![(name.clone(), value.clone())],
+                        generation: 0,
+                    },
+                },
+            })
+        })
+    }
+
+    fn invalidate(&self, name: &str, generation: u64) {
+        let Some(entry) = self.entries.get(name) else { return };
+        // A fetch in progress holds the lock and will install a fresh token anyway.
+        if let Ok(mut cache) = entry.cache.try_lock()
+            && cache.as_ref().is_some_and(|c| c.generation == generation)
+        {
+            *cache = None;
+        }
+    }
+
+    fn slot<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<SlotGuard>> {
+        Box::pin(async move {
+            let slots = self.entries.get(name)?.slots.clone()?;
+            let permit = slots.acquire_owned().await.ok()?;
+            Some(Box::new(Permit(permit)) as SlotGuard)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_is_a_tenth_capped_at_a_minute() {
+        assert_eq!(renewal_skew(Duration::from_secs(3599)), Duration::from_secs(60));
+        assert_eq!(renewal_skew(Duration::from_secs(2)), Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,58 @@
+//! `weft login`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILED};
+
+#[derive(Debug, Args)]
+pub(super) struct LoginArgs {
+    /// The profile to sign in with.
+    profile: String,
+    /// The profiles file.
+    #[arg(long, value_name = "FILE", default_value = "profiles.json")]
+    profiles: PathBuf,
+    /// Where the sign-in is kept (default: the platform's data directory).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+pub(super) fn login(args: LoginArgs) -> u8 {
+    let state = super::profiles::state_dir(args.state_dir.as_deref());
+    let manager = match super::profiles::token_manager(
+        &args.profiles,
+        std::slice::from_ref(&args.profile),
+        state,
+    ) {
+        Ok(manager) => manager,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let Some(profile) = manager.profile(&args.profile).cloned() else {
+        return EXIT_BAD_INPUT;
+    };
+    if !profile.is_user() {
+        eprintln!(
+            "error: profile `{}` signs in by itself: `weft login` is for user profiles",
+            profile.name
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    let result = runtime
+        .block_on(crate::auth::login::login(&manager, &profile, |message| eprintln!("{message}")));
+    match result {
+        Ok(()) => {
+            eprintln!("Signed in with profile `{}`.", profile.name);
+            0
+        }
+        Err(err) => {
+            eprintln!("error: {}", err.message);
+            EXIT_FAILED
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Finding, resolving and serving the profiles a flow uses.
+
+use crate::auth::state::StateDir;
+use crate::auth::{Profiles, TokenManager};
+use crate::flow::Flow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The profile names a flow's nodes use, in order, without repeats.
+pub fn used_profiles(flow: &Flow) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for node in flow.nodes() {
+        for name in node.node.profiles() {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// `--profiles`, else `profiles.json` beside the flow.
+pub fn profiles_path(flow_path: &Path, given: Option<&Path>) -> PathBuf {
+    match given {
+        Some(path) => path.to_owned(),
+        None => flow_path.parent().unwrap_or(Path::new(".")).join("profiles.json"),
+    }
+}
+
+/// The state directory: `--state-dir`, else the platform's.
+pub fn state_dir(given: Option<&Path>) -> StateDir {
+    given.map_or_else(StateDir::default_location, StateDir::new)
+}
+
+/// Resolves the profiles `names` from the profiles file; errors name the file, profile, field
+/// and variable.
+pub fn token_manager(
+    path: &Path,
+    names: &[String],
+    state: StateDir,
+) -> Result<Arc<TokenManager>, String> {
+    let profiles = Profiles::load(path).map_err(|e| {
+        if !path.exists() {
+            format!(
+                "the flow uses profile{} {} but there is no profiles file at {} (pass --profiles FILE)",
+                if names.len() == 1 { "" } else { "s" },
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                path.display()
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
+    let env = |name: &str| std::env::var(name).ok();
+    let resolved = names
+        .iter()
+        .map(|name| profiles.resolve(name, &env))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    TokenManager::new(resolved, state).map(Arc::new)
+}

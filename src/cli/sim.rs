@@ -1,0 +1,98 @@
+//! `weft sim`: the Entra ID + Graph simulator as a server.
+
+use crate::sim::{FaultConfig, FaultKind, SimConfig};
+use clap::{Args, ValueEnum};
+use std::time::Duration;
+
+use super::EXIT_FAILED;
+
+#[derive(Debug, Args)]
+pub(super) struct SimArgs {
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8900)]
+    port: u16,
+    /// The seed the calendars are generated from.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Access token lifetime in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3599)]
+    token_lifetime: u64,
+    /// A fixed delay before every Graph answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Inject a fault into every Nth Graph request.
+    #[arg(long, value_name = "N")]
+    fault_every: Option<u32>,
+    /// Inject a fault into this fraction of Graph requests (0–1).
+    #[arg(long, value_name = "RATE")]
+    fault_rate: Option<f64>,
+    /// Which faults (repeatable; default: 429 with Retry-After 0.1).
+    #[arg(long = "fault", value_enum)]
+    faults: Vec<Fault>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Fault {
+    /// 429 Too Many Requests with a fractional Retry-After.
+    Throttle,
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 504 Gateway Timeout.
+    GatewayTimeout,
+    /// The connection is dropped without an answer.
+    Drop,
+}
+
+pub(super) fn sim(args: SimArgs) -> u8 {
+    let kinds = args
+        .faults
+        .iter()
+        .map(|f| match f {
+            Fault::Throttle => FaultKind::throttle("0.5"),
+            Fault::Unavailable => FaultKind::ServiceUnavailable { retry_after: Some("1".into()) },
+            Fault::GatewayTimeout => FaultKind::GatewayTimeout,
+            Fault::Drop => FaultKind::DropConnection,
+        })
+        .collect();
+    let faults = match (args.fault_every, args.fault_rate) {
+        (Some(n), _) => FaultConfig::every(n, kinds),
+        (None, Some(rate)) => FaultConfig::at_rate(rate, kinds),
+        (None, None) => FaultConfig::none(),
+    };
+    let config = SimConfig {
+        port: args.port,
+        seed: args.seed,
+        token_lifetime: Duration::from_secs(args.token_lifetime),
+        latency: Duration::from_millis(args.latency_ms),
+        faults,
+        ..SimConfig::default()
+    };
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    runtime.block_on(async {
+        let sim = match crate::sim::Simulator::start(config).await {
+            Ok(sim) => sim,
+            Err(err) => {
+                eprintln!("error: cannot start the simulator on port {}: {err}", args.port);
+                return EXIT_FAILED;
+            }
+        };
+        println!("Entra ID + Graph simulator on {}", sim.base_url());
+        println!("  token endpoint  {}", sim.token_url());
+        println!("  Graph           {}", sim.graph_base());
+        println!("  app             {} (secret: see WEFT_SIM_SECRET below)", crate::sim::APP_CLIENT_ID);
+        println!("  users           adele@weft.test, megan@weft.test, alex@weft.test");
+        println!();
+        println!("To run the calendar flow against it:");
+        println!("  export WEFT_SIM_URL={} WEFT_SIM_SECRET={}", sim.base_url(), crate::sim::APP_CLIENT_SECRET);
+        println!(
+            "  weft run flows/graph-calendar.flow.json --profiles flows/profiles.sim.json \\\n    --param graph_base={} --param user=adele@weft.test",
+            sim.graph_base()
+        );
+        println!("Ctrl-C stops it.");
+        let _ = tokio::signal::ctrl_c().await;
+        sim.shutdown().await;
+        0
+    })
+}
