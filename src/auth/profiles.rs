@@ -358,10 +358,17 @@ pub struct Profiles {
 impl Profiles {
     /// Reads and parses a profiles file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let bytes = std::fs::read(path).map_err(|e| ProfileError::File {
+            file: path.to_owned(),
+            message: format!("cannot read the profiles file: {e}"),
+        })?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Parses a profiles file's text; `path` names it in messages and anchors `file` references.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, ProfileError> {
         let fail = |message: String| ProfileError::File { file: path.to_owned(), message };
-        let bytes =
-            std::fs::read(path).map_err(|e| fail(format!("cannot read the profiles file: {e}")))?;
-        let value = crate::flow::json::parse(&bytes).map_err(|e| {
+        let value = crate::flow::json::parse(bytes).map_err(|e| {
             fail(match (e.line, e.column) {
                 (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
                 _ => e.message,

@@ -1,6 +1,7 @@
 //! The `weft` command line. Each subcommand is a function returning an exit code; errors are
 //! reported on stderr with the file, node and field they concern.
 
+mod demo;
 mod login;
 mod profiles;
 mod run;
@@ -33,6 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the calendar flow against the built-in simulator (offline).
+    Demo(demo::DemoArgs),
     /// Run a flow and print its result as JSON.
     Run(run::RunArgs),
     /// Check flows without running them.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     ExitCode::from(match cli.command {
+        Command::Demo(args) => demo::demo(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
         Command::Login(args) => login::login(args),

@@ -1,0 +1,150 @@
+//! `weft demo`: the calendar flow against the simulator, started in-process, offline.
+
+use crate::auth::state::StateDir;
+use crate::auth::{Profiles, TokenManager};
+use crate::exec::{self, RunOptions, RunStatus, Runtime};
+use crate::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use crate::trace::{Event, TraceSink};
+use clap::Args;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::EXIT_FAILED;
+
+/// The calendar flow and the simulator's profiles, built into the binary so the demo runs
+/// from anywhere.
+const FLOW: &[u8] = include_bytes!("../../flows/graph-calendar.flow.json");
+const PROFILES: &[u8] = include_bytes!("../../flows/profiles.sim.json");
+
+#[derive(Debug, Args)]
+pub(super) struct DemoArgs {
+    /// Print the flow's raw JSON result instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Whose calendar (adele@weft.test, megan@weft.test, alex@weft.test).
+    #[arg(long, default_value = "adele@weft.test")]
+    user: String,
+}
+
+/// Prints the run's progress on stderr, a line per node and per request.
+struct Progress;
+
+impl TraceSink for Progress {
+    fn record(&self, _run: &str, event: Event) {
+        match event {
+            Event::NodeFinished { node, exit, ms, .. } => {
+                eprintln!("  {node:<10} → {:<16} {ms:>5} ms", exit.as_deref().unwrap_or("end"));
+            }
+            Event::Http { method, url, status, attempt, ms, .. } => {
+                let path = url.split_once("/v1.0").map_or(url.as_str(), |(_, p)| p);
+                let path = path.split('?').next().unwrap_or(path);
+                let status = status.map_or("no answer".to_owned(), |s| s.to_string());
+                let retry = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                eprintln!("               {method} {path} → {status}{retry} {ms} ms");
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(super) fn demo(args: DemoArgs) -> u8 {
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    runtime.block_on(async {
+        let sim = match Simulator::start(SimConfig::default()).await {
+            Ok(sim) => sim,
+            Err(err) => {
+                eprintln!("error: cannot start the simulator: {err}");
+                return EXIT_FAILED;
+            }
+        };
+        eprintln!("Simulator (Entra ID + Graph) on {}", sim.base_url());
+        let report = run_calendar(&sim.base_url(), &sim.graph_base(), &args.user).await;
+        sim.shutdown().await;
+        let report = match report {
+            Ok(report) => report,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return EXIT_FAILED;
+            }
+        };
+        if report.status != RunStatus::Succeeded {
+            let message = report.error.as_ref().and_then(|e| e.get("message")).and_then(Value::as_str);
+            eprintln!("error: the flow failed: {}", message.unwrap_or("see above"));
+            return EXIT_FAILED;
+        }
+        if args.json {
+            println!("{}", super::pretty(&report.result));
+        } else {
+            print!("{}", table(&report.result));
+        }
+        0
+    })
+}
+
+async fn run_calendar(sim_url: &str, graph_base: &str, user: &str) -> Result<exec::RunReport, String> {
+    let loader = super::loader();
+    let loaded = loader.load_bytes(FLOW, "graph-calendar");
+    let flow = loaded.flow.ok_or("the built-in calendar flow does not load")?;
+    let profiles = Profiles::parse(PROFILES, Path::new("flows/profiles.sim.json")).map_err(|e| e.to_string())?;
+    let lookup = |name: &str| match name {
+        "WEFT_SIM_URL" => Some(sim_url.to_owned()),
+        "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
+        _ => None,
+    };
+    let profile = profiles.resolve("graph-app", &lookup).map_err(|e| e.to_string())?;
+    let state = StateDir::new(std::env::temp_dir().join("weft-demo"));
+    let manager = TokenManager::new(vec![profile], state)?;
+    let http = crate::http::ReqwestHttp::new()?;
+    let services = weft_nodes::Services { credentials: Some(Arc::new(manager)), http: Some(Arc::new(http)) };
+    let runtime = Runtime::new(loader.engine().clone()).with_services(services);
+    let mut params = Map::new();
+    params.insert("graph_base".into(), graph_base.into());
+    params.insert("user".into(), user.into());
+    params.insert("page_size".into(), 10.into());
+    params.insert("from".into(), Value::Null);
+    params.insert("to".into(), Value::Null);
+    eprintln!("Running flows/graph-calendar.flow.json for {user}, this week:");
+    let options = RunOptions { params, trace: Some(Arc::new(Progress)), ..RunOptions::default() };
+    Ok(exec::run(&flow, &runtime, options, std::future::pending()).await)
+}
+
+/// One item a line: start (UTC), duration, subject, location, organizer.
+fn table(result: &Value) -> String {
+    let items = result.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut out = format!("\n{} items this week (times in UTC)\n", items.len());
+    out.push_str(&format!("{:<16}  {:>8}  {:<40}  {:<28}  {}\n", "start", "length", "subject", "location", "organizer"));
+    for item in items {
+        let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
+        let start = chrono::DateTime::parse_from_rfc3339(text("start")).ok();
+        let end = chrono::DateTime::parse_from_rfc3339(text("end")).ok();
+        let when = start.map_or_else(|| text("start").to_owned(), |s| s.format("%Y-%m-%d %H:%M").to_string());
+        let length = match (start, end, item.get("is_all_day").and_then(Value::as_bool)) {
+            (_, _, Some(true)) => "all day".to_owned(),
+            (Some(s), Some(e), _) => {
+                let minutes = (e - s).num_minutes();
+                if minutes % 60 == 0 { format!("{} h", minutes / 60) } else { format!("{minutes} min") }
+            }
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{when:<16}  {length:>8}  {:<40}  {:<28}  {}\n",
+            clip(text("subject"), 40),
+            clip(text("location"), 28),
+            text("organizer")
+        ));
+    }
+    out
+}
+
+/// At most `width` characters, with an ellipsis when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
