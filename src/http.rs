@@ -11,12 +11,18 @@ pub fn ensure_crypto_provider() {
     });
 }
 
-use std::time::Duration;
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::{Duration, Instant};
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
 
+/// The most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
 /// The HTTP client every `http_request` node of the process shares: rustls, connection
-/// pooling, at most 10 redirects. reqwest drops `Authorization` (and cookies) when a redirect
-/// leaves the original host.
+/// pooling, at most [`MAX_REDIRECTS`] redirects, followed here rather than by reqwest so that
+/// *every* credential header (`Authorization`, an API key header) is dropped once a redirect
+/// leaves the original scheme, host and port, and stays dropped; no `Referer` is sent.
 #[derive(Clone)]
 pub struct ReqwestHttp {
     client: reqwest::Client,
@@ -27,7 +33,8 @@ impl ReqwestHttp {
     pub fn new() -> Result<Self, String> {
         ensure_crypto_provider();
         let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -36,36 +43,112 @@ impl ReqwestHttp {
     }
 
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+        let mut method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             HttpError::Invalid(format!("`{}` is not an HTTP method", request.method))
         })?;
-        let timeout = request.timeout;
-        let mut builder = self.client.request(method, &request.url).timeout(timeout);
+        let original = Url::parse(&request.url).map_err(|e| {
+            HttpError::Invalid(format!("`{}` is not a valid URL ({e})", request.url))
+        })?;
+        let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("`{name}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                HttpError::Invalid(format!(
+                    "the value of header `{name}` is not a valid header value"
+                ))
+            })?;
+            headers.append(header, value);
         }
+        let mut secret = HeaderMap::new();
         for (name, value) in &request.secret_headers {
-            let mut value =
-                reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
-                    HttpError::Invalid(format!(
-                        "the credential for header `{name}` is not a valid header value"
-                    ))
-                })?;
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("`{name}` is not a valid header name")))?;
+            let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                HttpError::Invalid(format!(
+                    "the credential for header `{name}` is not a valid header value"
+                ))
+            })?;
             value.set_sensitive(true);
-            builder = builder.header(name, value);
+            secret.insert(header, value);
         }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
+        let timeout = request.timeout;
         let millis = timeout.as_millis().try_into().unwrap_or(u64::MAX);
+        let deadline = Instant::now() + timeout;
         let fail = |e: reqwest::Error| {
             if e.is_timeout() {
                 HttpError::Timeout(millis)
+            } else if e.is_builder() {
+                HttpError::Invalid(describe(&e))
             } else {
                 HttpError::Connection(describe(&e))
             }
         };
-        let mut response = builder.send().await.map_err(fail)?;
+        let mut url = original.clone();
+        let mut body = request.body;
+        let mut redirects = 0;
+        let mut response = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(HttpError::Timeout(millis));
+            }
+            let mut all = headers.clone();
+            if same_origin(&url, &original) {
+                all.extend(secret.clone());
+            }
+            let mut builder =
+                self.client.request(method.clone(), url.clone()).headers(all).timeout(remaining);
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder.send().await.map_err(fail)?;
+            let status = response.status();
+            if !status.is_redirection() {
+                break response;
+            }
+            let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+                break response;
+            };
+            let next = location
+                .to_str()
+                .ok()
+                .and_then(|l| url.join(l).ok())
+                .filter(|next| matches!(next.scheme(), "http" | "https"));
+            let Some(next) = next else {
+                return Err(HttpError::Invalid(format!(
+                    "HTTP {} redirects to a location that is not an http(s) URL",
+                    status.as_u16()
+                )));
+            };
+            match status.as_u16() {
+                301..=303 => {
+                    // As browsers do: the body is dropped and POST (303: anything) becomes GET.
+                    if status.as_u16() == 303 || method == reqwest::Method::POST {
+                        if method != reqwest::Method::HEAD {
+                            method = reqwest::Method::GET;
+                        }
+                        body = None;
+                        for name in ["content-type", "content-length", "content-encoding"] {
+                            headers.remove(name);
+                        }
+                    }
+                }
+                307 | 308 => {}
+                _ => break response,
+            }
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(HttpError::Invalid(format!(
+                    "too many redirects (more than {MAX_REDIRECTS})"
+                )));
+            }
+            if !same_origin(&next, &original) {
+                // Once the credentials are left behind they stay behind, even if a later
+                // redirect comes back.
+                secret.clear();
+            }
+            url = next;
+        };
         let limit = request.max_response_bytes;
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(HttpError::TooLarge(limit));
@@ -90,16 +173,25 @@ impl ReqwestHttp {
     }
 }
 
+/// Whether `a` and `b` share scheme, host and port (credentials may go from one to the other).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 impl Http for ReqwestHttp {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         Box::pin(self.exchange(request))
     }
 }
 
-/// A transport error with its causes; never the request's headers or body.
+/// A transport error with its causes; never the request's URL, headers or body.
 fn describe(err: &reqwest::Error) -> String {
     let mut message = if err.is_connect() {
         "cannot connect".to_owned()
+    } else if err.is_builder() {
+        "the request could not be built".to_owned()
     } else {
         "the connection failed".to_owned()
     };

@@ -52,6 +52,8 @@ pub struct Grants<'a> {
     name: &'a str,
     http: &'a reqwest::Client,
     secrets: Vec<Secret>,
+    /// When set, token requests go here instead of `http` (the test harness's canned HTTP).
+    via: Option<Arc<dyn weft_nodes::services::Http>>,
 }
 
 type Client = oauth2::Client<
@@ -75,7 +77,14 @@ impl<'a> Grants<'a> {
         http: &'a reqwest::Client,
         secrets: Vec<Secret>,
     ) -> Self {
-        Self { profile, name, http, secrets }
+        Self { profile, name, http, secrets, via: None }
+    }
+
+    /// Sends the token requests through `via` (a node-services HTTP client, such as the test
+    /// harness's canned HTTP) instead of reqwest, when given.
+    pub fn through(mut self, via: Option<Arc<dyn weft_nodes::services::Http>>) -> Self {
+        self.via = via;
+        self
     }
 
     fn auth_error(&self, message: impl AsRef<str>) -> NodeError {
@@ -123,10 +132,15 @@ impl<'a> Grants<'a> {
         -> std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, Transport>> + Send>>
     + use<> {
         let http = self.http.clone();
+        let via = self.via.clone();
         move |request: HttpRequest| {
             let http = http.clone();
             let last = last.clone();
+            let via = via.clone();
             Box::pin(async move {
+                if let Some(via) = via {
+                    return send_via(&*via, request, &last).await;
+                }
                 let (parts, body) = request.into_parts();
                 let mut response = http
                     .request(parts.method, parts.uri.to_string())
@@ -351,6 +365,52 @@ impl<'a> Grants<'a> {
         }
         node_error
     }
+}
+
+/// Sends a token request through a node-services HTTP client (`Authorization` kept secret).
+async fn send_via(
+    via: &dyn weft_nodes::services::Http,
+    request: HttpRequest,
+    last: &Mutex<Option<(u16, String)>>,
+) -> Result<HttpResponse, Transport> {
+    let (parts, body) = request.into_parts();
+    let method = match parts.method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        _ => return Err(Transport(format!("unsupported method {}", parts.method))),
+    };
+    let mut headers = Vec::new();
+    let mut secret_headers = Vec::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if *name == http::header::AUTHORIZATION {
+            secret_headers.push((name.as_str().to_owned(), Secret::new(value)));
+        } else {
+            headers.push((name.as_str().to_owned(), value));
+        }
+    }
+    let sent = weft_nodes::services::HttpRequest {
+        method,
+        url: parts.uri.to_string(),
+        headers,
+        secret_headers,
+        body: Some(body),
+        timeout: Duration::from_secs(30),
+        max_response_bytes: MAX_TOKEN_RESPONSE as u64,
+    };
+    let response = via.send(sent).await.map_err(|e| Transport(e.to_string()))?;
+    let content_type = response.header("content-type").unwrap_or("no content type").to_owned();
+    if let Ok(mut last) = last.lock() {
+        *last = Some((response.status, content_type));
+    }
+    let mut builder = http::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(response.body).map_err(|e| Transport(e.to_string()))
 }
 
 /// An OAuth error body as code and description.

@@ -42,6 +42,8 @@ pub struct TokenManager {
     state: StateDir,
     generations: AtomicU64,
     requests: AtomicU64,
+    /// When set, token requests go here instead of reqwest (the test harness's canned HTTP).
+    via: Option<Arc<dyn weft_nodes::services::Http>>,
 }
 
 /// The renewal skew: min(60 s, lifetime / 10), so even 2-second tokens are renewed in time.
@@ -66,7 +68,15 @@ impl TokenManager {
             state,
             generations: AtomicU64::new(1),
             requests: AtomicU64::new(0),
+            via: None,
         })
+    }
+
+    /// Sends token requests through `http` (a node-services HTTP client, such as the test
+    /// harness's canned HTTP) instead of the manager's own client.
+    pub fn with_http(mut self, http: Arc<dyn weft_nodes::services::Http>) -> Self {
+        self.via = Some(http);
+        self
     }
 
     /// How many token requests this manager has made (for tests and benchmarks).
@@ -110,7 +120,8 @@ impl TokenManager {
                 format!("profile `{}` has no tokens to fetch", profile.name),
             ));
         };
-        let grants = Grants::new(&profile.name, oauth, &self.http, profile.secrets());
+        let grants = Grants::new(&profile.name, oauth, &self.http, profile.secrets())
+            .through(self.via.clone());
         let state_path = self.state.path(&profile.name, &oauth.token_url, &oauth.client_id);
         let started = Instant::now();
         self.requests.fetch_add(1, Ordering::Relaxed);

@@ -40,7 +40,8 @@ impl TraceSink for Progress {
                 let path = url.split_once("/v1.0").map_or(url.as_str(), |(_, p)| p);
                 let path = path.split('?').next().unwrap_or(path);
                 let status = status.map_or("no answer".to_owned(), |s| s.to_string());
-                let retry = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                let retry =
+                    if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
                 eprintln!("               {method} {path} → {status}{retry} {ms} ms");
             }
             _ => {}
@@ -71,7 +72,8 @@ pub(super) fn demo(args: DemoArgs) -> u8 {
             }
         };
         if report.status != RunStatus::Succeeded {
-            let message = report.error.as_ref().and_then(|e| e.get("message")).and_then(Value::as_str);
+            let message =
+                report.error.as_ref().and_then(|e| e.get("message")).and_then(Value::as_str);
             eprintln!("error: the flow failed: {}", message.unwrap_or("see above"));
             return EXIT_FAILED;
         }
@@ -84,11 +86,16 @@ pub(super) fn demo(args: DemoArgs) -> u8 {
     })
 }
 
-async fn run_calendar(sim_url: &str, graph_base: &str, user: &str) -> Result<exec::RunReport, String> {
+async fn run_calendar(
+    sim_url: &str,
+    graph_base: &str,
+    user: &str,
+) -> Result<exec::RunReport, String> {
     let loader = super::loader();
     let loaded = loader.load_bytes(FLOW, "graph-calendar");
     let flow = loaded.flow.ok_or("the built-in calendar flow does not load")?;
-    let profiles = Profiles::parse(PROFILES, Path::new("flows/profiles.sim.json")).map_err(|e| e.to_string())?;
+    let profiles = Profiles::parse(PROFILES, Path::new("flows/profiles.sim.json"))
+        .map_err(|e| e.to_string())?;
     let lookup = |name: &str| match name {
         "WEFT_SIM_URL" => Some(sim_url.to_owned()),
         "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
@@ -98,7 +105,8 @@ async fn run_calendar(sim_url: &str, graph_base: &str, user: &str) -> Result<exe
     let state = StateDir::new(std::env::temp_dir().join("weft-demo"));
     let manager = TokenManager::new(vec![profile], state)?;
     let http = crate::http::ReqwestHttp::new()?;
-    let services = weft_nodes::Services { credentials: Some(Arc::new(manager)), http: Some(Arc::new(http)) };
+    let services =
+        weft_nodes::Services { credentials: Some(Arc::new(manager)), http: Some(Arc::new(http)) };
     let runtime = Runtime::new(loader.engine().clone()).with_services(services);
     let mut params = Map::new();
     params.insert("graph_base".into(), graph_base.into());
@@ -115,17 +123,25 @@ async fn run_calendar(sim_url: &str, graph_base: &str, user: &str) -> Result<exe
 fn table(result: &Value) -> String {
     let items = result.as_array().map(Vec::as_slice).unwrap_or_default();
     let mut out = format!("\n{} items this week (times in UTC)\n", items.len());
-    out.push_str(&format!("{:<16}  {:>8}  {:<40}  {:<28}  {}\n", "start", "length", "subject", "location", "organizer"));
+    out.push_str(&format!(
+        "{:<16}  {:>8}  {:<40}  {:<28}  {}\n",
+        "start", "length", "subject", "location", "organizer"
+    ));
     for item in items {
         let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
         let start = chrono::DateTime::parse_from_rfc3339(text("start")).ok();
         let end = chrono::DateTime::parse_from_rfc3339(text("end")).ok();
-        let when = start.map_or_else(|| text("start").to_owned(), |s| s.format("%Y-%m-%d %H:%M").to_string());
+        let when = start
+            .map_or_else(|| text("start").to_owned(), |s| s.format("%Y-%m-%d %H:%M").to_string());
         let length = match (start, end, item.get("is_all_day").and_then(Value::as_bool)) {
             (_, _, Some(true)) => "all day".to_owned(),
             (Some(s), Some(e), _) => {
                 let minutes = (e - s).num_minutes();
-                if minutes % 60 == 0 { format!("{} h", minutes / 60) } else { format!("{minutes} min") }
+                if minutes % 60 == 0 {
+                    format!("{} h", minutes / 60)
+                } else {
+                    format!("{minutes} min")
+                }
             }
             _ => String::new(),
         };

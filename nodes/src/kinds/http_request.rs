@@ -436,7 +436,8 @@ impl HttpRequest {
                 result.insert("pages".into(), Dynamic::from_int(pages));
                 result.insert("items".into(), Dynamic::from_array(items));
                 cx.write(&self.into, Dynamic::from_map(result)).map_err(write_failed)?;
-                return Ok(Outcome::OK);
+                // A 2xx: `ok`, unless the flow wires the exact status or its class.
+                return self.status_exit(cx, status, &Dynamic::UNIT);
             };
             if pages >= rhai::INT::from(paginate.max_pages) {
                 return Err(NodeError::new(

@@ -1,0 +1,208 @@
+//! The Graph calendar, end to end through the `weft` binary against the project's simulator:
+//! results equal the simulator's ground truth, with faults on, with tokens expiring, and the
+//! failures a user meets (wrong secret, missing permission) reported clearly without secrets.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use weft::nodes::expr::time;
+use weft::sim::{FaultConfig, FaultKind, SimConfig, SimHandle, Simulator};
+
+const USER: &str = "megan@weft.test";
+
+fn anchor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
+}
+
+async fn start(config: SimConfig) -> SimHandle {
+    Simulator::start(SimConfig { anchor: anchor(), ..config }).await.unwrap()
+}
+
+fn flows() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("flows")
+}
+
+/// Runs the calendar flow for a window; `secret` is what the profile's client secret resolves to.
+fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command
+        .arg("run")
+        .arg(flows().join("graph-calendar.flow.json"))
+        .arg("--profiles")
+        .arg(flows().join("profiles.sim.json"))
+        .args(["--param", &format!("graph_base={}", sim.graph_base())])
+        .args(["--param", &format!("user={USER}"), "--param", &format!("from={from}")])
+        .args(["--param", &format!("to={to}"), "--param", "page_size=7"])
+        .args(extra)
+        .env("WEFT_SIM_URL", sim.base_url())
+        .env("WEFT_SIM_SECRET", secret);
+    command.output().unwrap()
+}
+
+/// The flow's documented result, computed from the simulator's ground truth.
+fn expected(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
+    let utc = |v: &Value| {
+        let at =
+            time::graph_to_utc(v["dateTime"].as_str().unwrap(), v["timeZone"].as_str().unwrap())
+                .unwrap();
+        time::format_instant(&at)
+    };
+    sim.ground_truth(USER, from, to)
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e["id"], "subject": e["subject"], "start": utc(&e["start"]), "end": utc(&e["end"]),
+                "is_all_day": e["isAllDay"], "location": e["location"]["displayName"],
+                "organizer": e["organizer"]["emailAddress"]["address"],
+            })
+        })
+        .collect()
+}
+
+fn result(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+async fn check_window(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) {
+    let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
+    // The binary blocks this thread; the simulator keeps serving on the other worker.
+    let output = tokio::task::block_in_place(|| {
+        run_calendar(sim, &f, &t, weft::sim::APP_CLIENT_SECRET, &[])
+    });
+    let got = result(&output);
+    let want = expected(sim, from, to);
+    assert!(!want.is_empty(), "the window {f}..{t} should hold items");
+    assert_eq!(got.as_array().unwrap().len(), want.len(), "item count for {f}..{t}");
+    assert_eq!(got, Value::Array(want), "items for {f}..{t}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_windows_equal_the_ground_truth() {
+    let sim = start(SimConfig::default()).await;
+    let week = anchor();
+    check_window(&sim, week, week + Duration::days(7)).await;
+    // Five weeks: many pages at 7 items a page.
+    check_window(&sim, week - Duration::days(14), week + Duration::days(21)).await;
+    // Across the US daylight-saving change (megan's mailbox is in Pacific time).
+    let march = Utc.with_ymd_and_hms(2027, 3, 10, 0, 0, 0).unwrap();
+    check_window(&sim, march, march + Duration::days(7)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_faults_lose_and_duplicate_nothing() {
+    let faults = FaultConfig::every(
+        3,
+        vec![
+            FaultKind::throttle("0.1"),
+            FaultKind::ServiceUnavailable { retry_after: None },
+            FaultKind::GatewayTimeout,
+            FaultKind::DropConnection,
+        ],
+    );
+    let sim = start(SimConfig { faults, ..SimConfig::default() }).await;
+    check_window(&sim, anchor() - Duration::days(7), anchor() + Duration::days(14)).await;
+    let counters = sim.counters();
+    assert!(counters.faults_injected() > 0, "faults were injected: {counters:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_mid_run_is_renewed() {
+    // Two-second tokens and a slow Graph: the run outlives its first token.
+    let config = SimConfig {
+        token_lifetime: std::time::Duration::from_secs(2),
+        latency: std::time::Duration::from_millis(150),
+        ..SimConfig::default()
+    };
+    let sim = start(config).await;
+    check_window(&sim, anchor() - Duration::days(14), anchor() + Duration::days(14)).await;
+    let counters = sim.counters();
+    assert!(counters.tokens_issued() >= 2, "the token was renewed: {counters:?}");
+    // A token the server revokes mid-run: one 401, one refresh, the page again.
+    sim.force_unauthorized(1);
+    check_window(&sim, anchor(), anchor() + Duration::days(7)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_shows_the_aadsts_code_and_not_the_secret() {
+    let sim = start(SimConfig::default()).await;
+    let wrong = "wr0ng-S3cret-value-4711";
+    let (from, to) = (anchor().to_rfc3339(), (anchor() + Duration::days(7)).to_rfc3339());
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let trace_arg = trace.path().to_str().unwrap().to_owned();
+    let output = tokio::task::block_in_place(|| {
+        run_calendar(&sim, &from, &to, wrong, &["--trace", &trace_arg])
+    });
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("AADSTS7000215") && stderr.contains("invalid_client"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let traced = std::fs::read_to_string(trace.path()).unwrap();
+    for text in [&stderr, &stdout, &std::borrow::Cow::Borrowed(traced.as_str())] {
+        assert!(!text.contains(wrong), "the secret leaked: {text}");
+    }
+    // The flow's `failed` end returns vars.error: the code is there for callers.
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["code"], "invalid_client");
+    assert_eq!(result["node"], "sign_in");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_permission_is_reported_as_403() {
+    let sim = start(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))
+        .unwrap()
+        .replace(weft::sim::APP_CLIENT_ID, weft::sim::NOPERM_CLIENT_ID);
+    let path = dir.path().join("profiles.json");
+    std::fs::write(&path, profiles).unwrap();
+    let output = tokio::task::block_in_place(|| {
+        Command::new(env!("CARGO_BIN_EXE_weft"))
+            .arg("run")
+            .arg(flows().join("graph-calendar.flow.json"))
+            .arg("--profiles")
+            .arg(&path)
+            .args(["--param", &format!("graph_base={}", sim.graph_base())])
+            .args(["--param", &format!("user={USER}")])
+            .env("WEFT_SIM_URL", sim.base_url())
+            .env("WEFT_SIM_SECRET", weft::sim::NOPERM_CLIENT_SECRET)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("403") && stderr.contains("ErrorAccessDenied"), "{stderr}");
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["status"], 403);
+    assert_eq!(result["node"], "fetch");
+    sim.shutdown().await;
+}
+
+#[test]
+fn the_demo_prints_this_weeks_calendar() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_weft")).args(["demo", "--json"]).output().unwrap();
+    let items = result(&output);
+    let items = items.as_array().unwrap();
+    assert!(!items.is_empty());
+    for item in items {
+        for key in ["id", "subject", "start", "end", "is_all_day", "location", "organizer"] {
+            assert!(item.get(key).is_some(), "{key} in {item}");
+        }
+        assert!(item["start"].as_str().unwrap().ends_with('Z'));
+    }
+    let table = Command::new(env!("CARGO_BIN_EXE_weft")).arg("demo").output().unwrap();
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains(&format!("{} items this week", items.len())), "{text}");
+}
