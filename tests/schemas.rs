@@ -21,3 +21,8 @@ fn check(format: &str) {
 fn flow_schema_is_current() {
     check("flow");
 }
+
+#[test]
+fn profiles_schema_is_current() {
+    check("profiles");
+}

@@ -63,7 +63,7 @@ server.listen(requested, '127.0.0.1', () => {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
     },
-    pkce: { required: () => true },
+    pkce: { methods: ['S256'], required: () => true },
     // Entra ID and most OAuth 2.0 servers hand out refresh tokens to a client allowed the
     // grant when `offline_access` is asked for, without OpenID Connect's extra rule (Core §11)
     // that `prompt=consent` must be sent too, which oidc-provider enforces by dropping
