@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 use weft::exec::{self, RunOptions, Runtime};
 use weft::flow::Flow;
 
+/// The allocator the `weft` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

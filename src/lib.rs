@@ -10,7 +10,9 @@ pub mod exec;
 pub mod flow;
 pub mod http;
 pub mod params;
+pub mod serve;
 pub mod sim;
+pub mod testing;
 pub mod trace;
 
 pub use weft_nodes as nodes;

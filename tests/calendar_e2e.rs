@@ -2,6 +2,8 @@
 //! results equal the simulator's ground truth, with faults on, with tokens expiring, and the
 //! failures a user meets (wrong secret, missing permission) reported clearly without secrets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

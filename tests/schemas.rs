@@ -26,3 +26,8 @@ fn flow_schema_is_current() {
 fn profiles_schema_is_current() {
     check("profiles");
 }
+
+#[test]
+fn test_schema_is_current() {
+    check("test");
+}

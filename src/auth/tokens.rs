@@ -24,14 +24,29 @@ struct Cached {
     scopes: Vec<String>,
     /// When to stop using it: expiry less the renewal skew.
     renew_at: Option<Instant>,
+    /// Until when it is still used should renewing it fail: halfway through the skew.
+    fallback_until: Option<Instant>,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     generation: u64,
+}
+
+/// What a profile's lock guards: the cached token and the last failed fetch.
+#[derive(Default)]
+struct Slot {
+    cached: Option<Cached>,
+    /// When the last fetch failed, and how: callers that were waiting for that fetch get the
+    /// same answer instead of each sending a request of its own.
+    failure: Option<(Instant, NodeError)>,
 }
 
 struct Entry {
     profile: Profile,
     /// Held while a token is fetched, so concurrent callers wait for that one request.
-    cache: Mutex<Option<Cached>>,
+    cache: Mutex<Slot>,
+    /// The highest generation a server rejected (`invalidate`): tokens of this generation or
+    /// older are not handed out again. An atomic, so an invalidation is never lost to a caller
+    /// holding the lock.
+    invalidated: AtomicU64,
     slots: Option<Arc<Semaphore>>,
 }
 
@@ -59,7 +74,13 @@ impl TokenManager {
             .into_iter()
             .map(|profile| {
                 let slots = profile.max_concurrent.map(|n| Arc::new(Semaphore::new(n as usize)));
-                (profile.name.clone(), Entry { profile, cache: Mutex::new(None), slots })
+                let entry = Entry {
+                    profile,
+                    cache: Mutex::new(Slot::default()),
+                    invalidated: AtomicU64::new(0),
+                    slots,
+                };
+                (entry.profile.name.clone(), entry)
             })
             .collect();
         Ok(Self {
@@ -101,16 +122,48 @@ impl TokenManager {
     }
 
     /// A valid token for an OAuth 2.0 profile, fetching one when the cache has none.
+    ///
+    /// Callers queue on the profile's lock, so one request serves everyone waiting; when it
+    /// fails, those that were already waiting share the failure rather than each retrying.
     async fn token(&self, entry: &Entry) -> Result<Cached, NodeError> {
-        let mut cache = entry.cache.lock().await;
-        if let Some(cached) = &*cache
+        let arrived = Instant::now();
+        let mut slot = entry.cache.lock().await;
+        let invalidated = entry.invalidated.load(Ordering::Acquire);
+        let current = slot.cached.clone().filter(|c| c.generation > invalidated);
+        if let Some(cached) = &current
             && cached.renew_at.is_none_or(|at| Instant::now() < at)
         {
             return Ok(cached.clone());
         }
-        let fresh = self.fetch(&entry.profile).await?;
-        *cache = Some(fresh.clone());
-        Ok(fresh)
+        let err = match &slot.failure {
+            Some((failed_at, err)) if *failed_at >= arrived => err.clone(),
+            _ => match self.fetch(&entry.profile).await {
+                Ok(fresh) => {
+                    *slot = Slot { cached: Some(fresh.clone()), failure: None };
+                    return Ok(fresh);
+                }
+                Err(err) => {
+                    slot.failure = Some((Instant::now(), err.clone()));
+                    err
+                }
+            },
+        };
+        // A renewal that failed (the token endpoint briefly down, say) leaves the current
+        // token in use until it really expires; a sign-in that is gone does not.
+        match current {
+            Some(cached)
+                if err.exit != "unauthenticated"
+                    && cached.fallback_until.is_some_and(|at| Instant::now() < at) =>
+            {
+                tracing::warn!(
+                    profile = %entry.profile.name,
+                    "renewing the token failed, the current one is still valid: {}",
+                    err.message
+                );
+                Ok(cached)
+            }
+            _ => Err(err),
+        }
     }
 
     async fn fetch(&self, profile: &Profile) -> Result<Cached, NodeError> {
@@ -120,13 +173,18 @@ impl TokenManager {
                 format!("profile `{}` has no tokens to fetch", profile.name),
             ));
         };
-        let grants = Grants::new(&profile.name, oauth, &self.http, profile.secrets())
-            .through(self.via.clone());
+        let grants = |extra: Option<&Secret>| {
+            // The refresh token in use is scrubbed from messages too.
+            let secrets = profile.secrets().into_iter().chain(extra.cloned()).collect();
+            Grants::new(&profile.name, oauth, &self.http, secrets).through(self.via.clone())
+        };
         let state_path = self.state.path(&profile.name, &oauth.token_url, &oauth.client_id);
         let started = Instant::now();
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let set: TokenSet = match oauth.grant {
-            Grant::ClientCredentials => grants.client_credentials().await?,
+            Grant::ClientCredentials => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                grants(None).client_credentials().await?
+            }
             Grant::RefreshToken | Grant::AuthorizationCode | Grant::DeviceCode => {
                 let stored = self
                     .state
@@ -146,7 +204,8 @@ impl TokenManager {
                         .unauthenticated());
                     }
                 };
-                match grants.refresh(&refresh).await {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                match grants(Some(&refresh)).refresh(&refresh).await {
                     Ok(set) => set,
                     Err(err)
                         if err.code.as_deref() == Some("invalid_grant")
@@ -177,6 +236,7 @@ impl TokenManager {
 
     fn cache_entry(&self, set: TokenSet, requested: Instant) -> Cached {
         let renew_at = set.expires_in.map(|life| requested + life - renewal_skew(life));
+        let fallback_until = set.expires_in.map(|life| requested + life - renewal_skew(life) / 2);
         let expires_at = set
             .expires_in
             .and_then(|life| chrono::Duration::from_std(life).ok())
@@ -186,6 +246,7 @@ impl TokenManager {
             token_type: set.token_type,
             scopes: set.scopes,
             renew_at,
+            fallback_until,
             expires_at,
             generation: self.generations.fetch_add(1, Ordering::Relaxed),
         }
@@ -204,14 +265,20 @@ impl TokenManager {
             return Err(NodeError::new(
                 "auth",
                 format!(
-                    "the sign-in gave no refresh token: add `offline_access` to the scopes of `{name}`"
+                    "the sign-in gave no refresh token, so it can't be kept: {}",
+                    if oauth.scopes.iter().any(|s| s == "offline_access") {
+                        "the server did not grant `offline_access` (an OpenID Connect server may also want `prompt=consent`, or refuse refresh tokens to this client)".to_owned()
+                    } else {
+                        format!("add `offline_access` to the scopes of `{name}`")
+                    }
                 ),
             ));
         };
         let path = self.state.path(name, &oauth.token_url, &oauth.client_id);
         let stored = Stored { refresh_token: refresh.clone(), scopes: set.scopes.clone() };
         self.state.write(&path, &stored).map_err(|e| NodeError::new("auth", e.to_string()))?;
-        *entry.cache.lock().await = Some(self.cache_entry(set, Instant::now()));
+        *entry.cache.lock().await =
+            Slot { cached: Some(self.cache_entry(set, Instant::now())), failure: None };
         Ok(())
     }
 
@@ -306,12 +373,11 @@ impl Credentials for TokenManager {
     }
 
     fn invalidate(&self, name: &str, generation: u64) {
-        let Some(entry) = self.entries.get(name) else { return };
-        // A fetch in progress holds the lock and will install a fresh token anyway.
-        if let Ok(mut cache) = entry.cache.try_lock()
-            && cache.as_ref().is_some_and(|c| c.generation == generation)
-        {
-            *cache = None;
+        // Recorded outside the lock: a caller holding it (reading the cache, or fetching) must
+        // not make the invalidation go missing. Generations only grow, so a token fetched
+        // after this one stays usable.
+        if let Some(entry) = self.entries.get(name) {
+            entry.invalidated.fetch_max(generation, Ordering::AcqRel);
         }
     }
 

@@ -5,7 +5,9 @@ mod demo;
 mod login;
 mod profiles;
 mod run;
+mod serve;
 mod sim;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -44,6 +46,10 @@ enum Command {
     Login(login::LoginArgs),
     /// Serve a local stand-in for Entra ID and Graph calendars on 127.0.0.1.
     Sim(sim::SimArgs),
+    /// Serve the flows of a directory over HTTP (POST /runs/{flow}).
+    Serve(serve::ServeArgs),
+    /// Run node test files (`*.test.json`) with canned HTTP.
+    Test(test::TestArgs),
     /// Draw a flow as Mermaid or Graphviz DOT.
     Graph {
         /// The flow file.
@@ -72,6 +78,8 @@ enum SchemaFormat {
     Flow,
     /// `weft.profiles/1`
     Profiles,
+    /// `weft.test/1`
+    Test,
 }
 
 /// Parses the command line and runs the command.
@@ -84,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::validate(args),
         Command::Login(args) => login::login(args),
         Command::Sim(args) => sim::sim(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Test(args) => test::test(args),
         Command::Graph { flow, format } => graph(&flow, format),
         Command::Schema { format } => schema(format),
     })
@@ -123,6 +133,7 @@ fn schema(format: SchemaFormat) -> u8 {
     let schema = match format {
         SchemaFormat::Flow => crate::flow::schema::flow_schema(&Registry::builtin()),
         SchemaFormat::Profiles => crate::auth::profiles::schema(),
+        SchemaFormat::Test => crate::testing::schema(),
     };
     println!("{}", pretty(&schema));
     0

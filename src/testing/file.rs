@@ -218,7 +218,12 @@ pub struct FileError {
 impl FileError {
     /// An error at `pointer` of `file`.
     pub fn new(file: &Path, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), pointer: pointer.into(), position: None, message: message.into() }
+        Self {
+            file: file.to_owned(),
+            pointer: pointer.into(),
+            position: None,
+            message: message.into(),
+        }
     }
 }
 

@@ -89,7 +89,9 @@ impl CannedHttp {
     /// the recorded requests (right for stand-in test tokens; real tokens are redacted).
     pub fn new(canned: Vec<Canned>, expose_credentials: bool) -> Self {
         Self {
-            entries: Mutex::new(canned.into_iter().map(|canned| Entry { canned, used: 0 }).collect()),
+            entries: Mutex::new(
+                canned.into_iter().map(|canned| Entry { canned, used: 0 }).collect(),
+            ),
             sent: Mutex::new(Vec::new()),
             unmatched: Mutex::new(Vec::new()),
             expose_credentials,
@@ -119,8 +121,12 @@ impl CannedHttp {
             Some(body) if !self.expose_credentials => Some(redact_form(body)),
             other => other.clone(),
         };
-        let sent =
-            SentRequest { method: request.method.to_owned(), url: request.url.clone(), headers, body };
+        let sent = SentRequest {
+            method: request.method.to_owned(),
+            url: request.url.clone(),
+            headers,
+            body,
+        };
         (sent, real)
     }
 }

@@ -75,7 +75,12 @@ pub fn compare(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Misma
             if want.len() != have.len() {
                 out.push(Mismatch {
                     path: path.to_owned(),
-                    expected: format!("{} item{}: {}", want.len(), plural(want.len()), show(expected)),
+                    expected: format!(
+                        "{} item{}: {}",
+                        want.len(),
+                        plural(want.len()),
+                        show(expected)
+                    ),
                     actual: format!("{} item{}: {}", have.len(), plural(have.len()), show(actual)),
                 });
                 return;
@@ -127,9 +132,7 @@ mod tests {
     fn arrays_need_the_same_length() {
         assert!(diff(json!([{"a": 1}]), json!([{"a": 1, "b": 0}])).is_empty());
         assert_eq!(diff(json!([1]), json!([1, 2])), ["vars 1 item: [1] 2 items: [1,2]"]);
-        assert_eq!(diff(json!([1, {"s": "x"}]), json!([1, {"s": "y"}])), [
-            "vars[1].s \"x\" \"y\""
-        ]);
+        assert_eq!(diff(json!([1, {"s": "x"}]), json!([1, {"s": "y"}])), ["vars[1].s \"x\" \"y\""]);
     }
 
     #[test]

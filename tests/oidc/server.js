@@ -31,7 +31,8 @@ const server = http.createServer();
 server.listen(requested, '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
-  const scopes = ['openid', 'offline_access', 'api:read', 'api:write'];
+  // `api:admin` is a scope the server knows but grants to no client (invalid_scope tests).
+  const scopes = ['openid', 'offline_access', 'api:read', 'api:write', 'api:admin'];
   const machine = (id, secret, method) => ({
     client_id: id,
     client_secret: secret,
@@ -48,7 +49,7 @@ server.listen(requested, '127.0.0.1', () => {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback'],
-    scope: scopes.join(' '),
+    scope: 'openid offline_access api:read api:write',
   });
   const provider = new Provider(issuer, {
     clients: [
@@ -61,8 +62,10 @@ server.listen(requested, '127.0.0.1', () => {
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: true },
+      introspection: { enabled: true },
       revocation: { enabled: true },
     },
+    cookies: { keys: ['weft-oidc-test-cookie-key'] },
     pkce: { methods: ['S256'], required: () => true },
     // Entra ID and most OAuth 2.0 servers hand out refresh tokens to a client allowed the
     // grant when `offline_access` is asked for, without OpenID Connect's extra rule (Core §11)

@@ -38,6 +38,9 @@ pub fn format_instant(at: &DateTime<Utc>) -> String {
 /// may stand for the `T`; fractions of any length, digits past nanoseconds ignored) or
 /// `YYYY-MM-DD` (midnight).
 fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    if let Some(naive) = parse_graph_shape(s) {
+        return Some(naive);
+    }
     const FORMATS: [&str; 4] =
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"];
     for format in FORMATS {
@@ -53,6 +56,38 @@ fn parse_naive(s: &str) -> Option<NaiveDateTime> {
         }
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+/// The shape Graph writes, `YYYY-MM-DDTHH:MM:SS[.fraction]`, read directly: an import converts
+/// two per item, and chrono's format-string parser is several times slower.
+fn parse_graph_shape(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range]
+            .iter()
+            .try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let mut nanos = 0u32;
+    if b.len() > 19 {
+        let fraction = b.get(20..)?;
+        if b[19] != b'.' || fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        for (i, &d) in fraction.iter().take(9).enumerate() {
+            nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+        }
+    }
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    date.and_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)
 }
 
 /// Parses an RFC 3339 date-time with an offset (`Z` or `±HH:MM`).
@@ -312,6 +347,35 @@ static WINDOWS_ZONES: &[(&str, &str)] = &[
     ("Yakutsk Standard Time", "Asia/Yakutsk"),
     ("Yukon Standard Time", "America/Whitehorse"),
 ];
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn graph_shape_fast_path_agrees_with_chrono() {
+        for s in [
+            "2026-11-23T09:00:00",
+            "2026-11-23T09:00:00.0000000",
+            "2026-02-28T23:59:59.1234567891",
+            "2026-11-23T09:00:00.5",
+        ] {
+            let slow =
+                NaiveDateTime::parse_from_str(&s[..s.len().min(29)], "%Y-%m-%dT%H:%M:%S%.f").ok();
+            assert_eq!(parse_graph_shape(s), slow, "{s}");
+        }
+        for s in [
+            "2026-13-01T00:00:00",
+            "2026-11-23T24:00:00",
+            "2026-11-23T09:00:00.",
+            "2026-11-23T09:00:00Z",
+            "２０２６-11-23T09:00:00",
+            "2026-11-23 09:00:00",
+        ] {
+            assert_eq!(parse_graph_shape(s), None, "{s}");
+        }
+    }
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

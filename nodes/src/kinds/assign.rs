@@ -84,3 +84,36 @@ impl Node for Assign {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft::testing::check_case;
+
+    #[test]
+    fn entries_run_in_order_each_seeing_the_last() {
+        let flow = json!({ "format": "weft.flow/1", "start": "a", "nodes": [
+            { "id": "a", "type": "assign", "set": {
+                "vars.x": "1", "vars.y": "vars.x + 1", "vars.deep.z": "vars.y * 10" } } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "order", "node": "a",
+            "expect": { "exit": "ok", "vars": { "x": 1, "y": 2, "deep": { "z": 20 } } } }),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_failing_entry_writes_nothing() {
+        let flow = json!({ "format": "weft.flow/1", "start": "a", "variables": { "x": 0 },
+            "nodes": [ { "id": "a", "type": "assign", "set": {
+                "vars.x": "5", "vars.y": "vars.missing.field + 1" } } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "rollback", "node": "a",
+            "expect": { "exit": "error", "vars": { "x": 0, "y": null,
+                "error": { "node": "a", "type": "assign", "category": "expression" } } } }),
+        )
+        .unwrap();
+    }
+}

@@ -68,3 +68,20 @@ impl Node for Authentication {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft::testing::check_case;
+
+    #[test]
+    fn signs_in_with_the_stand_in_and_writes_no_token() {
+        let flow = json!({ "format": "weft.flow/1", "start": "a", "nodes": [
+            { "id": "a", "type": "authentication", "profile": "crm", "into": "session.crm" } ] });
+        check_case(&flow, &json!({ "name": "stand-in", "node": "a",
+            "given": { "now": "2026-03-01T12:00:00Z" },
+            "expect": { "exit": "ok", "requests": [], "vars": { "session": { "crm": {
+                "profile": "crm", "token_type": "Bearer", "expires_at": "2026-03-01T13:00:00Z", "scopes": [] } } } } }))
+        .unwrap();
+    }
+}

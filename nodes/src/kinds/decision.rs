@@ -106,3 +106,51 @@ impl Node for Decision {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use weft::testing::check_case;
+
+    fn flow() -> Value {
+        json!({ "format": "weft.flow/1", "start": "d", "nodes": [
+            { "id": "d", "type": "decision", "otherwise": "small", "conditions": [
+                { "exit": "big", "when": "vars.n > 100" },
+                { "exit": "medium", "when": "vars.n > 10" } ] } ] })
+    }
+
+    fn exit_for(vars: Value, exit: &str) {
+        let case = json!({ "name": exit, "node": "d", "given": { "vars": vars },
+                           "expect": { "exit": exit } });
+        check_case(&flow(), &case).unwrap();
+    }
+
+    #[test]
+    fn the_first_condition_that_holds_wins() {
+        exit_for(json!({ "n": 500 }), "big");
+        exit_for(json!({ "n": 50 }), "medium");
+        exit_for(json!({ "n": 5 }), "small");
+    }
+
+    #[test]
+    fn a_condition_that_is_not_a_boolean_is_an_error() {
+        let flow = json!({ "format": "weft.flow/1", "start": "d", "nodes": [
+            { "id": "d", "type": "decision", "conditions": [ { "exit": "x", "when": "vars.n" } ] } ] });
+        check_case(&flow, &json!({ "name": "not bool", "node": "d", "given": { "vars": { "n": 1 } },
+            "expect": { "exit": "error", "vars": { "error": { "type": "decision",
+                "category": "expression", "message": "`conditions[0].when` gave integer, not a boolean" } } } }))
+        .unwrap();
+    }
+
+    #[test]
+    fn no_condition_and_no_otherwise_is_an_error() {
+        let flow = json!({ "format": "weft.flow/1", "start": "d", "nodes": [
+            { "id": "d", "type": "decision", "conditions": [ { "exit": "x", "when": "false" } ] } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "none", "node": "d",
+            "expect": { "exit": "error", "vars": { "error": { "category": "expression" } } } }),
+        )
+        .unwrap();
+    }
+}

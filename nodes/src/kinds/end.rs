@@ -72,3 +72,36 @@ impl Node for End {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft::testing::check_case;
+
+    #[test]
+    fn end_gives_the_result_and_status() {
+        let flow = json!({ "format": "weft.flow/1", "start": "e", "nodes": [
+            { "id": "e", "type": "end", "result": "#{ n: vars.n * 2 }" },
+            { "id": "f", "type": "end", "status": "failed", "result": "vars.error" },
+            { "id": "g", "type": "end" } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "ok", "node": "e", "given": { "vars": { "n": 4 } },
+            "expect": { "status": "succeeded", "result": { "n": 8 } } }),
+        )
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "failed", "node": "f",
+            "given": { "vars": { "error": { "message": "boom" } } },
+            "expect": { "status": "failed", "result": { "message": "boom" } } }),
+        )
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "null", "node": "g",
+            "expect": { "status": "succeeded", "result": null } }),
+        )
+        .unwrap();
+    }
+}

@@ -1,6 +1,5 @@
 //! `http_request`: calls an HTTP API, with retries, status exits and paging.
 
-use crate::expr::json_to_dynamic;
 use crate::expr::{Expr, Template};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
@@ -621,7 +620,7 @@ impl HttpRequest {
         let body = if response.body.is_empty() {
             if is_json { Dynamic::UNIT } else { Dynamic::from(String::new()) }
         } else if is_json {
-            let json: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| {
+            crate::expr::parse_json(&response.body).map_err(|e| {
                 NodeError::new(
                     "http",
                     format!(
@@ -633,8 +632,7 @@ impl HttpRequest {
                     ),
                 )
                 .with_status(response.status)
-            })?;
-            json_to_dynamic(&json)
+            })?
         } else {
             Dynamic::from(String::from_utf8_lossy(&response.body).into_owned())
         };

@@ -4,7 +4,7 @@
 //! as it was.
 
 use super::{eval_failed, type_name};
-use crate::expr::{Expr, json_to_dynamic, time};
+use crate::expr::{Expr, stream_array, time};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
@@ -224,46 +224,79 @@ impl NodeConfig for JsonImportConfig {
 impl JsonImport {
     fn import(&self, cx: &mut RunCx<'_>) -> Result<Array, NodeError> {
         let import_error = |message: String| NodeError::new("import", message);
-        let mut document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
-        if document.is_string() {
-            let text = document.into_immutable_string().unwrap_or_default();
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| import_error(format!("`from` is text but not JSON: {e}")))?;
-            document = json_to_dynamic(&json);
-        }
+        let document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
         let base = self.select.as_ref().map(|p| p.as_str()).unwrap_or("");
-        if let Some(select) = &self.select {
-            document = select
-                .take(document)
-                .ok_or_else(|| import_error(format!("`{base}` is not in the document")))?;
-        }
-        let found = type_name(&document);
-        let items = document.try_cast::<Array>().ok_or_else(|| {
+        let not_a_list = |found: &str| {
             import_error(format!(
                 "`{}` is {found}, not a list",
                 if base.is_empty() { "/" } else { base }
             ))
-        })?;
-        let mut out = Array::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let value = match &self.map {
-                Some(map) => cx
-                    .eval_with(
-                        map,
-                        [("item", item), ("index", Dynamic::from_int(index as rhai::INT))],
-                    )
-                    .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
-                None => item,
+        };
+        let missing = || import_error(format!("`{base}` is not in the document"));
+        let mut out = Array::new();
+        if document.is_string() {
+            // JSON text is streamed: one item at a time is a Rhai value, never the whole document.
+            let text = document.into_immutable_string().unwrap_or_default();
+            let path = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
+            let mut failure = None;
+            let found = stream_array(text.as_bytes(), path, &mut |index, item| match self
+                .item(cx, base, index, item)
+            {
+                Ok(value) => {
+                    out.push(value);
+                    Ok(())
+                }
+                Err(err) => {
+                    let message = err.message.clone();
+                    failure = Some(err);
+                    Err(message)
+                }
+            });
+            if let Some(err) = failure {
+                return Err(err);
+            }
+            let found =
+                found.map_err(|e| import_error(format!("`from` is text but not JSON: {e}")))?;
+            return match found {
+                Some("array") => Ok(out),
+                Some(found) => Err(not_a_list(found)),
+                None => Err(missing()),
             };
-            out.push(self.shape(value).map_err(|(field, why)| {
-                let at = match field {
-                    Some(field) => format!("{base}/{index}/{}", escape_token(&field)),
-                    None => format!("{base}/{index}"),
-                };
-                import_error(format!("{at}: {why}"))
-            })?);
+        }
+        let document = match &self.select {
+            Some(select) => select.take(document).ok_or_else(missing)?,
+            None => document,
+        };
+        let found = type_name(&document);
+        let items = document.try_cast::<Array>().ok_or_else(|| not_a_list(found))?;
+        out.reserve(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            out.push(self.item(cx, base, index, item)?);
         }
         Ok(out)
+    }
+
+    /// Maps and shapes one item; errors name the item (and field) by JSON pointer.
+    fn item(
+        &self,
+        cx: &mut RunCx<'_>,
+        base: &str,
+        index: usize,
+        item: Dynamic,
+    ) -> Result<Dynamic, NodeError> {
+        let value = match &self.map {
+            Some(map) => cx
+                .eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
+                .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
+            None => item,
+        };
+        self.shape(value).map_err(|(field, why)| {
+            let at = match field {
+                Some(field) => format!("{base}/{index}/{}", escape_token(&field)),
+                None => format!("{base}/{index}"),
+            };
+            NodeError::new("import", format!("{at}: {why}"))
+        })
     }
 
     /// Reduces an item to the declared fields, converting each.
@@ -311,5 +344,49 @@ impl Node for JsonImport {
             written.map_err(|e| NodeError::new("import", e.to_string()))?;
             Ok(Outcome::OK)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use weft::testing::check_case;
+
+    fn flow(node: Value) -> Value {
+        json!({ "format": "weft.flow/1", "start": "i", "nodes": [ node ] })
+    }
+
+    #[test]
+    fn text_is_parsed_selected_mapped_and_shaped() {
+        let flow = flow(
+            json!({ "id": "i", "type": "json_import", "from": "vars.text", "select": "/data/items",
+            "map": "#{ n: item.n, when: item.at, tag: item.tag }",
+            "fields": { "n": "integer", "when": "datetime", "tag": "string?" }, "into": "out" }),
+        );
+        check_case(&flow, &json!({ "name": "shape", "node": "i",
+            "given": { "vars": { "text": "{\"data\":{\"items\":[{\"n\":\"7\",\"at\":{\"dateTime\":\"2026-01-05T08:00:00\",\"timeZone\":\"Tokyo Standard Time\"}}]}}" } },
+            "expect": { "exit": "ok", "vars": { "out": [ { "n": 7, "when": "2026-01-04T23:00:00Z", "tag": null } ] } } }))
+        .unwrap();
+    }
+
+    #[test]
+    fn append_to_extends_and_failures_write_nothing() {
+        let flow = flow(json!({ "id": "i", "type": "json_import", "from": "vars.doc",
+            "fields": { "id": "integer" }, "append_to": "all" }));
+        check_case(
+            &flow,
+            &json!({ "name": "append", "node": "i",
+            "given": { "vars": { "all": [ { "id": 1 } ], "doc": [ { "id": 2, "x": 0 } ] } },
+            "expect": { "exit": "ok", "vars": { "all": [ { "id": 1 }, { "id": 2 } ] } } }),
+        )
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "bad item", "node": "i",
+            "given": { "vars": { "all": [], "doc": [ { "id": 2 }, { "id": "x" } ] } },
+            "expect": { "exit": "error", "vars": { "all": [],
+                "error": { "type": "json_import", "category": "import" } } } }),
+        )
+        .unwrap();
     }
 }

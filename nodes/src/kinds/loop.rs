@@ -81,3 +81,51 @@ impl Node for Loop {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft::testing::check_case;
+
+    #[test]
+    fn the_first_visit_takes_next_with_the_first_element() {
+        let flow = json!({ "format": "weft.flow/1", "start": "l", "nodes": [
+            { "id": "l", "type": "loop", "over": "vars.list", "as": "it" } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "first", "node": "l",
+            "given": { "vars": { "list": ["a", "b"] } },
+            "expect": { "exit": "next", "vars": { "it": "a", "it_index": 0 } } }),
+        )
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "empty", "node": "l",
+            "given": { "vars": { "list": [] } }, "expect": { "exit": "done" } }),
+        )
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "not a list", "node": "l",
+            "given": { "vars": { "list": 3 } },
+            "expect": { "exit": "error", "vars": { "error": { "category": "expression" } } } }),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_whole_loop_visits_every_element_then_is_done() {
+        let flow = json!({ "format": "weft.flow/1", "start": "l", "variables": { "seen": [] },
+            "nodes": [
+                { "id": "l", "type": "loop", "over": "[10, 20, 30]" },
+                { "id": "add", "type": "assign", "set": { "vars.seen": "vars.seen + [vars.item + vars.item_index]" } },
+                { "id": "end", "type": "end", "result": "vars.seen" } ],
+            "edges": [ { "from": "l", "exit": "next", "to": "add" }, { "from": "add", "to": "l" },
+                       { "from": "l", "exit": "done", "to": "end" } ] });
+        check_case(
+            &flow,
+            &json!({ "name": "all", "expect": { "status": "succeeded", "result": [10, 21, 32] } }),
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,158 @@
+//! JSON Import of 100 000 Graph events against a hand-written `serde_json` + struct mapping of
+//! the same data to the same fields: the calendar flow's `import` node, from JSON text.
+//!
+//! `cargo bench --bench import`
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use weft::exec::{self, RunOptions, Runtime};
+
+/// The allocator the `weft` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    divan::main();
+}
+
+const EVENTS: usize = 100_000;
+
+/// A calendarView page body with `EVENTS` events, as Graph sends them.
+fn page() -> String {
+    let zones = ["UTC", "Pacific Standard Time", "W. Europe Standard Time"];
+    let value: Vec<_> = (0..EVENTS)
+        .map(|i| {
+            let day = 1 + i % 28;
+            let hour = 8 + i % 9;
+            json!({
+                "@odata.etag": format!("W/\"{i}\""),
+                "id": format!("AAMkAG{i:08}"),
+                "subject": format!("Meeting {i} ✨"),
+                "bodyPreview": "Agenda: updates, questions",
+                "start": { "dateTime": format!("2026-11-{day:02}T{hour:02}:00:00.0000000"), "timeZone": zones[i % 3] },
+                "end": { "dateTime": format!("2026-11-{day:02}T{hour:02}:30:00.0000000"), "timeZone": zones[i % 3] },
+                "isAllDay": false,
+                "location": { "displayName": "Room 4", "locationType": "default" },
+                "organizer": { "emailAddress": { "name": "Adele Vance", "address": "adele@contoso.test" } },
+                "attendees": [ { "type": "required", "status": { "response": "accepted", "time": "2026-11-01T00:00:00Z" },
+                                 "emailAddress": { "name": "Megan", "address": "megan@contoso.test" } } ]
+            })
+        })
+        .collect();
+    json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('x')/calendarView", "value": value })
+        .to_string()
+}
+
+/// `json_import` of the page text, mapped and shaped as the calendar flow does.
+#[divan::bench(sample_count = 10)]
+fn weft_json_import(bencher: divan::Bencher) {
+    let flow = json!({
+        "format": "weft.flow/1",
+        "parameters": { "page": { "type": "string" } },
+        "start": "import",
+        "nodes": [
+            { "id": "import", "type": "json_import", "from": "params.page", "select": "/value",
+              "map": "#{ id: item.id, subject: item.subject, start: item.start, end: item.end, is_all_day: item.isAllDay, location: item.location?.displayName, organizer: item.organizer?.emailAddress?.address }",
+              "fields": { "id": "string", "subject": "string", "start": "datetime", "end": "datetime", "is_all_day": "boolean", "location": "string?", "organizer": "string?" },
+              "into": "events" },
+            { "id": "done", "type": "end", "result": "vars.events.len()" }
+        ],
+        "edges": [ { "from": "import", "to": "done" } ]
+    });
+    let loader = weft::cli::loader();
+    let flow = loader.load_bytes(flow.to_string().as_bytes(), "import").flow.expect("bench flow");
+    let runtime = Runtime::new(loader.engine().clone());
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let text = page();
+    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
+        let mut params = serde_json::Map::new();
+        params.insert("page".into(), text.clone().into());
+        let options = RunOptions { params, ..RunOptions::default() };
+        let report = rt.block_on(exec::run(&flow, &runtime, options, std::future::pending()));
+        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
+        report
+    });
+}
+
+#[derive(Deserialize)]
+struct Page {
+    value: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event {
+    id: String,
+    subject: String,
+    start: GraphTime,
+    end: GraphTime,
+    is_all_day: bool,
+    location: Option<Location>,
+    organizer: Option<Organizer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphTime {
+    date_time: String,
+    time_zone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Organizer {
+    email_address: Address,
+}
+
+#[derive(Deserialize)]
+struct Address {
+    address: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Item {
+    id: String,
+    subject: String,
+    start: String,
+    end: String,
+    is_all_day: bool,
+    location: Option<String>,
+    organizer: Option<String>,
+}
+
+fn utc(t: &GraphTime) -> String {
+    let at = weft::nodes::expr::time::graph_to_utc(&t.date_time, &t.time_zone).expect("time");
+    weft::nodes::expr::time::format_instant(&at)
+}
+
+/// The same mapping written by hand: serde into structs, then the fields, times in UTC.
+#[divan::bench(sample_count = 10)]
+fn handwritten_serde(bencher: divan::Bencher) {
+    let text = page();
+    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
+        let page: Page = serde_json::from_str(&text).expect("page");
+        let items: Vec<Item> = page
+            .value
+            .into_iter()
+            .map(|e| Item {
+                start: utc(&e.start),
+                end: utc(&e.end),
+                id: e.id,
+                subject: e.subject,
+                is_all_day: e.is_all_day,
+                location: e.location.and_then(|l| l.display_name),
+                organizer: e.organizer.and_then(|o| o.email_address.address),
+            })
+            .collect();
+        assert_eq!(items.len(), EVENTS);
+        items
+    });
+}

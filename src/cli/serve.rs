@@ -1,0 +1,131 @@
+//! `weft serve`.
+
+use crate::serve::{DEFAULT_LISTEN, ServeConfig, Server, TOKEN_VAR};
+use clap::Args;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILED};
+
+#[derive(Debug, Args)]
+pub(super) struct ServeArgs {
+    /// The directory whose `*.flow.json` files are served.
+    #[arg(default_value = "flows")]
+    dir: PathBuf,
+    /// The address to listen on (`IP:PORT`, or a port on 127.0.0.1). Any address other than
+    /// loopback requires the access token in WEFT_SERVE_TOKEN.
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN.to_string(), value_parser = parse_listen)]
+    listen: String,
+    /// The profiles file (default: `profiles.json` in DIR).
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    /// The most runs in flight at once; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_RUNS)]
+    max_runs: usize,
+    /// The per-run time limit in seconds (0: none); a run that passes it is answered 504.
+    #[arg(long, value_name = "SECS", default_value_t = crate::serve::DEFAULT_TIMEOUT.as_secs_f64())]
+    timeout: f64,
+    /// Where sign-ins are kept (default: the platform's data directory).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// The largest request body accepted, in bytes; larger ones are answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// The step limit of each run.
+    #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_STEPS)]
+    max_steps: u64,
+}
+
+/// `IP:PORT`, or a bare port on 127.0.0.1.
+fn parse_listen(text: &str) -> Result<String, String> {
+    listen_addr(text).map(|a| a.to_string())
+}
+
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Some(port) = text.strip_prefix("localhost:").and_then(|p| p.parse::<u16>().ok()) {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!("`{text}` is not an address: expected IP:PORT (such as 127.0.0.1:8787) or a port")
+    })
+}
+
+pub(super) fn serve(args: ServeArgs) -> u8 {
+    let listen = match listen_addr(&args.listen) {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let timeout = if args.timeout == 0.0 {
+        None
+    } else if args.timeout.is_finite() && args.timeout > 0.0 {
+        Some(Duration::from_secs_f64(args.timeout))
+    } else {
+        eprintln!("error: --timeout must be a positive number of seconds (0: no limit)");
+        return EXIT_BAD_INPUT;
+    };
+    let mut config = ServeConfig::new(&args.dir);
+    config.listen = listen;
+    config.profiles = args.profiles;
+    config.state_dir = args.state_dir;
+    config.max_runs = args.max_runs;
+    config.timeout = timeout;
+    config.max_body = args.max_body;
+    config.max_steps = args.max_steps;
+    config.token = std::env::var(TOKEN_VAR).ok();
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    runtime.block_on(async {
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return EXIT_BAD_INPUT;
+            }
+        };
+        for skipped in server.skipped() {
+            eprintln!("not serving {}: {}", skipped.file.display(), skipped.reason);
+        }
+        eprintln!(
+            "Serving {} flow{} on {}: {}",
+            server.flows().len(),
+            if server.flows().len() == 1 { "" } else { "s" },
+            server.url(),
+            server.flows().join(", ")
+        );
+        eprintln!(
+            "  POST {}/runs/{{flow}}   GET /flows   GET /health   (Ctrl-C stops)",
+            server.url()
+        );
+        server
+            .serve_until(async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                eprintln!("shutting down: finishing the runs in flight");
+            })
+            .await;
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(listen_addr("9000").unwrap().to_string(), "127.0.0.1:9000");
+        assert_eq!(listen_addr("localhost:9000").unwrap().to_string(), "127.0.0.1:9000");
+        assert_eq!(listen_addr("0.0.0.0:80").unwrap().to_string(), "0.0.0.0:80");
+        assert_eq!(listen_addr("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(listen_addr("example.com:80").is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! The HTTP API: routes, handlers and their JSON answers.
+
+use super::access::{AccessToken, require_token};
+use super::catalog::{Catalog, Entry};
+use super::{Phase, ServeConfig};
+use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
+use crate::params::{self, ParamError};
+use crate::trace::{Memory, TraceSink};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, watch};
+
+/// What every handler shares; immutable but for the semaphore's count.
+struct App {
+    flows: HashMap<String, Arc<Entry>>,
+    /// The `GET /flows` answer, serialised once.
+    list: Bytes,
+    runtime: Runtime,
+    slots: Arc<Semaphore>,
+    max_runs: usize,
+    max_body: u64,
+    timeout: Option<Duration>,
+    max_steps: u64,
+    retry_after: HeaderValue,
+    phase: watch::Receiver<Phase>,
+}
+
+/// Builds the router over the loaded catalog.
+pub(super) fn router(
+    config: &ServeConfig,
+    catalog: Catalog,
+    runtime: Runtime,
+    phase: watch::Receiver<Phase>,
+) -> Router {
+    let names = catalog.names();
+    let list = json!({
+        "flows": names.iter().filter_map(|n| catalog.flows.get(n)).map(|e| &e.summary).collect::<Vec<_>>(),
+        "skipped": catalog.skipped.iter().map(|s| json!({
+            "file": s.file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "reason": s.reason,
+        })).collect::<Vec<_>>(),
+    });
+    let app = Arc::new(App {
+        flows: catalog.flows,
+        list: Bytes::from(serde_json::to_vec(&list).unwrap_or_default()),
+        runtime,
+        slots: Arc::new(Semaphore::new(config.max_runs)),
+        max_runs: config.max_runs,
+        max_body: u64::try_from(config.max_body).unwrap_or(u64::MAX),
+        timeout: config.timeout,
+        max_steps: config.max_steps,
+        retry_after: HeaderValue::from(config.retry_after),
+        phase,
+    });
+    let router = Router::new()
+        .route("/runs/{flow}", post(run))
+        .route("/flows", get(list_flows))
+        .route("/flows/{flow}", get(show_flow))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.max_body))
+        .with_state(app);
+    match &config.token {
+        Some(token) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(AccessToken::new(token)),
+            require_token,
+        )),
+        None => router,
+    }
+}
+
+/// A JSON answer from already serialised bytes.
+fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let json = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (status, json, body.into()).into_response()
+}
+
+/// A JSON answer.
+fn json_value(status: StatusCode, body: &Value) -> Response {
+    json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// `{ "error": { "message": … } }`.
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
+    json_value(status, &json!({ "error": { "message": message } }))
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such resource: try GET /flows, GET /flows/{flow}, POST /runs/{flow} or GET /health",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: runs are started with POST /runs/{flow}; /flows and /health take GET",
+    )
+}
+
+fn unknown_flow(app: &App, name: &str) -> Response {
+    let mut names: Vec<&str> = app.flows.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no flow named `{}` (served: {})", clip(name, 100), names.join(", ")),
+    )
+}
+
+/// At most `max` characters of text that came from the request.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+async fn list_flows(State(app): State<Arc<App>>) -> Response {
+    json_bytes(StatusCode::OK, app.list.clone())
+}
+
+async fn show_flow(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(name)) = name else {
+        return error(StatusCode::BAD_REQUEST, "the flow name in the path is not valid");
+    };
+    match app.flows.get(&name) {
+        Some(entry) => json_bytes(StatusCode::OK, entry.detail.clone()),
+        None => unknown_flow(&app, &name),
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let in_flight = app.max_runs.saturating_sub(app.slots.available_permits());
+    json_value(
+        StatusCode::OK,
+        &json!({
+            "status": "ok",
+            "flows": app.flows.len(),
+            "runs_in_flight": in_flight,
+            "max_runs": app.max_runs,
+        }),
+    )
+}
+
+/// Whether the query asks for the trace: `trace`, `trace=1`, `trace=true`, `trace=yes`.
+fn wants_trace(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, "1"));
+            key == "trace" && matches!(value, "1" | "true" | "yes" | "on")
+        })
+    })
+}
+
+/// The parameters in the body: a JSON object (an empty body is an empty object).
+fn body_params(body: &[u8]) -> Result<Map<String, Value>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => {
+            Err("the body must be a JSON object of parameters, such as {\"user\": \"me\"}".into())
+        }
+        Err(err) => Err(format!("the body is not valid JSON: {err}")),
+    }
+}
+
+/// A 413.
+fn too_large() -> Response {
+    error(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this server accepts")
+}
+
+/// A 400 naming the parameter.
+fn bad_params(err: &ParamError) -> Response {
+    let (message, name) = match err {
+        ParamError::Missing(name) => (format!("parameter `{name}` is required"), Some(name)),
+        ParamError::Undeclared { name, .. } | ParamError::Type { name, .. } => {
+            (err.to_string(), Some(name))
+        }
+        ParamError::Syntax(_) | ParamError::File(_) => (err.to_string(), None),
+    };
+    let mut body = Map::new();
+    body.insert("message".into(), message.into());
+    if let Some(name) = name {
+        body.insert("parameter".into(), name.clone().into());
+    }
+    json_value(StatusCode::BAD_REQUEST, &json!({ "error": body }))
+}
+
+async fn run(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    let Ok(Path(name)) = name else {
+        return error(StatusCode::BAD_REQUEST, "the flow name in the path is not valid");
+    };
+    let Some(entry) = app.flows.get(&name) else {
+        return unknown_flow(&app, &name);
+    };
+    // A declared length over the limit is refused before waiting for the body.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > app.max_body) {
+        return too_large();
+    }
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                return too_large();
+            }
+            return error(status, &format!("cannot read the body: {}", rejection.body_text()));
+        }
+    };
+    let given = match body_params(&body) {
+        Ok(given) => given,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    drop(body);
+    let params = match params::resolve(&entry.flow, Some(given), &[]) {
+        Ok(params) => params,
+        Err(err) => return bad_params(&err),
+    };
+    let Ok(permit) = app.slots.clone().try_acquire_owned() else {
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("all {} run slots are busy: retry shortly", app.max_runs),
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, app.retry_after.clone());
+        return response;
+    };
+    let memory = wants_trace(query.as_deref()).then(|| Arc::new(Memory::default()));
+    let options = RunOptions {
+        params,
+        max_steps: app.max_steps,
+        timeout: app.timeout,
+        trace: memory.clone().map(|m| m as Arc<dyn TraceSink>),
+        ..RunOptions::default()
+    };
+    let mut phase = app.phase.clone();
+    let cancel = async move {
+        if phase.wait_for(|p| *p >= Phase::Cancelling).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let started = Instant::now();
+    let report = exec::run(&entry.flow, &app.runtime, options, cancel).await;
+    drop(permit);
+    let elapsed = started.elapsed();
+    tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
+    answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()))
+}
+
+/// Whether a failed run failed because its time limit passed.
+fn timed_out(limit: Option<Duration>, elapsed: Duration) -> impl Fn(&RunReport) -> bool {
+    move |report| {
+        report.status == RunStatus::Failed
+            && limit.is_some_and(|limit| elapsed >= limit)
+            && report.error.as_ref().and_then(|e| e.get("category")).and_then(Value::as_str)
+                == Some("timeout")
+    }
+}
+
+fn answer(
+    report: RunReport,
+    timed_out: impl Fn(&RunReport) -> bool,
+    trace: Option<Vec<Value>>,
+) -> Response {
+    let status = match report.status {
+        RunStatus::Succeeded => StatusCode::OK,
+        RunStatus::Failed if timed_out(&report) => StatusCode::GATEWAY_TIMEOUT,
+        RunStatus::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+        RunStatus::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut body = Map::new();
+    body.insert("status".into(), report.status.as_str().into());
+    body.insert("result".into(), report.result);
+    match report.status {
+        RunStatus::Succeeded => {}
+        RunStatus::Failed => {
+            body.insert("error".into(), report.error.unwrap_or(Value::Null));
+        }
+        RunStatus::Interrupted => {
+            body.insert(
+                "error".into(),
+                json!({ "message": "the run was interrupted: the server is shutting down" }),
+            );
+        }
+    }
+    if let Some(trace) = trace {
+        body.insert("trace".into(), Value::Array(trace));
+    }
+    json_value(status, &Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_query() {
+        assert!(wants_trace(Some("trace=1")));
+        assert!(wants_trace(Some("a=b&trace=true")));
+        assert!(wants_trace(Some("trace")));
+        assert!(!wants_trace(Some("trace=0")));
+        assert!(!wants_trace(Some("tracer=1")));
+        assert!(!wants_trace(None));
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(body_params(b"").unwrap().is_empty());
+        assert!(body_params(b" \n").unwrap().is_empty());
+        assert_eq!(body_params(br#"{"a":1}"#).unwrap()["a"], 1);
+        assert!(body_params(b"[1]").unwrap_err().contains("JSON object"));
+        assert!(body_params(b"{").unwrap_err().contains("not valid JSON"));
+        assert!(body_params(&[0xff, 0xfe]).unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn clips_long_names() {
+        assert_eq!(clip("abc", 2), "ab…");
+        assert_eq!(clip("ab", 2), "ab");
+        assert_eq!(clip("éé", 1), "é…");
+    }
+}

@@ -1,0 +1,266 @@
+//! The served flows: every `*.flow.json` of the directory, loaded and compiled once, with the
+//! profiles they use resolved into one token manager.
+
+use super::{ServeConfig, ServeError};
+use crate::auth::state::StateDir;
+use crate::auth::{Profile, Profiles, TokenManager};
+use crate::flow::Flow;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weft_nodes::Diagnostic;
+use weft_nodes::expr::ExprEngine;
+
+const SUFFIX: &str = ".flow.json";
+
+/// A flow file that is not served.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The file.
+    pub file: PathBuf,
+    /// Why: its errors, or the profile that could not be resolved.
+    pub reason: String,
+}
+
+/// A served flow.
+pub(super) struct Entry {
+    /// The compiled flow.
+    pub flow: Flow,
+    /// The `GET /flows/{flow}` answer, serialised once.
+    pub detail: axum::body::Bytes,
+    /// Its summary in `GET /flows`.
+    pub summary: Value,
+}
+
+/// Every served flow and the shared token manager.
+pub(super) struct Catalog {
+    pub flows: HashMap<String, Arc<Entry>>,
+    pub skipped: Vec<Skipped>,
+    pub tokens: Option<Arc<TokenManager>>,
+    /// The expression engine the flows were compiled with, shared by every run.
+    pub engine: Arc<ExprEngine>,
+}
+
+/// A flow that loaded, before its profiles are checked.
+struct Candidate {
+    name: String,
+    file: PathBuf,
+    flow: Flow,
+    json: Value,
+    diagnostics: Vec<Diagnostic>,
+    profiles: Vec<String>,
+}
+
+impl Catalog {
+    /// Loads the flows of `config.dir` and resolves their profiles.
+    pub fn load(config: &ServeConfig) -> Result<Self, ServeError> {
+        let dir_error = |message: String| ServeError::Dir { dir: config.dir.clone(), message };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&config.dir)
+            .map_err(|e| dir_error(e.to_string()))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.len() > SUFFIX.len() && n.ends_with(SUFFIX))
+                    && path.is_file()
+            })
+            .collect();
+        files.sort();
+        let loader = crate::cli::loader();
+        let mut skipped = Vec::new();
+        let mut candidates = Vec::new();
+        for file in files {
+            match load_one(&loader, &file) {
+                Ok(candidate) => candidates.push(candidate),
+                Err(reason) => skipped.push(Skipped { file, reason }),
+            }
+        }
+        let (resolved, profile_errors) = resolve_profiles(config, &candidates);
+        let mut served = Vec::new();
+        for candidate in candidates {
+            let missing: Vec<&String> =
+                candidate.profiles.iter().filter(|p| !resolved.contains_key(*p)).collect();
+            if missing.is_empty() {
+                served.push(candidate);
+            } else {
+                let reasons: Vec<String> =
+                    missing.iter().filter_map(|p| profile_errors.get(*p)).cloned().collect();
+                skipped.push(Skipped { file: candidate.file, reason: reasons.join("; ") });
+            }
+        }
+        if served.is_empty() {
+            return Err(ServeError::NoFlows(config.dir.clone()));
+        }
+        let tokens = if resolved.is_empty() {
+            None
+        } else {
+            let state =
+                config.state_dir.as_deref().map_or_else(StateDir::default_location, StateDir::new);
+            let profiles: Vec<Profile> = resolved.into_values().collect();
+            Some(Arc::new(TokenManager::new(profiles, state).map_err(ServeError::Services)?))
+        };
+        let flows = served
+            .into_iter()
+            .map(|c| {
+                let entry = Entry {
+                    summary: summary(&c.name, &c.flow, &c.profiles),
+                    detail: detail(&c),
+                    flow: c.flow,
+                };
+                (c.name, Arc::new(entry))
+            })
+            .collect();
+        Ok(Self { flows, skipped, tokens, engine: loader.engine().clone() })
+    }
+
+    /// The served flows' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.flows.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(SUFFIX))
+        .unwrap_or_default()
+        .to_owned();
+    let loaded = loader.load_bytes(&bytes, &name);
+    let shown = file.display().to_string();
+    let Some(flow) = loaded.flow else {
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| located(&shown, d))
+            .collect();
+        return Err(if errors.is_empty() {
+            "it does not load".to_owned()
+        } else {
+            errors.join("\n  ")
+        });
+    };
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let profiles = used_profiles(&flow);
+    Ok(Candidate {
+        name,
+        file: file.to_owned(),
+        flow,
+        json,
+        diagnostics: loaded.diagnostics,
+        profiles,
+    })
+}
+
+/// The profile names a flow's nodes use, in order, without repeats.
+fn used_profiles(flow: &Flow) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for node in flow.nodes() {
+        for name in node.node.profiles() {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// `file:line:column: diagnostic`.
+fn located(file: &str, d: &Diagnostic) -> String {
+    match (d.line, d.column) {
+        (Some(line), Some(column)) => format!("{file}:{line}:{column}: {d}"),
+        _ => format!("{file}: {d}"),
+    }
+}
+
+/// Resolves every profile the candidates use, once each: the resolved ones, and why the others
+/// failed.
+fn resolve_profiles(
+    config: &ServeConfig,
+    candidates: &[Candidate],
+) -> (HashMap<String, Profile>, HashMap<String, String>) {
+    let mut names: Vec<&String> = candidates.iter().flat_map(|c| &c.profiles).collect();
+    names.sort();
+    names.dedup();
+    let mut resolved = HashMap::new();
+    let mut errors = HashMap::new();
+    if names.is_empty() {
+        return (resolved, errors);
+    }
+    let path = config.profiles.clone().unwrap_or_else(|| config.dir.join("profiles.json"));
+    let profiles = match Profiles::load(&path) {
+        Ok(profiles) => profiles,
+        Err(err) => {
+            let message = if path.exists() {
+                err.to_string()
+            } else {
+                format!(
+                    "it uses profiles but there is no profiles file at {} (pass --profiles FILE)",
+                    path.display()
+                )
+            };
+            for name in names {
+                errors.insert(name.clone(), message.clone());
+            }
+            return (resolved, errors);
+        }
+    };
+    let lookup = |name: &str| (config.env)(name);
+    for name in names {
+        match profiles.resolve(name, &lookup) {
+            Ok(profile) => {
+                resolved.insert(name.clone(), profile);
+            }
+            Err(err) => {
+                errors.insert(name.clone(), err.to_string());
+            }
+        }
+    }
+    (resolved, errors)
+}
+
+fn parameters(flow: &Flow) -> Value {
+    let mut out = Map::new();
+    for (name, p) in &flow.parameters {
+        let mut param = Map::new();
+        param.insert("type".into(), p.ty.name().into());
+        param.insert("required".into(), p.required.into());
+        if let Some(default) = &p.default {
+            param.insert("default".into(), default.clone());
+        }
+        if let Some(description) = &p.description {
+            param.insert("description".into(), description.clone().into());
+        }
+        out.insert(name.clone(), Value::Object(param));
+    }
+    Value::Object(out)
+}
+
+fn summary(name: &str, flow: &Flow, profiles: &[String]) -> Value {
+    json!({
+        "name": name,
+        "description": flow.description,
+        "parameters": parameters(flow),
+        "profiles": profiles,
+    })
+}
+
+fn detail(c: &Candidate) -> axum::body::Bytes {
+    let file = c.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let body = json!({
+        "name": c.name,
+        "file": file,
+        "description": c.flow.description,
+        "parameters": parameters(&c.flow),
+        "profiles": c.profiles,
+        "flow": c.json,
+        "diagnostics": c.diagnostics,
+    });
+    serde_json::to_vec(&body).unwrap_or_default().into()
+}

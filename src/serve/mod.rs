@@ -1,0 +1,308 @@
+//! `weft serve`: the runner as a long-running HTTP service (DESIGN §7).
+//!
+//! Every `*.flow.json` in a directory is loaded and compiled once at start; the compiled flows,
+//! the token manager, the HTTP client and the expression engine are shared by every run, and
+//! each run has its own variables, so concurrent runs are independent. The hot path takes no
+//! lock: the flows sit in an immutable map behind an `Arc`, and the concurrency limit is a
+//! semaphore whose permits are taken with `try_acquire` (a saturated server answers 503 with
+//! `Retry-After` instead of queueing).
+//!
+//! ```text
+//! POST /runs/{flow}[?trace=1]   a JSON object of parameters → 200 / 422 / 400 / 404 / 413 / 503 / 504
+//! GET  /flows                   names, descriptions and parameters of the served flows
+//! GET  /flows/{flow}            the flow file's JSON and its diagnostics
+//! GET  /health                  liveness, flows served, runs in flight
+//! ```
+//!
+//! Start one in-process with [`Server::bind`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weft::serve::ServeError> {
+//! let config = weft::serve::ServeConfig::new("flows");
+//! let server = weft::serve::Server::bind(config).await?;
+//! println!("listening on {}", server.url());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod access;
+mod api;
+mod catalog;
+
+use crate::auth::TokenManager;
+use std::fmt;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub use access::token_matches;
+pub use catalog::Skipped;
+
+/// The address served when none is given.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
+/// The largest request body accepted by default (1 MiB).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// The concurrent runs allowed by default.
+pub const DEFAULT_MAX_RUNS: usize = 256;
+/// The per-run time limit by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The environment variable holding the access token.
+pub const TOKEN_VAR: &str = "WEFT_SERVE_TOKEN";
+
+/// Reads a variable for `${env.NAME}` references in the profiles file.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// How to serve.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The directory whose `*.flow.json` files are served.
+    pub dir: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The profiles file (default: `profiles.json` in `dir`).
+    pub profiles: Option<PathBuf>,
+    /// Where sign-ins are kept (default: the platform's data directory).
+    pub state_dir: Option<PathBuf>,
+    /// The most runs in flight at once; more get 503.
+    pub max_runs: usize,
+    /// How long one run may take before the request gets 504 (`None`: no limit).
+    pub timeout: Option<Duration>,
+    /// The largest request body, in bytes; larger ones get 413.
+    pub max_body: usize,
+    /// The step limit of each run.
+    pub max_steps: u64,
+    /// The access token every request must carry as `Authorization: Bearer …`. Required when
+    /// `listen` is not a loopback address.
+    pub token: Option<String>,
+    /// How profile resolution reads `${env.NAME}` (default: the process environment).
+    pub env: EnvLookup,
+    /// The `Retry-After` of a 503, in seconds.
+    pub retry_after: u32,
+    /// On shutdown, how long runs in flight may take to finish before they are interrupted.
+    pub shutdown_grace: Duration,
+}
+
+impl ServeConfig {
+    /// Serves `dir` on [`DEFAULT_LISTEN`] with the defaults.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            listen: DEFAULT_LISTEN,
+            profiles: None,
+            state_dir: None,
+            max_runs: DEFAULT_MAX_RUNS,
+            timeout: Some(DEFAULT_TIMEOUT),
+            max_body: DEFAULT_MAX_BODY,
+            max_steps: crate::exec::DEFAULT_MAX_STEPS,
+            token: None,
+            env: Arc::new(|name: &str| std::env::var(name).ok()),
+            retry_after: 1,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
+    /// Checks the settings without binding: a non-loopback address needs a token, the token
+    /// must not be empty, limits must be positive.
+    pub fn check(&self) -> Result<(), ServeError> {
+        match &self.token {
+            Some(token) if token.trim().is_empty() => return Err(ServeError::EmptyToken),
+            None if !self.listen.ip().is_loopback() => {
+                return Err(ServeError::TokenRequired(self.listen));
+            }
+            _ => {}
+        }
+        if self.max_runs == 0 {
+            return Err(ServeError::Config("--max-runs must be at least 1".into()));
+        }
+        if self.max_body == 0 {
+            return Err(ServeError::Config("the body limit must be at least 1 byte".into()));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ServeError::Config("--timeout must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("dir", &self.dir)
+            .field("listen", &self.listen)
+            .field("profiles", &self.profiles)
+            .field("state_dir", &self.state_dir)
+            .field("max_runs", &self.max_runs)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field("max_steps", &self.max_steps)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("retry_after", &self.retry_after)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without an access token.
+    #[error("listening on {0} (not a loopback address) requires an access token: set {TOKEN_VAR}")]
+    TokenRequired(SocketAddr),
+    /// An empty access token.
+    #[error("the access token ({TOKEN_VAR}) is empty")]
+    EmptyToken,
+    /// A bad setting.
+    #[error("{0}")]
+    Config(String),
+    /// The flow directory can't be read.
+    #[error("cannot read the flow directory {dir}: {message}")]
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No flow could be served.
+    #[error("no flow to serve in {0} (every *.flow.json was skipped, or there is none)")]
+    NoFlows(PathBuf),
+    /// The shared services could not be built.
+    #[error("{0}")]
+    Services(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The server's life: running, no longer accepting (runs finish), interrupting runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Running,
+    Draining,
+    Cancelling,
+}
+
+/// Starts servers.
+pub struct Server;
+
+impl Server {
+    /// Loads the flows, resolves their profiles, binds `config.listen` and starts serving on
+    /// the current (multi-thread) tokio runtime.
+    pub async fn bind(config: ServeConfig) -> Result<ServerHandle, ServeError> {
+        config.check()?;
+        let catalog = catalog::Catalog::load(&config)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let names = catalog.names();
+        let skipped = catalog.skipped.clone();
+        let tokens = catalog.tokens.clone();
+        let http = crate::http::ReqwestHttp::new().map_err(ServeError::Services)?;
+        let services = weft_nodes::Services {
+            credentials: tokens.clone().map(|t| t as Arc<dyn weft_nodes::Credentials>),
+            http: Some(Arc::new(http)),
+        };
+        let runtime = crate::exec::Runtime::new(catalog.engine.clone()).with_services(services);
+        let router = api::router(&config, catalog, runtime, phase_rx.clone());
+        let mut draining = phase_rx;
+        let task = tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                // Small JSON answers: don't wait to coalesce them.
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = draining.wait_for(|p| *p >= Phase::Draining).await;
+                })
+                .await
+        });
+        tracing::info!(%addr, flows = names.len(), "serving");
+        Ok(ServerHandle {
+            addr,
+            names,
+            skipped,
+            tokens,
+            phase: phase_tx,
+            task,
+            grace: config.shutdown_grace,
+        })
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    names: Vec<String>,
+    skipped: Vec<Skipped>,
+    tokens: Option<Arc<TokenManager>>,
+    phase: watch::Sender<Phase>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    grace: Duration,
+}
+
+impl ServerHandle {
+    /// The address it listens on (the actual port when port 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The names of the flows served, sorted.
+    pub fn flows(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The flow files that are not served, and why.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// The token manager shared by every run (none when no served flow uses a profile).
+    pub fn token_manager(&self) -> Option<&Arc<TokenManager>> {
+        self.tokens.as_ref()
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) {
+        let mut this = self;
+        tokio::select! {
+            () = signal => {}
+            _ = &mut this.task => return,
+        }
+        this.shutdown().await;
+    }
+
+    /// Stops accepting connections, lets runs in flight finish (for up to the configured
+    /// grace period, after which they are interrupted and answered 503) and waits for the
+    /// server to stop.
+    pub async fn shutdown(self) {
+        let mut task = self.task;
+        self.phase.send_replace(Phase::Draining);
+        if tokio::time::timeout(self.grace, &mut task).await.is_ok() {
+            return;
+        }
+        self.phase.send_replace(Phase::Cancelling);
+        // Interrupted runs answer at once; give the connections a moment to close.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}

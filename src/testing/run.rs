@@ -1,0 +1,681 @@
+//! Running one node of a flow (or the whole flow) with given data, canned HTTP and stand-in
+//! credentials, and checking the outcome against expectations.
+
+use super::creds::StandInCredentials;
+use super::file::{Canned, Expect, ExpectedRequest};
+use super::http::{CannedHttp, SentRequest};
+use super::matching::{Mismatch, compare, show};
+use crate::exec::{self, RunOptions, RunStatus, Runtime};
+use crate::flow::{Flow, Loader};
+use chrono::{DateTime, Utc};
+use rhai::{Dynamic, Map as RhaiMap};
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
+use weft_nodes::node::{NodeState, RunParts};
+use weft_nodes::{Credentials, NodeError, Outcome, Registry, RunCx, Services, VarPath, Vars};
+
+/// How long a case may run before it fails.
+pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a test could not be run at all (a problem of the test, not a verdict).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessError {
+    /// The flow does not load; the diagnostics, one per line.
+    #[error("the flow does not load:\n{0}")]
+    Flow(String),
+    /// The node is not in the flow.
+    #[error("there is no node `{0}` in the flow")]
+    UnknownNode(String),
+    /// A parameter is undeclared, of the wrong type, or missing.
+    #[error("{0}")]
+    Params(String),
+    /// `now` is not an RFC 3339 instant.
+    #[error("`{0}` is not an RFC 3339 instant (e.g. 2026-11-23T09:00:00Z)")]
+    Now(String),
+    /// The profiles file can't be read or a profile can't be resolved.
+    #[error("{0}")]
+    Profiles(String),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(String),
+}
+
+/// Loads flows and starts tests; holds the node kinds and the expression engine.
+#[derive(Clone)]
+pub struct Harness {
+    loader: Loader,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    /// A harness for the built-in node kinds.
+    pub fn new() -> Self {
+        Self { loader: crate::cli::loader() }
+    }
+
+    /// A harness for the kinds of `registry` (e.g. the built-ins plus your own).
+    pub fn with_registry(registry: Registry) -> Self {
+        Self { loader: Loader::new(Arc::new(registry), Arc::new(ExprEngine::new())) }
+    }
+
+    /// The loader flows are loaded with.
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    /// Loads a flow file.
+    pub fn load_flow(&self, path: &Path) -> Result<Flow, HarnessError> {
+        loaded(self.loader.load_path(path))
+    }
+
+    /// Loads a flow from its JSON (`weft.flow/1`).
+    pub fn flow_from_json(&self, flow: &Value) -> Result<Flow, HarnessError> {
+        let text = serde_json::to_vec(flow).unwrap_or_default();
+        loaded(self.loader.load_bytes(&text, "test"))
+    }
+
+    /// A flow of just `node` (a node object as a flow file holds it, `id` and `type` included),
+    /// for testing a node built in code. Its exits are unwired.
+    pub fn single_node(&self, node: Value) -> Result<Flow, HarnessError> {
+        let id = node.get("id").and_then(Value::as_str).unwrap_or("node").to_owned();
+        let mut node = node;
+        if let Value::Object(object) = &mut node {
+            object.entry("id").or_insert_with(|| Value::String(id.clone()));
+        }
+        self.flow_from_json(&json!({
+            "format": crate::flow::wire::FORMAT, "name": id, "start": id, "nodes": [node],
+        }))
+    }
+
+    /// A test of node `id` of `flow`, run alone: it stops at the exit the node takes.
+    pub fn node<'f>(&self, flow: &'f Flow, id: &str) -> NodeTest<'f> {
+        NodeTest::new(self.loader.engine().clone(), flow, Some(id.to_owned()))
+    }
+
+    /// A test of the whole flow, from `start`.
+    pub fn flow<'f>(&self, flow: &'f Flow) -> NodeTest<'f> {
+        NodeTest::new(self.loader.engine().clone(), flow, None)
+    }
+}
+
+fn loaded(loaded: crate::flow::Loaded) -> Result<Flow, HarnessError> {
+    match loaded.flow {
+        Some(flow) => Ok(flow),
+        None => Err(HarnessError::Flow(
+            loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| {
+                    let at = if d.pointer.is_empty() { "/" } else { d.pointer.as_str() };
+                    format!("  {at}: {}", d.message)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+    }
+}
+
+/// Where credentials come from.
+enum Creds {
+    StandIn,
+    Profiles(PathBuf),
+    Custom(Arc<dyn Credentials>),
+}
+
+/// One run to make: the node (or whole flow) and what it starts with. Build it with
+/// [`Harness::node`] or [`Harness::flow`], then [`NodeTest::run`].
+pub struct NodeTest<'f> {
+    engine: Arc<ExprEngine>,
+    flow: &'f Flow,
+    node: Option<String>,
+    vars: Map<String, Value>,
+    params: Map<String, Value>,
+    now: Option<DateTime<Utc>>,
+    http: Vec<Canned>,
+    creds: Creds,
+    timeout: Duration,
+}
+
+impl<'f> NodeTest<'f> {
+    fn new(engine: Arc<ExprEngine>, flow: &'f Flow, node: Option<String>) -> Self {
+        Self {
+            engine,
+            flow,
+            node,
+            vars: Map::new(),
+            params: Map::new(),
+            now: None,
+            http: Vec::new(),
+            creds: Creds::StandIn,
+            timeout: DEFAULT_CASE_TIMEOUT,
+        }
+    }
+
+    /// Variables to start with: each top-level key replaces the flow's `variables` entry.
+    /// Anything but a JSON object is ignored.
+    pub fn vars(mut self, vars: Value) -> Self {
+        if let Value::Object(vars) = vars {
+            self.vars.extend(vars);
+        }
+        self
+    }
+
+    /// Parameters, over the flow's defaults. Anything but a JSON object is ignored.
+    pub fn params(mut self, params: Value) -> Self {
+        if let Value::Object(params) = params {
+            self.params.extend(params);
+        }
+        self
+    }
+
+    /// The instant `now()` returns.
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Adds a canned exchange (entries answer in the order they were added).
+    pub fn respond(mut self, canned: Canned) -> Self {
+        self.http.push(canned);
+        self
+    }
+
+    /// Adds canned exchanges.
+    pub fn http(mut self, canned: impl IntoIterator<Item = Canned>) -> Self {
+        self.http.extend(canned);
+        self
+    }
+
+    /// Uses the real profiles of `path` (their token requests answered by the canned HTTP)
+    /// instead of the stand-in test tokens.
+    pub fn profiles(mut self, path: impl Into<PathBuf>) -> Self {
+        self.creds = Creds::Profiles(path.into());
+        self
+    }
+
+    /// Uses these credentials instead of the stand-in test tokens.
+    pub fn credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.creds = Creds::Custom(credentials);
+        self
+    }
+
+    /// How long the run may take (default one minute).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs on a fresh single-threaded runtime (for `#[test]` functions that are not async).
+    pub fn run_blocking(self) -> Result<TestRun, HarnessError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HarnessError::Runtime(e.to_string()))?;
+        runtime.block_on(self.run())
+    }
+
+    /// Runs the node (or the flow) and reports what happened.
+    pub async fn run(self) -> Result<TestRun, HarnessError> {
+        let flow = self.flow;
+        let ix = match &self.node {
+            Some(id) => {
+                Some(*flow.by_id.get(id).ok_or_else(|| HarnessError::UnknownNode(id.clone()))?)
+            }
+            None => None,
+        };
+        let params = resolve_params(flow, &self.params, ix.is_none())?;
+        let clock = self.now.map_or(Clock::System, Clock::Fixed);
+        let stand_in = !matches!(self.creds, Creds::Profiles(_));
+        let http = Arc::new(CannedHttp::new(self.http, stand_in));
+        let mut _state_dir = None;
+        let credentials: Arc<dyn Credentials> = match self.creds {
+            Creds::StandIn => Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now))),
+            Creds::Custom(credentials) => credentials,
+            Creds::Profiles(path) => {
+                let dir = TempDir::new()?;
+                let manager = token_manager(flow, &path, &dir.0, http.clone())?;
+                _state_dir = Some(dir);
+                manager
+            }
+        };
+        let services = Services { credentials: Some(credentials), http: Some(http.clone()) };
+        let mut run = match ix {
+            Some(ix) => {
+                let one = run_one(flow, ix, &self.engine, &services, self.vars, params, clock);
+                match tokio::time::timeout(self.timeout, one).await {
+                    Ok(run) => run,
+                    Err(_) => timed_out(flow, ix, self.timeout),
+                }
+            }
+            None => {
+                let runtime = Runtime::new(self.engine.clone()).with_services(services);
+                let options = RunOptions {
+                    params,
+                    vars: Some(self.vars),
+                    clock,
+                    timeout: Some(self.timeout),
+                    ..RunOptions::default()
+                };
+                let report = exec::run(flow, &runtime, options, std::future::pending()).await;
+                TestRun {
+                    exit: None,
+                    status: Some(report.status),
+                    result: report.result,
+                    vars: vars_json(&report.vars),
+                    error: report.error,
+                    node: report.node,
+                    requests: Vec::new(),
+                    unmatched: Vec::new(),
+                }
+            }
+        };
+        run.requests = http.requests();
+        run.unmatched = http.unmatched();
+        Ok(run)
+    }
+}
+
+/// A temporary state directory for a real token manager, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self, HarnessError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("weft-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| HarnessError::Profiles(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn token_manager(
+    flow: &Flow,
+    path: &Path,
+    state: &Path,
+    http: Arc<CannedHttp>,
+) -> Result<Arc<dyn Credentials>, HarnessError> {
+    let mut names: Vec<String> = Vec::new();
+    for node in flow.nodes() {
+        for name in node.node.profiles() {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    let profiles =
+        crate::auth::Profiles::load(path).map_err(|e| HarnessError::Profiles(e.to_string()))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let resolved = names
+        .iter()
+        .map(|name| profiles.resolve(name, &env))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| HarnessError::Profiles(e.to_string()))?;
+    let manager =
+        crate::auth::TokenManager::new(resolved, crate::auth::state::StateDir::new(state))
+            .map_err(HarnessError::Profiles)?
+            .with_http(http);
+    Ok(Arc::new(manager))
+}
+
+/// The flow's parameter defaults overlaid with `given`, checked against the declarations.
+/// `require` checks that required parameters have a value (whole-flow runs).
+pub(crate) fn resolve_params(
+    flow: &Flow,
+    given: &Map<String, Value>,
+    require: bool,
+) -> Result<Map<String, Value>, HarnessError> {
+    let mut params = Map::new();
+    for (name, declared) in &flow.parameters {
+        if let Some(default) = &declared.default {
+            params.insert(name.clone(), default.clone());
+        }
+    }
+    for (name, value) in given {
+        let Some(declared) = flow.parameters.get(name) else {
+            let names: Vec<&str> = flow.parameters.keys().map(String::as_str).collect();
+            return Err(HarnessError::Params(format!(
+                "parameter `{name}` is not declared by the flow (it declares: {})",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )));
+        };
+        if !declared.ty.accepts(value) {
+            return Err(HarnessError::Params(format!(
+                "parameter `{name}`: expected {}, got {}",
+                declared.ty.name(),
+                show(value)
+            )));
+        }
+        params.insert(name.clone(), value.clone());
+    }
+    if require {
+        for (name, declared) in &flow.parameters {
+            if declared.required && !params.contains_key(name) {
+                return Err(HarnessError::Params(format!(
+                    "parameter `{name}` is required: give it in `given.params`"
+                )));
+            }
+        }
+    }
+    Ok(params)
+}
+
+fn to_rhai(object: Map<String, Value>) -> RhaiMap {
+    object.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(&v))).collect()
+}
+
+fn vars_json(vars: &Vars) -> Value {
+    dynamic_to_json(&Dynamic::from_map(vars.snapshot())).unwrap_or_else(|_| json!({}))
+}
+
+fn error_path() -> VarPath {
+    VarPath::parse("error").unwrap_or_else(|_| unreachable!("`error` is a valid path"))
+}
+
+/// `vars.error` for a failure at node `id` of kind `kind`, as the executor writes it.
+fn error_value(id: &str, kind: &str, err: &NodeError) -> Value {
+    let mut error = json!({
+        "node": id, "type": kind, "category": err.category, "message": err.message,
+    });
+    if let Some(status) = err.status {
+        error["status"] = json!(status);
+    }
+    if let Some(code) = &err.code {
+        error["code"] = json!(code);
+    }
+    error
+}
+
+async fn run_one(
+    flow: &Flow,
+    ix: petgraph::graph::NodeIndex,
+    engine: &ExprEngine,
+    services: &Services,
+    given: Map<String, Value>,
+    params: Map<String, Value>,
+    clock: Clock,
+) -> TestRun {
+    let graph = flow.graph();
+    let node = &graph[ix];
+    let mut variables = flow.seed.clone();
+    variables.extend(to_rhai(given));
+    let vars = Vars::new(variables);
+    let params = Dynamic::from_map(to_rhai(params)).into_shared();
+    let mut scope = ExprScope::new(params, vars.handle());
+    scope.set_clock(clock);
+    let mut state: NodeState = None;
+    let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);
+    let outcome = {
+        let mut cx = RunCx::new(RunParts {
+            node: &node.id,
+            engine,
+            scope: &mut scope,
+            vars: &vars,
+            state: &mut state,
+            arrived_from_body: false,
+            wired: &wired,
+            writes: None,
+            services,
+            on_http: None,
+        });
+        node.node.run(&mut cx).await
+    };
+    let mut run = TestRun {
+        exit: None,
+        status: None,
+        result: Value::Null,
+        vars: Value::Null,
+        error: None,
+        node: Some(node.id.clone()),
+        requests: Vec::new(),
+        unmatched: Vec::new(),
+    };
+    match outcome {
+        Ok(Outcome::Exit(exit)) => run.exit = Some(exit.into_owned()),
+        Ok(Outcome::End { result, failed }) => {
+            run.status = Some(if failed { RunStatus::Failed } else { RunStatus::Succeeded });
+            run.result = dynamic_to_json(&result).unwrap_or(Value::Null);
+            if failed {
+                run.error = vars.get(&error_path()).and_then(|e| dynamic_to_json(&e).ok());
+            }
+        }
+        Err(err) => {
+            let error = error_value(&node.id, node.kind, &err);
+            let _ = vars.set(&error_path(), json_to_dynamic(&error));
+            run.exit = Some(err.exit.to_owned());
+            run.error = Some(error);
+        }
+    }
+    run.vars = vars_json(&vars);
+    run
+}
+
+fn timed_out(flow: &Flow, ix: petgraph::graph::NodeIndex, limit: Duration) -> TestRun {
+    let node = &flow.graph()[ix];
+    let err = NodeError::new("timeout", format!("the node ran longer than {} s", limit.as_secs()));
+    let error = error_value(&node.id, node.kind, &err);
+    TestRun {
+        exit: Some("error".into()),
+        status: None,
+        result: Value::Null,
+        vars: json!({ "error": error }),
+        error: Some(error),
+        node: Some(node.id.clone()),
+        requests: Vec::new(),
+        unmatched: Vec::new(),
+    }
+}
+
+/// What a test run did.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    /// The exit the node took (node runs; `None` when the node ended the run, as `end` does).
+    pub exit: Option<String>,
+    /// How the run ended: whole-flow runs, and node runs of a node that ends the run.
+    pub status: Option<RunStatus>,
+    /// The run's result (`null` when there is none).
+    pub result: Value,
+    /// All variables afterwards, as a JSON object.
+    pub vars: Value,
+    /// `vars.error` when the node (or run) failed.
+    pub error: Option<Value>,
+    /// The node run (node runs) or the node the run ended at (whole-flow runs).
+    pub node: Option<String>,
+    /// Every request sent, in order (answered or not).
+    pub requests: Vec<SentRequest>,
+    /// Requests no canned entry matched, each with why every entry did not match.
+    pub unmatched: Vec<(SentRequest, Vec<String>)>,
+}
+
+/// One reason a case failed, ready to print (may span lines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Mismatch> for Failure {
+    fn from(m: Mismatch) -> Self {
+        Failure(m.to_string())
+    }
+}
+
+impl TestRun {
+    /// The variable at a dotted path (`page.status`, `events`), when set.
+    pub fn var(&self, path: &str) -> Option<&Value> {
+        path.split('.').try_fold(&self.vars, |value, key| value.get(key))
+    }
+
+    /// Checks the run against `expect`; an empty list means the case passed. A request that
+    /// no canned entry answered always fails the case.
+    pub fn check(&self, expect: &Expect) -> Vec<Failure> {
+        let mut failures = Vec::new();
+        for (request, reasons) in &self.unmatched {
+            failures.push(Failure(unmatched_message(request, reasons)));
+        }
+        if let Some(want) = &expect.exit {
+            match &self.exit {
+                Some(exit) if exit == want => {}
+                Some(exit) => failures.push(Failure(format!(
+                    "exit\n  expected: {want}\n    actual: {exit}{}",
+                    self.error_note()
+                ))),
+                None => failures.push(Failure(format!(
+                    "exit\n  expected: {want}\n    actual: (none: the node ended the run)"
+                ))),
+            }
+        }
+        if let Some(want) = expect.status {
+            let actual = self.status.map_or("(none: the node did not end the run)", |s| s.as_str());
+            if actual != want.as_str() {
+                failures.push(Failure(format!(
+                    "status\n  expected: {}\n    actual: {actual}{}",
+                    want.as_str(),
+                    self.error_note()
+                )));
+            }
+        }
+        let mut mismatches = Vec::new();
+        if let Some(want) = &expect.vars {
+            compare("vars", want, &self.vars, &mut mismatches);
+        }
+        if let Some(want) = &expect.result {
+            compare("result", want, &self.result, &mut mismatches);
+        }
+        failures.extend(mismatches.into_iter().map(Failure::from));
+        if let Some(want) = &expect.requests {
+            failures.extend(self.check_requests(want));
+        }
+        // An unexpected failure explains most mismatches: say what it was, once.
+        let error_explained = expect.exit.is_some() || expect.status.is_some();
+        if !failures.is_empty()
+            && !error_explained
+            && self.unmatched.is_empty()
+            && let Some(error) = &self.error
+            && expect.exit.as_deref() != Some("error")
+        {
+            failures.push(Failure(format!("note: the run failed: vars.error = {}", show(error))));
+        }
+        failures
+    }
+
+    fn error_note(&self) -> String {
+        match self.error.as_ref().and_then(|e| e.get("message")).and_then(Value::as_str) {
+            Some(message) => format!("\n   because: {message}"),
+            None => String::new(),
+        }
+    }
+
+    fn check_requests(&self, want: &[ExpectedRequest]) -> Vec<Failure> {
+        let sent: Vec<Value> = self.requests.iter().map(SentRequest::to_json).collect();
+        if want.len() != self.requests.len() {
+            let list = if self.requests.is_empty() {
+                "none".to_owned()
+            } else {
+                self.requests.iter().map(|r| format!("\n    {}", r.line())).collect::<String>()
+            };
+            return vec![Failure(format!(
+                "requests\n  expected: {} request{}\n    actual: {} request{}: {list}",
+                want.len(),
+                if want.len() == 1 { "" } else { "s" },
+                sent.len(),
+                if sent.len() == 1 { "" } else { "s" },
+            ))];
+        }
+        let mut mismatches = Vec::new();
+        for (i, (want, have)) in want.iter().zip(&self.requests).enumerate() {
+            let at = format!("requests[{i}]");
+            if let Some(method) = &want.method
+                && !method.eq_ignore_ascii_case(&have.method)
+            {
+                mismatches.push(Mismatch {
+                    path: format!("{at}.method"),
+                    expected: method.clone(),
+                    actual: have.method.clone(),
+                });
+            }
+            if let Some(url) = &want.url
+                && *url != have.url
+            {
+                mismatches.push(Mismatch {
+                    path: format!("{at}.url"),
+                    expected: url.clone(),
+                    actual: have.url.clone(),
+                });
+            }
+            for (name, value) in &want.headers {
+                let actual = have.header(name);
+                if actual != Some(value.as_str()) {
+                    mismatches.push(Mismatch {
+                        path: format!("{at}.headers.{}", name.to_ascii_lowercase()),
+                        expected: format!("{value:?}"),
+                        actual: actual.map_or("(missing)".into(), |a| format!("{a:?}")),
+                    });
+                }
+            }
+            if let Some(json) = &want.json {
+                match have.json() {
+                    Some(body) => compare(&format!("{at}.json"), json, &body, &mut mismatches),
+                    None => mismatches.push(Mismatch {
+                        path: format!("{at}.json"),
+                        expected: show(json),
+                        actual: have.text().map_or("(no body)".into(), |t| {
+                            format!("{} (not JSON)", show(&Value::String(t)))
+                        }),
+                    }),
+                }
+            }
+            if let Some(body) = &want.body
+                && have.text().as_deref() != Some(body.as_str())
+            {
+                mismatches.push(Mismatch {
+                    path: format!("{at}.body"),
+                    expected: show(&Value::String(body.clone())),
+                    actual: have.text().map_or("(no body)".into(), |t| show(&Value::String(t))),
+                });
+            }
+        }
+        mismatches.into_iter().map(Failure::from).collect()
+    }
+}
+
+fn unmatched_message(request: &SentRequest, reasons: &[String]) -> String {
+    let mut out = format!(
+        "no canned response matches this request (nothing was sent):\n  {}",
+        request.line()
+    );
+    for (name, value) in &request.headers {
+        out.push_str(&format!("\n  {name}: {value}"));
+    }
+    if let Some(text) = request.text() {
+        out.push_str(&format!("\n  body: {}", show(&Value::String(text))));
+    }
+    if reasons.is_empty() {
+        out.push_str("\n  the case has no `http` entries");
+    } else {
+        for reason in reasons {
+            out.push_str(&format!("\n  {reason}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,278 @@
+//! No secret ever shows: the calendar flow run through the binary at `RUST_LOG=trace` with a
+//! trace file, against the simulator holding a recognisable client secret, must not print the
+//! secret, an access token (`weftsim-at-…`) or a refresh token (`weftsim-rt-…`) on stdout, stderr
+//! or in the trace; nor may a run with a wrong secret show the wrong secret. And the token
+//! manager is cheap: 200 runs at once make one token request, short-lived tokens are renewed
+//! once per lifetime.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "oidc/support.rs"]
+mod support;
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+use weft::auth::state::StateDir;
+use weft::auth::{Profiles, TokenManager};
+use weft::exec::{RunOptions, RunStatus, Runtime};
+use weft::sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+
+const CANARY: &str = "CANARY-s3cr3t-9d1e5f-do-not-print";
+const WRONG: &str = "WRONG-CANARY-77ab21-never-shown";
+const TOKEN_PREFIXES: [&str; 2] = ["weftsim-at-", "weftsim-rt-"];
+
+fn flows() -> std::path::PathBuf {
+    root().join("flows")
+}
+
+async fn sim(config: SimConfig) -> SimHandle {
+    Simulator::start(SimConfig { span_days: 30, ..config }).await.unwrap()
+}
+
+/// `weft run flows/graph-calendar.flow.json` with the simulator's profiles, at trace level.
+async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Output, String) {
+    let trace = dir.join("trace.jsonl");
+    let (base, graph, secret, trace2) =
+        (sim.base_url(), sim.graph_base(), secret.to_owned(), trace.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let flow = flows().join("graph-calendar.flow.json");
+        let profiles = flows().join("profiles.sim.json");
+        Weft::new(
+            &root(),
+            &[
+                "run".as_ref(),
+                flow.as_os_str(),
+                "--profiles".as_ref(),
+                profiles.as_os_str(),
+                "--param".as_ref(),
+                format!("graph_base={graph}").as_ref(),
+                "--param".as_ref(),
+                "user=adele@weft.test".as_ref(),
+                "--trace".as_ref(),
+                trace2.as_os_str(),
+                "--state-dir".as_ref(),
+                trace2.with_file_name("state").as_os_str(),
+            ] as &[&std::ffi::OsStr],
+        )
+        .env("RUST_LOG", "trace")
+        .env("WEFT_SIM_URL", &base)
+        .env("WEFT_SIM_SECRET", &secret)
+        .run()
+    })
+    .await
+    .unwrap();
+    let trace = std::fs::read_to_string(&trace).unwrap_or_default();
+    (out, trace)
+}
+
+fn assert_clean(out: &Output, trace: &str, secrets: &[&str]) {
+    let mut all: Vec<&str> = secrets.to_vec();
+    all.extend(TOKEN_PREFIXES);
+    assert_no_secret("stdout", &out.stdout, &all);
+    assert_no_secret("stderr", &out.stderr, &all);
+    assert_no_secret("the trace", trace, &all);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_flow_at_trace_level_shows_no_secret_and_no_token() {
+    let sim = sim(SimConfig::default().with_app_secret(CANARY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, trace) = run_calendar(&sim, CANARY, dir.path()).await;
+    out.assert_code(0);
+    let events = out.json();
+    assert!(events.as_array().is_some_and(|e| !e.is_empty()), "{events}");
+    // The canary is only meaningful if trace logging and the trace file were on.
+    assert!(out.stderr.contains("TRACE"), "no trace-level logs: {:.400}", out.stderr);
+    assert!(trace.lines().count() >= 4, "{trace}");
+    assert!(sim.counters().tokens_client_credentials >= 1);
+    assert_clean(&out, &trace, &[CANARY]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_fails_with_the_entra_error_and_is_shown_nowhere() {
+    let sim = sim(SimConfig::default().with_app_secret(CANARY)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, trace) = run_calendar(&sim, WRONG, dir.path()).await;
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("AADSTS7000215") || out.stderr.contains("invalid_client"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("sign_in"), "names the node: {}", out.stderr);
+    assert!(trace.contains("invalid_client"), "{trace}");
+    assert_clean(&out, &trace, &[WRONG, CANARY]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_sign_in_at_trace_level_shows_no_refresh_token() {
+    let sim = sim(SimConfig { device_auto_approve_after: Some(1), ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = json!({ "format": "weft.profiles/1", "profiles": { "user": {
+        "type": "oauth2", "grant": "device_code", "device_url": sim.device_url(),
+        "token_url": sim.token_url(), "client_id": PUBLIC_CLIENT_ID,
+        "scopes": ["offline_access", "Calendars.Read"], "hosts": ["127.0.0.1:*"] } } });
+    let path = dir.path().join("profiles.json");
+    std::fs::write(&path, profiles.to_string()).unwrap();
+    let profile = Profiles::load(&path).unwrap().resolve("user", &|_| None).unwrap();
+    let manager =
+        TokenManager::new(vec![profile.clone()], StateDir::new(dir.path().join("state"))).unwrap();
+    weft::auth::login::login(&manager, &profile, |_| {}).await.unwrap();
+    let flow = json!({ "format": "weft.flow/1", "parameters": { "graph": { "type": "string" } },
+        "start": "sign_in", "nodes": [
+            { "id": "sign_in", "type": "authentication", "profile": "user" },
+            { "id": "events", "type": "http_request", "method": "GET", "auth": "user",
+              "url": "${params.graph}/me/events", "query": { "$top": "3" }, "into": "events" },
+            { "id": "done", "type": "end", "result": "vars.events.status" } ],
+        "edges": [ { "from": "sign_in", "to": "events" }, { "from": "events", "to": "done" } ] });
+    std::fs::write(dir.path().join("user.flow.json"), flow.to_string()).unwrap();
+    let cwd = dir.path().to_owned();
+    let graph = format!("graph={}", sim.graph_base());
+    let out = tokio::task::spawn_blocking(move || {
+        Weft::new(
+            &cwd,
+            &[
+                "run",
+                "user.flow.json",
+                "--profiles",
+                "profiles.json",
+                "--state-dir",
+                "state",
+                "--trace",
+                "trace.jsonl",
+                "--param",
+                graph.as_str(),
+            ],
+        )
+        .env("RUST_LOG", "trace")
+        .run()
+    })
+    .await
+    .unwrap();
+    out.assert_code(0);
+    assert_eq!(out.json(), json!(200));
+    assert_eq!(sim.counters().tokens_refresh_token, 1);
+    let trace = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+    assert_clean(&out, &trace, &[]);
+}
+
+/// The calendar flow loaded through the library, and a runtime whose one token manager holds
+/// the simulator's app profile.
+fn calendar_runtime(sim: &SimHandle, dir: &Path) -> (weft::flow::Flow, Runtime, Arc<TokenManager>) {
+    let loader = weft::cli::loader();
+    let loaded = loader.load_path(&flows().join("graph-calendar.flow.json"));
+    let flow = loaded.flow.unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
+    let env = |name: &str| match name {
+        "WEFT_SIM_URL" => Some(sim.base_url()),
+        "WEFT_SIM_SECRET" => Some(weft::sim::APP_CLIENT_SECRET.to_owned()),
+        _ => None,
+    };
+    let profile = Profiles::load(&flows().join("profiles.sim.json"))
+        .unwrap()
+        .resolve("graph-app", &env)
+        .unwrap();
+    let manager = Arc::new(TokenManager::new(vec![profile], StateDir::new(dir)).unwrap());
+    let services = weft::nodes::Services {
+        credentials: Some(manager.clone()),
+        http: Some(Arc::new(weft::http::ReqwestHttp::new().unwrap())),
+    };
+    (flow, Runtime::new(loader.engine().clone()).with_services(services), manager)
+}
+
+fn calendar_params(flow: &weft::flow::Flow, sim: &SimHandle) -> serde_json::Map<String, Value> {
+    let given = json!({ "graph_base": sim.graph_base(), "user": "megan@weft.test",
+                        "from": "2026-01-05T00:00:00Z", "to": "2026-01-06T00:00:00Z" });
+    weft::params::resolve(flow, given.as_object().cloned(), &[]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_runs_make_one_token_request() {
+    let sim = sim(SimConfig {
+        anchor: "2026-01-05T12:00:00Z".parse().unwrap(),
+        faults: FaultConfig::none(),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flow, runtime, manager) = calendar_runtime(&sim, dir.path());
+    let flow = Arc::new(flow);
+    let runtime = Arc::new(runtime);
+    let params = calendar_params(&flow, &sim);
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let (flow, runtime, params) = (flow.clone(), runtime.clone(), params.clone());
+        runs.spawn(async move {
+            let options = RunOptions { params, ..RunOptions::default() };
+            weft::exec::run(&flow, &runtime, options, std::future::pending()).await
+        });
+    }
+    let mut results = Vec::new();
+    let all = tokio::time::timeout(Duration::from_secs(240), async {
+        while let Some(report) = runs.join_next().await {
+            results.push(report.unwrap());
+        }
+    });
+    all.await.expect("200 runs finish within four minutes");
+    assert_eq!(results.len(), 200);
+    for report in &results {
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+        assert_eq!(report.result, results[0].result);
+    }
+    assert!(results[0].result.as_array().is_some_and(|a| !a.is_empty()));
+    let counters = sim.counters();
+    assert_eq!(counters.token_requests, 1, "{counters:?}");
+    assert_eq!(counters.tokens_client_credentials, 1);
+    assert_eq!(manager.token_requests(), 1);
+    assert_eq!(counters.graph_401, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_second_tokens_are_renewed_once_per_lifetime() {
+    let sim = sim(SimConfig {
+        anchor: "2026-01-05T12:00:00Z".parse().unwrap(),
+        token_lifetime: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flow, runtime, manager) = calendar_runtime(&sim, dir.path());
+    let (flow, runtime) = (Arc::new(flow), Arc::new(runtime));
+    let params = calendar_params(&flow, &sim);
+    // Eight workers run the flow back to back for seven seconds: three and a half lifetimes.
+    let started = Instant::now();
+    let span = Duration::from_secs(7);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (flow, runtime, params) = (flow.clone(), runtime.clone(), params.clone());
+        workers.spawn(async move {
+            let mut runs = 0u32;
+            while started.elapsed() < span {
+                let options = RunOptions { params: params.clone(), ..RunOptions::default() };
+                let report =
+                    weft::exec::run(&flow, &runtime, options, std::future::pending()).await;
+                assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+                runs += 1;
+            }
+            runs
+        });
+    }
+    let mut total = 0;
+    while let Some(runs) = workers.join_next().await {
+        total += runs.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let counters = sim.counters();
+    // Renewed 0.2 s (a tenth of the lifetime) before each expiry: one request per 1.8 s.
+    let expected = (elapsed / 1.8).ceil() as u64;
+    assert!(total >= 16, "only {total} runs");
+    assert!(
+        (expected.saturating_sub(1)..=expected + 1).contains(&counters.token_requests),
+        "{} token requests in {elapsed:.1} s (expected about {expected}), {total} runs",
+        counters.token_requests
+    );
+    assert_eq!(manager.token_requests(), counters.token_requests);
+    // Renewed before expiry: Graph never saw an expired token.
+    assert_eq!(counters.graph_401, 0, "{counters:?}");
+}

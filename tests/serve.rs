@@ -1,0 +1,565 @@
+//! `weft serve`, started in-process on a free port and driven over HTTP: the answers of DESIGN
+//! §7 (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing, and
+//! the calendar flow against the simulator with many concurrent runs sharing one token.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration as Days, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft::serve::{ServeConfig, ServeError, Server, ServerHandle};
+use weft::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ECHO: &str = r##"{
+  "format": "weft.flow/1",
+  "description": "Greets someone",
+  "parameters": {
+    "name": { "type": "string", "required": true, "description": "Who" },
+    "n": { "type": "integer", "default": 1 }
+  },
+  "start": "double",
+  "nodes": [
+    { "id": "double", "type": "assign", "set": { "vars.twice": "params.n * 2" } },
+    { "id": "done", "type": "end", "result": "#{ greeting: `hello ${params.name}`, twice: vars.twice }" }
+  ],
+  "edges": [ { "from": "double", "to": "done" } ]
+}"##;
+
+const FAIL: &str = r#"{
+  "format": "weft.flow/1",
+  "parameters": { "n": { "type": "integer", "default": 0 } },
+  "start": "divide",
+  "nodes": [
+    { "id": "divide", "type": "assign", "set": { "vars.x": "10 / params.n" } },
+    { "id": "done", "type": "end", "result": "vars.x" }
+  ],
+  "edges": [ { "from": "divide", "to": "done" } ]
+}"#;
+
+const SLOW: &str = r#"{
+  "format": "weft.flow/1",
+  "description": "Calls a URL and answers its status",
+  "parameters": { "url": { "type": "string", "required": true } },
+  "start": "call",
+  "nodes": [
+    { "id": "call", "type": "http_request", "method": "GET", "url": "${params.url}" },
+    { "id": "done", "type": "end", "result": "vars.response.status" }
+  ],
+  "edges": [ { "from": "call", "to": "done" } ]
+}"#;
+
+const BROKEN: &str = r#"{ "format": "weft.flow/1", "start": "nowhere", "nodes": [] }"#;
+
+const NEEDS_PROFILE: &str = r#"{
+  "format": "weft.flow/1",
+  "start": "sign_in",
+  "nodes": [ { "id": "sign_in", "type": "authentication", "profile": "nobody" } ]
+}"#;
+
+/// A directory of test flows.
+fn flow_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("echo.flow.json", ECHO),
+        ("fail.flow.json", FAIL),
+        ("slow.flow.json", SLOW),
+        ("broken.flow.json", BROKEN),
+        ("needs-profile.flow.json", NEEDS_PROFILE),
+        ("notes.txt", "not a flow"),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn config(dir: &Path) -> ServeConfig {
+    let mut config = ServeConfig::new(dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.state_dir = Some(dir.join("state"));
+    config
+}
+
+async fn start(config: ServeConfig) -> ServerHandle {
+    weft::http::ensure_crypto_provider();
+    Server::bind(config).await.unwrap()
+}
+
+fn client() -> reqwest::Client {
+    weft::http::ensure_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// POSTs `body` (raw text) and returns the status, the headers and the JSON answer.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, headers, value)
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap())
+}
+
+fn message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or_else(|| panic!("no error message: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_answer_with_their_result_or_a_json_error() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let url = server.url();
+    let http = client();
+
+    assert_eq!(server.flows(), ["echo", "fail", "slow"]);
+    let skipped: Vec<String> = server
+        .skipped()
+        .iter()
+        .map(|s| s.file.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(skipped, ["broken.flow.json", "needs-profile.flow.json"]);
+    let no_profiles = &server.skipped()[1].reason;
+    assert!(no_profiles.contains("profiles file"), "{no_profiles}");
+
+    // Success.
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "n": 21}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "status": "succeeded", "result": { "greeting": "hello Ada", "twice": 42 } })
+    );
+
+    // A failing flow: 422 with the error.
+    let (status, _, body) = post(&http, &format!("{url}/runs/fail"), "{}").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["result"], Value::Null);
+    assert_eq!(body["error"]["node"], "divide");
+    assert_eq!(body["error"]["category"], "expression");
+
+    // Bad parameters: 400 naming the parameter.
+    let (status, _, body) = post(&http, &format!("{url}/runs/echo"), r#"{"n": 2}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["parameter"], "name");
+    assert!(message(&body).contains("`name`"), "{body}");
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "n": "two"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["parameter"], "n");
+    assert!(message(&body).contains("expected integer"), "{body}");
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "colour": "red"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["parameter"], "colour");
+    let (status, _, body) = post(&http, &format!("{url}/runs/echo"), "[1, 2]").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("JSON object"), "{body}");
+    let (status, _, body) = post(&http, &format!("{url}/runs/echo"), r#"{"name": "#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("not valid JSON"), "{body}");
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo"), vec![0xffu8, 0x00, 0x7b]).await;
+    assert_eq!(status, 400, "{body}");
+    let deep = "[".repeat(100_000);
+    let (status, _, body) = post(&http, &format!("{url}/runs/echo"), deep).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Unknown flows and routes: 404; wrong methods: 405; all JSON.
+    let (status, _, body) = post(&http, &format!("{url}/runs/nope"), "{}").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(message(&body).contains("`nope`") && message(&body).contains("echo"), "{body}");
+    let (status, _, body) = post(&http, &format!("{url}/runs/broken"), "{}").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(&http, &format!("{url}/elsewhere")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(&http, &format!("{url}/runs/echo")).await;
+    assert_eq!(status, 405, "{body}");
+
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413() {
+    let dir = flow_dir();
+    let mut config = config(dir.path());
+    config.max_body = 1024;
+    let server = start(config).await;
+    let http = client();
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2000));
+    let (status, _, body) = post(&http, &format!("{}/runs/echo", server.url()), big).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(message(&body).contains("larger"), "{body}");
+    // Chunked, without a Content-Length.
+    let chunk = "x".repeat(100);
+    let mut request = String::from(
+        "POST /runs/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+    );
+    for _ in 0..20 {
+        request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    request.push_str("0\r\n\r\n");
+    let answer = raw(server.addr(), request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#"{"error":{"message":"#), "{answer}");
+    // A declared length over the limit is refused without waiting for the body.
+    let answer = raw(
+        server.addr(),
+        b"POST /runs/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999999\r\nconnection: close\r\n\r\n{}",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Just under the limit is fine.
+    let fits = format!(r#"{{"name": "{}"}}"#, "x".repeat(1000));
+    let (status, _, body) = post(&http, &format!("{}/runs/echo", server.url()), fits).await;
+    assert_eq!(status, 200, "{body}");
+    server.shutdown().await;
+}
+
+/// Sends raw bytes and reads the answer until the server closes the connection.
+async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_brings_the_server_down() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    for request in [
+        &b"\x00\x01\x02 nonsense\r\n\r\n"[..],
+        b"POST /runs/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nconnection: close\r\n\r\n{\"na",
+        b"POST /runs/%ff%fe HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+        b"POST /runs/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999999\r\nconnection: close\r\n\r\n{}",
+    ] {
+        let answer = raw(server.addr(), request).await;
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+    let answer = raw(
+        server.addr(),
+        b"POST /runs/%ff%fe HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let (status, body) = get(&client(), &format!("{}/health", server.url())).await;
+    assert_eq!(status, 200, "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturation_gets_503_with_retry_after_and_slow_runs_time_out() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .mount(&upstream)
+        .await;
+    let slow = json!({ "url": format!("{}/slow", upstream.uri()) }).to_string();
+    let dir = flow_dir();
+    let mut config = config(dir.path());
+    config.max_runs = 2;
+    let server = start(config).await;
+    let url = server.url();
+    let http = client();
+
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, url, slow) = (http.clone(), url.clone(), slow.clone());
+            tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, health) = get(&http, &format!("{url}/health")).await;
+        if health["runs_in_flight"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the two runs never got going: {health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, headers, body) = post(&http, &format!("{url}/runs/slow"), slow.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers.get("retry-after").unwrap(), "1");
+    assert!(message(&body).contains("busy"), "{body}");
+    // Cheap requests still answer while the slots are taken.
+    let (status, body) = get(&http, &format!("{url}/flows")).await;
+    assert_eq!(status, 200, "{body}");
+    for run in runs {
+        let (status, _, body) = run.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"], 200);
+    }
+    let (status, _, body) = post(&http, &format!("{url}/runs/slow"), slow.clone()).await;
+    assert_eq!(status, 200, "slots are given back: {body}");
+    server.shutdown().await;
+
+    // The per-run time limit: 504.
+    let mut config = self::config(dir.path());
+    config.timeout = Some(Duration::from_millis(300));
+    let server = start(config).await;
+    let started = Instant::now();
+    let (status, _, body) = post(&http, &format!("{}/runs/slow?trace=1", server.url()), slow).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["error"]["category"], "timeout");
+    assert_eq!(body["error"]["node"], "call");
+    assert_eq!(body["trace"].as_array().unwrap().last().unwrap()["event"], "run_finished");
+    // A fast flow on the same server is unaffected.
+    let (status, _, body) =
+        post(&http, &format!("{}/runs/echo", server.url()), r#"{"name": "Ada"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_flows_and_health() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let url = server.url();
+    let http = client();
+
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo?trace=1"), r#"{"name": "Ada"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<&str> =
+        body["trace"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        [
+            "run_started",
+            "node_started",
+            "node_finished",
+            "node_started",
+            "node_finished",
+            "run_finished"
+        ]
+    );
+    let first = &body["trace"][0];
+    assert_eq!(first["params"], json!({ "name": "Ada", "n": 1 }));
+    assert!(first["run"].is_string() && first["at"].is_string());
+    assert_eq!(body["trace"][2]["writes"], json!({ "twice": 2 }));
+    // Without the flag there is no trace.
+    let (_, _, body) = post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada"}"#).await;
+    assert!(body.get("trace").is_none(), "{body}");
+    // A failed run carries its trace too.
+    let (status, _, body) = post(&http, &format!("{url}/runs/fail?trace=1"), "").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["trace"].as_array().unwrap().len() >= 3, "{body}");
+
+    let (status, body) = get(&http, &format!("{url}/flows")).await;
+    assert_eq!(status, 200, "{body}");
+    let flows = body["flows"].as_array().unwrap();
+    let names: Vec<&str> = flows.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["echo", "fail", "slow"]);
+    assert_eq!(flows[0]["description"], "Greets someone");
+    assert_eq!(
+        flows[0]["parameters"],
+        json!({
+            "name": { "type": "string", "required": true, "description": "Who" },
+            "n": { "type": "integer", "required": false, "default": 1 }
+        })
+    );
+    assert_eq!(body["skipped"].as_array().unwrap().len(), 2, "{body}");
+
+    let (status, body) = get(&http, &format!("{url}/flows/echo")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "echo");
+    assert_eq!(body["flow"], serde_json::from_str::<Value>(ECHO).unwrap());
+    assert!(body["diagnostics"].is_array(), "{body}");
+    let (status, body) = get(&http, &format!("{url}/flows/broken")).await;
+    assert_eq!(status, 404, "{body}");
+
+    let (status, body) = get(&http, &format!("{url}/health")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["flows"], 3);
+    assert_eq!(body["runs_in_flight"], 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_is_required_off_loopback_and_checked_on_every_request() {
+    let dir = flow_dir();
+    // Off loopback without a token: refused before binding anything.
+    let mut public = config(dir.path());
+    public.listen = "0.0.0.0:0".parse().unwrap();
+    assert!(matches!(public.check(), Err(ServeError::TokenRequired(_))));
+    let err = Server::bind(public.clone()).await.err().unwrap();
+    assert!(err.to_string().contains("WEFT_SERVE_TOKEN"), "{err}");
+    public.token = Some("  ".into());
+    assert!(matches!(public.check(), Err(ServeError::EmptyToken)));
+    public.token = Some("a-long-access-token".into());
+    assert!(public.check().is_ok());
+    let debug = format!("{public:?}");
+    assert!(!debug.contains("a-long-access-token"), "{debug}");
+
+    // With a token (here on loopback), every request must carry it.
+    let mut config = config(dir.path());
+    config.token = Some("a-long-access-token".into());
+    let server = start(config).await;
+    let url = server.url();
+    let http = client();
+    for path in ["/health", "/flows", "/flows/echo", "/nowhere"] {
+        let response = http.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert!(!body.to_string().contains("a-long-access-token"));
+    }
+    for wrong in
+        ["Bearer a-long-access-toke", "Bearer a-long-access-token-", "Basic a-long-access-token"]
+    {
+        let response = http
+            .post(format!("{url}/runs/echo"))
+            .header("authorization", wrong)
+            .body(r#"{"name": "Ada"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{wrong}");
+    }
+    let response = http
+        .post(format!("{url}/runs/echo"))
+        .header("authorization", "Bearer a-long-access-token")
+        .body(r#"{"name": "Ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_are_independent() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let url = server.url();
+    let http = client();
+    let runs: Vec<_> = (0..50)
+        .map(|i| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let body = json!({ "name": format!("user{i}"), "n": i }).to_string();
+                (i, post(&http, &format!("{url}/runs/echo"), body).await)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (i, (status, _, body)) = run.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"], json!({ "greeting": format!("hello user{i}"), "twice": 2 * i }));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_runs_in_flight_finish() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
+        .mount(&upstream)
+        .await;
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let url = server.url();
+    let http = client();
+    let slow = json!({ "url": upstream.uri() }).to_string();
+    let run = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.shutdown().await;
+    let (status, _, body) = run.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(http.get(format!("{url}/health")).send().await.is_err(), "no longer listening");
+}
+
+fn anchor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_runs() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let state = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new(&flows);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.profiles = Some(flows.join("profiles.sim.json"));
+    config.state_dir = Some(state.path().to_owned());
+    let sim_url = sim.base_url();
+    config.env = Arc::new(move |name: &str| match name {
+        "WEFT_SIM_URL" => Some(sim_url.clone()),
+        "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
+        _ => None,
+    });
+    let server = start(config).await;
+    assert!(server.flows().iter().any(|f| f == "graph-calendar"), "{:?}", server.flows());
+    let url = server.url();
+    let http = client();
+
+    let user = "megan@weft.test";
+    let (from, to) = (anchor(), anchor() + Days::days(7));
+    let want = sim.ground_truth(user, from, to);
+    assert!(!want.is_empty());
+    let params = json!({
+        "graph_base": sim.graph_base(), "user": user, "from": from.to_rfc3339(),
+        "to": to.to_rfc3339(), "page_size": 7,
+    })
+    .to_string();
+    let runs: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url, params) = (http.clone(), url.clone(), params.clone());
+            tokio::spawn(
+                async move { post(&http, &format!("{url}/runs/graph-calendar"), params).await },
+            )
+        })
+        .collect();
+    for run in runs {
+        let (status, _, body) = run.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let items = body["result"].as_array().unwrap();
+        assert_eq!(items.len(), want.len());
+        let ids: Vec<&Value> = items.iter().map(|i| &i["id"]).collect();
+        let want_ids: Vec<&Value> = want.iter().map(|i| &i["id"]).collect();
+        assert_eq!(ids, want_ids);
+    }
+    assert_eq!(server.token_manager().unwrap().token_requests(), 1, "one token for all runs");
+
+    // The trace shows the requests, and neither it nor the answer holds the token or secret.
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/graph-calendar?trace=1"), params).await;
+    assert_eq!(status, 200);
+    let text = body.to_string();
+    assert!(text.contains(r#""event":"http""#), "{text}");
+    assert!(!text.contains(APP_CLIENT_SECRET));
+    assert!(!text.to_ascii_lowercase().contains("bearer "));
+    server.shutdown().await;
+    sim.shutdown().await;
+}
