@@ -260,7 +260,7 @@ mod tests {
     fn locates_pointers() {
         let text = "{\n  \"nodes\": [\n    { \"id\": \"a\" },\n    { \"id\": \"b\", \"x\": [1, {\"y\": 2}] }\n  ]\n}";
         assert_eq!(locate(text, "/nodes/1/id"), Some((4, 13)));
-        assert_eq!(locate(text, "/nodes/1/x/1/y"), Some((4, 32)));
+        assert_eq!(locate(text, "/nodes/1/x/1/y"), Some((4, 33)));
         assert_eq!(locate(text, "/nodes/0"), Some((3, 5)));
         // Missing member: its parent.
         assert_eq!(locate(text, "/nodes/0/url"), Some((3, 5)));
