@@ -43,14 +43,14 @@ fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&s
 }
 
 /// The flow's documented result, computed from the simulator's ground truth.
-fn expected(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
+fn expected(sim: &SimHandle, user: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
     let utc = |v: &Value| {
         let at =
             time::graph_to_utc(v["dateTime"].as_str().unwrap(), v["timeZone"].as_str().unwrap())
                 .unwrap();
         time::format_instant(&at)
     };
-    sim.ground_truth(USER, from, to)
+    sim.ground_truth(user, from, to)
         .iter()
         .map(|e| {
             json!({
@@ -79,7 +79,7 @@ async fn check_window(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) {
         run_calendar(sim, &f, &t, weft::sim::APP_CLIENT_SECRET, &[])
     });
     let got = result(&output);
-    let want = expected(sim, from, to);
+    let want = expected(sim, USER, from, to);
     assert!(!want.is_empty(), "the window {f}..{t} should hold items");
     assert_eq!(got.as_array().unwrap().len(), want.len(), "item count for {f}..{t}");
     assert_eq!(got, Value::Array(want), "items for {f}..{t}");
@@ -207,4 +207,71 @@ fn the_demo_prints_this_weeks_calendar() {
     assert!(table.status.success());
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains(&format!("{} items this week", items.len())), "{text}");
+}
+
+/// The user flavour: `weft login graph-user` (authorization code + PKCE) driven headlessly —
+/// the simulator consents by itself and redirects to the login's loopback listener — then the
+/// user calendar flow returns the signed-in user's ground truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() {
+    use std::io::BufRead;
+    let sim = start(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))
+        .unwrap()
+        .replace("http://localhost:8765/callback", &format!("http://localhost:{port}/callback"));
+    let profiles_path = dir.path().join("profiles.json");
+    std::fs::write(&profiles_path, profiles).unwrap();
+    let state = dir.path().join("state");
+    let weft = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+        command.env("WEFT_SIM_URL", sim.base_url()).env("WEFT_SIM_SECRET", "unused");
+        command
+    };
+    let mut login = weft()
+        .args(["login", "graph-user", "--profiles"])
+        .arg(&profiles_path)
+        .arg("--state-dir")
+        .arg(&state)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(login.stderr.take().unwrap()).lines();
+    let url = tokio::task::block_in_place(|| {
+        lines.by_ref().map_while(Result::ok).find(|line| line.starts_with("http")).unwrap()
+    });
+    weft::http::ensure_crypto_provider();
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consent = browser.get(&url).send().await.unwrap();
+    assert_eq!(consent.status(), 302);
+    let back = consent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("http://localhost:{port}/callback?")), "{back}");
+    let landing = browser.get(&back).send().await.unwrap();
+    assert_eq!(landing.status(), 200);
+    let status = tokio::task::block_in_place(|| login.wait()).unwrap();
+    assert!(status.success());
+
+    let (from, to) = (anchor(), anchor() + Duration::days(7));
+    let output = tokio::task::block_in_place(|| {
+        weft()
+            .arg("run")
+            .arg(flows().join("graph-calendar-user.flow.json"))
+            .arg("--profiles")
+            .arg(&profiles_path)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--param", &format!("graph_base={}", sim.graph_base())])
+            .args(["--param", &format!("from={}", from.to_rfc3339())])
+            .args(["--param", &format!("to={}", to.to_rfc3339())])
+            .output()
+            .unwrap()
+    });
+    let got = result(&output);
+    // The simulator signs in its default user, adele.
+    let want = expected(&sim, "adele@weft.test", from, to);
+    assert!(!want.is_empty());
+    assert_eq!(got, Value::Array(want));
+    sim.shutdown().await;
 }

@@ -393,7 +393,9 @@ mod tests {
 }
 
 /// Walks JSON text to the array at `path` (JSON pointer tokens) and hands each element to
-/// `each` as a Rhai value, one at a time: a large document is never held as a whole.
+/// `each` as a Rhai value, one at a time: a large document is never held as a whole. With
+/// `keep`, an element that is an object keeps only those members (the others are skipped
+/// without being built).
 /// Returns `Ok(None)` when the path is not in the document, `Ok(Some(kind))` with the JSON type
 /// found there when it is not an array, and `Ok(Some("array"))` after streaming it.
 ///
@@ -403,17 +405,87 @@ mod tests {
 pub fn stream_array(
     text: &[u8],
     path: &[String],
+    keep: Option<&[String]>,
     each: &mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
 ) -> Result<Option<&'static str>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(text);
-    let found = serde::de::DeserializeSeed::deserialize(PathSeed { path, each }, &mut de)?;
+    let found = serde::de::DeserializeSeed::deserialize(PathSeed { path, keep, each }, &mut de)?;
     de.end()?;
     Ok(found)
 }
 
 struct PathSeed<'p, 'f> {
     path: &'p [String],
+    keep: Option<&'p [String]>,
     each: &'f mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
+}
+
+/// An array element, its object members limited to `keep`.
+struct ElementSeed<'p> {
+    keep: Option<&'p [String]>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ElementSeed<'_> {
+    type Value = Dynamic;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Dynamic, D::Error> {
+        match self.keep {
+            Some(_) => deserializer.deserialize_any(self),
+            None => deserializer.deserialize_any(DynamicVisitor),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ElementSeed<'_> {
+    type Value = Dynamic;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Dynamic, E> {
+        Ok(Dynamic::UNIT)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Dynamic, E> {
+        Ok(Dynamic::from_bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Dynamic, E> {
+        Ok(Dynamic::from_int(i))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Dynamic, E> {
+        DynamicVisitor.visit_u64(u)
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Dynamic, E> {
+        Ok(Dynamic::from_float(f))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Dynamic, E> {
+        Ok(Dynamic::from(ImmutableString::from(s)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Dynamic, A::Error> {
+        DynamicVisitor.visit_seq(seq)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Dynamic, A::Error> {
+        let keep = self.keep.unwrap_or_default();
+        let mut map = Map::new();
+        while let Some(key) = access.next_key_seed(KeySeed)? {
+            if keep.iter().any(|k| k.as_str() == key.as_str()) {
+                map.insert(key, access.next_value_seed(DynamicSeed)?);
+            } else {
+                access.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(Dynamic::from_map(map))
+    }
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for PathSeed<'_, '_> {
@@ -462,7 +534,7 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         use serde::de::{Error, IgnoredAny};
         let Some((first, rest)) = self.path.split_first() else {
             let mut index = 0;
-            while let Some(item) = seq.next_element_seed(DynamicSeed)? {
+            while let Some(item) = seq.next_element_seed(ElementSeed { keep: self.keep })? {
                 (self.each)(index, item).map_err(A::Error::custom)?;
                 index += 1;
             }
@@ -474,7 +546,11 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         let mut index = 0;
         loop {
             if Some(index) == wanted {
-                match seq.next_element_seed(PathSeed { path: rest, each: &mut *self.each })? {
+                match seq.next_element_seed(PathSeed {
+                    path: rest,
+                    keep: self.keep,
+                    each: &mut *self.each,
+                })? {
                     Some(inner) => found = inner,
                     None => break,
                 }
@@ -498,7 +574,11 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         let mut found = None;
         while let Some(key) = access.next_key_seed(KeySeed)? {
             if key.as_str() == first.as_str() {
-                found = access.next_value_seed(PathSeed { path: rest, each: &mut *self.each })?;
+                found = access.next_value_seed(PathSeed {
+                    path: rest,
+                    keep: self.keep,
+                    each: &mut *self.each,
+                })?;
             } else {
                 access.next_value::<IgnoredAny>()?;
             }
@@ -515,7 +595,7 @@ mod stream_tests {
     fn streams_the_array_at_a_path() {
         let text = br#"{"skip":[{"value":[9]}],"value":[{"id":1},{"id":2}],"after":{"value":3}}"#;
         let mut seen = Vec::new();
-        let found = stream_array(text, &["value".into()], &mut |i, v| {
+        let found = stream_array(text, &["value".into()], None, &mut |i, v| {
             seen.push((i, dynamic_to_json(&v).unwrap()));
             Ok(())
         });
@@ -525,15 +605,21 @@ mod stream_tests {
             vec![(0, serde_json::json!({"id": 1})), (1, serde_json::json!({"id": 2}))]
         );
         let mut none = |_: usize, _: Dynamic| -> Result<(), String> { Ok(()) };
-        assert_eq!(stream_array(text, &["nope".into()], &mut none).unwrap(), None);
-        assert_eq!(stream_array(text, &["after".into()], &mut none).unwrap(), Some("object"));
-        assert_eq!(
-            stream_array(text, &["skip".into(), "0".into(), "value".into()], &mut none).unwrap(),
-            Some("array")
-        );
-        let err =
-            stream_array(text, &["value".into()], &mut |_, _| Err("stop at 0".into())).unwrap_err();
+        assert_eq!(stream_array(text, &["nope".into()], None, &mut none).unwrap(), None);
+        assert_eq!(stream_array(text, &["after".into()], None, &mut none).unwrap(), Some("object"));
+        let nested = ["skip".into(), "0".into(), "value".into()];
+        assert_eq!(stream_array(text, &nested, None, &mut none).unwrap(), Some("array"));
+        let err = stream_array(text, &["value".into()], None, &mut |_, _| Err("stop at 0".into()))
+            .unwrap_err();
         assert!(err.to_string().contains("stop at 0"));
-        assert!(stream_array(b"{\"value\": [1,", &["value".into()], &mut none).is_err());
+        assert!(stream_array(b"{\"value\": [1,", &["value".into()], None, &mut none).is_err());
+        let objects = br#"[{"a":1,"b":{"deep":[1,2]},"c":3}, 7]"#;
+        let mut kept = Vec::new();
+        stream_array(objects, &[], Some(&["a".into(), "c".into()]), &mut |_, v| {
+            kept.push(dynamic_to_json(&v).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(kept, vec![serde_json::json!({"a": 1, "c": 3}), serde_json::json!(7)]);
     }
 }

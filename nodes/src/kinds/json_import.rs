@@ -158,6 +158,41 @@ pub struct JsonImport {
     map: Option<Expr>,
     fields: Vec<(ImmutableString, FieldType, bool)>,
     target: Target,
+    /// The members of each item the import reads, when that is known: JSON text is then
+    /// parsed only as far as they go.
+    keep: Option<Vec<String>>,
+}
+
+/// The properties of `item` that an expression reads, when every use of `item` is a plain
+/// property access (`item.subject`, `item?.location`); `None` when anything else uses it (a
+/// method call, an index, the bare item), so the whole item must be built.
+fn item_properties(source: &str) -> Option<Vec<String>> {
+    let bytes = source.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut properties: Vec<String> = Vec::new();
+    let mut at = 0;
+    while let Some(found) = source[at..].find("item") {
+        let start = at + found;
+        let end = start + 4;
+        at = end;
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(|b| is_ident(b) || b == b'.')
+            || bytes.get(end).is_some_and(|&b| is_ident(b))
+        {
+            continue; // part of another name, or a property called `item`
+        }
+        let rest = &source[end..];
+        let rest = rest.strip_prefix("?.").or_else(|| rest.strip_prefix('.'))?;
+        let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
+        if name_len == 0 || rest[name_len..].trim_start().starts_with('(') {
+            return None;
+        }
+        let name = &rest[..name_len];
+        if !properties.iter().any(|p| p == name) {
+            properties.push(name.to_owned());
+        }
+    }
+    Some(properties)
 }
 
 enum Target {
@@ -217,7 +252,12 @@ impl NodeConfig for JsonImportConfig {
         else {
             return None;
         };
-        Some(Box::new(JsonImport { from, select, map, fields, target }))
+        let keep = match (&self.map, fields.is_empty()) {
+            (Some(source), _) => item_properties(source),
+            (None, false) => Some(fields.iter().map(|(name, _, _)| name.to_string()).collect()),
+            (None, true) => None,
+        };
+        Some(Box::new(JsonImport { from, select, map, fields, target, keep }))
     }
 }
 
@@ -239,19 +279,20 @@ impl JsonImport {
             let text = document.into_immutable_string().unwrap_or_default();
             let path = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
             let mut failure = None;
-            let found = stream_array(text.as_bytes(), path, &mut |index, item| match self
-                .item(cx, base, index, item)
-            {
-                Ok(value) => {
-                    out.push(value);
-                    Ok(())
-                }
-                Err(err) => {
-                    let message = err.message.clone();
-                    failure = Some(err);
-                    Err(message)
-                }
-            });
+            let found =
+                stream_array(text.as_bytes(), path, self.keep.as_deref(), &mut |index, item| {
+                    match self.item(cx, base, index, item) {
+                        Ok(value) => {
+                            out.push(value);
+                            Ok(())
+                        }
+                        Err(err) => {
+                            let message = err.message.clone();
+                            failure = Some(err);
+                            Err(message)
+                        }
+                    }
+                });
             if let Some(err) = failure {
                 return Err(err);
             }
@@ -344,6 +385,24 @@ impl Node for JsonImport {
             written.map_err(|e| NodeError::new("import", e.to_string()))?;
             Ok(Outcome::OK)
         })
+    }
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::item_properties;
+
+    #[test]
+    fn reads_the_properties_a_mapping_uses() {
+        let map = "#{ id: item.id, start: item.start, org: item?.organizer?.emailAddress?.address, n: index, items: 1 }";
+        assert_eq!(item_properties(map).unwrap(), ["id", "start", "organizer"]);
+        assert_eq!(item_properties("`${item.subject} (${item.id})`").unwrap(), ["subject", "id"]);
+        for whole in
+            ["item", "item.keys()", "item[\"a b\"]", "item.len ()", "#{ x: item }", "[item].len()"]
+        {
+            assert_eq!(item_properties(whole), None, "{whole}");
+        }
+        assert_eq!(item_properties("#{ a: vars.item.x, b: items }").unwrap(), Vec::<String>::new());
     }
 }
 
