@@ -389,8 +389,10 @@ impl HttpRequest {
             let response = self.exchange(cx, http, &prepared).await?;
             let status = response.status;
             let value = self.response_value(&response)?;
-            cx.write(&self.into, value.clone()).map_err(write_failed)?;
-            return self.status_exit(cx, status, &value);
+            // The exit is decided before the response moves into `vars` (no copy of the body).
+            let exit = self.status_exit(cx, status, &value);
+            cx.write(&self.into, value).map_err(write_failed)?;
+            return exit;
         };
         let mut items = Array::new();
         let mut pages: rhai::INT = 0;
@@ -399,8 +401,9 @@ impl HttpRequest {
             let status = response.status;
             let value = self.response_value(&response)?;
             if !(200..300).contains(&status) {
-                cx.write(&self.into, value.clone()).map_err(write_failed)?;
-                return self.status_exit(cx, status, &value);
+                let exit = self.status_exit(cx, status, &value);
+                cx.write(&self.into, value).map_err(write_failed)?;
+                return exit;
             }
             pages += 1;
             // Shared for the expression, then taken back without a copy.
