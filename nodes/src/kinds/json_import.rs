@@ -161,6 +161,102 @@ pub struct JsonImport {
     /// The members of each item the import reads, when that is known: JSON text is then
     /// parsed only as far as they go.
     keep: Option<Vec<String>>,
+    /// The `map` done natively, when it is a map literal of field paths.
+    native: Option<FieldMapping>,
+}
+
+/// A `map` of the form `#{ key: item.a?.b, other: index, … }`, applied without Rhai: the
+/// common case of an import, and most of its cost when done through the interpreter.
+#[derive(Debug)]
+struct FieldMapping {
+    entries: Vec<(ImmutableString, Source)>,
+}
+
+#[derive(Debug)]
+enum Source {
+    Index,
+    /// Property names, each with whether it was reached with `?.`.
+    Path(Vec<(String, bool)>),
+}
+
+impl FieldMapping {
+    /// Recognises the form; anything else (`None`) is evaluated by Rhai.
+    fn parse(source: &str) -> Option<Self> {
+        let body = source.trim().strip_prefix("#{")?.strip_suffix('}')?;
+        if body.contains(['"', '\'', '`', '{', '}', '(', '[', '/']) {
+            return None;
+        }
+        let is_ident = |s: &str| crate::vars::is_identifier(s);
+        let mut entries = Vec::new();
+        for entry in body.split(',') {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let (key, value) = entry.split_once(':')?;
+            let (key, value) = (key.trim(), value.trim());
+            if !is_ident(key)
+                || entries.iter().any(|(k, _): &(ImmutableString, Source)| k.as_str() == key)
+            {
+                return None;
+            }
+            let source = if value == "index" {
+                Source::Index
+            } else {
+                let mut rest = value.strip_prefix("item")?;
+                let mut path = Vec::new();
+                while !rest.is_empty() {
+                    let (optional, after) = match rest.strip_prefix("?.") {
+                        Some(after) => (true, after),
+                        None => (false, rest.strip_prefix('.')?),
+                    };
+                    let len = after
+                        .bytes()
+                        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                        .count();
+                    let name = &after[..len];
+                    if !is_ident(name) {
+                        return None;
+                    }
+                    path.push((name.to_owned(), optional));
+                    rest = &after[len..];
+                }
+                if path.is_empty() {
+                    return None;
+                }
+                Source::Path(path)
+            };
+            entries.push((ImmutableString::from(key), source));
+        }
+        Some(Self { entries })
+    }
+
+    /// The mapped item, or `None` when Rhai must decide (a `.` on `()`, a non-object on the
+    /// way: Rhai reports those as errors, with its own messages).
+    fn apply(&self, item: &Dynamic, index: usize) -> Option<Dynamic> {
+        fn walk(value: &Dynamic, path: &[(String, bool)]) -> Option<Dynamic> {
+            let Some(((name, optional), rest)) = path.split_first() else {
+                return Some(value.clone());
+            };
+            if value.is_unit() {
+                return optional.then_some(Dynamic::UNIT);
+            }
+            let map = value.as_map_ref().ok()?;
+            match map.get(name.as_str()) {
+                Some(next) => walk(next, rest),
+                None => walk(&Dynamic::UNIT, rest),
+            }
+        }
+        let mut out = Map::new();
+        for (key, source) in &self.entries {
+            let value = match source {
+                Source::Index => Dynamic::from_int(index as rhai::INT),
+                Source::Path(path) => walk(item, path)?,
+            };
+            out.insert(key.as_str().into(), value);
+        }
+        Some(Dynamic::from_map(out))
+    }
 }
 
 /// The properties of `item` that an expression reads, when every use of `item` is a plain
@@ -257,7 +353,8 @@ impl NodeConfig for JsonImportConfig {
             (None, false) => Some(fields.iter().map(|(name, _, _)| name.to_string()).collect()),
             (None, true) => None,
         };
-        Some(Box::new(JsonImport { from, select, map, fields, target, keep }))
+        let native = self.map.as_deref().and_then(FieldMapping::parse);
+        Some(Box::new(JsonImport { from, select, map, fields, target, keep, native }))
     }
 }
 
@@ -325,11 +422,13 @@ impl JsonImport {
         index: usize,
         item: Dynamic,
     ) -> Result<Dynamic, NodeError> {
-        let value = match &self.map {
-            Some(map) => cx
+        let native = self.native.as_ref().and_then(|native| native.apply(&item, index));
+        let value = match (&self.map, native) {
+            (_, Some(value)) => value,
+            (Some(map), None) => cx
                 .eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
                 .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
-            None => item,
+            (None, None) => item,
         };
         self.shape(value).map_err(|(field, why)| {
             let at = match field {
@@ -390,7 +489,52 @@ impl Node for JsonImport {
 
 #[cfg(test)]
 mod keep_tests {
-    use super::item_properties;
+    use super::{FieldMapping, item_properties};
+    use crate::expr::{ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
+    use rhai::{Dynamic, Map};
+
+    /// The native mapping gives what Rhai gives, or steps aside.
+    #[test]
+    fn native_field_mappings_agree_with_rhai() {
+        let source = "#{ id: item.id, at: item.start?.dateTime, who: item?.organizer?.emailAddress?.address, n: index, }";
+        let native = FieldMapping::parse(source).unwrap();
+        let engine = ExprEngine::new();
+        let expr = engine.compile_expression(source, &["item", "index"]).unwrap();
+        let mut scope =
+            ExprScope::new(Dynamic::from_map(Map::new()), Dynamic::from_map(Map::new()));
+        for item in [
+            serde_json::json!({ "id": "a", "start": { "dateTime": "x" }, "organizer": { "emailAddress": { "address": "o@x" } } }),
+            serde_json::json!({ "id": 1 }),
+            serde_json::json!({ "organizer": null }),
+        ] {
+            let item = json_to_dynamic(&item);
+            let by_rhai = engine.eval_with(
+                &expr,
+                &mut scope,
+                [("item", item.clone()), ("index", Dynamic::from_int(3))],
+            );
+            let by_native = native.apply(&item, 3).unwrap();
+            assert_eq!(
+                dynamic_to_json(&by_native).unwrap(),
+                dynamic_to_json(&by_rhai.unwrap()).unwrap()
+            );
+        }
+        // `.` on a missing member is Rhai's error to report.
+        let strict = FieldMapping::parse("#{ a: item.x.y }").unwrap();
+        assert!(strict.apply(&json_to_dynamic(&serde_json::json!({})), 0).is_none());
+        assert!(strict.apply(&json_to_dynamic(&serde_json::json!("text")), 0).is_none());
+        for other in [
+            "#{ a: item.x + 1 }",
+            "#{ a: \"s\" }",
+            "#{ a: item }",
+            "#{ a: item.f() }",
+            "item.a",
+            "#{ a: vars.x }",
+            "#{ a: item.x, a: item.y }",
+        ] {
+            assert!(FieldMapping::parse(other).is_none(), "{other}");
+        }
+    }
 
     #[test]
     fn reads_the_properties_a_mapping_uses() {
