@@ -188,14 +188,21 @@ impl Http for ReqwestHttp {
 
 /// A transport error with its causes; never the request's URL, headers or body.
 fn describe(err: &reqwest::Error) -> String {
-    let mut message = if err.is_connect() {
-        "cannot connect".to_owned()
+    let what = if err.is_connect() {
+        "cannot connect"
     } else if err.is_builder() {
-        "the request could not be built".to_owned()
+        "the request could not be built"
     } else {
-        "the connection failed".to_owned()
+        "the connection failed"
     };
-    let mut source = std::error::Error::source(err);
+    with_causes(what, err)
+}
+
+/// `what: cause: cause…` — an error's causes without its own text, which for reqwest includes
+/// the URL (and so possibly a secret query value).
+pub fn with_causes(what: &str, err: &dyn std::error::Error) -> String {
+    let mut message = what.to_owned();
+    let mut source = err.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());

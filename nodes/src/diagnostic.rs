@@ -62,6 +62,14 @@ impl Diagnostic {
         self
     }
 
+    /// `file:line:column: error [pointer] node `x`: message`, for people.
+    pub fn located(&self, file: &str) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}: {self}"),
+            _ => format!("{file}: {self}"),
+        }
+    }
+
     /// Whether this is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

@@ -434,12 +434,5 @@ fn describe_transport(err: &reqwest::Error) -> String {
     } else {
         "the request failed"
     };
-    let mut message = what.to_owned();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
+    crate::http::with_causes(what, err)
 }

@@ -2,22 +2,8 @@
 
 use crate::auth::state::StateDir;
 use crate::auth::{Profiles, TokenManager};
-use crate::flow::Flow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The profile names a flow's nodes use, in order, without repeats.
-pub fn used_profiles(flow: &Flow) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for node in flow.nodes() {
-        for name in node.node.profiles() {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    names
-}
 
 /// `--profiles`, else `profiles.json` beside the flow.
 pub fn profiles_path(flow_path: &Path, given: Option<&Path>) -> PathBuf {

@@ -81,7 +81,7 @@ pub(super) fn run(args: RunArgs) -> u8 {
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
     };
-    let names = super::profiles::used_profiles(&flow);
+    let names = flow.profiles();
     let mut services = weft_nodes::Services::default();
     match crate::http::ReqwestHttp::new() {
         Ok(http) => services.http = Some(std::sync::Arc::new(http)),

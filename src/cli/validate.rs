@@ -52,7 +52,7 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
         Format::Text => {
             for (file, errors, diagnostics) in &all {
                 for d in diagnostics {
-                    eprintln!("{}", located(file, d));
+                    eprintln!("{}", d.located(file));
                 }
                 let warnings =
                     diagnostics.len() - diagnostics.iter().filter(|d| d.is_error()).count();
@@ -76,20 +76,12 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// `file:line:column: error [pointer] node `x`: message`.
-pub(super) fn located(file: &str, d: &Diagnostic) -> String {
-    match (d.line, d.column) {
-        (Some(line), Some(column)) => format!("{file}:{line}:{column}: {d}"),
-        _ => format!("{file}: {d}"),
-    }
-}
-
 /// Loads a flow, printing its diagnostics; `None` when it has errors.
 pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<Flow> {
     let loaded = loader.load_path(path);
     let file = path.display().to_string();
     for d in &loaded.diagnostics {
-        eprintln!("{}", located(&file, d));
+        eprintln!("{}", d.located(&file));
     }
     loaded.flow
 }

@@ -166,6 +166,19 @@ impl Flow {
         })
     }
 
+    /// The authorization profiles the flow's nodes use, in order, without repeats.
+    pub fn profiles(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for node in self.nodes() {
+            for name in node.node.profiles() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
     /// The graph, for the executor and drawings.
     pub fn graph(&self) -> &DiGraph<FlowNode, String> {
         &self.graph

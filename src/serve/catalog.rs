@@ -134,12 +134,8 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
     let loaded = loader.load_bytes(&bytes, &name);
     let shown = file.display().to_string();
     let Some(flow) = loaded.flow else {
-        let errors: Vec<String> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| located(&shown, d))
-            .collect();
+        let errors: Vec<String> =
+            loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.located(&shown)).collect();
         return Err(if errors.is_empty() {
             "it does not load".to_owned()
         } else {
@@ -147,7 +143,7 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
         });
     };
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let profiles = used_profiles(&flow);
+    let profiles = flow.profiles();
     Ok(Candidate {
         name,
         file: file.to_owned(),
@@ -156,27 +152,6 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
         diagnostics: loaded.diagnostics,
         profiles,
     })
-}
-
-/// The profile names a flow's nodes use, in order, without repeats.
-fn used_profiles(flow: &Flow) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for node in flow.nodes() {
-        for name in node.node.profiles() {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    names
-}
-
-/// `file:line:column: diagnostic`.
-fn located(file: &str, d: &Diagnostic) -> String {
-    match (d.line, d.column) {
-        (Some(line), Some(column)) => format!("{file}:{line}:{column}: {d}"),
-        _ => format!("{file}: {d}"),
-    }
 }
 
 /// Resolves every profile the candidates use, once each: the resolved ones, and why the others
