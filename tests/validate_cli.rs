@@ -1005,3 +1005,33 @@ fn text_format_names_file_pointer_and_node() {
     assert!(all.contains("/nodes/1/type"), "{all}");
     assert!(all.contains("frob"), "{all}");
 }
+
+/// DESIGN §3: a profile without `hosts` works, and `weft validate` warns about it.
+#[test]
+fn a_used_profile_without_hosts_is_a_warning() {
+    let dir = Dir::new();
+    dir.write(
+        "case.flow.json",
+        r#"{ "format": "weft.flow/1", "start": "s",
+             "nodes": [ { "id": "s", "type": "authentication", "profile": "open" },
+                        { "id": "t", "type": "authentication", "profile": "fenced" } ],
+             "edges": [ { "from": "s", "to": "t" } ] }"#,
+    );
+    dir.write(
+        "profiles.json",
+        r#"{ "format": "weft.profiles/1", "profiles": {
+             "open": { "type": "bearer", "token": "${env.T}" },
+             "fenced": { "type": "bearer", "token": "${env.T}", "hosts": ["api.example.com"] },
+             "unused": { "type": "bearer", "token": "${env.T}" } } }"#,
+    );
+    let out = dir.weft(["validate", "--format", "json", "case.flow.json"]);
+    out.assert_code(0);
+    let diags = diagnostics(&out.json());
+    let about_hosts: Vec<&str> = warnings(&diags)
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .filter(|m| m.contains("hosts"))
+        .collect();
+    assert_eq!(about_hosts.len(), 1, "{diags:?}");
+    assert!(about_hosts[0].contains("profile `open`"), "{}", about_hosts[0]);
+}

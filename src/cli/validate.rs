@@ -13,6 +13,10 @@ pub(super) struct ValidateArgs {
     /// Flow files to check.
     #[arg(required = true)]
     flows: Vec<PathBuf>,
+    /// The profiles file to check the flows' profiles against (default: `profiles.json`
+    /// beside each flow, when there is one).
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
     /// How to report: for people, or JSON for editors and tools.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -37,7 +41,11 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
     let mut reports = Vec::new();
     let mut all = Vec::new();
     for path in &args.flows {
-        let loaded = loader.load_path(path);
+        let mut loaded = loader.load_path(path);
+        if let Some(flow) = &loaded.flow {
+            let profiles = super::profiles::profiles_path(path, args.profiles.as_deref());
+            loaded.diagnostics.extend(profile_warnings(flow, &profiles));
+        }
         any_error |= loaded.has_errors();
         all.push((path.display().to_string(), loaded.has_errors(), loaded.diagnostics));
     }
@@ -74,6 +82,32 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Warnings about the profiles a flow uses: those without `hosts` may send their credentials
+/// anywhere. Missing profiles are `weft run`'s errors (they depend on the files given then).
+fn profile_warnings(flow: &Flow, path: &Path) -> Vec<Diagnostic> {
+    let used = flow.profiles();
+    if used.is_empty() || !path.exists() {
+        return Vec::new();
+    }
+    let profiles = match crate::auth::Profiles::load(path) {
+        Ok(profiles) => profiles,
+        Err(err) => return vec![Diagnostic::warning("", err.to_string())],
+    };
+    let open = profiles.without_hosts();
+    used.iter()
+        .filter(|name| open.contains(&name.as_str()))
+        .map(|name| {
+            Diagnostic::warning(
+                "",
+                format!(
+                    "profile `{name}` ({}) has no `hosts`: its credentials may be sent to any host a URL names",
+                    path.display()
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Loads a flow, printing its diagnostics; `None` when it has errors.
