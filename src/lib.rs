@@ -12,6 +12,7 @@ pub mod http;
 pub mod params;
 pub mod serve;
 pub mod sim;
+pub mod studio;
 pub mod testing;
 pub mod trace;
 

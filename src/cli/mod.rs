@@ -7,6 +7,7 @@ mod profiles;
 mod run;
 mod serve;
 mod sim;
+mod studio;
 mod test;
 mod validate;
 
@@ -50,7 +51,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run node test files (`*.test.json`) with canned HTTP.
     Test(test::TestArgs),
-    /// Draw a flow as Mermaid or Graphviz DOT.
+    /// Edit the flows of a directory in the browser: Weft Studio, on 127.0.0.1.
+    Studio(studio::StudioArgs),
+    /// Draw a flow as Mermaid, Graphviz DOT or SVG (the studio's drawing).
     Graph {
         /// The flow file.
         flow: PathBuf,
@@ -70,6 +73,7 @@ enum Command {
 enum GraphFormat {
     Mermaid,
     Dot,
+    Svg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -94,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Sim(args) => sim::sim(args),
         Command::Serve(args) => serve::serve(args),
         Command::Test(args) => test::test(args),
+        Command::Studio(args) => studio::studio(args),
         Command::Graph { flow, format } => graph(&flow, format),
         Command::Schema { format } => schema(format),
     })
@@ -124,6 +129,11 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
         match format {
             GraphFormat::Mermaid => crate::draw::mermaid(&flow),
             GraphFormat::Dot => crate::draw::dot(&flow),
+            GraphFormat::Svg => std::fs::read(path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .map(|value| crate::studio::svg::Drawing::of(&value).svg())
+                .unwrap_or_default(),
         }
     );
     0

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The calendar flow (flows/graph-calendar.flow.json, `weft run`) against a hand-written
+# reqwest + serde program making the same requests (examples/calendar_handwritten.rs), over
+# 400 calendarView pages from `weft sim` with a fixed upstream latency.
+#
+# Both are run interleaved RUNS times (the order alternates), each measured with
+# `/usr/bin/time -f '%e %U %S %M'` (wall s, user s, sys s, peak RSS KiB); the script prints the
+# medians, the ratios against the issue's targets (wall ≤ 1.05×, CPU ≤ 2×, peak memory ≤ 2×)
+# and ends with one summary line. Both outputs are checked to be byte-identical.
+#
+# Environment: RUNS (default 5), LATENCY_MS (5), PAGE_SIZE (10), PAGES (400),
+# USER_UPN (adele@weft.test), NO_BUILD=1 to use the binaries already built.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-5}
+LATENCY_MS=${LATENCY_MS:-5}
+PAGE_SIZE=${PAGE_SIZE:-10}
+PAGES=${PAGES:-400}
+USER_UPN=${USER_UPN:-adele@weft.test}
+WEFT=$ROOT/target/release/weft
+HANDWRITTEN=$ROOT/target/release/examples/calendar_handwritten
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- what the script needs -------------------------------------------------------------------
+if [ ! -x /usr/bin/time ]; then
+    log "installing GNU time"
+    SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get install -y time >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y time >/dev/null; }
+fi
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    log "building (release): weft and examples/calendar_handwritten"
+    cargo build --release --quiet --bin weft --example calendar_handwritten
+fi
+
+WORK=$(mktemp -d -t weft-cal-bench.XXXXXX)
+SIM_PID=
+cleanup() {
+    if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- the simulator -----------------------------------------------------------------------------
+"$WEFT" sim --port 0 --latency-ms "$LATENCY_MS" >"$WORK/sim.log" 2>&1 &
+SIM_PID=$!
+SIM=
+for _ in $(seq 1 100); do
+    SIM=$(sed -n 's/^Entra ID + Graph simulator on \(http:[^ ]*\).*/\1/p' "$WORK/sim.log")
+    [ -n "$SIM" ] && break
+    sleep 0.05
+done
+[ -n "$SIM" ] || { cat "$WORK/sim.log" >&2; log "the simulator did not start"; exit 1; }
+export WEFT_SIM_URL=$SIM WEFT_SIM_SECRET=sim-app-secret
+log "simulator at $SIM, latency ${LATENCY_MS} ms"
+
+# --- a window of PAGES pages -------------------------------------------------------------------
+# Calendars span 730 days either side of the simulator's start; the window starts 700 days back
+# and its end is searched (to the minute) so that the item count gives exactly PAGES pages.
+FROM_EPOCH=$(date -u -d "$(date -u +%F) - 700 days" +%s)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+FROM=$(iso "$FROM_EPOCH")
+count() { # items in [FROM, FROM + $1 minutes)
+    "$HANDWRITTEN" "$SIM" "$USER_UPN" "$FROM" "$(iso $((FROM_EPOCH + $1 * 60)))" 1000 | grep -c '"id":' || true
+}
+WANT_MAX=$((PAGES * PAGE_SIZE))
+WANT_MIN=$(((PAGES - 1) * PAGE_SIZE + 1))
+lo=0 hi=$((1400 * 1440))
+while [ $((hi - lo)) -gt 1 ]; do # smallest end with count >= WANT_MAX is hi
+    mid=$(((lo + hi) / 2))
+    if [ "$(count $mid)" -ge "$WANT_MAX" ]; then hi=$mid; else lo=$mid; fi
+done
+END_MIN=$hi
+ITEMS=$(count $END_MIN)
+if [ "$ITEMS" -gt "$WANT_MAX" ]; then END_MIN=$lo; ITEMS=$(count $END_MIN); fi
+if [ "$ITEMS" -lt "$WANT_MIN" ] || [ "$ITEMS" -gt "$WANT_MAX" ]; then
+    log "no window gives $PAGES pages of $PAGE_SIZE (got $ITEMS items)"; exit 1
+fi
+TO=$(iso $((FROM_EPOCH + END_MIN * 60)))
+PAGE_COUNT=$(((ITEMS + PAGE_SIZE - 1) / PAGE_SIZE))
+log "window $FROM .. $TO: $ITEMS items, $PAGE_COUNT pages of $PAGE_SIZE"
+
+FLOW_CMD=("$WEFT" run flows/graph-calendar.flow.json --profiles flows/profiles.sim.json
+    --param "graph_base=$SIM/v1.0" --param "user=$USER_UPN" --param "from=$FROM"
+    --param "to=$TO" --param "page_size=$PAGE_SIZE" --state-dir "$WORK/state")
+HAND_CMD=("$HANDWRITTEN" "$SIM" "$USER_UPN" "$FROM" "$TO" "$PAGE_SIZE")
+
+# --- same output? (also the warm-up) -----------------------------------------------------------
+"${FLOW_CMD[@]}" >"$WORK/flow.json"
+"${HAND_CMD[@]}" >"$WORK/handwritten.json"
+if cmp -s "$WORK/flow.json" "$WORK/handwritten.json"; then
+    SAME=identical
+    log "outputs identical ($(grep -c '"id":' "$WORK/flow.json") items, $(wc -c <"$WORK/flow.json") bytes)"
+else
+    SAME=DIFFERENT
+    log "OUTPUTS DIFFER:"; diff "$WORK/flow.json" "$WORK/handwritten.json" | head -20 >&2 || true
+fi
+
+# --- measure, interleaved ----------------------------------------------------------------------
+measure() { # name cmd… ; appends "wall user sys rss" to $WORK/name.times
+    local name=$1; shift
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/one.time" "$@" >"$WORK/$name.out"
+    cmp -s "$WORK/$name.out" "$WORK/flow.json" || SAME=DIFFERENT
+    cat "$WORK/one.time" >>"$WORK/$name.times"
+    log "  $name: $(cat "$WORK/one.time")"
+}
+for i in $(seq 1 "$RUNS"); do
+    log "run $i/$RUNS"
+    if [ $((i % 2)) -eq 1 ]; then
+        measure weft "${FLOW_CMD[@]}"; measure handwritten "${HAND_CMD[@]}"
+    else
+        measure handwritten "${HAND_CMD[@]}"; measure weft "${FLOW_CMD[@]}"
+    fi
+done
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
+cpu() { awk '{ print $2 + $3 }' "$WORK/$1.times" | median; }
+for who in weft handwritten; do
+    eval "${who}_wall=$(col $who 1) ${who}_user=$(col $who 2) ${who}_sys=$(col $who 3) ${who}_cpu=$(cpu $who) ${who}_rss=$(col $who 4)"
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
+R_WALL=$(ratio "$weft_wall" "$handwritten_wall")
+R_CPU=$(ratio "$weft_cpu" "$handwritten_cpu")
+R_RSS=$(ratio "$weft_rss" "$handwritten_rss")
+
+echo
+echo "calendar flow vs hand-written: $PAGE_COUNT pages of $PAGE_SIZE ($ITEMS items), ${LATENCY_MS} ms upstream, median of $RUNS interleaved runs"
+echo "window: $FROM .. $TO, user $USER_UPN; machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+printf '%-12s %9s %9s %9s %9s %12s\n' "" "wall s" "user s" "sys s" "CPU s" "peak RSS KiB"
+printf '%-12s %9s %9s %9s %9s %12s\n' "weft run" "$weft_wall" "$weft_user" "$weft_sys" "$weft_cpu" "$weft_rss"
+printf '%-12s %9s %9s %9s %9s %12s\n' "hand-written" "$handwritten_wall" "$handwritten_user" "$handwritten_sys" "$handwritten_cpu" "$handwritten_rss"
+printf '%-12s %9s %9s %9s %9s %12s\n' "ratio" "${R_WALL}x" "" "" "${R_CPU}x" "${R_RSS}x"
+echo "targets: wall <= 1.05x $(verdict "$R_WALL" 1.05); CPU <= 2x $(verdict "$R_CPU" 2); peak memory <= 2x $(verdict "$R_RSS" 2); outputs $SAME"
+echo "SUMMARY calendar-vs-handwritten: $PAGE_COUNT pages/${LATENCY_MS}ms, median of $RUNS: wall ${weft_wall}s vs ${handwritten_wall}s = ${R_WALL}x ($(verdict "$R_WALL" 1.05)), CPU ${weft_cpu}s vs ${handwritten_cpu}s = ${R_CPU}x ($(verdict "$R_CPU" 2)), peak RSS ${weft_rss} vs ${handwritten_rss} KiB = ${R_RSS}x ($(verdict "$R_RSS" 2)), outputs $SAME"
+[ "$SAME" = identical ]

@@ -1,0 +1,558 @@
+//! Weft Studio: the visual modeler, served to a browser on 127.0.0.1 by `weft studio`.
+//!
+//! Secure by default: it binds loopback only; every request must carry the per-start access
+//! token (the `x-weft-token` header, or the cookie set when the printed URL is opened); the
+//! `Host` header must name the server (against DNS rebinding) and state-changing requests must
+//! come from its own origin (against CSRF); files are confined to the flows directory, by name.
+//!
+//! API (JSON): `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
+//! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate`, `POST /api/svg`,
+//! `GET /api/kinds`. The web app (plain ES modules and
+//! SVG, no build step) is embedded in the binary.
+
+pub mod format;
+pub mod svg;
+
+use crate::flow::Loader;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+/// The header that carries the access token.
+pub const TOKEN_HEADER: &str = "x-weft-token";
+/// The cookie that carries the access token once the printed URL was opened, suffixed with
+/// the port (`weft_studio_8790`): cookies don't tell ports apart, studios on one host must.
+pub const TOKEN_COOKIE: &str = "weft_studio";
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const STYLE_CSS: &str = include_str!("assets/style.css");
+
+struct AppState {
+    dir: PathBuf,
+    token: String,
+    port: u16,
+    loader: Loader,
+    saving: Mutex<()>,
+}
+
+/// A bound, not yet running, studio server.
+pub struct Studio {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Studio {
+    /// Binds `listen` (a loopback address; port 0 picks one) to serve the flows of `dir`, with a
+    /// fresh random access token.
+    pub async fn bind(dir: &Path, listen: SocketAddr) -> Result<Self, String> {
+        if listen.ip() != std::net::Ipv4Addr::LOCALHOST {
+            return Err(format!("the studio listens on loopback (127.0.0.1) only, not {listen}"));
+        }
+        let dir = dir
+            .canonicalize()
+            .map_err(|err| format!("cannot open the flows directory {}: {err}", dir.display()))?;
+        if !dir.is_dir() {
+            return Err(format!("{} is not a directory", dir.display()));
+        }
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|err| format!("cannot listen on {listen}: {err}"))?;
+        let port = listener.local_addr().map_err(|err| err.to_string())?.port();
+        let state = Arc::new(AppState {
+            dir,
+            token: random_token()?,
+            port,
+            loader: crate::cli::loader(),
+            saving: Mutex::new(()),
+        });
+        Ok(Self { listener, state })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.state.port))
+    }
+
+    /// The access token of this start.
+    pub fn token(&self) -> &str {
+        &self.state.token
+    }
+
+    /// The URL to open: it carries the token.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/?token={}", self.state.port, self.state.token)
+    }
+
+    /// Serves until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        let router = router(self.state);
+        axum::serve(self.listener, router).await
+    }
+}
+
+fn random_token() -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 24];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "no system randomness for the access token".to_owned())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
+        .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/api/flows", get(list_flows))
+        .route("/api/flows/{file}", get(get_flow).put(save_flow))
+        .route("/api/flows/{file}/svg", get(flow_svg))
+        .route("/api/flows/{file}/profiles", get(flow_profiles))
+        .route("/api/validate", post(validate))
+        .route("/api/svg", post(post_svg))
+        .route("/api/kinds", get(kinds))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A refusal: status and message, answered as `{ "error": message }`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie_name(port: u16) -> String {
+    format!("{TOKEN_COOKIE}_{port}")
+}
+
+fn cookie_token(headers: &HeaderMap, port: u16) -> Option<String> {
+    let wanted = cookie_name(port);
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        v.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == wanted).then(|| value.to_owned())
+        })
+    })
+}
+
+/// Host, token and origin checks; `/?token=…` trades the token for a cookie.
+async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let port = state.port;
+    let allowed_hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return error(StatusCode::FORBIDDEN, "unexpected Host header");
+    }
+    let headers = request.headers();
+    let by_header = headers
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| same(t, &state.token));
+    let by_cookie = cookie_token(headers, port).is_some_and(|t| same(&t, &state.token));
+    let origin = headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("?"));
+    if let Some(origin) = origin
+        && !allowed_hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")))
+    {
+        return error(StatusCode::FORBIDDEN, "cross-origin request refused");
+    }
+    let state_changing = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if request.uri().path() == "/"
+        && let Some(token) = request.uri().query().and_then(|q| {
+            q.split('&').find_map(|pair| pair.strip_prefix("token=").map(str::to_owned))
+        })
+    {
+        if !same(&token, &state.token) {
+            return error(StatusCode::UNAUTHORIZED, "wrong access token");
+        }
+        let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict", cookie_name(port));
+        return match HeaderValue::from_str(&cookie) {
+            Ok(cookie) => (
+                StatusCode::SEE_OTHER,
+                [(header::SET_COOKIE, cookie), (header::LOCATION, HeaderValue::from_static("/"))],
+            )
+                .into_response(),
+            Err(_) => error(StatusCode::BAD_REQUEST, "bad token"),
+        };
+    }
+    if !by_header && !by_cookie {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "open the URL `weft studio` printed (it carries the access token)",
+        );
+    }
+    if state_changing && !by_header && origin.is_none() {
+        return error(StatusCode::FORBIDDEN, "state-changing requests need an Origin header");
+    }
+    next.run(request).await
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+/// Whether `name` may be served: a plain `*.flow.json` file name, no directory part.
+pub fn is_flow_name(name: &str) -> bool {
+    name.len() > ".flow.json".len()
+        && name.ends_with(".flow.json")
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.contains("..")
+}
+
+fn flow_path(state: &AppState, name: &str) -> Result<PathBuf, ApiError> {
+    if !is_flow_name(name) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` is not a flow file name (NAME.flow.json, in the studio's directory)"),
+        ));
+    }
+    let path = state.dir.join(name);
+    // A symbolic link may not lead out of the directory.
+    if let Ok(real) = path.canonicalize()
+        && real.parent() != Some(state.dir.as_path())
+    {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("`{name}` leads outside the directory"),
+        ));
+    }
+    Ok(path)
+}
+
+fn version_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
+    let mut entries = match tokio::fs::read_dir(&state.dir).await {
+        Ok(entries) => entries,
+        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    };
+    let mut flows = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_flow_name(&name) || flow_path(&state, &name).is_err() {
+            continue;
+        }
+        let parsed: Option<Value> =
+            tokio::fs::read(entry.path()).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let text = |key: &str| parsed.as_ref().and_then(|v| v.get(key)).cloned();
+        flows.push(
+            json!({ "file": name, "name": text("name"), "description": text("description") }),
+        );
+    }
+    flows.sort_by(|a, b| a["file"].as_str().cmp(&b["file"].as_str()));
+    axum::Json(json!({ "flows": flows })).into_response()
+}
+
+/// Diagnostics of a flow's text, the exits of each node that compiles, and positions for the
+/// nodes without one.
+fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name: &str) -> Value {
+    let loaded = loader.load_bytes(bytes, name);
+    let exits_of = |node: &dyn weft_nodes::Node| {
+        let mut exits = node.exits();
+        if !node.is_terminal() && !exits.iter().any(|e| e == "error") {
+            exits.push("error".to_owned());
+        }
+        json!(exits)
+    };
+    let mut exits = serde_json::Map::new();
+    if let Some(flow) = &loaded.flow {
+        for node in flow.nodes() {
+            exits.insert(node.id.clone(), exits_of(node.node.as_ref()));
+        }
+    } else if let Some(Value::Object(top)) = value {
+        // Compile each node on its own, so that a broken node doesn't hide the others' exits.
+        let nodes = top.get("nodes").and_then(Value::as_array).cloned().unwrap_or_default();
+        for node in nodes {
+            let Some(id) = node.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            let mut single = top.clone();
+            single.insert("start".into(), json!(id));
+            single.insert("nodes".into(), json!([node]));
+            single.insert("edges".into(), json!([]));
+            let text = format::flow_text(&Value::Object(single));
+            if let Some(flow) = loader.load_bytes(text.as_bytes(), name).flow
+                && let Some(built) = flow.node(&id)
+            {
+                exits.insert(id, exits_of(built.node.as_ref()));
+            }
+        }
+    }
+    let layout = value.map(svg::layout).unwrap_or_default();
+    json!({
+        "valid": !loaded.has_errors(),
+        "diagnostics": loaded.diagnostics,
+        "exits": exits,
+        "layout": layout,
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
+        a.extend(b);
+    }
+    a
+}
+
+async fn get_flow(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<String>) -> Response {
+    let path = match flow_path(&state, &file) {
+        Ok(path) => path,
+        Err(refused) => return refused.into_response(),
+    };
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
+        }
+        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    };
+    let value: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let name = file.trim_end_matches(".flow.json");
+    let analysis = analyze(&state.loader, &bytes, value.as_ref(), name);
+    let text = String::from_utf8_lossy(&bytes);
+    axum::Json(merge(
+        json!({ "file": file, "version": version_of(&bytes), "text": text, "flow": value }),
+        analysis,
+    ))
+    .into_response()
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError(StatusCode::BAD_REQUEST, format!("the request is not JSON: {err}")))
+}
+
+async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let value = match parse_body(&body) {
+        Ok(value) => value,
+        Err(refused) => return refused.into_response(),
+    };
+    let text = format::flow_text(&value);
+    let analysis = analyze(&state.loader, text.as_bytes(), Some(&value), "flow");
+    axum::Json(merge(json!({ "text": text }), analysis)).into_response()
+}
+
+async fn save_flow(
+    State(state): State<Arc<AppState>>,
+    UrlPath(file): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let path = match flow_path(&state, &file) {
+        Ok(path) => path,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = match parse_body(&body) {
+        Ok(value) => value,
+        Err(refused) => return refused.into_response(),
+    };
+    let (Some(expected), Some(flow)) = (request.get("version"), request.get("flow")) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected { \"version\": the version opened (null for a new file), \"flow\": {…} }",
+        );
+    };
+    if !flow.is_object() {
+        return error(StatusCode::BAD_REQUEST, "`flow` must be a JSON object");
+    }
+    let _saving = state.saving.lock().await;
+    let permissions = tokio::fs::metadata(&path).await.ok().map(|m| m.permissions());
+    let current = match tokio::fs::read(&path).await {
+        Ok(bytes) => Some(version_of(&bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    };
+    if current.as_deref() != expected.as_str() {
+        let message = match &current {
+            Some(_) if expected.is_null() => format!("`{file}` already exists"),
+            Some(_) => format!("`{file}` changed on disk since it was opened; reload it first"),
+            None => format!("`{file}` was deleted since it was opened"),
+        };
+        return (StatusCode::CONFLICT, axum::Json(json!({ "error": message, "version": current })))
+            .into_response();
+    }
+    let text = format::flow_text(flow);
+    let temp = state.dir.join(format!(".{file}.{}.tmp", std::process::id()));
+    let written = async {
+        tokio::fs::write(&temp, text.as_bytes()).await?;
+        if let Some(permissions) = permissions {
+            tokio::fs::set_permissions(&temp, permissions).await?;
+        }
+        tokio::fs::rename(&temp, &path).await
+    }
+    .await;
+    if let Err(err) = written {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot save `{file}`: {err}"));
+    }
+    let name = file.trim_end_matches(".flow.json");
+    let analysis = analyze(&state.loader, text.as_bytes(), Some(flow), name);
+    axum::Json(merge(json!({ "version": version_of(text.as_bytes()), "text": text }), analysis))
+        .into_response()
+}
+
+fn svg_response(value: &Value) -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg::Drawing::of(value).svg()).into_response()
+}
+
+async fn flow_svg(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<String>) -> Response {
+    let path = match flow_path(&state, &file) {
+        Ok(path) => path,
+        Err(refused) => return refused.into_response(),
+    };
+    match tokio::fs::read(&path).await.map(|b| serde_json::from_slice::<Value>(&b)) {
+        Ok(Ok(value)) => svg_response(&value),
+        Ok(Err(err)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("not JSON: {err}")),
+        Err(_) => error(StatusCode::NOT_FOUND, format!("no flow `{file}`")),
+    }
+}
+
+async fn post_svg(body: Bytes) -> Response {
+    match parse_body(&body) {
+        Ok(value) => svg_response(&value),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn kinds(State(state): State<Arc<AppState>>) -> Response {
+    let kinds: Vec<Value> = state
+        .loader
+        .registry()
+        .kinds()
+        .map(|k| {
+            json!({
+                "name": k.name(),
+                "description": k.description(),
+                "glyph": svg::glyph(k.name()),
+                "schema": k.schema(),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "kinds": kinds })).into_response()
+}
+
+/// The profiles files of the directory: `*.json` files whose `format` is `weft.profiles/1`.
+async fn profiles_files(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return files;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.starts_with('.') || is_flow_name(&name) {
+            continue;
+        }
+        let format = tokio::fs::read(entry.path())
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v.get("format").and_then(Value::as_str).map(str::to_owned));
+        if format.as_deref() == Some("weft.profiles/1") {
+            files.push(name);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The profiles a flow uses, by name in file order: from its built nodes when it loads, else
+/// from the `profile` and `auth` fields of its nodes.
+fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    };
+    if let Some(flow) = loader.load_bytes(bytes, "flow").flow {
+        for node in flow.nodes() {
+            node.node.profiles().into_iter().for_each(&mut add);
+        }
+    } else {
+        for node in value.get("nodes").and_then(Value::as_array).into_iter().flatten() {
+            for key in ["profile", "auth"] {
+                if let Some(name) = node.get(key).and_then(Value::as_str) {
+                    add(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Whether each profile the flow uses resolves from the chosen profiles file (environment
+/// variables and secret files read, never shown: only the names of what is missing are).
+async fn flow_profiles(
+    State(state): State<Arc<AppState>>,
+    UrlPath(file): UrlPath<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let path = match flow_path(&state, &file) {
+        Ok(path) => path,
+        Err(refused) => return refused.into_response(),
+    };
+    let Ok(bytes) = tokio::fs::read(&path).await else {
+        return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
+    };
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let names = used_profiles(&state.loader, &bytes, &value);
+    let files = profiles_files(&state.dir).await;
+    let chosen = query.get("profiles").cloned().unwrap_or_else(|| "profiles.json".to_owned());
+    if !files.contains(&chosen) {
+        let profiles: Vec<Value> = names
+            .iter()
+            .map(|n| json!({ "name": n, "resolves": false, "error": format!("no profiles file `{chosen}` in the directory") }))
+            .collect();
+        return axum::Json(json!({ "file": chosen, "files": files, "profiles": profiles }))
+            .into_response();
+    }
+    let profiles_path = state.dir.join(&chosen);
+    let checked = tokio::task::spawn_blocking(move || {
+        let profiles = crate::auth::Profiles::load(&profiles_path);
+        let env = |name: &str| std::env::var(name).ok();
+        names
+            .iter()
+            .map(|name| match &profiles {
+                Err(err) => json!({ "name": name, "resolves": false, "error": err.to_string() }),
+                Ok(profiles) => match profiles.resolve(name, &env) {
+                    Ok(_) => json!({ "name": name, "resolves": true }),
+                    Err(err) => {
+                        json!({ "name": name, "resolves": false, "error": err.to_string() })
+                    }
+                },
+            })
+            .collect::<Vec<Value>>()
+    })
+    .await
+    .unwrap_or_default();
+    axum::Json(json!({ "file": chosen, "files": files, "profiles": checked })).into_response()
+}
