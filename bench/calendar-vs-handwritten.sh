@@ -35,7 +35,8 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
     cargo build --release --quiet --bin weft --example calendar_handwritten
 fi
 
-WORK=$(mktemp -d -t weft-cal-bench.XXXXXX)
+mkdir -p "$ROOT/target/bench"
+WORK=$(mktemp -d "$ROOT/target/bench/calendar.XXXXXX")
 SIM_PID=
 cleanup() {
     if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi

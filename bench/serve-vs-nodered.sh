@@ -69,7 +69,8 @@ fi
 NR_VERSION=$("$NODE" -p "require('$(dirname "$NR_JS")/package.json').version")
 NODE_VERSION=$("$NODE" --version)
 
-WORK=$(mktemp -d -t weft-serve-bench.XXXXXX)
+mkdir -p "$ROOT/target/bench"
+WORK=$(mktemp -d "$ROOT/target/bench/serve.XXXXXX")
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
