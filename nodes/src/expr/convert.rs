@@ -68,28 +68,34 @@ pub fn json_to_dynamic(value: &Value) -> Dynamic {
 /// serde_json's error, with its line and column, when the text is not JSON.
 pub fn parse_json(text: &[u8]) -> Result<Dynamic, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(text);
-    let value = serde::de::DeserializeSeed::deserialize(DynamicSeed, &mut de)?;
+    let value = serde::de::DeserializeSeed::deserialize(DynamicSeed::default(), &mut de)?;
     de.end()?;
     Ok(value)
 }
 
 /// Deserialises any JSON value into a [`Dynamic`].
-struct DynamicSeed;
+#[derive(Clone, Copy, Default)]
+struct DynamicSeed<'k> {
+    /// When set, an object at this level keeps only these members (not nested ones).
+    keep: Option<&'k [String]>,
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for DynamicSeed {
+impl<'de> serde::de::DeserializeSeed<'de> for DynamicSeed<'_> {
     type Value = Dynamic;
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<Dynamic, D::Error> {
-        deserializer.deserialize_any(DynamicVisitor)
+        deserializer.deserialize_any(DynamicVisitor { keep: self.keep })
     }
 }
 
-struct DynamicVisitor;
+struct DynamicVisitor<'k> {
+    keep: Option<&'k [String]>,
+}
 
-impl<'de> serde::de::Visitor<'de> for DynamicVisitor {
+impl<'de> serde::de::Visitor<'de> for DynamicVisitor<'_> {
     type Value = Dynamic;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,7 +135,7 @@ impl<'de> serde::de::Visitor<'de> for DynamicVisitor {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Dynamic, A::Error> {
         let mut array = Array::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element_seed(DynamicSeed)? {
+        while let Some(item) = seq.next_element_seed(DynamicSeed::default())? {
             array.push(item);
         }
         Ok(Dynamic::from_array(array))
@@ -138,7 +144,11 @@ impl<'de> serde::de::Visitor<'de> for DynamicVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Dynamic, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key_seed(KeySeed)? {
-            let value = access.next_value_seed(DynamicSeed)?;
+            if self.keep.is_some_and(|keep| !keep.iter().any(|k| k.as_str() == key.as_str())) {
+                access.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let value = access.next_value_seed(DynamicSeed::default())?;
             map.insert(key, value);
         }
         Ok(Dynamic::from_map(map))
@@ -420,74 +430,6 @@ struct PathSeed<'p, 'f> {
     each: &'f mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
 }
 
-/// An array element, its object members limited to `keep`.
-struct ElementSeed<'p> {
-    keep: Option<&'p [String]>,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for ElementSeed<'_> {
-    type Value = Dynamic;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Dynamic, D::Error> {
-        match self.keep {
-            Some(_) => deserializer.deserialize_any(self),
-            None => deserializer.deserialize_any(DynamicVisitor),
-        }
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for ElementSeed<'_> {
-    type Value = Dynamic;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Dynamic, E> {
-        Ok(Dynamic::UNIT)
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Dynamic, E> {
-        Ok(Dynamic::from_bool(b))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Dynamic, E> {
-        Ok(Dynamic::from_int(i))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Dynamic, E> {
-        DynamicVisitor.visit_u64(u)
-    }
-
-    fn visit_f64<E>(self, f: f64) -> Result<Dynamic, E> {
-        Ok(Dynamic::from_float(f))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Dynamic, E> {
-        Ok(Dynamic::from(ImmutableString::from(s)))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Dynamic, A::Error> {
-        DynamicVisitor.visit_seq(seq)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Dynamic, A::Error> {
-        let keep = self.keep.unwrap_or_default();
-        let mut map = Map::new();
-        while let Some(key) = access.next_key_seed(KeySeed)? {
-            if keep.iter().any(|k| k.as_str() == key.as_str()) {
-                map.insert(key, access.next_value_seed(DynamicSeed)?);
-            } else {
-                access.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        Ok(Dynamic::from_map(map))
-    }
-}
-
 impl<'de> serde::de::DeserializeSeed<'de> for PathSeed<'_, '_> {
     type Value = Option<&'static str>;
 
@@ -534,7 +476,7 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         use serde::de::{Error, IgnoredAny};
         let Some((first, rest)) = self.path.split_first() else {
             let mut index = 0;
-            while let Some(item) = seq.next_element_seed(ElementSeed { keep: self.keep })? {
+            while let Some(item) = seq.next_element_seed(DynamicSeed { keep: self.keep })? {
                 (self.each)(index, item).map_err(A::Error::custom)?;
                 index += 1;
             }
