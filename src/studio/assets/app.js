@@ -719,6 +719,9 @@ function renderPanel() {
       d.textContent = kind.description;
       panel.append(d);
     }
+    // After a run, what the node did comes first: that is what a click on it is for.
+    const ran = runOf(node.id);
+    if (ran) panel.append(nodeRunSection(node.id, ran));
     panel.append(label('id'));
     panel.append(input('text', node.id, `/nodes/${i}/id`, (v) => renameNode(node, v)));
     panel.append(label('title', 'A label for the drawing'));
@@ -741,8 +744,6 @@ function renderPanel() {
       })));
     }
     if (node.type === 'http_request') panel.append(statusExitControl(node));
-    const ran = runOf(node.id);
-    if (ran) panel.append(nodeRunSection(node.id, ran));
     if (state.version) panel.append(testsSection(node.id));
   } else if (sel?.edge !== undefined && edges()[sel.edge]) {
     const e = edges()[sel.edge];
@@ -994,6 +995,12 @@ function collectParams() {
   return params;
 }
 
+// The run form sits in the flow's panel.
+function showRunForm() {
+  select(null);
+  $('run-form')?.scrollIntoView({ block: 'start' });
+}
+
 async function startRun() {
   if (!state.file || !state.version || state.dirty) {
     status('Save the flow first: a run uses the saved file', true);
@@ -1120,6 +1127,7 @@ function testsSection(node) {
     const { status: code, data } = await api('POST', `/api/flows/${encodeURIComponent(state.file)}/tests`, node ? { node } : {});
     state.tests[key] = code === 200 ? data : { error: data.error || String(code) };
     showTests(results, state.tests[key]);
+    results.scrollIntoView({ block: 'nearest' });
   };
   box.append(h, button, results);
   if (state.tests[key]) showTests(results, state.tests[key]);
@@ -1257,10 +1265,7 @@ async function start() {
   $('save').onclick = save;
   $('new').onclick = newFlow;
   $('reopen').onclick = () => openFlow(state.file, { force: true });
-  $('run').onclick = () => {
-    select(null);
-    $('run-form')?.scrollIntoView({ block: 'start' });
-  };
+  $('run').onclick = showRunForm;
   $('stop').onclick = stopRun;
   const canvas = $('canvas');
   canvas.addEventListener('pointerdown', startPan);
