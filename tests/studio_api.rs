@@ -758,3 +758,49 @@ async fn test_cases_run_from_the_studio() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_command_with_sim_runs_the_simulator() {
+    use std::io::BufRead;
+    weft::http::ensure_crypto_provider();
+    let dir = flows_dir();
+    std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["studio", "--sim", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state.path())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    out.read_line(&mut first).unwrap();
+    out.read_line(&mut second).unwrap();
+    let url = first.trim().rsplit(' ').next().unwrap().to_owned();
+    let (base, token) = url.split_once("/?token=").unwrap();
+    assert!(second.starts_with("Simulator (Entra ID + Graph) on http://127.0.0.1:"), "{second}");
+    let sim = second
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    let s =
+        Running { base: base.to_owned(), token: token.to_owned(), client: reqwest::Client::new() };
+    let (_, settings) = s.json("/api/settings").await;
+    assert_eq!(settings["sim"], sim.as_str());
+    assert_eq!(settings["params"]["graph_base"], format!("{sim}/v1.0"));
+    let body = json!({ "profiles": "profiles.sim.json",
+                       "params": { "user": "megan@weft.test", "graph_base": format!("{sim}/v1.0") } });
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events =
+        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert!(!report["result"].as_array().unwrap().is_empty());
+}

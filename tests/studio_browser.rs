@@ -160,7 +160,7 @@ fn free_port() -> u16 {
 }
 
 /// One browser at a time: the machines are small, and two headless Chromiums slow both.
-static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Opens a browser whose screenshots go to `target/studio-screenshots/<scenario>/`.
 async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
@@ -229,7 +229,7 @@ async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edit_a_flow_in_the_browser() {
-    let _one = ONE_BROWSER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_BROWSER.lock().await;
     weft::http::ensure_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("countdown.flow.json");
@@ -409,15 +409,6 @@ async fn edit_a_flow_in_the_browser() {
     b.call(reqwest::Method::DELETE, "", None).await;
 }
 
-/// Sets a `<select>` of the side panel as a user picking an option does.
-async fn choose(b: &Browser, css: &str, value: &str) {
-    b.script(&format!(
-        "const el = document.querySelector(\"{css}\"); el.value = '{value}'; \
-         el.dispatchEvent(new Event('change'));"
-    ))
-    .await;
-}
-
 /// The text of an element (empty when there is none).
 async fn text_of(b: &Browser, css: &str) -> String {
     let text =
@@ -465,9 +456,12 @@ async fn output_of(b: &mut Browser, node: &str, var: &str) -> Vec<Value> {
     output[var].as_array().unwrap_or_else(|| panic!("{output}")).clone()
 }
 
+/// A node added from the palette: kind, id, where it is dragged, fields typed in.
+type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_and_run_the_calendar_flow_against_the_simulator() {
-    let _one = ONE_BROWSER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_BROWSER.lock().await;
     weft::http::ensure_crypto_provider();
     let sim = weft::sim::Simulator::start(weft::sim::SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -616,7 +610,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     let url = "${params.graph_base}/users/${url_encode(params.user)}/calendarView\
                ?startDateTime=${url_encode(start_of_week(now()))}\
                &endDateTime=${url_encode(add_days(start_of_week(now()), 7))}";
-    let nodes: [(&str, &str, (i64, i64), &[(&str, &str)]); 4] = [
+    let nodes: [NodeSpec; 4] = [
         ("authentication", "authentication_1", (-320, -260), &[("profile", "graph-app")]),
         (
             "http_request",
