@@ -202,6 +202,7 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
     let version = opened["version"].clone();
     let flow = opened["flow"].clone();
 
+    let original = std::fs::read_to_string(&path).unwrap();
     let (status, saved) = s
         .send(
             reqwest::Method::PUT,
@@ -210,26 +211,15 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
+    // Saving the hand-formatted file unchanged keeps it byte for byte (and its version).
     let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first, original);
     assert_eq!(saved["text"], first);
-    // Same document, same keys in the same order; accepted by the loader.
-    assert_eq!(serde_json::from_str::<Value>(&first).unwrap(), flow);
+    assert_eq!(saved["version"], version);
     let loaded = weft::cli::loader().load_path(&path);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
-    // Saving against the version opened before is a conflict.
-    let (status, conflict) = s
-        .send(
-            reqwest::Method::PUT,
-            "/api/flows/graph-calendar.flow.json",
-            &json!({ "version": version, "flow": flow }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(conflict["version"], saved["version"]);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
-
-    // Moving one node changes one line.
+    // Moving one node changes one line, even in a hand-formatted file.
     let mut moved = flow.clone();
     moved["nodes"][2]["position"] = json!([300, 260]);
     let (status, second) = s
@@ -241,11 +231,43 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&after).unwrap(), moved);
     let (a, b): (Vec<&str>, Vec<&str>) = (first.lines().collect(), after.lines().collect());
     assert_eq!(a.len(), b.len());
     let changed: Vec<(&&str, &&str)> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].1.contains("\"id\": \"fetch\"") && changed[0].1.contains("[300, 260]"));
+
+    // Saving against the version opened before is a conflict.
+    let (status, conflict) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/flows/graph-calendar.flow.json",
+            &json!({ "version": version, "flow": flow }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["version"], second["version"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+
+    // Keys a browser puts first ("404") keep the file's order when they did not change.
+    let mut reordered = moved.clone();
+    let query = reordered["nodes"][2]["query"].as_object().unwrap().clone();
+    let mut backwards = serde_json::Map::new();
+    for (k, v) in query.iter().rev() {
+        backwards.insert(k.clone(), v.clone());
+    }
+    reordered["nodes"][2]["query"] = Value::Object(backwards);
+    let (status, third) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/flows/graph-calendar.flow.json",
+            &json!({ "version": second["version"], "flow": reordered }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(third["version"], second["version"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
 
     // A change on disk since opening is detected, not overwritten.
     std::fs::write(&path, after.replace("graph-calendar", "changed")).unwrap();

@@ -335,7 +335,21 @@ async fn edit_a_flow_in_the_browser() {
         .unwrap()
         .push(json!({ "from": "init", "exit": "error", "to": "finish" }));
     assert_eq!(saved, expected, "{text}");
-    assert_eq!(text, weft::studio::format::flow_text(&expected));
+    // The hand-formatted file keeps its layout: the changed node's line, the edge before the
+    // new one (its comma) and the new edge are the only new lines.
+    let before = std::fs::read_to_string("flows/countdown.flow.json").unwrap();
+    assert_eq!(text, weft::studio::format::flow_text_keeping(&expected, &before));
+    let new_lines: Vec<&str> = text.lines().filter(|l| !before.lines().any(|b| b == *l)).collect();
+    assert_eq!(
+        new_lines,
+        [
+            r#"    { "id": "finish", "type": "end", "result": "vars.seen", "position": [240, 240] }"#,
+            r#"    { "from": "more", "exit": "done", "to": "finish" },"#,
+            r#"    { "from": "init", "exit": "error", "to": "finish" }"#,
+        ],
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), before.lines().count() + 1);
     let loaded = weft::cli::loader().load_path(&file);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 

@@ -443,11 +443,12 @@ async fn save_flow(
     }
     let _saving = state.saving.lock().await;
     let permissions = tokio::fs::metadata(&path).await.ok().map(|m| m.permissions());
-    let current = match tokio::fs::read(&path).await {
-        Ok(bytes) => Some(version_of(&bytes)),
+    let original = match tokio::fs::read(&path).await {
+        Ok(bytes) => Some(bytes),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     };
+    let current = original.as_deref().map(version_of);
     if current.as_deref() != expected.as_str() {
         let message = match &current {
             Some(_) if expected.is_null() => format!("`{file}` already exists"),
@@ -457,7 +458,11 @@ async fn save_flow(
         return (StatusCode::CONFLICT, axum::Json(json!({ "error": message, "version": current })))
             .into_response();
     }
-    let text = format::flow_text(flow);
+    // An existing file keeps its own layout where nothing changed.
+    let text = match original.as_deref().map(std::str::from_utf8) {
+        Some(Ok(original)) => format::flow_text_keeping(flow, original),
+        _ => format::flow_text(flow),
+    };
     let temp = state.dir.join(format!(".{file}.{}.tmp", std::process::id()));
     let written = async {
         tokio::fs::write(&temp, text.as_bytes()).await?;
