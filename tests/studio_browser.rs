@@ -709,6 +709,31 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert!(!items.is_empty());
     assert_eq!(Value::Array(items.clone()), result);
     assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
+
+    // A user Graph does not know: the request's node fails, in red, with Graph's error.
+    b.click("#run").await;
+    b.until("the run form", "return !!document.querySelector('#run-form [data-param=user]')").await;
+    b.type_into("#run-form [data-param=user]", "nobody@weft.test").await;
+    b.click("#run-start").await;
+    b.until(
+        "the failed run",
+        "return (document.getElementById('run-status')?.textContent || '').startsWith('failed at http_request_1')",
+    )
+    .await;
+    b.until(
+        "the failed node",
+        "return !!document.querySelector('g.node.run-failed[data-id=http_request_1]') && \
+         document.querySelector('g.node[data-id=http_request_1]').dataset.runExit === 'error' && \
+         !document.querySelector('g.node[data-id=json_import_1]').dataset.runState",
+    )
+    .await;
+    b.click("g.node[data-id=http_request_1] rect").await;
+    b.until("the node's error", "return !!document.getElementById('node-run-error')").await;
+    let error: Value = serde_json::from_str(&text_of(&b, "#node-run-error").await).unwrap();
+    assert_eq!(error["status"], 404, "{error}");
+    assert_eq!(error["node"], "http_request_1");
+    assert!(text_of(&b, "#node-run-http li").await.contains("→ 404"));
+    b.shot("built-failed").await;
     b.call(reqwest::Method::DELETE, "", None).await;
     sim.shutdown().await;
 }

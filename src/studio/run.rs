@@ -27,8 +27,10 @@ use tokio::sync::watch;
 use weft_nodes::Vars;
 use weft_nodes::expr::dynamic_to_json;
 
-/// The most events a run keeps; later node events are dropped (the end is always kept).
+/// The most events a run keeps, and their most bytes; later node events are dropped (the end
+/// is always kept), so a long paging loop can't fill the memory.
 const MAX_EVENTS: usize = 20_000;
+const MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 /// A trace line longer than this has its large written values replaced by a note.
 const MAX_LINE: usize = 512 * 1024;
 /// A written value (or result) longer than this, in JSON, is replaced by a note.
@@ -72,6 +74,7 @@ pub(super) struct RunState {
 struct Log {
     /// `(SSE event name, data)`: `trace` events (a `weft.trace/1` line), then one `report`.
     entries: Vec<(&'static str, Arc<str>)>,
+    bytes: usize,
     dropped: u64,
     done: bool,
     /// Each node's variables before it last ran.
@@ -89,10 +92,12 @@ impl RunState {
             if log.done {
                 return;
             }
-            if log.entries.len() >= MAX_EVENTS && !last {
+            if !last && (log.entries.len() >= MAX_EVENTS || log.bytes + data.len() > MAX_LOG_BYTES)
+            {
                 log.dropped += 1;
                 return;
             }
+            log.bytes += data.len();
             log.entries.push((kind, data.into()));
             log.done |= last;
         }

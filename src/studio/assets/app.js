@@ -872,10 +872,11 @@ function statusExitControl(node) {
 // ---- runs ---------------------------------------------------------------------------------
 
 const runOf = (id) => (state.run && state.run.file === state.file ? state.run.nodes[id] : undefined);
-const failedRun = (n) => !!n.error || n.exit === 'error' || n.exit === 'unauthenticated';
+const failedRun = (n) => !!n.error || n.stopped || n.exit === 'error' || n.exit === 'unauthenticated';
 
 function runLine(n) {
   if (n.state === 'running') return n.count > 1 ? `running… (×${n.count})` : 'running…';
+  if (n.stopped) return '✗ cut short';
   const exit = n.exit ?? 'end';
   return `→ ${exit} · ${n.ms} ms${n.count > 1 ? ` · ×${n.count}` : ''}`;
 }
@@ -975,7 +976,8 @@ function runStatusText() {
   if (r.status === 'running') return `running… (${Object.keys(r.nodes).length} nodes so far)`;
   const at = r.report?.node ? ` at ${r.report.node}` : '';
   const steps = r.report?.steps !== undefined ? `, ${r.report.steps} steps` : '';
-  return `${r.status}${at}${steps}${r.ms !== undefined ? `, ${r.ms} ms` : ''}`;
+  const dropped = r.report?.dropped_events ? ` (${r.report.dropped_events} later events not kept)` : '';
+  return `${r.status}${at}${steps}${r.ms !== undefined ? `, ${r.ms} ms` : ''}${dropped}`;
 }
 
 // The form's values, typed by the declarations: empty fields are left out (defaults apply).
@@ -1027,6 +1029,11 @@ async function startRun() {
     source.close();
     run.report = JSON.parse(ev.data);
     run.status = run.report.status;
+    // A node still running when the run ended was cut short (stop, timeout, step limit).
+    for (const n of Object.values(run.nodes)) {
+      if (n.state !== 'running') continue;
+      Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message: run.status } });
+    }
     if (state.run === run) {
       status(`run ${run.status}${run.report.node && run.status !== 'succeeded' ? ` at ${run.report.node}` : ''}`, run.status !== 'succeeded');
       render();
@@ -1084,7 +1091,9 @@ function nodeRunSection(id, n) {
   const line = document.createElement('div');
   line.id = 'node-run-state';
   line.className = failedRun(n) ? 'unresolved' : '';
-  line.textContent = n.state === 'running' ? 'running…' : `exit ${n.exit ?? '(end)'} · ${n.ms} ms${n.count > 1 ? ` · ran ${n.count} times (the last is shown)` : ''}`;
+  line.textContent = n.state === 'running' ? 'running…'
+    : n.stopped ? 'cut short: the run ended while it ran'
+    : `exit ${n.exit ?? '(end)'} · ${n.ms} ms${n.count > 1 ? ` · ran ${n.count} times (the last is shown)` : ''}`;
   box.append(line);
   if (n.error) box.append(label('error'), pre('node-run-error', pretty(n.error)));
   if (n.state === 'done') box.append(label('output', 'The variables it wrote (values of secret-looking keys redacted)'), pre('node-run-output', pretty(n.writes ?? {})));
