@@ -1,7 +1,8 @@
 //! JSON Import of 100 000 Graph events against a hand-written `serde_json` + struct mapping of
 //! the same data to the same fields: the calendar flow's `import` node, from JSON text.
 //!
-//! `cargo bench --bench import`
+//! `cargo bench --bench import`. Before timing, the two sides' outputs for the whole page are
+//! checked to be the same JSON.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -45,32 +46,119 @@ fn page() -> String {
         .to_string()
 }
 
-/// `json_import` of the page text, mapped and shaped as the calendar flow does.
-#[divan::bench(sample_count = 10)]
-fn weft_json_import(bencher: divan::Bencher) {
+const MAP: &str = "#{ id: item.id, subject: item.subject, start: item.start, end: item.end, is_all_day: item.isAllDay, location: item.location?.displayName, organizer: item.organizer?.emailAddress?.address }";
+
+/// A flow with the calendar flow's `import` node reading `from`, after the nodes `before`,
+/// ending with `result`.
+fn flow(
+    loader: &weft::flow::Loader,
+    before: &[serde_json::Value],
+    from: &str,
+    result: &str,
+) -> weft::flow::Flow {
+    let mut nodes = before.to_vec();
+    nodes.push(json!(
+        { "id": "import", "type": "json_import", "from": from, "select": "/value", "map": MAP,
+          "fields": { "id": "string", "subject": "string", "start": "datetime", "end": "datetime", "is_all_day": "boolean", "location": "string?", "organizer": "string?" },
+          "into": "events" }));
+    nodes.push(json!({ "id": "done", "type": "end", "result": result }));
+    let mut edges: Vec<_> = nodes
+        .windows(2)
+        .map(|pair| json!({ "from": pair[0]["id"], "to": pair[1]["id"] }))
+        .collect();
+    if before.is_empty() {
+        edges = vec![json!({ "from": "import", "to": "done" })];
+    }
     let flow = json!({
         "format": "weft.flow/1",
         "parameters": { "page": { "type": "string" } },
-        "start": "import",
-        "nodes": [
-            { "id": "import", "type": "json_import", "from": "params.page", "select": "/value",
-              "map": "#{ id: item.id, subject: item.subject, start: item.start, end: item.end, is_all_day: item.isAllDay, location: item.location?.displayName, organizer: item.organizer?.emailAddress?.address }",
-              "fields": { "id": "string", "subject": "string", "start": "datetime", "end": "datetime", "is_all_day": "boolean", "location": "string?", "organizer": "string?" },
-              "into": "events" },
-            { "id": "done", "type": "end", "result": "vars.events.len()" }
-        ],
-        "edges": [ { "from": "import", "to": "done" } ]
+        "start": nodes[0]["id"],
+        "nodes": nodes,
+        "edges": edges
     });
-    let loader = weft::cli::loader();
-    let flow = loader.load_bytes(flow.to_string().as_bytes(), "import").flow.expect("bench flow");
-    let runtime = Runtime::new(loader.engine().clone());
+    loader.load_bytes(flow.to_string().as_bytes(), "import").flow.expect("bench flow")
+}
+
+fn run(
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    flow: &weft::flow::Flow,
+    text: &str,
+) -> exec::RunReport {
+    let mut params = serde_json::Map::new();
+    params.insert("page".into(), text.into());
+    let options = RunOptions { params, ..RunOptions::default() };
+    rt.block_on(exec::run(flow, runtime, options, std::future::pending()))
+}
+
+fn setup() -> (tokio::runtime::Runtime, weft::flow::Loader, Runtime) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let loader = weft::cli::loader();
+    let runtime = Runtime::new(loader.engine().clone());
+    (rt, loader, runtime)
+}
+
+/// Both sides must produce the same items: checked on the whole page before timing.
+fn assert_same_output(
+    rt: &tokio::runtime::Runtime,
+    loader: &weft::flow::Loader,
+    runtime: &Runtime,
+    text: &str,
+) {
+    let report = run(rt, runtime, &flow(loader, &[], "params.page", "vars.events"), text);
+    let by_hand = serde_json::to_value(handwritten(text)).expect("items");
+    assert_eq!(report.result.as_array().map(Vec::len), Some(EVENTS), "{:?}", report.error);
+    assert!(report.result == by_hand, "json_import and the hand-written mapping differ");
+}
+
+/// `json_import` of the page text, mapped and shaped as the calendar flow does.
+#[divan::bench(sample_count = 10)]
+fn weft_json_import(bencher: divan::Bencher) {
+    let (rt, loader, runtime) = setup();
     let text = page();
+    assert_same_output(&rt, &loader, &runtime, &text);
+    let flow = flow(&loader, &[], "params.page", "vars.events.len()");
     bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
-        let mut params = serde_json::Map::new();
-        params.insert("page".into(), text.clone().into());
-        let options = RunOptions { params, ..RunOptions::default() };
-        let report = rt.block_on(exec::run(&flow, &runtime, options, std::future::pending()));
+        let report = run(&rt, &runtime, &flow, &text);
+        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
+        report
+    });
+}
+
+/// The page parsed by an `assign` node (`parse_json`) and imported from `vars`, as the calendar
+/// flow imports the items a paginating `http_request` collected; compare with
+/// `weft_parse_only` for the import's share.
+#[divan::bench(sample_count = 10)]
+fn weft_json_import_parsed(bencher: divan::Bencher) {
+    let (rt, loader, runtime) = setup();
+    let text = page();
+    let parse = json!({ "id": "parse", "type": "assign", "set": { "vars.page": "parse_json(params.page)" } });
+    let flow = flow(&loader, &[parse], "vars.page", "vars.events.len()");
+    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
+        let report = run(&rt, &runtime, &flow, &text);
+        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
+        report
+    });
+}
+
+/// Only the `assign` node of `weft_json_import_parsed`.
+#[divan::bench(sample_count = 10)]
+fn weft_parse_only(bencher: divan::Bencher) {
+    let (rt, loader, runtime) = setup();
+    let text = page();
+    let flow = json!({
+        "format": "weft.flow/1",
+        "parameters": { "page": { "type": "string" } },
+        "start": "parse",
+        "nodes": [
+            { "id": "parse", "type": "assign", "set": { "vars.page": "parse_json(params.page)" } },
+            { "id": "done", "type": "end", "result": "vars.page.value.len()" }
+        ],
+        "edges": [ { "from": "parse", "to": "done" } ]
+    });
+    let flow = loader.load_bytes(flow.to_string().as_bytes(), "parse").flow.expect("flow");
+    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
+        let report = run(&rt, &runtime, &flow, &text);
         assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
         report
     });
@@ -134,24 +222,27 @@ fn utc(t: &GraphTime) -> String {
 }
 
 /// The same mapping written by hand: serde into structs, then the fields, times in UTC.
+fn handwritten(text: &str) -> Vec<Item> {
+    let page: Page = serde_json::from_str(text).expect("page");
+    page.value
+        .into_iter()
+        .map(|e| Item {
+            start: utc(&e.start),
+            end: utc(&e.end),
+            id: e.id,
+            subject: e.subject,
+            is_all_day: e.is_all_day,
+            location: e.location.and_then(|l| l.display_name),
+            organizer: e.organizer.and_then(|o| o.email_address.address),
+        })
+        .collect()
+}
+
 #[divan::bench(sample_count = 10)]
 fn handwritten_serde(bencher: divan::Bencher) {
     let text = page();
     bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
-        let page: Page = serde_json::from_str(&text).expect("page");
-        let items: Vec<Item> = page
-            .value
-            .into_iter()
-            .map(|e| Item {
-                start: utc(&e.start),
-                end: utc(&e.end),
-                id: e.id,
-                subject: e.subject,
-                is_all_day: e.is_all_day,
-                location: e.location.and_then(|l| l.display_name),
-                organizer: e.organizer.and_then(|o| o.email_address.address),
-            })
-            .collect();
+        let items = handwritten(&text);
         assert_eq!(items.len(), EVENTS);
         items
     });

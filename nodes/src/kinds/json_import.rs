@@ -982,6 +982,9 @@ mod plan_tests {
     struct Case {
         engine: ExprEngine,
         node: JsonImport,
+        /// The same node with neither the plan nor the native field mapping: every `map` by
+        /// Rhai itself.
+        by_rhai: JsonImport,
     }
 
     impl Case {
@@ -997,24 +1000,31 @@ mod plan_tests {
             if let Some(select) = select {
                 config["select"] = json!(select);
             }
-            let config: JsonImportConfig = serde_json::from_value(config).unwrap();
-            let mut diagnostics = Vec::new();
-            let node = config
-                .compile(&mut CompileCx::new(&engine, "i", "/nodes/0", &mut diagnostics))
-                .unwrap();
-            Self { engine, node }
+            let compile = |config: &Value| {
+                let config: JsonImportConfig = serde_json::from_value(config.clone()).unwrap();
+                let mut diagnostics = Vec::new();
+                config
+                    .compile(&mut CompileCx::new(&engine, "i", "/nodes/0", &mut diagnostics))
+                    .unwrap()
+            };
+            let node = compile(&config);
+            let mut by_rhai = compile(&config);
+            by_rhai.native = None;
+            by_rhai.plan = None;
+            Self { engine, node, by_rhai }
         }
 
+        /// With `fast`, the node as it runs; otherwise Rhai for every item.
         fn run(&self, document: Dynamic, fast: bool) -> Result<Value, String> {
             let mut scope =
                 ExprScope::new(Dynamic::from_map(Map::new()), Dynamic::from_map(Map::new()));
-            self.node
-                .import_document(document, fast, &mut |map, item, index| {
-                    let index = Dynamic::from_int(index as rhai::INT);
-                    self.engine.eval_with(map, &mut scope, [("item", item), ("index", index)])
-                })
-                .map(|items| dynamic_to_json(&Dynamic::from_array(items)).unwrap())
-                .map_err(|e| e.message)
+            let node = if fast { &self.node } else { &self.by_rhai };
+            node.import_document(document, fast, &mut |map, item, index| {
+                let index = Dynamic::from_int(index as rhai::INT);
+                self.engine.eval_with(map, &mut scope, [("item", item), ("index", index)])
+            })
+            .map(|items| dynamic_to_json(&Dynamic::from_array(items)).unwrap())
+            .map_err(|e| e.message)
         }
 
         /// Every way in agrees with the general path on `text`, a document holding the items at
