@@ -250,6 +250,7 @@ async fn walk_flow(
                     step: walk.steps,
                 },
             );
+            trace.before_node(run_id, &node.id, vars);
             Instant::now()
         });
         let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);

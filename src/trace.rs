@@ -73,6 +73,12 @@ pub enum Event {
 pub trait TraceSink: Send + Sync {
     /// Records one event of run `run`.
     fn record(&self, run: &str, event: Event);
+
+    /// Called before each node runs (after its `node_started`), with the run's variables as
+    /// they are then, for sinks that show what a node got (the studio). The default ignores
+    /// them, so traces pay nothing for it; a sink that looks runs on every step and must stay
+    /// cheap, and must redact what it keeps.
+    fn before_node(&self, _run: &str, _node: &str, _vars: &weft_nodes::Vars) {}
 }
 
 #[derive(Serialize)]

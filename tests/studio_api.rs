@@ -202,6 +202,7 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
     let version = opened["version"].clone();
     let flow = opened["flow"].clone();
 
+    let original = std::fs::read_to_string(&path).unwrap();
     let (status, saved) = s
         .send(
             reqwest::Method::PUT,
@@ -210,26 +211,15 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
+    // Saving the hand-formatted file unchanged keeps it byte for byte (and its version).
     let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first, original);
     assert_eq!(saved["text"], first);
-    // Same document, same keys in the same order; accepted by the loader.
-    assert_eq!(serde_json::from_str::<Value>(&first).unwrap(), flow);
+    assert_eq!(saved["version"], version);
     let loaded = weft::cli::loader().load_path(&path);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
-    // Saving against the version opened before is a conflict.
-    let (status, conflict) = s
-        .send(
-            reqwest::Method::PUT,
-            "/api/flows/graph-calendar.flow.json",
-            &json!({ "version": version, "flow": flow }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(conflict["version"], saved["version"]);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
-
-    // Moving one node changes one line.
+    // Moving one node changes one line, even in a hand-formatted file.
     let mut moved = flow.clone();
     moved["nodes"][2]["position"] = json!([300, 260]);
     let (status, second) = s
@@ -241,11 +231,43 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&after).unwrap(), moved);
     let (a, b): (Vec<&str>, Vec<&str>) = (first.lines().collect(), after.lines().collect());
     assert_eq!(a.len(), b.len());
     let changed: Vec<(&&str, &&str)> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].1.contains("\"id\": \"fetch\"") && changed[0].1.contains("[300, 260]"));
+
+    // Saving against the version opened before is a conflict.
+    let (status, conflict) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/flows/graph-calendar.flow.json",
+            &json!({ "version": version, "flow": flow }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(conflict["version"], second["version"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+
+    // Keys a browser puts first ("404") keep the file's order when they did not change.
+    let mut reordered = moved.clone();
+    let query = reordered["nodes"][2]["query"].as_object().unwrap().clone();
+    let mut backwards = serde_json::Map::new();
+    for (k, v) in query.iter().rev() {
+        backwards.insert(k.clone(), v.clone());
+    }
+    reordered["nodes"][2]["query"] = Value::Object(backwards);
+    let (status, third) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/flows/graph-calendar.flow.json",
+            &json!({ "version": second["version"], "flow": reordered }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(third["version"], second["version"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
 
     // A change on disk since opening is detected, not overwritten.
     std::fs::write(&path, after.replace("graph-calendar", "changed")).unwrap();
@@ -367,4 +389,440 @@ async fn profiles_are_listed_without_secrets() {
     assert_eq!(report["profiles"][0]["resolves"], false);
     let (_, report) = s.json(&format!("{path}?profiles=countdown.flow.json")).await;
     assert!(report["profiles"][0]["error"].as_str().unwrap().contains("no profiles file"));
+}
+
+/// Reads a server-sent event stream to its end: `(event name, data as JSON)` pairs.
+async fn read_events(s: &Running, path: &str) -> Vec<(String, Value)> {
+    let response = s.get(path).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
+        "{:?}",
+        response.headers()
+    );
+    let text = tokio::time::timeout(std::time::Duration::from_secs(30), response.text())
+        .await
+        .expect("the stream ends with the run")
+        .unwrap();
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut name = "message".to_owned();
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_owned();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data.push_str(d);
+            }
+        }
+        if !data.is_empty() {
+            events.push((name, serde_json::from_str(&data).unwrap()));
+        }
+    }
+    events
+}
+
+fn run_dir() -> tempfile::TempDir {
+    let dir = flows_dir();
+    for name in ["countdown.test.json", "greet-all.flow.json", "greet-all.test.json"] {
+        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
+    }
+    // A flow that loops until it is stopped or passes its step limit.
+    std::fs::write(
+        dir.path().join("forever.flow.json"),
+        r#"{ "format": "weft.flow/1", "name": "forever", "variables": { "n": 0 }, "start": "again",
+             "nodes": [ { "id": "again", "type": "assign", "set": { "vars.n": "vars.n + 1" } } ],
+             "edges": [ { "from": "again", "to": "again" } ] }"#,
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn runs_stream_their_trace_and_end_with_a_report() {
+    let dir = run_dir();
+    let s = start(dir.path()).await;
+    let (status, started) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/countdown.flow.json/runs",
+            &json!({ "params": { "from": 3 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["run"].as_str().unwrap().to_owned();
+    assert_eq!(started["events"], format!("/api/runs/{id}/events"));
+    let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
+
+    let (last, report) = events.last().unwrap();
+    assert_eq!(last, "report");
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["node"], "finish");
+    let trace: Vec<&Value> =
+        events.iter().filter(|(name, _)| name == "trace").map(|(_, e)| e).collect();
+    assert_eq!(trace.len(), events.len() - 1);
+    assert_eq!(trace[0]["event"], "run_started");
+    assert_eq!(trace[0]["params"]["from"], 3);
+    let finished = trace.last().unwrap();
+    assert_eq!(finished["event"], "run_finished");
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(finished["steps"], report["steps"]);
+    // Every node that started finished, with its exit and duration.
+    let started = trace.iter().filter(|e| e["event"] == "node_started").count();
+    let ended: Vec<&&Value> = trace.iter().filter(|e| e["event"] == "node_finished").collect();
+    assert_eq!(started, ended.len());
+    assert!(ended.iter().all(|e| e["ms"].is_u64()));
+    let ticks: Vec<&str> =
+        ended.iter().filter(|e| e["node"] == "tick").map(|e| e["exit"].as_str().unwrap()).collect();
+    assert!(!ticks.is_empty());
+
+    // Each node's input: the variables before it last ran.
+    let (status, input) = s.json(&format!("/api/runs/{id}/input/finish")).await;
+    assert_eq!(status, StatusCode::OK, "{input}");
+    assert_eq!(input["node"], "finish");
+    assert!(input["vars"].is_object(), "{input}");
+    let (status, _) = s.json(&format!("/api/runs/{id}/input/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A late subscriber gets the whole run again.
+    let again = read_events(&s, &format!("/api/runs/{id}/events")).await;
+    assert_eq!(again.len(), events.len());
+    assert_eq!(s.get("/api/runs/nope/events").send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn runs_refuse_bad_input_with_json_errors() {
+    let dir = run_dir();
+    std::fs::write(
+        dir.path().join("missing.json"),
+        r#"{ "format": "weft.profiles/1", "profiles": {
+             "graph-app": { "type": "bearer", "token": "${env.WEFT_STUDIO_TEST_NEVER_SET}" } } }"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.flow.json"), r#"{ "format": "weft.flow/1" }"#).unwrap();
+    let s = start(dir.path()).await;
+    let post = |file: &str, body: Value| {
+        let path = format!("/api/flows/{file}/runs");
+        let s = &s;
+        async move { s.send(reqwest::Method::POST, &path, &body).await }
+    };
+    let cases = [
+        ("countdown.flow.json", json!({ "params": { "from": "three" } }), 400, "from"),
+        ("countdown.flow.json", json!({ "params": { "nope": 1 } }), 400, "nope"),
+        ("countdown.flow.json", json!({ "params": [1] }), 400, "params"),
+        ("countdown.flow.json", json!({ "max_steps": 0 }), 400, "max_steps"),
+        ("countdown.flow.json", json!({ "timeout_secs": -1 }), 400, "timeout_secs"),
+        ("graph-calendar.flow.json", json!({ "params": { "user": "a" } }), 400, "graph-app"),
+        (
+            "graph-calendar.flow.json",
+            json!({ "profiles": "missing.json", "params": { "user": "a" } }),
+            400,
+            "WEFT_STUDIO_TEST_NEVER_SET",
+        ),
+        (
+            "graph-calendar.flow.json",
+            json!({ "profiles": "../profiles.json", "params": { "user": "a" } }),
+            400,
+            "no profiles file",
+        ),
+        ("graph-calendar.flow.json", json!({ "profiles": "missing.json" }), 400, "user"),
+        ("broken.flow.json", json!({}), 422, "errors"),
+        ("missing.flow.json", json!({}), 404, "missing"),
+        ("profiles.json", json!({}), 400, "not a flow file name"),
+    ];
+    for (file, body, want, mentions) in cases {
+        let (status, answer) = post(file, body.clone()).await;
+        assert_eq!(status.as_u16(), want, "{file} {body}: {answer}");
+        let message = answer["error"].as_str().unwrap_or_else(|| panic!("{answer}"));
+        assert!(message.contains(mentions), "{file} {body}: {message}");
+    }
+    // The environment variable is named, never a value; the broken flow's diagnostics come along.
+    let (_, answer) = post("broken.flow.json", json!({})).await;
+    assert!(!answer["diagnostics"].as_array().unwrap().is_empty(), "{answer}");
+    // A body that is not JSON.
+    let response = s
+        .client
+        .post(format!("{}/api/flows/countdown.flow.json/runs", s.base))
+        .header("x-weft-token", &s.token)
+        .header("origin", &s.base)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("not JSON"));
+}
+
+#[tokio::test]
+async fn one_run_per_flow_a_step_limit_and_stop() {
+    let dir = run_dir();
+    let s = start(dir.path()).await;
+    // The step limit fails the run and is named.
+    let (status, started) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/forever.flow.json/runs",
+            &json!({ "max_steps": 50 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events =
+        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["steps"], 50);
+    assert!(report["error"]["message"].as_str().unwrap().contains("step limit of 50"), "{report}");
+
+    // A long run: a second start is refused while it runs; stopping it ends it as interrupted.
+    let body = json!({ "max_steps": 1_000_000, "timeout_secs": 60 });
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/forever.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["run"].as_str().unwrap().to_owned();
+    let (status, refused) =
+        s.send(reqwest::Method::POST, "/api/flows/forever.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["run"], id.as_str());
+    // Another flow may run meanwhile.
+    let (status, _) =
+        s.send(reqwest::Method::POST, "/api/flows/countdown.flow.json/runs", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, stopped) =
+        s.send(reqwest::Method::POST, &format!("/api/runs/{id}/stop"), &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stopped["stopped"], true);
+    let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
+    assert_eq!(events.last().unwrap().1["status"], "interrupted");
+    // Stopped: it may run again.
+    let (status, _) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/forever.flow.json/runs",
+            &json!({ "max_steps": 5 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn run_routes_are_guarded() {
+    let dir = run_dir();
+    let s = start(dir.path()).await;
+    let url = format!("{}/api/flows/countdown.flow.json/runs", s.base);
+    // No token; a foreign Origin with the token; a rebound Host.
+    let none = s.client.post(&url).header("origin", &s.base).body("{}").send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let foreign = s
+        .client
+        .post(&url)
+        .header("x-weft-token", &s.token)
+        .header("origin", "http://evil.example")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let port = s.base.rsplit(':').next().unwrap();
+    let rebound = s
+        .client
+        .post(&url)
+        .header("x-weft-token", &s.token)
+        .header("host", format!("evil.example:{port}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/countdown.flow.json/runs", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = started["run"].as_str().unwrap();
+    for path in [
+        format!("/api/runs/{id}/events"),
+        format!("/api/runs/{id}/input/init"),
+        "/api/flows/countdown.flow.json/tests".to_owned(),
+        "/api/settings".to_owned(),
+    ] {
+        let response = s.client.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let stop = s
+        .client
+        .post(format!("{}/api/runs/{id}/stop", s.base))
+        .header("x-weft-token", &s.token)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), StatusCode::FORBIDDEN);
+    let tests = s
+        .client
+        .post(format!("{}/api/flows/countdown.flow.json/tests", s.base))
+        .header("x-weft-token", &s.token)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tests.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
+    weft::http::ensure_crypto_provider();
+    let sim = weft::sim::Simulator::start(weft::sim::SimConfig::default()).await.unwrap();
+    let dir = run_dir();
+    std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    options.state_dir = Some(state.path().to_owned());
+    let studio =
+        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+    let base = format!("http://{}", studio.local_addr());
+    let token = studio.token().to_owned();
+    tokio::spawn(studio.run());
+    let s = Running { base, token, client: reqwest::Client::new() };
+
+    let (_, settings) = s.json("/api/settings").await;
+    assert_eq!(settings["profiles"], "profiles.sim.json");
+    assert_eq!(settings["params"]["graph_base"], sim.graph_base());
+    assert!(!settings.to_string().contains(weft::sim::APP_CLIENT_SECRET));
+    let (_, profiles) =
+        s.json("/api/flows/graph-calendar.flow.json/profiles?profiles=profiles.sim.json").await;
+    assert_eq!(profiles["profiles"][0]["resolves"], true, "{profiles}");
+
+    let body = json!({ "profiles": "profiles.sim.json",
+                       "params": { "user": "adele@weft.test", "graph_base": sim.graph_base() } });
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["run"].as_str().unwrap();
+    let response = s.get(&format!("/api/runs/{id}/events")).send().await.unwrap();
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(weft::sim::APP_CLIENT_SECRET));
+    let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    let items = report["result"].as_array().unwrap();
+    assert!(!items.is_empty());
+    let exits: Vec<(String, Value)> = events
+        .iter()
+        .filter(|(_, e)| e["event"] == "node_finished")
+        .map(|(_, e)| (e["node"].as_str().unwrap().to_owned(), e["exit"].clone()))
+        .collect();
+    let nodes: Vec<&str> = exits.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(nodes, ["window", "sign_in", "fetch", "import", "done"]);
+    let import =
+        events.iter().find(|(_, e)| e["event"] == "node_finished" && e["node"] == "import");
+    assert_eq!(import.unwrap().1["writes"]["events"].as_array().unwrap().len(), items.len());
+    let http: Vec<&Value> =
+        events.iter().map(|(_, e)| e).filter(|e| e["event"] == "http").collect();
+    assert!(http.iter().all(|e| e["node"] == "fetch" && e["status"] == 200), "{http:?}");
+    // The input of `import` holds the page `fetch` wrote.
+    let (_, input) = s.json(&format!("/api/runs/{id}/input/import")).await;
+    assert!(input["vars"]["page"]["items"].is_array(), "{input}");
+    assert!(!input.to_string().contains(weft::sim::APP_CLIENT_SECRET));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_cases_run_from_the_studio() {
+    let dir = run_dir();
+    // A failing case, in a test file of its own.
+    std::fs::write(
+        dir.path().join("countdown-broken.test.json"),
+        r#"{ "format": "weft.test/1", "flow": "countdown.flow.json", "cases": [
+             { "name": "init sets n wrongly", "node": "init", "given": { "params": { "from": 2 } },
+               "expect": { "exit": "ok", "vars": { "n": 99 } } } ] }"#,
+    )
+    .unwrap();
+    let s = start(dir.path()).await;
+    let (status, listed) = s.json("/api/flows/countdown.flow.json/tests").await;
+    assert_eq!(status, StatusCode::OK);
+    let files: Vec<&str> =
+        listed["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["countdown-broken.test.json", "countdown.test.json"]);
+
+    let (status, all) =
+        s.send(reqwest::Method::POST, "/api/flows/countdown.flow.json/tests", &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["failed"], 1, "{all}");
+    let total = listed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cases"].as_array().unwrap().len())
+        .sum::<usize>();
+    assert_eq!(all["passed"].as_u64().unwrap() as usize + 1, total);
+    let broken = &all["files"][0]["cases"][0];
+    assert_eq!(broken["passed"], false);
+    let diff = broken["failures"][0].as_str().unwrap();
+    assert!(diff.contains("99"), "{diff}");
+
+    let (_, init) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/countdown.flow.json/tests",
+            &json!({ "node": "init" }),
+        )
+        .await;
+    let cases: Vec<&Value> = init["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["cases"].as_array().unwrap())
+        .collect();
+    assert!(!cases.is_empty());
+    assert!(cases.iter().all(|c| c["node"] == "init"), "{init}");
+    // greet-all's tests are not countdown's.
+    assert!(!init.to_string().contains("greet"));
+    let (status, _) = s
+        .send(reqwest::Method::POST, "/api/flows/countdown.flow.json/tests", &json!({ "node": 3 }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_command_with_sim_runs_the_simulator() {
+    use std::io::BufRead;
+    weft::http::ensure_crypto_provider();
+    let dir = flows_dir();
+    std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["studio", "--sim", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state.path())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    out.read_line(&mut first).unwrap();
+    out.read_line(&mut second).unwrap();
+    let url = first.trim().rsplit(' ').next().unwrap().to_owned();
+    let (base, token) = url.split_once("/?token=").unwrap();
+    assert!(second.starts_with("Simulator (Entra ID + Graph) on http://127.0.0.1:"), "{second}");
+    let sim = second
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    let s =
+        Running { base: base.to_owned(), token: token.to_owned(), client: reqwest::Client::new() };
+    let (_, settings) = s.json("/api/settings").await;
+    assert_eq!(settings["sim"], sim.as_str());
+    assert_eq!(settings["params"]["graph_base"], format!("{sim}/v1.0"));
+    let body = json!({ "profiles": "profiles.sim.json",
+                       "params": { "user": "megan@weft.test", "graph_base": format!("{sim}/v1.0") } });
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events =
+        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert!(!report["result"].as_array().unwrap().is_empty());
 }

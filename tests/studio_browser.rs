@@ -73,7 +73,8 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 self.screenshot(&format!("timeout-{what}")).await;
-                panic!("timed out waiting for {what}");
+                let errors = self.script("return window.__errors || []").await;
+                panic!("timed out waiting for {what} (errors in the page: {errors})");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -117,6 +118,11 @@ impl Browser {
 
     /// Clicks the centre of an element with the mouse.
     async fn click(&self, css: &str) {
+        // Controls low in the side panel are scrolled to first, as a user would.
+        self.script(&format!(
+            "document.querySelector(\"{css}\").scrollIntoView({{ block: 'nearest' }})"
+        ))
+        .await;
         let (x, y) = self.centre(css).await;
         let actions = json!([
             { "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y },
@@ -153,7 +159,11 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn open_browser(profile: &Path) -> (Driver, Browser) {
+/// One browser at a time: the machines are small, and two headless Chromiums slow both.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Opens a browser whose screenshots go to `target/studio-screenshots/<scenario>/`.
+async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the studio's browser test needs Debian's `chromium` and \
@@ -209,7 +219,8 @@ async fn open_browser(profile: &Path) -> (Driver, Browser) {
         .as_str()
         .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
         .to_owned();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/studio-screenshots");
+    let shots =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/studio-screenshots").join(scenario);
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let browser = Browser { http, session: format!("{base}/session/{id}"), shots, step: 0 };
@@ -218,6 +229,7 @@ async fn open_browser(profile: &Path) -> (Driver, Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edit_a_flow_in_the_browser() {
+    let _one = ONE_BROWSER.lock().await;
     weft::http::ensure_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("countdown.flow.json");
@@ -229,7 +241,7 @@ async fn edit_a_flow_in_the_browser() {
     tokio::spawn(studio.run());
 
     let profile = tempfile::tempdir().unwrap();
-    let (_driver, mut b) = open_browser(profile.path()).await;
+    let (_driver, mut b) = open_browser(profile.path(), "edit").await;
     b.post("/url", json!({ "url": url })).await;
     b.until("the app", "return document.body.dataset.ready === 'true'").await;
     b.until("the nodes", "return document.querySelectorAll('g.node').length === 4").await;
@@ -323,7 +335,21 @@ async fn edit_a_flow_in_the_browser() {
         .unwrap()
         .push(json!({ "from": "init", "exit": "error", "to": "finish" }));
     assert_eq!(saved, expected, "{text}");
-    assert_eq!(text, weft::studio::format::flow_text(&expected));
+    // The hand-formatted file keeps its layout: the changed node's line, the edge before the
+    // new one (its comma) and the new edge are the only new lines.
+    let before = std::fs::read_to_string("flows/countdown.flow.json").unwrap();
+    assert_eq!(text, weft::studio::format::flow_text_keeping(&expected, &before));
+    let new_lines: Vec<&str> = text.lines().filter(|l| !before.lines().any(|b| b == *l)).collect();
+    assert_eq!(
+        new_lines,
+        [
+            r#"    { "id": "finish", "type": "end", "result": "vars.seen", "position": [240, 240] }"#,
+            r#"    { "from": "more", "exit": "done", "to": "finish" },"#,
+            r#"    { "from": "init", "exit": "error", "to": "finish" }"#,
+        ],
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), before.lines().count() + 1);
     let loaded = weft::cli::loader().load_path(&file);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
@@ -395,4 +421,319 @@ async fn edit_a_flow_in_the_browser() {
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
     b.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// The text of an element (empty when there is none).
+async fn text_of(b: &Browser, css: &str) -> String {
+    let text =
+        b.script(&format!("return document.querySelector(\"{css}\")?.textContent ?? ''")).await;
+    text.as_str().unwrap().to_owned()
+}
+
+/// Waits for the run to end and checks that it succeeded and every node of `nodes` shows the
+/// exit it took on the canvas; returns the run's result.
+async fn wait_for_run(b: &mut Browser, nodes: &[(&str, &str)], what: &str) {
+    b.until(
+        &format!("{what}: the run's end"),
+        "return /^(succeeded|failed|interrupted)/.test(document.getElementById('run-status')?.textContent || '')",
+    )
+    .await;
+    b.shot(&format!("{what}-ran")).await;
+    let status = text_of(b, "#run-status").await;
+    assert!(status.starts_with("succeeded"), "{status}");
+    for (node, exit) in nodes {
+        let shown = b
+            .script(&format!(
+                "const g = document.querySelector('g.node[data-id={node}]'); \
+                 return [g.dataset.runExit, g.querySelector('.run-info').textContent, g.classList.contains('run-done')];"
+            ))
+            .await;
+        assert_eq!(shown[0], json!(exit), "{node}: {shown}");
+        assert!(shown[1].as_str().unwrap().starts_with(&format!("→ {exit} · ")), "{node}: {shown}");
+        assert_eq!(shown[2], json!(true), "{node}: {shown}");
+    }
+}
+
+/// Clicks a node and reads the items its last run wrote into `vars.<var>`, as its panel shows.
+async fn output_of(b: &mut Browser, node: &str, var: &str) -> Vec<Value> {
+    b.click(&format!("g.node[data-id={node}] rect")).await;
+    b.until(&format!("{node}'s output"), "return !!document.getElementById('node-run-output')")
+        .await;
+    b.until(
+        &format!("{node}'s input"),
+        "return !(document.getElementById('node-run-input')?.textContent || '…').startsWith('…')",
+    )
+    .await;
+    let output: Value = serde_json::from_str(&text_of(b, "#node-run-output").await).unwrap();
+    let input: Value = serde_json::from_str(&text_of(b, "#node-run-input").await).unwrap();
+    assert!(input.get(var).is_none(), "{node} had {var} before it ran: {input}");
+    output[var].as_array().unwrap_or_else(|| panic!("{output}")).clone()
+}
+
+/// A node added from the palette: kind, id, where it is dragged, fields typed in.
+type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_and_run_the_calendar_flow_against_the_simulator() {
+    let _one = ONE_BROWSER.lock().await;
+    weft::http::ensure_crypto_provider();
+    let sim = weft::sim::Simulator::start(weft::sim::SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"] {
+        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    // What `weft studio --sim` does, with the simulator of this test.
+    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    options.state_dir = Some(state.path().to_owned());
+    let studio =
+        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+    let url = studio.url();
+    tokio::spawn(studio.run());
+
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, mut b) = open_browser(profile.path(), "calendar").await;
+    b.post("/url", json!({ "url": url })).await;
+    b.until("the app", "return document.body.dataset.ready === 'true'").await;
+    b.script(
+        "window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); \
+         window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
+    )
+    .await;
+    b.until("the calendar", "return document.querySelectorAll('g.node').length === 6").await;
+    b.shot("calendar-opened").await;
+
+    // Run the example calendar flow: the form starts at the simulator's Graph and profiles.
+    b.click("#run").await;
+    b.until("the run form", "return !!document.querySelector('#run-form [data-param=user]')").await;
+    let graph_base =
+        b.script("return document.querySelector('#run-form [data-param=graph_base]').value").await;
+    assert_eq!(graph_base, json!(sim.graph_base()));
+    b.until(
+        "the profiles",
+        "return (document.getElementById('profiles')?.textContent || '').includes('✓ graph-app')",
+    )
+    .await;
+    b.type_into("#run-form [data-param=user]", "adele@weft.test").await;
+    b.shot("calendar-form").await;
+    b.click("#run-start").await;
+    let exits =
+        [("window", "ok"), ("sign_in", "ok"), ("fetch", "ok"), ("import", "ok"), ("done", "end")];
+    wait_for_run(&mut b, &exits, "calendar").await;
+    // `failed` did not run.
+    let failed = b
+        .script("return document.querySelector('g.node[data-id=failed]').dataset.runState ?? null")
+        .await;
+    assert_eq!(failed, Value::Null);
+    let result: Value = serde_json::from_str(&text_of(&b, "#run-result").await).unwrap();
+    let expected = result.as_array().unwrap().clone();
+    assert!(!expected.is_empty());
+
+    // The import node shows the imported items, its input and the fetch its requests.
+    let items = output_of(&mut b, "import", "events").await;
+    b.shot("calendar-import").await;
+    assert_eq!(items, expected);
+    assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
+    b.click("g.node[data-id=fetch] rect").await;
+    b.until("fetch's requests", "return !!document.querySelector('#node-run-http li')").await;
+    let request = text_of(&b, "#node-run-http li").await;
+    assert!(
+        request.starts_with(&format!(
+            "GET {}/users/adele%40weft.test/calendarView?",
+            sim.graph_base()
+        )),
+        "{request}"
+    );
+    assert!(request.contains("→ 200"), "{request}");
+    let page = text_of(&b, "#node-run-output").await;
+    assert!(!page.contains(weft::sim::APP_CLIENT_SECRET));
+
+    // fetch's test cases, from its panel.
+    b.click("#node-tests-run").await;
+    b.until("fetch's cases", "return !!document.querySelector('#node-tests .tests-total')").await;
+    let total = text_of(&b, "#node-tests .tests-total").await;
+    assert!(total.ends_with(" passed, 0 failed") && !total.starts_with("0 "), "{total}");
+    let lines = b
+        .script(
+            "return [...document.querySelectorAll('#node-tests .case')].map((e) => e.textContent)",
+        )
+        .await;
+    assert!(
+        lines.as_array().unwrap().iter().all(|l| l.as_str().unwrap().starts_with("✓ fetch")),
+        "{lines}"
+    );
+    b.shot("calendar-tests").await;
+
+    // A status exit, dragged to `failed`.
+    b.type_into("#status-exit-code", "404").await;
+    b.click("#status-exit-add").await;
+    b.until(
+        "the 404 port",
+        "return !!document.querySelector('g.node[data-id=fetch] circle.handle[data-exit=\"404\"]')",
+    )
+    .await;
+    b.drag(
+        "g.node[data-id=fetch] circle.handle[data-exit='404']",
+        Some("g.node[data-id=failed] rect"),
+        (0, 0),
+    )
+    .await;
+    b.until(
+        "the 404 edge",
+        "return !!document.querySelector('g.edge[data-from=fetch][data-exit=\"404\"][data-to=failed]')",
+    )
+    .await;
+    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+    b.shot("calendar-404").await;
+    b.click("#save").await;
+    b.until("the save", "return document.getElementById('status').textContent.startsWith('saved')")
+        .await;
+    let saved: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("graph-calendar.flow.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        saved["edges"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "from": "fetch", "exit": "404", "to": "failed" }))
+    );
+
+    // Now from an empty canvas: a new flow, built from the palette and the forms.
+    b.click("#new").await;
+    b.post("/alert/text", json!({ "text": "my-calendar" })).await;
+    b.post("/alert/accept", json!({})).await;
+    b.until(
+        "the empty flow",
+        "return document.getElementById('status').textContent.startsWith('new flow')",
+    )
+    .await;
+    b.click("#canvas").await;
+    b.until(
+        "the flow's panel",
+        "return !!document.querySelector('#panel textarea[data-pointer=\"/parameters\"]')",
+    )
+    .await;
+    b.type_into(
+        "#panel textarea[data-pointer='/parameters']",
+        r#"{ "graph_base": { "type": "string" }, "user": { "type": "string", "default": "adele@weft.test" } }"#,
+    )
+    .await;
+    // Each node from the palette, moved to a place of its own, its fields typed in.
+    let url = "${params.graph_base}/users/${url_encode(params.user)}/calendarView\
+               ?startDateTime=${url_encode(start_of_week(now()))}\
+               &endDateTime=${url_encode(add_days(start_of_week(now()), 7))}";
+    let nodes: [NodeSpec; 4] = [
+        ("authentication", "authentication_1", (-320, -260), &[("profile", "graph-app")]),
+        (
+            "http_request",
+            "http_request_1",
+            (-320, -150),
+            &[("url", url), ("auth", "graph-app"), ("into", "page")],
+        ),
+        (
+            "json_import",
+            "json_import_1",
+            (-320, -40),
+            &[
+                ("from", "vars.page.body"),
+                ("select", "/value"),
+                ("map", "#{ subject: item.subject, start: item.start.dateTime }"),
+                ("into", "events"),
+            ],
+        ),
+        ("end", "end_1", (-320, 70), &[("result", "vars.events")]),
+    ];
+    for (i, (kind, id, by, fields)) in nodes.iter().enumerate() {
+        b.click(&format!("#palette button[data-kind={kind}]")).await;
+        b.until(id, &format!("return !!document.querySelector('g.node.selected[data-id={id}]')"))
+            .await;
+        b.drag(&format!("g.node[data-id={id}] rect"), None, *by).await;
+        for (field, value) in *fields {
+            let css = format!("#panel [data-pointer='/nodes/{i}/{field}']");
+            b.until(field, &format!("return !!document.querySelector(\"{css}\")")).await;
+            b.type_into(&css, value).await;
+        }
+    }
+    b.shot("built-nodes").await;
+    for (from, to) in [
+        ("authentication_1", "http_request_1"),
+        ("http_request_1", "json_import_1"),
+        ("json_import_1", "end_1"),
+    ] {
+        b.drag(
+            &format!("g.node[data-id={from}] circle.handle[data-exit=ok]"),
+            Some(&format!("g.node[data-id={to}] rect")),
+            (0, 0),
+        )
+        .await;
+        b.until(
+            &format!("{from} → {to}"),
+            &format!("return !!document.querySelector('g.edge[data-from={from}][data-exit=ok][data-to={to}]')"),
+        )
+        .await;
+    }
+    b.until("a valid flow", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+    b.shot("built-connected").await;
+    b.click("#save").await;
+    b.until(
+        "the new file",
+        "return document.getElementById('status').textContent.startsWith('saved')",
+    )
+    .await;
+    let built = dir.path().join("my-calendar.flow.json");
+    let validated =
+        Command::new(env!("CARGO_BIN_EXE_weft")).arg("validate").arg(&built).output().unwrap();
+    assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stderr));
+
+    // Run it: graph_base comes from the simulator, user from its default.
+    b.click("#run").await;
+    b.until("the run form", "return !!document.querySelector('#run-form [data-param=user]')").await;
+    let form = b
+        .script("return [...document.querySelectorAll('#run-form [data-param]')].map((e) => [e.dataset.param, e.value])")
+        .await;
+    assert_eq!(form, json!([["graph_base", sim.graph_base()], ["user", "adele@weft.test"]]));
+    b.click("#run-start").await;
+    let exits = [
+        ("authentication_1", "ok"),
+        ("http_request_1", "ok"),
+        ("json_import_1", "ok"),
+        ("end_1", "end"),
+    ];
+    wait_for_run(&mut b, &exits, "built").await;
+    let result: Value = serde_json::from_str(&text_of(&b, "#run-result").await).unwrap();
+    let items = output_of(&mut b, "json_import_1", "events").await;
+    b.shot("built-import").await;
+    assert!(!items.is_empty());
+    assert_eq!(Value::Array(items.clone()), result);
+    assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
+
+    // A user Graph does not know: the request's node fails, in red, with Graph's error.
+    b.click("#run").await;
+    b.until("the run form", "return !!document.querySelector('#run-form [data-param=user]')").await;
+    b.type_into("#run-form [data-param=user]", "nobody@weft.test").await;
+    b.click("#run-start").await;
+    b.until(
+        "the failed run",
+        "return (document.getElementById('run-status')?.textContent || '').startsWith('failed at http_request_1')",
+    )
+    .await;
+    b.until(
+        "the failed node",
+        "return !!document.querySelector('g.node.run-failed[data-id=http_request_1]') && \
+         document.querySelector('g.node[data-id=http_request_1]').dataset.runExit === 'error' && \
+         !document.querySelector('g.node[data-id=json_import_1]').dataset.runState",
+    )
+    .await;
+    b.click("g.node[data-id=http_request_1] rect").await;
+    b.until("the node's error", "return !!document.getElementById('node-run-error')").await;
+    let error: Value = serde_json::from_str(&text_of(&b, "#node-run-error").await).unwrap();
+    assert_eq!(error["status"], 404, "{error}");
+    assert_eq!(error["node"], "http_request_1");
+    assert!(text_of(&b, "#node-run-http li").await.contains("→ 404"));
+    b.shot("built-failed").await;
+    b.call(reqwest::Method::DELETE, "", None).await;
+    sim.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod demo;
 mod login;
-mod profiles;
+pub(crate) mod profiles;
 mod run;
 mod serve;
 mod sim;

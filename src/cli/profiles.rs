@@ -25,6 +25,17 @@ pub fn token_manager(
     names: &[String],
     state: StateDir,
 ) -> Result<Arc<TokenManager>, String> {
+    token_manager_with(path, names, state, &|name: &str| std::env::var(name).ok())
+}
+
+/// [`token_manager`] with `${env.NAME}` looked up by `env` instead of the process environment
+/// (the studio overlays the simulator's address and secret this way).
+pub fn token_manager_with(
+    path: &Path,
+    names: &[String],
+    state: StateDir,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<TokenManager>, String> {
     let profiles = Profiles::load(path).map_err(|e| {
         if !path.exists() {
             format!(
@@ -37,10 +48,9 @@ pub fn token_manager(
             e.to_string()
         }
     })?;
-    let env = |name: &str| std::env::var(name).ok();
     let resolved = names
         .iter()
-        .map(|name| profiles.resolve(name, &env))
+        .map(|name| profiles.resolve(name, env))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     TokenManager::new(resolved, state).map(Arc::new)

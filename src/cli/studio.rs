@@ -1,6 +1,7 @@
 //! `weft studio`.
 
-use crate::studio::Studio;
+use crate::sim::{SimConfig, Simulator};
+use crate::studio::{Studio, StudioOptions};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,13 @@ pub(super) struct StudioArgs {
     /// The loopback address to listen on (`127.0.0.1:PORT`; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8790")]
     listen: SocketAddr,
+    /// Start the Entra ID + Graph simulator in-process and run flows against it:
+    /// `profiles.sim.json` resolves to it and the run form's `graph_base` points at it.
+    #[arg(long)]
+    sim: bool,
+    /// Where sign-ins are kept (default: the platform's data directory).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 pub(super) fn studio(args: StudioArgs) -> u8 {
@@ -22,7 +30,24 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
         return EXIT_FAILED;
     };
     runtime.block_on(async {
-        let studio = match Studio::bind(&args.dir, args.listen).await {
+        // Kept alive as long as the studio serves.
+        let sim = if args.sim {
+            match Simulator::start(SimConfig::default()).await {
+                Ok(sim) => Some(sim),
+                Err(err) => {
+                    eprintln!("error: cannot start the simulator: {err}");
+                    return EXIT_FAILED;
+                }
+            }
+        } else {
+            None
+        };
+        let mut options = match &sim {
+            Some(sim) => StudioOptions::simulator(&sim.base_url(), &sim.graph_base()),
+            None => StudioOptions::default(),
+        };
+        options.state_dir = args.state_dir.clone();
+        let studio = match Studio::bind_with(&args.dir, args.listen, options).await {
             Ok(studio) => studio,
             Err(err) => {
                 eprintln!("error: {err}");
@@ -30,7 +55,13 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
             }
         };
         println!("Weft Studio: open {}", studio.url());
-        tokio::select! {
+        if let Some(sim) = &sim {
+            println!(
+                "Simulator (Entra ID + Graph) on {}: runs with profiles.sim.json use it",
+                sim.base_url()
+            );
+        }
+        let code = tokio::select! {
             served = studio.run() => match served {
                 Ok(()) => 0,
                 Err(err) => {
@@ -39,6 +70,10 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
                 }
             },
             _ = tokio::signal::ctrl_c() => super::EXIT_INTERRUPTED,
+        };
+        if let Some(sim) = sim {
+            sim.shutdown().await;
         }
+        code
     })
 }

@@ -7,10 +7,14 @@
 //!
 //! API (JSON): `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
 //! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate`, `POST /api/svg`,
-//! `GET /api/kinds`. The web app (plain ES modules and
-//! SVG, no build step) is embedded in the binary.
+//! `GET /api/kinds`, `GET /api/settings`; runs: `POST /api/flows/{file}/runs` (starts one),
+//! `GET /api/runs/{id}/events` (its trace, server-sent events), `POST /api/runs/{id}/stop`,
+//! `GET /api/runs/{id}/input/{node}`; test cases: `GET|POST /api/flows/{file}/tests`. The web
+//! app (plain ES modules and SVG, no build step) is embedded in the binary.
 
+mod cases;
 pub mod format;
+mod run;
 pub mod svg;
 
 use crate::flow::Loader;
@@ -23,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +50,41 @@ struct AppState {
     port: u16,
     loader: Loader,
     saving: Mutex<()>,
+    options: StudioOptions,
+    runs: run::Runs,
+}
+
+/// How the studio runs flows.
+#[derive(Debug, Clone, Default)]
+pub struct StudioOptions {
+    /// Values of `${env.NAME}` in profiles that take precedence over the process environment
+    /// for studio runs (the simulator's address and secret with `--sim`). Never sent to the
+    /// browser.
+    pub env: HashMap<String, String>,
+    /// Parameter values the run form starts with, over the flow's defaults (for the flows that
+    /// declare them).
+    pub params: serde_json::Map<String, Value>,
+    /// The profiles file the run form picks first (else `profiles.json`).
+    pub profiles: Option<String>,
+    /// Where sign-ins are kept (default: the platform's data directory, as for `weft run`).
+    pub state_dir: Option<PathBuf>,
+    /// The simulator's address, shown in the app, when one runs for this studio.
+    pub sim_url: Option<String>,
+}
+
+impl StudioOptions {
+    /// Runs against the simulator at `base_url` (Graph at `graph_base`): `WEFT_SIM_URL` and
+    /// `WEFT_SIM_SECRET` resolve to it in profiles (as `flows/profiles.sim.json` uses them), the
+    /// run form picks `profiles.sim.json` and starts `graph_base` at the simulator's Graph.
+    pub fn simulator(base_url: &str, graph_base: &str) -> Self {
+        let mut options = Self::default();
+        options.env.insert("WEFT_SIM_URL".into(), base_url.to_owned());
+        options.env.insert("WEFT_SIM_SECRET".into(), crate::sim::APP_CLIENT_SECRET.to_owned());
+        options.params.insert("graph_base".into(), graph_base.into());
+        options.profiles = Some("profiles.sim.json".into());
+        options.sim_url = Some(base_url.to_owned());
+        options
+    }
 }
 
 /// A bound, not yet running, studio server.
@@ -57,6 +97,15 @@ impl Studio {
     /// Binds `listen` (a loopback address; port 0 picks one) to serve the flows of `dir`, with a
     /// fresh random access token.
     pub async fn bind(dir: &Path, listen: SocketAddr) -> Result<Self, String> {
+        Self::bind_with(dir, listen, StudioOptions::default()).await
+    }
+
+    /// [`Studio::bind`], running flows as `options` say.
+    pub async fn bind_with(
+        dir: &Path,
+        listen: SocketAddr,
+        options: StudioOptions,
+    ) -> Result<Self, String> {
         if listen.ip() != std::net::Ipv4Addr::LOCALHOST {
             return Err(format!("the studio listens on loopback (127.0.0.1) only, not {listen}"));
         }
@@ -76,6 +125,8 @@ impl Studio {
             port,
             loader: crate::cli::loader(),
             saving: Mutex::new(()),
+            options,
+            runs: run::Runs::default(),
         });
         Ok(Self { listener, state })
     }
@@ -123,6 +174,12 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/validate", post(validate))
         .route("/api/svg", post(post_svg))
         .route("/api/kinds", get(kinds))
+        .route("/api/settings", get(settings))
+        .route("/api/flows/{file}/runs", post(run::start))
+        .route("/api/flows/{file}/tests", get(cases::list).post(cases::run))
+        .route("/api/runs/{id}/events", get(run::events))
+        .route("/api/runs/{id}/stop", post(run::stop))
+        .route("/api/runs/{id}/input/{node}", get(run::input))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -386,11 +443,12 @@ async fn save_flow(
     }
     let _saving = state.saving.lock().await;
     let permissions = tokio::fs::metadata(&path).await.ok().map(|m| m.permissions());
-    let current = match tokio::fs::read(&path).await {
-        Ok(bytes) => Some(version_of(&bytes)),
+    let original = match tokio::fs::read(&path).await {
+        Ok(bytes) => Some(bytes),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     };
+    let current = original.as_deref().map(version_of);
     if current.as_deref() != expected.as_str() {
         let message = match &current {
             Some(_) if expected.is_null() => format!("`{file}` already exists"),
@@ -400,7 +458,11 @@ async fn save_flow(
         return (StatusCode::CONFLICT, axum::Json(json!({ "error": message, "version": current })))
             .into_response();
     }
-    let text = format::flow_text(flow);
+    // An existing file keeps its own layout where nothing changed.
+    let text = match original.as_deref().map(std::str::from_utf8) {
+        Some(Ok(original)) => format::flow_text_keeping(flow, original),
+        _ => format::flow_text(flow),
+    };
     let temp = state.dir.join(format!(".{file}.{}.tmp", std::process::id()));
     let written = async {
         tokio::fs::write(&temp, text.as_bytes()).await?;
@@ -458,6 +520,19 @@ async fn kinds(State(state): State<Arc<AppState>>) -> Response {
         })
         .collect();
     axum::Json(json!({ "kinds": kinds })).into_response()
+}
+
+/// What the run form starts with: `{ profiles, params, sim }` (no secret: the environment
+/// overlay stays on the server).
+async fn settings(State(state): State<Arc<AppState>>) -> Response {
+    let options = &state.options;
+    axum::Json(json!({
+        "profiles": options.profiles,
+        "params": options.params,
+        "sim": options.sim_url,
+        "max_steps": crate::exec::DEFAULT_MAX_STEPS,
+    }))
+    .into_response()
 }
 
 /// The profiles files of the directory: `*.json` files whose `format` is `weft.profiles/1`.
@@ -536,9 +611,10 @@ async fn flow_profiles(
             .into_response();
     }
     let profiles_path = state.dir.join(&chosen);
+    let overlay = state.options.env.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let profiles = crate::auth::Profiles::load(&profiles_path);
-        let env = |name: &str| std::env::var(name).ok();
+        let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
         names
             .iter()
             .map(|name| match &profiles {

@@ -75,9 +75,9 @@ pub fn parse_json(text: &[u8]) -> Result<Dynamic, serde_json::Error> {
 
 /// Deserialises any JSON value into a [`Dynamic`].
 #[derive(Clone, Copy, Default)]
-struct DynamicSeed<'k> {
+pub(crate) struct DynamicSeed<'k> {
     /// When set, an object at this level keeps only these members (not nested ones).
-    keep: Option<&'k [String]>,
+    pub(crate) keep: Option<&'k [String]>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for DynamicSeed<'_> {
@@ -418,19 +418,58 @@ pub fn stream_array(
     keep: Option<&[String]>,
     each: &mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
 ) -> Result<Option<&'static str>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let found = serde::de::DeserializeSeed::deserialize(PathSeed { path, keep, each }, &mut de)?;
+    struct AsDynamic<'k, 'f> {
+        keep: Option<&'k [String]>,
+        each: &'f mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
+    }
+    impl Elements for AsDynamic<'_, '_> {
+        fn next<'de, A: serde::de::SeqAccess<'de>>(
+            &mut self,
+            index: usize,
+            seq: &mut A,
+        ) -> Result<bool, A::Error> {
+            match seq.next_element_seed(DynamicSeed { keep: self.keep })? {
+                Some(item) => {
+                    (self.each)(index, item).map_err(serde::de::Error::custom)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
+    }
+    stream_elements(serde_json::de::SliceRead::new(text), path, &mut AsDynamic { keep, each })
+}
+
+/// Reads the elements of the streamed array, one per call.
+pub(crate) trait Elements {
+    /// Reads element `index` from `seq` and does with it what it is for; `false` at the end of
+    /// the array.
+    fn next<'de, A: serde::de::SeqAccess<'de>>(
+        &mut self,
+        index: usize,
+        seq: &mut A,
+    ) -> Result<bool, A::Error>;
+}
+
+/// Walks JSON text to the array at `path` and hands its elements to `elements` (see
+/// [`stream_array`], whose results this has).
+pub(crate) fn stream_elements<'de, R: serde_json::de::Read<'de>, E: Elements>(
+    text: R,
+    path: &[String],
+    elements: &mut E,
+) -> Result<Option<&'static str>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::new(text);
+    let found = serde::de::DeserializeSeed::deserialize(PathSeed { path, elements }, &mut de)?;
     de.end()?;
     Ok(found)
 }
 
-struct PathSeed<'p, 'f> {
+struct PathSeed<'p, 'e, E> {
     path: &'p [String],
-    keep: Option<&'p [String]>,
-    each: &'f mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
+    elements: &'e mut E,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for PathSeed<'_, '_> {
+impl<'de, E: Elements> serde::de::DeserializeSeed<'de> for PathSeed<'_, '_, E> {
     type Value = Option<&'static str>;
 
     fn deserialize<D: serde::Deserializer<'de>>(
@@ -441,43 +480,42 @@ impl<'de> serde::de::DeserializeSeed<'de> for PathSeed<'_, '_> {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
+impl<'de, E: Elements> serde::de::Visitor<'de> for PathSeed<'_, '_, E> {
     type Value = Option<&'static str>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+    fn visit_unit<Er>(self) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("null"))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+    fn visit_bool<Er>(self, _: bool) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("boolean"))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+    fn visit_i64<Er>(self, _: i64) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("number"))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+    fn visit_u64<Er>(self, _: u64) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("number"))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+    fn visit_f64<Er>(self, _: f64) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("number"))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+    fn visit_str<Er>(self, _: &str) -> Result<Self::Value, Er> {
         Ok(self.path.is_empty().then_some("string"))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        use serde::de::{Error, IgnoredAny};
+        use serde::de::IgnoredAny;
         let Some((first, rest)) = self.path.split_first() else {
             let mut index = 0;
-            while let Some(item) = seq.next_element_seed(DynamicSeed { keep: self.keep })? {
-                (self.each)(index, item).map_err(A::Error::custom)?;
+            while self.elements.next(index, &mut seq)? {
                 index += 1;
             }
             return Ok(Some("array"));
@@ -488,11 +526,9 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         let mut index = 0;
         loop {
             if Some(index) == wanted {
-                match seq.next_element_seed(PathSeed {
-                    path: rest,
-                    keep: self.keep,
-                    each: &mut *self.each,
-                })? {
+                match seq
+                    .next_element_seed(PathSeed { path: rest, elements: &mut *self.elements })?
+                {
                     Some(inner) => found = inner,
                     None => break,
                 }
@@ -516,11 +552,8 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_, '_> {
         let mut found = None;
         while let Some(key) = access.next_key_seed(KeySeed)? {
             if key.as_str() == first.as_str() {
-                found = access.next_value_seed(PathSeed {
-                    path: rest,
-                    keep: self.keep,
-                    each: &mut *self.each,
-                })?;
+                found = access
+                    .next_value_seed(PathSeed { path: rest, elements: &mut *self.elements })?;
             } else {
                 access.next_value::<IgnoredAny>()?;
             }

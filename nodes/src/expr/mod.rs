@@ -9,6 +9,7 @@
 mod convert;
 mod engine;
 mod helpers;
+pub(crate) mod pick;
 mod template;
 pub mod time;
 

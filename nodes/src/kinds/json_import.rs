@@ -4,11 +4,12 @@
 //! as it was.
 
 use super::{eval_failed, type_name};
-use crate::expr::{Expr, stream_array, time};
+use crate::expr::pick::{Capture, PathTrie, Slot, stream_picks};
+use crate::expr::{EvalError, Expr, stream_array, time};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
-use crate::vars::VarPath;
+use crate::vars::{VarPath, Vars};
 use indexmap::IndexMap;
 use rhai::{Array, Dynamic, ImmutableString, Map};
 use schemars::JsonSchema;
@@ -122,7 +123,7 @@ impl FieldType {
                     _ => fail(" (text other than true/false)"),
                 }
             }
-            Self::Datetime => datetime(value).map_err(|why| format!("expected datetime: {why}")),
+            Self::Datetime => datetime(&value),
             Self::Object if value.is_map() => Ok(value),
             Self::Array if value.is_array() => Ok(value),
             _ => fail(""),
@@ -130,30 +131,32 @@ impl FieldType {
     }
 }
 
-fn datetime(value: Dynamic) -> Result<Dynamic, String> {
-    let found = type_name(&value);
-    let instant = if value.is_string() {
-        let text = value.into_immutable_string().unwrap_or_default();
-        time::parse_datetime(&text)?
+/// Converts an instant as the `datetime` type does; read by reference, so an already-parsed
+/// item's `{ dateTime, timeZone }` map is not copied.
+fn datetime(value: &Dynamic) -> Result<Dynamic, String> {
+    let instant = if let Ok(text) = value.as_immutable_string_ref() {
+        time::parse_datetime(&text)
     } else if let Some(map) = value.read_lock::<Map>() {
-        let date_time =
-            map.get("dateTime").and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
-        let time_zone =
-            map.get("timeZone").and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()));
-        match (date_time, time_zone) {
-            (Some(dt), Some(tz)) => time::graph_to_utc(&dt, &tz)?,
-            (Some(dt), None) => time::parse_datetime(&dt)?,
-            _ => return Err("an object needs `dateTime` (and `timeZone`)".into()),
+        let member = |name: &str| map.get(name).and_then(|v| v.as_immutable_string_ref().ok());
+        match (member("dateTime"), member("timeZone")) {
+            (Some(dt), Some(tz)) => time::graph_to_utc(&dt, &tz),
+            (Some(dt), None) => time::parse_datetime(&dt),
+            _ => Err("an object needs `dateTime` (and `timeZone`)".into()),
         }
     } else {
-        return Err(format!("found {found}"));
+        Err(format!("found {}", type_name(value)))
     };
-    Ok(Dynamic::from(time::format_instant(&instant)))
+    instant
+        .map(|at| Dynamic::from(time::format_instant(&at)))
+        .map_err(|why| format!("expected datetime: {why}"))
 }
 
 /// A built `json_import` node.
 pub struct JsonImport {
     from: Expr,
+    /// `from` when it is a plain variable path (`vars.page.items`): the value is then read in
+    /// place instead of being copied out by Rhai.
+    from_vars: Option<Vec<String>>,
     select: Option<JsonPointer>,
     map: Option<Expr>,
     fields: Vec<(ImmutableString, FieldType, bool)>,
@@ -163,6 +166,9 @@ pub struct JsonImport {
     keep: Option<Vec<String>>,
     /// The `map` done natively, when it is a map literal of field paths.
     native: Option<FieldMapping>,
+    /// `map` and `fields` together without Rhai or intermediate maps, when `map` is a
+    /// field-path map (or absent with `fields`).
+    plan: Option<Plan>,
 }
 
 /// A `map` of the form `#{ key: item.a?.b, other: index, … }`, applied without Rhai: the
@@ -172,11 +178,38 @@ struct FieldMapping {
     entries: Vec<(ImmutableString, Source)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Source {
     Index,
     /// Property names, each with whether it was reached with `?.`.
-    Path(Vec<(String, bool)>),
+    Path(Vec<Step>),
+}
+
+/// One property access of a field path.
+#[derive(Debug, Clone)]
+struct Step {
+    name: String,
+    /// Reached with `?.`.
+    optional: bool,
+    /// The node of this step in the plan's [`PathTrie`] (0 outside a plan).
+    node: usize,
+}
+
+/// Runs `f` on the value a field path leads to in `value`, as Rhai reads `item.a?.b`: a missing
+/// member is `()`, `?.` on `()` makes the whole path `()`. `None` when Rhai must decide (a `.`
+/// on `()`, a non-object on the way: Rhai reports those as errors, with its own messages).
+fn with_leaf<R>(value: &Dynamic, path: &[Step], f: &mut dyn FnMut(&Dynamic) -> R) -> Option<R> {
+    let Some((step, rest)) = path.split_first() else {
+        return Some(f(value));
+    };
+    if value.is_unit() {
+        return step.optional.then(|| f(&Dynamic::UNIT));
+    }
+    let map = value.as_map_ref().ok()?;
+    match map.get(step.name.as_str()) {
+        Some(next) => with_leaf(next, rest, f),
+        None => with_leaf(&Dynamic::UNIT, rest, f),
+    }
 }
 
 impl FieldMapping {
@@ -218,7 +251,7 @@ impl FieldMapping {
                     if !is_ident(name) {
                         return None;
                     }
-                    path.push((name.to_owned(), optional));
+                    path.push(Step { name: name.to_owned(), optional, node: 0 });
                     rest = &after[len..];
                 }
                 if path.is_empty() {
@@ -231,32 +264,299 @@ impl FieldMapping {
         Some(Self { entries })
     }
 
-    /// The mapped item, or `None` when Rhai must decide (a `.` on `()`, a non-object on the
-    /// way: Rhai reports those as errors, with its own messages).
+    /// The mapped item, or `None` when Rhai must decide (see [`with_leaf`]).
     fn apply(&self, item: &Dynamic, index: usize) -> Option<Dynamic> {
-        fn walk(value: &Dynamic, path: &[(String, bool)]) -> Option<Dynamic> {
-            let Some(((name, optional), rest)) = path.split_first() else {
-                return Some(value.clone());
-            };
-            if value.is_unit() {
-                return optional.then_some(Dynamic::UNIT);
-            }
-            let map = value.as_map_ref().ok()?;
-            match map.get(name.as_str()) {
-                Some(next) => walk(next, rest),
-                None => walk(&Dynamic::UNIT, rest),
-            }
-        }
         let mut out = Map::new();
         for (key, source) in &self.entries {
             let value = match source {
                 Source::Index => Dynamic::from_int(index as rhai::INT),
-                Source::Path(path) => walk(item, path)?,
+                Source::Path(path) => with_leaf(item, path, &mut Dynamic::clone)?,
             };
             out.insert(key.as_str().into(), value);
         }
         Some(Dynamic::from_map(out))
     }
+}
+
+/// `map` and `fields` applied in one go, natively: each output value is read straight from the
+/// item (from the JSON text by a [`PathTrie`], or from an already-parsed item by reference),
+/// with no Rhai map built for the item or its sub-objects.
+///
+/// It only ever produces what the general path (Rhai, then shaping) would: whenever an item
+/// holds anything that path would report as an error, or that Rhai would decide itself, the
+/// plan answers `None` and the whole import is done the general way, which then reports the
+/// error with its own message and location.
+#[derive(Debug)]
+struct Plan {
+    trie: PathTrie,
+    /// Ordered by key, as the result map holds them, so that values are set in order.
+    outputs: Vec<Output>,
+    /// The result map with every key and `()` values: cloning it and filling in the values is
+    /// cheaper than inserting each into a fresh map.
+    template: Map,
+}
+
+/// One value a plan computes per item.
+#[derive(Debug)]
+struct Output {
+    /// The key in the result; `None` for a `map` entry that `fields` drops, which is still
+    /// followed because Rhai would fail on it.
+    key: Option<smartstring::SmartString<smartstring::LazyCompact>>,
+    source: Pick,
+    /// The declared type and whether it is optional, when `fields` is given.
+    typed: Option<(FieldType, bool)>,
+    /// The only reader of its trie node: the value can be moved out of the slot.
+    take: bool,
+}
+
+#[derive(Debug)]
+enum Pick {
+    Index,
+    /// A field `map` does not produce.
+    Unit,
+    Path(Vec<Step>),
+}
+
+/// A value a plan read, before its field type is applied.
+enum Leaf<'a> {
+    Ref(&'a Dynamic),
+    Owned(Dynamic),
+    /// Already converted by the `datetime` rules.
+    Instant(Dynamic),
+}
+
+impl Plan {
+    /// The plan for a field-path `map` (`native`), or for `fields` alone; `None` for any other
+    /// `map` or when there is nothing to shape.
+    fn new(
+        map_given: bool,
+        native: Option<&FieldMapping>,
+        fields: &[(ImmutableString, FieldType, bool)],
+    ) -> Option<Self> {
+        let entries: Vec<(ImmutableString, Source)> = match native {
+            Some(native) => native.entries.clone(),
+            None if map_given || fields.is_empty() => return None,
+            // Without `map` the item itself is shaped: `fields` reads its members.
+            None => fields
+                .iter()
+                .map(|(name, _, _)| {
+                    let step = Step { name: name.to_string(), optional: false, node: 0 };
+                    (name.clone(), Source::Path(vec![step]))
+                })
+                .collect(),
+        };
+        let mut outputs = Vec::new();
+        if fields.is_empty() {
+            for (key, source) in &entries {
+                outputs.push((Some(key.clone()), Some(source.clone()), None));
+            }
+        } else {
+            for (name, field_type, optional) in fields {
+                let source = entries.iter().find(|(k, _)| k == name).map(|(_, s)| s.clone());
+                outputs.push((Some(name.clone()), source, Some((*field_type, *optional))));
+            }
+            for (key, source) in &entries {
+                if !fields.iter().any(|(name, _, _)| name == key) {
+                    outputs.push((None, Some(source.clone()), None));
+                }
+            }
+        }
+        let mut trie = PathTrie::new();
+        let mut built = Vec::with_capacity(outputs.len());
+        for (key, source, typed) in outputs {
+            let source = match source {
+                None => Pick::Unit,
+                Some(Source::Index) => Pick::Index,
+                Some(Source::Path(mut steps)) => {
+                    let capture = match (&key, typed) {
+                        (None, _) => Capture::Nothing,
+                        (Some(_), Some((FieldType::Datetime, _))) => Capture::Datetime,
+                        (Some(_), _) => Capture::Value,
+                    };
+                    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+                    let nodes = trie.insert(&names, capture);
+                    for (step, node) in steps.iter_mut().zip(nodes) {
+                        step.node = node;
+                    }
+                    Pick::Path(steps)
+                }
+            };
+            built.push(Output { key: key.map(|k| k.as_str().into()), source, typed, take: false });
+        }
+        // A value may be moved out of its slot when nothing else reads that node: no other
+        // output ends there and no path goes on below it.
+        let ends = |node: usize| {
+            built
+                .iter()
+                .filter(|o| matches!(&o.source, Pick::Path(p) if p.last().is_some_and(|s| s.node == node)))
+                .count()
+        };
+        let passed = |node: usize| {
+            built.iter().any(|o| {
+                matches!(&o.source, Pick::Path(p) if p.iter().rev().skip(1).any(|s| s.node == node))
+            })
+        };
+        let takes: Vec<bool> = built
+            .iter()
+            .map(|o| match &o.source {
+                Pick::Path(p) => p.last().is_some_and(|s| ends(s.node) == 1 && !passed(s.node)),
+                _ => false,
+            })
+            .collect();
+        for (output, take) in built.iter_mut().zip(takes) {
+            output.take = take;
+        }
+        built.sort_by(|a, b| a.key.as_deref().cmp(&b.key.as_deref()));
+        let template = built.iter().filter_map(|o| Some((o.key.clone()?, Dynamic::UNIT))).collect();
+        Some(Self { trie, outputs: built, template })
+    }
+
+    /// Imports the array at `path` in JSON text; `None` when the general path must do it (an
+    /// item it can't be sure of, text that is not JSON, no array there).
+    fn text(&self, text: &str, path: &[String]) -> Option<Array> {
+        let mut out = Array::new();
+        let mut sure = true;
+        let found = stream_picks(text, path, &self.trie, &mut |index, slots| match self
+            .of_slots(slots, index)
+        {
+            Some(item) => {
+                out.push(item);
+                Ok(())
+            }
+            None => {
+                sure = false;
+                Err(String::new())
+            }
+        });
+        (sure && matches!(found, Ok(Some("array")))).then_some(out)
+    }
+
+    /// Imports already-parsed items; `None` when the general path must do it.
+    fn items(&self, items: &[Dynamic]) -> Option<Array> {
+        let mut out = Array::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            out.push(self.of_item(item, index)?);
+        }
+        Some(out)
+    }
+
+    fn of_item(&self, item: &Dynamic, index: usize) -> Option<Dynamic> {
+        let mut out = self.template.clone();
+        let mut values = out.values_mut();
+        for output in &self.outputs {
+            let value = match &output.source {
+                Pick::Index => output.finish(Leaf::Owned(Dynamic::from_int(index as rhai::INT))),
+                Pick::Unit => output.finish(Leaf::Owned(Dynamic::UNIT)),
+                Pick::Path(steps) => {
+                    with_leaf(item, steps, &mut |leaf| output.finish(Leaf::Ref(leaf)))?
+                }
+            }?;
+            if output.key.is_some()
+                && let Some(slot) = values.next()
+            {
+                *slot = value;
+            }
+        }
+        Some(Dynamic::from_map(out))
+    }
+
+    fn of_slots(&self, slots: &mut [Slot], index: usize) -> Option<Dynamic> {
+        let mut out = self.template.clone();
+        let mut values = out.values_mut();
+        for output in &self.outputs {
+            let leaf = match &output.source {
+                Pick::Index => Leaf::Owned(Dynamic::from_int(index as rhai::INT)),
+                Pick::Unit => Leaf::Owned(Dynamic::UNIT),
+                Pick::Path(steps) => match Self::read(slots, steps, output) {
+                    Some(Ok(leaf)) => leaf,
+                    // The path continues inside a value kept whole.
+                    Some(Err((value, rest))) => {
+                        let value = with_leaf(&value, rest, &mut Dynamic::clone)?;
+                        Leaf::Owned(value)
+                    }
+                    None => return None,
+                },
+            };
+            let value = output.finish(leaf)?;
+            if output.key.is_some()
+                && let Some(slot) = values.next()
+            {
+                *slot = value;
+            }
+        }
+        Some(Dynamic::from_map(out))
+    }
+
+    /// Follows `steps` through an item's slots, as [`with_leaf`] follows them through a value;
+    /// `Err` with a kept value and the steps still to take inside it.
+    #[allow(clippy::type_complexity)]
+    fn read<'s>(
+        slots: &mut [Slot],
+        steps: &'s [Step],
+        output: &Output,
+    ) -> Option<Result<Leaf<'static>, (Dynamic, &'s [Step])>> {
+        let mut at = 0;
+        for (i, step) in steps.iter().enumerate() {
+            match &slots[at] {
+                Slot::Absent | Slot::Null => {
+                    return step.optional.then_some(Ok(Leaf::Owned(Dynamic::UNIT)));
+                }
+                Slot::Object => at = step.node,
+                Slot::Value(value) => return Some(Err((value.clone(), &steps[i..]))),
+                Slot::Other | Slot::Instant(_) => return None,
+            }
+        }
+        let leaf = match &mut slots[at] {
+            Slot::Absent | Slot::Null => Leaf::Owned(Dynamic::UNIT),
+            // Only paths nobody reads end at a node followed into.
+            Slot::Object | Slot::Other => {
+                return output.key.is_none().then_some(Ok(Leaf::Owned(Dynamic::UNIT)));
+            }
+            Slot::Value(value) if output.take => Leaf::Owned(std::mem::take(value)),
+            Slot::Value(value) => Leaf::Owned(value.clone()),
+            Slot::Instant(Some(value)) if output.take => Leaf::Instant(std::mem::take(value)),
+            Slot::Instant(Some(value)) => Leaf::Instant(value.clone()),
+            Slot::Instant(None) => return None,
+        };
+        Some(Ok(leaf))
+    }
+}
+
+impl Output {
+    /// The output value for what its path led to, as shaping would make it; `None` where
+    /// shaping would fail.
+    fn finish(&self, leaf: Leaf<'_>) -> Option<Dynamic> {
+        if self.key.is_none() {
+            return Some(Dynamic::UNIT);
+        }
+        let Some((field_type, optional)) = self.typed else {
+            return match leaf {
+                Leaf::Ref(value) => Some(value.clone()),
+                Leaf::Owned(value) => Some(value),
+                Leaf::Instant(_) => None,
+            };
+        };
+        let is_unit = match &leaf {
+            Leaf::Ref(value) => value.is_unit(),
+            Leaf::Owned(value) | Leaf::Instant(value) => value.is_unit(),
+        };
+        if is_unit {
+            return optional.then_some(Dynamic::UNIT);
+        }
+        match leaf {
+            Leaf::Instant(value) => (field_type == FieldType::Datetime).then_some(value),
+            Leaf::Ref(value) if field_type == FieldType::Datetime => datetime(value).ok(),
+            Leaf::Ref(value) => field_type.coerce(value.clone()).ok(),
+            Leaf::Owned(value) => field_type.coerce(value).ok(),
+        }
+    }
+}
+
+/// `from` as a variable path (`vars.page.items` → `["page", "items"]`), when it is one.
+fn vars_path(source: &str) -> Option<Vec<String>> {
+    let path = source.trim().strip_prefix("vars.")?;
+    let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+    segments.iter().all(|s| crate::vars::is_identifier(s)).then_some(segments)
 }
 
 /// The properties of `item` that an expression reads, when every use of `item` is a plain
@@ -301,6 +601,12 @@ impl NodeConfig for JsonImportConfig {
     const DESCRIPTION: &'static str = "Maps a JSON document into a list in the flow's data";
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        self.compile(cx).map(|node| Box::new(node) as Box<dyn Node>)
+    }
+}
+
+impl JsonImportConfig {
+    fn compile(self, cx: &mut CompileCx<'_>) -> Option<JsonImport> {
         let mut ok = true;
         let from = cx.expression("/from", &self.from, &[]);
         let select = match &self.select {
@@ -354,14 +660,68 @@ impl NodeConfig for JsonImportConfig {
             (None, true) => None,
         };
         let native = self.map.as_deref().and_then(FieldMapping::parse);
-        Some(Box::new(JsonImport { from, select, map, fields, target, keep, native }))
+        let plan = Plan::new(self.map.is_some(), native.as_ref(), &fields);
+        let from_vars = vars_path(&self.from);
+        Some(JsonImport { from, from_vars, select, map, fields, target, keep, native, plan })
     }
 }
 
+/// Evaluates `map` for one item (`item`, `index`).
+type MapEval<'a> = dyn FnMut(&Expr, Dynamic, usize) -> Result<Dynamic, EvalError> + 'a;
+
 impl JsonImport {
     fn import(&self, cx: &mut RunCx<'_>) -> Result<Array, NodeError> {
-        let import_error = |message: String| NodeError::new("import", message);
+        if let Some(items) = self.import_in_place(cx.vars()) {
+            return Ok(items);
+        }
         let document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
+        self.import_document(document, true, &mut |map, item, index| {
+            cx.eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
+        })
+    }
+
+    /// The import of a `from` that names a variable, done by the plan on the variable where it
+    /// lies (no copy of a 100 000-item list); `None` when anything needs the general path.
+    fn import_in_place(&self, vars: &Vars) -> Option<Array> {
+        let (plan, path) = (self.plan.as_ref()?, self.from_vars.as_ref()?);
+        let root = vars.handle();
+        let root = root.as_map_ref().ok()?;
+        let tokens = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
+        fn at<R>(
+            map: &Map,
+            path: &[String],
+            f: &mut dyn FnMut(&Dynamic) -> Option<R>,
+        ) -> Option<R> {
+            let (first, rest) = path.split_first()?;
+            let value = map.get(first.as_str())?;
+            if rest.is_empty() {
+                return f(value);
+            }
+            at(&*value.as_map_ref().ok()?, rest, f)
+        }
+        at(&root, path, &mut |document| {
+            if let Ok(text) = document.as_immutable_string_ref() {
+                return plan.text(text.as_str(), tokens);
+            }
+            if tokens.is_empty() {
+                return plan.items(&document.as_array_ref().ok()?);
+            }
+            let map = document.as_map_ref().ok()?;
+            // `select` into maps only; anything else is the general path's to read.
+            at(&map, tokens, &mut |list| plan.items(&list.as_array_ref().ok()?))
+        })
+    }
+
+    /// Imports `document` (the value of `from`), by the plan when `fast` and it can be sure,
+    /// otherwise by Rhai and shaping.
+    fn import_document(
+        &self,
+        document: Dynamic,
+        fast: bool,
+        eval: &mut MapEval<'_>,
+    ) -> Result<Array, NodeError> {
+        let plan = self.plan.as_ref().filter(|_| fast);
+        let import_error = |message: String| NodeError::new("import", message);
         let base = self.select.as_ref().map(|p| p.as_str()).unwrap_or("");
         let not_a_list = |found: &str| {
             import_error(format!(
@@ -375,10 +735,13 @@ impl JsonImport {
             // JSON text is streamed: one item at a time is a Rhai value, never the whole document.
             let text = document.into_immutable_string().unwrap_or_default();
             let path = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
+            if let Some(out) = plan.and_then(|plan| plan.text(text.as_str(), path)) {
+                return Ok(out);
+            }
             let mut failure = None;
             let found =
                 stream_array(text.as_bytes(), path, self.keep.as_deref(), &mut |index, item| {
-                    match self.item(cx, base, index, item) {
+                    match self.item(eval, base, index, item) {
                         Ok(value) => {
                             out.push(value);
                             Ok(())
@@ -407,9 +770,12 @@ impl JsonImport {
         };
         let found = type_name(&document);
         let items = document.try_cast::<Array>().ok_or_else(|| not_a_list(found))?;
+        if let Some(out) = plan.and_then(|plan| plan.items(&items)) {
+            return Ok(out);
+        }
         out.reserve(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            out.push(self.item(cx, base, index, item)?);
+            out.push(self.item(eval, base, index, item)?);
         }
         Ok(out)
     }
@@ -417,7 +783,7 @@ impl JsonImport {
     /// Maps and shapes one item; errors name the item (and field) by JSON pointer.
     fn item(
         &self,
-        cx: &mut RunCx<'_>,
+        eval: &mut MapEval<'_>,
         base: &str,
         index: usize,
         item: Dynamic,
@@ -425,8 +791,7 @@ impl JsonImport {
         let native = self.native.as_ref().and_then(|native| native.apply(&item, index));
         let value = match (&self.map, native) {
             (_, Some(value)) => value,
-            (Some(map), None) => cx
-                .eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
+            (Some(map), None) => eval(map, item, index)
                 .map_err(|e| eval_failed(&format!("map` of item `{base}/{index}"), e))?,
             (None, None) => item,
         };
@@ -591,5 +956,347 @@ mod tests {
                 "error": { "type": "json_import", "category": "import" } } } }),
         )
         .unwrap();
+    }
+}
+
+/// The plan (fast path) against the general path (Rhai, then shaping) on the same input: same
+/// items, or the same error.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod plan_tests {
+    use super::{JsonImport, JsonImportConfig};
+    use crate::expr::{ExprEngine, ExprScope, dynamic_to_json, parse_json};
+    use crate::kind::CompileCx;
+    use crate::vars::Vars;
+    use proptest::prelude::*;
+    use rhai::{Dynamic, Map};
+    use serde_json::{Value, json};
+
+    const CALENDAR: &str = "#{ id: item.id, subject: item.subject, start: item.start, end: item.end, is_all_day: item.isAllDay, location: item.location?.displayName, organizer: item.organizer?.emailAddress?.address }";
+
+    fn calendar_fields() -> Value {
+        json!({ "id": "string", "subject": "string", "start": "datetime", "end": "datetime",
+                "is_all_day": "boolean", "location": "string?", "organizer": "string?" })
+    }
+
+    struct Case {
+        engine: ExprEngine,
+        node: JsonImport,
+    }
+
+    impl Case {
+        fn new(map: Option<&str>, fields: Option<Value>, select: Option<&str>) -> Self {
+            let engine = ExprEngine::new();
+            let mut config = json!({ "from": "vars.page.items", "into": "out" });
+            if let Some(map) = map {
+                config["map"] = json!(map);
+            }
+            if let Some(fields) = fields {
+                config["fields"] = fields;
+            }
+            if let Some(select) = select {
+                config["select"] = json!(select);
+            }
+            let config: JsonImportConfig = serde_json::from_value(config).unwrap();
+            let mut diagnostics = Vec::new();
+            let node = config
+                .compile(&mut CompileCx::new(&engine, "i", "/nodes/0", &mut diagnostics))
+                .unwrap();
+            Self { engine, node }
+        }
+
+        fn run(&self, document: Dynamic, fast: bool) -> Result<Value, String> {
+            let mut scope =
+                ExprScope::new(Dynamic::from_map(Map::new()), Dynamic::from_map(Map::new()));
+            self.node
+                .import_document(document, fast, &mut |map, item, index| {
+                    let index = Dynamic::from_int(index as rhai::INT);
+                    self.engine.eval_with(map, &mut scope, [("item", item), ("index", index)])
+                })
+                .map(|items| dynamic_to_json(&Dynamic::from_array(items)).unwrap())
+                .map_err(|e| e.message)
+        }
+
+        /// Every way in agrees with the general path on `text`, a document holding the items at
+        /// `/value`; returns the general path's answer, and whether the plan took the text.
+        fn check(&self, text: &str) -> (Result<Value, String>, bool) {
+            let general = self.run(Dynamic::from(text.to_owned()), false);
+            assert_eq!(self.run(Dynamic::from(text.to_owned()), true), general, "text: {text}");
+            let planned = self.node.plan.as_ref().expect("a plan");
+            let tokens = self.node.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
+            let took = planned.text(text, tokens);
+            if let Some(items) = &took {
+                let items = dynamic_to_json(&Dynamic::from_array(items.clone())).unwrap();
+                assert_eq!(Ok(items), general, "plan on text: {text}");
+            }
+            // The same document already parsed, and in `vars`, read in place.
+            let Ok(parsed) = parse_json(text.as_bytes()) else {
+                return (general, took.is_some());
+            };
+            let general_parsed = self.run(parsed.clone(), false);
+            assert_eq!(self.run(parsed.clone(), true), general_parsed, "parsed: {text}");
+            if let Ok(items) = &general {
+                assert_eq!(general_parsed.as_ref(), Ok(items), "text vs parsed: {text}");
+            }
+            let mut page = Map::new();
+            page.insert("items".into(), parsed);
+            let mut root = Map::new();
+            root.insert("page".into(), Dynamic::from_map(page));
+            if let Some(items) = self.node.import_in_place(&Vars::new(root)) {
+                let items = dynamic_to_json(&Dynamic::from_array(items)).unwrap();
+                assert_eq!(Ok(items), general_parsed, "in place: {text}");
+            }
+            (general, took.is_some())
+        }
+    }
+
+    fn page(items: &[&str]) -> String {
+        format!("{{\"@odata.context\": \"x\", \"value\": [{}], \"after\": [1]}}", items.join(","))
+    }
+
+    const EVENT: &str = r#"{"@odata.etag": "W/\"1\"", "id": "AAMk1", "subject": "Standup ✨",
+        "bodyPreview": "x", "start": {"dateTime": "2026-11-01T08:00:00.0000000", "timeZone": "Pacific Standard Time"},
+        "end": {"dateTime": "2026-11-01T08:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+        "isAllDay": false, "location": {"displayName": "Room 4", "locationType": "default"},
+        "organizer": {"emailAddress": {"name": "Adele", "address": "adele@contoso.test"}},
+        "attendees": [{"type": "required", "emailAddress": {"address": "m@x"}}]}"#;
+
+    /// `EVENT` with members replaced (`"key": value` pairs appended: JSON's last one counts).
+    fn event(extra: &str) -> String {
+        format!("{}, {extra}}}", EVENT.trim_end().strip_suffix('}').unwrap())
+    }
+
+    fn tricky() -> Vec<String> {
+        let mut items: Vec<String> = [
+            "\"location\": null, \"organizer\": {\"emailAddress\": null}",
+            "\"organizer\": {}",
+            "\"organizer\": \"text\"",
+            "\"organizer\": {\"emailAddress\": \"text\"}",
+            "\"organizer\": {\"emailAddress\": [1, 2]}",
+            "\"organizer\": 5",
+            "\"location\": {\"displayName\": 5}",
+            "\"location\": {\"displayName\": 2.5}",
+            "\"location\": {\"displayName\": [1]}",
+            "\"location\": {\"displayName\": {\"a\": 1}}",
+            "\"location\": []",
+            "\"id\": 12",
+            "\"id\": 1.5",
+            "\"id\": 1e3",
+            "\"id\": -0.0",
+            "\"id\": 9223372036854775808",
+            "\"id\": true",
+            "\"id\": null",
+            "\"id\": {}",
+            "\"isAllDay\": \"true\"",
+            "\"isAllDay\": \"yes\"",
+            "\"isAllDay\": 1",
+            "\"start\": \"2026-11-01T08:00:00Z\"",
+            "\"start\": \"2026-11-01\"",
+            "\"start\": \"tomorrow\"",
+            "\"start\": 5",
+            "\"start\": null",
+            "\"start\": [\"2026-11-01T08:00:00Z\"]",
+            "\"start\": {\"dateTime\": \"bad\", \"timeZone\": \"UTC\"}",
+            "\"start\": {\"timeZone\": \"UTC\"}",
+            "\"start\": {\"dateTime\": 5, \"timeZone\": \"UTC\"}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00\", \"timeZone\": 5}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00\"}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00\", \"timeZone\": \"Mars Standard Time\"}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00+02:00\", \"timeZone\": \"Tokyo Standard Time\"}",
+            "\"start\": {\"dateTime\": \"2026-03-29T02:30:00\", \"timeZone\": \"Europe/Berlin\"}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00\\u002e5\", \"timeZone\": \"UTC\", \"timeZone\": \"Tokyo\\u0020Standard Time\"}",
+            "\"start\": {\"dateTime\": \"2026-11-01T08:00:00\", \"dateTime\": null}",
+            "\"start\": \"2026-11-01T08:00:00Z\", \"start\": {\"dateTime\": \"2026-11-02T08:00:00\", \"timeZone\": \"UTC\"}",
+            "\"organizer\": {\"emailAddress\": {\"address\": \"a@x\"}}, \"organizer\": {}",
+            "\"organizer\": {\"emailAddress\": {\"address\": \"a@x\"}, \"emailAddress\": {\"name\": \"n\"}}",
+            "\"subject\": \"line\\nnext \\u00e9 \\ud83d\\ude00 \\\"q\\\"\"",
+            "\"s\\u0075bject\": \"escaped key\"",
+            "\"subject\": \"\"",
+            "\"location\": {\"displayName\": \"R\", \"nested\": {\"deep\": [1, [2, [3, {\"x\": null}]]]}}",
+        ]
+        .iter()
+        .map(|extra| event(extra))
+        .collect();
+        items.extend(["5", "null", "\"s\"", "[1]", "{}", "{\"id\": \"only\"}"].map(str::to_owned));
+        items.push(EVENT.to_owned());
+        items
+    }
+
+    #[test]
+    fn the_calendar_import_is_planned_and_agrees() {
+        let case = Case::new(Some(CALENDAR), Some(calendar_fields()), Some("/value"));
+        let (result, took) = case.check(&page(&[EVENT, EVENT]));
+        assert!(took, "the plan reads the calendar page");
+        assert_eq!(
+            result.unwrap()[0],
+            json!({ "id": "AAMk1", "subject": "Standup ✨", "start": "2026-11-01T16:00:00Z",
+                    "end": "2026-11-01T07:30:00Z", "is_all_day": false, "location": "Room 4",
+                    "organizer": "adele@contoso.test" })
+        );
+    }
+
+    #[test]
+    fn tricky_items_agree_one_by_one_and_together() {
+        let maps: [(Option<&str>, Option<Value>); 7] = [
+            (Some(CALENDAR), Some(calendar_fields())),
+            (Some(CALENDAR), None),
+            (
+                Some(
+                    "#{ n: index, id: item.id, deep: item.organizer.emailAddress.address, opt: item.nothing?.a.b, x: item?.nope }",
+                ),
+                None,
+            ),
+            (
+                None,
+                Some(
+                    json!({ "id": "string", "start": "datetime?", "isAllDay": "boolean?", "location": "object?", "attendees": "array?" }),
+                ),
+            ),
+            (
+                Some("#{ id: item.id, extra: item.organizer.emailAddress.address }"),
+                Some(json!({ "id": "string" })),
+            ),
+            (
+                Some("#{ s: item.start, dt: item.start.dateTime, tz: item.start?.timeZone }"),
+                Some(json!({ "s": "datetime", "dt": "string", "tz": "string?" })),
+            ),
+            (
+                Some("#{ a: item.id, b: item.id, n: index }"),
+                Some(
+                    json!({ "a": "string", "b": "string?", "n": "string", "missing": "boolean?" }),
+                ),
+            ),
+        ];
+        let items = tricky();
+        for (map, fields) in maps {
+            let case = Case::new(map, fields.clone(), Some("/value"));
+            let mut planned = 0;
+            for item in &items {
+                let (result, took) = case.check(&page(&[EVENT, item]));
+                planned += usize::from(took);
+                if let Err(message) = result {
+                    assert!(!took, "{message}");
+                    assert!(message.contains("/value/1"), "{message}");
+                }
+            }
+            assert!(planned > 0, "{map:?} {fields:?}");
+            let all: Vec<&str> = items.iter().map(String::as_str).collect();
+            let _ = case.check(&page(&all));
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_lists_or_not_json_agree() {
+        let case = Case::new(Some(CALENDAR), Some(calendar_fields()), Some("/value"));
+        for text in [
+            "{\"value\": 5}",
+            "{\"other\": []}",
+            "[]",
+            "{\"value\": [",
+            "{\"value\": []} x",
+            "{\"value\": []}",
+        ] {
+            let _ = case.check(text);
+        }
+        let nested = Case::new(Some("#{ id: item.id }"), None, Some("/data/0/items"));
+        let _ = nested.check("{\"data\": [{\"items\": [{\"id\": 1}, {\"id\": null}]}]}");
+        let whole = Case::new(Some("#{ id: item.id }"), None, None);
+        let (result, took) = whole.check("[{\"id\": 1}, {\"x\": 2}]");
+        assert!(took);
+        assert_eq!(result.unwrap(), json!([{ "id": 1 }, { "id": null }]));
+    }
+
+    #[test]
+    fn an_error_names_the_item_and_field_and_vars_keep_their_value() {
+        let case = Case::new(Some(CALENDAR), Some(calendar_fields()), Some("/value"));
+        let mut items = vec![EVENT.to_owned(); 20];
+        items[17] = event("\"start\": 5");
+        let items: Vec<&str> = items.iter().map(String::as_str).collect();
+        let (result, took) = case.check(&page(&items));
+        assert!(!took);
+        assert_eq!(result.unwrap_err(), "/value/17/start: expected datetime: found integer");
+    }
+
+    #[test]
+    fn only_field_path_maps_are_planned() {
+        for (map, fields) in [
+            (Some("#{ a: item.x + 1 }"), None),
+            (Some("item.a"), Some(json!({ "a": "string" }))),
+            (None, None),
+        ] {
+            assert!(Case::new(map, fields, None).node.plan.is_none());
+        }
+        let case = Case::new(None, None, None);
+        assert!(case.node.plan.is_none());
+        assert_eq!(case.run(Dynamic::from("[1, {\"a\": 2}]"), true), Ok(json!([1, { "a": 2 }])));
+    }
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("2026-11-01T08:00:00".to_owned()),
+            Just("2026-03-29T02:30:00.1234567".to_owned()),
+            Just("2026-11-01T08:00:00Z".to_owned()),
+            Just("UTC".to_owned()),
+            Just("Pacific Standard Time".to_owned()),
+            Just("Mars".to_owned()),
+            Just("true".to_owned()),
+            Just("12".to_owned()),
+            ".{0,6}",
+        ]
+    }
+
+    fn arb_value() -> impl Strategy<Value = String> {
+        let keys = prop::sample::select(vec![
+            "id",
+            "subject",
+            "start",
+            "end",
+            "isAllDay",
+            "location",
+            "organizer",
+            "displayName",
+            "emailAddress",
+            "address",
+            "dateTime",
+            "timeZone",
+            "len",
+            "x",
+        ]);
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|u| u.to_string()),
+            (-1e6f64..1e6).prop_map(|f| serde_json::to_string(&f).unwrap()),
+            arb_text().prop_map(|s| serde_json::to_string(&s).unwrap()),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                // Members may repeat: JSON's last one counts.
+                prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|members| {
+                    let members: Vec<String> =
+                        members.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}", members.join(", "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn prop_plan_agrees_with_the_general_path(items in prop::collection::vec(arb_value(), 1..4)) {
+            let items: Vec<&str> = items.iter().map(String::as_str).collect();
+            let text = page(&items);
+            for (map, fields) in [
+                (Some(CALENDAR), Some(calendar_fields())),
+                (Some("#{ n: index, a: item.start?.dateTime, b: item.organizer?.emailAddress.address, c: item.x?.len }"), None),
+                (None, Some(json!({ "id": "integer?", "start": "datetime?", "x": "number?", "len": "string?" }))),
+            ] {
+                let _ = Case::new(map, fields, Some("/value")).check(&text);
+            }
+        }
     }
 }

@@ -20,6 +20,13 @@ const state = {
   selected: null, // { node: id } or { edge: index }
   view: { x: 0, y: 0, k: 1 },
   dirty: false,
+  settings: { profiles: null, params: {}, sim: null, max_steps: 10000 },
+  profilesFile: null,
+  extraExits: {}, // node id → status exits added in the panel, not wired yet
+  run: null, // the last run: { id, file, status, nodes: { id: { state, exit, ms, error, writes, http, count, taken } }, report }
+  runParams: {}, // file → { parameter: text in the form }
+  runLimits: { max_steps: '', timeout_secs: '' },
+  tests: {}, // `${file}#${node or ''}` → the last test report
 };
 
 // ---- server -----------------------------------------------------------------------------
@@ -70,6 +77,7 @@ function exitsOf(node) {
     const exit = e.exit || 'ok';
     if (e.from === node.id && !list.includes(exit)) list.push(exit);
   }
+  for (const exit of state.extraExits[node.id] || []) if (!list.includes(exit)) list.push(exit);
   return list;
 }
 
@@ -220,7 +228,8 @@ function render() {
     const d = curve(start, [tx + W / 2, ty]);
     const selected = state.selected?.edge === index;
     const bad = state.diagnostics.some((d) => d.pointer === `/edges/${index}` || d.pointer.startsWith(`/edges/${index}/`));
-    const g = svg('g', { class: `edge${selected ? ' selected' : ''}${bad ? ' bad' : ''}`, 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
+    const taken = runOf(e.from)?.taken?.has(exit);
+    const g = svg('g', { class: `edge${selected ? ' selected' : ''}${bad ? ' bad' : ''}${taken ? ' taken' : ''}`, 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
     g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
     g.append(svg('text', { x: (start[0] + tx + W / 2) / 2 + 4, y: (start[1] + ty) / 2 }, exit));
     g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); select({ edge: index }); });
@@ -235,7 +244,14 @@ function render() {
     if (state.selected?.node === node.id) classes.push('selected');
     if (diags.some((d) => d.severity === 'error')) classes.push('bad');
     else if (diags.length) classes.push('warn');
+    const ran = runOf(node.id);
+    if (ran) classes.push(ran.state === 'running' ? 'run-running' : failedRun(ran) ? 'run-failed' : 'run-done');
     const g = svg('g', { class: classes.join(' '), 'data-id': node.id, transform: `translate(${x},${y})` });
+    if (ran) {
+      g.dataset.runState = ran.state;
+      if (ran.state === 'done') g.dataset.runExit = ran.exit ?? 'end';
+      g.append(svg('text', { x: 0, y: -6, class: 'run-info' }, runLine(ran)));
+    }
     const kind = state.kinds.get(node.type);
     g.append(svg('rect', { width: W, height: H, rx: 8 }));
     g.append(svg('text', { x: 10, y: 32, class: 'glyph' }, kind?.glyph || '•'));
@@ -264,6 +280,20 @@ function render() {
   $('redo').disabled = !state.redo.length;
   $('delete').disabled = !state.selected;
   $('save').disabled = !state.file;
+  $('run').disabled = !state.file;
+  $('stop').disabled = !(state.run && state.run.status === 'running');
+}
+
+let renderQueued = false;
+
+// Redraws once per frame at most: a run's events may come faster than that.
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
 }
 
 // ---- pointer interactions -----------------------------------------------------------------
@@ -689,6 +719,9 @@ function renderPanel() {
       d.textContent = kind.description;
       panel.append(d);
     }
+    // After a run, what the node did comes first: that is what a click on it is for.
+    const ran = runOf(node.id);
+    if (ran) panel.append(nodeRunSection(node.id, ran));
     panel.append(label('id'));
     panel.append(input('text', node.id, `/nodes/${i}/id`, (v) => renameNode(node, v)));
     panel.append(label('title', 'A label for the drawing'));
@@ -710,6 +743,8 @@ function renderPanel() {
         assignKey(node, key, v, reference);
       })));
     }
+    if (node.type === 'http_request') panel.append(statusExitControl(node));
+    if (state.version) panel.append(testsSection(node.id));
   } else if (sel?.edge !== undefined && edges()[sel.edge]) {
     const e = edges()[sel.edge];
     h.textContent = 'Edge';
@@ -747,6 +782,8 @@ function renderPanel() {
       box.id = 'profiles';
       panel.append(box);
       renderProfiles(box);
+      panel.append(runSection());
+      panel.append(testsSection(null));
     }
   }
   markFields();
@@ -797,6 +834,342 @@ function renameNode(node, id) {
   });
 }
 
+// ---- status exits -----------------------------------------------------------------------
+
+// An HTTP Request node takes a status exit ("404", "4xx") when the flow wires one: this adds
+// its port, to be dragged to a node like any other exit (it is kept in the file by its edge).
+function statusExitControl(node) {
+  const box = document.createElement('div');
+  box.append(label('status exits', 'Add an exit for an HTTP status (404) or class (4xx), then drag it to a node; unwired status codes ≥ 300 take `error`.'));
+  const row = document.createElement('div');
+  row.className = 'row';
+  const code = document.createElement('input');
+  code.type = 'text';
+  code.id = 'status-exit-code';
+  code.placeholder = '404 or 4xx';
+  const add = document.createElement('button');
+  add.id = 'status-exit-add';
+  add.textContent = '+ exit';
+  const message = document.createElement('div');
+  message.className = 'message';
+  add.onclick = () => {
+    const exit = code.value.trim().toLowerCase();
+    if (!/^[1-5](\d\d|xx)$/.test(exit)) {
+      message.textContent = 'a status (100–599) or a class (1xx–5xx)';
+      return;
+    }
+    const extra = state.extraExits[node.id] || (state.extraExits[node.id] = []);
+    if (!exitsOf(node).includes(exit)) extra.push(exit);
+    code.value = '';
+    message.textContent = `exit ${exit} added: drag it from the node to where it goes`;
+    render();
+  };
+  row.append(code, add);
+  box.append(row, message);
+  return box;
+}
+
+// ---- runs ---------------------------------------------------------------------------------
+
+const runOf = (id) => (state.run && state.run.file === state.file ? state.run.nodes[id] : undefined);
+const failedRun = (n) => !!n.error || n.stopped || n.exit === 'error' || n.exit === 'unauthenticated';
+
+function runLine(n) {
+  if (n.state === 'running') return n.count > 1 ? `running… (×${n.count})` : 'running…';
+  if (n.stopped) return '✗ cut short';
+  const exit = n.exit ?? 'end';
+  return `→ ${exit} · ${n.ms} ms${n.count > 1 ? ` · ×${n.count}` : ''}`;
+}
+
+function pretty(value, limit = 200000) {
+  const text = JSON.stringify(value, null, 2) ?? 'null';
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${text.length - limit} more characters)` : text;
+}
+
+function pre(id, text) {
+  const el = document.createElement('pre');
+  el.id = id;
+  el.textContent = text;
+  return el;
+}
+
+// The form's parameters: declared defaults, then the studio's (the simulator's Graph), then
+// what was typed.
+function paramText(name, declared) {
+  const typed = state.runParams[state.file]?.[name];
+  if (typed !== undefined) return typed;
+  const given = state.settings.params?.[name] ?? declared?.default;
+  if (given === undefined || given === null) return '';
+  return typeof given === 'string' ? given : JSON.stringify(given);
+}
+
+function runSection() {
+  const box = document.createElement('section');
+  box.id = 'run-form';
+  const h = document.createElement('h2');
+  h.textContent = 'Run';
+  box.append(h);
+  if (state.settings.sim) {
+    const note = document.createElement('div');
+    note.className = 'help';
+    note.textContent = `The simulator runs at ${state.settings.sim}; profiles.sim.json signs in to it.`;
+    box.append(note);
+  }
+  const params = state.doc.parameters && typeof state.doc.parameters === 'object' ? state.doc.parameters : {};
+  const typed = state.runParams[state.file] || (state.runParams[state.file] = {});
+  for (const [name, declared] of Object.entries(params)) {
+    const type = declared?.type || 'string';
+    const required = declared?.default === undefined && declared?.required !== false;
+    box.append(label(`${name}${required ? ' *' : ''} (${type})`, declared?.description));
+    let el;
+    if (type === 'boolean') {
+      el = document.createElement('input');
+      el.type = 'checkbox';
+      el.checked = paramText(name, declared) === 'true';
+      el.onchange = () => { typed[name] = String(el.checked); };
+    } else {
+      el = document.createElement(type === 'array' || type === 'object' ? 'textarea' : 'input');
+      if (el.tagName === 'INPUT') el.type = type === 'integer' || type === 'number' ? 'number' : 'text';
+      el.value = paramText(name, declared);
+      el.oninput = () => { typed[name] = el.value; };
+    }
+    el.dataset.param = name;
+    box.append(el);
+  }
+  const limits = document.createElement('div');
+  limits.className = 'row';
+  for (const [key, text, placeholder] of [['max_steps', 'step limit', String(state.settings.max_steps)], ['timeout_secs', 'timeout (s)', '120']]) {
+    const cell = document.createElement('div');
+    const el = document.createElement('input');
+    el.type = 'number';
+    el.id = `run-${key}`;
+    el.placeholder = placeholder;
+    el.value = state.runLimits[key];
+    el.oninput = () => { state.runLimits[key] = el.value; };
+    cell.append(label(text), el);
+    limits.append(cell);
+  }
+  box.append(limits);
+  const start = document.createElement('button');
+  start.id = 'run-start';
+  start.textContent = '▶ Start the run';
+  start.disabled = state.run?.status === 'running';
+  start.onclick = startRun;
+  box.append(start);
+  const line = document.createElement('div');
+  line.id = 'run-status';
+  box.append(line);
+  if (state.run && state.run.file === state.file) {
+    line.textContent = runStatusText();
+    line.className = state.run.status === 'failed' ? 'unresolved' : '';
+    if (state.run.report) {
+      box.append(label('result'));
+      box.append(pre('run-result', pretty(state.run.report.result)));
+      if (state.run.report.error) box.append(label('error'), pre('run-error', pretty(state.run.report.error)));
+    }
+  }
+  return box;
+}
+
+function runStatusText() {
+  const r = state.run;
+  if (r.status === 'running') return `running… (${Object.keys(r.nodes).length} nodes so far)`;
+  const at = r.report?.node ? ` at ${r.report.node}` : '';
+  const steps = r.report?.steps !== undefined ? `, ${r.report.steps} steps` : '';
+  const dropped = r.report?.dropped_events ? ` (${r.report.dropped_events} later events not kept)` : '';
+  return `${r.status}${at}${steps}${r.ms !== undefined ? `, ${r.ms} ms` : ''}${dropped}`;
+}
+
+// The form's values, typed by the declarations: empty fields are left out (defaults apply).
+function collectParams() {
+  const params = {};
+  const declared = state.doc.parameters && typeof state.doc.parameters === 'object' ? state.doc.parameters : {};
+  for (const [name, d] of Object.entries(declared)) {
+    const text = paramText(name, d);
+    const type = d?.type || 'string';
+    if (type === 'boolean') { params[name] = text === 'true'; continue; }
+    if (text === '') continue;
+    if (type === 'integer' || type === 'number') params[name] = Number(text);
+    else if (type === 'array' || type === 'object') {
+      try { params[name] = JSON.parse(text); } catch { throw new Error(`parameter ${name} is not JSON`); }
+    } else params[name] = text;
+  }
+  return params;
+}
+
+// The run form sits in the flow's panel.
+function showRunForm() {
+  select(null);
+  $('run-form')?.scrollIntoView({ block: 'start' });
+}
+
+async function startRun() {
+  if (!state.file || !state.version || state.dirty) {
+    status('Save the flow first: a run uses the saved file', true);
+    return;
+  }
+  let params;
+  try { params = collectParams(); } catch (err) { status(err.message, true); return; }
+  const body = { profiles: state.profilesFile || state.settings.profiles || 'profiles.json', params };
+  for (const key of ['max_steps', 'timeout_secs']) if (state.runLimits[key] !== '') body[key] = Number(state.runLimits[key]);
+  const file = state.file;
+  const { status: code, data } = await api('POST', `/api/flows/${encodeURIComponent(file)}/runs`, body);
+  if (code !== 200) {
+    status(`not run: ${data.error || code}`, true);
+    if (data.diagnostics) { state.diagnostics = data.diagnostics; renderDiagnostics(); render(); }
+    return;
+  }
+  state.run?.source?.close();
+  state.run = { id: data.run, file, status: 'running', nodes: {}, report: null };
+  const run = state.run;
+  const source = new EventSource(data.events);
+  run.source = source;
+  source.addEventListener('trace', (ev) => onTrace(run, JSON.parse(ev.data)));
+  source.addEventListener('report', (ev) => {
+    source.close();
+    run.report = JSON.parse(ev.data);
+    run.status = run.report.status;
+    // A node still running when the run ended was cut short (stop, timeout, step limit).
+    for (const n of Object.values(run.nodes)) {
+      if (n.state !== 'running') continue;
+      Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message: run.status } });
+    }
+    if (state.run === run) {
+      status(`run ${run.status}${run.report.node && run.status !== 'succeeded' ? ` at ${run.report.node}` : ''}`, run.status !== 'succeeded');
+      render();
+      renderPanel();
+    }
+  });
+  status(`running ${file}…`);
+  render();
+  renderPanel();
+}
+
+function onTrace(run, e) {
+  const n = e.node !== undefined ? (run.nodes[e.node] || (run.nodes[e.node] = { count: 0, http: [], taken: new Set() })) : null;
+  switch (e.event) {
+    case 'run_started':
+      // A reconnected stream starts again from the beginning.
+      run.nodes = {};
+      break;
+    case 'node_started':
+      Object.assign(n, { state: 'running', step: e.step, error: undefined });
+      n.count += 1;
+      if (n.count > 1) n.http = [];
+      break;
+    case 'http':
+      n.http.push(e);
+      if (n.http.length > 100) n.http.shift();
+      break;
+    case 'node_finished':
+      Object.assign(n, { state: 'done', exit: e.exit, ms: e.ms, error: e.error, writes: e.writes });
+      if (e.exit) n.taken.add(e.exit);
+      break;
+    case 'run_finished':
+      Object.assign(run, { ms: e.ms, steps: e.steps });
+      break;
+    default:
+      break;
+  }
+  if (state.run !== run) return;
+  scheduleRender();
+  // The open node's panel follows its node.
+  if (n && state.selected?.node === e.node && e.event === 'node_finished') renderPanel();
+}
+
+async function stopRun() {
+  if (!state.run || state.run.status !== 'running') return;
+  await api('POST', `/api/runs/${state.run.id}/stop`, {});
+}
+
+function nodeRunSection(id, n) {
+  const box = document.createElement('section');
+  box.id = 'node-run';
+  const h = document.createElement('h2');
+  h.textContent = 'Last run';
+  box.append(h);
+  const line = document.createElement('div');
+  line.id = 'node-run-state';
+  line.className = failedRun(n) ? 'unresolved' : '';
+  line.textContent = n.state === 'running' ? 'running…'
+    : n.stopped ? 'cut short: the run ended while it ran'
+    : `exit ${n.exit ?? '(end)'} · ${n.ms} ms${n.count > 1 ? ` · ran ${n.count} times (the last is shown)` : ''}`;
+  box.append(line);
+  if (n.error) box.append(label('error'), pre('node-run-error', pretty(n.error)));
+  if (n.state === 'done') box.append(label('output', 'The variables it wrote (values of secret-looking keys redacted)'), pre('node-run-output', pretty(n.writes ?? {})));
+  if (n.http.length) {
+    box.append(label('HTTP requests'));
+    const list = document.createElement('ol');
+    list.id = 'node-run-http';
+    for (const r of n.http) {
+      const item = document.createElement('li');
+      item.textContent = `${r.method} ${r.url} → ${r.status ?? 'no answer'}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''} · ${r.ms} ms`;
+      list.append(item);
+    }
+    box.append(list);
+  }
+  box.append(label('input', 'The variables when it started (redacted; large values cut)'));
+  const input = pre('node-run-input', '…');
+  box.append(input);
+  const run = state.run;
+  api('GET', `/api/runs/${run.id}/input/${encodeURIComponent(id)}`).then(({ status: code, data }) => {
+    input.textContent = code === 200 ? pretty(data.vars) : data.error || String(code);
+  });
+  return box;
+}
+
+// ---- test cases ---------------------------------------------------------------------------
+
+function testsSection(node) {
+  const box = document.createElement('section');
+  box.id = node ? 'node-tests' : 'flow-tests';
+  const h = document.createElement('h2');
+  h.textContent = node ? 'Test cases of this node' : 'Test cases';
+  const button = document.createElement('button');
+  button.id = node ? 'node-tests-run' : 'flow-tests-run';
+  button.textContent = node ? '▶ Run its cases' : '▶ Run all cases';
+  const results = document.createElement('div');
+  results.id = 'tests-results';
+  const key = `${state.file}#${node || ''}`;
+  button.onclick = async () => {
+    results.textContent = 'running…';
+    const { status: code, data } = await api('POST', `/api/flows/${encodeURIComponent(state.file)}/tests`, node ? { node } : {});
+    state.tests[key] = code === 200 ? data : { error: data.error || String(code) };
+    showTests(results, state.tests[key]);
+    results.scrollIntoView({ block: 'nearest' });
+  };
+  box.append(h, button, results);
+  if (state.tests[key]) showTests(results, state.tests[key]);
+  return box;
+}
+
+function showTests(box, report) {
+  box.replaceChildren();
+  if (report.error) { box.textContent = report.error; return; }
+  const total = document.createElement('div');
+  total.className = 'tests-total';
+  total.textContent = `${report.passed} passed, ${report.failed} failed`;
+  box.append(total);
+  if (!report.files.length) total.textContent = 'No *.test.json file in the directory tests this flow.';
+  for (const f of report.files) {
+    const head = document.createElement('div');
+    head.className = 'help';
+    head.textContent = f.file;
+    box.append(head);
+    if (f.error) {
+      box.append(Object.assign(document.createElement('div'), { className: 'unresolved', textContent: f.error }));
+      continue;
+    }
+    for (const c of f.cases) {
+      const line = document.createElement('div');
+      line.className = `case ${c.passed ? 'resolves' : 'unresolved'}`;
+      line.textContent = `${c.passed ? '✓' : '✗'} ${c.name}`;
+      box.append(line);
+      if (!c.passed) box.append(Object.assign(document.createElement('pre'), { className: 'diff', textContent: c.failures.join('\n') }));
+    }
+  }
+}
+
 // ---- files --------------------------------------------------------------------------------
 
 async function openFlow(file, { force = false } = {}) {
@@ -813,7 +1186,7 @@ async function openFlow(file, { force = false } = {}) {
     status(`${file} is not a JSON object; fix it in an editor first`, true);
     return;
   }
-  Object.assign(state, { file, version: data.version, doc: data.flow, undo: [], redo: [], selected: null, dirty: false });
+  Object.assign(state, { file, version: data.version, doc: data.flow, undo: [], redo: [], selected: null, dirty: false, extraExits: {} });
   applyAnalysis(data);
   fitView();
   history.replaceState(null, '', `#${encodeURIComponent(file)}`);
@@ -863,7 +1236,7 @@ function newFlow() {
   addFlowOption(file, name);
   $('flows').value = file;
   Object.assign(state, {
-    file, version: null, undo: [], redo: [], selected: null, dirty: true, exits: {}, layout: {},
+    file, version: null, undo: [], redo: [], selected: null, dirty: true, exits: {}, layout: {}, extraExits: {},
     doc: { format: 'weft.flow/1', name, nodes: [], edges: [] },
   });
   state.view = { x: 0, y: 0, k: 1 };
@@ -875,11 +1248,13 @@ function newFlow() {
 }
 
 async function start() {
-  const [kinds, flows] = await Promise.all([api('GET', '/api/kinds'), api('GET', '/api/flows')]);
+  const [kinds, flows, settings] = await Promise.all([api('GET', '/api/kinds'), api('GET', '/api/flows'), api('GET', '/api/settings')]);
   if (kinds.status !== 200 || flows.status !== 200) {
     status(kinds.data.error || flows.data.error || 'cannot reach the server', true);
     return;
   }
+  if (settings.status === 200) state.settings = settings.data;
+  state.profilesFile = state.settings.profiles || null;
   const palette = $('palette');
   for (const kind of kinds.data.kinds) {
     state.kinds.set(kind.name, kind);
@@ -899,6 +1274,8 @@ async function start() {
   $('save').onclick = save;
   $('new').onclick = newFlow;
   $('reopen').onclick = () => openFlow(state.file, { force: true });
+  $('run').onclick = showRunForm;
+  $('stop').onclick = stopRun;
   const canvas = $('canvas');
   canvas.addEventListener('pointerdown', startPan);
   canvas.addEventListener('wheel', zoom, { passive: false });

@@ -1,0 +1,415 @@
+//! Runs from the studio: the saved flow, with a profiles file of the directory and parameters
+//! from the run form, through the same executor as `weft run`. At most one run per flow file at
+//! a time. Its `weft.trace/1` events are kept (capped) and streamed to the browser as
+//! server-sent events, replayed from the start to every subscriber, so a page that subscribes
+//! late misses nothing. Before each node runs, the variables it gets are kept (redacted, size
+//! capped): the node's input, shown when it is clicked.
+//!
+//! Nothing secret reaches the browser: trace values are redacted by the executor, inputs and
+//! results here by the same rule, and profile errors name the profile, field and variable,
+//! never a value.
+
+use super::{ApiError, AppState, flow_path, parse_body, profiles_files};
+use crate::exec::{self, RunOptions, RunReport, Runtime};
+use crate::trace::{Event, TraceSink, redact, to_line};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::sse::{self, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use rhai::Dynamic;
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+use weft_nodes::Vars;
+use weft_nodes::expr::dynamic_to_json;
+
+/// The most events a run keeps, and their most bytes; later node events are dropped (the end
+/// is always kept), so a long paging loop can't fill the memory.
+const MAX_EVENTS: usize = 20_000;
+const MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
+/// A trace line longer than this has its large written values replaced by a note.
+const MAX_LINE: usize = 512 * 1024;
+/// A written value (or result) longer than this, in JSON, is replaced by a note.
+const MAX_VALUE: usize = 256 * 1024;
+/// How many JSON values an input snapshot holds at most, and how long its strings may be.
+const INPUT_BUDGET: usize = 4_000;
+const INPUT_STRING: usize = 2_000;
+/// The default and the largest time limit of a studio run.
+const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
+const MAX_TIMEOUT_SECS: f64 = 3_600.0;
+/// The largest step limit the form may ask for.
+const MAX_STEPS: u64 = 1_000_000;
+
+/// The runs of this studio: the last one of each flow file.
+#[derive(Default)]
+pub(super) struct Runs {
+    by_file: Mutex<HashMap<String, Arc<RunState>>>,
+}
+
+impl Runs {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<RunState>>> {
+        // A panic while holding this lock leaves a map that is still consistent.
+        self.by_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn find(&self, id: &str) -> Option<Arc<RunState>> {
+        self.lock().values().find(|r| r.id == id).cloned()
+    }
+}
+
+/// One studio run: its event log, the inputs of its nodes, and its stop switch.
+pub(super) struct RunState {
+    id: String,
+    log: Mutex<Log>,
+    /// Bumped after every change of the log, for the streams waiting on it.
+    changed: watch::Sender<u64>,
+    stop: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Log {
+    /// `(SSE event name, data)`: `trace` events (a `weft.trace/1` line), then one `report`.
+    entries: Vec<(&'static str, Arc<str>)>,
+    bytes: usize,
+    dropped: u64,
+    done: bool,
+    /// Each node's variables before it last ran.
+    inputs: HashMap<String, Value>,
+}
+
+impl RunState {
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, kind: &'static str, data: String, last: bool) {
+        {
+            let mut log = self.log();
+            if log.done {
+                return;
+            }
+            if !last && (log.entries.len() >= MAX_EVENTS || log.bytes + data.len() > MAX_LOG_BYTES)
+            {
+                log.dropped += 1;
+                return;
+            }
+            log.bytes += data.len();
+            log.entries.push((kind, data.into()));
+            log.done |= last;
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn done(&self) -> bool {
+        self.log().done
+    }
+
+    /// Ends the run's log with its report.
+    fn finish(&self, report: Option<&RunReport>) {
+        let dropped = self.log().dropped;
+        let mut body = match report {
+            Some(report) => json!({
+                "status": report.status.as_str(),
+                "result": capped(report.result.clone()),
+                "error": report.error.clone(),
+                "node": report.node,
+                "steps": report.steps,
+            }),
+            None => json!({
+                "status": "failed",
+                "error": { "message": "the run stopped unexpectedly" },
+            }),
+        };
+        redact(&mut body);
+        if dropped > 0 {
+            body["dropped_events"] = json!(dropped);
+        }
+        self.push("report", body.to_string(), true);
+    }
+}
+
+/// Marks the run finished even if its task ends without a report (a panic), so that streams
+/// end and a new run may start.
+struct Finisher(Arc<RunState>);
+
+impl Drop for Finisher {
+    fn drop(&mut self) {
+        if !self.0.done() {
+            self.0.finish(None);
+        }
+    }
+}
+
+/// The trace sink of a studio run.
+struct Sink(Arc<RunState>);
+
+impl TraceSink for Sink {
+    fn record(&self, run: &str, mut event: Event) {
+        let mut line = to_line(run, &event);
+        if line.len() > MAX_LINE
+            && let Event::NodeFinished { writes, .. } = &mut event
+        {
+            for value in writes.values_mut() {
+                *value = capped(std::mem::take(value));
+            }
+            line = to_line(run, &event);
+        }
+        self.0.push("trace", line, false);
+    }
+
+    fn before_node(&self, _run: &str, node: &str, vars: &Vars) {
+        let mut budget = INPUT_BUDGET;
+        let mut input = bounded_json(&vars.handle(), &mut budget, 0);
+        redact(&mut input);
+        self.0.log().inputs.insert(node.to_owned(), input);
+    }
+}
+
+/// `value`, or a note saying how large it was when its JSON is longer than [`MAX_VALUE`].
+fn capped(value: Value) -> Value {
+    let size = serde_json::to_string(&value).map_or(0, |s| s.len());
+    if size > MAX_VALUE {
+        Value::String(format!("[{size} bytes of JSON: too large to show]"))
+    } else {
+        value
+    }
+}
+
+/// A JSON copy of `value` that stops after `budget` values (the rest is summarised) and cuts
+/// long strings, so that looking at a node's input costs little however large `vars` is.
+fn bounded_json(value: &Dynamic, budget: &mut usize, depth: usize) -> Value {
+    if *budget == 0 || depth > 32 {
+        return Value::String("…".into());
+    }
+    *budget -= 1;
+    if let Ok(map) = value.as_map_ref() {
+        let mut out = Map::new();
+        for (i, (key, item)) in map.iter().enumerate() {
+            if *budget == 0 {
+                out.insert("…".into(), Value::String(format!("{} more keys", map.len() - i)));
+                break;
+            }
+            out.insert(key.to_string(), bounded_json(item, budget, depth + 1));
+        }
+        return Value::Object(out);
+    }
+    if let Ok(items) = value.as_array_ref() {
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if *budget == 0 {
+                out.push(Value::String(format!("… {} more items", items.len() - i)));
+                break;
+            }
+            out.push(bounded_json(item, budget, depth + 1));
+        }
+        return Value::Array(out);
+    }
+    match dynamic_to_json(value) {
+        Ok(Value::String(text)) if text.chars().count() > INPUT_STRING => {
+            let mut cut: String = text.chars().take(INPUT_STRING).collect();
+            cut.push('…');
+            Value::String(cut)
+        }
+        Ok(other) => other,
+        Err(_) => Value::String(format!("({})", value.type_name())),
+    }
+}
+
+/// `POST /api/flows/{file}/runs` with `{ profiles?, params?, max_steps?, timeout_secs? }`:
+/// starts a run of the saved flow; answers `{ run, events }` (the stream's address).
+pub(super) async fn start(
+    State(state): State<Arc<AppState>>,
+    UrlPath(file): UrlPath<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let path = flow_path(&state, &file)?;
+    let request = if body.is_empty() { json!({}) } else { parse_body(&body)? };
+    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
+    if !request.is_object() {
+        return Err(bad(
+            "expected { \"profiles\", \"params\", \"max_steps\", \"timeout_secs\" }".into()
+        ));
+    }
+    let bytes = tokio::fs::read(&path).await.map_err(|_| {
+        ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)"))
+    })?;
+    let name = file.trim_end_matches(".flow.json");
+    let loaded = state.loader.load_bytes(&bytes, name);
+    let Some(flow) = loaded.flow else {
+        let body = json!({
+            "error": format!("`{file}` has errors: fix them and save before running it"),
+            "diagnostics": loaded.diagnostics,
+        });
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response());
+    };
+    let given = match request.get("params") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(map.clone()),
+        Some(_) => return Err(bad("`params` must be a JSON object".into())),
+    };
+    let params = crate::params::resolve(&flow, given, &[]).map_err(|e| bad(e.to_string()))?;
+    let max_steps = match request.get("max_steps") {
+        None | Some(Value::Null) => exec::DEFAULT_MAX_STEPS,
+        Some(n) => n.as_u64().filter(|n| (1..=MAX_STEPS).contains(n)).ok_or_else(|| {
+            bad(format!("`max_steps` must be a whole number from 1 to {MAX_STEPS}"))
+        })?,
+    };
+    let timeout = match request.get("timeout_secs") {
+        None | Some(Value::Null) => DEFAULT_TIMEOUT_SECS,
+        Some(n) => n.as_f64().filter(|n| *n > 0.0 && *n <= MAX_TIMEOUT_SECS).ok_or_else(|| {
+            bad(format!("`timeout_secs` must be a number of seconds up to {MAX_TIMEOUT_SECS}"))
+        })?,
+    };
+    let mut services = weft_nodes::Services::default();
+    let names = flow.profiles();
+    if !names.is_empty() {
+        let chosen = match request.get("profiles") {
+            Some(Value::String(name)) => name.clone(),
+            None | Some(Value::Null) => "profiles.json".to_owned(),
+            Some(_) => return Err(bad("`profiles` must be a file name".into())),
+        };
+        if !profiles_files(&state.dir).await.contains(&chosen) {
+            return Err(bad(format!("no profiles file `{chosen}` in the directory")));
+        }
+        let profiles_path = state.dir.join(&chosen);
+        let overlay = state.options.env.clone();
+        let state_dir = crate::cli::profiles::state_dir(state.options.state_dir.as_deref());
+        let manager = tokio::task::spawn_blocking(move || {
+            let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
+            crate::cli::profiles::token_manager_with(&profiles_path, &names, state_dir, &env)
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| bad(format!("{chosen}: {e}")))?;
+        services.credentials = Some(manager);
+    }
+    let http = crate::http::ReqwestHttp::new()
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    services.http = Some(Arc::new(http));
+    let runtime = Runtime::new(state.loader.engine().clone()).with_services(services);
+
+    let run = {
+        let mut runs = state.runs.lock();
+        if let Some(current) = runs.get(&file)
+            && !current.done()
+        {
+            let body = json!({
+                "error": format!("`{file}` is running already: stop it or wait for its end"),
+                "run": current.id,
+            });
+            return Ok((StatusCode::CONFLICT, axum::Json(body)).into_response());
+        }
+        let run = Arc::new(RunState {
+            id: super::random_token()
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?
+                .chars()
+                .take(16)
+                .collect(),
+            log: Mutex::new(Log::default()),
+            changed: watch::channel(0).0,
+            stop: watch::channel(false).0,
+        });
+        runs.insert(file.clone(), run.clone());
+        run
+    };
+    let options = RunOptions {
+        params,
+        max_steps,
+        timeout: Some(Duration::from_secs_f64(timeout)),
+        trace: Some(Arc::new(Sink(run.clone()))),
+        ..RunOptions::default()
+    };
+    let mut stop = run.stop.subscribe();
+    let finisher = Finisher(run.clone());
+    tokio::spawn(async move {
+        let cancel = async move {
+            if stop.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let report = exec::run(&flow, &runtime, options, cancel).await;
+        finisher.0.finish(Some(&report));
+    });
+    let body = json!({ "run": run.id, "events": format!("/api/runs/{}/events", run.id) });
+    Ok(axum::Json(body).into_response())
+}
+
+/// Where a stream is in a run's log.
+struct Cursor {
+    run: Arc<RunState>,
+    next: usize,
+    changed: watch::Receiver<u64>,
+    pending: VecDeque<(&'static str, Arc<str>)>,
+    finished: bool,
+}
+
+/// `GET /api/runs/{id}/events`: the run's events from its start, live, as server-sent events
+/// (`trace`: a `weft.trace/1` line; `report`: how it ended, the last one).
+pub(super) async fn events(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let run = state
+        .runs
+        .find(&id)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    // Subscribed before the log is first read, so no change in between is missed.
+    let changed = run.changed.subscribe();
+    let cursor = Cursor { run, next: 0, changed, pending: VecDeque::new(), finished: false };
+    let stream = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some((kind, data)) = c.pending.pop_front() {
+                let event = sse::Event::default().event(kind).data(&*data);
+                return Some((Ok::<_, Infallible>(event), c));
+            }
+            if c.finished {
+                return None;
+            }
+            let done = {
+                let log = c.run.log();
+                c.pending.extend(log.entries[c.next..].iter().cloned());
+                c.next = log.entries.len();
+                log.done
+            };
+            // Done: what was read is the rest. Otherwise wait for more when nothing is new
+            // (an error means the run is gone, which can't happen while `c.run` holds it).
+            let gone = !done && c.pending.is_empty() && c.changed.changed().await.is_err();
+            c.finished = done || gone;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// `POST /api/runs/{id}/stop`: interrupts the run (its report says `interrupted`).
+pub(super) async fn stop(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let run = state
+        .runs
+        .find(&id)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    let was_running = !run.done();
+    run.stop.send_replace(true);
+    Ok(axum::Json(json!({ "run": id, "stopped": was_running })).into_response())
+}
+
+/// `GET /api/runs/{id}/input/{node}`: the variables the node got the last time it ran
+/// (redacted; large values cut).
+pub(super) async fn input(
+    State(state): State<Arc<AppState>>,
+    UrlPath((id, node)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let run = state
+        .runs
+        .find(&id)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    let vars = run.log().inputs.get(&node).cloned().ok_or_else(|| {
+        ApiError(StatusCode::NOT_FOUND, format!("node `{node}` has not run in run `{id}`"))
+    })?;
+    Ok(axum::Json(json!({ "node": node, "vars": vars })).into_response())
+}
