@@ -2,6 +2,7 @@
 
 use crate::exec::{self, RunOptions, RunStatus, Runtime};
 use crate::params;
+use crate::result::RunResult;
 use crate::trace::{JsonLines, TraceSink};
 use clap::Args;
 use std::io::{BufWriter, Write};
@@ -136,14 +137,14 @@ pub(super) fn run(args: RunArgs) -> u8 {
 /// Writes the result as pretty JSON, straight to its destination rather than through a string:
 /// a result of many thousand items is not held twice. A reader that went away (`| head`) is not
 /// an error.
-fn write_result(result: &serde_json::Value, out: Option<&Path>) -> std::io::Result<()> {
+fn write_result(result: &RunResult, out: Option<&Path>) -> std::io::Result<()> {
     let sink: Box<dyn Write> = match out {
         Some(path) => Box::new(std::fs::File::create(path)?),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut sink = BufWriter::new(sink);
-    let written = serde_json::to_writer_pretty(&mut sink, result)
-        .map_err(std::io::Error::from)
+    let written = result
+        .write_pretty(&mut sink)
         .and_then(|()| sink.write_all(b"\n"))
         .and_then(|()| sink.flush());
     match written {
