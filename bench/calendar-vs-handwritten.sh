@@ -19,8 +19,9 @@ LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=${PAGE_SIZE:-10}
 PAGES=${PAGES:-400}
 USER_UPN=${USER_UPN:-adele@weft.test}
-WEFT=$ROOT/target/release/weft
-HANDWRITTEN=$ROOT/target/release/examples/calendar_handwritten
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
+WEFT=$TARGET/weft
+HANDWRITTEN=$TARGET/examples/calendar_handwritten
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -32,7 +33,7 @@ if [ ! -x /usr/bin/time ]; then
 fi
 if [ "${NO_BUILD:-0}" != 1 ]; then
     log "building (release): weft and examples/calendar_handwritten"
-    cargo build --release --quiet --bin weft --example calendar_handwritten
+    cargo build --profile "${PROFILE:-release}" --quiet --bin weft --example calendar_handwritten
 fi
 
 mkdir -p "$ROOT/target/bench"

@@ -25,7 +25,8 @@ DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-5}
 LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=25
-WEFT=$ROOT/target/release/weft
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
+WEFT=$TARGET/weft
 NR_DIR=$ROOT/bench/nodered
 log() { printf '%s\n' "$*" >&2; }
 SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -39,7 +40,7 @@ command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 command -v npm >/dev/null || { log "installing npm"; apt_install npm; }
 if [ "${NO_BUILD:-0}" != 1 ]; then
     log "building weft (release)"
-    cargo build --release --quiet --bin weft
+    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
 fi
 
 # Node-RED 5 on Node 24, from npm; else Node-RED 4 on the machine's Node.

@@ -3,6 +3,7 @@
 //! passed, the deadline comes or the run is cancelled.
 
 use crate::flow::{Flow, FlowNode};
+use crate::result::RunResult;
 use crate::trace::{Event, TraceSink, redact};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -103,7 +104,7 @@ pub struct RunReport {
     /// How it ended.
     pub status: RunStatus,
     /// The result (`null` when there is none).
-    pub result: Value,
+    pub result: RunResult,
     /// The error, as `vars.error` holds it, when it failed.
     pub error: Option<Value>,
     /// The node it ended at.
@@ -186,13 +187,7 @@ pub async fn run(
             (RunStatus::Failed, Dynamic::UNIT, Some(error))
         }
     };
-    let result = match dynamic_to_json(&result) {
-        Ok(result) => result,
-        Err(err) => {
-            tracing::warn!(node = %node.id, "the result is not JSON: {err}");
-            Value::Null
-        }
-    };
+    let result = RunResult::new(result, &node.id);
     let error = error.and_then(|e| dynamic_to_json(&e).ok());
     if let Some(trace) = &trace {
         trace.record(

@@ -194,7 +194,7 @@ fn nodes_of_the_shipped_calendar_flow() {
         .run_blocking()
         .unwrap();
     assert_eq!(fetch.exit.as_deref(), Some("ok"));
-    assert_eq!(fetch.var("page.items"), Some(&json!([1])));
+    assert_eq!(fetch.var("page.body.value"), Some(&json!([1])));
     assert!(fetch.requests[0].url.contains("startDateTime=2026-11-23T00%3A00%3A00Z"));
     // The whole flow needs `user`.
     let err = harness.flow(&flow).run_blocking().unwrap_err();

@@ -1291,7 +1291,7 @@ async fn design_calendar_flow_yields_the_ground_truth_through_faults_and_expiry(
     .await;
     expiry.await.unwrap();
     ran.assert_succeeded();
-    assert_exactly(&ran.report.result, &truth);
+    assert_exactly(&ran.report.result.to_json(), &truth);
     let c = g.sim.counters();
     assert!(c.faults_429 > 0 && c.faults_503 > 0 && c.faults_dropped > 0, "{c:?}");
     assert_eq!(c.graph_401, 1, "exactly one request met the expired token: {c:?}");
@@ -1322,7 +1322,7 @@ async fn a_160_page_window_completes_with_exactly_the_ground_truth() {
     let elapsed = started.elapsed();
     expiry.await.unwrap();
     ran.assert_succeeded();
-    assert_exactly(&ran.report.result, &truth);
+    assert_exactly(&ran.report.result.to_json(), &truth);
     assert_eq!(ran.var("page")["pages"], pages);
     let c = g.sim.counters();
     assert_eq!(c.calendar_view_pages as usize, pages);

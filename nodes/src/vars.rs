@@ -149,6 +149,27 @@ impl Vars {
         remove_in(&mut map, &path.segments)
     }
 
+    /// Turns the variable at `path` into a shared value in place and returns a second handle to
+    /// it, or `None` when it is not set. Both then read the same value: a run's result taken from
+    /// `vars` this way costs no copy, where copying a list of many thousand items would double
+    /// the run's memory at its very end.
+    pub fn share(&self, path: &VarPath) -> Option<Dynamic> {
+        fn share_in(map: &mut Map, segments: &[rhai::ImmutableString]) -> Option<Dynamic> {
+            let (first, rest) = segments.split_first()?;
+            let value = map.get_mut(first.as_str())?;
+            if rest.is_empty() {
+                if !value.is_shared() {
+                    *value = std::mem::replace(value, Dynamic::UNIT).into_shared();
+                }
+                return Some(value.clone());
+            }
+            share_in(&mut *value.as_map_mut().ok()?, rest)
+        }
+        let mut root = self.root.clone();
+        let mut map = root.as_map_mut().ok()?;
+        share_in(&mut map, &path.segments)
+    }
+
     /// Runs `f` on the slot at `path` (unit when unset), creating parent maps on the way.
     fn with_slot<T>(
         &self,
@@ -213,6 +234,23 @@ mod tests {
             assert!(VarPath::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(path("a.item").with_suffix("_index").to_string(), "a.item_index");
+    }
+
+    #[test]
+    fn shared_values_are_read_without_a_copy() {
+        let vars = Vars::new(Map::new());
+        vars.append(&path("out.items"), vec![Dynamic::from_int(1)]).unwrap();
+        assert!(vars.share(&path("out.missing")).is_none());
+        assert!(vars.share(&path("out.items.deeper")).is_none());
+        let handle = vars.share(&path("out.items")).unwrap();
+        assert!(handle.is_shared());
+        // Still a list in `vars`: later appends are seen through the handle.
+        vars.append(&path("out.items"), vec![Dynamic::from_int(2)]).unwrap();
+        assert_eq!(handle.read_lock::<Array>().unwrap().len(), 2);
+        assert_eq!(vars.get(&path("out.items")).unwrap().into_array().unwrap().len(), 2);
+        // Sharing again hands out the same value.
+        let again = vars.share(&path("out.items")).unwrap();
+        assert_eq!(again.read_lock::<Array>().unwrap().len(), 2);
     }
 
     #[test]

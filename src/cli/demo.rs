@@ -78,9 +78,9 @@ pub(super) fn demo(args: DemoArgs) -> u8 {
             return EXIT_FAILED;
         }
         if args.json {
-            println!("{}", super::pretty(&report.result));
+            println!("{}", super::pretty(&report.result.to_json()));
         } else {
-            print!("{}", table(&report.result));
+            print!("{}", table(&report.result.to_json()));
         }
         0
     })

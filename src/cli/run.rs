@@ -2,9 +2,11 @@
 
 use crate::exec::{self, RunOptions, RunStatus, Runtime};
 use crate::params;
+use crate::result::RunResult;
 use crate::trace::{JsonLines, TraceSink};
 use clap::Args;
-use std::path::PathBuf;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,15 +109,10 @@ pub(super) fn run(args: RunArgs) -> u8 {
             std::future::pending::<()>().await;
         }
     }));
-    let text = super::pretty(&report.result);
-    match &args.out {
-        Some(path) => {
-            if let Err(err) = std::fs::write(path, format!("{text}\n")) {
-                eprintln!("error: cannot write {}: {err}", path.display());
-                return EXIT_FAILED;
-            }
-        }
-        None => println!("{text}"),
+    if let Err(err) = write_result(&report.result, args.out.as_deref()) {
+        let place = args.out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string());
+        eprintln!("error: cannot write the result to {place}: {err}");
+        return EXIT_FAILED;
     }
     match report.status {
         RunStatus::Succeeded => 0,
@@ -134,5 +131,24 @@ pub(super) fn run(args: RunArgs) -> u8 {
             eprintln!("interrupted");
             EXIT_INTERRUPTED
         }
+    }
+}
+
+/// Writes the result as pretty JSON, straight to its destination rather than through a string:
+/// a result of many thousand items is not held twice. A reader that went away (`| head`) is not
+/// an error.
+fn write_result(result: &RunResult, out: Option<&Path>) -> std::io::Result<()> {
+    let sink: Box<dyn Write> = match out {
+        Some(path) => Box::new(std::fs::File::create(path)?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let written = result
+        .write_pretty(&mut sink)
+        .and_then(|()| sink.write_all(b"\n"))
+        .and_then(|()| sink.flush());
+    match written {
+        Err(err) if out.is_none() && err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }

@@ -295,7 +295,7 @@ fn answer(
     };
     let mut body = Map::new();
     body.insert("status".into(), report.status.as_str().into());
-    body.insert("result".into(), report.result);
+    body.insert("result".into(), report.result.to_json());
     match report.status {
         RunStatus::Succeeded => {}
         RunStatus::Failed => {

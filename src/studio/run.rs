@@ -114,7 +114,7 @@ impl RunState {
         let mut body = match report {
             Some(report) => json!({
                 "status": report.status.as_str(),
-                "result": capped(report.result.clone()),
+                "result": capped(report.result.to_json()),
                 "error": report.error.clone(),
                 "node": report.node,
                 "steps": report.steps,

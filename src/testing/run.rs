@@ -270,7 +270,7 @@ impl<'f> NodeTest<'f> {
                 TestRun {
                     exit: None,
                     status: Some(report.status),
-                    result: report.result,
+                    result: report.result.to_json(),
                     vars: vars_json(&report.vars),
                     error: report.error,
                     node: report.node,

@@ -4,6 +4,7 @@ use super::eval_failed;
 use crate::expr::Expr;
 use crate::kind::{CompileCx, NodeConfig};
 use crate::node::{Node, NodeFuture, Outcome, RunCx};
+use crate::vars::VarPath;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -33,6 +34,8 @@ pub enum EndStatus {
 /// A built `end` node.
 pub struct End {
     result: Option<Expr>,
+    /// The variable `result` names, when it is just `vars.<path>`: read without a copy.
+    result_var: Option<VarPath>,
     failed: bool,
 }
 
@@ -45,7 +48,12 @@ impl NodeConfig for EndConfig {
             Some(source) => Some(cx.expression("/result", source, &[])?),
             None => None,
         };
-        Some(Box::new(End { result, failed: self.status == EndStatus::Failed }))
+        let result_var = self
+            .result
+            .as_deref()
+            .and_then(|source| source.trim().strip_prefix("vars."))
+            .and_then(|path| VarPath::parse(path).ok());
+        Some(Box::new(End { result, result_var, failed: self.status == EndStatus::Failed }))
     }
 }
 
@@ -64,9 +72,13 @@ impl Node for End {
 
     fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {
         Box::pin(async move {
-            let result = match &self.result {
-                Some(expr) => cx.eval(expr).map_err(|e| eval_failed("result", e))?,
-                None => rhai::Dynamic::UNIT,
+            // Nothing runs after an end node, so its result may share the variable it names
+            // instead of copying it; when the variable is not there, the expression decides.
+            let shared = self.result_var.as_ref().and_then(|path| cx.vars().share(path));
+            let result = match (shared, &self.result) {
+                (Some(shared), _) => shared,
+                (None, Some(expr)) => cx.eval(expr).map_err(|e| eval_failed("result", e))?,
+                (None, None) => rhai::Dynamic::UNIT,
             };
             Ok(Outcome::End { result, failed: self.failed })
         })
