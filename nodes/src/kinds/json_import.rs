@@ -957,6 +957,34 @@ mod tests {
         )
         .unwrap();
     }
+
+    #[test]
+    fn items_in_vars_are_imported_in_place_with_the_same_errors() {
+        let flow = flow(json!({ "id": "i", "type": "json_import", "from": "vars.page.items",
+            "map": "#{ id: item.id, start: item.start, who: item.organizer?.emailAddress?.address }",
+            "fields": { "id": "string", "start": "datetime", "who": "string?" }, "into": "events" }));
+        let start = json!({ "dateTime": "2026-01-05T08:00:00", "timeZone": "Tokyo Standard Time" });
+        check_case(&flow, &json!({ "name": "in place", "node": "i",
+            "given": { "vars": { "page": { "items": [ { "id": 1, "start": start, "x": [1] },
+                { "id": "b", "start": "2026-01-05T08:00:00Z", "organizer": { "emailAddress": { "address": "o@x" } } } ] } } },
+            "expect": { "exit": "ok", "vars": { "events": [
+                { "id": "1", "start": "2026-01-04T23:00:00Z", "who": null },
+                { "id": "b", "start": "2026-01-05T08:00:00Z", "who": "o@x" } ] } } }))
+        .unwrap();
+        check_case(&flow, &json!({ "name": "bad start", "node": "i",
+            "given": { "vars": { "events": "before", "page": { "items": [ { "id": 1, "start": start }, { "id": 2, "start": 5 } ] } } },
+            "expect": { "exit": "error", "vars": { "events": "before", "error": { "category": "import",
+                "message": "/1/start: expected datetime: found integer" } } } }))
+        .unwrap();
+        check_case(
+            &flow,
+            &json!({ "name": "not a list", "node": "i",
+            "given": { "vars": { "page": { "items": { "id": 1 } } } },
+            "expect": { "exit": "error", "vars": { "error": { "category": "import",
+                "message": "`/` is object, not a list" } } } }),
+        )
+        .unwrap();
+    }
 }
 
 /// The plan (fast path) against the general path (Rhai, then shaping) on the same input: same
