@@ -107,7 +107,12 @@ fn assert_same_output(
 ) {
     let report = run(rt, runtime, &flow(loader, &[], "params.page", "vars.events"), text);
     let by_hand = serde_json::to_value(handwritten(text)).expect("items");
-    assert_eq!(report.result.as_array().map(Vec::len), Some(EVENTS), "{:?}", report.error);
+    assert_eq!(
+        report.result.to_json().as_array().map(Vec::len),
+        Some(EVENTS),
+        "{:?}",
+        report.error
+    );
     assert!(report.result == by_hand, "json_import and the hand-written mapping differ");
 }
 
