@@ -42,7 +42,13 @@ impl RunResult {
     ///
     /// What writing to `out` fails with.
     pub fn write_pretty(&self, out: impl Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(out, &Json(&self.0)).map_err(std::io::Error::from)
+        serde_json::to_writer_pretty(out, self).map_err(std::io::Error::from)
+    }
+}
+
+impl Serialize for RunResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Json(&self.0).serialize(serializer)
     }
 }
 
@@ -159,6 +165,7 @@ mod tests {
         dynamic = Dynamic::from_map(map).into_shared();
         let result = RunResult::new(dynamic, "end");
         assert_eq!(written(&result), serde_json::to_string_pretty(&result.to_json()).unwrap());
+        assert_eq!(serde_json::to_string(&result).unwrap(), result.to_json().to_string());
         assert_eq!(result.to_json()["c"], json!("q"));
         assert_eq!(result.to_json()["d"], json!([0, 255]));
     }

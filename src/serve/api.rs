@@ -5,6 +5,7 @@ use super::catalog::{Catalog, Entry};
 use super::{Phase, ServeConfig};
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
 use crate::params::{self, ParamError};
+use crate::result::RunResult;
 use crate::trace::{Memory, TraceSink};
 use axum::Router;
 use axum::body::Bytes;
@@ -13,6 +14,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, Stat
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -293,25 +295,27 @@ fn answer(
         RunStatus::Failed => StatusCode::UNPROCESSABLE_ENTITY,
         RunStatus::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
     };
-    let mut body = Map::new();
-    body.insert("status".into(), report.status.as_str().into());
-    body.insert("result".into(), report.result.to_json());
-    match report.status {
-        RunStatus::Succeeded => {}
-        RunStatus::Failed => {
-            body.insert("error".into(), report.error.unwrap_or(Value::Null));
-        }
+    let error = match report.status {
+        RunStatus::Succeeded => None,
+        RunStatus::Failed => Some(report.error.clone().unwrap_or(Value::Null)),
         RunStatus::Interrupted => {
-            body.insert(
-                "error".into(),
-                json!({ "message": "the run was interrupted: the server is shutting down" }),
-            );
+            Some(json!({ "message": "the run was interrupted: the server is shutting down" }))
         }
-    }
-    if let Some(trace) = trace {
-        body.insert("trace".into(), Value::Array(trace));
-    }
-    json_value(status, &Value::Object(body))
+    };
+    // Serialised straight from the run's result: no JSON tree of it is built.
+    let answer = Answer { status: report.status.as_str(), result: &report.result, error, trace };
+    json_bytes(status, serde_json::to_vec(&answer).unwrap_or_default())
+}
+
+/// The body of a run's answer.
+#[derive(Serialize)]
+struct Answer<'a> {
+    status: &'static str,
+    result: &'a RunResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<Vec<Value>>,
 }
 
 #[cfg(test)]
