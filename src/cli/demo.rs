@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::EXIT_FAILED;
 
@@ -146,21 +147,49 @@ fn table(result: &Value) -> String {
             _ => String::new(),
         };
         out.push_str(&format!(
-            "{when:<16}  {length:>8}  {:<40}  {:<28}  {}\n",
-            clip(text("subject"), 40),
-            clip(text("location"), 28),
+            "{when:<16}  {length:>8}  {}  {}  {}\n",
+            fit(text("subject"), 40),
+            fit(text("location"), 28),
             text("organizer")
         ));
     }
     out
 }
 
-/// At most `width` characters, with an ellipsis when cut.
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
+/// `text` in exactly `width` terminal columns: cut with an ellipsis, or padded with spaces.
+/// Columns, not characters: CJK and emoji take two (`日本チーム`, `☕`), so the table stays
+/// aligned for subjects in any script.
+fn fit(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    let total = UnicodeWidthStr::width(text);
+    for c in text.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if total > width && used + w + 1 > width {
+            out.push('…');
+            used += 1;
+            break;
+        }
+        out.push(c);
+        used += w;
     }
-    let mut cut: String = text.chars().take(width - 1).collect();
-    cut.push('…');
-    cut
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_counts_terminal_columns() {
+        assert_eq!(fit("Standup", 10), "Standup   ");
+        // Two columns each: the padding makes up for them.
+        assert_eq!(fit("日本", 6), "日本  ");
+        assert_eq!(fit("Café ☕", 8), "Café ☕ ");
+        // Cut to the width, ellipsis included, never splitting a wide character.
+        assert_eq!(fit("Design review — calendar sync", 10), "Design re…");
+        assert_eq!(fit("日本チームとの同期", 6), "日本… ");
+        assert_eq!(fit("exactly10!", 10), "exactly10!");
+    }
 }
