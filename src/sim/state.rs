@@ -13,7 +13,11 @@ use super::counters::Counters;
 use super::data::Calendar;
 use super::entra::store::Store;
 use super::faults::FaultState;
+use super::graph::Page;
 use super::rng::Rng;
+
+/// Pages kept for repeated requests.
+const MAX_PAGES: usize = 4096;
 
 /// Locks a mutex, carrying on after a panic elsewhere: every critical section leaves the
 /// data consistent, so a poisoned lock holds nothing half-written.
@@ -31,6 +35,11 @@ pub(crate) struct State {
     pub(crate) forced_401: AtomicU32,
     pub(crate) store: Mutex<Store>,
     calendars: Mutex<HashMap<String, Arc<Calendar>>>,
+    /// Pages already answered, by everything their text depends on (`graph::page_key`).
+    /// Calendars never change once generated, so a stored page can't go stale; answering a
+    /// repeated request from it keeps the simulator's CPU per page small, so that a benchmark
+    /// measures the engine in front of it rather than the simulator.
+    pages: Mutex<HashMap<String, Page>>,
     counters: Mutex<Counters>,
     ids: Mutex<Rng>,
 }
@@ -46,9 +55,29 @@ impl State {
             forced_401: AtomicU32::new(0),
             store: Mutex::new(Store::default()),
             calendars: Mutex::new(HashMap::new()),
+            pages: Mutex::new(HashMap::new()),
             counters: Mutex::new(Counters::default()),
             ids: Mutex::new(ids),
         }
+    }
+
+    /// The page stored under `key`, or the one `make` builds, stored when it succeeds.
+    pub(crate) fn page<E>(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Result<Page, E>,
+    ) -> Result<Page, E> {
+        if let Some(page) = lock(&self.pages).get(&key) {
+            return Ok(page.clone());
+        }
+        let page = make()?;
+        let mut pages = lock(&self.pages);
+        // Bounded: a long benchmark over ever-new windows must not grow without limit.
+        if pages.len() >= MAX_PAGES {
+            pages.clear();
+        }
+        pages.insert(key, page.clone());
+        Ok(page)
     }
 
     /// The user's calendar, generated on first use.

@@ -1,5 +1,6 @@
 //! One page of a Graph collection: slicing, `$select`, time zone, the next link.
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -37,12 +38,23 @@ pub(crate) struct PageContext<'a> {
     pub(crate) seed: u64,
 }
 
-/// The page of `events` the options ask for. Returns the response and the items served.
-pub(crate) fn page(
-    events: &[&Event],
-    opts: &ListOptions,
-    cx: &PageContext<'_>,
-) -> (Response, usize) {
+/// One answered page: its JSON text, the preferences applied, and how many items it holds.
+#[derive(Clone)]
+pub(crate) struct Page {
+    pub(crate) text: Bytes,
+    pub(crate) applied: Option<String>,
+    pub(crate) served: usize,
+}
+
+impl Page {
+    /// The 200 that carries it.
+    pub(crate) fn response(&self) -> Response {
+        ok_text(self.text.clone(), self.applied.clone())
+    }
+}
+
+/// The page of `events` the options ask for.
+pub(crate) fn page(events: &[&Event], opts: &ListOptions, cx: &PageContext<'_>) -> Page {
     let zone = opts.prefer.time_zone.as_deref();
     let start = opts.offset.min(events.len());
     let end = start.saturating_add(opts.top).min(events.len());
@@ -68,12 +80,16 @@ pub(crate) fn page(
         pairs.push(("$skiptoken".to_owned(), skiptoken::encode(cx.seed, &opts.canonical, end)));
         body.insert("@odata.nextLink".into(), json!(format!("{}?{}", cx.url, query(&pairs))));
     }
-    (ok_json(&Value::Object(body), opts.prefer.applied()), served)
+    Page { text: Value::Object(body).to_string().into(), applied: opts.prefer.applied(), served }
 }
 
 /// A 200 with Graph's content type and the applied preferences.
 pub(crate) fn ok_json(body: &Value, applied: Option<String>) -> Response {
-    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    ok_text(body.to_string().into(), applied)
+}
+
+fn ok_text(text: Bytes, applied: Option<String>) -> Response {
+    let mut response = (StatusCode::OK, text).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ODATA_JSON));
     headers.insert("odata-version", HeaderValue::from_static("4.0"));

@@ -24,6 +24,7 @@ use crate::sim::inject::{Injected, inject};
 use crate::sim::state::{State, client_request_id};
 
 use error::GraphError;
+pub(crate) use list::Page;
 use list::{PageContext, ok_json, page};
 use options::Prefer;
 
@@ -252,38 +253,45 @@ fn serve(
             Ok(ok_json(&calendars(state, user, &metadata), None))
         }
         Resource::CalendarView(calendar) => {
-            let (start, end) = options::window(&pairs)?;
-            let has = calendar_has_events(state, user, calendar)?;
-            let cal = state.calendar(user);
-            let events = if has { cal.view(start, end) } else { Vec::new() };
-            let response = list(
-                state,
-                user,
-                uri,
-                headers,
-                &pairs,
-                &events,
-                format!("{metadata}/calendarView"),
-            )?;
+            let page = state.page(page_key(user, &link_base, uri, headers), || {
+                let (start, end) = options::window(&pairs)?;
+                let has = calendar_has_events(state, user, calendar)?;
+                let cal = state.calendar(user);
+                let events = if has { cal.view(start, end) } else { Vec::new() };
+                let context = format!("{metadata}/calendarView");
+                list(state, user, uri, headers, &pairs, &events, context)
+            })?;
             state.count(|c| {
                 c.calendar_view_pages += 1;
-                c.items_served += response.1 as u64;
+                c.items_served += page.served as u64;
             });
-            Ok(response.0)
+            Ok(page.response())
         }
         Resource::Events(calendar) => {
-            let has = calendar_has_events(state, user, calendar)?;
-            let cal = state.calendar(user);
-            let events = if has { cal.listing() } else { Vec::new() };
-            let response =
-                list(state, user, uri, headers, &pairs, &events, format!("{metadata}/events"))?;
+            let page = state.page(page_key(user, &link_base, uri, headers), || {
+                let has = calendar_has_events(state, user, calendar)?;
+                let cal = state.calendar(user);
+                let events = if has { cal.listing() } else { Vec::new() };
+                list(state, user, uri, headers, &pairs, &events, format!("{metadata}/events"))
+            })?;
             state.count(|c| {
                 c.events_pages += 1;
-                c.items_served += response.1 as u64;
+                c.items_served += page.served as u64;
             });
-            Ok(response.0)
+            Ok(page.response())
         }
     }
+}
+
+/// Everything a page's text depends on: the user, the address links are built on, the request
+/// URI (path, query options, skip token) and its `Prefer` headers.
+fn page_key(user: &SimUser, link_base: &str, uri: &Uri, headers: &HeaderMap) -> String {
+    let mut key = format!("{}\n{link_base}\n{uri}", user.id);
+    for prefer in headers.get_all("prefer") {
+        key.push('\n');
+        key.push_str(&String::from_utf8_lossy(prefer.as_bytes()));
+    }
+    key
 }
 
 fn list(
@@ -294,7 +302,7 @@ fn list(
     pairs: &[(String, String)],
     events: &[&Event],
     context: String,
-) -> Result<(Response, usize), GraphError> {
+) -> Result<Page, GraphError> {
     let prefer = Prefer::from_headers(headers);
     let bound_to = format!("{}|{}", user.id, uri.path());
     let opts = options::parse(pairs, &bound_to, state.config.seed, prefer)?;
