@@ -56,8 +56,13 @@ impl Runs {
         self.by_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn find(&self, id: &str) -> Option<Arc<RunState>> {
-        self.lock().values().find(|r| r.id == id).cloned()
+    /// The run `id`, or a 404 naming it.
+    fn find(&self, id: &str) -> Result<Arc<RunState>, ApiError> {
+        self.lock()
+            .values()
+            .find(|r| r.id == id)
+            .cloned()
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))
     }
 }
 
@@ -353,10 +358,7 @@ pub(super) async fn events(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let run = state
-        .runs
-        .find(&id)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    let run = state.runs.find(&id)?;
     // Subscribed before the log is first read, so no change in between is missed.
     let changed = run.changed.subscribe();
     let cursor = Cursor { run, next: 0, changed, pending: VecDeque::new(), finished: false };
@@ -389,10 +391,7 @@ pub(super) async fn stop(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let run = state
-        .runs
-        .find(&id)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    let run = state.runs.find(&id)?;
     let was_running = !run.done();
     run.stop.send_replace(true);
     Ok(axum::Json(json!({ "run": id, "stopped": was_running })).into_response())
@@ -404,10 +403,7 @@ pub(super) async fn input(
     State(state): State<Arc<AppState>>,
     UrlPath((id, node)): UrlPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let run = state
-        .runs
-        .find(&id)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))?;
+    let run = state.runs.find(&id)?;
     let vars = run.log().inputs.get(&node).cloned().ok_or_else(|| {
         ApiError(StatusCode::NOT_FOUND, format!("node `{node}` has not run in run `{id}`"))
     })?;
