@@ -67,10 +67,20 @@ pub fn json_to_dynamic(value: &Value) -> Dynamic {
 ///
 /// serde_json's error, with its line and column, when the text is not JSON.
 pub fn parse_json(text: &[u8]) -> Result<Dynamic, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let value = serde::de::DeserializeSeed::deserialize(DynamicSeed::default(), &mut de)?;
-    de.end()?;
-    Ok(value)
+    // Checked as UTF-8 once, in bulk, the text is read as `str`: serde_json then need not check
+    // every string it reads again. Text that is not UTF-8 is read as bytes, for serde_json's
+    // error and its position.
+    fn parse<'de, R: serde_json::de::Read<'de>>(
+        mut de: serde_json::Deserializer<R>,
+    ) -> Result<Dynamic, serde_json::Error> {
+        let value = serde::de::DeserializeSeed::deserialize(DynamicSeed::default(), &mut de)?;
+        de.end()?;
+        Ok(value)
+    }
+    match std::str::from_utf8(text) {
+        Ok(text) => parse(serde_json::Deserializer::from_str(text)),
+        Err(_) => parse(serde_json::Deserializer::from_slice(text)),
+    }
 }
 
 /// Deserialises any JSON value into a [`Dynamic`].
@@ -286,6 +296,18 @@ mod tests {
 
     fn round_trip(v: &Value) -> Value {
         dynamic_to_json(&json_to_dynamic(v)).unwrap()
+    }
+
+    #[test]
+    fn parsed_text_is_what_serde_json_reads() {
+        let text = r#"{"a": [1, -2, 2.5, "é\u00e9\n", null, true], "b": {"c": {}}}"#;
+        let want: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(dynamic_to_json(&parse_json(text.as_bytes()).unwrap()).unwrap(), want);
+        // Not UTF-8: serde_json's error, with its position.
+        let err = parse_json(b"[\"ok\",\n \"\xff\"]").unwrap_err();
+        assert_eq!((err.line(), err.column()), (2, 3), "{err}");
+        let err = parse_json(b"[1,").unwrap_err();
+        assert!(err.is_eof(), "{err}");
     }
 
     #[test]
