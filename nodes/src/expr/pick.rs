@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 
 use rhai::Dynamic;
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::convert::{DynamicSeed, Elements, stream_elements};
@@ -217,10 +216,7 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         let slot = match self.trie.mode(self.node) {
-            Mode::Skip => {
-                IgnoredAny::deserialize(deserializer)?;
-                return Ok(());
-            }
+            Mode::Skip => return Checked.deserialize(deserializer),
             Mode::Value => Slot::Value(DynamicSeed::default().deserialize(deserializer)?),
             Mode::Datetime => deserializer.deserialize_any(InstantVisitor)?,
             Mode::Object => deserializer.deserialize_any(ObjectVisitor {
@@ -234,10 +230,67 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     }
 }
 
-/// Drains an array nobody wants.
+/// Drains an array nobody wants, checking it as [`Checked`] does.
 fn drain<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    while seq.next_element_seed(Checked)?.is_some() {}
     Ok(())
+}
+
+/// Reads a value nobody wants as the Rhai conversion would read it, and drops it: a number out
+/// of range, a broken escape or nesting past serde_json's limit is an error here too, as it is
+/// where the general path builds the member. Only the item's own members that nothing reads may
+/// go unchecked (`IgnoredAny`): the general path skips those as well.
+struct Checked;
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        drain(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        while access.next_key_seed(Checked)?.is_some() {
+            access.next_value_seed(Checked)?;
+        }
+        Ok(())
+    }
 }
 
 /// Follows an object into the members the trie names.
@@ -298,9 +351,10 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_> {
                         slots: &mut *self.slots,
                     })?;
                 }
-                None => {
+                None if self.node == 0 => {
                     access.next_value::<IgnoredAny>()?;
                 }
+                None => access.next_value_seed(Checked)?,
             }
         }
         Ok(Slot::Object)
@@ -380,9 +434,7 @@ impl<'de> Visitor<'de> for InstantVisitor {
             match key {
                 Some(PairMember::DateTime) => date_time = access.next_value_seed(TextSeed)?,
                 Some(PairMember::TimeZone) => time_zone = access.next_value_seed(TextSeed)?,
-                None => {
-                    access.next_value::<IgnoredAny>()?;
-                }
+                None => access.next_value_seed(Checked)?,
             }
         }
         Ok(Slot::Instant(date_time.and_then(|dt| instant(&dt, time_zone.as_deref()))))
@@ -482,7 +534,9 @@ impl<'de> Visitor<'de> for TextSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while access.next_key_seed(Checked)?.is_some() {
+            access.next_value_seed(Checked)?;
+        }
         Ok(None)
     }
 }

@@ -1236,6 +1236,19 @@ mod plan_tests {
         ] {
             let _ = case.check(text);
         }
+        // Text the general path refuses inside a member it builds: the plan must refuse it too,
+        // even where it skips the member's parts nothing reads.
+        let deep = format!("\"start\": {}{}", "[".repeat(140), "]".repeat(140));
+        for extra in [
+            "\"start\": {\"dateTime\": \"2026-01-01T00:00:00\", \"timeZone\": \"UTC\", \"x\": 1e400}",
+            "\"organizer\": {\"emailAddress\": {\"address\": \"a@x\", \"name\": \"\\udc00\"}}",
+            "\"location\": {\"displayName\": \"R\", \"x\": [1e400]}",
+            "\"start\": {\"dateTime\": {\"x\": 1e400}, \"timeZone\": \"UTC\"}",
+            deep.as_str(),
+        ] {
+            let (result, took) = case.check(&page(&[EVENT, &event(extra)]));
+            assert!(result.is_err() && !took, "{extra}: {result:?}");
+        }
         let nested = Case::new(Some("#{ id: item.id }"), None, Some("/data/0/items"));
         let _ = nested.check("{\"data\": [{\"items\": [{\"id\": 1}, {\"id\": null}]}]}");
         let whole = Case::new(Some("#{ id: item.id }"), None, None);
