@@ -16,8 +16,15 @@ use super::faults::FaultState;
 use super::graph::Page;
 use super::rng::Rng;
 
-/// Pages kept for repeated requests.
-const MAX_PAGES: usize = 4096;
+/// The text kept for repeated page requests, at most.
+const MAX_PAGE_BYTES: usize = 64 << 20;
+
+/// Stored pages and their size.
+#[derive(Default)]
+struct Pages {
+    by_key: HashMap<String, Page>,
+    bytes: usize,
+}
 
 /// Locks a mutex, carrying on after a panic elsewhere: every critical section leaves the
 /// data consistent, so a poisoned lock holds nothing half-written.
@@ -39,7 +46,7 @@ pub(crate) struct State {
     /// Calendars never change once generated, so a stored page can't go stale; answering a
     /// repeated request from it keeps the simulator's CPU per page small, so that a benchmark
     /// measures the engine in front of it rather than the simulator.
-    pages: Mutex<HashMap<String, Page>>,
+    pages: Mutex<Pages>,
     counters: Mutex<Counters>,
     ids: Mutex<Rng>,
 }
@@ -55,7 +62,7 @@ impl State {
             forced_401: AtomicU32::new(0),
             store: Mutex::new(Store::default()),
             calendars: Mutex::new(HashMap::new()),
-            pages: Mutex::new(HashMap::new()),
+            pages: Mutex::new(Pages::default()),
             counters: Mutex::new(Counters::default()),
             ids: Mutex::new(ids),
         }
@@ -67,16 +74,21 @@ impl State {
         key: String,
         make: impl FnOnce() -> Result<Page, E>,
     ) -> Result<Page, E> {
-        if let Some(page) = lock(&self.pages).get(&key) {
+        if let Some(page) = lock(&self.pages).by_key.get(&key) {
             return Ok(page.clone());
         }
         let page = make()?;
         let mut pages = lock(&self.pages);
-        // Bounded: a long benchmark over ever-new windows must not grow without limit.
-        if pages.len() >= MAX_PAGES {
-            pages.clear();
+        // Bounded in bytes: requests for ever-new windows must not grow it without limit.
+        if pages.bytes + page.text.len() > MAX_PAGE_BYTES {
+            *pages = Pages::default();
         }
-        pages.insert(key, page.clone());
+        if page.text.len() <= MAX_PAGE_BYTES {
+            pages.bytes += page.text.len();
+            if let Some(old) = pages.by_key.insert(key, page.clone()) {
+                pages.bytes -= old.text.len();
+            }
+        }
         Ok(page)
     }
 
@@ -146,4 +158,33 @@ pub(crate) fn client_request_id(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 100)
         .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(bytes: usize) -> Page {
+        Page { text: vec![b' '; bytes].into(), applied: None, served: 1 }
+    }
+
+    #[test]
+    fn stored_pages_are_bounded_in_bytes() {
+        let state = State::new(SimConfig::default(), "http://127.0.0.1:1".into());
+        let ok = |p: Page| Ok::<_, ()>(p);
+        let third = MAX_PAGE_BYTES / 3;
+        for key in ["a", "b", "c"] {
+            state.page(key.into(), || ok(page(third))).unwrap();
+        }
+        // Stored: asked again, `make` is not called.
+        state.page("a".into(), || Err(())).unwrap();
+        assert_eq!(lock(&state.pages).bytes, 3 * third);
+        // A fourth would pass the budget: the store starts again.
+        state.page("d".into(), || ok(page(third))).unwrap();
+        assert_eq!(lock(&state.pages).by_key.len(), 1);
+        assert!(state.page("a".into(), || Err(())).is_err());
+        // A page larger than the budget is served, never stored.
+        state.page("huge".into(), || ok(page(MAX_PAGE_BYTES + 1))).unwrap();
+        assert!(!lock(&state.pages).by_key.contains_key("huge"));
+    }
 }

@@ -284,14 +284,11 @@ fn serve(
 }
 
 /// Everything a page's text depends on: the user, the address links are built on, the request
-/// URI (path, query options, skip token) and its `Prefer` headers.
+/// URI (path, query options, skip token) and the preferences applied (not the raw `Prefer`
+/// headers: preferences Graph ignores must not make new keys).
 fn page_key(user: &SimUser, link_base: &str, uri: &Uri, headers: &HeaderMap) -> String {
-    let mut key = format!("{}\n{link_base}\n{uri}", user.id);
-    for prefer in headers.get_all("prefer") {
-        key.push('\n');
-        key.push_str(&String::from_utf8_lossy(prefer.as_bytes()));
-    }
-    key
+    let prefer = Prefer::from_headers(headers);
+    format!("{}\n{link_base}\n{uri}\n{:?}\n{:?}", user.id, prefer.time_zone, prefer.max_page_size)
 }
 
 fn list(
