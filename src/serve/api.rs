@@ -304,7 +304,15 @@ fn answer(
     };
     // Serialised straight from the run's result: no JSON tree of it is built.
     let answer = Answer { status: report.status.as_str(), result: &report.result, error, trace };
-    json_bytes(status, serde_json::to_vec(&answer).unwrap_or_default())
+    match serde_json::to_vec(&answer) {
+        Ok(body) => json_bytes(status, body),
+        // `RunResult` only holds values with a JSON form, so this is not expected; if it happens
+        // the client gets an error, not an empty body under a success status.
+        Err(err) => self::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the run's answer could not be written as JSON: {err}"),
+        ),
+    }
 }
 
 /// The body of a run's answer.

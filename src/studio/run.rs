@@ -91,14 +91,17 @@ impl RunState {
         self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn push(&self, kind: &'static str, data: String, last: bool) {
+    /// Appends an event. Past the budget, events are dropped — every later one too, so that the
+    /// log is the run's beginning without gaps — except those marked `always` (`run_finished`
+    /// and the report).
+    fn push(&self, kind: &'static str, data: String, always: bool, last: bool) {
         {
             let mut log = self.log();
             if log.done {
                 return;
             }
-            if !last && (log.entries.len() >= MAX_EVENTS || log.bytes + data.len() > MAX_LOG_BYTES)
-            {
+            let over = log.entries.len() >= MAX_EVENTS || log.bytes + data.len() > MAX_LOG_BYTES;
+            if !always && (log.dropped > 0 || over) {
                 log.dropped += 1;
                 return;
             }
@@ -133,7 +136,7 @@ impl RunState {
         if dropped > 0 {
             body["dropped_events"] = json!(dropped);
         }
-        self.push("report", body.to_string(), true);
+        self.push("report", body.to_string(), true, true);
     }
 }
 
@@ -154,6 +157,7 @@ struct Sink(Arc<RunState>);
 
 impl TraceSink for Sink {
     fn record(&self, run: &str, mut event: Event) {
+        let always = matches!(event, Event::RunFinished { .. });
         let mut line = to_line(run, &event);
         if line.len() > MAX_LINE
             && let Event::NodeFinished { writes, .. } = &mut event
@@ -163,7 +167,7 @@ impl TraceSink for Sink {
             }
             line = to_line(run, &event);
         }
-        self.0.push("trace", line, false);
+        self.0.push("trace", line, always, false);
     }
 
     fn before_node(&self, _run: &str, node: &str, vars: &Vars) {
@@ -198,7 +202,7 @@ fn bounded_json(value: &Dynamic, budget: &mut usize, depth: usize) -> Value {
                 out.insert("…".into(), Value::String(format!("{} more keys", map.len() - i)));
                 break;
             }
-            out.insert(key.to_string(), bounded_json(item, budget, depth + 1));
+            out.insert(cut(key), bounded_json(item, budget, depth + 1));
         }
         return Value::Object(out);
     }
@@ -213,14 +217,21 @@ fn bounded_json(value: &Dynamic, budget: &mut usize, depth: usize) -> Value {
         }
         return Value::Array(out);
     }
+    // Strings are cut where they lie: a 64 MiB response body is not copied to show its start.
+    if let Ok(text) = value.as_immutable_string_ref() {
+        return Value::String(cut(&text));
+    }
     match dynamic_to_json(value) {
-        Ok(Value::String(text)) if text.chars().count() > INPUT_STRING => {
-            let mut cut: String = text.chars().take(INPUT_STRING).collect();
-            cut.push('…');
-            Value::String(cut)
-        }
         Ok(other) => other,
         Err(_) => Value::String(format!("({})", value.type_name())),
+    }
+}
+
+/// `text`, cut after [`INPUT_STRING`] characters.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(INPUT_STRING) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -408,4 +419,43 @@ pub(super) async fn input(
         ApiError(StatusCode::NOT_FOUND, format!("node `{node}` has not run in run `{id}`"))
     })?;
     Ok(axum::Json(json!({ "node": node, "vars": vars })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_log_is_the_run_beginning_without_gaps() {
+        let run = RunState {
+            id: "r".into(),
+            log: Mutex::new(Log::default()),
+            changed: watch::channel(0).0,
+            stop: watch::channel(false).0,
+        };
+        run.push("trace", "a".repeat(MAX_LOG_BYTES - 10), false, false);
+        // Too large: dropped; then a small one must not fill the gap it left.
+        run.push("trace", "b".repeat(100), false, false);
+        run.push("trace", "c".into(), false, false);
+        run.push("trace", "run_finished".into(), true, false);
+        run.push("report", "{}".into(), true, true);
+        run.push("trace", "late".into(), true, false);
+        let log = run.log();
+        let kept: Vec<&str> = log.entries.iter().map(|(_, d)| &d[..d.len().min(12)]).collect();
+        assert_eq!(kept, ["aaaaaaaaaaaa", "run_finished", "{}"]);
+        assert_eq!(log.dropped, 2);
+        assert!(log.done);
+    }
+
+    #[test]
+    fn inputs_cut_long_strings_and_keys() {
+        let long = "é".repeat(INPUT_STRING + 5);
+        let mut map = rhai::Map::new();
+        map.insert(long.as_str().into(), Dynamic::from(long.clone()));
+        let mut budget = INPUT_BUDGET;
+        let shown = bounded_json(&Dynamic::from_map(map), &mut budget, 0);
+        let (key, value) = shown.as_object().unwrap().iter().next().unwrap();
+        let want = format!("{}…", "é".repeat(INPUT_STRING));
+        assert_eq!((key.as_str(), value.as_str().unwrap()), (want.as_str(), want.as_str()));
+    }
 }

@@ -1032,10 +1032,24 @@ async function startRun() {
     // A node still running when the run ended was cut short (stop, timeout, step limit).
     for (const n of Object.values(run.nodes)) {
       if (n.state !== 'running') continue;
-      Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message: run.status } });
+      const message = run.report.dropped_events
+        ? `the run went on, but its later events were past what the studio keeps (${run.report.dropped_events} not kept)`
+        : run.status;
+      Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message } });
     }
     if (state.run === run) {
       status(`run ${run.status}${run.report.node && run.status !== 'succeeded' ? ` at ${run.report.node}` : ''}`, run.status !== 'succeeded');
+      render();
+      renderPanel();
+    }
+  });
+  source.addEventListener('error', () => {
+    // The browser reconnects by itself; a closed stream means the run is gone (the studio was
+    // restarted, or a newer run of this flow replaced it): stop showing it as running.
+    if (source.readyState !== EventSource.CLOSED || run.report) return;
+    run.status = 'lost';
+    if (state.run === run) {
+      status('the run is no longer available (was the studio restarted?)', true);
       render();
       renderPanel();
     }
