@@ -424,6 +424,16 @@ mod tests {
     }
 }
 
+/// What [`stream_array`] hands its caller.
+#[derive(Debug)]
+pub enum Streamed {
+    /// Element `index` of the array.
+    Element(usize, Dynamic),
+    /// The array begins again: a member on the path is repeated, and as JSON's last occurrence
+    /// counts, the elements handed over so far are to be forgotten.
+    Restart,
+}
+
 /// Walks JSON text to the array at `path` (JSON pointer tokens) and hands each element to
 /// `each` as a Rhai value, one at a time: a large document is never held as a whole. With
 /// `keep`, an element that is an object keeps only those members (the others are skipped
@@ -438,11 +448,11 @@ pub fn stream_array(
     text: &[u8],
     path: &[String],
     keep: Option<&[String]>,
-    each: &mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
+    each: &mut dyn FnMut(Streamed) -> Result<(), String>,
 ) -> Result<Option<&'static str>, serde_json::Error> {
     struct AsDynamic<'k, 'f> {
         keep: Option<&'k [String]>,
-        each: &'f mut dyn FnMut(usize, Dynamic) -> Result<(), String>,
+        each: &'f mut dyn FnMut(Streamed) -> Result<(), String>,
     }
     impl Elements for AsDynamic<'_, '_> {
         fn next<'de, A: serde::de::SeqAccess<'de>>(
@@ -452,11 +462,16 @@ pub fn stream_array(
         ) -> Result<bool, A::Error> {
             match seq.next_element_seed(DynamicSeed { keep: self.keep })? {
                 Some(item) => {
-                    (self.each)(index, item).map_err(serde::de::Error::custom)?;
+                    (self.each)(Streamed::Element(index, item))
+                        .map_err(serde::de::Error::custom)?;
                     Ok(true)
                 }
                 None => Ok(false),
             }
+        }
+
+        fn restart(&mut self) -> Result<(), String> {
+            (self.each)(Streamed::Restart)
         }
     }
     stream_elements(serde_json::de::SliceRead::new(text), path, &mut AsDynamic { keep, each })
@@ -471,6 +486,9 @@ pub(crate) trait Elements {
         index: usize,
         seq: &mut A,
     ) -> Result<bool, A::Error>;
+
+    /// The array begins again (see [`Streamed::Restart`]); an `Err` stops the stream.
+    fn restart(&mut self) -> Result<(), String>;
 }
 
 /// Walks JSON text to the array at `path` and hands its elements to `elements` (see
@@ -572,8 +590,13 @@ impl<'de, E: Elements> serde::de::Visitor<'de> for PathSeed<'_, '_, E> {
             return Ok(Some("object"));
         };
         let mut found = None;
+        let mut seen = false;
         while let Some(key) = access.next_key_seed(KeySeed)? {
             if key.as_str() == first.as_str() {
+                if seen {
+                    self.elements.restart().map_err(serde::de::Error::custom)?;
+                }
+                seen = true;
                 found = access
                     .next_value_seed(PathSeed { path: rest, elements: &mut *self.elements })?;
             } else {
@@ -588,35 +611,49 @@ impl<'de, E: Elements> serde::de::Visitor<'de> for PathSeed<'_, '_, E> {
 mod stream_tests {
     use super::*;
 
-    #[test]
-    fn streams_the_array_at_a_path() {
-        let text = br#"{"skip":[{"value":[9]}],"value":[{"id":1},{"id":2}],"after":{"value":3}}"#;
+    /// What was found at the path, and the elements streamed, `None` where the array began again.
+    type Stream = (Result<Option<&'static str>, serde_json::Error>, Vec<Option<(usize, Value)>>);
+
+    fn streamed(text: &[u8], path: &[&str], keep: Option<&[String]>) -> Stream {
+        let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
         let mut seen = Vec::new();
-        let found = stream_array(text, &["value".into()], None, &mut |i, v| {
-            seen.push((i, dynamic_to_json(&v).unwrap()));
+        let found = stream_array(text, &path, keep, &mut |s| {
+            seen.push(match s {
+                Streamed::Element(i, v) => Some((i, dynamic_to_json(&v).unwrap())),
+                Streamed::Restart => None,
+            });
             Ok(())
         });
+        (found, seen)
+    }
+
+    #[test]
+    fn streams_the_array_at_a_path() {
+        use serde_json::json;
+        let text = br#"{"skip":[{"value":[9]}],"value":[{"id":1},{"id":2}],"after":{"value":3}}"#;
+        let (found, seen) = streamed(text, &["value"], None);
         assert_eq!(found.unwrap(), Some("array"));
-        assert_eq!(
-            seen,
-            vec![(0, serde_json::json!({"id": 1})), (1, serde_json::json!({"id": 2}))]
-        );
-        let mut none = |_: usize, _: Dynamic| -> Result<(), String> { Ok(()) };
-        assert_eq!(stream_array(text, &["nope".into()], None, &mut none).unwrap(), None);
-        assert_eq!(stream_array(text, &["after".into()], None, &mut none).unwrap(), Some("object"));
-        let nested = ["skip".into(), "0".into(), "value".into()];
-        assert_eq!(stream_array(text, &nested, None, &mut none).unwrap(), Some("array"));
-        let err = stream_array(text, &["value".into()], None, &mut |_, _| Err("stop at 0".into()))
+        assert_eq!(seen, vec![Some((0, json!({"id": 1}))), Some((1, json!({"id": 2})))]);
+        assert_eq!(streamed(text, &["nope"], None).0.unwrap(), None);
+        assert_eq!(streamed(text, &["after"], None).0.unwrap(), Some("object"));
+        assert_eq!(streamed(text, &["skip", "0", "value"], None).0.unwrap(), Some("array"));
+        let err = stream_array(text, &["value".into()], None, &mut |_| Err("stop at 0".into()))
             .unwrap_err();
         assert!(err.to_string().contains("stop at 0"));
-        assert!(stream_array(b"{\"value\": [1,", &["value".into()], None, &mut none).is_err());
+        assert!(streamed(b"{\"value\": [1,", &["value"], None).0.is_err());
         let objects = br#"[{"a":1,"b":{"deep":[1,2]},"c":3}, 7]"#;
-        let mut kept = Vec::new();
-        stream_array(objects, &[], Some(&["a".into(), "c".into()]), &mut |_, v| {
-            kept.push(dynamic_to_json(&v).unwrap());
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(kept, vec![serde_json::json!({"a": 1, "c": 3}), serde_json::json!(7)]);
+        let (_, kept) = streamed(objects, &[], Some(&["a".into(), "c".into()]));
+        assert_eq!(kept, vec![Some((0, json!({"a": 1, "c": 3}))), Some((1, json!(7)))]);
+    }
+
+    #[test]
+    fn a_repeated_member_on_the_path_starts_the_array_again() {
+        use serde_json::json;
+        let (found, seen) = streamed(br#"{"value":[1,2],"x":0,"value":[]}"#, &["value"], None);
+        assert_eq!(found.unwrap(), Some("array"));
+        assert_eq!(seen, vec![Some((0, json!(1))), Some((1, json!(2))), None]);
+        let (found, seen) = streamed(br#"{"a":{"v":[1]},"a":{"v":[2],"v":5}}"#, &["a", "v"], None);
+        assert_eq!(found.unwrap(), Some("number"));
+        assert_eq!(seen, vec![Some((0, json!(1))), None, Some((0, json!(2))), None]);
     }
 }

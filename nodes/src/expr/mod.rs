@@ -13,7 +13,9 @@ pub(crate) mod pick;
 mod template;
 pub mod time;
 
-pub use convert::{ConvertError, dynamic_to_json, json_to_dynamic, parse_json, stream_array};
+pub use convert::{
+    ConvertError, Streamed, dynamic_to_json, json_to_dynamic, parse_json, stream_array,
+};
 pub use engine::{EvalError, EvalErrorKind, Expr, ExprEngine, ExprScope, Limits, SyntaxError};
 pub use helpers::clock::{Clock, with_clock};
 pub use template::Template;

@@ -202,6 +202,11 @@ impl Elements for Picker<'_, '_> {
         (self.each)(index, &mut self.slots).map_err(de::Error::custom)?;
         Ok(true)
     }
+
+    /// A repeated member on the path: the general path, which starts over, decides.
+    fn restart(&mut self) -> Result<(), String> {
+        Err("a member on the path is repeated".into())
+    }
 }
 
 /// Reads the value at one trie node into its slot.

@@ -5,7 +5,7 @@
 
 use super::{eval_failed, type_name};
 use crate::expr::pick::{Capture, PathTrie, Slot, stream_picks};
-use crate::expr::{EvalError, Expr, stream_array, time};
+use crate::expr::{EvalError, Expr, Streamed, stream_array, time};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
@@ -740,7 +740,14 @@ impl JsonImport {
             }
             let mut failure = None;
             let found =
-                stream_array(text.as_bytes(), path, self.keep.as_deref(), &mut |index, item| {
+                stream_array(text.as_bytes(), path, self.keep.as_deref(), &mut |streamed| {
+                    let (index, item) = match streamed {
+                        Streamed::Element(index, item) => (index, item),
+                        Streamed::Restart => {
+                            out.clear();
+                            return Ok(());
+                        }
+                    };
                     match self.item(eval, base, index, item) {
                         Ok(value) => {
                             out.push(value);
@@ -1233,9 +1240,15 @@ mod plan_tests {
             "{\"value\": [",
             "{\"value\": []} x",
             "{\"value\": []}",
+            "{\"value\": 5, \"value\": []}",
         ] {
             let _ = case.check(text);
         }
+        // A repeated member on the path: the last one counts, on every path.
+        let twice = format!("{{\"value\": [{EVENT}], \"value\": [{EVENT}, {EVENT}]}}");
+        assert_eq!(case.check(&twice).0.unwrap().as_array().map(Vec::len), Some(2));
+        let then_empty = format!("{{\"value\": [{EVENT}], \"value\": []}}");
+        assert_eq!(case.check(&then_empty).0, Ok(json!([])));
         // Text the general path refuses inside a member it builds: the plan must refuse it too,
         // even where it skips the member's parts nothing reads.
         let deep = format!("\"start\": {}{}", "[".repeat(140), "]".repeat(140));
