@@ -261,7 +261,7 @@ fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, ConvertError> {
     Err(unsupported(value))
 }
 
-fn unsupported(value: &Dynamic) -> ConvertError {
+pub(crate) fn unsupported(value: &Dynamic) -> ConvertError {
     ConvertError::Unsupported { type_name: value.type_name().to_owned() }
 }
 

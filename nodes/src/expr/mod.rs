@@ -12,6 +12,7 @@ mod helpers;
 pub(crate) mod pick;
 mod template;
 pub mod time;
+mod write_json;
 
 pub use convert::{
     ConvertError, Streamed, dynamic_to_json, json_to_dynamic, parse_json, stream_array,
@@ -19,3 +20,4 @@ pub use convert::{
 pub use engine::{EvalError, EvalErrorKind, Expr, ExprEngine, ExprScope, Limits, SyntaxError};
 pub use helpers::clock::{Clock, with_clock};
 pub use template::Template;
+pub use write_json::{AsJson, check_json};
