@@ -7,6 +7,7 @@
 //! secret, an invalid scope, a revoked, replayed or expired refresh token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "oidc/support.rs"]
 mod support;
 

@@ -6,6 +6,7 @@
 //! simulator's public client driven headlessly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "oidc/support.rs"]
 mod support;
 

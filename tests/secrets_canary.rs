@@ -6,6 +6,7 @@
 //! once per lifetime.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "oidc/support.rs"]
 mod support;
 

@@ -7,7 +7,7 @@
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The longest any single invocation of the binary may take before the test fails.
@@ -98,10 +98,15 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command.args(args).current_dir(cwd).env_remove("RUST_LOG");
+    outcome_of(command, DEADLINE)
+}
+
+/// Runs `command` to completion with no input and both streams captured, killing it after
+/// `deadline`.
+pub fn outcome_of(mut command: Command, deadline: Duration) -> Outcome {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -119,24 +124,29 @@ where
         let _ = err.read_to_end(&mut buf);
         buf
     });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for weft") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("weft did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_with_deadline(&mut child, deadline);
     let stdout = out_reader.join().expect("read stdout");
     let stderr = err_reader.join().expect("read stderr");
     Outcome {
         code: status.code(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Waits for `child`, killing it (and failing the test) after `deadline`.
+pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for weft") {
+            return status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("weft did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

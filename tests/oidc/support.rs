@@ -183,43 +183,7 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// What one invocation of the binary did.
-#[derive(Debug)]
-pub struct Output {
-    /// The exit code (`None` when killed by a signal).
-    pub code: Option<i32>,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-}
-
-impl Output {
-    /// Asserts the exit code, showing both streams when it differs.
-    #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit code\nstdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// stdout as JSON.
-    #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e})\nstdout: {}\nstderr: {}", self.stdout, self.stderr)
-        })
-    }
-
-    /// stdout and stderr together.
-    pub fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
+pub use crate::common::Outcome as Output;
 
 /// `weft` with arguments and environment, run in a directory.
 pub struct Weft {
@@ -241,23 +205,8 @@ impl Weft {
     }
 
     /// Runs to completion (killed after [`DEADLINE`]).
-    pub fn run(mut self) -> Output {
-        let mut child =
-            self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start weft");
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let out = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let err = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = err.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let status = wait_with_deadline(&mut child);
-        Output { code: status.code(), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+    pub fn run(self) -> Output {
+        crate::common::outcome_of(self.command, DEADLINE)
     }
 
     /// Starts it with stderr read line by line (for `weft login`).
@@ -278,21 +227,6 @@ impl Weft {
             }
         });
         Running { child: Some(child), stdout: Some(stdout), lines, stderr: String::new() }
-    }
-}
-
-fn wait_with_deadline(child: &mut Child) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for weft") {
-            return status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("weft did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -333,7 +267,7 @@ impl Running {
     /// Waits for the exit and collects the rest of the output.
     pub fn finish(mut self) -> Output {
         let mut child = self.child.take().unwrap();
-        let status = wait_with_deadline(&mut child);
+        let status = crate::common::wait_with_deadline(&mut child, DEADLINE);
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.stderr.push_str(&line);
             self.stderr.push('\n');
