@@ -13,6 +13,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROOT=$PWD
 RUNS=${RUNS:-5}
 LATENCY_MS=${LATENCY_MS:-5}
@@ -46,17 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the simulator -----------------------------------------------------------------------------
-"$WEFT" sim --port 0 --latency-ms "$LATENCY_MS" >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!
-SIM=
-for _ in $(seq 1 100); do
-    SIM=$(sed -n 's/^Entra ID + Graph simulator on \(http:[^ ]*\).*/\1/p' "$WORK/sim.log")
-    [ -n "$SIM" ] && break
-    sleep 0.05
-done
-[ -n "$SIM" ] || { cat "$WORK/sim.log" >&2; log "the simulator did not start"; exit 1; }
-export WEFT_SIM_URL=$SIM WEFT_SIM_SECRET=sim-app-secret
-log "simulator at $SIM, latency ${LATENCY_MS} ms"
+start_sim
 
 # --- a window of PAGES pages -------------------------------------------------------------------
 # Calendars span 730 days either side of the simulator's start; the window starts 700 days back

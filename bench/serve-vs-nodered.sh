@@ -20,6 +20,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROOT=$PWD
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-5}
@@ -82,17 +83,7 @@ trap cleanup EXIT
 free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # --- the simulator -----------------------------------------------------------------------------
-"$WEFT" sim --port 0 --latency-ms "$LATENCY_MS" >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!; PIDS+=("$SIM_PID")
-SIM=
-for _ in $(seq 1 100); do
-    SIM=$(sed -n 's/^Entra ID + Graph simulator on \(http:[^ ]*\).*/\1/p' "$WORK/sim.log")
-    [ -n "$SIM" ] && break
-    sleep 0.05
-done
-[ -n "$SIM" ] || { cat "$WORK/sim.log" >&2; log "the simulator did not start"; exit 1; }
-export WEFT_SIM_URL=$SIM WEFT_SIM_SECRET=sim-app-secret
-log "simulator at $SIM, latency ${LATENCY_MS} ms"
+start_sim; PIDS+=("$SIM_PID")
 
 # A window of eight days from today: more than 25 items, so a page of $top=25 is full.
 FROM=$(date -u +%Y-%m-%dT00:00:00Z)
