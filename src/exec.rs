@@ -268,6 +268,7 @@ async fn walk_flow(
         let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = walk.steps);
         let outcome = {
             let mut cx = RunCx::new(RunParts {
+                reads: &flow.reads,
                 node: &node.id,
                 engine: runtime.engine(),
                 scope: &mut *scope,

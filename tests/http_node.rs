@@ -38,6 +38,8 @@ struct Ran {
     vars: Value,
     /// The trace's events.
     trace: Vec<Value>,
+    /// Whether `vars.page.body` still waited as JSON text when the run ended (nothing read it).
+    body_was_text: bool,
 }
 
 impl Ran {
@@ -78,6 +80,12 @@ fn services(credentials: Option<Arc<dyn Credentials>>) -> Services {
 }
 
 async fn run_with(flow: Value, services: Services, params: Value) -> Ran {
+    run_traced(flow, services, params, true).await
+}
+
+/// A run, with a trace (which records every write, so response bodies are parsed at once) or
+/// without one (as `weft serve` runs flows).
+async fn run_traced(flow: Value, services: Services, params: Value, traced: bool) -> Ran {
     let loader = weft::cli::loader();
     let loaded = loader.load_bytes(&serde_json::to_vec(&flow).unwrap(), "test");
     let Some(flow) = loaded.flow else {
@@ -89,7 +97,7 @@ async fn run_with(flow: Value, services: Services, params: Value) -> Ran {
     let params = weft::params::resolve(&flow, params.as_object().cloned(), &[]).unwrap();
     let options = RunOptions {
         params,
-        trace: Some(trace.clone() as Arc<dyn TraceSink>),
+        trace: traced.then(|| trace.clone() as Arc<dyn TraceSink>),
         ..RunOptions::default()
     };
     let report = tokio::time::timeout(
@@ -98,8 +106,10 @@ async fn run_with(flow: Value, services: Services, params: Value) -> Ran {
     )
     .await
     .expect("the run finishes within two minutes");
+    let body = weft::nodes::vars::VarPath::parse("page.body").unwrap();
+    let body_was_text = report.vars.json_text_at(&body).is_some();
     let vars = dynamic_to_json(&rhai::Dynamic::from_map(report.vars.snapshot())).unwrap();
-    Ran { report, vars, trace: trace.events() }
+    Ran { report, vars, trace: trace.events(), body_was_text }
 }
 
 async fn run(flow: Value, services: Services) -> Ran {
@@ -1333,4 +1343,108 @@ async fn a_160_page_window_completes_with_exactly_the_ground_truth() {
         c.faults_429,
         elapsed / pages as u32
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response bodies that wait as JSON text
+
+/// fetch → 200? → import `from` → end, the shape of the page flow `weft serve` is measured with.
+fn import_flow(url: &str, from: &str, select: Option<&str>) -> Value {
+    let mut import = json!({ "id": "import", "type": "json_import", "from": from,
+        "map": "#{ id: item.id, subject: item.subject, start: item.start, where: item.location?.displayName }",
+        "fields": { "id": "string", "subject": "string?", "start": "datetime", "where": "string?" },
+        "into": "events" });
+    if let Some(select) = select {
+        import["select"] = json!(select);
+    }
+    json!({ "format": "weft.flow/1", "name": "import", "start": "fetch", "nodes": [
+        { "id": "fetch", "type": "http_request", "url": url, "into": "page" },
+        { "id": "check", "type": "decision",
+          "conditions": [ { "exit": "ok", "when": "vars.page.status == 200" } ], "otherwise": "no" },
+        import,
+        { "id": "done", "type": "end", "result": "vars.events" },
+        { "id": "no", "type": "end", "status": "failed", "result": "vars.page.status" }
+    ], "edges": [
+        { "from": "fetch", "to": "check" }, { "from": "check", "exit": "ok", "to": "import" },
+        { "from": "check", "exit": "no", "to": "no" }, { "from": "import", "to": "done" }
+    ] })
+}
+
+async fn json_server(body: &'static str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body.as_bytes(), "application/json; charset=utf-8"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_body_only_an_import_reads_waits_as_text_with_the_same_results() {
+    const PAGE: &str = r#"{"@odata.context":"x","value":[
+        {"id":"a","subject":"Stand-up","start":{"dateTime":"2026-11-23T09:00:00.0000000","timeZone":"UTC"},"location":{"displayName":"Room 1"},"extra":[1,2,{"deep":true}]},
+        {"id":"b","subject":null,"start":{"dateTime":"2026-11-23T10:30:00.0000000","timeZone":"W. Europe Standard Time"}}],
+        "@odata.nextLink":"https://graph.test/next"}"#;
+    let server = json_server(PAGE).await;
+    let url = format!("{}/page", server.uri());
+    for (from, select) in [("vars.page.body.value", None), ("vars.page.body", Some("/value"))] {
+        let flow = import_flow(&url, from, select);
+        let lazy = run_traced(flow.clone(), services(None), json!({}), false).await;
+        let eager = run_traced(flow, services(None), json!({}), true).await;
+        lazy.assert_succeeded();
+        eager.assert_succeeded();
+        assert!(lazy.body_was_text, "{from}: nothing read the body as values");
+        assert!(!eager.body_was_text, "{from}: a trace records the parsed body");
+        assert_eq!(lazy.report.result.to_json(), eager.report.result.to_json(), "{from}");
+        assert_eq!(lazy.report.result.to_json()[1]["start"], "2026-11-23T09:30:00Z");
+        // Read afterwards, the body is the parsed value, as if it had never waited.
+        assert_eq!(lazy.vars, eager.vars, "{from}");
+        assert_eq!(lazy.vars["page"]["body"]["value"][0]["extra"][2]["deep"], true);
+    }
+}
+
+#[tokio::test]
+async fn a_body_read_by_an_expression_or_an_unsure_import_is_parsed_first() {
+    // Item b's start is no datetime: the import's plan steps aside and the general path reads
+    // `from` through Rhai, which must see the parsed body and report the same error.
+    const PAGE: &str = r#"{"value":[{"id":"a","start":{"dateTime":"2026-11-23T09:00:00","timeZone":"UTC"}},
+        {"id":"b","start":"soon"}]}"#;
+    let server = json_server(PAGE).await;
+    let url = format!("{}/page", server.uri());
+    let flow = import_flow(&url, "vars.page.body.value", None);
+    let lazy = run_traced(flow.clone(), services(None), json!({}), false).await;
+    let eager = run_traced(flow, services(None), json!({}), true).await;
+    assert_eq!(lazy.error()["message"], eager.error()["message"]);
+    assert!(
+        lazy.error()["message"].as_str().unwrap().starts_with("/1/start: expected datetime"),
+        "{}",
+        lazy.vars
+    );
+    assert!(!lazy.body_was_text);
+    assert_eq!(lazy.vars, eager.vars);
+
+    // A decision that reads the body makes the flow parse it as it arrives.
+    const GOOD: &str =
+        r#"{"value":[{"id":"a","start":{"dateTime":"2026-11-23T09:00:00","timeZone":"UTC"}}]}"#;
+    let server = json_server(GOOD).await;
+    let mut flow = import_flow(&format!("{}/page", server.uri()), "vars.page.body.value", None);
+    flow["nodes"][1]["conditions"][0]["when"] = json!("vars.page.body.value.len() == 1");
+    let ran = run_traced(flow, services(None), json!({}), false).await;
+    ran.assert_succeeded();
+    assert!(!ran.body_was_text);
+    assert_eq!(ran.report.result.to_json()[0]["id"], "a");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_fails_at_the_fetch_as_before() {
+    let server = json_server(r#"{"value": [1, 2,]}"#).await;
+    let flow = import_flow(&format!("{}/page", server.uri()), "vars.page.body.value", None);
+    let lazy = run_traced(flow.clone(), services(None), json!({}), false).await;
+    let eager = run_traced(flow, services(None), json!({}), true).await;
+    assert_eq!(lazy.error()["node"], "fetch");
+    assert_eq!(lazy.error()["message"], eager.error()["message"]);
+    assert!(lazy.error()["message"].as_str().unwrap().contains("not valid JSON"));
 }

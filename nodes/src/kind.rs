@@ -2,7 +2,7 @@
 //! builds a [`Node`], reporting every problem it finds into a [`CompileCx`].
 
 use crate::diagnostic::Diagnostic;
-use crate::expr::{Expr, ExprEngine, Template};
+use crate::expr::{Expr, ExprEngine, Template, VarReads};
 use crate::node::Node;
 use crate::pointer::JsonPointer;
 use crate::vars::VarPath;
@@ -242,6 +242,7 @@ pub struct CompileCx<'a> {
     node: &'a str,
     base: &'a str,
     diagnostics: &'a mut Vec<Diagnostic>,
+    reads: VarReads,
 }
 
 impl<'a> CompileCx<'a> {
@@ -252,7 +253,13 @@ impl<'a> CompileCx<'a> {
         base: &'a str,
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
-        Self { engine, node, base, diagnostics }
+        Self { engine, node, base, diagnostics, reads: VarReads::default() }
+    }
+
+    /// What the node's expressions and templates can read of `vars`, for
+    /// [`crate::node::RunParts::reads`] (the union over a flow's nodes).
+    pub fn reads(&self) -> &VarReads {
+        &self.reads
     }
 
     /// The expression engine.
@@ -279,6 +286,21 @@ impl<'a> CompileCx<'a> {
 
     /// Compiles an expression; `names` are the variables it may use besides `params` and `vars`.
     pub fn expression(&mut self, field: &str, source: &str, names: &[&str]) -> Option<Expr> {
+        let expr = self.expression_read_by_node(field, source, names)?;
+        self.reads.extend(expr.reads());
+        Some(expr)
+    }
+
+    /// Compiles an expression whose reads of `vars` the node takes care of itself (a JSON
+    /// Import reads a variable that waits as JSON text straight from the text), so they don't
+    /// count in [`CompileCx::reads`]; the node adds them with [`CompileCx::add_reads`] when it
+    /// can't.
+    pub fn expression_read_by_node(
+        &mut self,
+        field: &str,
+        source: &str,
+        names: &[&str],
+    ) -> Option<Expr> {
         match self.engine.compile_expression(source, names) {
             Ok(expr) => Some(expr),
             Err(err) => {
@@ -288,10 +310,18 @@ impl<'a> CompileCx<'a> {
         }
     }
 
+    /// Counts `reads` among what the node reads of `vars`.
+    pub fn add_reads(&mut self, reads: &VarReads) {
+        self.reads.extend(reads);
+    }
+
     /// Compiles a `${…}` template.
     pub fn template(&mut self, field: &str, source: &str, names: &[&str]) -> Option<Template> {
         match self.engine.compile_template(source, names) {
-            Ok(template) => Some(template),
+            Ok(template) => {
+                self.reads.extend(template.reads());
+                Some(template)
+            }
             Err(err) => {
                 self.error(field, format!("template does not compile: {err}"));
                 None

@@ -1,9 +1,9 @@
 //! The run-time half of the node contract: a built node runs in a [`RunCx`] and returns an
 //! [`Outcome`] (the exit it takes) or a [`NodeError`] (it takes its `error` exit).
 
-use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template};
+use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template, VarReads};
 use crate::services::{HttpEvent, Services};
-use crate::vars::{VarPath, Vars, VarsError};
+use crate::vars::{JsonText, VarPath, Vars, VarsError};
 use rhai::{Array, Dynamic};
 use std::any::Any;
 use std::borrow::Cow;
@@ -127,6 +127,7 @@ pub struct RunCx<'r> {
     engine: &'r ExprEngine,
     scope: &'r mut ExprScope,
     vars: &'r Vars,
+    reads: &'r VarReads,
     state: &'r mut NodeState,
     arrived_from_body: bool,
     wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
@@ -145,6 +146,9 @@ pub struct RunParts<'r> {
     pub scope: &'r mut ExprScope,
     /// The run's variables.
     pub vars: &'r Vars,
+    /// What the flow's expressions can read of `vars`: values outside it may wait in a cheaper
+    /// form (see [`RunCx::keeps_text`]).
+    pub reads: &'r VarReads,
     /// This node's state in this run.
     pub state: &'r mut NodeState,
     /// Whether the node was reached from inside its own loop body.
@@ -167,6 +171,7 @@ impl<'r> RunCx<'r> {
             engine,
             scope,
             vars,
+            reads,
             state,
             arrived_from_body,
             wired,
@@ -179,6 +184,7 @@ impl<'r> RunCx<'r> {
             engine,
             scope,
             vars,
+            reads,
             state,
             arrived_from_body,
             wired,
@@ -195,6 +201,7 @@ impl<'r> RunCx<'r> {
 
     /// Evaluates an expression with `params` and `vars` in scope.
     pub fn eval(&mut self, expr: &Expr) -> Result<Dynamic, EvalError> {
+        self.vars.prepare(expr.reads());
         self.engine.eval(expr, self.scope)
     }
 
@@ -204,16 +211,19 @@ impl<'r> RunCx<'r> {
         expr: &Expr,
         extra: impl IntoIterator<Item = (&'static str, Dynamic)>,
     ) -> Result<Dynamic, EvalError> {
+        self.vars.prepare(expr.reads());
         self.engine.eval_with(expr, self.scope, extra)
     }
 
     /// Renders a template (a lone hole keeps its value's type).
     pub fn render(&mut self, template: &Template) -> Result<Dynamic, EvalError> {
+        self.vars.prepare(template.reads());
         self.engine.render(template, self.scope)
     }
 
     /// Renders a template to a string.
     pub fn render_string(&mut self, template: &Template) -> Result<String, EvalError> {
+        self.vars.prepare(template.reads());
         self.engine.render_string(template, self.scope)
     }
 
@@ -224,15 +234,33 @@ impl<'r> RunCx<'r> {
 
     /// Writes a variable.
     pub fn write(&mut self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
-        self.replace(path, value).map(drop)
+        self.record(path, &value);
+        self.vars.set(path, value)
     }
 
     /// Writes a variable and returns the old value (unit when unset), for [`RunCx::restore`].
     pub fn replace(&mut self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
+        self.record(path, &value);
+        self.vars.replace(path, value)
+    }
+
+    fn record(&mut self, path: &VarPath, value: &Dynamic) {
         if let Some(writes) = self.writes.as_deref_mut() {
             writes.push((path.clone(), value.clone()));
         }
-        self.vars.set(path, value)
+    }
+
+    /// Whether a value written at `path` now may wait as JSON text until something reads it:
+    /// no expression of the flow can read it (a JSON Import reads it from the text) and no trace
+    /// records the node's writes. See [`Vars::set_json_text`].
+    pub fn keeps_text(&self, path: &VarPath) -> bool {
+        self.writes.is_none() && !self.reads.touches(path.segments())
+    }
+
+    /// Writes JSON text at `path`, parsed only when something reads it; for values that
+    /// [`RunCx::keeps_text`] allows.
+    pub fn write_json_text(&mut self, path: &VarPath, text: JsonText) -> Result<(), VarsError> {
+        self.vars.set_json_text(path, text)
     }
 
     /// Appends to a list variable (created when unset).

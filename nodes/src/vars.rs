@@ -3,9 +3,17 @@
 //! The map lives behind a shared [`Dynamic`] so that putting it in an expression's scope is a
 //! pointer copy: the cost of evaluating `vars.i < 10` does not depend on how much else is in
 //! `vars`.
+//!
+//! A value may wait in `vars` as [`JsonText`] until something reads it: an HTTP response body
+//! whose only reader is a JSON Import maps it straight from the text, and never becomes Rhai
+//! values at all. Such values are *pending*; every way of reading `vars` (an expression, through
+//! [`Vars::prepare`], or any method here) first turns the pending values it can reach into Rhai
+//! values, so no reader ever sees the text in their place.
 
-use rhai::{Array, Dynamic, Map};
+use crate::expr::{VarReads, parse_json};
+use rhai::{Array, Dynamic, ImmutableString, Map};
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A variable path under `vars`, such as `page` or `calendar.items`; checked when a flow loads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,6 +56,21 @@ impl VarPath {
     pub fn segments(&self) -> &[rhai::ImmutableString] {
         &self.segments
     }
+
+    /// The path of member `name` of this one (`page` → `page.body`); `name` is not checked.
+    #[must_use]
+    pub fn member(&self, name: &str) -> Self {
+        let mut segments = self.segments.clone();
+        segments.push(name.into());
+        Self { segments }
+    }
+
+    /// Whether the one path is a prefix of the other (or they are equal): a write or read of
+    /// one reaches the other.
+    fn overlaps(&self, other: &[ImmutableString]) -> bool {
+        let common = self.segments.len().min(other.len());
+        self.segments[..common] == other[..common]
+    }
 }
 
 impl fmt::Display for VarPath {
@@ -69,10 +92,49 @@ pub fn is_identifier(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// JSON text that stands in `vars` for the value it denotes until something reads it.
+///
+/// Made only by [`JsonText::new`], which checks the text as [`parse_json`] reads it: parsing it
+/// later cannot fail, so a body that is not JSON is still reported by the node that fetched it.
+#[derive(Clone)]
+pub struct JsonText(Arc<str>);
+
+impl JsonText {
+    /// `text` when it is JSON that [`parse_json`] reads without error; the bytes back otherwise.
+    pub fn new(text: Vec<u8>) -> Result<Self, Vec<u8>> {
+        let text = String::from_utf8(text).map_err(std::string::FromUtf8Error::into_bytes)?;
+        match crate::expr::pick::check_text(&text) {
+            Ok(()) => Ok(Self(text.into())),
+            Err(_) => Err(text.into_bytes()),
+        }
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value the text denotes.
+    fn value(&self) -> Dynamic {
+        // Checked by `new` with the same reader: an error here would be a bug, and the text is
+        // then kept as a string rather than lost.
+        parse_json(self.0.as_bytes()).unwrap_or_else(|_| Dynamic::from(self.0.to_string()))
+    }
+}
+
+impl fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonText({} bytes)", self.0.len())
+    }
+}
+
 /// A run's variables. Cloning a `Vars` clones the handle, not the data.
 #[derive(Clone)]
 pub struct Vars {
     root: Dynamic,
+    /// Where [`JsonText`] values wait to be parsed (a path may have been overwritten since).
+    pending: Arc<Mutex<Vec<VarPath>>>,
 }
 
 /// Why a write to `vars` could not be made.
@@ -94,35 +156,110 @@ pub enum VarsError {
 impl Vars {
     /// Variables seeded with `initial`.
     pub fn new(initial: Map) -> Self {
-        Self { root: Dynamic::from_map(initial).into_shared() }
+        Self { root: Dynamic::from_map(initial).into_shared(), pending: Arc::default() }
     }
 
-    /// The shared handle, for an expression scope.
+    /// The shared handle, for an expression scope or any reader of the whole map: every
+    /// pending value is parsed first.
     pub fn handle(&self) -> Dynamic {
+        self.settle(|_| true);
         self.root.clone()
+    }
+
+    /// Parses the pending values an expression that reads `reads` could reach; call it before
+    /// evaluating against the handle.
+    pub fn prepare(&self, reads: &VarReads) {
+        self.settle(|path| reads.touches(path.segments()));
+    }
+
+    /// Writes JSON `text` at `path` to be parsed only when something reads it.
+    pub fn set_json_text(&self, path: &VarPath, text: JsonText) -> Result<(), VarsError> {
+        self.set(path, Dynamic::from(text))?;
+        self.pending_paths().push(path.clone());
+        Ok(())
+    }
+
+    /// The pending JSON text at `path` or above it, with the number of `path`'s segments that
+    /// lead to it; `None` when nothing there waits as text.
+    pub fn json_text_at(&self, path: &VarPath) -> Option<(JsonText, usize)> {
+        let depth = self
+            .pending_paths()
+            .iter()
+            .find(|p| p.segments.len() <= path.segments.len() && p.overlaps(&path.segments))?
+            .segments
+            .len();
+        let root = self.root.as_map_ref().ok()?;
+        let text = at_path(&root, &path.segments[..depth], |value| {
+            value.read_lock::<JsonText>().map(|text| text.clone())
+        })?;
+        Some((text, depth))
+    }
+
+    fn pending_paths(&self) -> std::sync::MutexGuard<'_, Vec<VarPath>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Parses the pending values whose paths `wanted` selects, in place.
+    fn settle(&self, wanted: impl Fn(&VarPath) -> bool) {
+        let due: Vec<VarPath> = {
+            let mut pending = self.pending_paths();
+            if pending.is_empty() {
+                return;
+            }
+            let (due, later) = std::mem::take(&mut *pending).into_iter().partition(&wanted);
+            *pending = later;
+            due
+        };
+        let mut root = self.root.clone();
+        let Ok(mut map) = root.as_map_mut() else { return };
+        for path in due {
+            at_path_mut(&mut map, &path.segments, |slot| {
+                let value = slot.read_lock::<JsonText>().map(|text| text.value())?;
+                *slot = value;
+                Some(())
+            });
+        }
+    }
+
+    /// Forgets the pending values at or below `path`, which a write is about to replace, and
+    /// parses those above it, which the write goes into.
+    fn settle_for_write(&self, path: &VarPath) {
+        let below =
+            |p: &VarPath| p.segments.len() >= path.segments.len() && path.overlaps(&p.segments);
+        self.pending_paths().retain(|p| !below(p));
+        self.settle(|p| path.overlaps(&p.segments));
     }
 
     /// Reads the variable at `path` (a copy), or `None` when it is not set.
     pub fn get(&self, path: &VarPath) -> Option<Dynamic> {
-        fn get_in(map: &Map, segments: &[rhai::ImmutableString]) -> Option<Dynamic> {
-            let (first, rest) = segments.split_first()?;
-            let value = map.get(first.as_str())?;
-            if rest.is_empty() {
-                return Some(value.clone());
-            }
-            get_in(&*value.as_map_ref().ok()?, rest)
-        }
-        get_in(&*self.root.as_map_ref().ok()?, &path.segments)
+        self.read(path, |value| Some(value.clone()))
     }
 
-    /// Writes `value` at `path`, creating intermediate objects as needed; returns the old value
-    /// (unit when there was none).
-    pub fn set(&self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
+    /// Runs `f` on the variable at `path` where it lies (no copy), when it is set.
+    pub fn read<R>(&self, path: &VarPath, f: impl FnOnce(&Dynamic) -> Option<R>) -> Option<R> {
+        self.settle(|p| p.overlaps(&path.segments));
+        at_path(&*self.root.as_map_ref().ok()?, &path.segments, f)
+    }
+
+    /// Writes `value` at `path`, creating intermediate objects as needed.
+    pub fn set(&self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
+        self.settle_for_write(path);
+        self.with_slot(path, |slot| {
+            *slot = value;
+            Ok(())
+        })
+    }
+
+    /// Writes `value` at `path` as [`Vars::set`] does, and returns the old value (unit when there
+    /// was none), to put back later.
+    pub fn replace(&self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
+        self.settle(|p| p.overlaps(&path.segments));
         self.with_slot(path, |slot| Ok(std::mem::replace(slot, value)))
     }
 
     /// Appends `items` to the list at `path` (created when unset).
     pub fn append(&self, path: &VarPath, items: Array) -> Result<(), VarsError> {
+        self.settle(|p| p.overlaps(&path.segments));
         self.with_slot(path, |slot| {
             if slot.is_unit() {
                 *slot = Dynamic::from_array(items);
@@ -144,6 +281,7 @@ impl Vars {
             }
             remove_in(&mut *map.get_mut(first.as_str())?.as_map_mut().ok()?, rest)
         }
+        self.settle(|p| p.overlaps(&path.segments));
         let mut root = self.root.clone();
         let mut map = root.as_map_mut().ok()?;
         remove_in(&mut map, &path.segments)
@@ -154,20 +292,15 @@ impl Vars {
     /// `vars` this way costs no copy, where copying a list of many thousand items would double
     /// the run's memory at its very end.
     pub fn share(&self, path: &VarPath) -> Option<Dynamic> {
-        fn share_in(map: &mut Map, segments: &[rhai::ImmutableString]) -> Option<Dynamic> {
-            let (first, rest) = segments.split_first()?;
-            let value = map.get_mut(first.as_str())?;
-            if rest.is_empty() {
-                if !value.is_shared() {
-                    *value = std::mem::replace(value, Dynamic::UNIT).into_shared();
-                }
-                return Some(value.clone());
-            }
-            share_in(&mut *value.as_map_mut().ok()?, rest)
-        }
+        self.settle(|p| p.overlaps(&path.segments));
         let mut root = self.root.clone();
         let mut map = root.as_map_mut().ok()?;
-        share_in(&mut map, &path.segments)
+        at_path_mut(&mut map, &path.segments, |value| {
+            if !value.is_shared() {
+                *value = std::mem::take(value).into_shared();
+            }
+            Some(value.clone())
+        })
     }
 
     /// Runs `f` on the slot at `path` (unit when unset), creating parent maps on the way.
@@ -208,8 +341,36 @@ impl Vars {
 
     /// A copy of all variables as one map.
     pub fn snapshot(&self) -> Map {
-        self.root.as_map_ref().map(|m| m.clone()).unwrap_or_default()
+        self.handle().as_map_ref().map(|m| m.clone()).unwrap_or_default()
     }
+}
+
+/// Runs `f` on the value at `segments` inside `map`, when there is one.
+fn at_path<R>(
+    map: &Map,
+    segments: &[ImmutableString],
+    f: impl FnOnce(&Dynamic) -> Option<R>,
+) -> Option<R> {
+    let (first, rest) = segments.split_first()?;
+    let value = map.get(first.as_str())?;
+    if rest.is_empty() {
+        return f(value);
+    }
+    at_path(&*value.as_map_ref().ok()?, rest, f)
+}
+
+/// Runs `f` on the value at `segments` inside `map`, when there is one.
+fn at_path_mut<R>(
+    map: &mut Map,
+    segments: &[ImmutableString],
+    f: impl FnOnce(&mut Dynamic) -> Option<R>,
+) -> Option<R> {
+    let (first, rest) = segments.split_first()?;
+    let value = map.get_mut(first.as_str())?;
+    if rest.is_empty() {
+        return f(value);
+    }
+    at_path_mut(&mut *value.as_map_mut().ok()?, rest, f)
 }
 
 impl fmt::Debug for Vars {
@@ -253,10 +414,79 @@ mod tests {
         assert_eq!(again.read_lock::<Array>().unwrap().len(), 2);
     }
 
+    fn text(s: &str) -> JsonText {
+        JsonText::new(s.as_bytes().to_vec()).unwrap()
+    }
+
+    fn is_text(vars: &Vars, at: &str) -> bool {
+        vars.json_text_at(&path(at)).is_some()
+    }
+
+    #[test]
+    fn json_text_is_checked_as_the_parser_reads_it() {
+        assert!(JsonText::new(b"{\"a\": [1, 2.5, \"\\u00e9\"]}".to_vec()).is_ok());
+        for bad in [&b"{\"a\": }"[..], b"[1] 2", b"\"\\ud800x\"", b"1e999", b"\xff"] {
+            assert_eq!(JsonText::new(bad.to_vec()).unwrap_err(), bad, "{bad:?}");
+            assert!(parse_json(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn pending_text_is_parsed_by_whatever_reaches_it() {
+        use crate::expr::ExprEngine;
+        let reads = |source: &str| {
+            ExprEngine::new().compile_expression(source, &[]).unwrap().reads().clone()
+        };
+        let vars = Vars::new(Map::new());
+        vars.set(&path("page.status"), Dynamic::from_int(200)).unwrap();
+        vars.set_json_text(&path("page.body"), text(r#"{"value": [{"id": "a"}], "n": 1}"#))
+            .unwrap();
+        let (found, depth) = vars.json_text_at(&path("page.body.value")).unwrap();
+        assert_eq!((found.as_str().len(), depth), (32, 2));
+        assert!(vars.json_text_at(&path("page")).is_none(), "only at or below the text");
+
+        // Reads elsewhere leave it waiting.
+        vars.prepare(&reads("vars.page.status == 200 && vars.other == ()"));
+        assert_eq!(vars.get(&path("page.status")).unwrap().as_int(), Ok(200));
+        assert!(is_text(&vars, "page.body"));
+        // A read into it, or of what holds it, parses it in place.
+        vars.prepare(&reads("vars.page.body.n"));
+        assert!(!is_text(&vars, "page.body"));
+        let body = vars.get(&path("page.body")).unwrap();
+        assert_eq!(body.as_map_ref().unwrap().get("n").unwrap().as_int(), Ok(1));
+
+        type Reader<'a> = Box<dyn Fn(&Vars) + 'a>;
+        let readers: Vec<Reader<'_>> = vec![
+            Box::new(|v| drop(v.get(&path("page")))),
+            Box::new(|v| drop(v.handle())),
+            Box::new(|v| drop(v.snapshot())),
+            Box::new(|v| drop(v.share(&path("page.body.value")))),
+            Box::new(|v| drop(v.replace(&path("page.body"), Dynamic::UNIT))),
+            Box::new(|v| drop(v.remove(&path("page")))),
+            Box::new(|v| v.prepare(&reads("vars"))),
+            Box::new(|v| drop(v.set(&path("page.body.more"), Dynamic::UNIT))),
+        ];
+        for read in readers {
+            let vars = Vars::new(Map::new());
+            vars.set_json_text(&path("page.body"), text("{\"value\": []}")).unwrap();
+            read(&vars);
+            assert!(!is_text(&vars, "page.body"));
+            let all = vars.snapshot();
+            assert!(!format!("{all:?}").contains("JsonText"), "{all:?}");
+        }
+
+        // Replaced unread, it is simply forgotten.
+        let vars = Vars::new(Map::new());
+        vars.set_json_text(&path("page.body"), text("[1]")).unwrap();
+        vars.set(&path("page"), Dynamic::from_int(1)).unwrap();
+        assert!(vars.pending_paths().is_empty());
+        assert_eq!(vars.get(&path("page")).unwrap().as_int(), Ok(1));
+    }
+
     #[test]
     fn set_get_append_remove() {
         let vars = Vars::new(Map::new());
-        let _ = vars.set(&path("calendar.count"), Dynamic::from_int(3)).unwrap();
+        vars.set(&path("calendar.count"), Dynamic::from_int(3)).unwrap();
         assert_eq!(vars.get(&path("calendar.count")).unwrap().as_int().unwrap(), 3);
         vars.append(&path("calendar.items"), vec![Dynamic::from_int(1)]).unwrap();
         vars.append(&path("calendar.items"), vec![Dynamic::from_int(2)]).unwrap();

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use weft_nodes::expr::{ExprEngine, json_to_dynamic};
+use weft_nodes::expr::{ExprEngine, VarReads, json_to_dynamic};
 use weft_nodes::kind::{CompileCx, escape_token, serde_path_pointer as serde_pointer};
 use weft_nodes::vars::is_identifier;
 use weft_nodes::{Diagnostic, Node, Registry};
@@ -101,7 +101,7 @@ impl Loader {
                 return Loaded { flow: None, diagnostics: vec![d] };
             }
         };
-        let mut build = Build { loader: self, diagnostics: Vec::new() };
+        let mut build = Build { loader: self, diagnostics: Vec::new(), reads: VarReads::default() };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
         let text = String::from_utf8_lossy(bytes);
@@ -120,6 +120,8 @@ impl Loader {
 struct Build<'l> {
     loader: &'l Loader,
     diagnostics: Vec<Diagnostic>,
+    /// What the nodes built so far can read of `vars`.
+    reads: VarReads,
 }
 
 /// A node as far as it could be read: id and kind, and the built node when that worked.
@@ -242,6 +244,7 @@ impl Build<'_> {
             graph,
             start,
             by_id,
+            reads: std::mem::take(&mut self.reads),
         })
     }
 
@@ -394,6 +397,7 @@ impl Build<'_> {
             let mut cx =
                 CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics);
             partial.node = kind.compile(fields, &mut cx);
+            self.reads.extend(cx.reads());
         }
         partial
     }

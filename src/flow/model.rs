@@ -9,6 +9,7 @@ use petgraph::visit::EdgeRef;
 use serde_json::Value;
 use std::collections::HashMap;
 use weft_nodes::Node;
+use weft_nodes::expr::VarReads;
 
 /// A loaded flow.
 pub struct Flow {
@@ -25,6 +26,9 @@ pub struct Flow {
     pub(crate) graph: DiGraph<FlowNode, String>,
     pub(crate) start: NodeIndex,
     pub(crate) by_id: HashMap<String, NodeIndex>,
+    /// What the flow's expressions can read of `vars`: a response body outside it waits as
+    /// JSON text until something else reads it.
+    pub(crate) reads: VarReads,
 }
 
 /// A node of a loaded flow.

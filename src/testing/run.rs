@@ -424,6 +424,7 @@ async fn run_one(
     let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);
     let outcome = {
         let mut cx = RunCx::new(RunParts {
+            reads: &flow.reads,
             node: &node.id,
             engine,
             scope: &mut scope,

@@ -10,6 +10,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, Scope};
 
 use super::convert::stringify;
 use super::helpers::{self, clock::Clock, clock::with_clock};
+use super::reads::VarReads;
 use super::template::{self, Part, RawPart, Template};
 
 thread_local! {
@@ -144,6 +145,7 @@ pub struct Expr {
     /// Where the source starts in the text it came from (1-based line and column): `(1, 1)`
     /// for a plain expression, the hole's place for a template hole.
     origin: (usize, usize),
+    reads: Arc<VarReads>,
 }
 
 impl Expr {
@@ -151,6 +153,12 @@ impl Expr {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The parts of `vars` the expression can read.
+    #[must_use]
+    pub fn reads(&self) -> &VarReads {
+        &self.reads
     }
 }
 
@@ -383,7 +391,8 @@ impl ExprEngine {
             .engine
             .compile_expression_with_scope(&scope, source)
             .map_err(|e| Self::syntax_error(&e, source, origin))?;
-        Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin })
+        let reads = Arc::new(VarReads::of(&ast));
+        Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin, reads })
     }
 
     fn syntax_error(error: &ParseError, source: &str, origin: (usize, usize)) -> SyntaxError {

@@ -10,6 +10,7 @@ mod convert;
 mod engine;
 mod helpers;
 pub(crate) mod pick;
+mod reads;
 mod template;
 pub mod time;
 mod write_json;
@@ -19,5 +20,6 @@ pub use convert::{
 };
 pub use engine::{EvalError, EvalErrorKind, Expr, ExprEngine, ExprScope, Limits, SyntaxError};
 pub use helpers::clock::{Clock, with_clock};
+pub use reads::VarReads;
 pub use template::Template;
 pub use write_json::{AsJson, check_json};

@@ -235,6 +235,18 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     }
 }
 
+/// Checks JSON text as [`super::parse_json`] reads it (numbers, escapes, nesting), building
+/// nothing.
+///
+/// # Errors
+///
+/// serde_json's error where the text is not JSON.
+pub(crate) fn check_text(text: &str) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Checked.deserialize(&mut de)?;
+    de.end()
+}
+
 /// Drains an array nobody wants, checking it as [`Checked`] does.
 fn drain<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
     while seq.next_element_seed(Checked)?.is_some() {}

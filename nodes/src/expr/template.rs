@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::engine::{Expr, SyntaxError};
+use super::reads::VarReads;
 
 /// One piece of a compiled template.
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub(crate) enum RawPart<'a> {
 pub struct Template {
     source: Arc<str>,
     parts: Arc<[Part]>,
+    /// What its holes can read of `vars`, together.
+    reads: Arc<VarReads>,
 }
 
 impl fmt::Debug for Template {
@@ -51,7 +54,19 @@ impl fmt::Debug for Template {
 
 impl Template {
     pub(crate) fn new(source: &str, parts: Vec<Part>) -> Self {
-        Self { source: Arc::from(source), parts: parts.into() }
+        let mut reads = VarReads::default();
+        for part in &parts {
+            if let Part::Hole(expr) = part {
+                reads.extend(expr.reads());
+            }
+        }
+        Self { source: Arc::from(source), parts: parts.into(), reads: Arc::new(reads) }
+    }
+
+    /// The parts of `vars` the template's holes can read.
+    #[must_use]
+    pub fn reads(&self) -> &VarReads {
+        &self.reads
     }
 
     pub(crate) fn parts(&self) -> &[Part] {

@@ -5,7 +5,7 @@ use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
 use crate::services::{Http, HttpError, HttpEvent, HttpResponse};
-use crate::vars::VarPath;
+use crate::vars::{JsonText, VarPath};
 use indexmap::IndexMap;
 use rhai::{Array, Dynamic, Map};
 use schemars::JsonSchema;
@@ -386,8 +386,26 @@ impl HttpRequest {
         let http = cx.services().http()?;
         let mut prepared = self.prepare(cx)?;
         let Some(paginate) = &self.paginate else {
-            let response = self.exchange(cx, http, &prepared).await?;
+            let mut response = self.exchange(cx, http, &prepared).await?;
             let status = response.status;
+            let body = self.into.member("body");
+            if (200..300).contains(&status)
+                && !response.body.is_empty()
+                && response.header("content-type").is_some_and(is_json_type)
+                && cx.keeps_text(&body)
+            {
+                // Nothing in the flow reads the body as values: it waits as text, checked now.
+                match JsonText::new(std::mem::take(&mut response.body)) {
+                    Ok(text) => {
+                        let value = Self::response_map(&response, Dynamic::UNIT);
+                        cx.write(&self.into, value).map_err(write_failed)?;
+                        cx.write_json_text(&body, text).map_err(write_failed)?;
+                        return self.status_exit(cx, status, &Dynamic::UNIT);
+                    }
+                    // Not JSON: parsed below, for the error and its position.
+                    Err(bytes) => response.body = bytes,
+                }
+            }
             let value = self.response_value(&response)?;
             // The exit is decided before the response moves into `vars` (no copy of the body).
             let exit = self.status_exit(cx, status, &value);
@@ -607,18 +625,6 @@ impl HttpRequest {
 
     /// `{ status, headers, body }`, the body parsed as JSON when the response says JSON.
     fn response_value(&self, response: &HttpResponse) -> Result<Dynamic, NodeError> {
-        let mut headers = Map::new();
-        for (name, value) in &response.headers {
-            match headers.get_mut(name.as_str()) {
-                Some(existing) => {
-                    let joined = format!("{existing}, {value}");
-                    *existing = joined.into();
-                }
-                None => {
-                    headers.insert(name.as_str().into(), value.clone().into());
-                }
-            }
-        }
         let is_json = response.header("content-type").is_some_and(is_json_type);
         let body = if response.body.is_empty() {
             if is_json { Dynamic::UNIT } else { Dynamic::from(String::new()) }
@@ -639,11 +645,28 @@ impl HttpRequest {
         } else {
             Dynamic::from(String::from_utf8_lossy(&response.body).into_owned())
         };
+        Ok(Self::response_map(response, body))
+    }
+
+    /// `{ status, headers, body }` of a response.
+    fn response_map(response: &HttpResponse, body: Dynamic) -> Dynamic {
+        let mut headers = Map::new();
+        for (name, value) in &response.headers {
+            match headers.get_mut(name.as_str()) {
+                Some(existing) => {
+                    let joined = format!("{existing}, {value}");
+                    *existing = joined.into();
+                }
+                None => {
+                    headers.insert(name.as_str().into(), value.clone().into());
+                }
+            }
+        }
         let mut value = Map::new();
         value.insert("status".into(), Dynamic::from_int(response.status.into()));
         value.insert("headers".into(), Dynamic::from_map(headers));
         value.insert("body".into(), body);
-        Ok(Dynamic::from_map(value))
+        Dynamic::from_map(value)
     }
 
     /// The exit for a final status: the exact code if wired, then its class, then `ok` for 2xx;

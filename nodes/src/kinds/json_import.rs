@@ -156,7 +156,7 @@ pub struct JsonImport {
     from: Expr,
     /// `from` when it is a plain variable path (`vars.page.items`): the value is then read in
     /// place instead of being copied out by Rhai.
-    from_vars: Option<Vec<String>>,
+    from_vars: Option<VarPath>,
     select: Option<JsonPointer>,
     map: Option<Expr>,
     fields: Vec<(ImmutableString, FieldType, bool)>,
@@ -552,11 +552,9 @@ impl Output {
     }
 }
 
-/// `from` as a variable path (`vars.page.items` → `["page", "items"]`), when it is one.
-fn vars_path(source: &str) -> Option<Vec<String>> {
-    let path = source.trim().strip_prefix("vars.")?;
-    let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
-    segments.iter().all(|s| crate::vars::is_identifier(s)).then_some(segments)
+/// `from` as a variable path (`vars.page.items` → `page.items`), when it is one.
+fn vars_path(source: &str) -> Option<VarPath> {
+    VarPath::parse(source.trim().strip_prefix("vars.")?).ok()
 }
 
 /// The properties of `item` that an expression reads, when every use of `item` is a plain
@@ -608,7 +606,8 @@ impl NodeConfig for JsonImportConfig {
 impl JsonImportConfig {
     fn compile(self, cx: &mut CompileCx<'_>) -> Option<JsonImport> {
         let mut ok = true;
-        let from = cx.expression("/from", &self.from, &[]);
+        // Read from where it lies when the plan can do it (as text when it waits as text).
+        let from = cx.expression_read_by_node("/from", &self.from, &[]);
         let select = match &self.select {
             Some(source) => cx.pointer("/select", source).map(Some),
             None => Some(None),
@@ -662,6 +661,9 @@ impl JsonImportConfig {
         let native = self.map.as_deref().and_then(FieldMapping::parse);
         let plan = Plan::new(self.map.is_some(), native.as_ref(), &fields);
         let from_vars = vars_path(&self.from);
+        if plan.is_none() || from_vars.is_none() {
+            cx.add_reads(from.reads());
+        }
         Some(JsonImport { from, from_vars, select, map, fields, target, keep, native, plan })
     }
 }
@@ -681,12 +683,19 @@ impl JsonImport {
     }
 
     /// The import of a `from` that names a variable, done by the plan on the variable where it
-    /// lies (no copy of a 100 000-item list); `None` when anything needs the general path.
+    /// lies (no copy of a 100 000-item list; straight from the text when it, or what holds it,
+    /// waits as JSON text); `None` when anything needs the general path.
     fn import_in_place(&self, vars: &Vars) -> Option<Array> {
         let (plan, path) = (self.plan.as_ref()?, self.from_vars.as_ref()?);
-        let root = vars.handle();
-        let root = root.as_map_ref().ok()?;
         let tokens = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
+        if let Some((text, depth)) = vars.json_text_at(path) {
+            let inside: Vec<String> = path.segments()[depth..]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(tokens.iter().cloned())
+                .collect();
+            return plan.text(text.as_str(), &inside);
+        }
         fn at<R>(
             map: &Map,
             path: &[String],
@@ -699,7 +708,7 @@ impl JsonImport {
             }
             at(&*value.as_map_ref().ok()?, rest, f)
         }
-        at(&root, path, &mut |document| {
+        vars.read(path, |document| {
             if let Ok(text) = document.as_immutable_string_ref() {
                 return plan.text(text.as_str(), tokens);
             }
