@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Two builds of `weft serve` on the page flow of serve-vs-nodered.sh, interleaved: A, B, A, B…
+# each against the same simulator under the same wrk load (c=32). Per pair: requests/s and CPU
+# per request of each; the ratios B/A pair by pair and their median, which a machine whose speed
+# drifts during the run (other jobs on the host) affects far less than two separate runs.
+#
+#   bench/serve-ab.sh OLD_WEFT NEW_WEFT
+#
+# Build an older commit's binary with e.g.
+#   git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release --bin weft)
+#
+# Environment: PAIRS (default 8), DURATION (s, 8), WARMUP (s, 3), LATENCY_MS (5).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+[ $# -eq 2 ] && [ -x "$1" ] && [ -x "$2" ] || {
+    echo "usage: $0 OLD_WEFT NEW_WEFT (two weft binaries)" >&2
+    exit 2
+}
+A=$1 B=$2
+PAIRS=${PAIRS:-8}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-3}
+LATENCY_MS=${LATENCY_MS:-5}
+WEFT=$B # runs the simulator
+log() { printf '%s\n' "$*" >&2; }
+command -v wrk >/dev/null || { log "needs wrk (Debian package wrk)"; exit 1; }
+
+mkdir -p target/bench
+WORK=$(mktemp -d "$PWD/target/bench/serve-ab.XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+start_sim; PIDS+=("$SIM_PID")
+
+FROM=$(date -u +%Y-%m-%dT00:00:00Z)
+TO=$(date -u -d "$(date -u +%F) + 8 days" +%Y-%m-%dT00:00:00Z)
+export BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"adele@weft.test\",\"from\":\"$FROM\",\"to\":\"$TO\",\"page_size\":25}"
+
+# One measurement of the binary $1 on port $2: "requests/s µs-CPU-per-request".
+measure() {
+    local bin=$1 port=$2 pid out requests before after
+    "$bin" serve bench/weft --listen "127.0.0.1:$port" --profiles bench/weft/profiles.json \
+        --state-dir "$WORK/state-$port" >"$WORK/serve-$port.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 1 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+            -d "$BODY" "http://127.0.0.1:$port/runs/page" || true)" = 200 ] && break
+        sleep 0.05
+    done
+    wrk -t2 -c32 -d"${WARMUP}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/runs/page" >/dev/null
+    before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    out=$(wrk -t2 -c32 -d"${DURATION}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/runs/page")
+    after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+    echo "$out" | awk -v d=$((after - before)) -v t="$(getconf CLK_TCK)" -v r="$requests" \
+        '/^Requests\/sec/ { printf "%.0f %.0f\n", $2, d / t / r * 1e6 }'
+}
+
+PORT_A=$((41000 + RANDOM % 1000))
+PORT_B=$((PORT_A + 1000))
+printf '%4s %10s %10s %10s %10s %8s %8s\n' pair "A req/s" "A µs/req" "B req/s" "B µs/req" "rate B/A" "CPU B/A"
+RATES=() CPUS=()
+for i in $(seq 1 "$PAIRS"); do
+    read -r a_rps a_cpu < <(measure "$A" "$PORT_A")
+    read -r b_rps b_cpu < <(measure "$B" "$PORT_B")
+    rate=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", b / a }')
+    cpu=$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", b / a }')
+    RATES+=("$rate") CPUS+=("$cpu")
+    printf '%4s %10s %10s %10s %10s %8s %8s\n' "$i" "$a_rps" "$a_cpu" "$b_rps" "$b_cpu" "$rate" "$cpu"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A, B=$B)"
