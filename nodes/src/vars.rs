@@ -346,13 +346,13 @@ impl Vars {
 }
 
 /// Runs `f` on the value at `segments` inside `map`, when there is one.
-fn at_path<R>(
+pub(crate) fn at_path<R>(
     map: &Map,
-    segments: &[ImmutableString],
+    segments: &[impl AsRef<str>],
     f: impl FnOnce(&Dynamic) -> Option<R>,
 ) -> Option<R> {
     let (first, rest) = segments.split_first()?;
-    let value = map.get(first.as_str())?;
+    let value = map.get(first.as_ref())?;
     if rest.is_empty() {
         return f(value);
     }

@@ -9,7 +9,7 @@ use crate::expr::{EvalError, Expr, Streamed, stream_array, time};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
-use crate::vars::{VarPath, Vars};
+use crate::vars::{VarPath, Vars, at_path};
 use indexmap::IndexMap;
 use rhai::{Array, Dynamic, ImmutableString, Map};
 use schemars::JsonSchema;
@@ -696,18 +696,6 @@ impl JsonImport {
                 .collect();
             return plan.text(text.as_str(), &inside);
         }
-        fn at<R>(
-            map: &Map,
-            path: &[String],
-            f: &mut dyn FnMut(&Dynamic) -> Option<R>,
-        ) -> Option<R> {
-            let (first, rest) = path.split_first()?;
-            let value = map.get(first.as_str())?;
-            if rest.is_empty() {
-                return f(value);
-            }
-            at(&*value.as_map_ref().ok()?, rest, f)
-        }
         vars.read(path, |document| {
             if let Ok(text) = document.as_immutable_string_ref() {
                 return plan.text(text.as_str(), tokens);
@@ -717,7 +705,7 @@ impl JsonImport {
             }
             let map = document.as_map_ref().ok()?;
             // `select` into maps only; anything else is the general path's to read.
-            at(&map, tokens, &mut |list| plan.items(&list.as_array_ref().ok()?))
+            at_path(&map, tokens, |list| plan.items(&list.as_array_ref().ok()?))
         })
     }
 
