@@ -106,8 +106,7 @@ async fn run_traced(flow: Value, services: Services, params: Value, traced: bool
     )
     .await
     .expect("the run finishes within two minutes");
-    let body = weft::nodes::vars::VarPath::parse("page.body").unwrap();
-    let body_was_text = report.vars.json_text_at(&body).is_some();
+    let body_was_text = report.vars.json_text_at(&["page", "body"]).is_some();
     let vars = dynamic_to_json(&rhai::Dynamic::from_map(report.vars.snapshot())).unwrap();
     Ran { report, vars, trace: trace.events(), body_was_text }
 }
@@ -1382,6 +1381,13 @@ async fn json_server(body: &'static str) -> MockServer {
     server
 }
 
+/// `vars` without the response's `date` header, which two runs a second apart don't share.
+fn undated(vars: &Value) -> Value {
+    let mut vars = vars.clone();
+    vars["page"]["headers"].as_object_mut().unwrap().remove("date");
+    vars
+}
+
 #[tokio::test]
 async fn a_body_only_an_import_reads_waits_as_text_with_the_same_results() {
     const PAGE: &str = r#"{"@odata.context":"x","value":[
@@ -1390,7 +1396,11 @@ async fn a_body_only_an_import_reads_waits_as_text_with_the_same_results() {
         "@odata.nextLink":"https://graph.test/next"}"#;
     let server = json_server(PAGE).await;
     let url = format!("{}/page", server.uri());
-    for (from, select) in [("vars.page.body.value", None), ("vars.page.body", Some("/value"))] {
+    for (from, select) in [
+        ("vars.page.body.value", None),
+        ("vars.page.body", Some("/value")),
+        ("vars.page", Some("/body/value")),
+    ] {
         let flow = import_flow(&url, from, select);
         let lazy = run_traced(flow.clone(), services(None), json!({}), false).await;
         let eager = run_traced(flow, services(None), json!({}), true).await;
@@ -1401,7 +1411,7 @@ async fn a_body_only_an_import_reads_waits_as_text_with_the_same_results() {
         assert_eq!(lazy.report.result.to_json(), eager.report.result.to_json(), "{from}");
         assert_eq!(lazy.report.result.to_json()[1]["start"], "2026-11-23T09:30:00Z");
         // Read afterwards, the body is the parsed value, as if it had never waited.
-        assert_eq!(lazy.vars, eager.vars, "{from}");
+        assert_eq!(undated(&lazy.vars), undated(&eager.vars), "{from}");
         assert_eq!(lazy.vars["page"]["body"]["value"][0]["extra"][2]["deep"], true);
     }
 }
@@ -1424,7 +1434,7 @@ async fn a_body_read_by_an_expression_or_an_unsure_import_is_parsed_first() {
         lazy.vars
     );
     assert!(!lazy.body_was_text);
-    assert_eq!(lazy.vars, eager.vars);
+    assert_eq!(undated(&lazy.vars), undated(&eager.vars));
 
     // A decision that reads the body makes the flow parse it as it arrives.
     const GOOD: &str =

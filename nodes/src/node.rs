@@ -279,7 +279,7 @@ impl<'r> RunCx<'r> {
             writes.retain(|(p, _)| p != path);
         }
         if old.is_unit() {
-            self.vars.remove(path);
+            let _ = self.vars.remove(path);
         } else {
             // Restoring a value that was there before can't hit a non-object parent.
             let _ = self.vars.set(path, old);

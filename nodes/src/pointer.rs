@@ -75,8 +75,8 @@ impl JsonPointer {
     }
 }
 
-/// RFC 6901 array indices: `0` or digits without a leading zero.
-fn array_index(token: &str) -> Option<usize> {
+/// RFC 6901 array indices: `0` or digits without a leading zero (`+1`, `01`, `-1` name none).
+pub(crate) fn array_index(token: &str) -> Option<usize> {
     if token.is_empty() || (token.len() > 1 && token.starts_with('0')) {
         return None;
     }

@@ -7,8 +7,9 @@
 //! A value may wait in `vars` as [`JsonText`] until something reads it: an HTTP response body
 //! whose only reader is a JSON Import maps it straight from the text, and never becomes Rhai
 //! values at all. Such values are *pending*; every way of reading `vars` (an expression, through
-//! [`Vars::prepare`], or any method here) first turns the pending values it can reach into Rhai
-//! values, so no reader ever sees the text in their place.
+//! [`Vars::prepare`], or any method here but [`Vars::json_text_at`], which hands the text to a
+//! reader of JSON text) first turns the pending values it can reach into Rhai values, so no
+//! reader ever sees the text in their place.
 
 use crate::expr::{VarReads, parse_json};
 use rhai::{Array, Dynamic, ImmutableString, Map};
@@ -117,9 +118,11 @@ impl JsonText {
 
     /// The value the text denotes.
     fn value(&self) -> Dynamic {
-        // Checked by `new` with the same reader: an error here would be a bug, and the text is
-        // then kept as a string rather than lost.
-        parse_json(self.0.as_bytes()).unwrap_or_else(|_| Dynamic::from(self.0.to_string()))
+        // Checked by `new` with the same reader, parsing cannot fail; were it to, the text is
+        // kept as a string rather than lost.
+        let parsed = parse_json(self.0.as_bytes());
+        debug_assert!(parsed.is_ok(), "checked JSON text failed to parse");
+        parsed.unwrap_or_else(|_| Dynamic::from(self.0.to_string()))
     }
 }
 
@@ -133,7 +136,7 @@ impl fmt::Debug for JsonText {
 #[derive(Clone)]
 pub struct Vars {
     root: Dynamic,
-    /// Where [`JsonText`] values wait to be parsed (a path may have been overwritten since).
+    /// Where [`JsonText`] values wait to be parsed.
     pending: Arc<Mutex<Vec<VarPath>>>,
 }
 
@@ -179,17 +182,17 @@ impl Vars {
         Ok(())
     }
 
-    /// The pending JSON text at `path` or above it, with the number of `path`'s segments that
-    /// lead to it; `None` when nothing there waits as text.
-    pub fn json_text_at(&self, path: &VarPath) -> Option<(JsonText, usize)> {
-        let depth = self
-            .pending_paths()
-            .iter()
-            .find(|p| p.segments.len() <= path.segments.len() && p.overlaps(&path.segments))?
-            .segments
-            .len();
+    /// The pending JSON text at the path `segments` or above it, with the number of segments
+    /// that lead to it; `None` when nothing there waits as text. Unlike every other reader, it
+    /// leaves the text as it is: for a reader that reads JSON text itself.
+    pub fn json_text_at(&self, segments: &[impl AsRef<str>]) -> Option<(JsonText, usize)> {
+        let leads_to = |p: &VarPath| {
+            p.segments.len() <= segments.len()
+                && p.segments.iter().zip(segments).all(|(a, b)| a.as_str() == b.as_ref())
+        };
+        let depth = self.pending_paths().iter().find(|p| leads_to(p))?.segments.len();
         let root = self.root.as_map_ref().ok()?;
-        let text = at_path(&root, &path.segments[..depth], |value| {
+        let text = at_path(&root, &segments[..depth], |value| {
             value.read_lock::<JsonText>().map(|text| text.clone())
         })?;
         Some((text, depth))
@@ -201,17 +204,18 @@ impl Vars {
 
     /// Parses the pending values whose paths `wanted` selects, in place.
     fn settle(&self, wanted: impl Fn(&VarPath) -> bool) {
+        if self.pending_paths().is_empty() {
+            return;
+        }
+        // The map is locked before any path is taken off the list: none is dropped unparsed.
+        let mut root = self.root.clone();
+        let Ok(mut map) = root.as_map_mut() else { return };
         let due: Vec<VarPath> = {
             let mut pending = self.pending_paths();
-            if pending.is_empty() {
-                return;
-            }
             let (due, later) = std::mem::take(&mut *pending).into_iter().partition(&wanted);
             *pending = later;
             due
         };
-        let mut root = self.root.clone();
-        let Ok(mut map) = root.as_map_mut() else { return };
         for path in due {
             at_path_mut(&mut map, &path.segments, |slot| {
                 let value = slot.read_lock::<JsonText>().map(|text| text.value())?;
@@ -221,8 +225,8 @@ impl Vars {
         }
     }
 
-    /// Forgets the pending values at or below `path`, which a write is about to replace, and
-    /// parses those above it, which the write goes into.
+    /// Forgets the pending values at or below `path`, which a write or removal there replaces
+    /// unread, and parses those above it, which the write goes into.
     fn settle_for_write(&self, path: &VarPath) {
         let below =
             |p: &VarPath| p.segments.len() >= path.segments.len() && path.overlaps(&p.segments);
@@ -272,19 +276,20 @@ impl Vars {
         })
     }
 
-    /// Removes the variable at `path` (used to undo a write); returns the old value.
-    pub fn remove(&self, path: &VarPath) -> Option<Dynamic> {
-        fn remove_in(map: &mut Map, segments: &[rhai::ImmutableString]) -> Option<Dynamic> {
-            let (first, rest) = segments.split_first()?;
-            if rest.is_empty() {
-                return map.remove(first.as_str());
-            }
-            remove_in(&mut *map.get_mut(first.as_str())?.as_map_mut().ok()?, rest)
-        }
-        self.settle(|p| p.overlaps(&path.segments));
+    /// Removes the variable at `path` (used to undo a write); returns whether it was set.
+    pub fn remove(&self, path: &VarPath) -> bool {
+        let Some((last, parent)) = path.segments.split_last() else {
+            return false;
+        };
+        self.settle_for_write(path);
         let mut root = self.root.clone();
-        let mut map = root.as_map_mut().ok()?;
-        remove_in(&mut map, &path.segments)
+        let Ok(mut map) = root.as_map_mut() else { return false };
+        if parent.is_empty() {
+            return map.remove(last.as_str()).is_some();
+        }
+        at_path_mut(&mut map, parent, |value| Some(value.as_map_mut().ok()?.remove(last.as_str())))
+            .flatten()
+            .is_some()
     }
 
     /// Turns the variable at `path` into a shared value in place and returns a second handle to
@@ -419,7 +424,7 @@ mod tests {
     }
 
     fn is_text(vars: &Vars, at: &str) -> bool {
-        vars.json_text_at(&path(at)).is_some()
+        vars.json_text_at(path(at).segments()).is_some()
     }
 
     #[test]
@@ -441,9 +446,9 @@ mod tests {
         vars.set(&path("page.status"), Dynamic::from_int(200)).unwrap();
         vars.set_json_text(&path("page.body"), text(r#"{"value": [{"id": "a"}], "n": 1}"#))
             .unwrap();
-        let (found, depth) = vars.json_text_at(&path("page.body.value")).unwrap();
+        let (found, depth) = vars.json_text_at(&["page", "body", "value"]).unwrap();
         assert_eq!((found.as_str().len(), depth), (32, 2));
-        assert!(vars.json_text_at(&path("page")).is_none(), "only at or below the text");
+        assert!(vars.json_text_at(&["page"]).is_none(), "only at or below the text");
 
         // Reads elsewhere leave it waiting.
         vars.prepare(&reads("vars.page.status == 200 && vars.other == ()"));
@@ -462,7 +467,6 @@ mod tests {
             Box::new(|v| drop(v.snapshot())),
             Box::new(|v| drop(v.share(&path("page.body.value")))),
             Box::new(|v| drop(v.replace(&path("page.body"), Dynamic::UNIT))),
-            Box::new(|v| drop(v.remove(&path("page")))),
             Box::new(|v| v.prepare(&reads("vars"))),
             Box::new(|v| drop(v.set(&path("page.body.more"), Dynamic::UNIT))),
         ];
@@ -497,7 +501,8 @@ mod tests {
             "cannot write `calendar.count.deeper`: `calendar.count` is not an object"
         );
         assert!(vars.append(&path("calendar.count"), vec![]).is_err());
-        assert!(vars.remove(&path("calendar.items")).is_some());
+        assert!(vars.remove(&path("calendar.items")));
+        assert!(!vars.remove(&path("calendar.items")));
         assert!(vars.get(&path("calendar.items")).is_none());
     }
 }

@@ -560,8 +560,8 @@ impl<'de, E: Elements> serde::de::Visitor<'de> for PathSeed<'_, '_, E> {
             }
             return Ok(Some("array"));
         };
-        let wanted =
-            first.parse::<usize>().ok().filter(|_| first == "0" || !first.starts_with('0'));
+        // As `JsonPointer::take` reads a token: the text and the parsed value must agree.
+        let wanted = crate::pointer::array_index(first);
         let mut found = None;
         let mut index = 0;
         loop {

@@ -688,12 +688,15 @@ impl JsonImport {
     fn import_in_place(&self, vars: &Vars) -> Option<Array> {
         let (plan, path) = (self.plan.as_ref()?, self.from_vars.as_ref()?);
         let tokens = self.select.as_ref().map(|p| p.tokens()).unwrap_or_default();
-        if let Some((text, depth)) = vars.json_text_at(path) {
-            let inside: Vec<String> = path.segments()[depth..]
-                .iter()
-                .map(|s| s.to_string())
-                .chain(tokens.iter().cloned())
-                .collect();
+        // `from`'s path, then `select` into it: the text may wait anywhere along the two.
+        let whole: Vec<&str> = path
+            .segments()
+            .iter()
+            .map(|s| s.as_str())
+            .chain(tokens.iter().map(String::as_str))
+            .collect();
+        if let Some((text, depth)) = vars.json_text_at(&whole) {
+            let inside: Vec<String> = whole[depth..].iter().map(|s| s.to_string()).collect();
             return plan.text(text.as_str(), &inside);
         }
         vars.read(path, |document| {
@@ -999,7 +1002,7 @@ mod plan_tests {
     use super::{JsonImport, JsonImportConfig};
     use crate::expr::{ExprEngine, ExprScope, dynamic_to_json, parse_json};
     use crate::kind::CompileCx;
-    use crate::vars::Vars;
+    use crate::vars::{JsonText, VarPath, Vars};
     use proptest::prelude::*;
     use rhai::{Dynamic, Map};
     use serde_json::{Value, json};
@@ -1087,6 +1090,14 @@ mod plan_tests {
             if let Some(items) = self.node.import_in_place(&Vars::new(root)) {
                 let items = dynamic_to_json(&Dynamic::from_array(items)).unwrap();
                 assert_eq!(Ok(items), general_parsed, "in place: {text}");
+            }
+            // The same document waiting in `vars` as JSON text, as a response body may.
+            let waiting = Vars::new(Map::new());
+            let json = JsonText::new(text.as_bytes().to_vec()).expect("parsed, so it checks");
+            waiting.set_json_text(&VarPath::parse("page.items").unwrap(), json).unwrap();
+            if let Some(items) = self.node.import_in_place(&waiting) {
+                let items = dynamic_to_json(&Dynamic::from_array(items)).unwrap();
+                assert_eq!(Ok(items), general_parsed, "waiting as text: {text}");
             }
             (general, took.is_some())
         }
@@ -1258,6 +1269,14 @@ mod plan_tests {
         ] {
             let (result, took) = case.check(&page(&[EVENT, &event(extra)]));
             assert!(result.is_err() && !took, "{extra}: {result:?}");
+        }
+        // Array indices in `select` are read as a JSON Pointer reads them, on text as on values:
+        // `+1` and `01` name no element.
+        for select in ["/pages/+1/value", "/pages/01/value", "/pages/1/value"] {
+            let case = Case::new(Some("#{ id: item.id }"), None, Some(select));
+            let (result, _) =
+                case.check("{\"pages\": [{\"value\": []}, {\"value\": [{\"id\": \"a\"}]}]}");
+            assert_eq!(result.is_ok(), select == "/pages/1/value", "{select}: {result:?}");
         }
         let nested = Case::new(Some("#{ id: item.id }"), None, Some("/data/0/items"));
         let _ = nested.check("{\"data\": [{\"items\": [{\"id\": 1}, {\"id\": null}]}]}");
