@@ -386,30 +386,18 @@ impl HttpRequest {
         let http = cx.services().http()?;
         let mut prepared = self.prepare(cx)?;
         let Some(paginate) = &self.paginate else {
-            let mut response = self.exchange(cx, http, &prepared).await?;
+            let response = self.exchange(cx, http, &prepared).await?;
             let status = response.status;
             let body = self.into.member("body");
-            if (200..300).contains(&status)
-                && !response.body.is_empty()
-                && response.header("content-type").is_some_and(is_json_type)
-                && cx.keeps_text(&body)
-            {
-                // Nothing in the flow reads the body as values: it waits as text, checked now.
-                match JsonText::new(std::mem::take(&mut response.body)) {
-                    Ok(text) => {
-                        let value = Self::response_map(&response, Dynamic::UNIT);
-                        cx.write(&self.into, value).map_err(write_failed)?;
-                        cx.write_json_text(&body, text).map_err(write_failed)?;
-                        return self.status_exit(cx, status, &Dynamic::UNIT);
-                    }
-                    // Not JSON: parsed below, for the error and its position.
-                    Err(bytes) => response.body = bytes,
-                }
-            }
-            let value = self.response_value(&response)?;
+            // A 2xx body nothing in the flow reads as values waits as text (checked now).
+            let keep_text = (200..300).contains(&status) && cx.keeps_text(&body);
+            let (value, text) = self.response_value(response, keep_text)?;
             // The exit is decided before the response moves into `vars` (no copy of the body).
             let exit = self.status_exit(cx, status, &value);
             cx.write(&self.into, value).map_err(write_failed)?;
+            if let Some(text) = text {
+                cx.write_json_text(&body, text).map_err(write_failed)?;
+            }
             return exit;
         };
         let mut items = Array::new();
@@ -417,7 +405,7 @@ impl HttpRequest {
         loop {
             let response = self.exchange(cx, http, &prepared).await?;
             let status = response.status;
-            let value = self.response_value(&response)?;
+            let (value, _) = self.response_value(response, false)?;
             if !(200..300).contains(&status) {
                 let exit = self.status_exit(cx, status, &value);
                 cx.write(&self.into, value).map_err(write_failed)?;
@@ -623,12 +611,27 @@ impl HttpRequest {
         Duration::from_millis((capped as f64 * jitter) as u64)
     }
 
-    /// `{ status, headers, body }`, the body parsed as JSON when the response says JSON.
-    fn response_value(&self, response: &HttpResponse) -> Result<Dynamic, NodeError> {
+    /// `{ status, headers, body }`, the body parsed as JSON when the response says JSON; with
+    /// `keep_text`, JSON is only checked and comes back beside the value (whose `body` is then
+    /// `()`) as text to write at `body`.
+    fn response_value(
+        &self,
+        mut response: HttpResponse,
+        keep_text: bool,
+    ) -> Result<(Dynamic, Option<JsonText>), NodeError> {
         let is_json = response.header("content-type").is_some_and(is_json_type);
         let body = if response.body.is_empty() {
             if is_json { Dynamic::UNIT } else { Dynamic::from(String::new()) }
         } else if is_json {
+            if keep_text {
+                match JsonText::new(std::mem::take(&mut response.body)) {
+                    Ok(text) => {
+                        return Ok((Self::response_map(&response, Dynamic::UNIT), Some(text)));
+                    }
+                    // Not JSON: parsed below, for the error and its position.
+                    Err(bytes) => response.body = bytes,
+                }
+            }
             crate::expr::parse_json(&response.body).map_err(|e| {
                 NodeError::new(
                     "http",
@@ -645,7 +648,7 @@ impl HttpRequest {
         } else {
             Dynamic::from(String::from_utf8_lossy(&response.body).into_owned())
         };
-        Ok(Self::response_map(response, body))
+        Ok((Self::response_map(&response, body), None))
     }
 
     /// `{ status, headers, body }` of a response.
