@@ -91,6 +91,21 @@ fn run(
     rt.block_on(exec::run(flow, runtime, options, std::future::pending()))
 }
 
+/// Times runs of `flow` on the page `text`, each of which must answer `EVENTS`.
+fn time_runs(
+    bencher: divan::Bencher,
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    flow: &weft::flow::Flow,
+    text: &str,
+) {
+    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
+        let report = run(rt, runtime, flow, text);
+        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
+        report
+    });
+}
+
 fn setup() -> (tokio::runtime::Runtime, weft::flow::Loader, Runtime) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let loader = weft::cli::loader();
@@ -119,11 +134,7 @@ fn weft_json_import(bencher: divan::Bencher) {
     let text = page();
     assert_same_output(&rt, &loader, &runtime, &text);
     let flow = flow(&loader, &[], "params.page", "vars.events.len()");
-    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
-        let report = run(&rt, &runtime, &flow, &text);
-        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
-        report
-    });
+    time_runs(bencher, &rt, &runtime, &flow, &text);
 }
 
 /// The page parsed by an `assign` node (`parse_json`) and imported from `vars`, as the calendar
@@ -135,11 +146,7 @@ fn weft_json_import_parsed(bencher: divan::Bencher) {
     let text = page();
     let parse = json!({ "id": "parse", "type": "assign", "set": { "vars.page": "parse_json(params.page)" } });
     let flow = flow(&loader, &[parse], "vars.page", "vars.events.len()");
-    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
-        let report = run(&rt, &runtime, &flow, &text);
-        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
-        report
-    });
+    time_runs(bencher, &rt, &runtime, &flow, &text);
 }
 
 /// Only the `assign` node of `weft_json_import_parsed`.
@@ -158,11 +165,7 @@ fn weft_parse_only(bencher: divan::Bencher) {
         "edges": [ { "from": "parse", "to": "done" } ]
     });
     let flow = loader.load_bytes(flow.to_string().as_bytes(), "parse").flow.expect("flow");
-    bencher.counter(divan::counter::ItemsCount::new(EVENTS)).bench_local(|| {
-        let report = run(&rt, &runtime, &flow, &text);
-        assert_eq!(report.result, json!(EVENTS), "{:?}", report.error);
-        report
-    });
+    time_runs(bencher, &rt, &runtime, &flow, &text);
 }
 
 #[derive(Deserialize)]
