@@ -91,7 +91,8 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// Authorization code lifetime.
     pub code_lifetime: Duration,
-    /// Fixed delay added to every Graph response (for benchmarks).
+    /// Fixed delay added to every Graph response (for benchmarks), kept to within the OS
+    /// timer's slack rather than tokio's whole milliseconds.
     pub latency: Duration,
     /// Injected failures; changeable at run time with `SimHandle::set_faults`.
     pub faults: FaultConfig,

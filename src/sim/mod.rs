@@ -32,6 +32,7 @@ mod config;
 mod conn;
 mod counters;
 mod data;
+mod delay;
 mod entra;
 mod event;
 mod faults;

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::config::{SimConfig, SimUser};
 use super::counters::Counters;
 use super::data::Calendar;
+use super::delay::Delays;
 use super::entra::store::Store;
 use super::faults::FaultState;
 use super::graph::Page;
@@ -49,13 +50,17 @@ pub(crate) struct State {
     pages: Mutex<Pages>,
     counters: Mutex<Counters>,
     ids: Mutex<Rng>,
+    /// The timer of the configured latency, when there is one.
+    delays: Option<Delays>,
 }
 
 impl State {
     pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
         let faults = FaultState::new(config.faults.clone(), config.seed);
         let ids = Rng::derive(config.seed, "ids");
+        let delays = if config.latency.is_zero() { None } else { Delays::start() };
         Self {
+            delays,
             config,
             base_url,
             faults: Mutex::new(faults),
@@ -65,6 +70,16 @@ impl State {
             pages: Mutex::new(Pages::default()),
             counters: Mutex::new(Counters::default()),
             ids: Mutex::new(ids),
+        }
+    }
+
+    /// Waits the configured latency (nothing when it is zero).
+    pub(crate) async fn wait_latency(&self) {
+        let latency = self.config.latency;
+        match &self.delays {
+            Some(delays) => delays.sleep(latency).await,
+            None if !latency.is_zero() => tokio::time::sleep(latency).await,
+            None => {}
         }
     }
 

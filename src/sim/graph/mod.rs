@@ -52,9 +52,7 @@ async fn handle(
         client_request_id: client_request_id(&headers).unwrap_or_else(|| request_id.clone()),
         request_id,
     };
-    if !state.config.latency.is_zero() {
-        tokio::time::sleep(state.config.latency).await;
-    }
+    state.wait_latency().await;
     let mut response = if state.take_forced_401() {
         state.count(|c| c.forced_401 += 1);
         GraphError::unauthenticated(auth::EXPIRED).respond(&state, &ids)
