@@ -9,7 +9,12 @@
 # Build an older commit's binary with e.g.
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release --bin weft)
 #
-# Environment: PAIRS (default 8), DURATION (s, 8), WARMUP (s, 3), LATENCY_MS (5).
+# The same binary twice with two flow directories compares two flows instead, e.g. the whole
+# page flow against its fetch alone:
+#   FLOWS_B=bench/weft-fetch-only bench/serve-ab.sh target/release/weft target/release/weft
+#
+# Environment: PAIRS (default 8), DURATION (s, 8), WARMUP (s, 3), LATENCY_MS (5), FLOWS_A and
+# FLOWS_B (the directories served, each holding a page.flow.json; default bench/weft).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +28,8 @@ PAIRS=${PAIRS:-8}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-3}
 LATENCY_MS=${LATENCY_MS:-5}
+FLOWS_A=${FLOWS_A:-bench/weft}
+FLOWS_B=${FLOWS_B:-bench/weft}
 WEFT=$B # runs the simulator
 log() { printf '%s\n' "$*" >&2; }
 command -v wrk >/dev/null || { log "needs wrk (Debian package wrk)"; exit 1; }
@@ -41,10 +48,11 @@ FROM=$(date -u +%Y-%m-%dT00:00:00Z)
 TO=$(date -u -d "$(date -u +%F) + 8 days" +%Y-%m-%dT00:00:00Z)
 export BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"adele@weft.test\",\"from\":\"$FROM\",\"to\":\"$TO\",\"page_size\":25}"
 
-# One measurement of the binary $1 on port $2: "requests/s µs-CPU-per-request".
+# One measurement of the binary $1 serving the flows in $3 on port $2:
+# "requests/s µs-CPU-per-request".
 measure() {
-    local bin=$1 port=$2 pid out requests before after
-    "$bin" serve bench/weft --listen "127.0.0.1:$port" --profiles bench/weft/profiles.json \
+    local bin=$1 port=$2 flows=$3 pid out requests before after
+    "$bin" serve "$flows" --listen "127.0.0.1:$port" --profiles bench/weft/profiles.json \
         --state-dir "$WORK/state-$port" >"$WORK/serve-$port.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
@@ -69,12 +77,12 @@ PORT_B=$((PORT_A + 1000))
 printf '%4s %10s %10s %10s %10s %8s %8s\n' pair "A req/s" "A µs/req" "B req/s" "B µs/req" "rate B/A" "CPU B/A"
 RATES=() CPUS=()
 for i in $(seq 1 "$PAIRS"); do
-    read -r a_rps a_cpu < <(measure "$A" "$PORT_A")
-    read -r b_rps b_cpu < <(measure "$B" "$PORT_B")
+    read -r a_rps a_cpu < <(measure "$A" "$PORT_A" "$FLOWS_A")
+    read -r b_rps b_cpu < <(measure "$B" "$PORT_B" "$FLOWS_B")
     rate=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", b / a }')
     cpu=$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", b / a }')
     RATES+=("$rate") CPUS+=("$cpu")
     printf '%4s %10s %10s %10s %10s %8s %8s\n' "$i" "$a_rps" "$a_cpu" "$b_rps" "$b_cpu" "$rate" "$cpu"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A, B=$B)"
+echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A on $FLOWS_A, B=$B on $FLOWS_B)"
