@@ -309,10 +309,10 @@ impl<'r> RunCx<'r> {
         self.services
     }
 
-    /// Reports an HTTP exchange (to the run's trace).
-    pub fn record_http(&self, event: HttpEvent) {
+    /// Reports an HTTP exchange to the run's trace; `event` is only built when there is one.
+    pub fn record_http(&self, event: impl FnOnce() -> HttpEvent) {
         if let Some(on_http) = self.on_http {
-            on_http(event);
+            on_http(event());
         }
     }
 

@@ -515,7 +515,8 @@ impl HttpRequest {
         http: &dyn Http,
         prepared: &Prepared,
     ) -> Result<HttpResponse, NodeError> {
-        let shown = display_url(&prepared.url);
+        // Redacting the URL re-parses it: done only for a trace, a debug line or an error.
+        let shown = || display_url(&prepared.url);
         let host = prepared.url.host_str().unwrap_or_default().to_owned();
         let port = prepared.url.port();
         let mut attempt = 0u32;
@@ -549,10 +550,10 @@ impl HttpRequest {
             let result = http.send(request).await;
             let ms = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
             let status = result.as_ref().ok().map(|r| r.status);
-            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown, status, attempt, ms, "http");
-            cx.record_http(HttpEvent {
+            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown(), status, attempt, ms, "http");
+            cx.record_http(|| HttpEvent {
                 method: self.method.as_str(),
-                url: shown.clone(),
+                url: shown(),
                 status,
                 attempt,
                 ms,
@@ -587,7 +588,11 @@ impl HttpRequest {
                             if matches!(err, HttpError::Timeout(_)) { "timeout" } else { "http" };
                         NodeError::new(
                             category,
-                            format!("{} {shown}: {err} (attempt {attempt})", self.method.as_str()),
+                            format!(
+                                "{} {}: {err} (attempt {attempt})",
+                                self.method.as_str(),
+                                shown()
+                            ),
                         )
                     });
                 }
