@@ -80,3 +80,13 @@ fn url_template(bencher: divan::Bencher) {
     let mut scope = scope(0);
     bencher.bench_local(|| engine.render_string(&template, &mut scope).expect("renders"));
 }
+
+/// A member read alone, as most template holes (`${params.from}`): no interpreter since the
+/// expression is a plain path.
+#[divan::bench]
+fn member_read(bencher: divan::Bencher) {
+    let engine = ExprEngine::new();
+    let expr = engine.compile_expression("vars.page.body", &[]).expect("compiles");
+    let mut scope = scope(0);
+    bencher.bench_local(|| engine.eval(&expr, &mut scope).expect("evaluates"));
+}

@@ -10,6 +10,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, Scope};
 
 use super::convert::stringify;
 use super::helpers::{self, clock::Clock, clock::with_clock};
+use super::plain::PlainPath;
 use super::reads::VarReads;
 use super::template::{self, Part, RawPart, Template};
 
@@ -146,6 +147,8 @@ pub struct Expr {
     /// for a plain expression, the hole's place for a template hole.
     origin: (usize, usize),
     reads: Arc<VarReads>,
+    /// Set when the expression only reads members (`params.from`): read without Rhai.
+    plain: Option<Arc<PlainPath>>,
 }
 
 impl Expr {
@@ -392,7 +395,8 @@ impl ExprEngine {
             .compile_expression_with_scope(&scope, source)
             .map_err(|e| Self::syntax_error(&e, source, origin))?;
         let reads = Arc::new(VarReads::of(&ast));
-        Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin, reads })
+        let plain = PlainPath::of(&ast).map(Arc::new);
+        Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin, reads, plain })
     }
 
     fn syntax_error(error: &ParseError, source: &str, origin: (usize, usize)) -> SyntaxError {
@@ -456,6 +460,9 @@ impl ExprEngine {
 
     /// Evaluates with whatever is in the scope now. The result is never a shared value.
     fn eval_raw(&self, expr: &Expr, scope: &mut ExprScope) -> Result<Dynamic, EvalError> {
+        if let Some(value) = expr.plain.as_ref().and_then(|plain| plain.read(&scope.scope)) {
+            return Ok(value.flatten());
+        }
         let clock = scope.clock;
         with_clock(clock, || {
             with_fresh_count(|| {
@@ -709,6 +716,62 @@ mod tests {
         let err = eval(source).expect_err(source);
         assert_eq!(err.kind, EvalErrorKind::Limit, "{source}: {err}");
         err
+    }
+
+    #[test]
+    fn plain_paths_read_what_the_interpreter_reads() {
+        let e = engine();
+        let params =
+            json!({ "user": "me", "days": 7, "deep": { "a": { "b": [1, { "c": null }] } } });
+        let vars = json!({ "page": { "status": 200, "body": "text" }, "n": 1.5, "nothing": null });
+        let item = json_to_dynamic(&json!({ "id": "x", "start": { "dateTime": "2026" } }));
+        // (source, compiled to a plain path, read without Rhai)
+        let cases = [
+            ("params.user", true, true),
+            ("params.deep.a.b", true, true),
+            ("vars.page.status", true, true),
+            ("vars.missing", true, true),
+            ("item.start.dateTime", true, true),
+            ("item.absent", true, true),
+            // Left to the interpreter, which errs or finds a property getter:
+            ("vars.page.missing.deeper", true, false),
+            ("vars.page.body.len", true, false),
+            ("vars.nothing.x", true, false),
+            ("vars.n.x", true, false),
+            ("params.deep.a.b.len", true, false),
+            // Not plain paths at all:
+            ("vars.page?.status", false, false),
+            ("vars.page.body.len()", false, false),
+            ("vars[\"page\"].status", false, false),
+            ("params.deep.a.b[1].c", false, false),
+            ("vars", false, false),
+            ("vars.page.status == 200", false, false),
+        ];
+        for (source, plain, fast_path) in cases {
+            let expr = e.compile_expression(source, &["item"]).unwrap();
+            assert_eq!(expr.plain.is_some(), plain, "{source}");
+            let mut s = scope(params.clone(), vars.clone());
+            push_extra(&mut s, [("item", item.clone())]);
+            let read = expr.plain.as_ref().and_then(|p| p.read(&s.scope));
+            assert_eq!(read.is_some(), fast_path, "{source}");
+            let mut s = scope(params.clone(), vars.clone());
+            let fast = e.eval_with(&expr, &mut s, [("item", item.clone())]);
+            let mut s = scope(params.clone(), vars.clone());
+            push_extra(&mut s, [("item", item.clone())]);
+            let interpreted = e
+                .engine
+                .eval_ast_with_scope::<Dynamic>(&mut s.scope, &expr.ast)
+                .map(Dynamic::flatten)
+                .map_err(|err| e.eval_error(*err, expr.origin));
+            match (fast, interpreted) {
+                (Ok(fast), Ok(interpreted)) => {
+                    assert_eq!(dynamic_to_json(&fast), dynamic_to_json(&interpreted), "{source}");
+                    assert_eq!(fast.is_read_only(), interpreted.is_read_only(), "{source}");
+                }
+                (Err(fast), Err(interpreted)) => assert_eq!(fast, interpreted, "{source}"),
+                (fast, interpreted) => panic!("{source}: {fast:?} vs {interpreted:?}"),
+            }
+        }
     }
 
     fn is_send_sync<T: Send + Sync>() {}

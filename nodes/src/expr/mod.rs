@@ -10,6 +10,7 @@ mod convert;
 mod engine;
 mod helpers;
 pub(crate) mod pick;
+mod plain;
 mod reads;
 mod template;
 pub mod time;
