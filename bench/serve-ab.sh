@@ -56,11 +56,13 @@ measure() {
         --state-dir "$WORK/state-$port" >"$WORK/serve-$port.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
+    local ready=
     for _ in $(seq 1 200); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-            -d "$BODY" "http://127.0.0.1:$port/runs/page" || true)" = 200 ] && break
+            -d "$BODY" "http://127.0.0.1:$port/runs/page" || true)" = 200 ] && { ready=1; break; }
         sleep 0.05
     done
+    [ -n "$ready" ] || { cat "$WORK/serve-$port.log" >&2; log "$bin on $flows never answered 200"; kill "$pid"; exit 1; }
     wrk -t2 -c32 -d"${WARMUP}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/runs/page" >/dev/null
     before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
     out=$(wrk -t2 -c32 -d"${DURATION}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/runs/page")
@@ -68,6 +70,9 @@ measure() {
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+    if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
+        log "$bin on $flows: errors under load:"; echo "$out" >&2
+    fi
     echo "$out" | awk -v d=$((after - before)) -v t="$(getconf CLK_TCK)" -v r="$requests" \
         '/^Requests\/sec/ { printf "%.0f %.0f\n", $2, d / t / r * 1e6 }'
 }

@@ -95,6 +95,7 @@ BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"adele@weft.test\",\"from\":\"$FRO
 BAD_BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"nobody@weft.test\",\"from\":\"$FROM\",\"to\":\"$TO\",\"page_size\":$PAGE_SIZE}"
 
 # --- the engines -------------------------------------------------------------------------------
+[ -x "$HANDWRITTEN" ] || { log "no $HANDWRITTEN: build it (cargo build --release --example serve_handwritten) or drop NO_BUILD"; exit 1; }
 WEFT_PORT=$(free_port)
 "$WEFT" serve bench/weft --listen "127.0.0.1:$WEFT_PORT" --profiles bench/weft/profiles.json \
     --state-dir "$WORK/state" >"$WORK/serve.log" 2>&1 &
@@ -135,7 +136,8 @@ console.log(same && n === 25 ? "identical (" + n + " items)" : "DIFFERENT");
 ' "$WORK/weft.json" "$WORK/handwritten.json" "$WORK/nodered.json")
 BAD_WEFT=$(post "$WEFT_URL" "$BAD_BODY" /dev/null)
 BAD_NR=$(post "$NR_URL" "$BAD_BODY" /dev/null)
-log "results: $SAME; unknown user (simulator 404): weft $BAD_WEFT, Node-RED $BAD_NR"
+BAD_HW=$(post "$HW_URL" "$BAD_BODY" /dev/null)
+log "results: $SAME; unknown user (simulator 404): weft $BAD_WEFT, hand-written $BAD_HW, Node-RED $BAD_NR"
 
 # The simulator directly: the same request the flows make, with a token of its own.
 TOKEN=$(curl -s -X POST "$SIM/weft-sim/oauth2/v2.0/token" -d grant_type=client_credentials \
