@@ -47,6 +47,8 @@ impl Eq for Wait {}
 struct Queue {
     pending: BinaryHeap<Wait>,
     closed: bool,
+    /// The timer thread has ended (it never does while [`Delays`] lives, short of a panic).
+    stopped: bool,
 }
 
 type Shared = (Mutex<Queue>, Condvar);
@@ -77,7 +79,12 @@ impl Delays {
         let earlier = {
             let mut queue = lock(queue);
             let earlier = queue.pending.peek().is_none_or(|first| at < first.at);
-            queue.pending.push(Wait { at, done });
+            if queue.stopped {
+                // Nothing will fire it: dropped, it hands over to tokio's timer below.
+                drop(done);
+            } else {
+                queue.pending.push(Wait { at, done });
+            }
             earlier
         };
         // With one fixed latency deadlines only grow, so under load the thread is already
@@ -103,6 +110,7 @@ impl Drop for Delays {
 /// The timer thread: wakes each waiting request at its deadline, until the [`Delays`] is gone
 /// and nothing is left waiting.
 fn fire((queue, wake): &Shared) {
+    let _stopped = Stopped(queue);
     let mut due = Vec::new();
     let mut guard = lock(queue);
     loop {
@@ -127,6 +135,18 @@ fn fire((queue, wake): &Shared) {
             None if guard.closed => return,
             None => wake.wait(guard).unwrap_or_else(PoisonError::into_inner),
         };
+    }
+}
+
+/// Marks the timer thread stopped however it ends, a panic included, and lets go of every
+/// waiting request, so that none waits for a wake-up that will never come.
+struct Stopped<'q>(&'q Mutex<Queue>);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut queue = lock(self.0);
+        queue.stopped = true;
+        queue.pending.clear();
     }
 }
 
@@ -168,6 +188,19 @@ mod tests {
         }
         lock(&delays.shared.0).pending.clear();
         assert!(waiting.await.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(5));
+    }
+
+    #[tokio::test]
+    async fn once_the_thread_has_stopped_waits_still_end() {
+        let delays = Delays { shared: Arc::new(Shared::default()) };
+        // What the thread leaves behind when it ends, by a panic or otherwise.
+        drop(Stopped(&delays.shared.0));
+        let started = Instant::now();
+        // Queued for a thread that is gone, the wait would never end.
+        let ended =
+            tokio::time::timeout(Duration::from_secs(10), delays.sleep(Duration::from_millis(5)));
+        assert!(ended.await.is_ok(), "the wait did not end");
         assert!(started.elapsed() >= Duration::from_millis(5));
     }
 }
