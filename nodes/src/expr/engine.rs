@@ -328,6 +328,10 @@ impl ExprEngine {
     #[must_use]
     pub fn with_limits(limits: Limits) -> Self {
         let mut engine = Engine::new();
+        // `PlainPath` (plain.rs) reads `root.a.b` from the maps itself and must agree with the
+        // interpreter: a missing member is `()` (`fail_on_invalid_map_property(false)`) and no
+        // variable resolver stands between a name and the scope. Changing either here means
+        // changing it there; `plain_paths_read_what_the_interpreter_reads` checks they agree.
         engine
             .set_strict_variables(true)
             .set_fail_on_invalid_map_property(false)
@@ -440,8 +444,9 @@ impl ExprEngine {
         self.eval_with(expr, scope, [])
     }
 
-    /// Evaluates `expr` with extra variables (`item`, `index`, `response`…), pushed by value for
-    /// this evaluation only (the scope is rewound afterwards, also on error).
+    /// Evaluates `expr` with extra variables (`item`, `index`, `response`…), pushed for this
+    /// evaluation only (the scope is rewound afterwards, also on error). A shared value goes in
+    /// as a read-only pointer, so the caller can take it back afterwards without a copy.
     ///
     /// # Errors
     ///
@@ -671,10 +676,16 @@ fn bare(mut error: EvalAltResult) -> String {
     }
 }
 
+/// A shared extra value goes in as a read-only pointer, like `vars`, so the caller can take it
+/// back afterwards without a copy; any other value goes in as it is.
 fn push_extra(scope: &mut ExprScope, extra: impl IntoIterator<Item = (&'static str, Dynamic)>) {
     scope.scope.rewind(scope.base);
     for (name, value) in extra {
-        scope.scope.push_dynamic(name, value.flatten());
+        if value.is_shared() {
+            scope.scope.push_constant_dynamic(name, read_only(value));
+        } else {
+            scope.scope.push_dynamic(name, value);
+        }
     }
 }
 
@@ -820,6 +831,23 @@ mod tests {
         assert!(err.message.contains("constant"), "{err}");
         assert_eq!(eval_in("vars.list", &mut s).unwrap(), json!([3, 1, 2]));
         assert!(engine().compile_expression("vars.x = 1", &[]).is_err());
+    }
+
+    #[test]
+    fn shared_extras_are_read_only_and_taken_back_without_a_copy() {
+        let e = engine();
+        let mut s = empty();
+        let shared =
+            Dynamic::from_array(vec![Dynamic::from_int(1), Dynamic::from_int(2)]).into_shared();
+        let buffer = shared.read_lock::<rhai::Array>().map(|list| list.as_ptr()).unwrap();
+        let len = e.compile_expression("response.len()", &["response"]).unwrap();
+        let value = e.eval_with(&len, &mut s, [("response", shared.clone())]).unwrap();
+        assert_eq!(value.as_int(), Ok(2));
+        let push = e.compile_expression("response.push(3)", &["response"]).unwrap();
+        let err = e.eval_with(&push, &mut s, [("response", shared.clone())]).unwrap_err();
+        assert!(err.message.contains("constant"), "{err}");
+        let back = shared.flatten().into_array().unwrap();
+        assert_eq!((back.len(), back.as_ptr()), (2, buffer));
     }
 
     #[test]
