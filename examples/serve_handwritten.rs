@@ -16,7 +16,9 @@
 //!
 //! The client secret is read from `WEFT_SIM_SECRET` (default: the simulator's `sim-app-secret`).
 
-use std::error::Error;
+#[path = "common/graph.rs"]
+mod graph;
+
 use std::sync::Arc;
 
 use axum::Json;
@@ -26,23 +28,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
-use weft::nodes::expr::time::{format_instant, graph_to_utc};
 
-/// The simulator's registered application (see `weft sim`).
-const CLIENT_ID: &str = "11111111-1111-1111-1111-111111111111";
-/// The scope the `graph-app` profile asks for.
-const SCOPE: &str = "https://graph.microsoft.com/.default";
+use graph::{Event, GraphEvent, Result, sign_in};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// The token endpoint's answer (only what is used).
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-}
 
 /// The run's parameters, as `bench/weft/page.flow.json` declares them.
 #[derive(Deserialize)]
@@ -65,86 +55,11 @@ struct Page {
     value: Vec<GraphEvent>,
 }
 
-/// A Graph `dateTimeTimeZone`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DateTimeTimeZone {
-    date_time: String,
-    time_zone: String,
-}
-
-/// A Graph `location` (only the display name).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Location {
-    display_name: Option<String>,
-}
-
-/// A Graph `emailAddress`.
-#[derive(Deserialize)]
-struct EmailAddress {
-    address: Option<String>,
-}
-
-/// A Graph `recipient` (the organizer).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Recipient {
-    email_address: Option<EmailAddress>,
-}
-
-/// The fields of a Graph event the mapping reads.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GraphEvent {
-    id: String,
-    subject: String,
-    start: DateTimeTimeZone,
-    end: DateTimeTimeZone,
-    is_all_day: bool,
-    location: Option<Location>,
-    organizer: Option<Recipient>,
-}
-
-/// One mapped item. Fields in the order `weft serve` writes them (sorted by name).
-#[derive(Serialize)]
-struct Event {
-    end: String,
-    id: String,
-    is_all_day: bool,
-    location: Option<String>,
-    organizer: Option<String>,
-    start: String,
-    subject: String,
-}
-
 /// The answer, shaped as `weft serve`'s.
 #[derive(Serialize)]
 struct Answer<'a, T: Serialize> {
     status: &'a str,
     result: T,
-}
-
-/// A Graph date-time as UTC RFC 3339.
-fn to_utc(at: &DateTimeTimeZone) -> Result<String> {
-    let instant = graph_to_utc(&at.date_time, &at.time_zone)?;
-    Ok(format_instant(&instant))
-}
-
-impl TryFrom<GraphEvent> for Event {
-    type Error = Box<dyn Error + Send + Sync>;
-
-    fn try_from(item: GraphEvent) -> Result<Self> {
-        Ok(Self {
-            start: to_utc(&item.start)?,
-            end: to_utc(&item.end)?,
-            id: item.id,
-            subject: item.subject,
-            is_all_day: item.is_all_day,
-            location: item.location.and_then(|l| l.display_name),
-            organizer: item.organizer.and_then(|o| o.email_address).and_then(|e| e.address),
-        })
-    }
 }
 
 /// What every request shares: the HTTP client and the bearer header.
@@ -194,42 +109,17 @@ async fn run_page(State(shared): State<Arc<Shared>>, Json(params): Json<Params>)
     }
 }
 
-/// A URL-encoded form body.
-fn form(pairs: &[(&str, &str)]) -> Result<String> {
-    let mut url = Url::parse("http://form.invalid/")?;
-    url.query_pairs_mut().extend_pairs(pairs);
-    Ok(url.query().unwrap_or_default().to_owned())
-}
-
 /// Signs in, then serves until killed.
 async fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [listen, base] = args.as_slice() else {
         return Err("usage: serve_handwritten LISTEN_ADDR SIM_BASE_URL".into());
     };
-    let secret = std::env::var("WEFT_SIM_SECRET").unwrap_or_else(|_| "sim-app-secret".to_owned());
     let base = base.trim_end_matches('/');
 
     weft::http::ensure_crypto_provider();
     let client = reqwest::Client::builder().build()?;
-    let body = form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", &secret),
-        ("scope", SCOPE),
-    ])?;
-    let response = client
-        .post(format!("{base}/weft-sim/oauth2/v2.0/token"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body(body)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        return Err(format!("sign-in failed: HTTP {}", response.status()).into());
-    }
-    let token: TokenResponse = serde_json::from_slice(&response.bytes().await?)?;
-    let shared = Arc::new(Shared { client, bearer: format!("Bearer {}", token.access_token) });
+    let shared = Arc::new(Shared { bearer: sign_in(&client, base).await?, client });
 
     let app = axum::Router::new().route("/runs/page", post(run_page)).with_state(shared);
     let listener = tokio::net::TcpListener::bind(listen.as_str()).await?;
