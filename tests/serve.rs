@@ -171,6 +171,14 @@ async fn runs_answer_with_their_result_or_a_json_error() {
         post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "colour": "red"}"#).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["parameter"], "colour");
+    // What the request says is echoed only in part.
+    let long = "p".repeat(5000);
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/echo"), format!(r#"{{"name": "Ada", "{long}": 1}}"#))
+            .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().len() < 1000, "{body}");
+    assert!(body["error"]["parameter"].as_str().unwrap().starts_with("ppp"), "{body}");
     let (status, _, body) = post(&http, &format!("{url}/runs/echo"), "[1, 2]").await;
     assert_eq!(status, 400, "{body}");
     assert!(message(&body).contains("JSON object"), "{body}");
@@ -235,11 +243,13 @@ async fn oversized_bodies_get_413() {
     server.shutdown().await;
 }
 
-/// Sends raw bytes and reads the answer until the server closes the connection.
+/// Sends raw bytes (`host: x` becomes the server's address) and reads the answer until the
+/// server closes the connection.
 async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request).await.unwrap();
+    let request = String::from_utf8_lossy(request).replace("host: x", &format!("host: {addr}"));
+    tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
     String::from_utf8_lossy(&answer).into_owned()
@@ -266,6 +276,84 @@ async fn garbage_never_brings_the_server_down() {
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
     let (status, body) = get(&client(), &format!("{}/health", server.url())).await;
     assert_eq!(status, 200, "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_only_loopback_names_and_no_foreign_pages_are_answered() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let url = format!("{}/runs/echo", server.url());
+    let http = client();
+    let ada = r#"{"name": "Ada"}"#;
+    let send = |host: Option<String>, origin: Option<&'static str>| {
+        let mut request = http.post(&url).header("content-type", "text/plain").body(ada);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let port = server.addr().port();
+    // DNS rebinding: the page's own name reaches the server's address.
+    let (status, body) = send(Some(format!("attacker.example:{port}")), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains(r#"{"error":{"message":"#), "{body}");
+    // A cross-site request from a page elsewhere (a "simple" request: no preflight).
+    let (status, body) = send(None, Some("http://evil.example")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("cross-origin"), "{body}");
+    let (status, _) = send(None, Some("null")).await;
+    assert_eq!(status, 403);
+    // The loopback names, with or without a same-server origin, are answered.
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (status, body) = send(Some(host), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = send(None, Some("http://localhost")).await;
+    assert_eq!(status, 403, "another port is another origin: {body}");
+    let origin: &'static str = format!("http://127.0.0.1:{port}").leak();
+    let (status, body) = send(None, Some(origin)).await;
+    assert_eq!(status, 200, "{body}");
+    server.shutdown().await;
+
+    // With a token, the token decides: any name may reach a server behind a proxy.
+    let mut with_token = config(dir.path());
+    with_token.token = Some("a-long-access-token".into());
+    let server = start(with_token).await;
+    let response = http
+        .post(format!("{}/runs/echo", server.url()))
+        .header("host", "weft.example.org")
+        .header("authorization", "Bearer a-long-access-token")
+        .body(ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gets_408() {
+    let dir = flow_dir();
+    let mut config = config(dir.path());
+    config.body_timeout = Duration::from_millis(200);
+    let server = start(config).await;
+    let answer = raw(
+        server.addr(),
+        b"POST /runs/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 20\r\n\r\n{\"na",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+    let (status, _) = get(&client(), &format!("{}/health", server.url())).await;
+    assert_eq!(status, 200);
     server.shutdown().await;
 }
 
@@ -497,6 +585,25 @@ async fn shutdown_lets_runs_in_flight_finish() {
     let (status, _, body) = run.await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(http.get(format!("{url}/health")).send().await.is_err(), "no longer listening");
+
+    // A run still going when the grace period ends is interrupted: 503, to be retried.
+    let mut hasty = config(dir.path());
+    hasty.shutdown_grace = Duration::from_millis(100);
+    let server = start(hasty).await;
+    let url = server.url();
+    let slow = json!({ "url": format!("{}/slower", upstream.uri()) }).to_string();
+    Mock::given(method("GET"))
+        .and(path("/slower"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&upstream)
+        .await;
+    let run = tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.shutdown().await;
+    let (status, headers, body) = run.await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    assert!(message(&body).contains("interrupted"), "{body}");
 }
 
 fn anchor() -> DateTime<Utc> {

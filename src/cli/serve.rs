@@ -62,13 +62,13 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let timeout = if args.timeout == 0.0 {
-        None
-    } else if args.timeout.is_finite() && args.timeout > 0.0 {
-        Some(Duration::from_secs_f64(args.timeout))
-    } else {
-        eprintln!("error: --timeout must be a positive number of seconds (0: no limit)");
-        return EXIT_BAD_INPUT;
+    let timeout = match Duration::try_from_secs_f64(args.timeout) {
+        Ok(limit) if limit.is_zero() => None,
+        Ok(limit) => Some(limit),
+        Err(_) => {
+            eprintln!("error: --timeout must be a number of seconds, 0 for no limit");
+            return EXIT_BAD_INPUT;
+        }
     };
     let mut config = ServeConfig::new(&args.dir);
     config.listen = listen;
@@ -101,19 +101,47 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             server.flows().join(", ")
         );
         eprintln!(
-            "  POST {}/runs/{{flow}}   GET /flows   GET /health   (Ctrl-C stops)",
+            "  POST {}/runs/{{flow}}   GET /flows   GET /health   (Ctrl-C or SIGTERM stops)",
             server.url()
         );
-        server
+        let stopped = server
             .serve_until(async {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
+                stop_signal().await;
                 eprintln!("shutting down: finishing the runs in flight");
             })
             .await;
-        0
+        match stopped {
+            Ok(()) => 0,
+            Err(err) => {
+                eprintln!("error: {err}");
+                EXIT_FAILED
+            }
+        }
     })
+}
+
+/// Ctrl-C, or (on Unix) the SIGTERM that service managers and container runtimes send to stop.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    () = ctrl_c => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
-//! The access token: every request carries `Authorization: Bearer <token>` when one is set.
+//! Who may call: with an access token, every request carries `Authorization: Bearer <token>`;
+//! without one (loopback only), requests must be addressed to the loopback names and come from
+//! no other web origin, so that no web page the user visits can start runs with the user's
+//! sign-ins, by a cross-site request or by DNS rebinding.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The expected token, kept as its SHA-256 digest so comparisons take the same time whatever
@@ -70,6 +74,60 @@ pub(super) async fn require_token(
             response
         }
     }
+}
+
+/// The `Host` values a tokenless server answers to: its port on `127.0.0.1`, `localhost` and
+/// `[::1]` (and the bare names on port 80, where clients leave the port out).
+pub(super) struct LocalOnly {
+    hosts: Vec<String>,
+}
+
+impl LocalOnly {
+    pub(super) fn new(addr: SocketAddr) -> Self {
+        let port = addr.port();
+        let names = ["127.0.0.1", "localhost", "[::1]"];
+        let mut hosts: Vec<String> = names.iter().map(|name| format!("{name}:{port}")).collect();
+        if port == 80 {
+            hosts.extend(names.iter().map(|name| (*name).to_owned()));
+        }
+        Self { hosts }
+    }
+
+    fn allows_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    fn allows_origin(&self, origin: &str) -> bool {
+        origin.strip_prefix("http://").is_some_and(|host| self.allows_host(host))
+    }
+}
+
+/// Middleware of a tokenless server: 403 for a request addressed to another name (DNS
+/// rebinding) or sent from another web origin (a cross-site request).
+pub(super) async fn require_local(
+    State(local): State<Arc<LocalOnly>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(|host| local.allows_host(host)) {
+        return super::api::error(
+            StatusCode::FORBIDDEN,
+            "without an access token this server only answers requests addressed to \
+             127.0.0.1, localhost or [::1] on its port",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin.to_str().is_ok_and(|origin| local.allows_origin(origin))
+    {
+        return super::api::error(
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused: without an access token this server does not answer \
+             requests sent by web pages",
+        );
+    }
+    next.run(request).await
 }
 
 #[cfg(test)]

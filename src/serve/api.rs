@@ -1,6 +1,6 @@
 //! The HTTP API: routes, handlers and their JSON answers.
 
-use super::access::{AccessToken, require_token};
+use super::access::{AccessToken, LocalOnly, require_local, require_token};
 use super::catalog::{Catalog, Entry};
 use super::{Phase, ServeConfig};
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
@@ -31,6 +32,7 @@ struct App {
     max_runs: usize,
     max_body: u64,
     timeout: Option<Duration>,
+    body_timeout: Duration,
     max_steps: u64,
     retry_after: HeaderValue,
     phase: watch::Receiver<Phase>,
@@ -39,6 +41,7 @@ struct App {
 /// Builds the router over the loaded catalog.
 pub(super) fn router(
     config: &ServeConfig,
+    addr: SocketAddr,
     catalog: Catalog,
     runtime: Runtime,
     phase: watch::Receiver<Phase>,
@@ -59,6 +62,7 @@ pub(super) fn router(
         max_runs: config.max_runs,
         max_body: u64::try_from(config.max_body).unwrap_or(u64::MAX),
         timeout: config.timeout,
+        body_timeout: config.body_timeout,
         max_steps: config.max_steps,
         retry_after: HeaderValue::from(config.retry_after),
         phase,
@@ -77,7 +81,10 @@ pub(super) fn router(
             Arc::new(AccessToken::new(token)),
             require_token,
         )),
-        None => router,
+        None => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(LocalOnly::new(addr)),
+            require_local,
+        )),
     }
 }
 
@@ -196,10 +203,11 @@ fn bad_params(err: &ParamError) -> Response {
         }
         ParamError::Syntax(_) | ParamError::File(_) => (err.to_string(), None),
     };
+    // A parameter name comes from the request: echo a bounded part of it.
     let mut body = Map::new();
-    body.insert("message".into(), message.into());
+    body.insert("message".into(), clip(&message, 500).into());
     if let Some(name) = name {
-        body.insert("parameter".into(), name.clone().into());
+        body.insert("parameter".into(), clip(name, 100).into());
     }
     json_value(StatusCode::BAD_REQUEST, &json!({ "error": body }))
 }
@@ -225,9 +233,18 @@ async fn run(
     if declared.is_some_and(|len| len > app.max_body) {
         return too_large();
     }
-    let body = match Bytes::from_request(request, &()).await {
-        Ok(body) => body,
-        Err(rejection) => {
+    // A client that stops sending holds no more than its connection, and not for long.
+    let body = match tokio::time::timeout(app.body_timeout, Bytes::from_request(request, &())).await
+    {
+        Err(_) => {
+            let secs = app.body_timeout.as_secs_f64();
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the body did not arrive within {secs} s"),
+            );
+        }
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 return too_large();
@@ -271,7 +288,12 @@ async fn run(
     drop(permit);
     let elapsed = started.elapsed();
     tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
-    answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()))
+    let mut response = answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()));
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        // Interrupted by a shutdown: another instance (or this one restarted) may take it.
+        response.headers_mut().insert(header::RETRY_AFTER, app.retry_after.clone());
+    }
+    response
 }
 
 /// Whether a failed run failed because its time limit passed.

@@ -74,6 +74,8 @@ pub struct ServeConfig {
     pub timeout: Option<Duration>,
     /// The largest request body, in bytes; larger ones get 413.
     pub max_body: usize,
+    /// How long a request's body may take to arrive before the request gets 408.
+    pub body_timeout: Duration,
     /// The step limit of each run.
     pub max_steps: u64,
     /// The access token every request must carry as `Authorization: Bearer …`. Required when
@@ -98,6 +100,7 @@ impl ServeConfig {
             max_runs: DEFAULT_MAX_RUNS,
             timeout: Some(DEFAULT_TIMEOUT),
             max_body: DEFAULT_MAX_BODY,
+            body_timeout: Duration::from_secs(30),
             max_steps: crate::exec::DEFAULT_MAX_STEPS,
             token: None,
             env: Arc::new(|name: &str| std::env::var(name).ok()),
@@ -116,14 +119,20 @@ impl ServeConfig {
             }
             _ => {}
         }
-        if self.max_runs == 0 {
-            return Err(ServeError::Config("--max-runs must be at least 1".into()));
+        if self.max_runs == 0 || self.max_runs > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ServeError::Config(format!(
+                "--max-runs must be between 1 and {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
         }
         if self.max_body == 0 {
             return Err(ServeError::Config("the body limit must be at least 1 byte".into()));
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(ServeError::Config("--timeout must be positive".into()));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(ServeError::Config("the body timeout must be positive".into()));
         }
         Ok(())
     }
@@ -139,6 +148,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_runs", &self.max_runs)
             .field("timeout", &self.timeout)
             .field("max_body", &self.max_body)
+            .field("body_timeout", &self.body_timeout)
             .field("max_steps", &self.max_steps)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("retry_after", &self.retry_after)
@@ -181,6 +191,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The server stopped by itself, not because it was asked to.
+    #[error("the server stopped: {0}")]
+    Stopped(String),
 }
 
 /// The server's life: running, no longer accepting (runs finish), interrupting runs.
@@ -216,7 +229,7 @@ impl Server {
             http: Some(Arc::new(http)),
         };
         let runtime = crate::exec::Runtime::new(catalog.engine.clone()).with_services(services);
-        let router = api::router(&config, catalog, runtime, phase_rx.clone());
+        let router = api::router(&config, addr, catalog, runtime, phase_rx.clone());
         let mut draining = phase_rx;
         let task = tokio::spawn(async move {
             use axum::serve::ListenerExt;
@@ -281,13 +294,25 @@ impl ServerHandle {
     }
 
     /// Serves until `signal` resolves, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl Future<Output = ()>) {
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Stopped`] when the server stops before `signal` resolves.
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
         let mut this = self;
         tokio::select! {
             () = signal => {}
-            _ = &mut this.task => return,
+            ended = &mut this.task => {
+                let why = match ended {
+                    Ok(Ok(())) => "it ended without being asked to".to_owned(),
+                    Ok(Err(err)) => err.to_string(),
+                    Err(err) => err.to_string(),
+                };
+                return Err(ServeError::Stopped(why));
+            }
         }
         this.shutdown().await;
+        Ok(())
     }
 
     /// Stops accepting connections, lets runs in flight finish (for up to the configured
