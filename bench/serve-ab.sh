@@ -82,8 +82,9 @@ PORT_B=$((PORT_A + 1000))
 printf '%4s %10s %10s %10s %10s %8s %8s\n' pair "A req/s" "A µs/req" "B req/s" "B µs/req" "rate B/A" "CPU B/A"
 RATES=() CPUS=()
 for i in $(seq 1 "$PAIRS"); do
-    read -r a_rps a_cpu < <(measure "$A" "$PORT_A" "$FLOWS_A")
-    read -r b_rps b_cpu < <(measure "$B" "$PORT_B" "$FLOWS_B")
+    # Not in a subshell: the server it starts is in PIDS for cleanup, and its `exit` ends the script.
+    measure "$A" "$PORT_A" "$FLOWS_A" >"$WORK/a"; read -r a_rps a_cpu <"$WORK/a"
+    measure "$B" "$PORT_B" "$FLOWS_B" >"$WORK/b"; read -r b_rps b_cpu <"$WORK/b"
     rate=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", b / a }')
     cpu=$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", b / a }')
     RATES+=("$rate") CPUS+=("$cpu")

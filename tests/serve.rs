@@ -358,6 +358,49 @@ async fn a_body_that_stops_arriving_gets_408() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = flow_dir();
+    // Headers that never end: the connection is closed.
+    let mut config = config(dir.path());
+    config.header_timeout = Duration::from_millis(200);
+    let server = start(config).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let half = format!("POST /runs/echo HTTP/1.1\r\nhost: {}\r\n", server.addr());
+    tcp.write_all(half.as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was left open");
+    server.shutdown().await;
+
+    // At most `max_connections` open: one more is closed at once, and a slot comes back when a
+    // connection closes.
+    let mut config = self::config(dir.path());
+    config.max_connections = 2;
+    let server = start(config).await;
+    let idle = [
+        tokio::net::TcpStream::connect(server.addr()).await.unwrap(),
+        tokio::net::TcpStream::connect(server.addr()).await.unwrap(),
+    ];
+    let mut extra = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut nothing = Vec::new();
+    let refused = tokio::time::timeout(Duration::from_secs(10), extra.read_to_end(&mut nothing));
+    assert!(matches!(refused.await, Ok(Ok(0)) | Ok(Err(_))), "a third connection was served");
+    drop(idle);
+    let http = client();
+    let mut answered = false;
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("{}/health", server.url())).send().await {
+            answered = response.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(answered, "no slot came back after the idle connections closed");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saturation_gets_503_with_retry_after_and_slow_runs_time_out() {
     let upstream = MockServer::start().await;
     Mock::given(method("GET"))

@@ -29,6 +29,7 @@
 mod access;
 mod api;
 mod catalog;
+mod listen;
 
 use crate::auth::TokenManager;
 use std::fmt;
@@ -76,6 +77,10 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// How long a request's body may take to arrive before the request gets 408.
     pub body_timeout: Duration,
+    /// How long a client may take to send a request's headers before its connection is closed.
+    pub header_timeout: Duration,
+    /// The most connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
     /// The step limit of each run.
     pub max_steps: u64,
     /// The access token every request must carry as `Authorization: Bearer …`. Required when
@@ -101,6 +106,8 @@ impl ServeConfig {
             timeout: Some(DEFAULT_TIMEOUT),
             max_body: DEFAULT_MAX_BODY,
             body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             max_steps: crate::exec::DEFAULT_MAX_STEPS,
             token: None,
             env: Arc::new(|name: &str| std::env::var(name).ok()),
@@ -131,8 +138,11 @@ impl ServeConfig {
         if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(ServeError::Config("--timeout must be positive".into()));
         }
-        if self.body_timeout.is_zero() {
-            return Err(ServeError::Config("the body timeout must be positive".into()));
+        if self.body_timeout.is_zero() || self.header_timeout.is_zero() {
+            return Err(ServeError::Config("the body and header timeouts must be positive".into()));
+        }
+        if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ServeError::Config("the connection limit must be at least 1".into()));
         }
         Ok(())
     }
@@ -149,6 +159,8 @@ impl fmt::Debug for ServeConfig {
             .field("timeout", &self.timeout)
             .field("max_body", &self.max_body)
             .field("body_timeout", &self.body_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
             .field("max_steps", &self.max_steps)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("retry_after", &self.retry_after)
@@ -230,19 +242,11 @@ impl Server {
         };
         let runtime = crate::exec::Runtime::new(catalog.engine.clone()).with_services(services);
         let router = api::router(&config, addr, catalog, runtime, phase_rx.clone());
-        let mut draining = phase_rx;
-        let task = tokio::spawn(async move {
-            use axum::serve::ListenerExt;
-            let listener = listener.tap_io(|tcp| {
-                // Small JSON answers: don't wait to coalesce them.
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = draining.wait_for(|p| *p >= Phase::Draining).await;
-                })
-                .await
-        });
+        let limits = listen::Limits {
+            header_timeout: config.header_timeout,
+            max_connections: config.max_connections,
+        };
+        let task = tokio::spawn(listen::serve(listener, router, limits, phase_rx));
         tracing::info!(%addr, flows = names.len(), "serving");
         Ok(ServerHandle {
             addr,
@@ -263,7 +267,7 @@ pub struct ServerHandle {
     skipped: Vec<Skipped>,
     tokens: Option<Arc<TokenManager>>,
     phase: watch::Sender<Phase>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
     grace: Duration,
 }
 
@@ -304,8 +308,7 @@ impl ServerHandle {
             () = signal => {}
             ended = &mut this.task => {
                 let why = match ended {
-                    Ok(Ok(())) => "it ended without being asked to".to_owned(),
-                    Ok(Err(err)) => err.to_string(),
+                    Ok(()) => "it ended without being asked to".to_owned(),
                     Err(err) => err.to_string(),
                 };
                 return Err(ServeError::Stopped(why));
