@@ -669,6 +669,17 @@ fn bare(mut error: EvalAltResult) -> String {
             }
         }
         EvalAltResult::ErrorTerminated(_, _) => "the expression was terminated".to_owned(),
+        // A closure that captures `vars` (or `params`, or an extra) shares it, and a method
+        // running on a value inside it holds it meanwhile: Rhai refuses rather than deadlock,
+        // with a message about threads that means nothing here. A copy is not held.
+        EvalAltResult::ErrorDataRace(what, _) => {
+            let function = what.split('\'').nth(1).unwrap_or("the function");
+            format!(
+                "`{function}` runs on a value inside `vars` (or `params`) while a closure given \
+                 to it reads them too, which expressions can't do: call it on a copy, such as \
+                 `(vars.items + []).{function}(|x| x + vars.n)` for a list"
+            )
+        }
         _ => {
             error.clear_position();
             error.to_string()
@@ -848,6 +859,17 @@ mod tests {
         assert!(err.message.contains("constant"), "{err}");
         let back = shared.flatten().into_array().unwrap();
         assert_eq!((back.len(), back.as_ptr()), (2, buffer));
+    }
+
+    #[test]
+    fn a_closure_reading_vars_while_a_method_runs_inside_them_is_explained() {
+        let mut s = scope(json!({}), json!({"list": [1, 2, 3], "n": 10}));
+        let err = eval_in("vars.list.map(|x| x + vars.n)", &mut s).unwrap_err();
+        assert!(err.message.starts_with("`map` runs on a value inside `vars`"), "{err}");
+        assert!(!err.message.contains("Data race"), "{err}");
+        // The way out the message gives works.
+        let copy = eval_in("(vars.list + []).map(|x| x + vars.n)", &mut s).unwrap();
+        assert_eq!(copy, json!([11, 12, 13]));
     }
 
     #[test]
