@@ -6,7 +6,10 @@
 
 #![allow(clippy::expect_used, clippy::panic)]
 
-use serde::{Deserialize, Serialize};
+#[path = "../examples/common/graph.rs"]
+mod graph;
+
+use serde::Deserialize;
 use serde_json::json;
 use weft::exec::{self, RunOptions, Runtime};
 
@@ -170,76 +173,14 @@ fn weft_parse_only(bencher: divan::Bencher) {
 
 #[derive(Deserialize)]
 struct Page {
-    value: Vec<Event>,
+    value: Vec<graph::GraphEvent>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Event {
-    id: String,
-    subject: String,
-    start: GraphTime,
-    end: GraphTime,
-    is_all_day: bool,
-    location: Option<Location>,
-    organizer: Option<Organizer>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GraphTime {
-    date_time: String,
-    time_zone: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Location {
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Organizer {
-    email_address: Address,
-}
-
-#[derive(Deserialize)]
-struct Address {
-    address: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Item {
-    id: String,
-    subject: String,
-    start: String,
-    end: String,
-    is_all_day: bool,
-    location: Option<String>,
-    organizer: Option<String>,
-}
-
-fn utc(t: &GraphTime) -> String {
-    let at = weft::nodes::expr::time::graph_to_utc(&t.date_time, &t.time_zone).expect("time");
-    weft::nodes::expr::time::format_instant(&at)
-}
-
-/// The same mapping written by hand: serde into structs, then the fields, times in UTC.
-fn handwritten(text: &str) -> Vec<Item> {
+/// The same mapping written by hand: serde into structs, then the fields, times in UTC (the
+/// hand-written examples' mapping).
+fn handwritten(text: &str) -> Vec<graph::Event> {
     let page: Page = serde_json::from_str(text).expect("page");
-    page.value
-        .into_iter()
-        .map(|e| Item {
-            start: utc(&e.start),
-            end: utc(&e.end),
-            id: e.id,
-            subject: e.subject,
-            is_all_day: e.is_all_day,
-            location: e.location.and_then(|l| l.display_name),
-            organizer: e.organizer.and_then(|o| o.email_address.address),
-        })
-        .collect()
+    page.value.into_iter().map(|e| graph::Event::try_from(e).expect("event")).collect()
 }
 
 #[divan::bench(sample_count = 10)]

@@ -17,12 +17,15 @@
 
 #[path = "common/graph.rs"]
 mod graph;
+#[path = "common/sim.rs"]
+mod sim;
 
 use reqwest::Url;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use graph::{Event, GraphEvent, Result, sign_in};
+use graph::{Event, GraphEvent, Result};
+use sim::sign_in;
 
 /// One calendarView page.
 #[derive(Deserialize)]

@@ -18,6 +18,8 @@
 
 #[path = "common/graph.rs"]
 mod graph;
+#[path = "common/sim.rs"]
+mod sim;
 
 use std::sync::Arc;
 
@@ -29,7 +31,8 @@ use axum::routing::post;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use graph::{Event, GraphEvent, Result, sign_in};
+use graph::{Event, GraphEvent, Result};
+use sim::sign_in;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

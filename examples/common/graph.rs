@@ -1,50 +1,13 @@
-//! What the hand-written examples share: signing in to the simulator, and a Graph event mapped to
-//! the fields the flows map it to. Included by each example with `#[path]`; not an example itself.
+//! A Graph event mapped by hand to the fields the flows map it to: what the hand-written examples
+//! and the import benchmark share. Included with `#[path]`; not an example itself.
 
 use std::error::Error;
 
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use weft::nodes::expr::time::{format_instant, graph_to_utc};
 
-/// The simulator's registered application (see `weft sim`).
-const CLIENT_ID: &str = "11111111-1111-1111-1111-111111111111";
-/// The scope the `graph-app` profile asks for.
-const SCOPE: &str = "https://graph.microsoft.com/.default";
-
+/// An error of the hand-written programs.
 pub type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// The token endpoint's answer (only what is used).
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-}
-
-/// Signs in to the simulator at `base` as its application (client credentials, the secret from
-/// `WEFT_SIM_SECRET`, default `sim-app-secret`, in the form body) and returns the
-/// `Authorization` header's value.
-pub async fn sign_in(client: &reqwest::Client, base: &str) -> Result<String> {
-    let secret = std::env::var("WEFT_SIM_SECRET").unwrap_or_else(|_| "sim-app-secret".to_owned());
-    let mut form = Url::parse("http://form.invalid/")?;
-    form.query_pairs_mut().extend_pairs([
-        ("grant_type", "client_credentials"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", &secret),
-        ("scope", SCOPE),
-    ]);
-    let response = client
-        .post(format!("{base}/weft-sim/oauth2/v2.0/token"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body(form.query().unwrap_or_default().to_owned())
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        return Err(format!("sign-in failed: HTTP {}", response.status()).into());
-    }
-    let token: TokenResponse = serde_json::from_slice(&response.bytes().await?)?;
-    Ok(format!("Bearer {}", token.access_token))
-}
 
 /// A Graph `dateTimeTimeZone`.
 #[derive(Deserialize)]
