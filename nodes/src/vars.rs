@@ -10,6 +10,10 @@
 //! [`Vars::prepare`], or any method here but [`Vars::json_text_at`], which hands the text to a
 //! reader of JSON text) first turns the pending values it can reach into Rhai values, so no
 //! reader ever sees the text in their place.
+//!
+//! Every value that enters `vars` is marked read-only (Rhai's access mode, throughout), so a
+//! method in an expression that would modify it in place (`vars.list.push(1)`) fails: only a
+//! node's own writes change `vars`.
 
 use crate::expr::{VarReads, parse_json};
 use rhai::{Array, Dynamic, ImmutableString, Map};
@@ -159,7 +163,8 @@ pub enum VarsError {
 impl Vars {
     /// Variables seeded with `initial`.
     pub fn new(initial: Map) -> Self {
-        Self { root: Dynamic::from_map(initial).into_shared(), pending: Arc::default() }
+        let root = Dynamic::from_map(initial).into_read_only().into_shared();
+        Self { root, pending: Arc::default() }
     }
 
     /// The shared handle, for an expression scope or any reader of the whole map: every
@@ -219,7 +224,7 @@ impl Vars {
         for path in due {
             at_path_mut(&mut map, &path.segments, |slot| {
                 let value = slot.read_lock::<JsonText>().map(|text| text.value())?;
-                *slot = value;
+                *slot = value.into_read_only();
                 Some(())
             });
         }
@@ -249,7 +254,7 @@ impl Vars {
     pub fn set(&self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
         self.settle_for_write(path);
         self.with_slot(path, |slot| {
-            *slot = value;
+            *slot = value.into_read_only();
             Ok(())
         })
     }
@@ -258,7 +263,7 @@ impl Vars {
     /// was none), to put back later.
     pub fn replace(&self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
         self.settle(|p| p.overlaps(&path.segments));
-        self.with_slot(path, |slot| Ok(std::mem::replace(slot, value)))
+        self.with_slot(path, |slot| Ok(std::mem::replace(slot, value.into_read_only())))
     }
 
     /// Appends `items` to the list at `path` (created when unset).
@@ -266,12 +271,12 @@ impl Vars {
         self.settle(|p| p.overlaps(&path.segments));
         self.with_slot(path, |slot| {
             if slot.is_unit() {
-                *slot = Dynamic::from_array(items);
+                *slot = Dynamic::from_array(items).into_read_only();
                 return Ok(());
             }
             let mut list =
                 slot.as_array_mut().map_err(|_| VarsError::NotAList(path.to_string()))?;
-            list.extend(items);
+            list.extend(items.into_iter().map(Dynamic::into_read_only));
             Ok(())
         })
     }
@@ -333,7 +338,7 @@ impl Vars {
                 return f(entry);
             }
             if entry.is_unit() {
-                *entry = Dynamic::from_map(Map::new());
+                *entry = Dynamic::from_map(Map::new()).into_read_only();
             }
             let mut inner = entry.as_map_mut().map_err(|_| not_object(depth + 1))?;
             slot_in(&mut inner, rest, depth + 1, not_object, f)
@@ -390,6 +395,36 @@ mod tests {
 
     fn path(s: &str) -> VarPath {
         VarPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn what_enters_vars_is_read_only_to_expressions() {
+        use crate::expr::{ExprEngine, ExprScope, dynamic_to_json};
+        let vars = Vars::new(Map::new());
+        // The scope first, as in a run: the writes come after it.
+        let mut scope = ExprScope::new(Dynamic::from_map(Map::new()), vars.handle());
+        let list = |items: &[i64]| items.iter().map(|i| Dynamic::from_int(*i)).collect::<Array>();
+        vars.set(&path("set"), Dynamic::from_array(list(&[1]))).unwrap();
+        vars.set(&path("deep.inside"), Dynamic::from_array(list(&[1]))).unwrap();
+        let _ = vars.replace(&path("replaced"), Dynamic::from_array(list(&[1]))).unwrap();
+        vars.append(&path("appended"), list(&[1])).unwrap();
+        vars.append(&path("appended"), vec![Dynamic::from_array(list(&[1]))]).unwrap();
+        vars.set_json_text(&path("text"), text(r#"{"list": [1]}"#)).unwrap();
+        let _ = vars.handle(); // parses the text in place
+        let engine = ExprEngine::new();
+        for target in ["set", "deep.inside", "replaced", "appended", "appended[1]", "text.list"] {
+            let push = engine.compile_expression(&format!("vars.{target}.push(2)"), &[]).unwrap();
+            let err = engine.eval(&push, &mut scope).unwrap_err();
+            assert!(err.message.contains("constant"), "{target}: {err}");
+            let insert = engine.compile_expression("vars.deep.insert(\"x\", 1)", &[]).unwrap();
+            assert!(engine.eval(&insert, &mut scope).is_err(), "{target}");
+        }
+        let all = dynamic_to_json(&vars.handle()).unwrap();
+        assert_eq!(
+            all,
+            serde_json::json!({ "set": [1], "deep": { "inside": [1] }, "replaced": [1],
+                "appended": [1, [1]], "text": { "list": [1] } })
+        );
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl ExprScope {
     ///
     /// `new` marks both values read-only throughout (once, O(size)), so methods that would
     /// modify them (`vars.list.push(1)`) fail even inside the shared cells; values written into
-    /// `vars` later should be marked too ([`Dynamic::into_read_only`]).
+    /// `vars` later must be marked too ([`Dynamic::into_read_only`]), as [`crate::vars::Vars`] does.
     #[must_use]
     pub fn new(params: Dynamic, vars: Dynamic) -> Self {
         let (params, vars) = (read_only(params), read_only(vars));
@@ -672,13 +672,16 @@ fn bare(mut error: EvalAltResult) -> String {
         // A closure that captures `vars` (or `params`, or an extra) shares it, and a method
         // running on a value inside it holds it meanwhile: Rhai refuses rather than deadlock,
         // with a message about threads that means nothing here. A copy is not held.
-        EvalAltResult::ErrorDataRace(what, _) => {
-            let function = what.split('\'').nth(1).unwrap_or("the function");
-            format!(
-                "`{function}` runs on a value inside `vars` (or `params`) while a closure given \
-                 to it reads them too, which expressions can't do: call it on a copy, such as \
-                 `(vars.items + []).{function}(|x| x + vars.n)` for a list"
-            )
+        EvalAltResult::ErrorDataRace(what, _) if what.starts_with("argument #") => {
+            match what.split('\'').nth(1) {
+                Some(function) => format!(
+                    "`{function}` runs on a value inside `vars` (or another input) while a \
+                     closure given to it reads that input too, which expressions can't do: call \
+                     it on a copy, such as `(vars.items + []).{function}(|x| x + vars.n)` for a \
+                     list"
+                ),
+                None => format!("a closure reads a value that is in use meanwhile ({what})"),
+            }
         }
         _ => {
             error.clear_position();
