@@ -267,6 +267,7 @@ async fn garbage_never_brings_the_server_down() {
     ] {
         let answer = raw(server.addr(), request).await;
         assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+        assert!(!answer.starts_with("HTTP/1.1 403"), "not what this test is about: {answer}");
     }
     let answer = raw(
         server.addr(),
@@ -610,30 +611,41 @@ async fn shutdown_lets_runs_in_flight_finish() {
         let (http, url) = (http.clone(), url.clone());
         tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    until_called(&upstream).await;
     server.shutdown().await;
     let (status, _, body) = run.await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(http.get(format!("{url}/health")).send().await.is_err(), "no longer listening");
 
     // A run still going when the grace period ends is interrupted: 503, to be retried.
+    let slower = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&slower)
+        .await;
     let mut hasty = config(dir.path());
     hasty.shutdown_grace = Duration::from_millis(100);
     let server = start(hasty).await;
     let url = server.url();
-    let slow = json!({ "url": format!("{}/slower", upstream.uri()) }).to_string();
-    Mock::given(method("GET"))
-        .and(path("/slower"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
-        .mount(&upstream)
-        .await;
+    let slow = json!({ "url": slower.uri() }).to_string();
     let run = tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    until_called(&slower).await;
     server.shutdown().await;
     let (status, headers, body) = run.await.unwrap();
     assert_eq!(status, 503, "{body}");
     assert_eq!(headers["retry-after"], "1");
     assert!(message(&body).contains("interrupted"), "{body}");
+}
+
+/// Waits until `upstream` has been called: the run is then in flight.
+async fn until_called(upstream: &MockServer) {
+    for _ in 0..1000 {
+        if upstream.received_requests().await.is_some_and(|r| !r.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the run never called {}", upstream.uri());
 }
 
 fn anchor() -> DateTime<Utc> {

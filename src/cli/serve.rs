@@ -63,9 +63,9 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
         }
     };
     let timeout = match Duration::try_from_secs_f64(args.timeout) {
-        Ok(limit) if limit.is_zero() => None,
-        Ok(limit) => Some(limit),
-        Err(_) => {
+        _ if args.timeout == 0.0 => None,
+        Ok(limit) if !limit.is_zero() => Some(limit),
+        _ => {
             eprintln!("error: --timeout must be a number of seconds, 0 for no limit");
             return EXIT_BAD_INPUT;
         }

@@ -52,7 +52,8 @@ fn bearer(header: Option<&[u8]>) -> Option<&[u8]> {
     rest.get(start..end)
 }
 
-/// Middleware: 401 unless the request carries the token.
+/// Middleware: 401 unless the request carries the token (and the connection closed, so that
+/// clients without it don't hold connections open).
 pub(super) async fn require_token(
     State(token): State<Arc<AccessToken>>,
     request: Request,
@@ -67,7 +68,7 @@ pub(super) async fn require_token(
             } else {
                 "the access token is not valid"
             };
-            let mut response = super::api::error(StatusCode::UNAUTHORIZED, message);
+            let mut response = refuse(StatusCode::UNAUTHORIZED, message);
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -76,58 +77,89 @@ pub(super) async fn require_token(
     }
 }
 
-/// The `Host` values a tokenless server answers to: its port on `127.0.0.1`, `localhost` and
-/// `[::1]` (and the bare names on port 80, where clients leave the port out).
+/// The names a tokenless server answers to: `127.0.0.1`, `localhost`, `[::1]` and the address it
+/// listens on. A `Host` may name any port (an SSH tunnel's, say): DNS rebinding shows in the
+/// name. An `Origin` must be this server exactly, port included: a page served on another local
+/// port is another site.
 pub(super) struct LocalOnly {
-    hosts: Vec<String>,
+    names: Vec<String>,
+    port: u16,
 }
 
 impl LocalOnly {
     pub(super) fn new(addr: SocketAddr) -> Self {
-        let port = addr.port();
-        let names = ["127.0.0.1", "localhost", "[::1]"];
-        let mut hosts: Vec<String> = names.iter().map(|name| format!("{name}:{port}")).collect();
-        if port == 80 {
-            hosts.extend(names.iter().map(|name| (*name).to_owned()));
+        let own = match addr.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let mut names: Vec<String> = ["127.0.0.1", "localhost", "[::1]"].map(String::from).into();
+        if !names.contains(&own) {
+            names.push(own);
         }
-        Self { hosts }
+        Self { names, port: addr.port() }
     }
 
+    fn is_local(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// `name[:port]`, the name one of ours.
     fn allows_host(&self, host: &str) -> bool {
-        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        let name = match host.rfind(':') {
+            // `[::1]:8787`, `localhost:8787`; a bare `[::1]` has its last colon inside brackets.
+            Some(colon) if !host[colon..].contains(']') => &host[..colon],
+            _ => host,
+        };
+        self.is_local(name)
     }
 
+    /// `http://name:port` with one of our names and our port (no port: 80).
     fn allows_origin(&self, origin: &str) -> bool {
-        origin.strip_prefix("http://").is_some_and(|host| self.allows_host(host))
+        let Some(host) = origin.strip_prefix("http://") else { return false };
+        let (name, port) = match host.rfind(':') {
+            Some(colon) if !host[colon..].contains(']') => (&host[..colon], &host[colon + 1..]),
+            _ => (host, "80"),
+        };
+        self.is_local(name) && port.parse::<u16>().is_ok_and(|p| p == self.port)
     }
 }
 
 /// Middleware of a tokenless server: 403 for a request addressed to another name (DNS
-/// rebinding) or sent from another web origin (a cross-site request).
+/// rebinding) or sent from another web origin (a cross-site request). A request without a
+/// `Host` (HTTP/1.0) comes from no browser and passes. A refused connection is closed, so that
+/// refused clients don't hold connections open.
 pub(super) async fn require_local(
     State(local): State<Arc<LocalOnly>>,
     request: Request,
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if !host.is_some_and(|host| local.allows_host(host)) {
-        return super::api::error(
+    if let Some(host) = headers.get(header::HOST)
+        && !host.to_str().is_ok_and(|host| local.allows_host(host))
+    {
+        return refuse(
             StatusCode::FORBIDDEN,
             "without an access token this server only answers requests addressed to \
-             127.0.0.1, localhost or [::1] on its port",
+             127.0.0.1, localhost, [::1] or the address it listens on",
         );
     }
     if let Some(origin) = headers.get(header::ORIGIN)
         && !origin.to_str().is_ok_and(|origin| local.allows_origin(origin))
     {
-        return super::api::error(
+        return refuse(
             StatusCode::FORBIDDEN,
             "cross-origin request refused: without an access token this server does not answer \
              requests sent by web pages",
         );
     }
     next.run(request).await
+}
+
+/// An error answer after which the connection is closed.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let mut response = super::api::error(status, message);
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 #[cfg(test)]
@@ -144,5 +176,34 @@ mod tests {
         assert!(!token_matches(Some(b"Bearer "), "s3cret-token"));
         assert!(!token_matches(Some(b"Bearer"), "s3cret-token"));
         assert!(!token_matches(None, "s3cret-token"));
+    }
+
+    #[test]
+    fn local_names_on_any_port_and_local_origins_on_this_port() {
+        let local = LocalOnly::new("127.0.0.2:8787".parse().unwrap());
+        for host in
+            ["127.0.0.1:8787", "LOCALHOST:9000", "[::1]:8787", "[::1]", "127.0.0.2:1", "localhost"]
+        {
+            assert!(local.allows_host(host), "{host}");
+        }
+        for host in
+            ["evil.example:8787", "127.0.0.1.evil.example", "[::2]:8787", "localhost.:8787", ""]
+        {
+            assert!(!local.allows_host(host), "{host}");
+        }
+        for origin in ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"] {
+            assert!(local.allows_origin(origin), "{origin}");
+        }
+        for origin in [
+            "http://localhost:9000",
+            "http://localhost",
+            "https://localhost:8787",
+            "http://evil.example:8787",
+            "null",
+        ] {
+            assert!(!local.allows_origin(origin), "{origin}");
+        }
+        let on_80 = LocalOnly::new("[::1]:80".parse().unwrap());
+        assert!(on_80.allows_origin("http://[::1]") && on_80.allows_origin("http://localhost"));
     }
 }

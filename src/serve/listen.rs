@@ -17,7 +17,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 /// How connections are served.
 pub(super) struct Limits {
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open (hyper restarts the deadline when a connection idles).
     pub(super) header_timeout: Duration,
     /// The most connections open at once; more are closed as soon as they are accepted.
     pub(super) max_connections: usize,
@@ -44,6 +45,8 @@ pub(super) async fn serve(
         };
         let tcp = match accepted {
             Ok((tcp, _)) => tcp,
+            // That one connection went wrong (reset before it was accepted, say).
+            Err(err) if is_connection_error(&err) => continue,
             Err(err) => {
                 // Out of file descriptors and the like: wait rather than spin.
                 tracing::warn!(%err, "accepting a connection failed");
@@ -52,7 +55,8 @@ pub(super) async fn serve(
             }
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::warn!(max = limits.max_connections, "too many connections: one refused");
+            // Not a warning each: a flood of connections would flood the log.
+            tracing::debug!(max = limits.max_connections, "too many connections: one refused");
             continue;
         };
         // Small JSON answers: don't wait to coalesce them.
@@ -74,6 +78,12 @@ pub(super) async fn serve(
     }
     drop((listener, alive));
     let _ = all_closed.recv().await;
+}
+
+/// Whether an accept error concerns only the connection being accepted.
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }
 
 /// Until the server starts draining (or its handle is gone).

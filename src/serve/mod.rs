@@ -8,7 +8,7 @@
 //! `Retry-After` instead of queueing).
 //!
 //! ```text
-//! POST /runs/{flow}[?trace=1]   a JSON object of parameters → 200 / 422 / 400 / 404 / 413 / 503 / 504
+//! POST /runs/{flow}[?trace=1]   a JSON object of parameters → 200 / 422 / 400 / 404 / 408 / 413 / 503 / 504
 //! GET  /flows                   names, descriptions and parameters of the served flows
 //! GET  /flows/{flow}            the flow file's JSON and its diagnostics
 //! GET  /health                  liveness, flows served, runs in flight
@@ -77,9 +77,12 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// How long a request's body may take to arrive before the request gets 408.
     pub body_timeout: Duration,
-    /// How long a client may take to send a request's headers before its connection is closed.
+    /// How long a client may take to send a request's headers before its connection is closed;
+    /// also how long an idle keep-alive connection stays open.
     pub header_timeout: Duration,
-    /// The most connections open at once; more are closed as soon as they are accepted.
+    /// The most connections open at once; more are closed as soon as they are accepted. Below
+    /// the usual limit of 1 024 open files per process, leaving room for the runs' own
+    /// connections and files.
     pub max_connections: usize,
     /// The step limit of each run.
     pub max_steps: u64,
@@ -107,7 +110,7 @@ impl ServeConfig {
             max_body: DEFAULT_MAX_BODY,
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
-            max_connections: 1024,
+            max_connections: 512,
             max_steps: crate::exec::DEFAULT_MAX_STEPS,
             token: None,
             env: Arc::new(|name: &str| std::env::var(name).ok()),
@@ -142,7 +145,10 @@ impl ServeConfig {
             return Err(ServeError::Config("the body and header timeouts must be positive".into()));
         }
         if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(ServeError::Config("the connection limit must be at least 1".into()));
+            return Err(ServeError::Config(format!(
+                "the connection limit must be between 1 and {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
         }
         Ok(())
     }
