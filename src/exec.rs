@@ -289,7 +289,12 @@ async fn walk_flow(
                 let status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
                 return Finish::Done { status, result };
             }
-            Err(err) => {
+            Err(mut err) => {
+                // A failure with an exit its node does not have (a lost user sign-in met by an
+                // `http_request`, which has no `unauthenticated` exit) takes `error`.
+                if err.exit != "error" && !node.node.exits().iter().any(|e| e == err.exit) {
+                    err.exit = "error";
+                }
                 tracing::debug!(node = %node.id, category = %err.category, "node failed: {}", err.message);
                 let error = error_value(node, &err);
                 let _ = vars.set(&error_path(), error.clone());

@@ -211,6 +211,43 @@ fn the_demo_prints_this_weeks_calendar() {
 
 /// The user flavour: `weft login graph-user` (authorization code + PKCE) driven headlessly —
 /// the simulator consents by itself and redirects to the login's loopback listener — then the
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
+    // `http_request` has no `unauthenticated` exit: a lost or missing sign-in is its `error`.
+    let sim = start(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let flow = json!({ "format": "weft.flow/1", "start": "fetch", "nodes": [
+        { "id": "fetch", "type": "http_request", "method": "GET", "auth": "graph-user",
+          "url": format!("{}/me/calendarView", sim.graph_base()) },
+        { "id": "done", "type": "end", "result": "vars.response.status" },
+        { "id": "failed", "type": "end", "status": "failed", "result": "vars.error" } ],
+        "edges": [ { "from": "fetch", "to": "done" },
+                   { "from": "fetch", "exit": "error", "to": "failed" } ] });
+    let path = dir.path().join("me.flow.json");
+    std::fs::write(&path, flow.to_string()).unwrap();
+    let output = tokio::task::block_in_place(|| {
+        Command::new(env!("CARGO_BIN_EXE_weft"))
+            .arg("run")
+            .arg(&path)
+            .arg("--profiles")
+            .arg(flows().join("profiles.sim.json"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .env("WEFT_SIM_URL", sim.base_url())
+            .env("WEFT_SIM_SECRET", "unused")
+            .output()
+            .unwrap()
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((error["node"].as_str(), error["category"].as_str()), (Some("fetch"), Some("auth")));
+    assert!(error["message"].as_str().unwrap().contains("weft login graph-user"), "{error}");
+    // stderr names the node that failed, not the `end` node that reported it.
+    assert!(stderr.contains("failed at node `fetch`"), "{stderr}");
+    sim.shutdown().await;
+}
+
 /// user calendar flow returns the signed-in user's ground truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() {

@@ -117,13 +117,12 @@ pub(super) fn run(args: RunArgs) -> u8 {
     match report.status {
         RunStatus::Succeeded => 0,
         RunStatus::Failed => {
-            let node = report.node.as_deref().unwrap_or("?");
-            let message = report
-                .error
-                .as_ref()
-                .and_then(|e| e.get("message"))
-                .and_then(|m| m.as_str())
-                .unwrap_or("it ended at an `end` node with status failed");
+            // The node the error names (the one that failed), not the `end` node that reported
+            // it, so that the place and the message agree.
+            let error = |field: &str| report.error.as_ref()?.get(field)?.as_str();
+            let node = error("node").or(report.node.as_deref()).unwrap_or("?");
+            let message =
+                error("message").unwrap_or("it ended at an `end` node with status failed");
             eprintln!("error: the run failed at node `{node}`: {message}");
             EXIT_FAILED
         }
