@@ -1,6 +1,7 @@
 //! Signing in against the built-in Entra ID + Graph simulator (in-process, on 127.0.0.1): the
 //! device code grant through the library (pending, approval on the `/devicelogin` page, decline,
-//! expiry, and `slow_down` against a scripted token endpoint), the certificate client assertion
+//! expiry, and `slow_down` against a scripted token endpoint; a refresh that needs the user
+//! again against a wiremock one), the certificate client assertion
 //! (a self-signed certificate made with the `openssl` CLI; the JWT checked piece by piece and
 //! its signature verified with the certificate's public key), and `weft login` for the
 //! simulator's public client driven headlessly.
@@ -214,6 +215,39 @@ async fn device_code_slow_down_adds_five_seconds_to_the_interval() {
     assert!(pending_gap < Duration::from_secs(3), "{pending_gap:?} after pending");
     assert!(slowed_gap >= Duration::from_millis(5950), "{slowed_gap:?} after slow_down");
     assert!(slowed_gap < Duration::from_secs(9), "{slowed_gap:?} after slow_down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_needs_the_user_again_is_a_lost_sign_in() {
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let entra = MockServer::start().await;
+    for (code, aadsts) in [("interaction_required", 50076), ("consent_required", 65001)] {
+        Mock::given(method("POST"))
+            .and(body_string_contains(format!("refresh_token=rt-{code}")))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": code, "error_codes": [aadsts],
+                "error_description": format!("AADSTS{aadsts}: the user must be present.") })))
+            .mount(&entra)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for code in ["interaction_required", "consent_required"] {
+        let profile = resolve(
+            dir.path(),
+            json!({ "user": { "type": "oauth2", "grant": "device_code",
+                "device_url": format!("{}/devicecode", entra.uri()),
+                "token_url": format!("{}/token", entra.uri()), "client_id": "scripted",
+                "refresh_token": format!("rt-{code}"), "scopes": ["offline_access"] } }),
+            "user",
+        );
+        let state = StateDir::new(dir.path().join(format!("state-{code}")));
+        let manager = TokenManager::new(vec![profile], state).unwrap();
+        let err = manager.sign_in("user").await.unwrap_err();
+        assert_eq!((err.exit, err.code.as_deref()), ("unauthenticated", Some(code)), "{err:?}");
+        assert!(err.message.contains("run `weft login user`"), "{}", err.message);
+        assert!(!err.message.contains(&format!("rt-{code}")), "{}", err.message);
+    }
 }
 
 /// A self-signed RSA certificate and key made with the `openssl` CLI: (cert PEM, PKCS#8 key

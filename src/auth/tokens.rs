@@ -207,13 +207,15 @@ impl TokenManager {
                 self.requests.fetch_add(1, Ordering::Relaxed);
                 match grants(Some(&refresh)).refresh(&refresh).await {
                     Ok(set) => set,
-                    Err(err)
-                        if err.code.as_deref() == Some("invalid_grant")
-                            && oauth.grant.is_user() =>
-                    {
+                    Err(err) if oauth.grant.is_user() && lost_sign_in(err.code.as_deref()) => {
+                        let why = if err.code.as_deref() == Some("invalid_grant") {
+                            "the sign-in has expired or was revoked"
+                        } else {
+                            "the user must sign in again (consent or another factor)"
+                        };
                         return Err(NodeError {
                             message: format!(
-                                "{}; the sign-in has expired or was revoked: run `weft login {}`",
+                                "{}; {why}: run `weft login {}`",
                                 err.message, profile.name
                             ),
                             ..err
@@ -388,6 +390,13 @@ impl Credentials for TokenManager {
             Some(Box::new(Permit(permit)) as SlotGuard)
         })
     }
+}
+
+/// Whether a refresh failed because only the user can renew the sign-in: the refresh token is
+/// expired or revoked (`invalid_grant`), or Entra ID wants the user present
+/// (`interaction_required`, `consent_required`).
+fn lost_sign_in(code: Option<&str>) -> bool {
+    matches!(code, Some("invalid_grant" | "interaction_required" | "consent_required"))
 }
 
 #[cfg(test)]
