@@ -46,9 +46,15 @@ impl ReqwestHttp {
         let mut method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             HttpError::Invalid(format!("`{}` is not an HTTP method", request.method))
         })?;
-        let original = Url::parse(&request.url).map_err(|e| {
+        let mut original = Url::parse(&request.url).map_err(|e| {
             HttpError::Invalid(format!("`{}` is not a valid URL ({e})", request.url))
         })?;
+        if !request.secret_query.is_empty() {
+            let mut query = original.query_pairs_mut();
+            for (name, value) in &request.secret_query {
+                query.append_pair(name, value.expose());
+            }
+        }
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             let header = HeaderName::from_bytes(name.as_bytes())

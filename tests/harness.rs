@@ -67,6 +67,7 @@ impl Node for Weather {
                 url: format!("https://{host}/v1/now?city={city}"),
                 headers: vec![("Accept".into(), "application/json".into())],
                 secret_headers: credential.headers,
+                secret_query: credential.query,
                 body: None,
                 timeout: Duration::from_secs(10),
                 max_response_bytes: 1 << 20,

@@ -165,6 +165,47 @@ fn an_unmatched_request_fails_the_case_and_shows_the_request() {
 }
 
 #[test]
+fn an_api_key_in_the_query_shows_in_no_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = json!({ "format": "weft.flow/1", "start": "get", "nodes": [
+        { "id": "get", "type": "http_request", "method": "GET", "auth": "key",
+          "url": "https://api.test/data", "query": { "page": "1" } },
+        { "id": "done", "type": "end", "result": "vars.response.body" } ],
+        "edges": [ { "from": "get", "to": "done" } ] });
+    let profiles = json!({ "format": "weft.profiles/1", "profiles": {
+        "key": { "type": "api_key", "value": "SUPERSECRETKEY123", "query": "subscription",
+                 "hosts": ["api.test"] } } });
+    let cases = json!([
+      { "name": "answered", "node": "get",
+        "http": [ { "request": { "method": "GET",
+                                 "url": "https://api.test/data?page=1&subscription=SUPERSECRETKEY123" },
+                    "response": { "json": { "ok": true } } } ],
+        "expect": { "exit": "ok" } },
+      { "name": "unanswered", "node": "get",
+        "http": [ { "request": { "url_prefix": "https://elsewhere.test/" },
+                    "response": { "json": {} } } ],
+        "expect": { "exit": "ok" } }
+    ]);
+    let test = json!({ "format": "weft.test/1", "flow": "key.flow.json",
+                       "profiles": "profiles.json", "cases": cases });
+    std::fs::write(dir.path().join("key.flow.json"), flow.to_string()).unwrap();
+    std::fs::write(dir.path().join("profiles.json"), profiles.to_string()).unwrap();
+    std::fs::write(dir.path().join("key.test.json"), test.to_string()).unwrap();
+    for format in ["text", "junit"] {
+        let out = weft(&["test", "key.test.json", "--format", format], dir.path());
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        // The key was sent (the first case matched on it) and is shown nowhere.
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(all.contains("subscription=%5Bredacted%5D"), "{all}");
+        assert!(!all.contains("SUPERSECRETKEY123"), "{all}");
+        if format == "text" {
+            assert!(out.stdout.contains("✓ answered"), "{}", out.stdout);
+            assert_eq!(last_line(&out.stdout), "1 passed, 1 failed");
+        }
+    }
+}
+
+#[test]
 fn times_limits_how_often_an_entry_answers() {
     let cases = json!([
       { "name": "second request unanswered", "node": "list",

@@ -70,6 +70,9 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// Headers that carry credentials: sent, never logged or traced.
     pub secret_headers: Vec<(String, Secret)>,
+    /// Query parameters that carry credentials (an API key in the query): added to `url` only
+    /// when the request is sent, so that `url` itself never holds them.
+    pub secret_query: Vec<(String, Secret)>,
     /// The body, if any.
     pub body: Option<Vec<u8>>,
     /// The time allowed for this attempt.

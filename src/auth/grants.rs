@@ -397,6 +397,7 @@ async fn send_via(
         url: parts.uri.to_string(),
         headers,
         secret_headers,
+        secret_query: Vec::new(),
         body: Some(body),
         timeout: Duration::from_secs(30),
         max_response_bytes: MAX_TOKEN_RESPONSE as u64,

@@ -4,6 +4,7 @@
 use super::file::{Canned, RequestMatch};
 use serde_json::{Map, Value, json};
 use std::sync::Mutex;
+use weft_nodes::secret::Secret;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
 
 /// What stands in for secret values in recorded requests.
@@ -108,22 +109,39 @@ impl CannedHttp {
         self.unmatched.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    fn record(&self, request: &HttpRequest) -> (SentRequest, Vec<(String, String)>) {
-        let mut headers = request.headers.clone();
-        let mut real = request.headers.clone();
+    /// The request as reports show it (credentials redacted unless exposed) and as it was
+    /// really sent (for matching).
+    fn record(&self, request: &HttpRequest) -> (SentRequest, SentRequest) {
+        let shown = |value: &Secret| {
+            if self.expose_credentials { value.expose().to_owned() } else { REDACTED.into() }
+        };
+        let (mut headers, mut real_headers) = (request.headers.clone(), request.headers.clone());
         for (name, value) in &request.secret_headers {
-            real.push((name.clone(), value.expose().to_owned()));
-            let shown =
-                if self.expose_credentials { value.expose().to_owned() } else { REDACTED.into() };
-            headers.push((name.clone(), shown));
+            real_headers.push((name.clone(), value.expose().to_owned()));
+            headers.push((name.clone(), shown(value)));
         }
+        let with_query = |value: &dyn Fn(&Secret) -> String| match url::Url::parse(&request.url) {
+            Ok(mut url) if !request.secret_query.is_empty() => {
+                for (name, secret) in &request.secret_query {
+                    url.query_pairs_mut().append_pair(name, &value(secret));
+                }
+                url.into()
+            }
+            _ => request.url.clone(),
+        };
         let body = match &request.body {
             Some(body) if !self.expose_credentials => Some(redact_form(body)),
             other => other.clone(),
         };
+        let real = SentRequest {
+            method: request.method.to_owned(),
+            url: with_query(&|secret| secret.expose().to_owned()),
+            headers: real_headers,
+            body: request.body.clone(),
+        };
         let sent = SentRequest {
             method: request.method.to_owned(),
-            url: request.url.clone(),
+            url: with_query(&shown),
             headers,
             body,
         };
@@ -148,7 +166,7 @@ fn redact_form(body: &[u8]) -> Vec<u8> {
 }
 
 /// Why `rule` does not match the request, or `None` when it does.
-fn mismatch(rule: &RequestMatch, sent: &SentRequest, real: &[(String, String)]) -> Option<String> {
+fn mismatch(rule: &RequestMatch, sent: &SentRequest) -> Option<String> {
     if let Some(method) = &rule.method
         && !method.eq_ignore_ascii_case(&sent.method)
     {
@@ -165,7 +183,7 @@ fn mismatch(rule: &RequestMatch, sent: &SentRequest, real: &[(String, String)]) 
         return Some(format!("url does not start with {prefix}"));
     }
     for (name, want) in &rule.headers {
-        match real.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match sent.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             None => return Some(format!("no `{name}` header")),
             Some((_, value)) if value != want => {
                 return Some(format!("header `{name}` is not {want:?}"));
@@ -201,7 +219,7 @@ impl Http for CannedHttp {
         if let Ok(mut entries) = self.entries.lock() {
             for (i, entry) in entries.iter_mut().enumerate() {
                 let rule = describe_rule(&entry.canned.request);
-                if let Some(why) = mismatch(&entry.canned.request, &sent, &real) {
+                if let Some(why) = mismatch(&entry.canned.request, &real) {
                     reasons.push(format!("http[{i}] {rule}: {why}"));
                     continue;
                 }

@@ -523,12 +523,12 @@ impl HttpRequest {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let mut url = prepared.url.clone();
             let mut request = crate::services::HttpRequest {
                 method: self.method.as_str(),
-                url: String::new(),
+                url: prepared.url.to_string(),
                 headers: prepared.headers.clone(),
                 secret_headers: Vec::new(),
+                secret_query: Vec::new(),
                 body: prepared.body.clone(),
                 timeout: Duration::from_millis(self.timeout_ms),
                 max_response_bytes: self.max_response_bytes,
@@ -538,14 +538,11 @@ impl HttpRequest {
             if let Some(profile) = &self.auth {
                 let credentials = cx.services().credentials(profile)?;
                 let credential = credentials.credential(profile, &host, port).await?;
-                for (name, value) in &credential.query {
-                    url.query_pairs_mut().append_pair(name, value.expose());
-                }
                 request.secret_headers = credential.headers;
+                request.secret_query = credential.query;
                 generation = Some(credential.generation);
                 _slot = credentials.slot(profile).await;
             }
-            request.url = url.into();
             let started = Instant::now();
             let result = http.send(request).await;
             let ms = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
