@@ -898,6 +898,21 @@ fn unreachable_node_is_a_warning_and_exit_0() {
 }
 
 #[test]
+fn url_encode_in_a_query_value_is_a_warning() {
+    let (out, diags) = validate_json(
+        r#"{ "format": "weft.flow/1", "start": "get",
+             "nodes": [ { "id": "get", "type": "http_request", "url": "https://example.com/${url_encode(params.q)}",
+                          "query": { "q": "${url_encode(params.q)}", "plain": "${params.q}" } } ],
+             "parameters": { "q": { "type": "string" } } }"#,
+    );
+    out.assert_code(0);
+    let found = warnings(&diags);
+    assert_eq!(found.len(), 1, "one warning, for the query value only: {diags:#?}");
+    assert_eq!(found[0]["pointer"], "/nodes/0/query/q", "{diags:#?}");
+    assert!(found[0]["message"].as_str().unwrap().contains("encodes twice"), "{diags:#?}");
+}
+
+#[test]
 fn unwired_decision_exit_is_a_warning_and_exit_0() {
     let (out, diags) = validate_json(
         r#"{ "format": "weft.flow/1", "start": "d",

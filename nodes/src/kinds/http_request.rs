@@ -24,7 +24,7 @@ pub struct HttpRequestConfig {
     /// Template: the URL.
     pub url: String,
     /// Query parameters (templates), merged with a query already in the URL; a value that
-    /// evaluates to `()` is left out.
+    /// evaluates to `()` is left out. Each rendered value is URL-encoded as it is added.
     #[serde(default)]
     pub query: IndexMap<String, String>,
     /// Request headers (templates).
@@ -253,6 +253,14 @@ impl NodeConfig for HttpRequestConfig {
         let mut query = Vec::new();
         for (name, source) in self.query {
             let field = format!("/query/{}", escape_token(&name));
+            if source.contains("url_encode(") {
+                // The value goes in as written and is encoded once, when the URL is built.
+                cx.warning(
+                    &field,
+                    "query values are URL-encoded when the request is built: `url_encode` here \
+                     encodes twice (it is for holes in `url`)",
+                );
+            }
             match cx.template(&field, &source, &[]) {
                 Some(t) => query.push((name, t)),
                 None => ok = false,
