@@ -12,23 +12,24 @@ fn label(flow: &Flow, id: &str) -> String {
     }
 }
 
-/// A Mermaid flowchart.
+/// A Mermaid flowchart. Node ids are prefixed (`n_end`): a flow's ids may be Mermaid keywords
+/// (`end`) or start like an edge's head (`o`, `x`); the labels keep the ids as written.
 pub fn mermaid(flow: &Flow) -> String {
     let escape = |s: &str| s.replace('"', "#quot;");
     let mut out = String::from("flowchart TD\n");
     let start = &flow.start().id;
     for node in flow.nodes() {
-        let text = escape(&label(flow, &node.id));
+        let (id, text) = (&node.id, escape(&label(flow, &node.id)));
         let _ = if node.kind == "decision" {
-            writeln!(out, "    {}{{\"{text}\"}}", node.id)
+            writeln!(out, "    n_{id}{{\"{text}\"}}")
         } else if node.kind == "end" || node.id == *start {
-            writeln!(out, "    {}([\"{text}\"])", node.id)
+            writeln!(out, "    n_{id}([\"{text}\"])")
         } else {
-            writeln!(out, "    {}[\"{text}\"]", node.id)
+            writeln!(out, "    n_{id}[\"{text}\"]")
         };
     }
     for (from, exit, to) in flow.edges() {
-        let _ = writeln!(out, "    {from} -->|{}| {to}", escape(exit));
+        let _ = writeln!(out, "    n_{from} -->|\"{}\"| n_{to}", escape(exit));
     }
     out
 }
@@ -58,4 +59,22 @@ pub fn dot(flow: &Flow) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mermaid_ids_never_clash_with_its_keywords() {
+        let flow = br#"{ "format": "weft.flow/1", "start": "start",
+            "nodes": [ { "id": "start", "type": "assign", "set": { "vars.x": "1" } },
+                       { "id": "end", "type": "end" } ],
+            "edges": [ { "from": "start", "to": "end" } ] }"#;
+        let loaded = crate::cli::loader().load_bytes(flow, "keywords");
+        let Some(flow) = loaded.flow else { panic!("{:?}", loaded.diagnostics) };
+        let drawn = mermaid(&flow);
+        assert!(drawn.contains("    n_end([\"end (end)\"])\n"), "{drawn}");
+        assert!(drawn.contains("    n_start -->|\"ok\"| n_end\n"), "{drawn}");
+    }
 }
