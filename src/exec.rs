@@ -261,6 +261,7 @@ async fn walk_flow(
                         status: e.status,
                         attempt: e.attempt,
                         ms: e.ms,
+                        request_id: e.request_id,
                     },
                 )
             }

@@ -66,6 +66,12 @@ impl ReqwestHttp {
             })?;
             headers.append(header, value);
         }
+        // Graph asks for one per request, to find it in its logs (unless the flow set its own).
+        if !headers.contains_key(CLIENT_REQUEST_ID)
+            && let Ok(id) = HeaderValue::from_str(&client_request_id())
+        {
+            headers.insert(CLIENT_REQUEST_ID, id);
+        }
         let mut secret = HeaderMap::new();
         for (name, value) in &request.secret_headers {
             let header = HeaderName::from_bytes(name.as_bytes())
@@ -193,6 +199,32 @@ impl Http for ReqwestHttp {
 }
 
 /// A transport error with its causes; never the request's URL, headers or body.
+const CLIENT_REQUEST_ID: &str = "client-request-id";
+
+/// A fresh `client-request-id`, a version-4 GUID: random once per process, then counted, so
+/// that each is unique without a system call per request.
+fn client_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<[u8; 16]> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = *SEED.get_or_init(|| {
+        use ring::rand::SecureRandom;
+        let mut seed = [0u8; 16];
+        // Without system randomness the ids are still unique within the process.
+        let _ = ring::rand::SystemRandom::new().fill(&mut seed);
+        seed
+    });
+    let count = COUNT.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+    for (byte, c) in bytes[8..].iter_mut().zip(count) {
+        *byte ^= c;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
 fn describe(err: &reqwest::Error) -> String {
     let what = if err.is_connect() {
         "cannot connect"

@@ -43,6 +43,9 @@ pub enum Event {
         attempt: u32,
         /// How long it took.
         ms: u64,
+        /// The server's id of the request (Graph's `request-id`), when it sent one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// A node ended.
     NodeFinished {

@@ -1090,7 +1090,7 @@ async fn body_text_is_a_template_sent_as_text() {
 // Traces
 
 #[tokio::test]
-async fn http_trace_events_hold_no_secrets() {
+async fn http_trace_events_hold_no_secrets_and_graphs_request_ids() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(503))
@@ -1098,7 +1098,10 @@ async fn http_trace_events_hold_no_secrets() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET")).respond_with(ok_json(json!({ "fine": 1 }))).mount(&server).await;
+    Mock::given(method("GET"))
+        .respond_with(ok_json(json!({ "fine": 1 })).insert_header("request-id", "rid-2"))
+        .mount(&server)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let manager = token_manager(
         &dir,
@@ -1134,6 +1137,20 @@ async fn http_trace_events_hold_no_secrets() {
     }
     assert_eq!(events[0]["status"], 503);
     assert_eq!(events[1]["status"], 200);
+    // Graph's request-id is kept when it comes; every attempt sent a fresh client-request-id.
+    assert!(events[0].get("request_id").is_none(), "{}", events[0]);
+    assert_eq!(events[1]["request_id"], "rid-2");
+    let ids: Vec<String> = received
+        .iter()
+        .map(|r| r.headers.get("client-request-id").unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(&id[14..15], "4", "version 4: {id}");
+    }
     let all = format!("{} {}", ran.vars, serde_json::to_string(&ran.trace).unwrap());
     assert!(!all.contains("s3cr3t-value"), "{all}");
     assert!(!all.contains("flow-secret"), "{all}");

@@ -143,6 +143,8 @@ pub struct HttpEvent {
     pub attempt: u32,
     /// How long it took.
     pub ms: u64,
+    /// The server's id of the request (Graph's `request-id` header), to quote to its operator.
+    pub request_id: Option<String>,
 }
 
 /// The services of a run.

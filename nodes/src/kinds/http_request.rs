@@ -555,13 +555,16 @@ impl HttpRequest {
             let result = http.send(request).await;
             let ms = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
             let status = result.as_ref().ok().map(|r| r.status);
-            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown(), status, attempt, ms, "http");
+            // Graph's id of the request, which its support asks for.
+            let request_id = result.as_ref().ok().and_then(|r| r.header("request-id"));
+            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown(), status, attempt, ms, request_id, "http");
             cx.record_http(|| HttpEvent {
                 method: self.method.as_str(),
                 url: shown(),
                 status,
                 attempt,
                 ms,
+                request_id: request_id.map(str::to_owned),
             });
             drop(_slot);
             let wait = match &result {
