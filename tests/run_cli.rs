@@ -384,7 +384,8 @@ fn missing_required_param_is_exit_2_naming_it() {
     );
     out.assert_code(2);
     assert!(out.stderr.contains("needed_thing"), "{}", out.stderr);
-    assert!(out.stdout.trim().is_empty() || out.json().is_null());
+    // stdout is JSON even when nothing ran.
+    assert!(out.json().is_null(), "{}", out.stdout);
 }
 
 #[test]
@@ -759,6 +760,17 @@ fn a_run_within_its_timeout_succeeds() {
     );
     out.assert_code(0);
     assert_eq!(out.json(), json!("quick"));
+}
+
+#[test]
+fn a_timeout_out_of_range_is_bad_input_not_a_crash() {
+    let flow =
+        r##"{ "format": "weft.flow/1", "start": "e", "nodes": [ { "id": "e", "type": "end" } ] }"##;
+    for bad in ["1e20", "1e-12", "-1", "NaN"] {
+        let out = run_flow(flow, &[&format!("--timeout={bad}")]);
+        out.assert_code(2);
+        assert!(out.stderr.contains("--timeout"), "{bad}: {}", out.stderr);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

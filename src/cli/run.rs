@@ -47,7 +47,17 @@ fn bad_input(message: impl std::fmt::Display) -> u8 {
     EXIT_BAD_INPUT
 }
 
+/// `weft run`. Its stdout is always JSON: `null` also when the input is bad and nothing ran.
 pub(super) fn run(args: RunArgs) -> u8 {
+    let to_stdout = args.out.is_none();
+    let code = load_and_run(args);
+    if code == EXIT_BAD_INPUT && to_stdout {
+        println!("null");
+    }
+    code
+}
+
+fn load_and_run(args: RunArgs) -> u8 {
     let loader = super::loader();
     let Some(flow) = super::validate::load_or_report(&loader, &args.flow) else {
         return EXIT_BAD_INPUT;
@@ -68,8 +78,10 @@ pub(super) fn run(args: RunArgs) -> u8 {
     };
     let timeout = match args.timeout {
         None => None,
-        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
-        Some(_) => return bad_input("--timeout must be a positive number of seconds"),
+        Some(secs) => match Duration::try_from_secs_f64(secs) {
+            Ok(limit) if !limit.is_zero() => Some(limit),
+            _ => return bad_input("--timeout must be a positive number of seconds"),
+        },
     };
     let trace: Option<Arc<dyn TraceSink>> = match &args.trace {
         Some(path) => match std::fs::File::create(path) {
