@@ -683,6 +683,49 @@ async fn prefer_time_zone_converts_start_and_end() {
     assert_eq!(body["value"][0]["start"]["timeZone"], "UTC");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_four_requests_at_once_on_one_mailbox_are_throttled() {
+    // The latency keeps the requests in flight together (they are sent at once).
+    let limited = start(SimConfig { latency: Duration::from_secs(2), ..config() }).await;
+    let unlimited = start(SimConfig {
+        latency: Duration::from_millis(300),
+        mailbox_concurrency: 0,
+        ..config()
+    })
+    .await;
+    for (sim, throttled) in [(&limited, 2), (&unlimited, 0)] {
+        let token = app_token(sim, APP_CLIENT_ID, APP_CLIENT_SECRET).await;
+        let url = |user: &str| {
+            format!(
+                "{}/users/{user}/calendarView?startDateTime=2026-11-01&endDateTime=2026-11-02",
+                sim.graph_base()
+            )
+        };
+        // Six on one mailbox, one on another.
+        let users = ["adele@weft.test"; 6].into_iter().chain(["megan@weft.test"]);
+        let calls: Vec<_> = users
+            .map(|user| {
+                let (url, token) = (url(user), token.clone());
+                tokio::spawn(async move { (user, get(&url, Some(&token), &[]).await) })
+            })
+            .collect();
+        let mut refused = 0;
+        for call in calls {
+            let (user, (status, headers, body)) = call.await.unwrap();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                assert_eq!(user, "adele@weft.test");
+                assert_eq!(headers["retry-after"], "1");
+                assert_graph_error(&body, "ApplicationThrottled");
+                refused += 1;
+            } else {
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        }
+        assert_eq!(refused, throttled);
+        assert_eq!(sim.counters().mailbox_throttled, throttled);
+    }
+}
+
 #[tokio::test]
 async fn every_third_request_throttled_and_retry_returns_the_same_page() {
     let sim = start(config()).await;

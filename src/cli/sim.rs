@@ -29,6 +29,10 @@ pub(super) struct SimArgs {
     /// Which faults (repeatable; default: 429 with Retry-After 0.1).
     #[arg(long = "fault", value_enum)]
     faults: Vec<Fault>,
+    /// Graph requests in flight at once per app and mailbox, as Outlook allows; more are
+    /// answered 429 (0: no limit, for load tests on one mailbox).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    mailbox_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,6 +69,7 @@ pub(super) fn sim(args: SimArgs) -> u8 {
         token_lifetime: Duration::from_secs(args.token_lifetime),
         latency: Duration::from_millis(args.latency_ms),
         faults,
+        mailbox_concurrency: args.mailbox_concurrency,
         ..SimConfig::default()
     };
     let Some(runtime) = super::async_runtime() else {

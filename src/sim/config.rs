@@ -96,6 +96,9 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Injected failures; changeable at run time with `SimHandle::set_faults`.
     pub faults: FaultConfig,
+    /// Outlook's limit on concurrent requests per app and mailbox (4); more in flight are
+    /// answered 429 `ApplicationThrottled`. 0: no limit (for benchmarks that load one mailbox).
+    pub mailbox_concurrency: usize,
     /// The tenant's users.
     pub users: Vec<SimUser>,
     /// UPN of the user who signs in (auto-consents) in authorize and device code flows when
@@ -211,6 +214,7 @@ impl Default for SimConfig {
             code_lifetime: Duration::from_secs(600),
             latency: Duration::ZERO,
             faults: FaultConfig::default(),
+            mailbox_concurrency: 4,
             users: Self::default_users(),
             default_user: "adele@weft.test".to_owned(),
             anchor: Utc::now(),

@@ -40,6 +40,8 @@ pub struct Counters {
     pub graph_client_errors: u64,
     /// Injected 429s.
     pub faults_429: u64,
+    /// 429s for more concurrent requests per app and mailbox than Outlook allows.
+    pub mailbox_throttled: u64,
     /// Injected 503s.
     pub faults_503: u64,
     /// Injected 504s.

@@ -38,6 +38,7 @@ mod event;
 mod faults;
 mod graph;
 mod inject;
+mod mailbox;
 mod rng;
 mod state;
 mod urlenc;

@@ -15,6 +15,7 @@ use super::delay::Delays;
 use super::entra::store::Store;
 use super::faults::FaultState;
 use super::graph::Page;
+use super::mailbox::Mailboxes;
 use super::rng::Rng;
 
 /// The text kept for repeated page requests, at most.
@@ -52,6 +53,8 @@ pub(crate) struct State {
     ids: Mutex<Rng>,
     /// The timer of the configured latency, when there is one.
     delays: Option<Delays>,
+    /// Requests in flight per app and mailbox, against Outlook's limit.
+    pub(crate) mailboxes: Mailboxes,
 }
 
 impl State {
@@ -61,6 +64,7 @@ impl State {
         let delays = if config.latency.is_zero() { None } else { Delays::start() };
         Self {
             delays,
+            mailboxes: Mailboxes::new(config.mailbox_concurrency),
             config,
             base_url,
             faults: Mutex::new(faults),

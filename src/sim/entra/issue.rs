@@ -32,6 +32,7 @@ pub(crate) fn app_token(state: &State, app: &SimApp) -> Value {
         token.clone(),
         AccessGrant {
             principal: Principal::App { roles: app.roles.clone() },
+            client_id: app.client_id.clone(),
             expires: Instant::now() + life,
         },
     );
@@ -66,6 +67,7 @@ pub(crate) fn user_token(
         token,
         AccessGrant {
             principal: Principal::User { user_id: user_id.to_owned(), scopes: scopes.to_vec() },
+            client_id: app.client_id.clone(),
             expires: Instant::now() + life,
         },
     );

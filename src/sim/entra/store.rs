@@ -16,6 +16,8 @@ pub(crate) enum Principal {
 #[derive(Debug, Clone)]
 pub(crate) struct AccessGrant {
     pub(crate) principal: Principal,
+    /// The app the token was issued to.
+    pub(crate) client_id: String,
     pub(crate) expires: Instant,
 }
 

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
 
-use crate::sim::entra::store::Principal;
+use crate::sim::entra::store::{AccessGrant, Principal};
 use crate::sim::state::{State, lock};
 
 use super::error::GraphError;
@@ -14,6 +14,11 @@ pub(crate) const EXPIRED: &str = "Access token has expired or is not yet valid."
 
 /// The principal of the request's bearer token.
 pub(crate) fn authenticate(state: &State, headers: &HeaderMap) -> Result<Principal, GraphError> {
+    grant(state, headers).map(|grant| grant.principal)
+}
+
+/// The grant behind the request's bearer token.
+pub(crate) fn grant(state: &State, headers: &HeaderMap) -> Result<AccessGrant, GraphError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -30,7 +35,7 @@ pub(crate) fn authenticate(state: &State, headers: &HeaderMap) -> Result<Princip
     if Instant::now() >= grant.expires {
         return Err(GraphError::unauthenticated(EXPIRED));
     }
-    Ok(grant.principal.clone())
+    Ok(grant.clone())
 }
 
 fn any_of(granted: &[String], wanted: &[&str]) -> bool {

@@ -52,8 +52,26 @@ async fn handle(
         client_request_id: client_request_id(&headers).unwrap_or_else(|| request_id.clone()),
         request_id,
     };
-    state.wait_latency().await;
-    let mut response = if state.take_forced_401() {
+    // Held until the answer is built: the request is in flight meanwhile, latency included.
+    let in_flight =
+        mailbox(&state, &rest, &headers).map(|(app, mailbox)| state.mailboxes.enter(app, mailbox));
+    // Over the limit: answered at once, as Graph does.
+    let throttled = matches!(in_flight, Some(None));
+    if !throttled {
+        state.wait_latency().await;
+    }
+    let mut response = if throttled {
+        state.count(|c| c.mailbox_throttled += 1);
+        GraphError {
+            retry_after: Some("1".into()),
+            ..GraphError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+            )
+        }
+        .respond(&state, &ids)
+    } else if state.take_forced_401() {
         state.count(|c| c.forced_401 += 1);
         GraphError::unauthenticated(auth::EXPIRED).respond(&state, &ids)
     } else if let Some(injected) = inject(&state, &conn, false).await {
@@ -82,6 +100,18 @@ async fn handle(
         ),
     );
     response
+}
+
+/// The app and mailbox of a request whose token and path name them, when the simulator keeps
+/// Outlook's limit on concurrent requests.
+fn mailbox(state: &State, rest: &str, headers: &HeaderMap) -> Option<(String, String)> {
+    if !state.mailboxes.limited() {
+        return None;
+    }
+    let grant = auth::grant(state, headers).ok()?;
+    let (target, _) = route(rest).ok()?;
+    let user = resolve(state, &grant.principal, &target, false).ok()?;
+    Some((grant.client_id, user.id.clone()))
 }
 
 /// The Graph error an injected status fault answers with.
