@@ -465,6 +465,14 @@ async fn device_code_pending_then_approved() {
     assert_entra_error(&json, "authorization_pending", 70016);
     let (_, json) = poll(device_code.clone()).await;
     assert_eq!(json["error"], "slow_down");
+    // From now on the interval is 5 s longer (RFC 8628 §3.5): on another device code, a poll
+    // 1 s after a slow_down is still too soon.
+    assert!(json["error_description"].as_str().unwrap().contains("at least 6 seconds"), "{json}");
+    let other = start_flow().await["device_code"].as_str().unwrap().to_owned();
+    let _ = poll(other.clone()).await;
+    assert_eq!(poll(other.clone()).await.1["error"], "slow_down");
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert_eq!(poll(other).await.1["error"], "slow_down");
 
     // The user opens the verification page with the code.
     let page = format!(
@@ -473,7 +481,7 @@ async fn device_code_pending_then_approved() {
         device["user_code"].as_str().unwrap()
     );
     assert_eq!(client().get(&page).send().await.unwrap().status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1050)).await;
+    tokio::time::sleep(Duration::from_millis(6050)).await;
     let (status, json) = poll(device_code.clone()).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert!(json["access_token"].is_string() && json["refresh_token"].is_string());

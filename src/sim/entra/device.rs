@@ -67,6 +67,7 @@ fn start(
             user_code: user_code.clone(),
             expires: Instant::now() + lifetime,
             last_poll: None,
+            slow_downs: 0,
             polls: 0,
             status: DeviceStatus::Pending,
         },

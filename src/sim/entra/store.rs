@@ -61,6 +61,8 @@ pub(crate) struct DeviceGrant {
     pub(crate) user_code: String,
     pub(crate) expires: Instant,
     pub(crate) last_poll: Option<Instant>,
+    /// `slow_down` answers so far: each adds 5 s to the interval for good (RFC 8628 §3.5).
+    pub(crate) slow_downs: u32,
     pub(crate) polls: u32,
     pub(crate) status: DeviceStatus,
 }

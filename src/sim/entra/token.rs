@@ -284,17 +284,19 @@ fn device_code(state: &State, app: &SimApp, params: &Params) -> Result<Value, En
         }
         DeviceStatus::Pending | DeviceStatus::Approved(_) => {}
     }
+    let interval = interval + Duration::from_secs(5) * device.slow_downs;
     let too_fast =
         device.last_poll.is_some_and(|last| now.duration_since(last) + POLL_SLACK < interval);
     device.last_poll = Some(now);
     if too_fast {
+        device.slow_downs += 1;
         return Err(EntraError::bad_request(
             "slow_down",
             70016,
             format!(
                 "OAuth 2.0 device flow error. Polling too fast: wait at least {} seconds between \
                  polls.",
-                interval.as_secs()
+                interval.as_secs() + 5
             ),
         ));
     }
