@@ -291,11 +291,7 @@ async fn walk_flow(
                 return Finish::Done { status, result };
             }
             Err(mut err) => {
-                // A failure with an exit its node does not have (a lost user sign-in met by an
-                // `http_request`, which has no `unauthenticated` exit) takes `error`.
-                if err.exit != "error" && !node.node.exits().iter().any(|e| e == err.exit) {
-                    err.exit = "error";
-                }
+                err.exit = err.exit_at(&*node.node);
                 tracing::debug!(node = %node.id, category = %err.category, "node failed: {}", err.message);
                 let error = error_value(node, &err);
                 let _ = vars.set(&error_path(), error.clone());

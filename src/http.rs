@@ -198,7 +198,6 @@ impl Http for ReqwestHttp {
     }
 }
 
-/// A transport error with its causes; never the request's URL, headers or body.
 const CLIENT_REQUEST_ID: &str = "client-request-id";
 
 /// A fresh `client-request-id`, a version-4 GUID: random once per process, then counted, so
@@ -225,6 +224,7 @@ fn client_request_id() -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
+/// A transport error with its causes; never the request's URL, headers or body.
 fn describe(err: &reqwest::Error) -> String {
     let what = if err.is_connect() {
         "cannot connect"

@@ -209,8 +209,6 @@ fn the_demo_prints_this_weeks_calendar() {
     assert!(text.contains(&format!("{} items this week", items.len())), "{text}");
 }
 
-/// The user flavour: `weft login graph-user` (authorization code + PKCE) driven headlessly —
-/// the simulator consents by itself and redirects to the login's loopback listener — then the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
     // `http_request` has no `unauthenticated` exit: a lost or missing sign-in is its `error`.
@@ -248,6 +246,8 @@ async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
     sim.shutdown().await;
 }
 
+/// The user flavour: `weft login graph-user` (authorization code + PKCE) driven headlessly —
+/// the simulator consents by itself and redirects to the login's loopback listener — then the
 /// user calendar flow returns the signed-in user's ground truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() {

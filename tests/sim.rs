@@ -694,7 +694,7 @@ async fn prefer_time_zone_converts_start_and_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_four_requests_at_once_on_one_mailbox_are_throttled() {
     // The latency keeps the requests in flight together (they are sent at once).
-    let limited = start(SimConfig { latency: Duration::from_secs(2), ..config() }).await;
+    let limited = start(SimConfig { latency: Duration::from_secs(5), ..config() }).await;
     let unlimited = start(SimConfig {
         latency: Duration::from_millis(300),
         mailbox_concurrency: 0,

@@ -91,6 +91,13 @@ impl NodeError {
         Self::new("expression", message)
     }
 
+    /// The exit this failure takes at `node`: its own, when the node has it, else `error` (a
+    /// lost user sign-in met by an `http_request`, which has no `unauthenticated` exit).
+    #[must_use]
+    pub fn exit_at(&self, node: &dyn Node) -> &'static str {
+        if node.accepts_exit(self.exit) { self.exit } else { "error" }
+    }
+
     /// Takes the `unauthenticated` exit instead of `error`.
     pub fn unauthenticated(mut self) -> Self {
         self.exit = "unauthenticated";

@@ -460,7 +460,7 @@ async fn run_one(
         Err(err) => {
             let error = error_value(&node.id, node.kind, &err);
             let _ = vars.set(&error_path(), json_to_dynamic(&error));
-            run.exit = Some(err.exit.to_owned());
+            run.exit = Some(err.exit_at(&*node.node).to_owned());
             run.error = Some(error);
         }
     }
