@@ -105,22 +105,23 @@ impl LocalOnly {
 
     /// `name[:port]`, the name one of ours.
     fn allows_host(&self, host: &str) -> bool {
-        let name = match host.rfind(':') {
-            // `[::1]:8787`, `localhost:8787`; a bare `[::1]` has its last colon inside brackets.
-            Some(colon) if !host[colon..].contains(']') => &host[..colon],
-            _ => host,
-        };
-        self.is_local(name)
+        self.is_local(split_port(host).0)
     }
 
     /// `http://name:port` with one of our names and our port (no port: 80).
     fn allows_origin(&self, origin: &str) -> bool {
         let Some(host) = origin.strip_prefix("http://") else { return false };
-        let (name, port) = match host.rfind(':') {
-            Some(colon) if !host[colon..].contains(']') => (&host[..colon], &host[colon + 1..]),
-            _ => (host, "80"),
-        };
-        self.is_local(name) && port.parse::<u16>().is_ok_and(|p| p == self.port)
+        let (name, port) = split_port(host);
+        self.is_local(name) && port.unwrap_or("80").parse::<u16>().is_ok_and(|p| p == self.port)
+    }
+}
+
+/// `name[:port]` as name and port: `[::1]:8787`, `localhost:8787`; a bare `[::1]` has its last
+/// colon inside the brackets.
+fn split_port(host: &str) -> (&str, Option<&str>) {
+    match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => (&host[..colon], Some(&host[colon + 1..])),
+        _ => (host, None),
     }
 }
 
