@@ -53,7 +53,7 @@ fn steps(items: usize, loops: u64, bencher: divan::Bencher) {
     let steps_per_run = 2 * loops + 2;
     bencher.counter(divan::counter::ItemsCount::new(steps_per_run)).bench_local(|| {
         let options = RunOptions { max_steps: u64::MAX, ..RunOptions::default() };
-        let report = rt.block_on(exec::run(&flow, &runtime, options, std::future::pending()));
+        let report = rt.block_on(exec::run(&flow, &runtime, options));
         assert_eq!(report.steps, steps_per_run);
         report
     });

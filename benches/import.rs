@@ -91,7 +91,7 @@ fn run(
     let mut params = serde_json::Map::new();
     params.insert("page".into(), text.into());
     let options = RunOptions { params, ..RunOptions::default() };
-    rt.block_on(exec::run(flow, runtime, options, std::future::pending()))
+    rt.block_on(exec::run(flow, runtime, options))
 }
 
 /// Times runs of `flow` on the page `text`, each of which must answer `EVENTS`.

@@ -9,14 +9,13 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rhai::{Dynamic, Map};
 use serde_json::Value;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
 use weft_nodes::node::{NodeState, RunParts};
 use weft_nodes::services::HttpEvent;
-use weft_nodes::{NodeError, Outcome, RunCx, Services, VarPath, Vars};
+use weft_nodes::{Interrupt, NodeError, Outcome, RunCx, Services, Stop, VarPath, Vars};
 
 /// The default step limit.
 pub const DEFAULT_MAX_STEPS: u64 = 10_000;
@@ -60,6 +59,11 @@ pub struct RunOptions {
     pub trace: Option<Arc<dyn TraceSink>>,
     /// How long the run may take.
     pub timeout: Option<Duration>,
+    /// How large `vars` may grow, all variables together (estimated bytes).
+    pub max_vars_bytes: usize,
+    /// Stops the run from outside (Ctrl-C, a server shutting down); also carries the deadline
+    /// of `timeout`, which every evaluation checks, so a busy expression can't outlast it.
+    pub interrupt: Interrupt,
 }
 
 impl Default for RunOptions {
@@ -71,6 +75,8 @@ impl Default for RunOptions {
             clock: Clock::System,
             trace: None,
             timeout: None,
+            max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -126,14 +132,9 @@ enum Finish {
     Failed(NodeError),
 }
 
-/// Runs `flow` once. `cancel` resolving interrupts the run (pass `std::future::pending()` for
-/// none).
-pub async fn run(
-    flow: &Flow,
-    runtime: &Runtime,
-    options: RunOptions,
-    cancel: impl Future<Output = ()>,
-) -> RunReport {
+/// Runs `flow` once, until it ends, fails, passes its deadline or is cancelled through
+/// `options.interrupt`.
+pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunReport {
     let run_id = new_run_id();
     let started = Instant::now();
     let trace = options.trace.clone();
@@ -146,10 +147,15 @@ pub async fn run(
     if let Some(given) = options.vars {
         variables.extend(to_map(given));
     }
-    let vars = Vars::new(variables);
+    let vars = Vars::with_limit(variables, options.max_vars_bytes);
     let params = Dynamic::from_map(to_map(options.params)).into_shared();
+    let interrupt = options.interrupt;
+    if let Some(limit) = options.timeout {
+        interrupt.limit_to(limit);
+    }
     let mut scope = ExprScope::new(params, vars.handle());
     scope.set_clock(options.clock);
+    scope.set_interrupt(interrupt.clone());
     let mut walk = Walk { current: flow.start_index(), steps: 0 };
     let walking = walk_flow(
         flow,
@@ -160,20 +166,11 @@ pub async fn run(
         options.max_steps,
         &run_id,
         trace.as_deref(),
+        &interrupt,
     );
-    let timeout = async {
-        match options.timeout {
-            Some(limit) => tokio::time::sleep(limit).await,
-            None => std::future::pending().await,
-        }
-    };
     let finish = tokio::select! {
         finish = walking => finish,
-        () = timeout => Finish::Failed(NodeError::new(
-            "timeout",
-            format!("the run timed out after {}", human_duration(options.timeout.unwrap_or_default())),
-        )),
-        () = cancel => Finish::Done { status: RunStatus::Interrupted, result: Dynamic::UNIT },
+        stop = interrupt.stopped() => stopped(stop, &interrupt),
     };
     let node = &flow.graph()[walk.current];
     let (status, result, error) = match finish {
@@ -183,7 +180,7 @@ pub async fn run(
         }
         Finish::Failed(err) => {
             let error = error_value(node, &err);
-            let _ = vars.set(&error_path(), error.clone());
+            let _ = vars.set_unlimited(&error_path(), error.clone());
             (RunStatus::Failed, Dynamic::UNIT, Some(error))
         }
     };
@@ -212,6 +209,7 @@ async fn walk_flow(
     max_steps: u64,
     run_id: &str,
     trace: Option<&dyn TraceSink>,
+    interrupt: &Interrupt,
 ) -> Finish {
     let graph = flow.graph();
     let mut states: Vec<NodeState> =
@@ -228,6 +226,9 @@ async fn walk_flow(
                     "the run passed its step limit of {max_steps} steps (raise it with --max-steps)"
                 ),
             ));
+        }
+        if let Some(stop) = interrupt.stop() {
+            return stopped(stop, interrupt);
         }
         walk.steps += 1;
         // Long chains of nodes that never wait must still let a timeout or Ctrl-C in.
@@ -283,6 +284,12 @@ async fn walk_flow(
             });
             node.node.run(&mut cx).instrument(span).await
         };
+        // A node that was computing when the run was stopped ends early with an error of no
+        // interest: the run ends here, as it would have had the node been waiting.
+        if let Some(stop) = interrupt.stop() {
+            writes.clear();
+            return stopped(stop, interrupt);
+        }
         let (exit, error) = match outcome {
             Ok(Outcome::Exit(exit)) => (Some(exit), None),
             Ok(Outcome::End { result, failed }) => {
@@ -294,7 +301,7 @@ async fn walk_flow(
                 err.exit = err.exit_at(&*node.node);
                 tracing::debug!(node = %node.id, category = %err.category, "node failed: {}", err.message);
                 let error = error_value(node, &err);
-                let _ = vars.set(&error_path(), error.clone());
+                let _ = vars.set_unlimited(&error_path(), error.clone());
                 (Some(err.exit.into()), Some((err, error)))
             }
         };
@@ -354,6 +361,20 @@ fn finished(
             writes,
         },
     );
+}
+
+/// How a run that was stopped from outside ends.
+fn stopped(stop: Stop, interrupt: &Interrupt) -> Finish {
+    match stop {
+        Stop::Cancelled => Finish::Done { status: RunStatus::Interrupted, result: Dynamic::UNIT },
+        Stop::TimedOut => Finish::Failed(NodeError::new(
+            "timeout",
+            format!(
+                "the run timed out after {}",
+                human_duration(interrupt.limit().unwrap_or_default())
+            ),
+        )),
+    }
 }
 
 fn error_path() -> VarPath {

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod flow;
 pub mod http;
 pub mod params;
+pub mod pool;
 pub mod result;
 pub mod serve;
 pub mod sim;

@@ -1,9 +1,11 @@
 //! The `weft` runner.
 
 /// mimalloc: flows build and drop many small maps (a JSON response becomes thousands of them),
-/// where glibc's allocator spends much of its time consolidating free chunks.
+/// where glibc's allocator spends much of its time consolidating free chunks. Counted per
+/// thread, so that an expression's memory limit holds.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: weft_nodes::alloc::Counting<mimalloc::MiMalloc> =
+    weft_nodes::alloc::Counting::new(mimalloc::MiMalloc);
 
 fn main() -> std::process::ExitCode {
     weft::cli::main()

@@ -100,12 +100,10 @@ async fn run_traced(flow: Value, services: Services, params: Value, traced: bool
         trace: traced.then(|| trace.clone() as Arc<dyn TraceSink>),
         ..RunOptions::default()
     };
-    let report = tokio::time::timeout(
-        Duration::from_secs(120),
-        weft::exec::run(&flow, &runtime, options, std::future::pending()),
-    )
-    .await
-    .expect("the run finishes within two minutes");
+    let report =
+        tokio::time::timeout(Duration::from_secs(120), weft::exec::run(&flow, &runtime, options))
+            .await
+            .expect("the run finishes within two minutes");
     let body_was_text = report.vars.json_text_at(&["page", "body"]).is_some();
     let vars = dynamic_to_json(&rhai::Dynamic::from_map(report.vars.snapshot())).unwrap();
     Ran { report, vars, trace: trace.events(), body_was_text }

@@ -1136,3 +1136,98 @@ fn ctrl_c_interrupts_a_run_with_exit_130() {
     };
     assert_eq!(status.code(), Some(130), "{status:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Limits that hold against any flow (regressions)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn regression_sleep_escapes_every_time_limit() {
+    // `sleep(15)` held the run for 15 s past `--timeout 2` and exited 0.
+    let out = run_flow(
+        r##"{"format":"weft.flow/1","start":"a","nodes":[
+          {"id":"a","type":"assign","set":{"vars.r":"sleep(15)"}},
+          {"id":"z","type":"end","result":"\"done\""}],
+          "edges":[{"from":"a","to":"z"}]}"##,
+        &["--timeout", "2"],
+    );
+    out.assert_code(1);
+    assert!(out.stderr.contains("Function not found: sleep"), "{}", out.stderr);
+}
+
+#[test]
+fn regression_few_operations_build_gigabytes() {
+    // 23 doublings of a map: 60 s and 9.5 GB, then success. Now the expression's memory limit
+    // stops it.
+    let elements = (0..=22).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let flow = format!(
+        r##"{{"format":"weft.flow/1","start":"a","nodes":[
+          {{"id":"a","type":"assign","set":{{"vars.r":"[{elements}].reduce(|a, x| #{{a: a, b: a}}, #{{}}).len()"}}}},
+          {{"id":"z","type":"end","result":"vars.r"}}],
+          "edges":[{{"from":"a","to":"z"}}]}}"##
+    );
+    let out = run_flow(&flow, &[]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("memory limit of 256 MiB"), "{}", out.stderr);
+}
+
+#[test]
+fn regression_a_busy_expression_ignores_the_timeout() {
+    // The run's deadline ends the expression, rather than the expression's own time limit
+    // (10 s) ending it later.
+    let out = run_flow(&common::busy_flow(), &["--timeout", "1"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("the run timed out after 1 s"), "{}", out.stderr);
+    assert!(!out.stderr.contains("time limit of 10000 ms"), "{}", out.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn regression_a_busy_expression_ignores_ctrl_c_and_sigterm() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = Dir::new();
+    dir.write("busy.flow.json", common::busy_flow());
+    for signal in ["-INT", "-TERM"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["run", "busy.flow.json"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start weft");
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let signalled = Instant::now();
+        let status = common::wait_with_deadline(&mut child, common::DEADLINE);
+        assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+        // Before the fix the signal was seen only when the expression gave up, 10 s in.
+        assert!(
+            signalled.elapsed() < Duration::from_secs(8),
+            "{signal}: {:?}",
+            signalled.elapsed()
+        );
+    }
+}
+
+#[test]
+fn regression_vars_grow_without_a_limit() {
+    // Each step adds a 1 MB string; 20 MiB of variables is passed after about 20 steps.
+    let flow = r##"{"format":"weft.flow/1","start":"a","variables":{"n":0,"blobs":[]},"nodes":[
+      {"id":"a","type":"assign","set":{"vars.blobs":"vars.blobs + [blob(1000000).as_string()]","vars.n":"vars.n + 1"}},
+      {"id":"d","type":"decision","conditions":[{"exit":"again","when":"vars.n < 50"}],"otherwise":"done"},
+      {"id":"z","type":"end","result":"vars.n"}],
+      "edges":[{"from":"a","to":"d"},{"from":"d","exit":"again","to":"a"},{"from":"d","exit":"done","to":"z"}]}"##;
+    let out = run_flow(flow, &["--max-vars-bytes", "20MiB"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("node `a`"), "{}", out.stderr);
+    assert!(out.stderr.contains("past their limit of 20.0 MiB"), "{}", out.stderr);
+    assert!(out.stderr.contains("--max-vars-bytes"), "{}", out.stderr);
+    // Within the default limit (1 GiB) it runs to the end.
+    let out = run_flow(flow, &[]);
+    out.assert_code(0);
+    assert_eq!(out.json(), json!(50));
+    let out = run_flow(flow, &["--max-vars-bytes", "lots"]);
+    out.assert_code(2);
+}

@@ -1,4 +1,5 @@
-//! The committed JSON Schemas under `docs/schema/` are what `weft schema` prints.
+//! Generated files are current: the JSON Schemas under `docs/schema/` are what `weft schema`
+//! prints, and `docs/EXPRESSIONS.md` lists the functions expressions can call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,4 +31,29 @@ fn profiles_schema_is_current() {
 #[test]
 fn test_schema_is_current() {
     check("test");
+}
+
+/// `docs/EXPRESSIONS.md` lists every function an expression can call: a new Rhai version that
+/// offers more (or a helper added or removed) changes the list, and the sandbox is looked at
+/// again. `UPDATE_DOCS=1` rewrites the list.
+#[test]
+fn expression_functions_are_documented() {
+    const START: &str = "<!-- functions:start (generated: UPDATE_DOCS=1 cargo test --test schemas) -->";
+    const END: &str = "<!-- functions:end -->";
+    let names = weft_nodes::expr::ExprEngine::new().function_names();
+    let list: String = names.iter().map(|n| format!("`{n}` ")).collect::<String>();
+    let block = format!("{START}\n{}\n{END}", list.trim_end());
+    let path = format!("{}/docs/EXPRESSIONS.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (Some(start), Some(end)) = (text.find(START), text.find(END)) else {
+        panic!("{path} lacks the generated block");
+    };
+    let current = &text[start..end + END.len()];
+    if current != block {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, text.replace(current, &block)).unwrap();
+        } else {
+            panic!("{path} is stale: run `UPDATE_DOCS=1 cargo test --test schemas`");
+        }
+    }
 }

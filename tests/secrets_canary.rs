@@ -206,7 +206,7 @@ async fn two_hundred_concurrent_runs_make_one_token_request() {
         let (flow, runtime, params) = (flow.clone(), runtime.clone(), params.clone());
         runs.spawn(async move {
             let options = RunOptions { params, ..RunOptions::default() };
-            weft::exec::run(&flow, &runtime, options, std::future::pending()).await
+            weft::exec::run(&flow, &runtime, options).await
         });
     }
     let mut results = Vec::new();
@@ -251,8 +251,7 @@ async fn two_second_tokens_are_renewed_once_per_lifetime() {
             let mut runs = 0u32;
             while started.elapsed() < span {
                 let options = RunOptions { params: params.clone(), ..RunOptions::default() };
-                let report =
-                    weft::exec::run(&flow, &runtime, options, std::future::pending()).await;
+                let report = weft::exec::run(&flow, &runtime, options).await;
                 assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
                 runs += 1;
             }

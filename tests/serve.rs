@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::{DateTime, Duration as Days, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -711,4 +713,109 @@ async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_run
     assert!(!text.to_ascii_lowercase().contains("bearer "));
     server.shutdown().await;
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
+    let mut config = config(dir.path());
+    config.shutdown_grace = Duration::from_secs(2);
+    let server = start(config).await;
+    let url = server.url();
+    let http = client();
+    // As many computing runs as there are cores (this machine's and the test's runtime's).
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move { post(&http, &format!("{url}/runs/busy"), "{}").await })
+        })
+        .collect();
+    let mut in_flight = 0;
+    for _ in 0..100 {
+        // Answered while both runs compute: they run apart from the server's own threads.
+        let health = http.get(format!("{url}/health")).timeout(Duration::from_secs(5)).send();
+        let (status, body): (u16, Value) = match health.await {
+            Ok(r) => (r.status().as_u16(), serde_json::from_str(&r.text().await.unwrap()).unwrap()),
+            Err(err) => panic!("/health did not answer while runs compute: {err}"),
+        };
+        assert_eq!(status, 200);
+        in_flight = body["runs_in_flight"].as_u64().unwrap();
+        if in_flight == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(in_flight, 2, "both runs are computing");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Shutting down: both requests get an answer, within the grace period.
+    let started = Instant::now();
+    server.shutdown().await;
+    let took = started.elapsed();
+    for run in runs {
+        let (status, headers, body) = run.await.unwrap();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(headers["retry-after"], "1");
+        assert!(message(&body).contains("interrupted"), "{body}");
+    }
+    assert!(took <= Duration::from_millis(2500), "shutdown took {took:?} of a 2 s grace");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_sigterm_while_runs_compute_drops_requests() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["serve", ".", "--listen", &format!("127.0.0.1:{port}"), "--grace", "3"])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = client();
+    let mut up = false;
+    for _ in 0..500 {
+        if http.get(format!("{url}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(up, "weft serve did not start");
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let sent = http.post(format!("{url}/runs/busy")).body("{}").send().await;
+                let response = sent.expect("every accepted request gets an answer");
+                let status = response.status().as_u16();
+                let retry = response.headers().get("retry-after").cloned();
+                (status, retry, response.text().await.unwrap())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let signalled = Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        common::wait_with_deadline(&mut server, common::DEADLINE)
+    })
+    .await
+    .unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    for run in runs {
+        let (status, retry, body) = run.await.unwrap();
+        assert_eq!(status, 503, "{body}");
+        assert!(retry.is_some(), "503 without Retry-After: {body}");
+    }
+    // 3 s of grace, and a moment for the process to end.
+    assert!(took < Duration::from_secs(4), "exit took {took:?} of a 3 s grace");
 }

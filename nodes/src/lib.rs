@@ -9,8 +9,10 @@
 //!
 //! This crate knows nothing of the executor: it never sees the graph, other nodes or the run loop.
 
+pub mod alloc;
 pub mod diagnostic;
 pub mod expr;
+pub mod interrupt;
 pub mod kind;
 pub mod kinds;
 pub mod node;
@@ -20,8 +22,15 @@ pub mod services;
 pub mod vars;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use interrupt::{Interrupt, Stop};
 pub use kind::{CompileCx, Kind, NodeConfig, Registry};
 pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 pub use secret::Secret;
 pub use services::{Credentials, Services, SignIn};
 pub use vars::{VarPath, Vars};
+
+/// The unit tests run with the counting allocator, as the `weft` binary does, so the expression
+/// engine's memory limit is in force in them.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: alloc::Counting<std::alloc::System> = alloc::Counting::new(std::alloc::System);

@@ -91,6 +91,16 @@ impl NodeError {
         Self::new("expression", message)
     }
 
+    /// A write to `vars` that failed: category `limit` when it would have passed the size
+    /// limit of the run's variables, `category` otherwise.
+    pub fn write_failed(category: &'static str, err: &VarsError) -> Self {
+        let category = match err {
+            VarsError::TooLarge { .. } => "limit",
+            _ => category,
+        };
+        Self::new(category, err.to_string())
+    }
+
     /// The exit this failure takes at `node`: its own, when the node has it, else `error` (a
     /// lost user sign-in met by an `http_request`, which has no `unauthenticated` exit).
     #[must_use]

@@ -16,9 +16,13 @@
 //! node's own writes change `vars`.
 
 use crate::expr::{VarReads, parse_json};
-use rhai::{Array, Dynamic, ImmutableString, Map};
+use rhai::{Array, Blob, Dynamic, ImmutableString, Map};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// The default of [`Vars::with_limit`]: 1 GiB.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 30;
 
 /// A variable path under `vars`, such as `page` or `calendar.items`; checked when a flow loads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -137,11 +141,18 @@ impl fmt::Debug for JsonText {
 }
 
 /// A run's variables. Cloning a `Vars` clones the handle, not the data.
+///
+/// The size of all variables together is kept (an estimate of the memory they hold, see
+/// [`approx_bytes`]) and bounded: a write that would take it past the limit fails with
+/// [`VarsError::TooLarge`], so N responses of 64 MiB each can't exhaust the machine.
 #[derive(Clone)]
 pub struct Vars {
     root: Dynamic,
     /// Where [`JsonText`] values wait to be parsed.
     pending: Arc<Mutex<Vec<VarPath>>>,
+    /// The estimated size of everything in `root`, kept up to date by every write.
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
 }
 
 /// Why a write to `vars` could not be made.
@@ -158,13 +169,120 @@ pub enum VarsError {
     /// `append_to` names a variable that is not a list.
     #[error("cannot append to `{0}`: it is not a list")]
     NotAList(String),
+    /// The write would take the size of all variables past the run's limit.
+    #[error(
+        "writing `{path}` would take the run's variables past their limit of {} (about {} \
+         held now, {} more asked for); raise it with --max-vars-bytes",
+        human_bytes(*.max), human_bytes(*.held), human_bytes(*.adding)
+    )]
+    TooLarge {
+        /// The variable being written.
+        path: String,
+        /// The limit.
+        max: usize,
+        /// The estimated size held before the write.
+        held: usize,
+        /// The estimated size the write adds.
+        adding: usize,
+    },
+}
+
+/// `12.3 MiB`, `1 GiB`, `512 bytes`.
+fn human_bytes(n: usize) -> String {
+    #[allow(clippy::cast_precision_loss)] // a rounded figure for people
+    let f = n as f64;
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", f / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", f / 1_048_576.0),
+        _ => format!("{:.1} GiB", f / 1_073_741_824.0),
+    }
+}
+
+/// An estimate of the memory a value holds, in bytes: each slot, string, list and map entry
+/// with its usual overhead. Cheap next to building the value, so every write can count what it
+/// adds. Nesting past [`DEEPEST`] levels is counted a slot per value, not followed: no stack is
+/// at risk here.
+#[must_use]
+pub fn approx_bytes(value: &Dynamic) -> usize {
+    approx_at(value, 0)
+}
+
+/// How deep [`approx_bytes`] follows nested values.
+const DEEPEST: usize = 512;
+/// A value's slot (`Dynamic`), what a number or boolean takes.
+const SLOT: usize = 16;
+/// What a map entry costs besides its key's text and its value: the key's string and its
+/// share of the B-tree's nodes.
+const ENTRY: usize = 48;
+
+fn approx_at(value: &Dynamic, depth: usize) -> usize {
+    if depth >= DEEPEST {
+        return SLOT;
+    }
+    if value.is_shared() {
+        return value.read_lock::<Dynamic>().map_or(SLOT, |inner| approx_at(&inner, depth));
+    }
+    if let Ok(text) = value.as_immutable_string_ref() {
+        return SLOT + 16 + text.len();
+    }
+    if let Ok(list) = value.as_array_ref() {
+        return list.iter().fold(SLOT + 24, |n, v| n.saturating_add(approx_at(v, depth + 1)));
+    }
+    if let Ok(map) = value.as_map_ref() {
+        return map.iter().fold(SLOT + 24, |n, (k, v)| {
+            n.saturating_add(ENTRY + k.len()).saturating_add(approx_at(v, depth + 1))
+        });
+    }
+    if let Some(blob) = value.read_lock::<Blob>() {
+        return SLOT + 24 + blob.len();
+    }
+    if let Some(text) = value.read_lock::<JsonText>() {
+        return SLOT + text.as_str().len();
+    }
+    SLOT
 }
 
 impl Vars {
-    /// Variables seeded with `initial`.
+    /// Variables seeded with `initial`, without a size limit.
     pub fn new(initial: Map) -> Self {
+        Self::with_limit(initial, usize::MAX)
+    }
+
+    /// Variables seeded with `initial` whose estimated size ([`approx_bytes`]) writes may not
+    /// take past `max_bytes` (the seed itself is not refused).
+    pub fn with_limit(initial: Map, max_bytes: usize) -> Self {
         let root = Dynamic::from_map(initial).into_read_only().into_shared();
-        Self { root, pending: Arc::default() }
+        let bytes = Arc::new(AtomicUsize::new(approx_bytes(&root)));
+        Self { root, pending: Arc::default(), bytes, max_bytes }
+    }
+
+    /// The estimated size of all variables ([`approx_bytes`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Checks that replacing `old` bytes with `new` ones at `path` stays within the limit, and
+    /// counts it.
+    fn account(&self, path: &VarPath, old: usize, new: usize) -> Result<(), VarsError> {
+        let held = self.bytes();
+        let after = held.saturating_sub(old).saturating_add(new);
+        if new > old && after > self.max_bytes {
+            return Err(VarsError::TooLarge {
+                path: path.to_string(),
+                max: self.max_bytes,
+                held,
+                adding: new - old,
+            });
+        }
+        self.bytes.store(after, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Counts a change in size that is not refused (a parse of waiting text, a removal).
+    fn recount(&self, old: usize, new: usize) {
+        let held = self.bytes();
+        self.bytes.store(held.saturating_sub(old).saturating_add(new), Ordering::Relaxed);
     }
 
     /// The shared handle, for an expression scope or any reader of the whole map: every
@@ -223,7 +341,9 @@ impl Vars {
         };
         for path in due {
             at_path_mut(&mut map, &path.segments, |slot| {
-                let value = slot.read_lock::<JsonText>().map(|text| text.value())?;
+                let (value, old) =
+                    slot.read_lock::<JsonText>().map(|text| (text.value(), approx_bytes(slot)))?;
+                self.recount(old, approx_bytes(&value));
                 *slot = value.into_read_only();
                 Some(())
             });
@@ -253,7 +373,9 @@ impl Vars {
     /// Writes `value` at `path`, creating intermediate objects as needed.
     pub fn set(&self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
         self.settle_for_write(path);
+        let new = approx_bytes(&value);
         self.with_slot(path, |slot| {
+            self.account(path, approx_bytes(slot), new)?;
             *slot = value.into_read_only();
             Ok(())
         })
@@ -263,19 +385,38 @@ impl Vars {
     /// was none), to put back later.
     pub fn replace(&self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
         self.settle(|p| p.overlaps(&path.segments));
-        self.with_slot(path, |slot| Ok(std::mem::replace(slot, value.into_read_only())))
+        let new = approx_bytes(&value);
+        self.with_slot(path, |slot| {
+            self.account(path, approx_bytes(slot), new)?;
+            Ok(std::mem::replace(slot, value.into_read_only()))
+        })
+    }
+
+    /// Writes `value` at `path` whatever the size limit: for the executor's `vars.error`,
+    /// which must be written even when the variables are full (it is small).
+    pub fn set_unlimited(&self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
+        self.settle_for_write(path);
+        let new = approx_bytes(&value);
+        self.with_slot(path, |slot| {
+            self.recount(approx_bytes(slot), new);
+            *slot = value.into_read_only();
+            Ok(())
+        })
     }
 
     /// Appends `items` to the list at `path` (created when unset).
     pub fn append(&self, path: &VarPath, items: Array) -> Result<(), VarsError> {
         self.settle(|p| p.overlaps(&path.segments));
+        let new: usize = items.iter().map(approx_bytes).fold(0, usize::saturating_add);
         self.with_slot(path, |slot| {
             if slot.is_unit() {
+                self.account(path, 0, new.saturating_add(SLOT + 24))?;
                 *slot = Dynamic::from_array(items).into_read_only();
                 return Ok(());
             }
             let mut list =
                 slot.as_array_mut().map_err(|_| VarsError::NotAList(path.to_string()))?;
+            self.account(path, 0, new)?;
             list.extend(items.into_iter().map(Dynamic::into_read_only));
             Ok(())
         })
@@ -289,12 +430,21 @@ impl Vars {
         self.settle_for_write(path);
         let mut root = self.root.clone();
         let Ok(mut map) = root.as_map_mut() else { return false };
-        if parent.is_empty() {
-            return map.remove(last.as_str()).is_some();
-        }
-        at_path_mut(&mut map, parent, |value| Some(value.as_map_mut().ok()?.remove(last.as_str())))
+        let removed = if parent.is_empty() {
+            map.remove(last.as_str())
+        } else {
+            at_path_mut(&mut map, parent, |value| {
+                Some(value.as_map_mut().ok()?.remove(last.as_str()))
+            })
             .flatten()
-            .is_some()
+        };
+        match removed {
+            Some(value) => {
+                self.recount(approx_bytes(&value), 0);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Turns the variable at `path` into a shared value in place and returns a second handle to

@@ -117,7 +117,7 @@ async fn run_calendar(
     params.insert("to".into(), Value::Null);
     eprintln!("Running flows/graph-calendar.flow.json for {user}, this week:");
     let options = RunOptions { params, trace: Some(Arc::new(Progress)), ..RunOptions::default() };
-    Ok(exec::run(&flow, &runtime, options, std::future::pending()).await)
+    Ok(exec::run(&flow, &runtime, options).await)
 }
 
 /// One item a line: start (UTC), duration, subject, location, organizer.

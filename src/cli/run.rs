@@ -9,6 +9,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use weft_nodes::Interrupt;
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED};
 
@@ -40,6 +41,10 @@ pub(super) struct RunArgs {
     /// Fail the run when it takes longer than this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
+    /// How large the run's variables may grow, all together (bytes, or with a unit: 512MiB,
+    /// 2GiB); a node whose write would pass it fails.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = super::parse_size)]
+    max_vars_bytes: usize,
 }
 
 fn bad_input(message: impl std::fmt::Display) -> u8 {
@@ -113,14 +118,26 @@ fn load_and_run(args: RunArgs) -> u8 {
         }
     }
     let services = Runtime::new(loader.engine().clone()).with_services(services);
-    let options =
-        RunOptions { params, max_steps: args.max_steps, timeout, trace, ..RunOptions::default() };
-    let report = runtime.block_on(exec::run(&flow, &services, options, async {
-        // If the handler can't be installed, the run simply can't be interrupted.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }));
+    let interrupt = Interrupt::new();
+    let options = RunOptions {
+        params,
+        max_steps: args.max_steps,
+        timeout,
+        trace,
+        max_vars_bytes: args.max_vars_bytes,
+        interrupt: interrupt.clone(),
+        ..RunOptions::default()
+    };
+    let report = runtime.block_on(async {
+        // A task of its own, on a worker thread: `block_on` polls the run on this thread, and a
+        // run that computes would not let a signal handler polled beside it run. The run's
+        // evaluations see the interrupt and stop.
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            interrupt.cancel();
+        });
+        exec::run(&flow, &services, options).await
+    });
     if let Err(err) = write_result(&report.result, args.out.as_deref()) {
         let place = args.out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string());
         eprintln!("error: cannot write the result to {place}: {err}");

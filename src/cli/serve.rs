@@ -35,6 +35,13 @@ pub(super) struct ServeArgs {
     /// The step limit of each run.
     #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_STEPS)]
     max_steps: u64,
+    /// How large each run's variables may grow, all together (bytes, or 512MiB, 2GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = super::parse_size)]
+    max_vars_bytes: usize,
+    /// On Ctrl-C or SIGTERM, how many seconds runs in flight get to finish; the server exits
+    /// within it, answering the runs it interrupts 503 with Retry-After.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    grace: f64,
 }
 
 /// `IP:PORT`, or a bare port on 127.0.0.1.
@@ -78,6 +85,14 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
     config.timeout = timeout;
     config.max_body = args.max_body;
     config.max_steps = args.max_steps;
+    config.max_vars_bytes = args.max_vars_bytes;
+    config.shutdown_grace = match Duration::try_from_secs_f64(args.grace) {
+        Ok(grace) => grace,
+        Err(_) => {
+            eprintln!("error: --grace must be a number of seconds");
+            return EXIT_BAD_INPUT;
+        }
+    };
     config.token = std::env::var(TOKEN_VAR).ok();
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
@@ -106,7 +121,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
         );
         let stopped = server
             .serve_until(async {
-                stop_signal().await;
+                super::stop_signal().await;
                 eprintln!("shutting down: finishing the runs in flight");
             })
             .await;
@@ -118,30 +133,6 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             }
         }
     })
-}
-
-/// Ctrl-C, or (on Unix) the SIGTERM that service managers and container runtimes send to stop.
-async fn stop_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    () = ctrl_c => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => ctrl_c.await,
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await;
 }
 
 #[cfg(test)]

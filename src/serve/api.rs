@@ -5,6 +5,7 @@ use super::catalog::{Catalog, Entry};
 use super::{Phase, ServeConfig};
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
 use crate::params::{self, ParamError};
+use crate::pool::RunPool;
 use crate::result::RunResult;
 use crate::trace::{Memory, TraceSink};
 use axum::Router;
@@ -21,6 +22,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
+use weft_nodes::Interrupt;
+
+/// How long a handler waits for a run it interrupted to come back with its own answer (at a
+/// timeout or a shutdown) before it answers for it: an interrupted run stops at its next
+/// operation, so this is only a net for one stuck inside a single long operation.
+const STOP_WAIT: Duration = Duration::from_millis(500);
 
 /// What every handler shares; immutable but for the semaphore's count.
 struct App {
@@ -28,12 +35,15 @@ struct App {
     /// The `GET /flows` answer, serialised once.
     list: Bytes,
     runtime: Runtime,
+    /// Where runs execute, apart from this server's own runtime.
+    pool: Arc<RunPool>,
     slots: Arc<Semaphore>,
     max_runs: usize,
     max_body: u64,
     timeout: Option<Duration>,
     body_timeout: Duration,
     max_steps: u64,
+    max_vars_bytes: usize,
     retry_after: HeaderValue,
     phase: watch::Receiver<Phase>,
 }
@@ -44,6 +54,7 @@ pub(super) fn router(
     addr: SocketAddr,
     catalog: Catalog,
     runtime: Runtime,
+    pool: Arc<RunPool>,
     phase: watch::Receiver<Phase>,
 ) -> Router {
     let names = catalog.names();
@@ -58,12 +69,14 @@ pub(super) fn router(
         flows: catalog.flows,
         list: Bytes::from(serde_json::to_vec(&list).unwrap_or_default()),
         runtime,
+        pool,
         slots: Arc::new(Semaphore::new(config.max_runs)),
         max_runs: config.max_runs,
         max_body: u64::try_from(config.max_body).unwrap_or(u64::MAX),
         timeout: config.timeout,
         body_timeout: config.body_timeout,
         max_steps: config.max_steps,
+        max_vars_bytes: config.max_vars_bytes,
         retry_after: HeaderValue::from(config.retry_after),
         phase,
     });
@@ -221,7 +234,7 @@ async fn run(
     let Ok(Path(name)) = name else {
         return error(StatusCode::BAD_REQUEST, "the flow name in the path is not valid");
     };
-    let Some(entry) = app.flows.get(&name) else {
+    let Some(entry) = app.flows.get(&name).cloned() else {
         return unknown_flow(&app, &name);
     };
     // A declared length over the limit is refused before waiting for the body.
@@ -270,31 +283,83 @@ async fn run(
         return response;
     };
     let memory = wants_trace(query.as_deref()).then(|| Arc::new(Memory::default()));
+    let interrupt = Interrupt::new();
     let options = RunOptions {
         params,
         max_steps: app.max_steps,
+        max_vars_bytes: app.max_vars_bytes,
         timeout: app.timeout,
         trace: memory.clone().map(|m| m as Arc<dyn TraceSink>),
+        interrupt: interrupt.clone(),
         ..RunOptions::default()
     };
+    let started = Instant::now();
+    // The run holds its slot until it really ends, also when it is answered for before.
+    let runtime = app.runtime.clone();
+    let mut running = app.pool.spawn(async move {
+        let report = exec::run(&entry.flow, &runtime, options).await;
+        drop(permit);
+        report
+    });
     let mut phase = app.phase.clone();
-    let cancel = async move {
+    let shutdown = async move {
         if phase.wait_for(|p| *p >= Phase::Cancelling).await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    let started = Instant::now();
-    let report = exec::run(&entry.flow, &app.runtime, options, cancel).await;
-    drop(permit);
+    // The run's own deadline answers first; this is the net for a run that can't.
+    let net = async {
+        match app.timeout.and_then(|t| t.checked_add(STOP_WAIT)) {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        ended = &mut running => Some(ended),
+        () = shutdown => None,
+        () = net => None,
+    };
+    let ended = match ended {
+        Some(ended) => Some(ended),
+        None => {
+            interrupt.cancel();
+            tokio::time::timeout(STOP_WAIT, &mut running).await.ok()
+        }
+    };
     let elapsed = started.elapsed();
-    tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
-    let mut response = answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()));
+    let mut response = match ended {
+        Some(Ok(report)) => {
+            tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
+            answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()))
+        }
+        Some(Err(err)) => {
+            tracing::error!(flow = %name, %err, "a run ended abnormally");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the run ended abnormally")
+        }
+        // Still computing after it was told to stop: answered for, stopped at its next
+        // operation.
+        None if app.timeout.is_some_and(|t| elapsed >= t) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            &format!("the run timed out after {:.3} s", elapsed.as_secs_f64()),
+        ),
+        None => interrupted(),
+    };
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         // Interrupted by a shutdown: another instance (or this one restarted) may take it.
         response.headers_mut().insert(header::RETRY_AFTER, app.retry_after.clone());
     }
     response
 }
+
+/// The answer to a run interrupted by a shutdown.
+fn interrupted() -> Response {
+    json_value(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({ "status": "interrupted", "result": null, "error": { "message": INTERRUPTED } }),
+    )
+}
+
+const INTERRUPTED: &str = "the run was interrupted: the server is shutting down";
 
 /// Whether a failed run failed because its time limit passed.
 fn timed_out(limit: Option<Duration>, elapsed: Duration) -> impl Fn(&RunReport) -> bool {
@@ -320,9 +385,7 @@ fn answer(
     let error = match report.status {
         RunStatus::Succeeded => None,
         RunStatus::Failed => Some(report.error.clone().unwrap_or(Value::Null)),
-        RunStatus::Interrupted => {
-            Some(json!({ "message": "the run was interrupted: the server is shutting down" }))
-        }
+        RunStatus::Interrupted => Some(json!({ "message": INTERRUPTED })),
     };
     // Serialised straight from the run's result: no JSON tree of it is built.
     let answer = Answer { status: report.status.as_str(), result: &report.result, error, trace };

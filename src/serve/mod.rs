@@ -86,6 +86,8 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// The step limit of each run.
     pub max_steps: u64,
+    /// How large each run's variables may grow, all together (estimated bytes).
+    pub max_vars_bytes: usize,
     /// The access token every request must carry as `Authorization: Bearer …`. Required when
     /// `listen` is not a loopback address.
     pub token: Option<String>,
@@ -112,6 +114,7 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_steps: crate::exec::DEFAULT_MAX_STEPS,
+            max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
             token: None,
             env: Arc::new(|name: &str| std::env::var(name).ok()),
             retry_after: 1,
@@ -168,6 +171,7 @@ impl fmt::Debug for ServeConfig {
             .field("header_timeout", &self.header_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_steps", &self.max_steps)
+            .field("max_vars_bytes", &self.max_vars_bytes)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("retry_after", &self.retry_after)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -247,7 +251,10 @@ impl Server {
             http: Some(Arc::new(http)),
         };
         let runtime = crate::exec::Runtime::new(catalog.engine.clone()).with_services(services);
-        let router = api::router(&config, addr, catalog, runtime, phase_rx.clone());
+        let pool = crate::pool::RunPool::new("weft-run")
+            .map_err(|e| ServeError::Services(format!("cannot start the run threads: {e}")))?;
+        let pool = Arc::new(pool);
+        let router = api::router(&config, addr, catalog, runtime, pool.clone(), phase_rx.clone());
         let limits = listen::Limits {
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
@@ -261,6 +268,7 @@ impl Server {
             tokens,
             phase: phase_tx,
             task,
+            pool,
             grace: config.shutdown_grace,
         })
     }
@@ -274,6 +282,7 @@ pub struct ServerHandle {
     tokens: Option<Arc<TokenManager>>,
     phase: watch::Sender<Phase>,
     task: tokio::task::JoinHandle<()>,
+    pool: Arc<crate::pool::RunPool>,
     grace: Duration,
 }
 
@@ -324,19 +333,23 @@ impl ServerHandle {
         Ok(())
     }
 
-    /// Stops accepting connections, lets runs in flight finish (for up to the configured
-    /// grace period, after which they are interrupted and answered 503) and waits for the
-    /// server to stop.
+    /// Stops accepting connections, lets runs in flight finish, and returns within the
+    /// configured grace period: near its end the runs still going are interrupted and answered
+    /// 503 with `Retry-After`, and what is left at its end is dropped.
     pub async fn shutdown(self) {
         let mut task = self.task;
         self.phase.send_replace(Phase::Draining);
-        if tokio::time::timeout(self.grace, &mut task).await.is_ok() {
+        // The last part of the grace period (a fifth, at most 2 s) is for the interrupted runs
+        // to be answered and their connections to close.
+        let answering = (self.grace / 5).min(Duration::from_secs(2));
+        if tokio::time::timeout(self.grace - answering, &mut task).await.is_ok() {
             return;
         }
         self.phase.send_replace(Phase::Cancelling);
-        // Interrupted runs answer at once; give the connections a moment to close.
-        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+        if tokio::time::timeout(answering, &mut task).await.is_err() {
             task.abort();
         }
+        // Runs still in the pool were interrupted; they are not waited for.
+        drop(self.pool);
     }
 }

@@ -126,7 +126,7 @@ impl Studio {
             loader: crate::cli::loader(),
             saving: Mutex::new(()),
             options,
-            runs: run::Runs::default(),
+            runs: run::Runs::new()?,
         });
         Ok(Self { listener, state })
     }

@@ -11,6 +11,7 @@
 
 use super::{ApiError, AppState, flow_path, parse_body, profiles_files};
 use crate::exec::{self, RunOptions, RunReport, Runtime};
+use crate::pool::RunPool;
 use crate::trace::{Event, TraceSink, redact, to_line};
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
@@ -24,8 +25,8 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
-use weft_nodes::Vars;
 use weft_nodes::expr::dynamic_to_json;
+use weft_nodes::{Interrupt, Vars};
 
 /// The most events a run keeps, and their most bytes; later node events are dropped (the end
 /// is always kept), so a long paging loop can't fill the memory.
@@ -44,13 +45,20 @@ const MAX_TIMEOUT_SECS: f64 = 3_600.0;
 /// The largest step limit the form may ask for.
 const MAX_STEPS: u64 = 1_000_000;
 
-/// The runs of this studio: the last one of each flow file.
-#[derive(Default)]
+/// The runs of this studio: the last one of each flow file, and where they execute (apart
+/// from the studio's own runtime, so a busy run leaves the page responsive).
 pub(super) struct Runs {
     by_file: Mutex<HashMap<String, Arc<RunState>>>,
+    pool: RunPool,
 }
 
 impl Runs {
+    pub(super) fn new() -> Result<Self, String> {
+        let pool = RunPool::new("weft-studio-run")
+            .map_err(|e| format!("cannot start the run threads: {e}"))?;
+        Ok(Self { by_file: Mutex::default(), pool })
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<RunState>>> {
         // A panic while holding this lock leaves a map that is still consistent.
         self.by_file.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -72,7 +80,7 @@ pub(super) struct RunState {
     log: Mutex<Log>,
     /// Bumped after every change of the log, for the streams waiting on it.
     changed: watch::Sender<u64>,
-    stop: watch::Sender<bool>,
+    stop: Interrupt,
 }
 
 #[derive(Default)]
@@ -327,7 +335,7 @@ pub(super) async fn start(
                 .collect(),
             log: Mutex::new(Log::default()),
             changed: watch::channel(0).0,
-            stop: watch::channel(false).0,
+            stop: Interrupt::new(),
         });
         runs.insert(file.clone(), run.clone());
         run
@@ -339,15 +347,10 @@ pub(super) async fn start(
         trace: Some(Arc::new(Sink(run.clone()))),
         ..RunOptions::default()
     };
-    let mut stop = run.stop.subscribe();
+    let options = RunOptions { interrupt: run.stop.clone(), ..options };
     let finisher = Finisher(run.clone());
-    tokio::spawn(async move {
-        let cancel = async move {
-            if stop.wait_for(|stop| *stop).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        let report = exec::run(&flow, &runtime, options, cancel).await;
+    state.runs.pool.spawn(async move {
+        let report = exec::run(&flow, &runtime, options).await;
         finisher.0.finish(Some(&report));
     });
     let body = json!({ "run": run.id, "events": format!("/api/runs/{}/events", run.id) });
@@ -404,7 +407,7 @@ pub(super) async fn stop(
 ) -> Result<Response, ApiError> {
     let run = state.runs.find(&id)?;
     let was_running = !run.done();
-    run.stop.send_replace(true);
+    run.stop.cancel();
     Ok(axum::Json(json!({ "run": id, "stopped": was_running })).into_response())
 }
 
@@ -431,7 +434,7 @@ mod tests {
             id: "r".into(),
             log: Mutex::new(Log::default()),
             changed: watch::channel(0).0,
-            stop: watch::channel(false).0,
+            stop: Interrupt::new(),
         };
         run.push("trace", "a".repeat(MAX_LOG_BYTES - 10), false, false);
         // Too large: dropped; then a small one must not fill the gap it left.

@@ -266,7 +266,7 @@ impl<'f> NodeTest<'f> {
                     timeout: Some(self.timeout),
                     ..RunOptions::default()
                 };
-                let report = exec::run(flow, &runtime, options, std::future::pending()).await;
+                let report = exec::run(flow, &runtime, options).await;
                 TestRun {
                     exit: None,
                     status: Some(report.status),

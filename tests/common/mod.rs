@@ -185,3 +185,17 @@ fn collect(value: &Value, found: &mut Vec<Value>) {
         _ => {}
     }
 }
+
+/// A flow whose one expression computes for much longer than any test waits (each of its
+/// 100 000 steps copies a 100 000-item list) while holding little memory: only the
+/// expression's own time limit (10 s), the run's deadline or an interruption end it.
+pub fn busy_flow() -> String {
+    let list = vec!["0"; 100_000].join(",");
+    format!(
+        r##"{{ "format": "weft.flow/1", "start": "busy", "variables": {{ "l": [{list}] }},
+          "nodes": [ {{ "id": "busy", "type": "assign",
+                        "set": {{ "vars.n": "(vars.l + []).reduce(|a, x| a + (vars.l + []).len(), 0)" }} }},
+                     {{ "id": "done", "type": "end", "result": "vars.n" }} ],
+          "edges": [ {{ "from": "busy", "to": "done" }} ] }}"##
+    )
+}

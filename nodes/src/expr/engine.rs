@@ -1,59 +1,25 @@
 //! The sandboxed Rhai engine, compiled expressions and the scope they run against.
 
-use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rhai::module_resolvers::DummyModuleResolver;
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicBlobPackage, BasicFnPackage, BasicIteratorPackage,
+    BasicMapPackage, BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage,
+    MoreStringPackage, Package,
+};
 use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, Scope};
+
+use super::budget::{self, Exceeded};
+use crate::interrupt::{Interrupt, Stop};
 
 use super::convert::stringify;
 use super::helpers::{self, clock::Clock, clock::with_clock};
 use super::plain::PlainPath;
 use super::reads::VarReads;
 use super::template::{self, Part, RawPart, Template};
-
-thread_local! {
-    /// Operations of the evaluation running on this thread, and when it started.
-    static PROGRESS: Cell<(u64, Option<Instant>)> = const { Cell::new((0, None)) };
-}
-
-/// The termination token of an evaluation stopped for too many operations.
-const OPERATIONS_TOKEN: &str = "weft: too many operations";
-/// The termination token of an evaluation stopped for taking too long.
-const TIME_TOKEN: &str = "weft: too long";
-
-/// Runs `f` with a fresh operations count and start time, restoring the previous ones after.
-fn with_fresh_count<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore((u64, Option<Instant>));
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            PROGRESS.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(PROGRESS.with(|c| c.replace((0, Some(Instant::now())))));
-    f()
-}
-
-/// Counts one operation; the token to stop with when a limit is passed.
-fn progress(max_operations: u64, max_duration: Option<Duration>) -> Option<Dynamic> {
-    let (count, started) = PROGRESS.with(|c| {
-        let (n, started) = c.get();
-        let n = n.saturating_add(1);
-        c.set((n, started));
-        (n, started)
-    });
-    if max_operations > 0 && count > max_operations {
-        return Some(Dynamic::from(OPERATIONS_TOKEN));
-    }
-    match (max_duration, started) {
-        (Some(max), Some(started)) if count % 256 == 0 && started.elapsed() > max => {
-            Some(Dynamic::from(TIME_TOKEN))
-        }
-        _ => None,
-    }
-}
 
 /// Longest error message an evaluation reports (messages never carry whole values).
 const MESSAGE_MAX: usize = 500;
@@ -80,6 +46,11 @@ pub struct Limits {
     /// Wall-clock time one evaluation may take (`None`: no limit). A safety net for work that
     /// grows faster than the operation count (Rhai copies arrays and re-measures values).
     pub max_duration: Option<Duration>,
+    /// Heap bytes one evaluation may hold at once, counted over everything it builds (nested
+    /// values too) by the counting allocator ([`crate::alloc`]); not enforced where that
+    /// allocator is not installed. Checked between operations: one operation (a copy of a large
+    /// map) may pass it before it is stopped.
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -92,6 +63,7 @@ impl Default for Limits {
             max_array_size: 10_000_000,
             max_map_size: 10_000_000,
             max_duration: Some(Duration::from_secs(10)),
+            max_memory: 256 * 1024 * 1024,
         }
     }
 }
@@ -116,6 +88,9 @@ pub enum EvalErrorKind {
     /// Anything else: a type mismatch, a missing function, an index out of bounds, a helper
     /// that rejected its input…
     Runtime,
+    /// The run was stopped meanwhile (cancelled, or past its deadline): not the expression's
+    /// fault, and not worth reporting as its failure.
+    Stopped(Stop),
 }
 
 /// An evaluation that failed. The message is for humans and never holds whole values.
@@ -181,6 +156,7 @@ pub struct ExprScope {
     scope: Scope<'static>,
     base: usize,
     clock: Clock,
+    interrupt: Option<Interrupt>,
 }
 
 impl ExprScope {
@@ -201,7 +177,7 @@ impl ExprScope {
         scope.push_constant_dynamic("params", params);
         scope.push_constant_dynamic("vars", vars);
         let base = scope.len();
-        Self { scope, base, clock: Clock::System }
+        Self { scope, base, clock: Clock::System, interrupt: None }
     }
 
     /// The same scope with `clock` as the clock of `now()` and `today()`.
@@ -220,6 +196,12 @@ impl ExprScope {
     #[must_use]
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Makes every evaluation in this scope end early when `interrupt` says the run must stop,
+    /// with [`EvalErrorKind::Stopped`].
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
     }
 
     /// Replaces `vars` (e.g. with a new shared cell).
@@ -327,7 +309,28 @@ impl ExprEngine {
     /// An engine with the given limits.
     #[must_use]
     pub fn with_limits(limits: Limits) -> Self {
-        let mut engine = Engine::new();
+        let mut engine = Engine::new_raw();
+        // Rhai's standard library, less what a flow must not have: the language-core package
+        // (`sleep`, which blocks the thread past every time limit, `exit`, `tag`/`take`) and
+        // the time package (`timestamp()` reads the system clock behind the run's own clock,
+        // which tests set with `given.now`). `expression_functions` lists what is offered.
+        for package in [
+            ArithmeticPackage::new().as_shared_module(),
+            BasicStringPackage::new().as_shared_module(),
+            BasicIteratorPackage::new().as_shared_module(),
+            BasicFnPackage::new().as_shared_module(),
+            BitFieldPackage::new().as_shared_module(),
+            LogicPackage::new().as_shared_module(),
+            BasicMathPackage::new().as_shared_module(),
+            BasicArrayPackage::new().as_shared_module(),
+            BasicBlobPackage::new().as_shared_module(),
+            BasicMapPackage::new().as_shared_module(),
+            MoreStringPackage::new().as_shared_module(),
+        ] {
+            engine.register_global_module(package);
+        }
+        // As `Engine::new` does: property names are interned instead of allocated per read.
+        engine.set_max_strings_interned(256);
         // `PlainPath` (plain.rs) reads `root.a.b` from the maps itself and must agree with the
         // interpreter: a missing member is `()` (`fail_on_invalid_map_property(false)`) and no
         // variable resolver stands between a name and the scope. Changing either here means
@@ -350,9 +353,9 @@ impl ExprEngine {
             tracing::debug!(target: "weft::expr", "debug at {pos}: {}", clip(text.to_owned()));
         });
         // Rhai loses the operations of closures called from native functions (`map`, `filter`,
-        // `reduce`…) from its own count; count every operation here instead.
-        let (max_operations, max_duration) = (limits.max_operations, limits.max_duration);
-        engine.on_progress(move |_| progress(max_operations, max_duration));
+        // `reduce`…) from its own count; count every operation here instead, with the time,
+        // memory and stop checks.
+        engine.on_progress(move |_| budget::progress(&limits));
         helpers::register(&mut engine);
         Self { engine, limits }
     }
@@ -361,6 +364,29 @@ impl ExprEngine {
     #[must_use]
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The names of the functions expressions can call, sorted, without operators and
+    /// property accessors: Rhai's standard library less what the sandbox removes, and the
+    /// helpers. For the documentation, and for a test that notices when an upgrade of Rhai
+    /// offers something new.
+    #[must_use]
+    pub fn function_names(&self) -> Vec<String> {
+        let mut names = self.engine.collect_fn_metadata(
+            None,
+            |info| {
+                let name = info.metadata.name.as_str();
+                let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with("get$")
+                    && !name.starts_with("set$");
+                plain.then(|| name.to_owned())
+            },
+            true,
+        );
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Compiles a Rhai *expression* (no statements) that may use `params`, `vars` and the
@@ -470,7 +496,7 @@ impl ExprEngine {
         }
         let clock = scope.clock;
         with_clock(clock, || {
-            with_fresh_count(|| {
+            budget::evaluation(scope.interrupt.as_ref(), || {
                 self.engine.eval_ast_with_scope::<Dynamic>(&mut scope.scope, &expr.ast)
             })
         })
@@ -592,25 +618,38 @@ impl ExprEngine {
         }
         let limits = &self.limits;
         match &cause {
-            EvalAltResult::ErrorTerminated(token, _)
-                if token
-                    .as_immutable_string_ref()
-                    .is_ok_and(|t| t.as_str() == OPERATIONS_TOKEN) =>
-            {
-                return EvalError::limit(format!(
-                    "expression exceeded the limit of {} operations",
-                    limits.max_operations
-                ));
-            }
-            EvalAltResult::ErrorTerminated(token, _)
-                if token.as_immutable_string_ref().is_ok_and(|t| t.as_str() == TIME_TOKEN) =>
-            {
-                let max = limits.max_duration.unwrap_or_default();
-                return EvalError::limit(format!(
-                    "expression exceeded the time limit of {} ms",
-                    max.as_millis()
-                ));
-            }
+            EvalAltResult::ErrorTerminated(token, _) => match Exceeded::from_token(token) {
+                Some(Exceeded::Operations) => {
+                    return EvalError::limit(format!(
+                        "expression exceeded the limit of {} operations",
+                        limits.max_operations
+                    ));
+                }
+                Some(Exceeded::Time) => {
+                    let max = limits.max_duration.unwrap_or_default();
+                    return EvalError::limit(format!(
+                        "expression exceeded the time limit of {} ms",
+                        max.as_millis()
+                    ));
+                }
+                Some(Exceeded::Memory) => {
+                    return EvalError::limit(format!(
+                        "expression exceeded the memory limit of {} MiB",
+                        limits.max_memory / (1024 * 1024)
+                    ));
+                }
+                Some(Exceeded::Stopped(stop)) => {
+                    let message = match stop {
+                        Stop::Cancelled => "the run was cancelled",
+                        Stop::TimedOut => "the run timed out",
+                    };
+                    return EvalError {
+                        kind: EvalErrorKind::Stopped(stop),
+                        message: message.into(),
+                    };
+                }
+                None => {}
+            },
             EvalAltResult::ErrorTooManyOperations(_) => {
                 return EvalError::limit(format!(
                     "expression exceeded the limit of {} operations",
@@ -710,6 +749,7 @@ mod tests {
     use crate::expr::{dynamic_to_json, json_to_dynamic};
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
+    use std::time::Instant;
 
     fn engine() -> ExprEngine {
         ExprEngine::new()
@@ -918,6 +958,78 @@ mod tests {
         for source in [r#"open_file("/etc/passwd")"#, r#"system("ls")"#, r#"env("HOME")"#] {
             let err = eval(source).unwrap_err();
             assert!(err.message.contains("Function not found"), "{source}: {err}");
+        }
+    }
+
+    #[test]
+    fn regression_sleep_escapes_every_time_limit() {
+        // `sleep(15)` held the thread for 15 s whatever the run's time limit. Nothing that
+        // blocks, exits or reads the system clock behind the run's own clock is offered.
+        for source in ["sleep(15)", "sleep(0.5)", "timestamp()", "exit()", "exit(1)"] {
+            let err = eval(source).unwrap_err();
+            assert_eq!(err.kind, EvalErrorKind::Runtime, "{source}");
+            assert!(err.message.starts_with("Function not found"), "{source}: {err}");
+        }
+        let offered = engine().function_names();
+        for name in ["sleep", "timestamp", "elapsed", "exit", "take", "tag", "set_tag"] {
+            assert!(!offered.iter().any(|n| n == name), "{name} is offered");
+        }
+        for name in ["len", "map", "reduce", "parse_json", "now", "url_encode"] {
+            assert!(offered.iter().any(|n| n == name), "{name} is missing");
+        }
+    }
+
+    #[test]
+    fn regression_few_operations_build_gigabytes() {
+        // Each step doubles the map: 23 steps built 9.5 GB in 60 s. The memory limit (the unit
+        // tests run with the counting allocator) stops it at once.
+        let source = format!(
+            "[{}].reduce(|a, x| #{{a: a, b: a}}, #{{}}).len()",
+            (0..=22).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        );
+        let e = ExprEngine::with_limits(Limits { max_memory: 32 << 20, ..Limits::default() });
+        let expr = e.compile_expression(&source, &[]).unwrap();
+        let started = Instant::now();
+        let err = e.eval(&expr, &mut empty()).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::Limit, "{err}");
+        assert_eq!(err.message, "expression exceeded the memory limit of 32 MiB");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        // Shared data the expression only reads costs it nothing.
+        let big: Vec<Value> = (0..200_000).map(|i| json!({"n": i, "s": "some text"})).collect();
+        let mut s = scope(json!({}), json!({ "big": big }));
+        let count = e.compile_expression("vars.big.len() + vars.big[7].n", &[]).unwrap();
+        assert_eq!(e.eval(&count, &mut s).unwrap().as_int().unwrap(), 200_007);
+    }
+
+    #[test]
+    fn a_stopped_run_ends_a_busy_evaluation() {
+        // No operation or time limit of its own: only the run's signal can end it.
+        let e = ExprEngine::with_limits(Limits {
+            max_operations: 0,
+            max_duration: None,
+            ..Limits::default()
+        });
+        let busy =
+            e.compile_expression("blob(10000000).to_array().reduce(|a, i| a + i, 0)", &[]).unwrap();
+        for stop in [Stop::Cancelled, Stop::TimedOut] {
+            let interrupt = Interrupt::new();
+            let mut s = empty();
+            s.set_interrupt(interrupt.clone());
+            let stopper = std::thread::spawn({
+                let interrupt = interrupt.clone();
+                move || match stop {
+                    Stop::Cancelled => {
+                        std::thread::sleep(Duration::from_millis(100));
+                        interrupt.cancel();
+                    }
+                    Stop::TimedOut => interrupt.limit_to(Duration::from_millis(100)),
+                }
+            });
+            let started = Instant::now();
+            let err = e.eval(&busy, &mut s).unwrap_err();
+            stopper.join().unwrap();
+            assert_eq!(err.kind, EvalErrorKind::Stopped(stop), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         }
     }
 

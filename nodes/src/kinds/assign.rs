@@ -68,7 +68,7 @@ impl Node for Assign {
                     .map_err(|e| eval_failed(&format!("set.{key}"), e))
                     .and_then(|value| {
                         cx.replace(path, value)
-                            .map_err(|e: VarsError| NodeError::expression(e.to_string()))
+                            .map_err(|e: VarsError| NodeError::write_failed("expression", &e))
                     });
                 match written {
                     Ok(old) => undo.push((path, old)),

@@ -63,7 +63,7 @@ impl Node for Authentication {
             let scopes: Array = signed_in.scopes.into_iter().map(Dynamic::from).collect();
             record.insert("scopes".into(), scopes.into());
             cx.write(&self.into, Dynamic::from_map(record))
-                .map_err(|e| NodeError::new("auth", e.to_string()))?;
+                .map_err(|e| NodeError::write_failed("auth", &e))?;
             Ok(Outcome::OK)
         })
     }

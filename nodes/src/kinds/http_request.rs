@@ -721,7 +721,7 @@ impl HttpRequest {
 }
 
 fn write_failed(e: crate::vars::VarsError) -> NodeError {
-    NodeError::new("http", e.to_string())
+    NodeError::write_failed("http", &e)
 }
 
 /// The error code and message of a Graph (`{ error: { code, message } }`) or OAuth

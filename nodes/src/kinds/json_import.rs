@@ -853,7 +853,7 @@ impl Node for JsonImport {
                 Target::Into(path) => cx.write(path, Dynamic::from_array(items)),
                 Target::AppendTo(path) => cx.append(path, items),
             };
-            written.map_err(|e| NodeError::new("import", e.to_string()))?;
+            written.map_err(|e| NodeError::write_failed("import", &e))?;
             Ok(Outcome::OK)
         })
     }

@@ -74,7 +74,7 @@ impl Node for Loop {
             };
             let index = position.next as rhai::INT;
             position.next += 1;
-            let write = |e: crate::vars::VarsError| NodeError::expression(e.to_string());
+            let write = |e: crate::vars::VarsError| NodeError::write_failed("expression", &e);
             cx.write(&self.item, item).map_err(write)?;
             cx.write(&self.index, Dynamic::from_int(index)).map_err(write)?;
             Ok(Outcome::Exit(Cow::Borrowed("next")))
