@@ -11,6 +11,7 @@ pub mod flow;
 pub mod http;
 pub mod params;
 pub mod result;
+pub mod safe_fs;
 pub mod serve;
 pub mod sim;
 pub mod studio;
