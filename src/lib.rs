@@ -12,6 +12,7 @@ pub mod http;
 pub mod params;
 pub mod pool;
 pub mod result;
+pub mod safe_fs;
 pub mod serve;
 pub mod sim;
 pub mod studio;

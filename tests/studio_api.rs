@@ -827,3 +827,111 @@ async fn the_command_with_sim_runs_the_simulator() {
     assert_eq!(report["status"], "succeeded", "{report}");
     assert!(!report["result"].as_array().unwrap().is_empty());
 }
+
+/// The studio's answer to `GET path` within 5 s. A read blocked on one of `fifos` fails the
+/// test instead of hanging it: the pipes are opened for writing, which ends the blocked read,
+/// and the test runtime can stop.
+#[cfg(unix)]
+async fn answer_in_time(
+    s: &Running,
+    path: &str,
+    fifos: &[std::path::PathBuf],
+) -> (StatusCode, Value) {
+    use std::os::unix::fs::OpenOptionsExt;
+    match tokio::time::timeout(std::time::Duration::from_secs(5), s.json(path)).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            for fifo in fifos {
+                let mut options = std::fs::OpenOptions::new();
+                let _ = options.write(true).custom_flags(libc::O_NONBLOCK).open(fifo);
+            }
+            panic!("GET {path} blocked for 5 s");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn regression_studio_save_follows_planted_symlink() {
+    let dir = flows_dir();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    let plant = |name: &str| std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+    // The temporary name a save used to take (this process is the studio's), and the flow's
+    // own name.
+    plant(&format!(".target.flow.json.{}.tmp", std::process::id()));
+    plant("linked.flow.json");
+    let s = start(dir.path()).await;
+    let flow = json!({ "format": "weft.flow/1", "start": "a",
+                       "nodes": [ { "id": "a", "type": "end" } ], "edges": [] });
+    let body = json!({ "version": null, "flow": flow });
+
+    // The temporary file gets a fresh name of its own, created exclusively: the link planted
+    // at the old name is neither followed nor touched.
+    let (status, saved) = s.send(reqwest::Method::PUT, "/api/flows/target.flow.json", &body).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let target = std::fs::symlink_metadata(dir.path().join("target.flow.json")).unwrap();
+    assert!(target.file_type().is_file(), "the flow is a regular file");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("target.flow.json")).unwrap(),
+        saved["text"]
+    );
+
+    // A link at the flow's own name: the save is refused (the file behind it can't be read for
+    // its version without following it, and replacing the link would drop it silently).
+    let (status, refused) =
+        s.send(reqwest::Method::PUT, "/api/flows/linked.flow.json", &body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let message = refused["error"].as_str().unwrap();
+    assert!(message.starts_with("linked.flow.json: refused, it is a symbolic link"), "{message}");
+    let linked = std::fs::symlink_metadata(dir.path().join("linked.flow.json")).unwrap();
+    assert!(linked.file_type().is_symlink(), "the link is left as it was");
+
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn regression_studio_reads_follow_links_and_block_on_special_files() {
+    let dir = flows_dir();
+    let path = |name: &str| dir.path().join(name);
+    // A link that stays inside the directory is not followed either.
+    std::os::unix::fs::symlink(path("countdown.flow.json"), path("inside.flow.json")).unwrap();
+    let fifos = ["pipe.flow.json", "pipe.json", "pipe.test.json"].map(path);
+    for fifo in &fifos {
+        assert!(std::process::Command::new("mkfifo").arg(fifo).status().unwrap().success());
+    }
+    std::os::unix::fs::symlink("/dev/zero", path("zero.test.json")).unwrap();
+    let huge = format!("{{\"format\":\"weft.flow/1\"}}{}", " ".repeat(16 << 20));
+    std::fs::write(path("huge.flow.json"), huge).unwrap();
+    let s = start(dir.path()).await;
+
+    // Lists leave out what is not a regular file, at once.
+    let (status, list) = answer_in_time(&s, "/api/flows", &fifos).await;
+    assert_eq!(status, StatusCode::OK);
+    let files: Vec<&str> =
+        list["flows"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["countdown.flow.json", "graph-calendar.flow.json", "huge.flow.json"]);
+    let (status, profiles) =
+        answer_in_time(&s, "/api/flows/graph-calendar.flow.json/profiles", &fifos).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(profiles["files"], json!(["profiles.json"]));
+    let (status, tests) = answer_in_time(&s, "/api/flows/countdown.flow.json/tests", &fifos).await;
+    assert_eq!((status, tests), (StatusCode::OK, json!({ "files": [] })));
+
+    // Opening one is refused with a clear message.
+    for (file, status, expected) in [
+        ("inside.flow.json", StatusCode::FORBIDDEN, "refused, it is a symbolic link"),
+        ("pipe.flow.json", StatusCode::FORBIDDEN, "refused, it is a named pipe (FIFO)"),
+        ("huge.flow.json", StatusCode::PAYLOAD_TOO_LARGE, "larger than 16 MiB"),
+    ] {
+        for route in ["", "/svg", "/profiles"] {
+            let (got, body) =
+                answer_in_time(&s, &format!("/api/flows/{file}{route}"), &fifos).await;
+            assert_eq!(got, status, "{file}{route}: {body}");
+            let message = body["error"].as_str().unwrap();
+            assert!(message.starts_with(&format!("{file}: {expected}")), "{message}");
+        }
+    }
+}

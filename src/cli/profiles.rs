@@ -48,6 +48,17 @@ pub fn token_manager_with(
             e.to_string()
         }
     })?;
+    token_manager_of(&profiles, names, state, env)
+}
+
+/// [`token_manager_with`] for a profiles file already read (the studio reads those of its
+/// directory itself, never through a link).
+pub fn token_manager_of(
+    profiles: &Profiles,
+    names: &[String],
+    state: StateDir,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<TokenManager>, String> {
     let resolved = names
         .iter()
         .map(|name| profiles.resolve(name, env))

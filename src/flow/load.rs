@@ -71,23 +71,23 @@ impl Loader {
     /// Reads and loads a flow file.
     pub fn load_path(&self, path: &Path) -> Loaded {
         match std::fs::read(path) {
-            Ok(bytes) => {
-                let fallback = path
-                    .file_name()
-                    .map(|n| {
-                        n.to_string_lossy()
-                            .trim_end_matches(".json")
-                            .trim_end_matches(".flow")
-                            .to_owned()
-                    })
-                    .unwrap_or_default();
-                self.load_bytes(&bytes, &fallback)
-            }
+            Ok(bytes) => self.load_file(&bytes, path),
             Err(err) => Loaded {
                 flow: None,
                 diagnostics: vec![Diagnostic::error("", format!("cannot read the file: {err}"))],
             },
         }
+    }
+
+    /// Loads a flow file read by the caller: its file name names the flow when it has no `name`.
+    pub fn load_file(&self, bytes: &[u8], path: &Path) -> Loaded {
+        let fallback = path
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned()
+            })
+            .unwrap_or_default();
+        self.load_bytes(bytes, &fallback)
     }
 
     /// Loads a flow from its text; `fallback_name` names it when the file has no `name`.

@@ -2,9 +2,9 @@
 //! the open flow, listed and run through the harness behind `weft test` (canned HTTP, stand-in
 //! credentials: nothing leaves the machine).
 
-use super::{ApiError, AppState, flow_path, parse_body};
-use crate::testing::Harness;
-use crate::testing::suite;
+use super::{ApiError, AppState, MAX_FILE_BYTES, flow_path, parse_body, read_file, shown};
+use crate::safe_fs;
+use crate::testing::{Harness, file, suite};
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -13,8 +13,16 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The test files of `dir` (not its subdirectories) whose flow is `flow`, by name.
-async fn test_files_of(dir: &Path, flow: &Path) -> Vec<(String, PathBuf)> {
+/// A test file of the directory: its name, path and contents.
+struct TestFile {
+    name: String,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// The test files of `dir` (not its subdirectories) whose flow is `flow`, by name. Links are
+/// left out: they are never followed.
+async fn test_files_of(dir: &Path, flow: &Path) -> Vec<TestFile> {
     let mut found = Vec::new();
     let Ok(flow) = tokio::fs::canonicalize(flow).await else {
         return found;
@@ -28,24 +36,20 @@ async fn test_files_of(dir: &Path, flow: &Path) -> Vec<(String, PathBuf)> {
             continue;
         }
         let path = entry.path();
-        // A symbolic link may not lead out of the directory.
-        match tokio::fs::canonicalize(&path).await {
-            Ok(real) if real.parent() == Some(dir) => {}
-            _ => continue,
-        }
-        let target = tokio::fs::read(&path)
-            .await
+        let Ok(bytes) = read_file(path.clone()).await else {
+            continue;
+        };
+        let target = serde_json::from_slice::<Value>(&bytes)
             .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|v| v.get("flow").and_then(Value::as_str).map(str::to_owned));
         let Some(target) = target else {
             continue;
         };
         if tokio::fs::canonicalize(dir.join(target)).await.is_ok_and(|t| t == flow) {
-            found.push((name, path));
+            found.push(TestFile { name, path, bytes });
         }
     }
-    found.sort();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
     found
 }
 
@@ -56,8 +60,8 @@ pub(super) async fn list(
 ) -> Result<Response, ApiError> {
     let path = flow_path(&state, &file)?;
     let mut files = Vec::new();
-    for (name, test) in test_files_of(&state.dir, &path).await {
-        files.push(match crate::testing::file::read(&test) {
+    for TestFile { name, path, bytes } in test_files_of(&state.dir, &path).await {
+        files.push(match file::parse(&bytes, &path) {
             Ok(parsed) => {
                 let cases: Vec<Value> = parsed
                     .cases
@@ -70,12 +74,6 @@ pub(super) async fn list(
         });
     }
     Ok(axum::Json(json!({ "files": files })).into_response())
-}
-
-/// Paths in messages are shown relative to the directory.
-fn shown(message: &str, dir: &Path) -> String {
-    let prefix = format!("{}/", dir.display());
-    message.replace(&prefix, "")
 }
 
 /// `POST /api/flows/{file}/tests` with `{ node? }`: runs the cases of the flow's test files
@@ -108,11 +106,7 @@ pub(super) async fn run(
     Ok(axum::Json(report).into_response())
 }
 
-fn run_files(
-    dir: &Path,
-    tests: &[(String, PathBuf)],
-    node: Option<&str>,
-) -> Result<Value, ApiError> {
+fn run_files(dir: &Path, tests: &[TestFile], node: Option<&str>) -> Result<Value, ApiError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,8 +114,9 @@ fn run_files(
     let harness = Harness::new();
     let (mut passed, mut failed) = (0, 0);
     let mut files = Vec::new();
-    for (name, test) in tests {
-        let prepared = match suite::prepare(&harness, test) {
+    let read = |path: &Path| safe_fs::read(path, MAX_FILE_BYTES).map_err(|e| e.to_string());
+    for TestFile { name, path, .. } in tests {
+        let prepared = match suite::prepare_with(&harness, path, &read) {
             Ok(prepared) => prepared,
             Err(err) => {
                 files.push(json!({ "file": name, "error": shown(&err.to_string(), dir) }));

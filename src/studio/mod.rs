@@ -3,7 +3,10 @@
 //! Secure by default: it binds loopback only; every request must carry the per-start access
 //! token (the `x-weft-token` header, or the cookie set when the printed URL is opened); the
 //! `Host` header must name the server (against DNS rebinding) and state-changing requests must
-//! come from its own origin (against CSRF); files are confined to the flows directory, by name.
+//! come from its own origin (against CSRF); files are confined to the flows directory, by name,
+//! and read and written through [`crate::safe_fs`]: regular files only (a symbolic link there is
+//! refused, never followed), at most [`MAX_FILE_BYTES`] read, saves atomic under an
+//! unpredictable temporary name.
 //!
 //! API (JSON): `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
 //! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate`, `POST /api/svg`,
@@ -18,6 +21,7 @@ mod run;
 pub mod svg;
 
 use crate::flow::Loader;
+use crate::safe_fs::{self, FsError, Mode};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Request, State};
@@ -36,6 +40,9 @@ use tokio::sync::Mutex;
 
 /// The header that carries the access token.
 pub const TOKEN_HEADER: &str = "x-weft-token";
+/// The largest file the studio reads from its directory (16 MiB): flows, test files and
+/// profiles files.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// The cookie that carries the access token once the printed URL was opened, suffixed with
 /// the port (`weft_studio_8790`): cookies don't tell ports apart, studios on one host must.
 pub const TOKEN_COOKIE: &str = "weft_studio";
@@ -292,16 +299,38 @@ fn flow_path(state: &AppState, name: &str) -> Result<PathBuf, ApiError> {
         ));
     }
     let path = state.dir.join(name);
-    // A symbolic link may not lead out of the directory.
-    if let Ok(real) = path.canonicalize()
-        && real.parent() != Some(state.dir.as_path())
-    {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!("`{name}` leads outside the directory"),
-        ));
+    // Said early and clearly; the reads and the save refuse a link on their own as well.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let refused = FsError::NotRegular { path, what: "a symbolic link" };
+        return Err(file_refused(state, refused));
     }
     Ok(path)
+}
+
+/// Reads a file of the studio's directory (see [`MAX_FILE_BYTES`]), off the async workers.
+async fn read_file(path: PathBuf) -> Result<Vec<u8>, FsError> {
+    let task = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || safe_fs::read(&path, MAX_FILE_BYTES)
+    });
+    task.await.unwrap_or_else(|err| Err(FsError::Io { path, error: std::io::Error::other(err) }))
+}
+
+/// A file of the directory that could not be read or written, as an answer.
+fn file_refused(state: &AppState, err: FsError) -> ApiError {
+    let status = match &err {
+        FsError::NotFound { .. } => StatusCode::NOT_FOUND,
+        FsError::NotRegular { .. } => StatusCode::FORBIDDEN,
+        FsError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        FsError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError(status, shown(&err.to_string(), &state.dir))
+}
+
+/// Paths in messages are shown relative to the directory.
+fn shown(message: &str, dir: &Path) -> String {
+    let prefix = format!("{}/", dir.display());
+    message.replace(&prefix, "")
 }
 
 fn version_of(bytes: &[u8]) -> String {
@@ -316,11 +345,12 @@ async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
     let mut flows = Vec::new();
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_flow_name(&name) || flow_path(&state, &name).is_err() {
+        // Links are not listed: they are not opened either.
+        if !is_flow_name(&name) || !entry.file_type().await.is_ok_and(|t| t.is_file()) {
             continue;
         }
         let parsed: Option<Value> =
-            tokio::fs::read(entry.path()).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+            read_file(entry.path()).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
         let text = |key: &str| parsed.as_ref().and_then(|v| v.get(key)).cloned();
         flows.push(
             json!({ "file": name, "name": text("name"), "description": text("description") }),
@@ -386,12 +416,12 @@ async fn get_flow(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
         Ok(path) => path,
         Err(refused) => return refused.into_response(),
     };
-    let bytes = match tokio::fs::read(&path).await {
+    let bytes = match read_file(path).await {
         Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+        Err(FsError::NotFound { .. }) => {
             return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
         }
-        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err) => return file_refused(&state, err).into_response(),
     };
     let value: Option<Value> = serde_json::from_slice(&bytes).ok();
     let name = file.trim_end_matches(".flow.json");
@@ -442,10 +472,15 @@ async fn save_flow(
         return error(StatusCode::BAD_REQUEST, "`flow` must be a JSON object");
     }
     let _saving = state.saving.lock().await;
-    let permissions = tokio::fs::metadata(&path).await.ok().map(|m| m.permissions());
-    let original = match tokio::fs::read(&path).await {
-        Ok(bytes) => Some(bytes),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+    let opened = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || safe_fs::read_with_mode(&path, MAX_FILE_BYTES)).await
+    };
+    let (original, mode) = match opened {
+        Ok(Ok((bytes, mode))) => (Some(bytes), Mode::Exactly(mode)),
+        Ok(Err(FsError::NotFound { .. })) => (None, Mode::New),
+        // A link at the flow's name is refused: saving would replace it with a file.
+        Ok(Err(err)) => return file_refused(&state, err).into_response(),
         Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     };
     let current = original.as_deref().map(version_of);
@@ -463,18 +498,18 @@ async fn save_flow(
         Some(Ok(original)) => format::flow_text_keeping(flow, original),
         _ => format::flow_text(flow),
     };
-    let temp = state.dir.join(format!(".{file}.{}.tmp", std::process::id()));
-    let written = async {
-        tokio::fs::write(&temp, text.as_bytes()).await?;
-        if let Some(permissions) = permissions {
-            tokio::fs::set_permissions(&temp, permissions).await?;
+    let written = {
+        let text = text.clone();
+        tokio::task::spawn_blocking(move || safe_fs::write_atomic(&path, text.as_bytes(), mode))
+            .await
+    };
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            let message = format!("cannot save `{file}`: {}", shown(&err.to_string(), &state.dir));
+            return error(StatusCode::INTERNAL_SERVER_ERROR, message);
         }
-        tokio::fs::rename(&temp, &path).await
-    }
-    .await;
-    if let Err(err) = written {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot save `{file}`: {err}"));
+        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
     let name = file.trim_end_matches(".flow.json");
     let analysis = analyze(&state.loader, text.as_bytes(), Some(flow), name);
@@ -491,10 +526,11 @@ async fn flow_svg(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
         Ok(path) => path,
         Err(refused) => return refused.into_response(),
     };
-    match tokio::fs::read(&path).await.map(|b| serde_json::from_slice::<Value>(&b)) {
+    match read_file(path).await.map(|b| serde_json::from_slice::<Value>(&b)) {
         Ok(Ok(value)) => svg_response(&value),
         Ok(Err(err)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("not JSON: {err}")),
-        Err(_) => error(StatusCode::NOT_FOUND, format!("no flow `{file}`")),
+        Err(FsError::NotFound { .. }) => error(StatusCode::NOT_FOUND, format!("no flow `{file}`")),
+        Err(err) => file_refused(&state, err).into_response(),
     }
 }
 
@@ -543,10 +579,14 @@ async fn profiles_files(dir: &Path) -> Vec<String> {
     };
     while let Ok(Some(entry)) = entries.next_entry().await {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".json") || name.starts_with('.') || is_flow_name(&name) {
+        if !name.ends_with(".json")
+            || name.starts_with('.')
+            || is_flow_name(&name)
+            || !entry.file_type().await.is_ok_and(|t| t.is_file())
+        {
             continue;
         }
-        let format = tokio::fs::read(entry.path())
+        let format = read_file(entry.path())
             .await
             .ok()
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
@@ -595,8 +635,12 @@ async fn flow_profiles(
         Ok(path) => path,
         Err(refused) => return refused.into_response(),
     };
-    let Ok(bytes) = tokio::fs::read(&path).await else {
-        return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
+    let bytes = match read_file(path).await {
+        Ok(bytes) => bytes,
+        Err(FsError::NotFound { .. }) => {
+            return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
+        }
+        Err(err) => return file_refused(&state, err).into_response(),
     };
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let names = used_profiles(&state.loader, &bytes, &value);
@@ -613,12 +657,12 @@ async fn flow_profiles(
     let profiles_path = state.dir.join(&chosen);
     let overlay = state.options.env.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let profiles = crate::auth::Profiles::load(&profiles_path);
+        let profiles = load_profiles(&profiles_path);
         let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
         names
             .iter()
             .map(|name| match &profiles {
-                Err(err) => json!({ "name": name, "resolves": false, "error": err.to_string() }),
+                Err(err) => json!({ "name": name, "resolves": false, "error": err }),
                 Ok(profiles) => match profiles.resolve(name, &env) {
                     Ok(_) => json!({ "name": name, "resolves": true }),
                     Err(err) => {
@@ -631,4 +675,10 @@ async fn flow_profiles(
     .await
     .unwrap_or_default();
     axum::Json(json!({ "file": chosen, "files": files, "profiles": checked })).into_response()
+}
+
+/// Reads and parses a profiles file of the studio's directory (see [`MAX_FILE_BYTES`]).
+fn load_profiles(path: &Path) -> Result<crate::auth::Profiles, String> {
+    let bytes = safe_fs::read(path, MAX_FILE_BYTES).map_err(|e| e.to_string())?;
+    crate::auth::Profiles::parse(&bytes, path).map_err(|e| e.to_string())
 }

@@ -9,9 +9,12 @@
 //! results here by the same rule, and profile errors name the profile, field and variable,
 //! never a value.
 
-use super::{ApiError, AppState, flow_path, parse_body, profiles_files};
+use super::{
+    ApiError, AppState, file_refused, flow_path, load_profiles, parse_body, profiles_files,
+};
 use crate::exec::{self, RunOptions, RunReport, Runtime};
 use crate::pool::RunPool;
+use crate::safe_fs::FsError;
 use crate::trace::{Event, TraceSink, redact, to_line};
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
@@ -258,8 +261,11 @@ pub(super) async fn start(
             "expected { \"profiles\", \"params\", \"max_steps\", \"timeout_secs\" }".into()
         ));
     }
-    let bytes = tokio::fs::read(&path).await.map_err(|_| {
-        ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)"))
+    let bytes = super::read_file(path).await.map_err(|err| match err {
+        FsError::NotFound { .. } => {
+            ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)"))
+        }
+        err => file_refused(&state, err),
     })?;
     let name = file.trim_end_matches(".flow.json");
     let loaded = state.loader.load_bytes(&bytes, name);
@@ -304,7 +310,8 @@ pub(super) async fn start(
         let state_dir = crate::cli::profiles::state_dir(state.options.state_dir.as_deref());
         let manager = tokio::task::spawn_blocking(move || {
             let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
-            crate::cli::profiles::token_manager_with(&profiles_path, &names, state_dir, &env)
+            let profiles = load_profiles(&profiles_path)?;
+            crate::cli::profiles::token_manager_of(&profiles, &names, state_dir, &env)
         })
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

@@ -277,9 +277,3 @@ pub fn read(path: &Path) -> Result<TestFile, FileError> {
         .map_err(|e| FileError::new(path, "", format!("cannot read the test file: {e}")))?;
     parse(&bytes, path)
 }
-
-/// Locates `pointer` in the file at `path` (for errors found after parsing).
-pub(crate) fn locate_in(path: &Path, pointer: &str) -> Option<(usize, usize)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    crate::flow::json::locate(&text, pointer)
-}

@@ -77,6 +77,11 @@ impl Harness {
         loaded(self.loader.load_path(path))
     }
 
+    /// Loads a flow file read by the caller (`path` names it in messages).
+    pub fn load_flow_bytes(&self, bytes: &[u8], path: &Path) -> Result<Flow, HarnessError> {
+        loaded(self.loader.load_file(bytes, path))
+    }
+
     /// Loads a flow from its JSON (`weft.flow/1`).
     pub fn flow_from_json(&self, flow: &Value) -> Result<Flow, HarnessError> {
         let text = serde_json::to_vec(flow).unwrap_or_default();
@@ -242,8 +247,8 @@ impl<'f> NodeTest<'f> {
             Creds::StandIn => Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now))),
             Creds::Custom(credentials) => credentials,
             Creds::Profiles(path) => {
-                let dir = TempDir::new()?;
-                let manager = token_manager(flow, &path, &dir.0, http.clone())?;
+                let dir = temp_state_dir()?;
+                let manager = token_manager(flow, &path, dir.path(), http.clone())?;
                 _state_dir = Some(dir);
                 manager
             }
@@ -285,25 +290,20 @@ impl<'f> NodeTest<'f> {
     }
 }
 
-/// A temporary state directory for a real token manager, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<Self, HarnessError> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("weft-test-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| HarnessError::Profiles(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Self(dir))
+/// A temporary state directory for a real token manager, removed when dropped: created
+/// exclusively, private and under an unpredictable name (a name known in advance in the shared
+/// temporary directory could be taken first by another user, who then reads what is written).
+fn temp_state_dir() -> Result<tempfile::TempDir, HarnessError> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("weft-test-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    builder
+        .tempdir()
+        .map_err(|e| HarnessError::Profiles(format!("cannot create a temporary directory: {e}")))
 }
 
 fn token_manager(

@@ -89,9 +89,21 @@ pub struct Prepared {
 /// `now`, undeclared or mistyped parameters, contradictory fields. Any problem makes the whole
 /// file malformed (nothing runs), located by JSON pointer.
 pub fn prepare(harness: &Harness, path: &Path) -> Result<Prepared, FileError> {
-    let test = file::read(path)?;
+    prepare_with(harness, path, &|path| std::fs::read(path).map_err(|e| e.to_string()))
+}
+
+/// [`prepare`], reading the test file and its flow with `read`, which says why it could not
+/// (the studio reads those of its directory without following a link).
+pub fn prepare_with(
+    harness: &Harness,
+    path: &Path,
+    read: &dyn Fn(&Path) -> Result<Vec<u8>, String>,
+) -> Result<Prepared, FileError> {
+    let bytes = read(path)
+        .map_err(|e| FileError::new(path, "", format!("cannot read the test file: {e}")))?;
+    let test = file::parse(&bytes, path)?;
     let at = |pointer: String, message: String| {
-        let position = file::locate_in(path, &pointer);
+        let position = crate::flow::json::locate(&String::from_utf8_lossy(&bytes), &pointer);
         FileError { file: path.to_owned(), pointer, position, message }
     };
     let base = path.parent().unwrap_or(Path::new("."));
@@ -102,8 +114,10 @@ pub fn prepare(harness: &Harness, path: &Path) -> Result<Prepared, FileError> {
             format!("there is no flow file at {}", flow_path.display()),
         ));
     }
+    let flow_bytes =
+        read(&flow_path).map_err(|e| at("/flow".into(), format!("cannot read the flow: {e}")))?;
     let flow = harness
-        .load_flow(&flow_path)
+        .load_flow_bytes(&flow_bytes, &flow_path)
         .map_err(|e| at("/flow".into(), format!("{}: {e}", flow_path.display())))?;
     let profiles = match &test.profiles {
         Some(name) => {
