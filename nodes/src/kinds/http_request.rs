@@ -4,6 +4,7 @@ use crate::expr::{Expr, Template};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
+use crate::scrub::{REDACTED, is_secret_param};
 use crate::services::{Http, HttpError, HttpEvent, HttpResponse};
 use crate::vars::{JsonText, VarPath};
 use indexmap::IndexMap;
@@ -776,7 +777,7 @@ fn display_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if looks_secret(&k) { "[redacted]".to_owned() } else { v.into_owned() };
+                let v = if is_secret_param(&k) { REDACTED.to_owned() } else { v.into_owned() };
                 (k.into_owned(), v)
             })
             .collect();
@@ -784,13 +785,6 @@ fn display_url(url: &Url) -> String {
     }
     shown.set_password(None).ok();
     shown.into()
-}
-
-fn looks_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["token", "secret", "password", "key", "sig", "code", "assertion", "auth"]
-        .iter()
-        .any(|s| name.contains(s))
 }
 
 fn is_json_type(content_type: &str) -> bool {
