@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::time::Duration;
 use weft::studio::Studio;
 
 struct Running {
@@ -826,4 +827,68 @@ async fn the_command_with_sim_runs_the_simulator() {
     let report = &events.last().unwrap().1;
     assert_eq!(report["status"], "succeeded", "{report}");
     assert!(!report["result"].as_array().unwrap().is_empty());
+}
+
+/// Sends raw bytes and reads the answer until the server closes the connection.
+async fn raw(addr: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn regression_loose_host_handling_in_weft_studio() {
+    let dir = flows_dir();
+    let s = start(dir.path()).await;
+    let addr = s.base.strip_prefix("http://").unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    let token = format!("x-weft-token: {}\r\n", s.token);
+    for (host, status) in [
+        (String::new(), "400"),
+        ("host: \r\n".to_owned(), "400"),
+        (format!("host: 127.0.0.1:{port}\r\nhost: evil.example\r\n"), "400"),
+        ("host: localhost:1\r\n".to_owned(), "403"),
+        (format!("host: evil.example:{port}\r\n"), "403"),
+        (format!("host: localhost:{port}\r\n"), "200"),
+        (format!("host: [::1]:{port}\r\n"), "200"),
+    ] {
+        let request = format!("GET /api/flows HTTP/1.1\r\n{host}{token}connection: close\r\n\r\n");
+        let answer = raw(addr, &request).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{host:?}: {answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_slowloris_against_weft_studio() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = flows_dir();
+    let s = start(dir.path()).await;
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    // More connections with unfinished headers than one client may hold.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let start = format!("GET /api/flows HTTP/1.1\r\nhost: {addr}\r\n");
+        tcp.write_all(start.as_bytes()).await.unwrap();
+        slow.push(tcp);
+    }
+    // The studio still answers, each time in the place of the oldest unfinished connection.
+    let probes = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    for _ in 0..20 {
+        let response = probes
+            .get(format!("{}/api/flows", s.base))
+            .header("x-weft-token", &s.token)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await;
+        assert!(response.is_ok_and(|r| r.status() == StatusCode::OK), "a probe went unanswered");
+    }
+    // And a connection that never finishes its headers is closed within seconds.
+    let mut last = slow.pop().unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), last.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a connection with unfinished headers stayed open");
 }
