@@ -398,7 +398,8 @@ async fn slow_and_idle_clients_are_bounded() {
 }
 
 /// Opens a connection, sends the start of a request and then one more header line every
-/// `pace`, until the server closes the connection or answers; then starts over, until `stop`.
+/// `pace`, until the server closes the connection or answers; then, after a quarter of
+/// `pace`, starts over, until `stop`.
 async fn trickle(
     addr: std::net::SocketAddr,
     pace: Duration,
@@ -423,6 +424,7 @@ async fn trickle(
             };
         }
         closed.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(pace / 4).await;
     }
 }
 
