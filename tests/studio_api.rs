@@ -892,3 +892,52 @@ async fn regression_slowloris_against_weft_studio() {
     let closed = tokio::time::timeout(Duration::from_secs(10), last.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "a connection with unfinished headers stayed open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_secret_scrubbing_misses_encodings_in_studio_runs() {
+    use base64::Engine;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    const TOKEN: &str = "s3cr3t~Tok+/=n x-STUDIO-CANARY";
+    // An API that quotes the `Authorization` header back, base64- and percent-encoded.
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(|request: &Request| {
+            let auth = request.headers["authorization"].to_str().unwrap();
+            let encoded = url::form_urlencoded::byte_serialize(auth.as_bytes()).collect::<String>();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(auth);
+            ResponseTemplate::new(200).set_body_json(json!({ "seen": [encoded, b64] }))
+        })
+        .mount(&api)
+        .await;
+    let dir = run_dir();
+    let profiles = json!({ "format": "weft.profiles/1", "profiles": {
+        "api": { "type": "bearer", "token": TOKEN, "hosts": ["127.0.0.1:*"] } } });
+    std::fs::write(dir.path().join("echo.json"), profiles.to_string()).unwrap();
+    let flow = json!({ "format": "weft.flow/1", "start": "call", "nodes": [
+        { "id": "call", "type": "http_request", "auth": "api", "url": api.uri() },
+        { "id": "done", "type": "end", "result": "vars.response.status" } ],
+        "edges": [ { "from": "call", "to": "done" } ] });
+    std::fs::write(dir.path().join("echo.flow.json"), flow.to_string()).unwrap();
+    let s = start(dir.path()).await;
+    let (status, started) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/echo.flow.json/runs",
+            &json!({ "profiles": "echo.json" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["run"].as_str().unwrap().to_owned();
+    let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
+    assert_eq!(events.last().unwrap().1["status"], "succeeded", "{events:?}");
+    let (status, input) = s.json(&format!("/api/runs/{id}/input/done")).await;
+    assert_eq!(status, StatusCode::OK, "{input}");
+    let seen = &input["vars"]["response"]["body"]["seen"];
+    assert!(seen.as_array().unwrap().iter().all(|s| s.as_str().unwrap().contains("[redacted]")));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("Bearer {TOKEN}"));
+    let shown = format!("{events:?} {input}");
+    for part in ["s3cr3t", "CANARY", &b64[12..36]] {
+        assert!(!shown.contains(part), "{part} shown: {shown}");
+    }
+}
