@@ -4,11 +4,12 @@
 
 use crate::flow::{Flow, FlowNode};
 use crate::result::RunResult;
-use crate::trace::{Event, TraceSink, redact};
+use crate::trace::{Event, Scrubbing, TraceSink, redact};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rhai::{Dynamic, Map};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -42,6 +43,29 @@ impl Runtime {
     /// The expression engine.
     pub fn engine(&self) -> &Arc<ExprEngine> {
         &self.engine
+    }
+
+    /// Removes every secret the credentials know from a node's error: its message may quote
+    /// what a server sent back.
+    fn scrub(&self, err: &mut NodeError) {
+        let Some(credentials) = &self.services.credentials else { return };
+        let scrubber = credentials.scrubber();
+        if let Cow::Owned(message) = scrubber.scrub(&err.message) {
+            err.message = message;
+        }
+        if let Some(code) = &mut err.code
+            && let Cow::Owned(clean) = scrubber.scrub(code)
+        {
+            *code = clean;
+        }
+    }
+
+    /// `sink`, scrubbed of every secret the credentials know.
+    fn scrubbing(&self, sink: Arc<dyn TraceSink>) -> Arc<dyn TraceSink> {
+        match &self.services.credentials {
+            Some(credentials) => Arc::new(Scrubbing::new(sink, credentials.clone())),
+            None => sink,
+        }
     }
 }
 
@@ -137,7 +161,7 @@ enum Finish {
 pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunReport {
     let run_id = new_run_id();
     let started = Instant::now();
-    let trace = options.trace.clone();
+    let trace = options.trace.clone().map(|sink| runtime.scrubbing(sink));
     if let Some(trace) = &trace {
         let mut params = Value::Object(options.params.clone());
         redact(&mut params);
@@ -299,6 +323,7 @@ async fn walk_flow(
             }
             Err(mut err) => {
                 err.exit = err.exit_at(&*node.node);
+                runtime.scrub(&mut err);
                 tracing::debug!(node = %node.id, category = %err.category, "node failed: {}", err.message);
                 let error = error_value(node, &err);
                 let _ = vars.set_unlimited(&error_path(), error.clone());

@@ -173,10 +173,10 @@ impl ReqwestHttp {
                 (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
             })
             .collect();
-        let mut body =
-            Vec::with_capacity(response.content_length().unwrap_or(0).min(limit) as usize);
+        // Grown as bytes arrive, never sized from the header: a server may announce any length.
+        let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
-            if (body.len() + chunk.len()) as u64 > limit {
+            if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
                 return Err(HttpError::TooLarge(limit));
             }
             body.extend_from_slice(&chunk);

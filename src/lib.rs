@@ -9,6 +9,7 @@ pub mod draw;
 pub mod exec;
 pub mod flow;
 pub mod http;
+pub mod net;
 pub mod params;
 pub mod pool;
 pub mod result;

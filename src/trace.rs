@@ -1,12 +1,14 @@
 //! Run traces in the `weft.trace/1` format: JSON Lines, one event per line.
 //!
-//! Nothing secret reaches a trace: nodes never hold tokens, and values under keys named like
-//! secrets (`token`, `secret`, `password`, …) are replaced by `"[redacted]"`.
+//! Nothing secret reaches a trace: nodes never hold tokens, values under keys named like
+//! secrets (`token`, `secret`, `password`, …) are replaced by `"[redacted]"`, and [`Scrubbing`]
+//! removes the secrets the credentials know wherever a server echoed them.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use weft_nodes::Credentials;
 
 /// One event of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -142,41 +144,49 @@ impl TraceSink for Memory {
     }
 }
 
-/// Whether a key names something secret.
-pub fn is_secret_name(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "authorization",
-        "api_key",
-        "apikey",
-        "credential",
-        "assertion",
-    ]
-    .iter()
-    .any(|s| key.contains(s))
+pub use weft_nodes::scrub::{is_secret_name, redact};
+
+/// A sink that scrubs every event before passing it on: every secret the run's credentials
+/// know (the profiles' secrets, the tokens in use), in whatever encoding a server echoed it,
+/// leaves the parameters, URLs, errors and written values. Asked for the scrubber at each
+/// event, so that a token fetched during the run is scrubbed from then on.
+pub struct Scrubbing {
+    inner: Arc<dyn TraceSink>,
+    credentials: Arc<dyn Credentials>,
 }
 
-/// Replaces the values of secret-looking keys, at any depth.
-pub fn redact(value: &mut Value) {
-    let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
-                    if is_secret_name(key) {
-                        *v = Value::String("[redacted]".into());
-                    } else {
-                        stack.push(v);
+impl Scrubbing {
+    /// Scrubs what goes to `inner` of the secrets `credentials` knows.
+    pub fn new(inner: Arc<dyn TraceSink>, credentials: Arc<dyn Credentials>) -> Self {
+        Self { inner, credentials }
+    }
+}
+
+impl TraceSink for Scrubbing {
+    fn record(&self, run: &str, mut event: Event) {
+        let scrubber = self.credentials.scrubber();
+        if !scrubber.is_empty() {
+            match &mut event {
+                Event::RunStarted { params, .. } => scrubber.scrub_json(params),
+                Event::Http { url, .. } => *url = scrubber.scrub(url).into_owned(),
+                Event::NodeFinished { error, writes, .. } => {
+                    if let Some(error) = error {
+                        scrubber.scrub_json(error);
+                    }
+                    let mut written = Value::Object(std::mem::take(writes));
+                    scrubber.scrub_json(&mut written);
+                    if let Value::Object(written) = written {
+                        *writes = written;
                     }
                 }
+                Event::NodeStarted { .. } | Event::RunFinished { .. } => {}
             }
-            Value::Array(items) => stack.extend(items.iter_mut()),
-            _ => {}
         }
+        self.inner.record(run, event);
+    }
+
+    fn before_node(&self, run: &str, node: &str, vars: &weft_nodes::Vars) {
+        self.inner.before_node(run, node, vars);
     }
 }
 
@@ -193,14 +203,5 @@ mod tests {
         assert_eq!(v["run"], "r1");
         assert_eq!(v["steps"], 2);
         assert!(v["at"].as_str().unwrap().ends_with('Z'));
-    }
-
-    #[test]
-    fn redacts_secret_keys_at_depth() {
-        let mut v = serde_json::json!({ "a": [{ "client_secret": "s3cr3t", "ok": 1 }], "Access_Token": "t" });
-        redact(&mut v);
-        assert_eq!(v["a"][0]["client_secret"], "[redacted]");
-        assert_eq!(v["a"][0]["ok"], 1);
-        assert_eq!(v["Access_Token"], "[redacted]");
     }
 }

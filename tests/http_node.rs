@@ -223,6 +223,8 @@ enum Raw {
     DropFirst(usize),
     /// Answer 200 with a chunked JSON-ish body of `n` bytes (no `Content-Length`).
     Chunked(usize),
+    /// Answer 200 announcing `Content-Length: i64::MAX`, send a few bytes and close.
+    HugeLength,
 }
 
 async fn raw_server(mode: Raw) -> (String, Arc<AtomicUsize>) {
@@ -286,6 +288,10 @@ async fn raw_server(mode: Raw) -> (String, Arc<AtomicUsize>) {
                             sent += piece.len();
                         }
                         let _ = socket.write_all(b"0\r\n\r\n").await;
+                    }
+                    Raw::HugeLength => {
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9223372036854775807\r\n\r\n[1, 2, 3";
+                        let _ = socket.write_all(head.as_bytes()).await;
                     }
                 }
             });
@@ -755,6 +761,39 @@ async fn a_streamed_body_over_the_size_limit_stops_reading() {
     assert!(error["message"].as_str().unwrap().contains("limit of 1048576 bytes"), "{error}");
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn regression_huge_content_length_aborts_the_process() {
+    // A limit beyond the documented maximum is a load diagnostic.
+    let flow = single(json!({ "url": "http://127.0.0.1:1", "max_response_bytes": u64::MAX }));
+    let loaded = weft::cli::loader().load_bytes(&serde_json::to_vec(&flow).unwrap(), "test");
+    assert!(loaded.flow.is_none());
+    let diagnostic = loaded.diagnostics.iter().find(|d| d.pointer == "/nodes/0/max_response_bytes");
+    let diagnostic = diagnostic.unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
+    assert!(diagnostic.message.contains("maximum of 1073741824 bytes"), "{}", diagnostic.message);
+
+    // At the maximum, a server announcing 8 EiB: a clear error.
+    let (url, _) = raw_server(Raw::HugeLength).await;
+    let max = weft::nodes::kinds::http_request::MAX_RESPONSE_BYTES;
+    let ran = run(single(json!({ "url": url, "max_response_bytes": max })), services(None)).await;
+    let error = ran.error();
+    assert!(error["message"].as_str().unwrap().contains("limit of 1073741824 bytes"), "{error}");
+
+    // The client itself sizes nothing from the header, whatever limit it is given: the body
+    // ends early, an error, and the process lives on.
+    let request = weft::nodes::services::HttpRequest {
+        method: "GET",
+        url: url.clone(),
+        headers: Vec::new(),
+        secret_headers: Vec::new(),
+        secret_query: Vec::new(),
+        body: None,
+        timeout: Duration::from_secs(10),
+        max_response_bytes: u64::MAX,
+    };
+    let result = http().send(request).await;
+    assert!(matches!(result, Err(weft::nodes::services::HttpError::Connection(_))), "{result:?}");
 }
 
 #[tokio::test]

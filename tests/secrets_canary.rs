@@ -3,7 +3,9 @@
 //! secret, an access token (`weftsim-at-…`) or a refresh token (`weftsim-rt-…`) on stdout, stderr
 //! or in the trace; nor may a run with a wrong secret show the wrong secret. And the token
 //! manager is cheap: 200 runs at once make one token request, short-lived tokens are renewed
-//! once per lifetime.
+//! once per lifetime. Servers that echo what they were sent (a token endpoint its form body
+//! and `Authorization` header, an API the bearer token) get every encoding of the secret
+//! scrubbed from stderr, the trace and `vars.error`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -19,6 +21,8 @@ use weft::auth::state::StateDir;
 use weft::auth::{Profiles, TokenManager};
 use weft::exec::{RunOptions, RunStatus, Runtime};
 use weft::sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 const CANARY: &str = "CANARY-s3cr3t-9d1e5f-do-not-print";
 const WRONG: &str = "WRONG-CANARY-77ab21-never-shown";
@@ -275,4 +279,228 @@ async fn two_second_tokens_are_renewed_once_per_lifetime() {
     assert_eq!(manager.token_requests(), counters.token_requests);
     // Renewed before expiry: Graph never saw an expired token.
     assert_eq!(counters.graph_401, 0, "{counters:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers that echo what they were sent
+
+/// A client secret with characters that every encoding changes.
+const ECHOED_SECRET: &str = "Xy8Q~Ab+/= Cd-é-ünï-ECHO-CANARY";
+const ECHO_CLIENT: &str = "weft-echo-client";
+/// An access token with characters that percent-encoding and base64 change (a header value
+/// must be ASCII).
+const ECHOED_TOKEN: &str = "at~Q+b/c=d e-TOKEN-CANARY";
+
+fn percent_encoded(text: &str, lower: bool, space_as_plus: bool) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            b' ' if space_as_plus => "+".into(),
+            _ if lower => format!("%{b:02x}"),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// JSON string content with every non-ASCII character and `/` escaped.
+fn json_ascii(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '"' | '\\' | '/' => out.extend(['\\', c]),
+            c if c.is_ascii() => out.push(c),
+            c => out.extend(c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04x}"))),
+        }
+    }
+    out
+}
+
+/// What a secret may look like once a server has echoed it.
+fn echoed_forms(secret: &str, id: &str) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let form = percent_encoded(secret, false, true);
+    vec![
+        secret.to_owned(),
+        form.clone(),
+        percent_encoded(secret, true, true),
+        percent_encoded(secret, false, false),
+        percent_encoded(secret, true, false),
+        serde_json::to_string(secret).unwrap(),
+        json_ascii(secret),
+        STANDARD.encode(secret),
+        URL_SAFE.encode(secret),
+        STANDARD.encode(format!("{id}:{secret}")),
+        STANDARD.encode(format!("{id}:{form}")),
+        // Recognisable pieces, whatever the encoding around them.
+        secret[..4].to_owned(),
+        "CANARY".to_owned(),
+    ]
+}
+
+/// Answers every request 400 quoting it back, each part in several encodings, on one line:
+/// as an OAuth error (`error_description`) or a Graph one (`error.message`).
+struct Echo {
+    oauth: bool,
+}
+
+impl Respond for Echo {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        use base64::Engine;
+        use base64::engine::general_purpose::STANDARD;
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        let auth = auth.unwrap_or("none").to_owned();
+        // What the server decoded: the secret from the form or the Basic value, the token.
+        let mut decoded: Vec<String> = url::form_urlencoded::parse(body.as_bytes())
+            .filter(|(k, _)| k == "client_secret")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        if let Some(basic) = auth.strip_prefix("Basic ") {
+            let pair = String::from_utf8(STANDARD.decode(basic).unwrap()).unwrap();
+            let secret = pair.split_once(':').unwrap().1;
+            decoded.extend(
+                url::form_urlencoded::parse(format!("s={secret}").as_bytes())
+                    .map(|(_, v)| v.into_owned()),
+            );
+        }
+        if let Some(token) = auth.strip_prefix("Bearer ") {
+            decoded.push(token.to_owned());
+        }
+        let mut said = format!(
+            "you sent body={body} (lower: {}) authorization={auth} ({})",
+            body.to_lowercase(),
+            percent_encoded(&auth, true, false)
+        );
+        for secret in decoded {
+            said.push_str(&format!(
+                "; decoded {} = {} = {}",
+                json_ascii(&secret),
+                STANDARD.encode(&secret),
+                serde_json::to_string(&secret).unwrap()
+            ));
+        }
+        let body = if self.oauth {
+            json!({ "error": "invalid_client", "error_description": said })
+        } else {
+            json!({ "error": { "code": "BadRequest", "message": said } })
+        };
+        ResponseTemplate::new(400).set_body_json(body)
+    }
+}
+
+/// `weft run FLOW --profiles profiles.json --trace trace.jsonl` in `dir`, at debug level.
+async fn run_in(
+    dir: &Path,
+    flow: Value,
+    profiles: Value,
+    env: &[(&str, &str)],
+) -> (Output, String) {
+    std::fs::write(dir.join("echo.flow.json"), flow.to_string()).unwrap();
+    std::fs::write(dir.join("profiles.json"), profiles.to_string()).unwrap();
+    let (cwd, env) = (dir.to_owned(), env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env: Vec<(String, String)> = env.collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args = ["run", "echo.flow.json", "--profiles", "profiles.json"];
+        let mut weft = Weft::new(
+            &cwd,
+            &[&args[..], &["--trace", "trace.jsonl", "--state-dir", "state"]].concat(),
+        );
+        for (k, v) in &env {
+            weft = weft.env(k, v);
+        }
+        weft.env("RUST_LOG", "debug").run()
+    })
+    .await
+    .unwrap();
+    let trace = std::fs::read_to_string(dir.join("trace.jsonl")).unwrap_or_default();
+    (out, trace)
+}
+
+/// `vars.error` as the trace recorded it.
+fn traced_error(trace: &str) -> Value {
+    trace
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find_map(|e| e.get("error").cloned())
+        .unwrap_or_else(|| panic!("no error in the trace: {trace}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_secret_scrubbing_misses_encodings() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(Echo { oauth: true })
+        .mount(&server)
+        .await;
+    let forms = echoed_forms(ECHOED_SECRET, ECHO_CLIENT);
+    for client_auth in ["post", "basic"] {
+        let dir = tempfile::tempdir().unwrap();
+        let profiles = json!({ "format": "weft.profiles/1", "profiles": { "api": {
+            "type": "oauth2", "grant": "client_credentials",
+            "token_url": format!("{}/token", server.uri()), "client_id": ECHO_CLIENT,
+            "client_secret": "${env.ECHO_SECRET}", "client_auth": client_auth,
+            "scopes": ["api"], "hosts": ["127.0.0.1:*"] } } });
+        let flow = json!({ "format": "weft.flow/1", "start": "sign_in", "nodes": [
+            { "id": "sign_in", "type": "authentication", "profile": "api" } ] });
+        let env = [("ECHO_SECRET", ECHOED_SECRET)];
+        let (out, trace) = run_in(dir.path(), flow, profiles, &env).await;
+        out.assert_code(1);
+        // The server's words are there, the secret is not.
+        assert!(
+            out.stderr.contains("invalid_client: you sent body="),
+            "{client_auth}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("[redacted]"), "{client_auth}: {}", out.stderr);
+        let error = traced_error(&trace);
+        assert!(error["message"].as_str().unwrap().contains("[redacted]"), "{error}");
+        let forms: Vec<&str> = forms.iter().map(String::as_str).collect();
+        for (what, text) in
+            [("stdout", &out.stdout), ("stderr", &out.stderr), ("the trace", &trace)]
+        {
+            assert_no_secret(&format!("{what} ({client_auth})"), text, &forms);
+        }
+        assert_no_secret("vars.error", &error.to_string(), &forms);
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_secret_scrubbing_misses_encodings_of_tokens_an_api_echoes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": ECHOED_TOKEN, "token_type": "Bearer", "expires_in": 3600 })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .respond_with(Echo { oauth: false })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = json!({ "format": "weft.profiles/1", "profiles": { "api": {
+        "type": "oauth2", "grant": "client_credentials",
+        "token_url": format!("{}/token", server.uri()), "client_id": ECHO_CLIENT,
+        "client_secret": "${env.ECHO_SECRET}", "scopes": ["api"], "hosts": ["127.0.0.1:*"] } } });
+    let flow = json!({ "format": "weft.flow/1", "start": "me", "nodes": [
+        { "id": "me", "type": "http_request", "auth": "api", "url": format!("{}/me", server.uri()) } ] });
+    let env = [("ECHO_SECRET", ECHOED_SECRET)];
+    let (out, trace) = run_in(dir.path(), flow, profiles, &env).await;
+    out.assert_code(1);
+    assert!(out.stderr.contains("BadRequest: you sent"), "{}", out.stderr);
+    let error = traced_error(&trace);
+    assert!(error["message"].as_str().unwrap().contains("[redacted]"), "{error}");
+    // The response body went into `vars.response`, and so into the trace's writes: scrubbed.
+    assert!(trace.contains("authorization=Bearer [redacted]"), "{trace}");
+    let forms = echoed_forms(ECHOED_TOKEN, ECHO_CLIENT);
+    let forms: Vec<&str> = forms.iter().map(String::as_str).collect();
+    for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("the trace", &trace)] {
+        assert_no_secret(what, text, &forms);
+    }
 }

@@ -361,30 +361,156 @@ async fn slow_and_idle_clients_are_bounded() {
     assert!(closed.is_ok(), "the connection was left open");
     server.shutdown().await;
 
-    // At most `max_connections` open: one more is closed at once, and a slot comes back when a
-    // connection closes.
+    // At most `max_connections` open: a new one takes the place of the oldest that has not sent
+    // a request, and is closed at once only when every connection has a request in flight.
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .mount(&upstream)
+        .await;
     let mut config = self::config(dir.path());
     config.max_connections = 2;
     let server = start(config).await;
-    let idle = [
-        tokio::net::TcpStream::connect(server.addr()).await.unwrap(),
-        tokio::net::TcpStream::connect(server.addr()).await.unwrap(),
-    ];
-    let mut extra = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let _younger = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = get(&client(), &format!("{}/health", server.url())).await;
+    assert_eq!(status, 200, "no room was made");
     let mut nothing = Vec::new();
-    let refused = tokio::time::timeout(Duration::from_secs(10), extra.read_to_end(&mut nothing));
+    let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut nothing));
+    assert!(matches!(closed.await, Ok(Ok(0)) | Ok(Err(_))), "the oldest idle connection stayed");
+    // Two runs in flight hold both connections: a third is closed, not one of theirs.
+    let slow = json!({ "url": format!("{}/slow", upstream.uri()) }).to_string();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, slow) = (format!("{}/runs/slow", server.url()), slow.clone());
+            tokio::spawn(async move { post(&client(), &url, slow).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut extra = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(1), extra.read_to_end(&mut nothing));
     assert!(matches!(refused.await, Ok(Ok(0)) | Ok(Err(_))), "a third connection was served");
-    drop(idle);
-    let http = client();
-    let mut answered = false;
-    for _ in 0..100 {
-        if let Ok(response) = http.get(format!("{}/health", server.url())).send().await {
-            answered = response.status() == 200;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for run in runs {
+        let (status, _, body) = run.await.unwrap();
+        assert_eq!(status, 200, "{body}");
     }
-    assert!(answered, "no slot came back after the idle connections closed");
+    server.shutdown().await;
+}
+
+/// Opens a connection, sends the start of a request and then one more header line every
+/// `pace`, until the server closes the connection or answers; then, after a quarter of
+/// `pace`, starts over, until `stop`.
+async fn trickle(
+    addr: std::net::SocketAddr,
+    pace: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    closed: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
+            tokio::time::sleep(pace).await;
+            continue;
+        };
+        let start = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n");
+        let mut open = tcp.write_all(start.as_bytes()).await.is_ok();
+        while open && !stop.load(Ordering::Relaxed) {
+            let mut buf = [0u8; 256];
+            open = match tokio::time::timeout(pace, tcp.read(&mut buf)).await {
+                Err(_) => tcp.write_all(b"x-slow: 1\r\n").await.is_ok(),
+                // Closed, or answered (an error): start over.
+                Ok(_) => false,
+            };
+        }
+        closed.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(pace / 4).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_slowloris_against_weft_serve() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = flow_dir();
+    let mut config = config(dir.path());
+    config.max_connections = 256;
+    let server = start(config).await;
+    // More clients trickling headers than there are connections, reconnecting when cut off.
+    let (stop, closed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let attackers: Vec<_> = (0..300)
+        .map(|_| {
+            let pace = Duration::from_millis(400);
+            tokio::spawn(trickle(server.addr(), pace, stop.clone(), closed.clone()))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Probes, each on a new connection, as a load balancer's health checks come.
+    let probes = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..40 {
+        let response = probes.get(format!("{}/health", server.url())).send().await;
+        answered += usize::from(response.is_ok_and(|r| r.status() == 200));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+    assert!(closed.load(Ordering::Relaxed) >= 40, "the attack never filled the server");
+    assert!(answered >= 36, "only {answered} of 40 health probes were answered");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_loose_host_handling_in_weft_serve() {
+    let dir = flow_dir();
+    let server = start(config(dir.path())).await;
+    let (addr, port) = (server.addr(), server.addr().port());
+    let health = |head: &str| format!("GET /health HTTP/1.1\r\n{head}connection: close\r\n\r\n");
+    for (head, status) in [
+        (String::new(), "400"),
+        ("host: \r\n".to_owned(), "400"),
+        (format!("host: 127.0.0.1:{port}\r\nhost: evil.example\r\n"), "400"),
+        (format!("host: evil.example\r\nhost: 127.0.0.1:{port}\r\n"), "400"),
+        // The loopback names on another port: a forwarder or a hand-made request.
+        ("host: localhost:1\r\n".to_owned(), "403"),
+        ("host: localhost\r\n".to_owned(), "403"),
+        (
+            format!(
+                "host: localhost:{port}\r\norigin: http://localhost:{port}\r\norigin: http://evil.example\r\n"
+            ),
+            "400",
+        ),
+        (format!("host: localhost:{port}\r\n"), "200"),
+        (format!("host: [::1]:{port}\r\n"), "200"),
+    ] {
+        let answer = raw(addr, health(&head).as_bytes()).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{head:?}: {answer}");
+    }
+    // HTTP/1.0 did not require a Host (and no browser sends it).
+    let answer = raw(addr, b"GET /health HTTP/1.0\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.shutdown().await;
+
+    // With a token any name will do, but the Host must still be one and not empty.
+    let mut config = config(dir.path());
+    config.token = Some("a-long-access-token".into());
+    let server = start(config).await;
+    let bearer = "authorization: Bearer a-long-access-token\r\n";
+    for (head, status) in [
+        (format!("host: weft.example.org\r\n{bearer}"), "200"),
+        (format!("host: \r\n{bearer}"), "400"),
+        (format!("host: a.example\r\nhost: b.example\r\n{bearer}"), "400"),
+    ] {
+        let answer = raw(server.addr(), health(&head).as_bytes()).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{head:?}: {answer}");
+    }
     server.shutdown().await;
 }
 

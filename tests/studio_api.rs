@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::time::Duration;
 use weft::studio::Studio;
 
 struct Running {
@@ -933,5 +934,118 @@ async fn regression_studio_reads_follow_links_and_block_on_special_files() {
             let message = body["error"].as_str().unwrap();
             assert!(message.starts_with(&format!("{file}: {expected}")), "{message}");
         }
+    }
+}
+
+/// Sends raw bytes and reads the answer until the server closes the connection.
+async fn raw(addr: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn regression_loose_host_handling_in_weft_studio() {
+    let dir = flows_dir();
+    let s = start(dir.path()).await;
+    let addr = s.base.strip_prefix("http://").unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    let token = format!("x-weft-token: {}\r\n", s.token);
+    for (host, status) in [
+        (String::new(), "400"),
+        ("host: \r\n".to_owned(), "400"),
+        (format!("host: 127.0.0.1:{port}\r\nhost: evil.example\r\n"), "400"),
+        ("host: localhost:1\r\n".to_owned(), "403"),
+        (format!("host: evil.example:{port}\r\n"), "403"),
+        (format!("host: localhost:{port}\r\n"), "200"),
+        (format!("host: [::1]:{port}\r\n"), "200"),
+    ] {
+        let request = format!("GET /api/flows HTTP/1.1\r\n{host}{token}connection: close\r\n\r\n");
+        let answer = raw(addr, &request).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{host:?}: {answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_slowloris_against_weft_studio() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = flows_dir();
+    let s = start(dir.path()).await;
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    // More connections with unfinished headers than one client may hold.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let start = format!("GET /api/flows HTTP/1.1\r\nhost: {addr}\r\n");
+        tcp.write_all(start.as_bytes()).await.unwrap();
+        slow.push(tcp);
+    }
+    // The studio still answers, each time in the place of the oldest unfinished connection.
+    let probes = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    for _ in 0..20 {
+        let response = probes
+            .get(format!("{}/api/flows", s.base))
+            .header("x-weft-token", &s.token)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await;
+        assert!(response.is_ok_and(|r| r.status() == StatusCode::OK), "a probe went unanswered");
+    }
+    // And a connection that never finishes its headers is closed within seconds.
+    let mut last = slow.pop().unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), last.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a connection with unfinished headers stayed open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_secret_scrubbing_misses_encodings_in_studio_runs() {
+    use base64::Engine;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    const TOKEN: &str = "s3cr3t~Tok+/=n x-STUDIO-CANARY";
+    // An API that quotes the `Authorization` header back, base64- and percent-encoded.
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(|request: &Request| {
+            let auth = request.headers["authorization"].to_str().unwrap();
+            let encoded = url::form_urlencoded::byte_serialize(auth.as_bytes()).collect::<String>();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(auth);
+            ResponseTemplate::new(200).set_body_json(json!({ "seen": [encoded, b64] }))
+        })
+        .mount(&api)
+        .await;
+    let dir = run_dir();
+    let profiles = json!({ "format": "weft.profiles/1", "profiles": {
+        "api": { "type": "bearer", "token": TOKEN, "hosts": ["127.0.0.1:*"] } } });
+    std::fs::write(dir.path().join("echo.json"), profiles.to_string()).unwrap();
+    let flow = json!({ "format": "weft.flow/1", "start": "call", "nodes": [
+        { "id": "call", "type": "http_request", "auth": "api", "url": api.uri() },
+        { "id": "done", "type": "end", "result": "vars.response.status" } ],
+        "edges": [ { "from": "call", "to": "done" } ] });
+    std::fs::write(dir.path().join("echo.flow.json"), flow.to_string()).unwrap();
+    let s = start(dir.path()).await;
+    let (status, started) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/flows/echo.flow.json/runs",
+            &json!({ "profiles": "echo.json" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["run"].as_str().unwrap().to_owned();
+    let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
+    assert_eq!(events.last().unwrap().1["status"], "succeeded", "{events:?}");
+    let (status, input) = s.json(&format!("/api/runs/{id}/input/done")).await;
+    assert_eq!(status, StatusCode::OK, "{input}");
+    let seen = &input["vars"]["response"]["body"]["seen"];
+    assert!(seen.as_array().unwrap().iter().all(|s| s.as_str().unwrap().contains("[redacted]")));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("Bearer {TOKEN}"));
+    let shown = format!("{events:?} {input}");
+    for part in ["s3cr3t", "CANARY", &b64[12..36]] {
+        assert!(!shown.contains(part), "{part} shown: {shown}");
     }
 }

@@ -17,6 +17,7 @@ pub mod kind;
 pub mod kinds;
 pub mod node;
 pub mod pointer;
+pub mod scrub;
 pub mod secret;
 pub mod services;
 pub mod vars;

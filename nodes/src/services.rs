@@ -2,6 +2,7 @@
 //! manager). The executor provides implementations; a test harness may provide stand-ins.
 
 use crate::node::NodeError;
+use crate::scrub::Scrubber;
 use crate::secret::Secret;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +55,12 @@ pub trait Credentials: Send + Sync {
 
     /// Holds one of the profile's `max_concurrent` request slots until the guard drops.
     fn slot<'a>(&'a self, profile: &'a str) -> BoxFuture<'a, Option<SlotGuard>>;
+
+    /// What removes the secrets this service knows (the profiles' secrets, the tokens it
+    /// handed out) from text a server sent back, in whatever encoding. The default knows none.
+    fn scrubber(&self) -> Scrubber {
+        Scrubber::default()
+    }
 }
 
 /// A held request slot of a profile.

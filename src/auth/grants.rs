@@ -9,8 +9,9 @@ use oauth2::{
     HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
     Scope, TokenResponse, TokenUrl,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use weft_nodes::scrub::KnownSecrets;
 use weft_nodes::{NodeError, Secret};
 
 /// What a token endpoint granted.
@@ -51,7 +52,9 @@ pub struct Grants<'a> {
     profile: &'a OAuth2Profile,
     name: &'a str,
     http: &'a reqwest::Client,
-    secrets: Vec<Secret>,
+    /// The secrets a message must not show: the profile's, and those of the exchange under way
+    /// (a refresh token, an authorization code, a client assertion).
+    known: Mutex<KnownSecrets>,
     /// When set, token requests go here instead of `http` (the test harness's canned HTTP).
     via: Option<Arc<dyn weft_nodes::services::Http>>,
 }
@@ -70,14 +73,15 @@ type Client = oauth2::Client<
 >;
 
 impl<'a> Grants<'a> {
-    /// Grants for `profile` (named `name`), over `http`.
+    /// Grants for `profile` (named `name`), over `http`; `known` are the secrets to scrub from
+    /// every message (a token endpoint may echo what it was sent).
     pub fn new(
         name: &'a str,
         profile: &'a OAuth2Profile,
         http: &'a reqwest::Client,
-        secrets: Vec<Secret>,
+        known: KnownSecrets,
     ) -> Self {
-        Self { profile, name, http, secrets, via: None }
+        Self { profile, name, http, known: Mutex::new(known), via: None }
     }
 
     /// Sends the token requests through `via` (a node-services HTTP client, such as the test
@@ -91,15 +95,16 @@ impl<'a> Grants<'a> {
         NodeError::new("auth", self.scrub(message.as_ref()))
     }
 
-    /// Removes any secret of the profile from a message (a server may echo what it was sent).
+    /// Removes every secret known to this exchange from a message, in any encoding (a server
+    /// may echo what it was sent).
     fn scrub(&self, message: &str) -> String {
-        let mut out = message.to_owned();
-        for secret in &self.secrets {
-            if secret.expose().len() >= 4 {
-                out = out.replace(secret.expose(), "[redacted]");
-            }
-        }
-        out
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.scrubber().scrub(message).into_owned()
+    }
+
+    /// Adds a secret of the exchange under way to what messages are scrubbed of.
+    fn remember(&self, secret: &str) {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner).add(&Secret::new(secret));
     }
 
     fn client(&self) -> Result<Client, NodeError> {
@@ -185,6 +190,7 @@ impl<'a> Grants<'a> {
             let assertion = cert
                 .assertion(&self.profile.client_id, &self.profile.token_url)
                 .map_err(|e| self.auth_error(format!("profile `{}`: {e}", self.name)))?;
+            self.remember(&assertion);
             params.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
             params.push(("client_assertion".into(), assertion));
         }
@@ -213,6 +219,7 @@ impl<'a> Grants<'a> {
         let client = self.client()?;
         let last = Arc::default();
         let http = self.transport(Arc::clone(&last));
+        self.remember(refresh_token.expose());
         let token = RefreshToken::new(refresh_token.expose().to_owned());
         let mut request = client.exchange_refresh_token(&token).add_scopes(self.scopes());
         for (k, v) in self.extra_params()? {
@@ -233,6 +240,10 @@ impl<'a> Grants<'a> {
             self.auth_error(format!("profile `{}`: redirect_url is not a URL ({e})", self.name))
         })?;
         let client = self.client()?.set_redirect_uri(redirect);
+        self.remember(code.expose());
+        if let Some(verifier) = &verifier {
+            self.remember(verifier.secret());
+        }
         let last = Arc::default();
         let http = self.transport(Arc::clone(&last));
         let mut request = client.exchange_code(AuthorizationCode::new(code.expose().to_owned()));
@@ -287,6 +298,7 @@ impl<'a> Grants<'a> {
             .request_async(&http)
             .await
             .map_err(|e| self.request_error(e, &last))?;
+        self.remember(details.device_code().secret());
         show(details.verification_uri().as_str(), details.user_code().secret());
         let result = client
             .exchange_device_access_token(&details)
@@ -337,7 +349,7 @@ impl<'a> Grants<'a> {
                         self.name
                     )
                 };
-                self.auth_error(message).with_code(code)
+                self.auth_error(message).with_code(self.scrub(&code))
             }
             RequestTokenError::Request(transport) => {
                 let category = if transport.0.contains("timed out") { "timeout" } else { "auth" };

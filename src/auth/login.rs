@@ -26,7 +26,7 @@ pub async fn login(
         ));
     };
     let http = super::grants::token_http_client().map_err(|e| NodeError::new("auth", e))?;
-    let grants = Grants::new(&profile.name, oauth, &http, profile.secrets());
+    let grants = Grants::new(&profile.name, oauth, &http, profile.known_secrets());
     let set = match oauth.grant {
         Grant::AuthorizationCode => {
             authorization_code(&grants, oauth.redirect_url.as_deref().unwrap_or(""), &show).await?

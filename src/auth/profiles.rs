@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use weft_nodes::Secret;
+use weft_nodes::scrub::KnownSecrets;
 
 /// A profiles file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -301,16 +302,30 @@ impl Profile {
         matches!(&self.kind, ProfileKind::OAuth2(o) if o.grant.is_user())
     }
 
-    /// The secrets of this profile, to scrub from any message that might echo them.
-    pub fn secrets(&self) -> Vec<Secret> {
+    /// The secrets of this profile, to scrub from anything that might echo them: with the
+    /// client id or user name they go with, so that an echoed HTTP Basic value goes whole.
+    pub fn known_secrets(&self) -> KnownSecrets {
+        let mut known = KnownSecrets::new();
         match &self.kind {
             ProfileKind::OAuth2(o) => {
-                o.client_secret.iter().chain(&o.refresh_token).cloned().collect()
+                if let Some(secret) = &o.client_secret {
+                    known.add_client(&o.client_id, secret);
+                }
+                if let Some(token) = &o.refresh_token {
+                    known.add(token);
+                }
             }
-            ProfileKind::Bearer(token) => vec![token.clone()],
-            ProfileKind::Basic { password, .. } => vec![password.clone()],
-            ProfileKind::ApiKey { value, .. } => vec![value.clone()],
+            ProfileKind::Bearer(token) => {
+                known.add(token);
+            }
+            ProfileKind::Basic { username, password } => {
+                known.add_client(username, password);
+            }
+            ProfileKind::ApiKey { value, .. } => {
+                known.add(value);
+            }
         }
+        known
     }
 }
 

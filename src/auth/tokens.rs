@@ -8,11 +8,12 @@ use super::profiles::{Grant, KeyPlace, Profile, ProfileKind};
 use super::state::{StateDir, Stored};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
+use weft_nodes::scrub::{KnownSecrets, Scrubber};
 use weft_nodes::services::{BoxFuture, Credential, SignIn, SlotGuard};
 use weft_nodes::{Credentials, NodeError, Secret};
 
@@ -59,6 +60,55 @@ pub struct TokenManager {
     requests: AtomicU64,
     /// When set, token requests go here instead of reqwest (the test harness's canned HTTP).
     via: Option<Arc<dyn weft_nodes::services::Http>>,
+    /// The secrets the manager knows, for scrubbing what servers echo.
+    known: Known,
+}
+
+/// The secrets a token manager knows: every profile's own, and the latest tokens of each.
+struct Known {
+    profiles: KnownSecrets,
+    /// The last few tokens (access and refresh) of each profile: the current ones, and those
+    /// runs still in flight may have sent.
+    recent: std::sync::Mutex<HashMap<String, VecDeque<Secret>>>,
+    scrubber: std::sync::RwLock<Scrubber>,
+}
+
+/// How many tokens of each profile stay known.
+const RECENT_TOKENS: usize = 4;
+
+impl Known {
+    fn new(profiles: KnownSecrets) -> Self {
+        let scrubber = std::sync::RwLock::new(profiles.scrubber());
+        Self { profiles, recent: std::sync::Mutex::default(), scrubber }
+    }
+
+    /// Adds tokens of `profile`; the scrubber is rebuilt when one is new.
+    fn remember<'a>(&self, profile: &str, tokens: impl IntoIterator<Item = &'a Secret>) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = recent.entry(profile.to_owned()).or_default();
+        let mut changed = false;
+        for token in tokens {
+            if !list.contains(token) {
+                list.push_back(token.clone());
+                if list.len() > RECENT_TOKENS {
+                    list.pop_front();
+                }
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+        let mut known = self.profiles.clone();
+        for token in recent.values().flatten() {
+            known.add(token);
+        }
+        *self.scrubber.write().unwrap_or_else(PoisonError::into_inner) = known.scrubber();
+    }
+
+    fn scrubber(&self) -> Scrubber {
+        self.scrubber.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 /// The renewal skew: min(60 s, lifetime / 10), so even 2-second tokens are renewed in time.
@@ -70,6 +120,10 @@ impl TokenManager {
     /// A manager for `profiles`, keeping sign-ins in `state`.
     pub fn new(profiles: Vec<Profile>, state: StateDir) -> Result<Self, String> {
         let http = super::grants::token_http_client()?;
+        let mut known = KnownSecrets::new();
+        for profile in &profiles {
+            known.extend(&profile.known_secrets());
+        }
         let entries = profiles
             .into_iter()
             .map(|profile| {
@@ -90,6 +144,7 @@ impl TokenManager {
             generations: AtomicU64::new(1),
             requests: AtomicU64::new(0),
             via: None,
+            known: Known::new(known),
         })
     }
 
@@ -173,17 +228,16 @@ impl TokenManager {
                 format!("profile `{}` has no tokens to fetch", profile.name),
             ));
         };
-        let grants = |extra: Option<&Secret>| {
-            // The refresh token in use is scrubbed from messages too.
-            let secrets = profile.secrets().into_iter().chain(extra.cloned()).collect();
-            Grants::new(&profile.name, oauth, &self.http, secrets).through(self.via.clone())
+        let grants = || {
+            Grants::new(&profile.name, oauth, &self.http, profile.known_secrets())
+                .through(self.via.clone())
         };
         let state_path = self.state.path(&profile.name, &oauth.token_url, &oauth.client_id);
         let started = Instant::now();
         let set: TokenSet = match oauth.grant {
             Grant::ClientCredentials => {
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                grants(None).client_credentials().await?
+                grants().client_credentials().await?
             }
             Grant::RefreshToken | Grant::AuthorizationCode | Grant::DeviceCode => {
                 let stored = self
@@ -204,8 +258,9 @@ impl TokenManager {
                         .unauthenticated());
                     }
                 };
+                self.known.remember(&profile.name, [&refresh]);
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                match grants(Some(&refresh)).refresh(&refresh).await {
+                match grants().refresh(&refresh).await {
                     Ok(set) => set,
                     Err(err) if oauth.grant.is_user() && lost_sign_in(err.code.as_deref()) => {
                         let why = if err.code.as_deref() == Some("invalid_grant") {
@@ -226,6 +281,8 @@ impl TokenManager {
                 }
             }
         };
+        self.known
+            .remember(&profile.name, [&set.access_token].into_iter().chain(&set.refresh_token));
         if let Some(rotated) = &set.refresh_token {
             let stored = Stored { refresh_token: rotated.clone(), scopes: set.scopes.clone() };
             self.state
@@ -276,6 +333,7 @@ impl TokenManager {
                 ),
             ));
         };
+        self.known.remember(name, [&set.access_token, refresh]);
         let path = self.state.path(name, &oauth.token_url, &oauth.client_id);
         let stored = Stored { refresh_token: refresh.clone(), scopes: set.scopes.clone() };
         self.state.write(&path, &stored).map_err(|e| NodeError::new("auth", e.to_string()))?;
@@ -381,6 +439,10 @@ impl Credentials for TokenManager {
         if let Some(entry) = self.entries.get(name) {
             entry.invalidated.fetch_max(generation, Ordering::AcqRel);
         }
+    }
+
+    fn scrubber(&self) -> Scrubber {
+        self.known.scrubber()
     }
 
     fn slot<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<SlotGuard>> {

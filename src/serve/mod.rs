@@ -29,7 +29,6 @@
 mod access;
 mod api;
 mod catalog;
-mod listen;
 
 use crate::auth::TokenManager;
 use std::fmt;
@@ -40,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub use access::token_matches;
+pub use crate::net::access::token_matches;
 pub use catalog::Skipped;
 
 /// The address served when none is given.
@@ -80,10 +79,12 @@ pub struct ServeConfig {
     /// How long a client may take to send a request's headers before its connection is closed;
     /// also how long an idle keep-alive connection stays open.
     pub header_timeout: Duration,
-    /// The most connections open at once; more are closed as soon as they are accepted. Below
-    /// the usual limit of 1 024 open files per process, leaving room for the runs' own
-    /// connections and files.
+    /// The most connections open at once. When all are open, one not in the middle of a
+    /// request is closed to make room (see [`crate::net::listen`]); when every one is busy,
+    /// the new one is closed.
     pub max_connections: usize,
+    /// The most connections open at once from one client address, made room for the same way.
+    pub max_connections_per_client: usize,
     /// The step limit of each run.
     pub max_steps: u64,
     /// How large each run's variables may grow, all together (estimated bytes).
@@ -111,8 +112,9 @@ impl ServeConfig {
             timeout: Some(DEFAULT_TIMEOUT),
             max_body: DEFAULT_MAX_BODY,
             body_timeout: Duration::from_secs(30),
-            header_timeout: Duration::from_secs(30),
-            max_connections: 512,
+            header_timeout: crate::net::listen::DEFAULT_HEADER_TIMEOUT,
+            max_connections: crate::net::listen::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: crate::net::listen::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             max_steps: crate::exec::DEFAULT_MAX_STEPS,
             max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
             token: None,
@@ -147,11 +149,8 @@ impl ServeConfig {
         if self.body_timeout.is_zero() || self.header_timeout.is_zero() {
             return Err(ServeError::Config("the body and header timeouts must be positive".into()));
         }
-        if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(ServeError::Config(format!(
-                "the connection limit must be between 1 and {}",
-                tokio::sync::Semaphore::MAX_PERMITS
-            )));
+        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+            return Err(ServeError::Config("the connection limits must be at least 1".into()));
         }
         Ok(())
     }
@@ -170,6 +169,7 @@ impl fmt::Debug for ServeConfig {
             .field("body_timeout", &self.body_timeout)
             .field("header_timeout", &self.header_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_client", &self.max_connections_per_client)
             .field("max_steps", &self.max_steps)
             .field("max_vars_bytes", &self.max_vars_bytes)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
@@ -255,11 +255,17 @@ impl Server {
             .map_err(|e| ServeError::Services(format!("cannot start the run threads: {e}")))?;
         let pool = Arc::new(pool);
         let router = api::router(&config, addr, catalog, runtime, pool.clone(), phase_rx.clone());
-        let limits = listen::Limits {
+        let limits = crate::net::listen::Limits {
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
+            max_per_client: config.max_connections_per_client,
         };
-        let task = tokio::spawn(listen::serve(listener, router, limits, phase_rx));
+        let draining = move || {
+            let mut phase = phase_rx.clone();
+            // The guard `wait_for` returns is not `Send`: dropped at once.
+            async move { drop(phase.wait_for(|p| *p >= Phase::Draining).await) }
+        };
+        let task = tokio::spawn(crate::net::listen::serve(listener, router, limits, draining));
         tracing::info!(%addr, flows = names.len(), "serving");
         Ok(ServerHandle {
             addr,

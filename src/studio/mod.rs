@@ -21,6 +21,7 @@ mod run;
 pub mod svg;
 
 use crate::flow::Loader;
+use crate::net::access::{AccessToken, LocalOnly};
 use crate::safe_fs::{self, FsError, Mode};
 use axum::Router;
 use axum::body::Bytes;
@@ -54,6 +55,10 @@ const STYLE_CSS: &str = include_str!("assets/style.css");
 struct AppState {
     dir: PathBuf,
     token: String,
+    /// The token, for comparisons in constant time.
+    access: AccessToken,
+    /// The `Host` and `Origin` rules of a loopback server.
+    local: LocalOnly,
     port: u16,
     loader: Loader,
     saving: Mutex<()>,
@@ -125,11 +130,14 @@ impl Studio {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|err| format!("cannot listen on {listen}: {err}"))?;
-        let port = listener.local_addr().map_err(|err| err.to_string())?.port();
+        let addr = listener.local_addr().map_err(|err| err.to_string())?;
+        let token = random_token()?;
         let state = Arc::new(AppState {
             dir,
-            token: random_token()?,
-            port,
+            access: AccessToken::new(&token),
+            token,
+            local: LocalOnly::new(addr),
+            port: addr.port(),
             loader: crate::cli::loader(),
             saving: Mutex::new(()),
             options,
@@ -156,7 +164,9 @@ impl Studio {
     /// Serves until the process ends.
     pub async fn run(self) -> std::io::Result<()> {
         let router = router(self.state);
-        axum::serve(self.listener, router).await
+        let limits = crate::net::listen::Limits::default();
+        crate::net::listen::serve(self.listener, router, limits, std::future::pending).await;
+        Ok(())
     }
 }
 
@@ -209,10 +219,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn cookie_name(port: u16) -> String {
     format!("{TOKEN_COOKIE}_{port}")
 }
@@ -229,31 +235,21 @@ fn cookie_token(headers: &HeaderMap, port: u16) -> Option<String> {
 
 /// Host, token and origin checks; `/?token=…` trades the token for a cookie.
 async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if let Err(refusal) = state.local.check(&request) {
+        return error(refusal.status, refusal.message);
+    }
     let port = state.port;
-    let allowed_hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return error(StatusCode::FORBIDDEN, "unexpected Host header");
-    }
     let headers = request.headers();
-    let by_header = headers
-        .get(TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| same(t, &state.token));
-    let by_cookie = cookie_token(headers, port).is_some_and(|t| same(&t, &state.token));
-    let origin = headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("?"));
-    if let Some(origin) = origin
-        && !allowed_hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")))
-    {
-        return error(StatusCode::FORBIDDEN, "cross-origin request refused");
-    }
+    let by_header = headers.get(TOKEN_HEADER).is_some_and(|t| state.access.accepts(t.as_bytes()));
+    let by_cookie = cookie_token(headers, port).is_some_and(|t| state.access.accepts(t.as_bytes()));
+    let origin = headers.contains_key(header::ORIGIN);
     let state_changing = !matches!(*request.method(), Method::GET | Method::HEAD);
     if request.uri().path() == "/"
         && let Some(token) = request.uri().query().and_then(|q| {
             q.split('&').find_map(|pair| pair.strip_prefix("token=").map(str::to_owned))
         })
     {
-        if !same(&token, &state.token) {
+        if !state.access.accepts(token.as_bytes()) {
             return error(StatusCode::UNAUTHORIZED, "wrong access token");
         }
         let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict", cookie_name(port));
@@ -272,7 +268,7 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
             "open the URL `weft studio` printed (it carries the access token)",
         );
     }
-    if state_changing && !by_header && origin.is_none() {
+    if state_changing && !by_header && !origin {
         return error(StatusCode::FORBIDDEN, "state-changing requests need an Origin header");
     }
     next.run(request).await

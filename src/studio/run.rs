@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
 use weft_nodes::expr::dynamic_to_json;
-use weft_nodes::{Interrupt, Vars};
+use weft_nodes::{Credentials, Interrupt, Vars};
 
 /// The most events a run keeps, and their most bytes; later node events are dropped (the end
 /// is always kept), so a long paging loop can't fill the memory.
@@ -163,8 +163,9 @@ impl Drop for Finisher {
     }
 }
 
-/// The trace sink of a studio run.
-struct Sink(Arc<RunState>);
+/// The trace sink of a studio run, and the credentials whose secrets the inputs it keeps are
+/// scrubbed of (the executor scrubs the events themselves).
+struct Sink(Arc<RunState>, Option<Arc<dyn Credentials>>);
 
 impl TraceSink for Sink {
     fn record(&self, run: &str, mut event: Event) {
@@ -185,6 +186,9 @@ impl TraceSink for Sink {
         let mut budget = INPUT_BUDGET;
         let mut input = bounded_json(&vars.handle(), &mut budget, 0);
         redact(&mut input);
+        if let Some(credentials) = &self.1 {
+            credentials.scrubber().scrub_json(&mut input);
+        }
         self.0.log().inputs.insert(node.to_owned(), input);
     }
 }
@@ -321,6 +325,7 @@ pub(super) async fn start(
     let http = crate::http::ReqwestHttp::new()
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     services.http = Some(Arc::new(http));
+    let credentials = services.credentials.clone();
     let runtime = Runtime::new(state.loader.engine().clone()).with_services(services);
 
     let run = {
@@ -351,7 +356,7 @@ pub(super) async fn start(
         params,
         max_steps,
         timeout: Some(Duration::from_secs_f64(timeout)),
-        trace: Some(Arc::new(Sink(run.clone()))),
+        trace: Some(Arc::new(Sink(run.clone(), credentials))),
         ..RunOptions::default()
     };
     let options = RunOptions { interrupt: run.stop.clone(), ..options };

@@ -4,22 +4,12 @@
 use super::file::{Canned, RequestMatch};
 use serde_json::{Map, Value, json};
 use std::sync::Mutex;
+use weft_nodes::scrub::is_secret_param;
 use weft_nodes::secret::Secret;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
 
 /// What stands in for secret values in recorded requests.
-pub const REDACTED: &str = "[redacted]";
-
-/// Form fields of token requests that hold secrets.
-const SECRET_FIELDS: [&str; 7] = [
-    "client_secret",
-    "client_assertion",
-    "refresh_token",
-    "code",
-    "code_verifier",
-    "password",
-    "assertion",
-];
+pub use weft_nodes::scrub::REDACTED;
 
 /// A request as the canned HTTP received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +147,7 @@ fn redact_form(body: &[u8]) -> Vec<u8> {
     }
     text.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_FIELDS.contains(&name) => format!("{name}={REDACTED}"),
+            Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()

@@ -4,6 +4,7 @@ use crate::expr::{Expr, Template};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::pointer::JsonPointer;
+use crate::scrub::{REDACTED, is_secret_param};
 use crate::services::{Http, HttpError, HttpEvent, HttpResponse};
 use crate::vars::{JsonText, VarPath};
 use indexmap::IndexMap;
@@ -51,10 +52,18 @@ pub struct HttpRequestConfig {
     /// Following next links and collecting the items of every page.
     #[serde(default)]
     pub paginate: Option<PaginateConfig>,
-    /// The largest response body accepted, in bytes (default 64 MiB).
+    /// The largest response body accepted, in bytes (default 64 MiB, at most 1 GiB).
     #[serde(default)]
+    #[schemars(range(max = MAX_RESPONSE_BYTES))]
     pub max_response_bytes: Option<u64>,
 }
+
+/// The default of `max_response_bytes` (64 MiB).
+pub const DEFAULT_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// The highest `max_response_bytes` a flow may set (1 GiB): a response body is held in memory
+/// whole, and the limit is what keeps a server from making the process allocate without end.
+pub const MAX_RESPONSE_BYTES: u64 = 1 << 30;
 
 /// HTTP methods an `http_request` node can send.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -299,6 +308,18 @@ impl NodeConfig for HttpRequestConfig {
             cx.error("/timeout_ms", "the timeout must be at least 1 ms");
             ok = false;
         }
+        if let Some(limit) = self.max_response_bytes
+            && limit > MAX_RESPONSE_BYTES
+        {
+            cx.error(
+                "/max_response_bytes",
+                format!(
+                    "{limit} is over the maximum of {MAX_RESPONSE_BYTES} bytes (1 GiB): a response \
+                     body is held in memory whole"
+                ),
+            );
+            ok = false;
+        }
         let retry = self.retry.unwrap_or(RetryConfig {
             max_attempts: None,
             on: None,
@@ -356,7 +377,7 @@ impl NodeConfig for HttpRequestConfig {
             retry,
             into,
             paginate,
-            max_response_bytes: self.max_response_bytes.unwrap_or(64 << 20),
+            max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_RESPONSE_BYTES),
         }))
     }
 }
@@ -756,7 +777,7 @@ fn display_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if looks_secret(&k) { "[redacted]".to_owned() } else { v.into_owned() };
+                let v = if is_secret_param(&k) { REDACTED.to_owned() } else { v.into_owned() };
                 (k.into_owned(), v)
             })
             .collect();
@@ -764,13 +785,6 @@ fn display_url(url: &Url) -> String {
     }
     shown.set_password(None).ok();
     shown.into()
-}
-
-fn looks_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["token", "secret", "password", "key", "sig", "code", "assertion", "auth"]
-        .iter()
-        .any(|s| name.contains(s))
 }
 
 fn is_json_type(content_type: &str) -> bool {
