@@ -9,6 +9,7 @@
 //!
 //! This crate knows nothing of the executor: it never sees the graph, other nodes or the run loop.
 
+pub mod clip;
 pub mod diagnostic;
 pub mod expr;
 pub mod kind;
@@ -19,6 +20,7 @@ pub mod secret;
 pub mod services;
 pub mod vars;
 
+pub use clip::clip;
 pub use diagnostic::{Diagnostic, Severity};
 pub use kind::{CompileCx, Kind, NodeConfig, Registry};
 pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};

@@ -9,6 +9,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use weft_nodes::clip::{MESSAGE_MAX, clip, clip_to};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED};
 
@@ -135,7 +136,11 @@ fn load_and_run(args: RunArgs) -> u8 {
             let node = error("node").or(report.node.as_deref()).unwrap_or("?");
             let message =
                 error("message").unwrap_or("it ended at an `end` node with status failed");
-            eprintln!("error: the run failed at node `{node}`: {message}");
+            eprintln!(
+                "error: the run failed at node `{}`: {}",
+                clip(node),
+                clip_to(message, MESSAGE_MAX)
+            );
             EXIT_FAILED
         }
         RunStatus::Interrupted => {
