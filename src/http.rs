@@ -14,6 +14,7 @@ pub fn ensure_crypto_provider() {
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, Instant};
+use weft_nodes::clip;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
 
 /// The most redirects followed for one request.
@@ -44,10 +45,10 @@ impl ReqwestHttp {
 
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let mut method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-            HttpError::Invalid(format!("`{}` is not an HTTP method", request.method))
+            HttpError::Invalid(format!("`{}` is not an HTTP method", clip(request.method)))
         })?;
         let mut original = Url::parse(&request.url).map_err(|e| {
-            HttpError::Invalid(format!("`{}` is not a valid URL ({e})", request.url))
+            HttpError::Invalid(format!("`{}` is not a valid URL ({e})", clip(&request.url)))
         })?;
         if !request.secret_query.is_empty() {
             let mut query = original.query_pairs_mut();
@@ -57,11 +58,13 @@ impl ReqwestHttp {
         }
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HttpError::Invalid(format!("`{name}` is not a valid header name")))?;
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                HttpError::Invalid(format!("`{}` is not a valid header name", clip(name)))
+            })?;
             let value = HeaderValue::from_str(value).map_err(|_| {
                 HttpError::Invalid(format!(
-                    "the value of header `{name}` is not a valid header value"
+                    "the value of header `{}` is not a valid header value",
+                    clip(name)
                 ))
             })?;
             headers.append(header, value);
@@ -74,11 +77,13 @@ impl ReqwestHttp {
         }
         let mut secret = HeaderMap::new();
         for (name, value) in &request.secret_headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HttpError::Invalid(format!("`{name}` is not a valid header name")))?;
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                HttpError::Invalid(format!("`{}` is not a valid header name", clip(name)))
+            })?;
             let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
                 HttpError::Invalid(format!(
-                    "the credential for header `{name}` is not a valid header value"
+                    "the credential for header `{}` is not a valid header value",
+                    clip(name)
                 ))
             })?;
             value.set_sensitive(true);

@@ -3,15 +3,16 @@
 
 use crate::flow::Flow;
 use serde_json::{Map, Value};
+use weft_nodes::clip;
 
 /// A problem with the parameters given to a run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
     /// A `--param` without `=`.
-    #[error("`--param {0}`: expected NAME=VALUE")]
+    #[error("`--param {}`: expected NAME=VALUE", clip(.0))]
     Syntax(String),
     /// A name the flow does not declare.
-    #[error("parameter `{name}` is not declared by the flow{hint}")]
+    #[error("parameter `{}` is not declared by the flow{hint}", clip(.name))]
     Undeclared {
         /// The name.
         name: String,
@@ -19,7 +20,7 @@ pub enum ParamError {
         hint: String,
     },
     /// A value of the wrong type.
-    #[error("parameter `{name}`: {why}")]
+    #[error("parameter `{}`: {why}", clip(.name))]
     Type {
         /// The name.
         name: String,
@@ -27,7 +28,7 @@ pub enum ParamError {
         why: String,
     },
     /// A required parameter without a value.
-    #[error("parameter `{0}` is required (pass --param {0}=VALUE)")]
+    #[error("parameter `{}` is required (pass --param {}=VALUE)", clip(.0), clip(.0))]
     Missing(String),
     /// The `--params` file is not a JSON object.
     #[error("{0}")]
@@ -46,7 +47,7 @@ pub fn resolve(
         let hint = if names.is_empty() {
             " (it declares none)".to_owned()
         } else {
-            format!(" (it declares: {})", names.join(", "))
+            format!(" (it declares: {})", weft_nodes::clip::list(&names))
         };
         ParamError::Undeclared { name: name.to_owned(), hint }
     };

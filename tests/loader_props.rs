@@ -184,8 +184,112 @@ fn all_paths() -> Vec<Vec<PathStep>> {
     out
 }
 
+/// The JSON pointer of `path`.
+fn pointer(path: &[PathStep]) -> String {
+    path.iter()
+        .map(|step| match step {
+            PathStep::Key(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            PathStep::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+/// `value` as compact JSON text with the object member at `path` written twice.
+fn with_duplicate(value: &Value, path: &[PathStep]) -> String {
+    fn write(value: &Value, path: Option<&[PathStep]>, out: &mut String) {
+        let next = |step: &PathStep| match (path?.split_first()?, step) {
+            ((PathStep::Key(a), rest), PathStep::Key(b)) if a == b => Some(rest),
+            ((PathStep::Index(a), rest), PathStep::Index(b)) if a == b => Some(rest),
+            _ => None,
+        };
+        match value {
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    let here = next(&PathStep::Key(k.clone()));
+                    let times = if here.is_some_and(<[PathStep]>::is_empty) { 2 } else { 1 };
+                    for j in 0..times {
+                        if i + j > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&Value::String(k.clone()).to_string());
+                        out.push(':');
+                        write(v, here, out);
+                    }
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(v, next(&PathStep::Index(i)), out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, Some(path), &mut out);
+    out
+}
+
+/// The byte offset of a 1-based line and column (in characters) of `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    start + text[start..].chars().take(column - 1).map(char::len_utf8).sum::<usize>()
+}
+
+/// Every value of the valid flow, in its own layout, compact and pretty, is located where its
+/// text starts, all pointers at once.
+#[test]
+fn every_pointer_is_located_at_its_value() {
+    let value = valid_value();
+    let targets = all_paths();
+    let pointers: Vec<String> = targets.iter().map(|p| pointer(p)).collect();
+    for text in [VALID.to_owned(), value.to_string(), serde_json::to_string_pretty(&value).unwrap()]
+    {
+        let found = weft::flow::json::locate_all(&text, pointers.iter().map(String::as_str));
+        for ((path, pointer), place) in targets.iter().zip(&pointers).zip(found) {
+            let (line, column) = place.unwrap_or_else(|| panic!("{pointer} not found"));
+            let at = offset_of(&text, line, column);
+            let there = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>().next();
+            let mut expected = value.clone();
+            assert_eq!(there.unwrap().unwrap(), *at_mut(&mut expected, path), "{pointer}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A valid flow with any one member written twice is rejected, with one error that names
+    /// the key at its pointer and points at its second place.
+    #[test]
+    fn any_member_written_twice_is_an_error_at_its_second_place(at in any::<prop::sample::Index>()) {
+        let targets: Vec<_> = all_paths()
+            .into_iter()
+            .filter(|p| matches!(p.last(), Some(PathStep::Key(_))))
+            .collect();
+        let path = &targets[at.index(targets.len())];
+        let text = with_duplicate(&valid_value(), path);
+        let loaded = load(text.as_bytes());
+        check_diagnostics(&loaded);
+        prop_assert!(loaded.flow.is_none());
+        prop_assert_eq!(loaded.diagnostics.len(), 1, "{:#?}", loaded.diagnostics);
+        let d = &loaded.diagnostics[0];
+        let Some(PathStep::Key(key)) = path.last() else { unreachable!() };
+        prop_assert_eq!(&d.pointer, &pointer(path));
+        prop_assert!(d.message.starts_with(&format!("duplicate key `{key}` at ")), "{}", d.message);
+        let at = offset_of(&text, d.line.unwrap(), d.column.unwrap());
+        let member = format!("{}:", Value::String(key.clone()));
+        prop_assert!(text[at..].starts_with(&member), "{}", &text[at..]);
+        // The first place is before it: this is the second.
+        prop_assert!(text[..at].contains(&member));
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

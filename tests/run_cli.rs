@@ -1231,3 +1231,26 @@ fn regression_vars_grow_without_a_limit() {
     let out = run_flow(flow, &["--max-vars-bytes", "lots"]);
     out.assert_code(2);
 }
+
+/// A 10 MB URL was quoted whole in the error (a 10 MB line on stderr).
+#[test]
+fn regression_a_10_mb_url_is_clipped_in_the_error() {
+    let url = format!("http://127.0.0.1:9/{}${{params.tail}}", "a".repeat(10_000_000));
+    let flow = json!({ "format": "weft.flow/1", "start": "get",
+        "parameters": { "tail": { "type": "string", "default": "z" } },
+        "nodes": [ { "id": "get", "type": "http_request", "url": url, "retry": { "max_attempts": 1 } },
+                   { "id": "e", "type": "end", "result": "1" } ],
+        "edges": [ { "from": "get", "to": "e" } ] });
+    let out = run_flow(&flow.to_string(), &[]);
+    out.assert_code(1);
+    assert!(out.stderr.len() < 3_000, "{} bytes on stderr", out.stderr.len());
+    assert!(out.stderr.contains("GET http://127.0.0.1:9/aaaa"), "{}", out.stderr);
+    // The marker says how much of the URL was left out: nearly all of it.
+    let cut = out.stderr.split("… [+").nth(1).and_then(|rest| rest.split(' ').next());
+    assert!(
+        cut.and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > 9_999_000),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.len() < 3_000, "{} bytes on stdout", out.stdout.len());
+}

@@ -38,7 +38,8 @@ fn test_schema_is_current() {
 /// again. `UPDATE_DOCS=1` rewrites the list.
 #[test]
 fn expression_functions_are_documented() {
-    const START: &str = "<!-- functions:start (generated: UPDATE_DOCS=1 cargo test --test schemas) -->";
+    const START: &str =
+        "<!-- functions:start (generated: UPDATE_DOCS=1 cargo test --test schemas) -->";
     const END: &str = "<!-- functions:end -->";
     let names = weft_nodes::expr::ExprEngine::new().function_names();
     let list: String = names.iter().map(|n| format!("`{n}` ")).collect::<String>();

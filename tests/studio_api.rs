@@ -194,6 +194,42 @@ async fn get_validate_and_kinds() {
     assert!(svg.text().await.unwrap().contains(">tick</text>"));
 }
 
+/// Flow JSON sent over HTTP gets the checks a file gets (a duplicate key was
+/// read as its last value, and saved without it).
+#[tokio::test]
+async fn regression_flow_json_over_http_is_checked_for_duplicate_keys_and_a_bom() {
+    let dir = flows_dir();
+    let s = start(dir.path()).await;
+    let raw = |method: reqwest::Method, path: &str, body: Vec<u8>| {
+        s.client
+            .request(method, format!("{}{path}", s.base))
+            .header("x-weft-token", &s.token)
+            .header("origin", &s.base)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let flow = r#"{ "format": "weft.flow/1", "start": "e",
+        "nodes": [ { "id": "e", "type": "end", "result": "1", "result": "2" } ] }"#;
+    let response = raw(reqwest::Method::POST, "/api/validate", flow.into()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("duplicate key `result` at /nodes/0/result"), "{text}");
+
+    let save = format!(r#"{{ "version": null, "flow": {flow} }}"#);
+    let response =
+        raw(reqwest::Method::PUT, "/api/flows/dup.flow.json", save.into()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(!dir.path().join("dup.flow.json").exists());
+
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(br#"{ "format": "weft.flow/1" }"#);
+    let response = raw(reqwest::Method::POST, "/api/validate", bom).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("byte order mark"), "{text}");
+}
+
 #[tokio::test]
 async fn save_detects_conflicts_and_keeps_diffs_small() {
     let dir = flows_dir();

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Dir, Outcome, diagnostics};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Validates `flow` (written as `case.flow.json`) with `--format json`.
 fn validate_json(flow: impl AsRef<[u8]>) -> (Outcome, Vec<Value>) {
@@ -1049,4 +1049,80 @@ fn a_used_profile_without_hosts_is_a_warning() {
         .collect();
     assert_eq!(about_hosts.len(), 1, "{diags:?}");
     assert!(about_hosts[0].contains("profile `open`"), "{}", about_hosts[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening
+// ---------------------------------------------------------------------------------------------
+
+/// Item 12: a key given twice used to be read as its last value.
+#[test]
+fn regression_duplicate_keys_in_a_flow_are_an_error_naming_both_places() {
+    let flow = "{ \"format\": \"weft.flow/1\", \"start\": \"e\",\n  \"nodes\": [ { \"id\": \"e\", \"type\": \"end\",\n    \"result\": \"1\", \"result\": \"vars.secret\" } ] }";
+    let d = expect_error(flow, &["/nodes/0/result"], None);
+    assert_eq!(
+        d["message"],
+        "duplicate key `result` at /nodes/0/result: first at line 3, column 5, again at line 3, \
+         column 20; an object holds each key once"
+    );
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(3), Some(20)), "{d}");
+    let out = validate_text(flow);
+    out.assert_code(2);
+    assert!(out.stderr.contains("case.flow.json:3:20: error [/nodes/0/result]"), "{}", out.stderr);
+}
+
+/// Item 12: a byte order mark was reported as "invalid JSON: expected value".
+#[test]
+fn regression_a_byte_order_mark_is_named() {
+    let mut flow = b"\xEF\xBB\xBF".to_vec();
+    flow.extend_from_slice(GOOD.as_bytes());
+    let (out, diags) = validate_json(&flow);
+    out.assert_code(2);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(
+        diags[0]["message"],
+        "the file starts with a UTF-8 byte order mark; save it without one"
+    );
+    assert_eq!((diags[0]["line"].as_u64(), diags[0]["column"].as_u64()), (Some(1), Some(1)));
+}
+
+/// Item 10: a 100 000-segment JSON pointer was quoted whole (200 KB on stderr).
+#[test]
+fn regression_a_100_000_segment_pointer_is_clipped_in_messages() {
+    let pointer = format!("{}~", "/a".repeat(100_000));
+    let flow = json!({ "format": "weft.flow/1", "start": "get",
+        "nodes": [ { "id": "get", "type": "http_request", "url": "http://127.0.0.1:9/",
+                     "paginate": { "next": "()", "items": pointer } },
+                   { "id": "e", "type": "end", "result": "1" } ],
+        "edges": [ { "from": "get", "to": "e" } ] });
+    let out = validate_text(flow.to_string());
+    out.assert_code(2);
+    assert!(out.stderr.len() < 2_000, "{} bytes on stderr", out.stderr.len());
+    assert!(out.stderr.contains("JSON pointer `/a/a/a/a"), "{}", out.stderr);
+    let kept = out.stderr.find('…').unwrap() - out.stderr.find("JSON pointer `").unwrap() - 14;
+    assert!(
+        out.stderr.contains(&format!("… [+{} bytes]`", pointer.len() - kept)),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Item 10: a key of a megabyte is quoted in the message and in the pointer of the diagnostic:
+/// both are clipped, and the diagnostic is located at the node that has the key.
+#[test]
+fn regression_a_huge_key_is_clipped_in_diagnostics() {
+    let key = "k".repeat(1_000_000);
+    let flow = json!({ "format": "weft.flow/1", "start": "e",
+        "nodes": [ { "id": "e", "type": "end", "result": "1", key: 1 } ] });
+    let out = validate_text(flow.to_string());
+    out.assert_code(2);
+    assert!(out.stderr.len() < 2_000, "{} bytes on stderr", out.stderr.len());
+    assert!(out.stderr.contains("unknown field `kkkk"), "{}", out.stderr);
+    let (_, diags) = validate_json(flow.to_string());
+    let pointer = diags[0]["pointer"].as_str().unwrap();
+    assert!(pointer.starts_with("/nodes/0/kkkk") && pointer.len() <= 400, "{pointer}");
+    let kept = pointer.find('…').unwrap();
+    assert!(pointer.ends_with(&format!("… [+{} bytes]", 1_000_009 - kept)), "{pointer}");
+    assert!(diags[0]["message"].as_str().unwrap().len() < 1_000);
+    assert_eq!(diags[0]["column"], flow.to_string().find("{\"id\"").unwrap() + 1);
 }

@@ -312,6 +312,35 @@ fn invalid_json_exits_2_with_a_position() {
     assert!(out.stderr.contains("orders.test.json:2:"), "{}", out.stderr);
 }
 
+/// A key given twice used to be read as its last value.
+#[test]
+fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
+    let (dir, file) = setup(json!([]));
+    std::fs::write(
+        &file,
+        "{ \"format\": \"weft.test/1\", \"flow\": \"../flows/orders.flow.json\",\n  \"cases\": [],\n  \"flow\": \"../flows/other.flow.json\" }",
+    )
+    .unwrap();
+    let out = weft(&["test", "tests"], dir.path());
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "orders.test.json:3:3: at /flow: duplicate key `flow` at /flow: first at line 1, \
+             column 28, again at line 3, column 3"
+        ),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(&file, b"\xEF\xBB\xBF{ \"format\": \"weft.test/1\" }").unwrap();
+    let out = weft(&["test", "tests"], dir.path());
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the file starts with a UTF-8 byte order mark; save it without one"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_missing_path_exits_2() {
     let (dir, _) = setup(json!([]));

@@ -1,5 +1,6 @@
 //! Problems found while loading a flow: errors stop it from running, warnings do not.
 
+use crate::clip::{QUOTE_MAX, clip, clip_message};
 use serde::Serialize;
 use std::fmt;
 
@@ -19,9 +20,11 @@ pub enum Severity {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// JSON pointer to the offending value, e.g. `/nodes/3/when` (empty for the whole file).
+    /// JSON pointer to the offending value, e.g. `/nodes/3/when` (empty for the whole file);
+    /// one longer than [`QUOTE_MAX`] bytes (a key that long) is [`clip`]ped like a quotation,
+    /// and then locates the nearest ancestor whose pointer fits.
     pub pointer: String,
-    /// The id of the node concerned, when there is one.
+    /// The id of the node concerned, when there is one ([`clip`]ped: ids are input).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// What is wrong, and where useful what to check.
@@ -45,24 +48,27 @@ impl Diagnostic {
         Self::new(Severity::Warning, pointer, message)
     }
 
+    /// The message is bounded ([`clip_message`]): it may quote input through serde or Rhai.
     fn new(severity: Severity, pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             severity,
-            pointer: pointer.into(),
+            pointer: bounded(pointer.into()),
             node: None,
-            message: message.into(),
+            message: clip_message(message.into()),
             line: None,
             column: None,
         }
     }
 
-    /// Names the node this diagnostic concerns.
-    pub fn at_node(mut self, node: impl Into<String>) -> Self {
-        self.node = Some(node.into());
+    /// Names the node this diagnostic concerns. Only a bounded part of a long id is copied:
+    /// a node's thousand diagnostics must not cost a thousand times its id.
+    pub fn at_node(mut self, node: &str) -> Self {
+        self.node = Some(clip(node).to_string());
         self
     }
 
-    /// `file:line:column: error [pointer] node `x`: message`, for people.
+    /// `file:line:column: error [pointer] node `x`: message`, for people (the pointer and the
+    /// id clipped: they are input).
     pub fn located(&self, file: &str) -> String {
         match (self.line, self.column) {
             (Some(line), Some(column)) => format!("{file}:{line}:{column}: {self}"),
@@ -76,6 +82,11 @@ impl Diagnostic {
     }
 }
 
+/// A pointer of at most [`QUOTE_MAX`] bytes, marker included.
+fn bounded(pointer: String) -> String {
+    if pointer.len() <= QUOTE_MAX { pointer } else { clip(&pointer).to_string() }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
@@ -84,9 +95,9 @@ impl fmt::Display for Diagnostic {
         };
         write!(f, "{level}")?;
         let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
-        write!(f, " [{pointer}]")?;
+        write!(f, " [{}]", clip(pointer))?;
         if let Some(node) = &self.node {
-            write!(f, " node `{node}`")?;
+            write!(f, " node `{}`", clip(node))?;
         }
         write!(f, ": {}", self.message)
     }

@@ -1,6 +1,7 @@
 //! The load-time half of the node contract: a kind's config is parsed from the flow file and
 //! builds a [`Node`], reporting every problem it finds into a [`CompileCx`].
 
+use crate::clip::{QUOTE_MAX, clip, clip_to};
 use crate::diagnostic::Diagnostic;
 use crate::expr::{Expr, ExprEngine, Template, VarReads};
 use crate::node::Node;
@@ -91,7 +92,7 @@ impl<C: NodeConfig> Kind for Typed<C> {
             };
             cx.error(
                 &format!("/{}", escape_token(&key)),
-                format!("unknown field `{key}` for a `{}` node; {expected}", C::KIND),
+                format!("unknown field `{}` for a `{}` node; {expected}", clip(&key), C::KIND),
             );
         }
         let mut complete = true;
@@ -272,15 +273,20 @@ impl<'a> CompileCx<'a> {
         self.node
     }
 
+    /// The pointer of `field`, copying no more of a long one than a diagnostic keeps.
+    fn pointer_of(&self, field: &str) -> String {
+        format!("{}{}", self.base, clip_to(field, QUOTE_MAX.saturating_sub(self.base.len())))
+    }
+
     /// Reports an error at `field` (a pointer suffix such as `/conditions/0/when`).
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
-        let d = Diagnostic::error(format!("{}{field}", self.base), message).at_node(self.node);
+        let d = Diagnostic::error(self.pointer_of(field), message).at_node(self.node);
         self.diagnostics.push(d);
     }
 
     /// Reports a warning at `field`.
     pub fn warning(&mut self, field: &str, message: impl Into<String>) {
-        let d = Diagnostic::warning(format!("{}{field}", self.base), message).at_node(self.node);
+        let d = Diagnostic::warning(self.pointer_of(field), message).at_node(self.node);
         self.diagnostics.push(d);
     }
 

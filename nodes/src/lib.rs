@@ -10,6 +10,7 @@
 //! This crate knows nothing of the executor: it never sees the graph, other nodes or the run loop.
 
 pub mod alloc;
+pub mod clip;
 pub mod diagnostic;
 pub mod expr;
 pub mod interrupt;
@@ -22,6 +23,7 @@ pub mod secret;
 pub mod services;
 pub mod vars;
 
+pub use clip::clip;
 pub use diagnostic::{Diagnostic, Severity};
 pub use interrupt::{Interrupt, Stop};
 pub use kind::{CompileCx, Kind, NodeConfig, Registry};

@@ -75,12 +75,14 @@ pub struct NodeError {
 }
 
 impl NodeError {
-    /// A failure of the given category.
+    /// A failure of the given category; the message is bounded
+    /// ([`clip_message`](crate::clip::clip_message)), quote input in it with
+    /// [`clip`](crate::clip::clip).
     pub fn new(category: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Self {
             exit: "error",
             category: category.into(),
-            message: message.into(),
+            message: crate::clip::clip_message(message.into()),
             status: None,
             code: None,
         }
@@ -120,9 +122,9 @@ impl NodeError {
         self
     }
 
-    /// Adds an error code.
+    /// Adds an error code (clipped: a server sent it).
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.code = Some(crate::clip::clip(&code.into()).to_string());
         self
     }
 }

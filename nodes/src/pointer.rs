@@ -1,5 +1,6 @@
 //! JSON Pointers (RFC 6901), checked when a flow loads.
 
+use crate::clip::clip;
 use std::fmt;
 
 /// A parsed JSON Pointer such as `/value` or `/a~1b/0`.
@@ -16,7 +17,7 @@ impl JsonPointer {
             return Ok(Self { source: String::new(), tokens: Vec::new() });
         }
         let Some(rest) = source.strip_prefix('/') else {
-            return Err(format!("JSON pointer `{source}` must be empty or start with `/`"));
+            return Err(format!("JSON pointer `{}` must be empty or start with `/`", clip(source)));
         };
         let mut tokens = Vec::new();
         for raw in rest.split('/') {
@@ -32,7 +33,8 @@ impl JsonPointer {
                     Some('1') => token.push('/'),
                     _ => {
                         return Err(format!(
-                            "JSON pointer `{source}` has `~` not followed by `0` or `1`"
+                            "JSON pointer `{}` has `~` not followed by `0` or `1`",
+                            clip(source)
                         ));
                     }
                 }

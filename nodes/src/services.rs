@@ -176,7 +176,10 @@ impl Services {
         self.credentials.as_deref().ok_or_else(|| {
             NodeError::new(
                 "auth",
-                format!("profile `{profile}` is needed, but no profiles file was loaded"),
+                format!(
+                    "profile `{}` is needed, but no profiles file was loaded",
+                    crate::clip::clip(profile)
+                ),
             )
         })
     }

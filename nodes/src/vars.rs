@@ -15,6 +15,7 @@
 //! method in an expression that would modify it in place (`vars.list.push(1)`) fails: only a
 //! node's own writes change `vars`.
 
+use crate::clip::clip;
 use crate::expr::{VarReads, parse_json};
 use rhai::{Array, Blob, Dynamic, ImmutableString, Map};
 use std::fmt;
@@ -35,16 +36,18 @@ impl VarPath {
     pub fn parse(source: &str) -> Result<Self, String> {
         if source == "vars" || source.starts_with("vars.") {
             return Err(format!(
-                "`{source}`: name the variable without the `vars.` prefix (e.g. `{}`)",
-                source.strip_prefix("vars.").unwrap_or("page")
+                "`{}`: name the variable without the `vars.` prefix (e.g. `{}`)",
+                clip(source),
+                clip(source.strip_prefix("vars.").unwrap_or("page"))
             ));
         }
         let mut segments = Vec::new();
         for segment in source.split('.') {
             if !is_identifier(segment) {
                 return Err(format!(
-                    "`{source}` is not a variable path: expected names like `page` or \
-                     `calendar.items` (letters, digits and `_`, not starting with a digit)"
+                    "`{}` is not a variable path: expected names like `page` or \
+                     `calendar.items` (letters, digits and `_`, not starting with a digit)",
+                    clip(source)
                 ));
             }
             segments.push(segment.into());

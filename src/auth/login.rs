@@ -7,7 +7,7 @@ use super::tokens::TokenManager;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use weft_nodes::{NodeError, Secret};
+use weft_nodes::{NodeError, Secret, clip};
 
 /// How long `weft login` waits for the browser to come back.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -58,7 +58,10 @@ async fn authorization_code(
 ) -> Result<TokenSet, NodeError> {
     let fail = |m: String| NodeError::new("auth", m);
     let (host, port, path) = loopback_parts(redirect).ok_or_else(|| {
-        fail(format!("redirect_url `{redirect}` must be a loopback URL such as http://localhost:8765/callback"))
+        fail(format!(
+            "redirect_url `{}` must be a loopback URL such as http://localhost:8765/callback",
+            clip(redirect)
+        ))
     })?;
     let listener = TcpListener::bind((host.as_str(), port))
         .await
@@ -124,8 +127,11 @@ async fn wait_for_code(
             let description = get("error_description").unwrap_or_default();
             let _ = respond(&mut stream, "200 OK", "Sign-in failed; see the terminal.").await;
             let first = description.lines().next().unwrap_or("");
-            return Err(NodeError::new("auth", format!("sign-in refused: {error}: {first}"))
-                .with_code(error));
+            return Err(NodeError::new(
+                "auth",
+                format!("sign-in refused: {}: {}", clip(&error), clip(first)),
+            )
+            .with_code(error));
         }
         let Some(code) = get("code") else {
             let _ = respond(&mut stream, "400 Bad Request", "No code in the sign-in answer.").await;

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use weft_nodes::Secret;
 use weft_nodes::scrub::KnownSecrets;
+use weft_nodes::{Secret, clip};
 
 /// A profiles file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -341,7 +341,10 @@ pub enum ProfileError {
         message: String,
     },
     /// A flow names a profile the file lacks.
-    #[error("{file}: the flow uses profile `{profile}`, which this file does not define{hint}")]
+    #[error(
+        "{file}: the flow uses profile `{}`, which this file does not define{hint}",
+        clip(.profile)
+    )]
     Unknown {
         /// The file.
         file: PathBuf,
@@ -351,7 +354,7 @@ pub enum ProfileError {
         hint: String,
     },
     /// A field could not be resolved.
-    #[error("{file}: profile `{profile}`, field `{field}`: {message}")]
+    #[error("{file}: profile `{}`, field `{}`: {message}", clip(.profile), clip(.field))]
     Field {
         /// The file.
         file: PathBuf,
@@ -435,7 +438,7 @@ impl Profiles {
             let hint = if names.is_empty() {
                 String::new()
             } else {
-                format!(" (it has: {})", names.join(", "))
+                format!(" (it has: {})", weft_nodes::clip::list(&names))
             };
             return Err(ProfileError::Unknown {
                 file: self.file.clone(),
@@ -522,15 +525,19 @@ impl Resolver<'_> {
             let Some(var) = reference.strip_prefix("env.") else {
                 return Err(self.error(
                     field,
-                    &format!("`${{{reference}}}`: profiles can only refer to `${{env.NAME}}`"),
+                    &format!(
+                        "`${{{}}}`: profiles can only refer to `${{env.NAME}}`",
+                        clip(reference)
+                    ),
                 ));
             };
             match (self.lookup)(var) {
                 Some(value) => out.push_str(&value),
                 None => {
-                    return Err(
-                        self.error(field, &format!("environment variable `{var}` is not set"))
-                    );
+                    return Err(self.error(
+                        field,
+                        &format!("environment variable `{}` is not set", clip(var)),
+                    ));
                 }
             }
             rest = &after[end + 1..];
@@ -698,6 +705,25 @@ mod tests {
         let err = profiles.resolve("other", &env).unwrap_err().to_string();
         assert!(err.contains("uses profile `other`") && err.contains("app, missing"), "{err}");
         assert_eq!(profiles.without_hosts(), ["missing"]);
+    }
+
+    #[test]
+    fn regression_duplicate_keys_and_a_byte_order_mark_in_profiles_are_named() {
+        let parse_err = |bytes: &[u8]| match Profiles::parse(bytes, Path::new("p.json")) {
+            Ok(_) => panic!("accepted"),
+            Err(err) => err.to_string(),
+        };
+        // The second `a` used to replace the first, `hosts` and all.
+        let text = "{ \"format\": \"weft.profiles/1\", \"profiles\": {\n  \"a\": { \"type\": \"bearer\", \"token\": \"t\", \"hosts\": [\"x.example\"] },\n  \"a\": { \"type\": \"bearer\", \"token\": \"t\" } } }";
+        let err = parse_err(text.as_bytes());
+        assert!(
+            err.contains(
+                "duplicate key `a` at /profiles/a: first at line 2, column 3, again at line 3, column 3"
+            ),
+            "{err}"
+        );
+        let err = parse_err(b"\xEF\xBB\xBF{ \"format\": \"weft.profiles/1\", \"profiles\": {} }");
+        assert!(err.contains("the file starts with a UTF-8 byte order mark"), "{err}");
     }
 
     #[test]

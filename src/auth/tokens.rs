@@ -166,9 +166,9 @@ impl TokenManager {
     }
 
     fn entry(&self, name: &str) -> Result<&Entry, NodeError> {
-        self.entries
-            .get(name)
-            .ok_or_else(|| NodeError::new("auth", format!("profile `{name}` is not loaded")))
+        self.entries.get(name).ok_or_else(|| {
+            NodeError::new("auth", format!("profile `{}` is not loaded", weft_nodes::clip(name)))
+        })
     }
 
     /// The profile `name`.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use weft_nodes::Interrupt;
+use weft_nodes::clip::{MESSAGE_MAX, clip, clip_to};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED};
 
@@ -152,7 +153,11 @@ fn load_and_run(args: RunArgs) -> u8 {
             let node = error("node").or(report.node.as_deref()).unwrap_or("?");
             let message =
                 error("message").unwrap_or("it ended at an `end` node with status failed");
-            eprintln!("error: the run failed at node `{node}`: {message}");
+            eprintln!(
+                "error: the run failed at node `{}`: {}",
+                clip(node),
+                clip_to(message, MESSAGE_MAX)
+            );
             EXIT_FAILED
         }
         RunStatus::Interrupted => {

@@ -57,7 +57,10 @@ fn listen_addr(text: &str) -> Result<SocketAddr, String> {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
     text.parse::<SocketAddr>().map_err(|_| {
-        format!("`{text}` is not an address: expected IP:PORT (such as 127.0.0.1:8787) or a port")
+        format!(
+            "`{}` is not an address: expected IP:PORT (such as 127.0.0.1:8787) or a port",
+            weft_nodes::clip(text)
+        )
     })
 }
 

@@ -95,14 +95,15 @@ fn profile_warnings(flow: &Flow, path: &Path) -> Vec<Diagnostic> {
         Ok(profiles) => profiles,
         Err(err) => return vec![Diagnostic::warning("", err.to_string())],
     };
-    let open = profiles.without_hosts();
+    let open: std::collections::HashSet<&str> = profiles.without_hosts().into_iter().collect();
     used.iter()
-        .filter(|name| open.contains(&name.as_str()))
+        .filter(|name| open.contains(name.as_str()))
         .map(|name| {
             Diagnostic::warning(
                 "",
                 format!(
-                    "profile `{name}` ({}) has no `hosts`: its credentials may be sent to any host a URL names",
+                    "profile `{}` ({}) has no `hosts`: its credentials may be sent to any host a URL names",
+                    weft_nodes::clip(name),
                     path.display()
                 ),
             )

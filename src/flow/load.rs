@@ -10,9 +10,10 @@ use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
+use weft_nodes::clip::{self, clip};
 use weft_nodes::expr::{ExprEngine, VarReads, json_to_dynamic};
 use weft_nodes::kind::{CompileCx, escape_token, serde_path_pointer as serde_pointer};
 use weft_nodes::vars::is_identifier;
@@ -95,7 +96,7 @@ impl Loader {
         let value = match json::parse(bytes) {
             Ok(value) => value,
             Err(err) => {
-                let mut d = Diagnostic::error("", err.message);
+                let mut d = Diagnostic::error(err.pointer, err.message);
                 d.line = err.line;
                 d.column = err.column;
                 return Loaded { flow: None, diagnostics: vec![d] };
@@ -105,8 +106,9 @@ impl Loader {
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
         let text = String::from_utf8_lossy(bytes);
-        for d in &mut diagnostics {
-            if let Some((line, column)) = json::locate(&text, &d.pointer) {
+        let positions = json::locate_all(&text, diagnostics.iter().map(|d| d.pointer.as_str()));
+        for (d, position) in diagnostics.iter_mut().zip(positions) {
+            if let Some((line, column)) = position {
                 d.line = Some(line);
                 d.column = Some(column);
             }
@@ -147,15 +149,16 @@ impl Build<'_> {
             if !TOP_FIELDS.contains(&key.as_str()) {
                 self.error(
                     format!("/{}", escape_token(key)),
-                    format!("unknown field `{key}`; a flow has: {}", TOP_FIELDS.join(", ")),
+                    format!("unknown field `{}`; a flow has: {}", clip(key), TOP_FIELDS.join(", ")),
                 );
             }
         }
         match top.get("format") {
             Some(Value::String(f)) if f == FORMAT => {}
-            Some(other) => {
-                self.error("/format", format!("`format` is {other}, expected \"{FORMAT}\""))
-            }
+            Some(other) => self.error(
+                "/format",
+                format!("`format` is {}, expected \"{FORMAT}\"", clip(&other.to_string())),
+            ),
             None => self.error("", format!("missing `format`: expected \"{FORMAT}\"")),
         }
         let name = self.optional_string(&top, "name");
@@ -179,9 +182,9 @@ impl Build<'_> {
                     self.diagnostics.push(
                         Diagnostic::error(
                             format!("/nodes/{i}/id"),
-                            format!("duplicate node id `{id}`"),
+                            format!("duplicate node id `{}`", clip(id)),
                         )
-                        .at_node(id.clone()),
+                        .at_node(id),
                     );
                 }
             }
@@ -197,7 +200,7 @@ impl Build<'_> {
                 None => {
                     self.error(
                         "/start",
-                        format!("`start` names node `{start}`, which does not exist"),
+                        format!("`start` names node `{}`, which does not exist", clip(start)),
                     );
                     None
                 }
@@ -277,7 +280,7 @@ impl Build<'_> {
             if !is_identifier(&name) {
                 self.error(
                     pointer.clone(),
-                    format!("`{name}` is not a parameter name (letters, digits and `_`, not starting with a digit)"),
+                    format!("`{}` is not a parameter name (letters, digits and `_`, not starting with a digit)", clip(&name)),
                 );
             }
             let wire: ParameterWire = match serde_path_to_error::deserialize(value) {
@@ -294,13 +297,13 @@ impl Build<'_> {
             {
                 self.error(
                     format!("{pointer}/default"),
-                    format!("the default of `{name}` is not of its type `{}`", ty.name()),
+                    format!("the default of `{}` is not of its type `{}`", clip(&name), ty.name()),
                 );
             }
             if wire.required == Some(true) && wire.default.is_some() {
                 self.diagnostics.push(Diagnostic::warning(
                     format!("{pointer}/required"),
-                    format!("`{name}` is required, so its default is never used"),
+                    format!("`{}` is required, so its default is never used", clip(&name)),
                 ));
             }
             let required = wire.required.unwrap_or(wire.default.is_none());
@@ -341,14 +344,17 @@ impl Build<'_> {
             Some(Value::String(id)) if is_identifier(&id) => partial.id = Some(id),
             Some(Value::String(id)) => self.error(
                 format!("{base}/id"),
-                format!("`{id}` is not a node id: use letters, digits and `_`, not starting with a digit"),
+                format!(
+                    "`{}` is not a node id: use letters, digits and `_`, not starting with a digit",
+                    clip(&id)
+                ),
             ),
             Some(_) => self.error(format!("{base}/id"), "a node id must be a string"),
             None => self.error(base.clone(), "missing `id`"),
         }
         let node_name = partial.id.clone().unwrap_or_default();
         let at_node = |d: Diagnostic| {
-            if node_name.is_empty() { d } else { d.at_node(node_name.clone()) }
+            if node_name.is_empty() { d } else { d.at_node(&node_name) }
         };
         match fields.remove("title") {
             None | Some(Value::String(_)) => {}
@@ -374,7 +380,7 @@ impl Build<'_> {
                     let known = self.loader.registry.names().join(", ");
                     self.diagnostics.push(at_node(Diagnostic::error(
                         format!("{base}/type"),
-                        format!("unknown node type `{kind}`; the kinds are: {known}"),
+                        format!("unknown node type `{}`; the kinds are: {known}", clip(&kind)),
                     )));
                     None
                 }
@@ -418,6 +424,7 @@ impl Build<'_> {
         };
         let mut edges = Vec::with_capacity(items.len());
         let mut seen: HashMap<(usize, String), usize> = HashMap::new();
+        let mut hints: HashMap<usize, String> = HashMap::new();
         for (i, item) in items.into_iter().enumerate() {
             let base = format!("/edges/{i}");
             let wire: EdgeWire = match serde_path_to_error::deserialize(item) {
@@ -437,14 +444,10 @@ impl Build<'_> {
                 if found.is_none() {
                     let d = Diagnostic::error(
                         format!("{base}/{field}"),
-                        format!("edge {field} `{id}`: no node has this id"),
+                        format!("edge {field} `{}`: no node has this id", clip(id)),
                     );
                     // Name the edge's source node when it exists: that is where the edge is drawn.
-                    self.diagnostics.push(if from.is_some() {
-                        d.at_node(wire.from.clone())
-                    } else {
-                        d
-                    });
+                    self.diagnostics.push(if from.is_some() { d.at_node(&wire.from) } else { d });
                 }
             }
             let (Some(from), Some(to)) = (from, to) else {
@@ -454,20 +457,26 @@ impl Build<'_> {
             if let (Some(node), Some(kind)) = (&source.node, source.kind)
                 && !node.accepts_exit(&exit)
             {
-                let declared = node.exits();
-                let hint = if node.is_terminal() {
-                    "it has no exits".to_owned()
-                } else {
-                    let mut all = declared.clone();
-                    all.push("error".into());
-                    format!("its exits are: {}", all.join(", "))
-                };
+                // Once per node: listing a node's exits costs as many as it has.
+                let hint = hints.entry(from).or_insert_with(|| {
+                    if node.is_terminal() {
+                        "it has no exits".to_owned()
+                    } else {
+                        let mut all = node.exits();
+                        all.push("error".into());
+                        format!("its exits are: {}", clip::list(&all))
+                    }
+                });
                 self.diagnostics.push(
                     Diagnostic::error(
                         exit_pointer,
-                        format!("node `{}` ({kind}) has no exit `{exit}`; {hint}", wire.from),
+                        format!(
+                            "node `{}` ({kind}) has no exit `{}`; {hint}",
+                            clip(&wire.from),
+                            clip(&exit)
+                        ),
                     )
-                    .at_node(wire.from.clone()),
+                    .at_node(&wire.from),
                 );
                 continue;
             }
@@ -476,11 +485,12 @@ impl Build<'_> {
                     Diagnostic::error(
                         base.clone(),
                         format!(
-                            "exit `{exit}` of node `{}` already has an edge (/edges/{first}); an exit leads to one node",
-                            wire.from
+                            "exit `{}` of node `{}` already has an edge (/edges/{first}); an exit leads to one node",
+                            clip(&exit),
+                            clip(&wire.from)
                         ),
                     )
-                    .at_node(wire.from.clone()),
+                    .at_node(&wire.from),
                 );
                 continue;
             }
@@ -502,25 +512,27 @@ impl Build<'_> {
                 self.diagnostics.push(
                     Diagnostic::warning(
                         base.clone(),
-                        format!("node `{}` can't be reached from `start`", node.id),
+                        format!("node `{}` can't be reached from `start`", clip(&node.id)),
                     )
-                    .at_node(node.id.clone()),
+                    .at_node(&node.id),
                 );
             }
+            let wired: HashSet<&str> = graph.edges(ix).map(|e| e.weight().as_str()).collect();
             for exit in node.node.exits() {
                 if exit == "ok" || exit == "error" {
                     continue;
                 }
-                if !graph.edges(ix).any(|e| *e.weight() == exit) {
+                if !wired.contains(exit.as_str()) {
                     self.diagnostics.push(
                         Diagnostic::warning(
                             base.clone(),
                             format!(
-                                "exit `{exit}` of node `{}` is not wired: taking it ends the run",
-                                node.id
+                                "exit `{}` of node `{}` is not wired: taking it ends the run",
+                                clip(&exit),
+                                clip(&node.id)
                             ),
                         )
-                        .at_node(node.id.clone()),
+                        .at_node(&node.id),
                     );
                 }
             }

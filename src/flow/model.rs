@@ -172,15 +172,11 @@ impl Flow {
 
     /// The authorization profiles the flow's nodes use, in order, without repeats.
     pub fn profiles(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
+        let mut names: indexmap::IndexSet<&str> = indexmap::IndexSet::new();
         for node in self.nodes() {
-            for name in node.node.profiles() {
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_owned());
-                }
-            }
+            names.extend(node.node.profiles());
         }
-        names
+        names.into_iter().map(str::to_owned).collect()
     }
 
     /// The graph, for the executor and drawings.

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use weft_nodes::Interrupt;
+use weft_nodes::clip::{self, clip_message, clip_to};
 
 /// How long a handler waits for a run it interrupted to come back with its own answer (at a
 /// timeout or a shutdown) before it answers for it: an interrupted run stops at its next
@@ -136,16 +137,8 @@ fn unknown_flow(app: &App, name: &str) -> Response {
     names.sort_unstable();
     error(
         StatusCode::NOT_FOUND,
-        &format!("no flow named `{}` (served: {})", clip(name, 100), names.join(", ")),
+        &format!("no flow named `{}` (served: {})", clip_to(name, 100), clip::list(&names)),
     )
-}
-
-/// At most `max` characters of text that came from the request.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
 }
 
 async fn list_flows(State(app): State<Arc<App>>) -> Response {
@@ -193,7 +186,8 @@ fn body_params(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(body) {
+    // The reader of every Weft file: bounded depth, no key twice, no byte order mark.
+    match crate::flow::json::parse(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => {
             Err("the body must be a JSON object of parameters, such as {\"user\": \"me\"}".into())
@@ -218,9 +212,9 @@ fn bad_params(err: &ParamError) -> Response {
     };
     // A parameter name comes from the request: echo a bounded part of it.
     let mut body = Map::new();
-    body.insert("message".into(), clip(&message, 500).into());
+    body.insert("message".into(), clip_message(message).into());
     if let Some(name) = name {
-        body.insert("parameter".into(), clip(name, 100).into());
+        body.insert("parameter".into(), clip_to(name, 100).to_string().into());
     }
     json_value(StatusCode::BAD_REQUEST, &json!({ "error": body }))
 }
@@ -433,12 +427,6 @@ mod tests {
         assert!(body_params(b"[1]").unwrap_err().contains("JSON object"));
         assert!(body_params(b"{").unwrap_err().contains("not valid JSON"));
         assert!(body_params(&[0xff, 0xfe]).unwrap_err().contains("not valid JSON"));
-    }
-
-    #[test]
-    fn clips_long_names() {
-        assert_eq!(clip("abc", 2), "ab…");
-        assert_eq!(clip("ab", 2), "ab");
-        assert_eq!(clip("éé", 1), "é…");
+        assert!(body_params(br#"{"a":1,"a":2}"#).unwrap_err().contains("`a`"));
     }
 }

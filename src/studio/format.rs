@@ -6,6 +6,7 @@
 //! hand-formatted file also gets a one-line diff for a one-node move.
 
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Formats a flow document: the top-level keys one per line; each element of `nodes` and
 /// `edges` and each entry of `parameters` on a line of its own; everything else compact (with
@@ -288,13 +289,18 @@ impl Keep<'_> {
                 } else {
                     map.keys().collect()
                 };
+                // Where each key was (its first place): one look-up per member, not a search.
+                let mut places: HashMap<&str, usize> = HashMap::with_capacity(members.len());
+                for (k, (_, key, _)) in members.iter().enumerate() {
+                    places.entry(key.as_str()).or_insert(k);
+                }
                 for (i, name) in order.into_iter().enumerate() {
-                    let was = members.iter().position(|(_, k, _)| k == name);
+                    let was = places.get(name.as_str()).copied();
                     if i > 0 {
                         out.push_str(&self.separator(span, &starts, was, i));
                     }
                     let Some(item) = map.get(name) else { continue };
-                    match members.iter().find(|(_, k, _)| k == name) {
+                    match was.map(|k| &members[k]) {
                         Some((key_start, _, old)) => {
                             out.push_str(self.cut(*key_start, old.start));
                             let inner = if top { Place::Member(name) } else { Place::Inner };
@@ -318,8 +324,9 @@ impl Keep<'_> {
             {
                 let starts: Vec<(usize, usize)> = olds.iter().map(|o| (o.start, o.end)).collect();
                 out.push_str(self.cut(span.start, starts[0].0));
+                let ids = self.ids(olds);
                 for (i, item) in items.iter().enumerate() {
-                    let was = self.counterpart(item, i, olds);
+                    let was = counterpart(item, i, olds, &ids);
                     if i > 0 {
                         out.push_str(&self.separator(span, &starts, was, i));
                     }
@@ -361,19 +368,32 @@ impl Keep<'_> {
         }
     }
 
-    /// Where the element an array's `i`-th element replaces was: the node with the same `id`,
-    /// else the element at the same position.
-    fn counterpart(&self, item: &Value, i: usize, olds: &[Span]) -> Option<usize> {
-        if let Some(id) = item.get("id").and_then(Value::as_str) {
-            return olds.iter().position(|old| match &old.kind {
-                SpanKind::Object(members) => members.iter().any(|(_, key, v)| {
-                    key == "id" && self.original(v).as_ref().and_then(Value::as_str) == Some(id)
-                }),
-                _ => false,
-            });
+    /// Where each `id` is among an array's original elements (the first element with it).
+    fn ids(&self, olds: &[Span]) -> HashMap<String, usize> {
+        let mut ids = HashMap::new();
+        for (k, old) in olds.iter().enumerate() {
+            let SpanKind::Object(members) = &old.kind else { continue };
+            let id = members.iter().find(|(_, key, _)| key == "id");
+            if let Some(Value::String(id)) = id.and_then(|(_, _, v)| self.original(v)) {
+                ids.entry(id).or_insert(k);
+            }
         }
-        (i < olds.len()).then_some(i)
+        ids
     }
+}
+
+/// Where the element an array's `i`-th element replaces was: the node with the same `id`
+/// (`ids`: [`Keep::ids`] of the original elements), else the element at the same position.
+fn counterpart(
+    item: &Value,
+    i: usize,
+    olds: &[Span],
+    ids: &HashMap<String, usize>,
+) -> Option<usize> {
+    if let Some(id) = item.get("id").and_then(Value::as_str) {
+        return ids.get(id).copied();
+    }
+    (i < olds.len()).then_some(i)
 }
 
 #[cfg(test)]

@@ -291,7 +291,10 @@ fn flow_path(state: &AppState, name: &str) -> Result<PathBuf, ApiError> {
     if !is_flow_name(name) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            format!("`{name}` is not a flow file name (NAME.flow.json, in the studio's directory)"),
+            format!(
+                "`{}` is not a flow file name (NAME.flow.json, in the studio's directory)",
+                weft_nodes::clip(name)
+            ),
         ));
     }
     let path = state.dir.join(name);
@@ -379,7 +382,9 @@ fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name: &str) -> 
             let Some(id) = node.get("id").and_then(Value::as_str).map(str::to_owned) else {
                 continue;
             };
-            let mut single = top.clone();
+            // Only what a node needs: copying the whole flow for each node is quadratic.
+            let mut single = serde_json::Map::new();
+            single.insert("format".into(), json!(crate::flow::wire::FORMAT));
             single.insert("start".into(), json!(id));
             single.insert("nodes".into(), json!([node]));
             single.insert("edges".into(), json!([]));
@@ -430,9 +435,15 @@ async fn get_flow(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
     .into_response()
 }
 
+/// A request's JSON, checked as files are (depth, duplicate keys, byte order mark).
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|err| ApiError(StatusCode::BAD_REQUEST, format!("the request is not JSON: {err}")))
+    crate::flow::json::parse(body).map_err(|err| {
+        let at = match (err.line, err.column) {
+            (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
+            _ => String::new(),
+        };
+        ApiError(StatusCode::BAD_REQUEST, format!("the request is not JSON: {}{at}", err.message))
+    })
 }
 
 async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {

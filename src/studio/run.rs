@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
 use weft_nodes::expr::dynamic_to_json;
-use weft_nodes::{Credentials, Interrupt, Vars};
+use weft_nodes::{Credentials, Interrupt, Vars, clip};
 
 /// The most events a run keeps, and their most bytes; later node events are dropped (the end
 /// is always kept), so a long paging loop can't fill the memory.
@@ -73,7 +73,7 @@ impl Runs {
             .values()
             .find(|r| r.id == id)
             .cloned()
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{id}`")))
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{}`", clip(id))))
     }
 }
 
@@ -431,7 +431,10 @@ pub(super) async fn input(
 ) -> Result<Response, ApiError> {
     let run = state.runs.find(&id)?;
     let vars = run.log().inputs.get(&node).cloned().ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, format!("node `{node}` has not run in run `{id}`"))
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("node `{}` has not run in run `{}`", clip(&node), clip(&id)),
+        )
     })?;
     Ok(axum::Json(json!({ "node": node, "vars": vars })).into_response())
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use weft_nodes::clip;
 
 /// A node test file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -244,7 +245,7 @@ impl std::error::Error for FileError {}
 pub fn parse(bytes: &[u8], path: &Path) -> Result<TestFile, FileError> {
     let value = crate::flow::json::parse(bytes).map_err(|e| FileError {
         file: path.to_owned(),
-        pointer: String::new(),
+        pointer: e.pointer,
         position: e.line.zip(e.column),
         message: e.message,
     })?;
@@ -262,7 +263,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<TestFile, FileError> {
     {
         return Err(located(
             "/format".into(),
-            format!("expected \"{}\", found {format}", super::FORMAT),
+            format!("expected \"{}\", found {}", super::FORMAT, clip(&format.to_string())),
         ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -4,6 +4,7 @@
 use super::file::{Canned, RequestMatch};
 use serde_json::{Map, Value, json};
 use std::sync::Mutex;
+use weft_nodes::clip;
 use weft_nodes::scrub::is_secret_param;
 use weft_nodes::secret::Secret;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
@@ -160,23 +161,27 @@ fn mismatch(rule: &RequestMatch, sent: &SentRequest) -> Option<String> {
     if let Some(method) = &rule.method
         && !method.eq_ignore_ascii_case(&sent.method)
     {
-        return Some(format!("method is {}, not {method}", sent.method));
+        return Some(format!("method is {}, not {}", clip(&sent.method), clip(method)));
     }
     if let Some(url) = &rule.url
         && *url != sent.url
     {
-        return Some(format!("url is not {url}"));
+        return Some(format!("url is not {}", clip(url)));
     }
     if let Some(prefix) = &rule.url_prefix
         && !sent.url.starts_with(prefix.as_str())
     {
-        return Some(format!("url does not start with {prefix}"));
+        return Some(format!("url does not start with {}", clip(prefix)));
     }
     for (name, want) in &rule.headers {
         match sent.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            None => return Some(format!("no `{name}` header")),
+            None => return Some(format!("no `{}` header", clip(name))),
             Some((_, value)) if value != want => {
-                return Some(format!("header `{name}` is not {want:?}"));
+                return Some(format!(
+                    "header `{}` is not {:?}",
+                    clip(name),
+                    clip(want).to_string()
+                ));
             }
             Some(_) => {}
         }
@@ -188,12 +193,12 @@ fn mismatch(rule: &RequestMatch, sent: &SentRequest) -> Option<String> {
 pub(crate) fn describe_rule(rule: &RequestMatch) -> String {
     let mut out = rule.method.clone().unwrap_or_else(|| "any method".into());
     match (&rule.url, &rule.url_prefix) {
-        (Some(url), _) => out.push_str(&format!(" {url}")),
-        (None, Some(prefix)) => out.push_str(&format!(" {prefix}…")),
+        (Some(url), _) => out.push_str(&format!(" {}", clip(url))),
+        (None, Some(prefix)) => out.push_str(&format!(" {}…", clip(prefix))),
         (None, None) => out.push_str(" any URL"),
     }
     for (name, value) in &rule.headers {
-        out.push_str(&format!(" [{name}: {value}]"));
+        out.push_str(&format!(" [{}: {}]", clip(name), clip(value)));
     }
     out
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
 use weft_nodes::node::{NodeState, RunParts};
-use weft_nodes::{Credentials, NodeError, Outcome, Registry, RunCx, Services, VarPath, Vars};
+use weft_nodes::{Credentials, NodeError, Outcome, Registry, RunCx, Services, VarPath, Vars, clip};
 
 /// How long a case may run before it fails.
 pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,13 +28,13 @@ pub enum HarnessError {
     #[error("the flow does not load:\n{0}")]
     Flow(String),
     /// The node is not in the flow.
-    #[error("there is no node `{0}` in the flow")]
+    #[error("there is no node `{}` in the flow", clip(.0))]
     UnknownNode(String),
     /// A parameter is undeclared, of the wrong type, or missing.
     #[error("{0}")]
     Params(String),
     /// `now` is not an RFC 3339 instant.
-    #[error("`{0}` is not an RFC 3339 instant (e.g. 2026-11-23T09:00:00Z)")]
+    #[error("`{}` is not an RFC 3339 instant (e.g. 2026-11-23T09:00:00Z)", clip(.0))]
     Now(String),
     /// The profiles file can't be read or a profile can't be resolved.
     #[error("{0}")]
@@ -666,7 +666,7 @@ fn unmatched_message(request: &SentRequest, reasons: &[String]) -> String {
         request.line()
     );
     for (name, value) in &request.headers {
-        out.push_str(&format!("\n  {name}: {value}"));
+        out.push_str(&format!("\n  {}: {}", clip(name), clip(value)));
     }
     if let Some(text) = request.text() {
         out.push_str(&format!("\n  body: {}", show(&Value::String(text))));

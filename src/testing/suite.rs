@@ -146,7 +146,11 @@ fn check_case(flow: &Flow, case: &Case) -> Result<(), (String, String)> {
         let ids: Vec<&str> = flow.nodes().map(|n| n.id.as_str()).collect();
         return Err((
             "/node".into(),
-            format!("there is no node `{node}` in the flow (it has: {})", ids.join(", ")),
+            format!(
+                "there is no node `{}` in the flow (it has: {})",
+                weft_nodes::clip(node),
+                weft_nodes::clip::list(&ids)
+            ),
         ));
     }
     if let Some(now) = &case.given.now {

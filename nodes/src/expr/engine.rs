@@ -273,14 +273,9 @@ impl Default for ExprEngine {
     }
 }
 
-/// Shortens a message to [`MESSAGE_MAX`] characters.
+/// Shortens a message to [`MESSAGE_MAX`] bytes.
 fn clip(message: String) -> String {
-    if message.chars().count() <= MESSAGE_MAX {
-        message
-    } else {
-        let short: String = message.chars().take(MESSAGE_MAX).collect();
-        format!("{short}…")
-    }
+    crate::clip::clip_message_to(message, MESSAGE_MAX)
 }
 
 /// Maps a position inside an expression to the text it came from.

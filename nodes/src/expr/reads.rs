@@ -6,6 +6,7 @@
 //! is. The analysis is conservative: any use of `vars` other than a chain of plain property
 //! accesses (`vars.page.status`) counts as reading all of it.
 
+use indexmap::IndexSet;
 use rhai::{AST, ImmutableString};
 use rhai::{ASTNode, Expr};
 
@@ -14,14 +15,15 @@ use rhai::{ASTNode, Expr};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VarReads {
     all: bool,
-    paths: Vec<Box<[ImmutableString]>>,
+    /// A set: a flow's reads are the union of thousands of expressions'.
+    paths: IndexSet<Box<[ImmutableString]>>,
 }
 
 impl VarReads {
     /// Reads of everything in `vars`.
     #[must_use]
     pub fn all() -> Self {
-        Self { all: true, paths: Vec::new() }
+        Self { all: true, paths: IndexSet::new() }
     }
 
     /// What the expressions of `ast` (its functions and closures included) can read.
@@ -58,9 +60,7 @@ impl VarReads {
     }
 
     fn add(&mut self, path: Box<[ImmutableString]>) {
-        if !self.paths.contains(&path) {
-            self.paths.push(path);
-        }
+        self.paths.insert(path);
     }
 
     /// Whether everything in `vars` may be read.

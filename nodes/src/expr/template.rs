@@ -110,12 +110,35 @@ impl Template {
     }
 }
 
-/// Line and column (1-based, in characters) of byte offset `at` in `source`.
-fn line_column(source: &str, at: usize) -> (usize, usize) {
-    let before = source.get(..at).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
+/// Line and column (1-based, in characters) of byte offsets met in increasing order: each
+/// step counts only the text since the last one, so placing every hole of a template costs one
+/// pass over it.
+struct Place<'s> {
+    source: &'s str,
+    at: usize,
+    line: usize,
+    column: usize,
+}
+
+impl<'s> Place<'s> {
+    fn new(source: &'s str) -> Self {
+        Self { source, at: 0, line: 1, column: 1 }
+    }
+
+    /// The line and column of byte offset `to` (not before the last one asked for).
+    fn of(&mut self, to: usize) -> (usize, usize) {
+        let between = self.source.get(self.at..to).unwrap_or_default();
+        for c in between.chars() {
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        self.at = self.at.max(to);
+        (self.line, self.column)
+    }
 }
 
 /// What the hole scanner is inside of.
@@ -218,6 +241,7 @@ pub(crate) fn split(source: &str) -> Result<Vec<RawPart<'_>>, SyntaxError> {
     let mut rest_start = 0; // start of text not yet copied into `text`
     let mut i = 0;
     let bytes = source.as_bytes();
+    let mut place = Place::new(source);
     while i < bytes.len() {
         if bytes[i] == b'$' && source[i..].starts_with("$${") {
             text.push_str(&source[rest_start..i]);
@@ -231,14 +255,14 @@ pub(crate) fn split(source: &str) -> Result<Vec<RawPart<'_>>, SyntaxError> {
             }
             let code = i + 2;
             let Some(end) = hole_end(source, code) else {
-                let (line, column) = line_column(source, i);
+                let (line, column) = place.of(i);
                 return Err(SyntaxError {
                     message: "unterminated `${` hole: no closing `}`".to_owned(),
                     line,
                     column,
                 });
             };
-            let (line, column) = line_column(source, code);
+            let (line, column) = place.of(code);
             parts.push(RawPart::Hole { source: &source[code..end], line, column });
             i = end + 1;
             rest_start = i;

@@ -19,12 +19,7 @@ const ECHO_MAX: usize = 64;
 
 /// The input, shortened for an error message.
 fn echo(s: &str) -> String {
-    if s.chars().count() <= ECHO_MAX {
-        s.to_owned()
-    } else {
-        let short: String = s.chars().take(ECHO_MAX).collect();
-        format!("{short}…")
-    }
+    crate::clip::clip_to(s, ECHO_MAX).to_string()
 }
 
 /// Writes an instant the way every Weft helper does: RFC 3339, UTC, `Z`; seconds precision

@@ -1,6 +1,7 @@
 //! `assign`: sets variables from expressions, in file order, all or nothing.
 
 use super::eval_failed;
+use crate::clip::clip;
 use crate::expr::Expr;
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
@@ -36,7 +37,7 @@ impl NodeConfig for AssignConfig {
                 None => {
                     cx.error(
                         &field,
-                        format!("`{key}`: keys of `set` name a variable as `vars.<name>`"),
+                        format!("`{}`: keys of `set` name a variable as `vars.<name>`", clip(&key)),
                     );
                     None
                 }

@@ -4,6 +4,7 @@ use super::{eval_failed, type_name};
 use crate::expr::Expr;
 use crate::kind::{CompileCx, NodeConfig};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use indexmap::IndexSet;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -34,6 +35,8 @@ pub struct Condition {
 pub struct Decision {
     conditions: Vec<(Expr, String)>,
     otherwise: Option<String>,
+    /// Its exits, each once, in order: the loader asks about each edge.
+    exits: IndexSet<String>,
 }
 
 fn check_exit(cx: &mut CompileCx<'_>, field: &str, exit: &str) -> bool {
@@ -65,20 +68,21 @@ impl NodeConfig for DecisionConfig {
             cx.error("", "a decision needs at least one condition or an `otherwise` exit");
             return None;
         }
-        ok.then(|| Box::new(Decision { conditions, otherwise: self.otherwise }) as Box<dyn Node>)
+        let all = conditions.iter().map(|(_, exit)| exit).chain(&self.otherwise);
+        let exits = all.cloned().collect();
+        ok.then(|| {
+            Box::new(Decision { conditions, otherwise: self.otherwise, exits }) as Box<dyn Node>
+        })
     }
 }
 
 impl Node for Decision {
     fn exits(&self) -> Vec<String> {
-        let mut exits: Vec<String> = Vec::new();
-        let all = self.conditions.iter().map(|(_, exit)| exit).chain(&self.otherwise);
-        for exit in all {
-            if !exits.contains(exit) {
-                exits.push(exit.clone());
-            }
-        }
-        exits
+        self.exits.iter().cloned().collect()
+    }
+
+    fn accepts_exit(&self, exit: &str) -> bool {
+        exit == "error" || self.exits.contains(exit)
     }
 
     fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a> {

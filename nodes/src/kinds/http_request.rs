@@ -1,5 +1,6 @@
 //! `http_request`: calls an HTTP API, with retries, status exits and paging.
 
+use crate::clip::{MESSAGE_MAX, clip, clip_to};
 use crate::expr::{Expr, Template};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
@@ -223,29 +224,40 @@ fn is_header_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn compile_json(cx: &mut CompileCx<'_>, field: &str, value: Value) -> Option<JsonTemplate> {
+/// Compiles a JSON body whose string leaves are templates; `field` is the pointer of `value`,
+/// one buffer extended and cut back for each member, so that a long key doesn't cost its length
+/// again for every value below it.
+fn compile_json(cx: &mut CompileCx<'_>, field: &mut String, value: Value) -> Option<JsonTemplate> {
+    let len = field.len();
     Some(match value {
         Value::String(s) => JsonTemplate::Template(cx.template(field, &s, &[])?),
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for (i, item) in items.into_iter().enumerate() {
-                match compile_json(cx, &format!("{field}/{i}"), item) {
+                field.truncate(len);
+                field.push_str(&format!("/{i}"));
+                match compile_json(cx, field, item) {
                     Some(t) => out.push(t),
                     None => ok = false,
                 }
             }
+            field.truncate(len);
             ok.then_some(JsonTemplate::Array(out))?
         }
         Value::Object(map) => {
             let mut out = Vec::with_capacity(map.len());
             let mut ok = true;
             for (key, item) in map {
-                match compile_json(cx, &format!("{field}/{}", escape_token(&key)), item) {
+                field.truncate(len);
+                field.push('/');
+                field.push_str(&escape_token(&key));
+                match compile_json(cx, field, item) {
                     Some(t) => out.push((key, t)),
                     None => ok = false,
                 }
             }
+            field.truncate(len);
             ok.then_some(JsonTemplate::Object(out))?
         }
         other => JsonTemplate::Value(other),
@@ -279,7 +291,7 @@ impl NodeConfig for HttpRequestConfig {
         for (name, source) in self.headers {
             let field = format!("/headers/{}", escape_token(&name));
             if !is_header_name(&name) {
-                cx.error(&field, format!("`{name}` is not a valid HTTP header name"));
+                cx.error(&field, format!("`{}` is not a valid HTTP header name", clip(&name)));
                 ok = false;
                 continue;
             }
@@ -294,7 +306,7 @@ impl NodeConfig for HttpRequestConfig {
                 ok = false;
                 None
             }
-            (Some(json), None) => compile_json(cx, "/body", json).map(Body::Json),
+            (Some(json), None) => compile_json(cx, &mut "/body".to_owned(), json).map(Body::Json),
             (None, Some(text)) => cx.template("/body_text", &text, &[]).map(Body::Text),
             (None, None) => None,
         };
@@ -450,13 +462,19 @@ impl HttpRequest {
             let mut page = shared.flatten().try_cast::<Map>().unwrap_or_default();
             let body = page.remove("body").unwrap_or(Dynamic::UNIT);
             let found = paginate.items.take(body).ok_or_else(|| {
-                NodeError::new("http", format!("page {pages} has nothing at `{}`", paginate.items))
+                NodeError::new(
+                    "http",
+                    format!("page {pages} has nothing at `{}`", clip(paginate.items.as_str())),
+                )
             })?;
             let kind = super::type_name(&found);
             let page_items = found.try_cast::<Array>().ok_or_else(|| {
                 NodeError::new(
                     "http",
-                    format!("page {pages}: `{}` is {kind}, not a list", paginate.items),
+                    format!(
+                        "page {pages}: `{}` is {kind}, not a list",
+                        clip(paginate.items.as_str())
+                    ),
                 )
             })?;
             items.extend(page_items);
@@ -500,7 +518,7 @@ impl HttpRequest {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(NodeError::new(
                 "http",
-                format!("`url` must be http or https, not `{}`", url.scheme()),
+                format!("`url` must be http or https, not `{}`", clip(url.scheme())),
             ));
         }
         for (name, template) in &self.query {
@@ -546,6 +564,8 @@ impl HttpRequest {
     ) -> Result<HttpResponse, NodeError> {
         // Redacting the URL re-parses it: done only for a trace, a debug line or an error.
         let shown = || display_url(&prepared.url);
+        // A trace or a debug line shows a long URL's start, an error message less.
+        let traced = || clip_to(&shown(), MESSAGE_MAX).to_string();
         let host = prepared.url.host_str().unwrap_or_default().to_owned();
         let port = prepared.url.port();
         let mut attempt = 0u32;
@@ -578,10 +598,10 @@ impl HttpRequest {
             let status = result.as_ref().ok().map(|r| r.status);
             // Graph's id of the request, which its support asks for.
             let request_id = result.as_ref().ok().and_then(|r| r.header("request-id"));
-            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %shown(), status, attempt, ms, request_id, "http");
+            tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %traced(), status, attempt, ms, request_id, "http");
             cx.record_http(|| HttpEvent {
                 method: self.method.as_str(),
-                url: shown(),
+                url: traced(),
                 status,
                 attempt,
                 ms,
@@ -620,7 +640,7 @@ impl HttpRequest {
                             format!(
                                 "{} {}: {err} (attempt {attempt})",
                                 self.method.as_str(),
-                                shown()
+                                clip(&shown())
                             ),
                         )
                     });
@@ -728,10 +748,10 @@ impl HttpRequest {
         let (code, detail) = error_details(value);
         let mut message = format!("{} answered HTTP {status}", self.method.as_str());
         if let Some(code) = &code {
-            message.push_str(&format!(" {code}"));
+            message.push_str(&format!(" {}", clip(code)));
         }
         if let Some(detail) = detail {
-            message.push_str(&format!(": {detail}"));
+            message.push_str(&format!(": {}", clip(&detail)));
         }
         let err = NodeError::new("http", message).with_status(status);
         Err(match code {
@@ -820,7 +840,7 @@ fn render_json(
         JsonTemplate::Template(t) => {
             let value = cx.render(t).map_err(|e| super::eval_failed(field, e))?;
             crate::expr::dynamic_to_json(&value)
-                .map_err(|e| NodeError::expression(format!("`{field}`: {e}")))?
+                .map_err(|e| NodeError::expression(format!("`{}`: {e}", clip(field))))?
         }
         JsonTemplate::Array(items) => Value::Array(
             items

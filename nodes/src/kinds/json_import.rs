@@ -4,6 +4,7 @@
 //! as it was.
 
 use super::{eval_failed, type_name};
+use crate::clip::clip;
 use crate::expr::pick::{Capture, PathTrie, Slot, stream_picks};
 use crate::expr::{EvalError, Expr, Streamed, stream_array, time};
 use crate::kind::{CompileCx, NodeConfig, escape_token};
@@ -726,10 +727,10 @@ impl JsonImport {
         let not_a_list = |found: &str| {
             import_error(format!(
                 "`{}` is {found}, not a list",
-                if base.is_empty() { "/" } else { base }
+                clip(if base.is_empty() { "/" } else { base })
             ))
         };
-        let missing = || import_error(format!("`{base}` is not in the document"));
+        let missing = || import_error(format!("`{}` is not in the document", clip(base)));
         let mut out = Array::new();
         if document.is_string() {
             // JSON text is streamed: one item at a time is a Rhai value, never the whole document.
@@ -807,7 +808,7 @@ impl JsonImport {
                 Some(field) => format!("{base}/{index}/{}", escape_token(&field)),
                 None => format!("{base}/{index}"),
             };
-            NodeError::new("import", format!("{at}: {why}"))
+            NodeError::new("import", format!("{}: {why}", clip(&at)))
         })
     }
 

@@ -13,7 +13,7 @@ use crate::node::NodeError;
 
 /// A node error for an expression in `field` that failed to evaluate.
 pub(crate) fn eval_failed(field: &str, err: EvalError) -> NodeError {
-    NodeError::expression(format!("`{field}`: {err}"))
+    NodeError::expression(format!("`{}`: {err}", crate::clip::clip(field)))
 }
 
 /// The name of a value's type as flow authors know it (JSON's names).
