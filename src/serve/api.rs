@@ -288,12 +288,16 @@ async fn run(
         ..RunOptions::default()
     };
     let started = Instant::now();
-    // The run holds its slot until it really ends, also when it is answered for before.
-    let runtime = app.runtime.clone();
+    // The run holds its slot until it really ends, also when it is answered for before. Its
+    // answer is written in the pool too, so what the run built is freed on the thread that
+    // built it.
+    let (runtime, timeout) = (app.runtime.clone(), app.timeout);
     let mut running = app.pool.spawn(async move {
         let report = exec::run(&entry.flow, &runtime, options).await;
         drop(permit);
-        report
+        let elapsed = started.elapsed();
+        tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
+        answer(report, timed_out(timeout, elapsed), memory.map(|m| m.events()))
     });
     let mut phase = app.phase.clone();
     let shutdown = async move {
@@ -322,12 +326,9 @@ async fn run(
     };
     let elapsed = started.elapsed();
     let mut response = match ended {
-        Some(Ok(report)) => {
-            tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
-            answer(report, timed_out(app.timeout, elapsed), memory.map(|m| m.events()))
-        }
+        Some(Ok(response)) => response,
         Some(Err(err)) => {
-            tracing::error!(flow = %name, %err, "a run ended abnormally");
+            tracing::error!(%err, "a run ended abnormally");
             error(StatusCode::INTERNAL_SERVER_ERROR, "the run ended abnormally")
         }
         // Still computing after it was told to stop: answered for, stopped at its next
