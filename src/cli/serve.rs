@@ -99,17 +99,14 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
     config.token = std::env::var(TOKEN_VAR).ok();
     // One thread for accepting, answering and keeping time: the runs have the run pool's
     // threads (one per core), and more threads than cores only switch more.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return EXIT_FAILED;
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(err) => {
+                eprintln!("error: cannot start the async runtime: {err}");
+                return EXIT_FAILED;
+            }
+        };
     runtime.block_on(async {
         let server = match Server::bind(config).await {
             Ok(server) => server,
