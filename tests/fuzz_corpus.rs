@@ -88,24 +88,14 @@ fn long_pointer(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The sizes issue 15 reported: validation and template scanning are linear in size.
 #[test]
 fn large_inputs_pass_their_targets() {
-    // Sizes that still run in seconds today, in a debug build.
     for (name, target, input) in [
-        ("flow_loader", targets::flow_loader as targets::Target, duplicate_edges(2_000)),
-        ("template", targets::template, many_holes(5_000)),
-        ("flow_loader", targets::flow_loader, long_pointer(20_000)),
+        ("flow_loader", targets::flow_loader as targets::Target, duplicate_edges(40_000)),
+        ("template", targets::template, many_holes(200_000)),
+        ("flow_loader", targets::flow_loader, long_pointer(100_000)),
     ] {
         run(target, input).unwrap_or_else(|message| panic!("{name}: {message}"));
     }
-}
-
-/// The sizes issue 15 reported. Quadratic today (minutes in a debug build): switch on when the
-/// linear diagnostics and template scanning are merged.
-#[test]
-#[ignore = "quadratic until issue 15's defect 7 is fixed"]
-fn issue_15_sizes_pass_their_targets() {
-    run(targets::flow_loader, duplicate_edges(40_000)).unwrap();
-    run(targets::template, many_holes(200_000)).unwrap();
-    run(targets::flow_loader, long_pointer(100_000)).unwrap();
 }
