@@ -1,6 +1,6 @@
 //! Problems found while loading a flow: errors stop it from running, warnings do not.
 
-use crate::clip::{QUOTE_MAX, clip, clip_message};
+use crate::clip::{QUOTE_MAX, clip, clip_message, clip_to};
 use serde::Serialize;
 use std::fmt;
 
@@ -82,9 +82,19 @@ impl Diagnostic {
     }
 }
 
-/// A pointer of at most [`QUOTE_MAX`] bytes, marker included.
+/// A pointer of at most [`QUOTE_MAX`] bytes, marker included. The cut never splits an escape
+/// (`~0`, `~1`), so a clipped pointer still parses as one.
 fn bounded(pointer: String) -> String {
-    if pointer.len() <= QUOTE_MAX { pointer } else { clip(&pointer).to_string() }
+    if pointer.len() <= QUOTE_MAX {
+        return pointer;
+    }
+    let clipped = clip(&pointer);
+    // In a pointer every `~` starts an escape, and its second byte is ASCII: one byte less
+    // leaves the whole escape out.
+    if pointer[..pointer.len() - clipped.cut()].ends_with('~') {
+        return clip_to(&pointer, QUOTE_MAX - 1).to_string();
+    }
+    clipped.to_string()
 }
 
 impl fmt::Display for Diagnostic {
@@ -100,5 +110,23 @@ impl fmt::Display for Diagnostic {
             write!(f, " node `{}`", clip(node))?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pointer::JsonPointer;
+
+    #[test]
+    fn regression_a_clipped_pointer_is_still_a_json_pointer() {
+        // A key of `~`s is `~0~0…` in a pointer; whichever length, the cut falls between two
+        // escapes, never inside one.
+        for n in 200..210 {
+            let pointer = format!("/{}", "~0".repeat(n));
+            let d = Diagnostic::error(pointer, "unknown field");
+            assert!(d.pointer.len() <= QUOTE_MAX && d.pointer.contains('…'), "{}", d.pointer);
+            assert!(JsonPointer::parse(&d.pointer).is_ok(), "{n}: {}", d.pointer);
+        }
     }
 }

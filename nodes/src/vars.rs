@@ -204,7 +204,7 @@ fn human_bytes(n: usize) -> String {
 
 /// An estimate of the memory a value holds, in bytes: each slot, string, list and map entry
 /// with its usual overhead. Cheap next to building the value, so every write can count what it
-/// adds. Nesting past [`DEEPEST`] levels is counted a slot per value, not followed: no stack is
+/// adds. Nesting past 512 levels is counted a slot per value, not followed: no stack is
 /// at risk here.
 #[must_use]
 pub fn approx_bytes(value: &Dynamic) -> usize {

@@ -10,7 +10,9 @@ mod budget;
 mod convert;
 mod engine;
 mod helpers;
-pub(crate) mod pick;
+// Public for the fuzz targets (`fuzz/targets.rs`) only.
+#[doc(hidden)]
+pub mod pick;
 mod plain;
 mod reads;
 mod template;

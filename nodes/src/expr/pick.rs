@@ -119,6 +119,7 @@ impl PathTrie {
 
     /// The number of nodes, i.e. of slots an element fills.
     #[must_use]
+    #[allow(clippy::len_without_is_empty)] // never empty: node 0 is the element itself
     pub fn len(&self) -> usize {
         self.nodes.len()
     }

@@ -412,8 +412,8 @@ impl Node for HttpRequest {
     }
 }
 
-/// The longest `Retry-After` honoured.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// The longest `Retry-After` honoured: a longer wait is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// A request ready to send, before credentials.
 struct Prepared {

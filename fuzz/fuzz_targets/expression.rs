@@ -1,0 +1,10 @@
+//! Fuzz target `expression`. Its body, `targets::expression` in `fuzz/targets.rs`, is also what
+//! `tests/fuzz_corpus.rs` runs on every file of `fuzz/corpus/expression/`.
+
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::expression(data));

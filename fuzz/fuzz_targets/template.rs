@@ -1,0 +1,10 @@
+//! Fuzz target `template`. Its body, `targets::template` in `fuzz/targets.rs`, is also what
+//! `tests/fuzz_corpus.rs` runs on every file of `fuzz/corpus/template/`.
+
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::template(data));
