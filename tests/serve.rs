@@ -945,3 +945,18 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
     // 3 s of grace, and a moment for the process to end.
     assert!(took < Duration::from_secs(4), "exit took {took:?} of a 3 s grace");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_busy_run_outlives_the_per_run_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
+    let mut config = config(dir.path());
+    config.timeout = Some(Duration::from_secs(1));
+    let server = start(config).await;
+    let (status, _, body) = post(&client(), &format!("{}/runs/busy", server.url()), "{}").await;
+    // The run's own deadline stopped the expression: the run's timeout error, not the
+    // expression's 10 s limit.
+    assert_eq!(status, 504, "{body}");
+    assert!(message(&body).contains("the run timed out after 1 s"), "{body}");
+    server.shutdown().await;
+}
