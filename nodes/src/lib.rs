@@ -30,7 +30,7 @@ pub use kind::{CompileCx, Kind, NodeConfig, Registry};
 pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 pub use secret::Secret;
 pub use services::{Credentials, Services, SignIn};
-pub use vars::{VarPath, Vars};
+pub use vars::{VarPath, Vars, Written};
 
 /// The unit tests run with the counting allocator, as the `weft` binary does, so the expression
 /// engine's memory limit is in force in them.

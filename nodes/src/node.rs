@@ -3,7 +3,7 @@
 
 use crate::expr::{EvalError, Expr, ExprEngine, ExprScope, Template, VarReads};
 use crate::services::{HttpEvent, Services};
-use crate::vars::{JsonText, VarPath, Vars, VarsError};
+use crate::vars::{JsonText, VarPath, Vars, VarsError, Written};
 use rhai::{Array, Dynamic};
 use std::any::Any;
 use std::borrow::Cow;
@@ -150,7 +150,8 @@ pub struct RunCx<'r> {
     state: &'r mut NodeState,
     arrived_from_body: bool,
     wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
-    writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+    writes: &'r mut Vec<Written>,
+    observed: bool,
     services: &'r Services,
     on_http: Option<&'r (dyn Fn(HttpEvent) + Send + Sync)>,
 }
@@ -174,8 +175,11 @@ pub struct RunParts<'r> {
     pub arrived_from_body: bool,
     /// Whether the flow wires a given exit of this node.
     pub wired: &'r (dyn Fn(&str) -> bool + Send + Sync),
-    /// Where to record the node's writes, when someone wants them (a trace).
-    pub writes: Option<&'r mut Vec<(VarPath, Dynamic)>>,
+    /// Where the node's writes are recorded (by path: the values are in `vars` afterwards).
+    pub writes: &'r mut Vec<Written>,
+    /// Whether someone reads the values the node writes (a trace): then no response body may
+    /// wait in `vars` as text (see [`RunCx::keeps_text`]).
+    pub observed: bool,
     /// The process's services.
     pub services: &'r Services,
     /// Receives the node's HTTP exchanges, when someone wants them (a trace).
@@ -195,6 +199,7 @@ impl<'r> RunCx<'r> {
             arrived_from_body,
             wired,
             writes,
+            observed,
             services,
             on_http,
         } = parts;
@@ -208,6 +213,7 @@ impl<'r> RunCx<'r> {
             arrived_from_body,
             wired,
             writes,
+            observed,
             services,
             on_http,
         }
@@ -253,50 +259,44 @@ impl<'r> RunCx<'r> {
 
     /// Writes a variable.
     pub fn write(&mut self, path: &VarPath, value: Dynamic) -> Result<(), VarsError> {
-        self.record(path, &value);
-        self.vars.set(path, value)
+        self.vars.set(path, value)?;
+        self.writes.push(Written::Set(path.clone()));
+        Ok(())
     }
 
     /// Writes a variable and returns the old value (unit when unset), for [`RunCx::restore`].
     pub fn replace(&mut self, path: &VarPath, value: Dynamic) -> Result<Dynamic, VarsError> {
-        self.record(path, &value);
-        self.vars.replace(path, value)
-    }
-
-    fn record(&mut self, path: &VarPath, value: &Dynamic) {
-        if let Some(writes) = self.writes.as_deref_mut() {
-            writes.push((path.clone(), value.clone()));
-        }
+        let old = self.vars.replace(path, value)?;
+        self.writes.push(Written::Set(path.clone()));
+        Ok(old)
     }
 
     /// Whether a value written at `path` now may wait as JSON text until something reads it:
-    /// no expression of the flow can read it (a JSON Import reads it from the text) and no trace
-    /// records the node's writes. See [`Vars::set_json_text`].
+    /// no expression of the flow can read it (a JSON Import reads it from the text) and no one
+    /// reads the node's writes as values (a trace). See [`Vars::set_json_text`].
     pub fn keeps_text(&self, path: &VarPath) -> bool {
-        self.writes.is_none() && !self.reads.touches(path.segments())
+        !self.observed && !self.reads.touches(path.segments())
     }
 
     /// Writes JSON text at `path`, parsed only when something reads it; for values that
     /// [`RunCx::keeps_text`] allows.
     pub fn write_json_text(&mut self, path: &VarPath, text: JsonText) -> Result<(), VarsError> {
-        self.vars.set_json_text(path, text)
+        self.vars.set_json_text(path, text)?;
+        self.writes.push(Written::Set(path.clone()));
+        Ok(())
     }
 
     /// Appends to a list variable (created when unset).
     pub fn append(&mut self, path: &VarPath, items: Array) -> Result<(), VarsError> {
-        let recorded = self.writes.is_some().then(|| items.clone());
+        let count = items.len();
         self.vars.append(path, items)?;
-        if let (Some(writes), Some(items)) = (self.writes.as_deref_mut(), recorded) {
-            writes.push((path.clone(), Dynamic::from_array(items)));
-        }
+        self.writes.push(Written::Appended { path: path.clone(), count });
         Ok(())
     }
 
     /// Restores a variable to `old` (unit: removes it), undoing a [`RunCx::replace`].
     pub fn restore(&mut self, path: &VarPath, old: Dynamic) {
-        if let Some(writes) = self.writes.as_deref_mut() {
-            writes.retain(|(p, _)| p != path);
-        }
+        self.writes.retain(|w| w.path() != path);
         if old.is_unit() {
             let _ = self.vars.remove(path);
         } else {

@@ -16,7 +16,7 @@
 //! node's own writes change `vars`.
 
 use crate::clip::clip;
-use crate::expr::{VarReads, parse_json};
+use crate::expr::{VarReads, dynamic_to_json, parse_json};
 use rhai::{Array, Blob, Dynamic, ImmutableString, Map};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,6 +102,49 @@ pub fn is_identifier(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// What a node wrote to `vars`, by path: the values are there afterwards, to be read by whoever
+/// records the node's writes (a trace) without a copy made at each write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The variable was set (or replaced).
+    Set(VarPath),
+    /// `count` items were appended to the list at `path`.
+    Appended {
+        /// The list.
+        path: VarPath,
+        /// How many items, at its end.
+        count: usize,
+    },
+}
+
+impl Written {
+    /// The variable written.
+    #[must_use]
+    pub fn path(&self) -> &VarPath {
+        match self {
+            Self::Set(path) | Self::Appended { path, .. } => path,
+        }
+    }
+
+    /// What was written, as it is in `vars` now, as JSON (read where it lies, not copied): the
+    /// value set, or the items appended. `None` when it is gone or has no JSON form.
+    #[must_use]
+    pub fn to_json(&self, vars: &Vars) -> Option<serde_json::Value> {
+        match self {
+            Self::Set(path) => vars.read(path, |value| dynamic_to_json(value).ok()),
+            Self::Appended { path, count } => vars.read(path, |list| {
+                let list = list.as_array_ref().ok()?;
+                let appended = &list[list.len().saturating_sub(*count)..];
+                appended
+                    .iter()
+                    .map(|item| dynamic_to_json(item).ok())
+                    .collect::<Option<Vec<_>>>()
+                    .map(serde_json::Value::Array)
+            }),
+        }
+    }
 }
 
 /// JSON text that stands in `vars` for the value it denotes until something reads it.

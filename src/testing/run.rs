@@ -5,18 +5,17 @@ use super::creds::StandInCredentials;
 use super::file::{Canned, Expect, ExpectedRequest};
 use super::http::{CannedHttp, SentRequest};
 use super::matching::{Mismatch, compare, show};
-use crate::exec::{self, RunOptions, RunStatus, Runtime};
+use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
 use chrono::{DateTime, Utc};
-use rhai::{Dynamic, Map as RhaiMap};
+use rhai::Dynamic;
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use weft_nodes::expr::{Clock, ExprEngine, ExprScope, dynamic_to_json, json_to_dynamic};
-use weft_nodes::node::{NodeState, RunParts};
-use weft_nodes::{Credentials, NodeError, Outcome, Registry, RunCx, Services, VarPath, Vars, clip};
+use weft_nodes::expr::{Clock, ExprEngine, dynamic_to_json};
+use weft_nodes::{Credentials, Interrupt, NodeError, Registry, Services, Stop, Vars, clip};
 
 /// How long a case may run before it fails.
 pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -254,16 +253,10 @@ impl<'f> NodeTest<'f> {
             }
         };
         let services = Services { credentials: Some(credentials), http: Some(http.clone()) };
+        let runtime = Runtime::new(self.engine.clone()).with_services(services);
         let mut run = match ix {
-            Some(ix) => {
-                let one = run_one(flow, ix, &self.engine, &services, self.vars, params, clock);
-                match tokio::time::timeout(self.timeout, one).await {
-                    Ok(run) => run,
-                    Err(_) => timed_out(flow, ix, self.timeout),
-                }
-            }
+            Some(ix) => run_one(flow, ix, &runtime, self.vars, params, clock, self.timeout).await,
             None => {
-                let runtime = Runtime::new(self.engine.clone()).with_services(services);
                 let options = RunOptions {
                     params,
                     vars: Some(self.vars),
@@ -377,67 +370,35 @@ pub(crate) fn resolve_params(
     Ok(params)
 }
 
-fn to_rhai(object: Map<String, Value>) -> RhaiMap {
-    object.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(&v))).collect()
-}
-
 fn vars_json(vars: &Vars) -> Value {
     dynamic_to_json(&Dynamic::from_map(vars.snapshot())).unwrap_or_else(|_| json!({}))
 }
 
-fn error_path() -> VarPath {
-    VarPath::parse("error").unwrap_or_else(|_| unreachable!("`error` is a valid path"))
-}
-
-/// `vars.error` for a failure at node `id` of kind `kind`, as the executor writes it.
-fn error_value(id: &str, kind: &str, err: &NodeError) -> Value {
-    let mut error = json!({
-        "node": id, "type": kind, "category": err.category, "message": err.message,
-    });
-    if let Some(status) = err.status {
-        error["status"] = json!(status);
-    }
-    if let Some(code) = &err.code {
-        error["code"] = json!(code);
-    }
-    error
-}
-
+/// Runs node `ix` alone, as the executor runs a step, and stops at the exit it takes.
 async fn run_one(
     flow: &Flow,
     ix: petgraph::graph::NodeIndex,
-    engine: &ExprEngine,
-    services: &Services,
+    runtime: &Runtime,
     given: Map<String, Value>,
     params: Map<String, Value>,
     clock: Clock,
+    timeout: Duration,
 ) -> TestRun {
-    let graph = flow.graph();
-    let node = &graph[ix];
-    let mut variables = flow.seed.clone();
-    variables.extend(to_rhai(given));
-    let vars = Vars::new(variables);
-    let params = Dynamic::from_map(to_rhai(params)).into_shared();
-    let mut scope = ExprScope::new(params, vars.handle());
-    scope.set_clock(clock);
-    let mut state: NodeState = None;
-    let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);
-    let outcome = {
-        let mut cx = RunCx::new(RunParts {
-            reads: &flow.reads,
-            node: &node.id,
-            engine,
-            scope: &mut scope,
-            vars: &vars,
-            state: &mut state,
-            arrived_from_body: false,
-            wired: &wired,
-            writes: None,
-            services,
-            on_http: None,
-        });
-        node.node.run(&mut cx).await
+    let interrupt = Interrupt::new();
+    interrupt.limit_to(timeout);
+    let start = Start {
+        params,
+        vars: Some(given),
+        clock,
+        interrupt: interrupt.clone(),
+        max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
     };
+    let mut state = RunState::new(flow, runtime, start, None);
+    let stepped = tokio::select! {
+        stepped = state.step(ix) => stepped,
+        stop = interrupt.stopped() => Stepped::Stopped(stop),
+    };
+    let node = &flow.graph()[ix];
     let mut run = TestRun {
         exit: None,
         status: None,
@@ -448,40 +409,33 @@ async fn run_one(
         requests: Vec::new(),
         unmatched: Vec::new(),
     };
-    match outcome {
-        Ok(Outcome::Exit(exit)) => run.exit = Some(exit.into_owned()),
-        Ok(Outcome::End { result, failed }) => {
-            run.status = Some(if failed { RunStatus::Failed } else { RunStatus::Succeeded });
-            run.result = dynamic_to_json(&result).unwrap_or(Value::Null);
-            if failed {
-                run.error = vars.get(&error_path()).and_then(|e| dynamic_to_json(&e).ok());
+    let error = |vars: &Vars| vars.get(&exec::error_path()).and_then(|e| dynamic_to_json(&e).ok());
+    match stepped {
+        Stepped::Exit { exit, failure, .. } => {
+            run.exit = Some(exit.into_owned());
+            if failure.is_some() {
+                run.error = error(state.vars());
             }
         }
-        Err(err) => {
-            let error = error_value(&node.id, node.kind, &err);
-            let _ = vars.set(&error_path(), json_to_dynamic(&error));
-            run.exit = Some(err.exit_at(&*node.node).to_owned());
+        Stepped::End { status, result } => {
+            run.status = Some(status);
+            run.result = dynamic_to_json(&result).unwrap_or(Value::Null);
+            if status == RunStatus::Failed {
+                run.error = error(state.vars());
+            }
+        }
+        Stepped::Stopped(Stop::TimedOut | Stop::Cancelled) => {
+            let err = NodeError::new(
+                "timeout",
+                format!("the node ran longer than {} s", timeout.as_secs()),
+            );
+            let error = dynamic_to_json(&state.fail_at(ix, &err)).unwrap_or(Value::Null);
+            run.exit = Some("error".into());
             run.error = Some(error);
         }
     }
-    run.vars = vars_json(&vars);
+    run.vars = vars_json(state.vars());
     run
-}
-
-fn timed_out(flow: &Flow, ix: petgraph::graph::NodeIndex, limit: Duration) -> TestRun {
-    let node = &flow.graph()[ix];
-    let err = NodeError::new("timeout", format!("the node ran longer than {} s", limit.as_secs()));
-    let error = error_value(&node.id, node.kind, &err);
-    TestRun {
-        exit: Some("error".into()),
-        status: None,
-        result: Value::Null,
-        vars: json!({ "error": error }),
-        error: Some(error),
-        node: Some(node.id.clone()),
-        requests: Vec::new(),
-        unmatched: Vec::new(),
-    }
 }
 
 /// What a test run did.

@@ -1,0 +1,276 @@
+//! The executor: walks a [`Flow`]'s petgraph from `start`, one node at a time, following the
+//! exit each node takes, until a node ends the run, an exit is unwired, the step limit is
+//! passed, the deadline comes or the run is cancelled.
+//!
+//! A step — run one node, record its writes, build `vars.error` when it fails, pick the edge —
+//! is [`step`]'s, which the node harness uses too; this module walks from step to step and
+//! turns how the walk ended into a [`RunReport`].
+
+mod step;
+
+pub(crate) use step::{RunState, Start, Stepped, error_path};
+
+use crate::flow::Flow;
+use crate::result::RunResult;
+use crate::trace::{Event, Scrubbing, TraceSink, redact};
+use petgraph::graph::NodeIndex;
+use rhai::Dynamic;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft_nodes::expr::{Clock, ExprEngine, dynamic_to_json};
+use weft_nodes::{Interrupt, NodeError, Services, Stop, Vars};
+
+/// The default step limit.
+pub const DEFAULT_MAX_STEPS: u64 = 10_000;
+
+/// What a run needs besides the flow: the services shared by every run in the process.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Arc<ExprEngine>,
+    services: Services,
+}
+
+impl Runtime {
+    /// A runtime with the given expression engine and no services.
+    pub fn new(engine: Arc<ExprEngine>) -> Self {
+        Self { engine, services: Services::default() }
+    }
+
+    /// Adds the services nodes use (credentials, HTTP).
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = services;
+        self
+    }
+
+    /// The expression engine.
+    pub fn engine(&self) -> &Arc<ExprEngine> {
+        &self.engine
+    }
+
+    /// Removes every secret the credentials know from a node's error: its message may quote
+    /// what a server sent back.
+    fn scrub(&self, err: &mut NodeError) {
+        let Some(credentials) = &self.services.credentials else { return };
+        let scrubber = credentials.scrubber();
+        if let Cow::Owned(message) = scrubber.scrub(&err.message) {
+            err.message = message;
+        }
+        if let Some(code) = &mut err.code
+            && let Cow::Owned(clean) = scrubber.scrub(code)
+        {
+            *code = clean;
+        }
+    }
+
+    /// `sink`, scrubbed of every secret the credentials know.
+    fn scrubbing(&self, sink: Arc<dyn TraceSink>) -> Arc<dyn TraceSink> {
+        match &self.services.credentials {
+            Some(credentials) => Arc::new(Scrubbing::new(sink, credentials.clone())),
+            None => sink,
+        }
+    }
+}
+
+/// How to run a flow once.
+pub struct RunOptions {
+    /// Parameters, already checked against the flow's declarations.
+    pub params: serde_json::Map<String, Value>,
+    /// Top-level variables that replace the flow's `variables` (tests).
+    pub vars: Option<serde_json::Map<String, Value>>,
+    /// The step limit.
+    pub max_steps: u64,
+    /// The run's clock (`now()` in expressions).
+    pub clock: Clock,
+    /// Where events go.
+    pub trace: Option<Arc<dyn TraceSink>>,
+    /// How long the run may take.
+    pub timeout: Option<Duration>,
+    /// How large `vars` may grow, all variables together (estimated bytes).
+    pub max_vars_bytes: usize,
+    /// Stops the run from outside (Ctrl-C, a server shutting down); also carries the deadline
+    /// of `timeout`, which every evaluation checks, so a busy expression can't outlast it.
+    pub interrupt: Interrupt,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            params: serde_json::Map::new(),
+            vars: None,
+            max_steps: DEFAULT_MAX_STEPS,
+            clock: Clock::System,
+            trace: None,
+            timeout: None,
+            max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
+            interrupt: Interrupt::new(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// It reached an `end` node or an unwired non-error exit.
+    Succeeded,
+    /// A failure ended it (an unwired `error`, an `end` with status failed, the step limit,
+    /// the timeout).
+    Failed,
+    /// It was cancelled (Ctrl-C).
+    Interrupted,
+}
+
+impl RunStatus {
+    /// `succeeded`, `failed` or `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// How it ended.
+    pub status: RunStatus,
+    /// The result (`null` when there is none).
+    pub result: RunResult,
+    /// The error, as `vars.error` holds it, when it failed.
+    pub error: Option<Value>,
+    /// The node it ended at.
+    pub node: Option<String>,
+    /// Steps taken.
+    pub steps: u64,
+    /// The variables at the end.
+    pub vars: Vars,
+}
+
+enum Finish {
+    Done { status: RunStatus, result: Dynamic },
+    Failed(NodeError),
+}
+
+/// Runs `flow` once, until it ends, fails, passes its deadline or is cancelled through
+/// `options.interrupt`.
+pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunReport {
+    let run_id = new_run_id();
+    let started = Instant::now();
+    let trace = options.trace.clone().map(|sink| runtime.scrubbing(sink));
+    if let Some(trace) = &trace {
+        let mut params = Value::Object(options.params.clone());
+        redact(&mut params);
+        trace.record(&run_id, Event::RunStarted { flow: flow.name.clone(), params });
+    }
+    let interrupt = options.interrupt;
+    if let Some(limit) = options.timeout {
+        interrupt.limit_to(limit);
+    }
+    let start = Start {
+        params: options.params,
+        vars: options.vars,
+        clock: options.clock,
+        interrupt: interrupt.clone(),
+        max_vars_bytes: options.max_vars_bytes,
+    };
+    let mut state =
+        RunState::new(flow, runtime, start, trace.as_deref().map(|t| (t, run_id.as_str())));
+    // Where the walk is, kept outside its future so that it survives a timeout or cancellation.
+    let mut current = flow.start_index();
+    let walking = walk(&mut state, &mut current, options.max_steps, &interrupt);
+    let finish = tokio::select! {
+        finish = walking => finish,
+        stop = interrupt.stopped() => stopped(stop, &interrupt),
+    };
+    let node = &flow.graph()[current];
+    let (status, result, error) = match finish {
+        Finish::Done { status, result } => {
+            let failed = status == RunStatus::Failed;
+            let error = if failed { state.vars().get(&step::error_path()) } else { None };
+            (status, result, error)
+        }
+        Finish::Failed(err) => {
+            (RunStatus::Failed, Dynamic::UNIT, Some(state.fail_at(current, &err)))
+        }
+    };
+    let result = RunResult::new(result, &node.id);
+    let error = error.and_then(|e| dynamic_to_json(&e).ok());
+    let steps = state.steps;
+    if let Some(trace) = &trace {
+        let status = status.as_str().into();
+        trace.record(&run_id, Event::RunFinished { status, ms: millis(started), steps });
+    }
+    RunReport { status, result, error, node: Some(node.id.clone()), steps, vars: state.into_vars() }
+}
+
+/// Steps from `current` until the run ends.
+async fn walk(
+    state: &mut RunState<'_>,
+    current: &mut NodeIndex,
+    max_steps: u64,
+    interrupt: &Interrupt,
+) -> Finish {
+    loop {
+        if state.steps >= max_steps {
+            return Finish::Failed(NodeError::new(
+                "limit",
+                format!(
+                    "the run passed its step limit of {max_steps} steps (raise it with --max-steps)"
+                ),
+            ));
+        }
+        if let Some(stop) = interrupt.stop() {
+            return stopped(stop, interrupt);
+        }
+        // Long chains of nodes that never wait must still let a timeout or Ctrl-C in.
+        tokio::task::consume_budget().await;
+        match state.step(*current).await {
+            Stepped::Exit { next: Some(next), .. } => *current = next,
+            Stepped::Exit { next: None, failure: Some(err), .. } => return Finish::Failed(err),
+            Stepped::Exit { next: None, failure: None, .. } => {
+                return Finish::Done { status: RunStatus::Succeeded, result: Dynamic::UNIT };
+            }
+            Stepped::End { status, result } => return Finish::Done { status, result },
+            Stepped::Stopped(stop) => return stopped(stop, interrupt),
+        }
+    }
+}
+
+/// How a run that was stopped from outside ends.
+fn stopped(stop: Stop, interrupt: &Interrupt) -> Finish {
+    match stop {
+        Stop::Cancelled => Finish::Done { status: RunStatus::Interrupted, result: Dynamic::UNIT },
+        Stop::TimedOut => Finish::Failed(NodeError::new(
+            "timeout",
+            format!(
+                "the run timed out after {}",
+                human_duration(interrupt.limit().unwrap_or_default())
+            ),
+        )),
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+fn human_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
+}
+
+fn new_run_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let noise = RandomState::new().hash_one(nanos);
+    format!("{:016x}", noise)
+}

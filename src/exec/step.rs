@@ -1,0 +1,260 @@
+//! One step of a run: run one node, record what it wrote, turn a failure into `vars.error` and
+//! the exit it takes, and find the edge that exit leads along.
+//!
+//! The executor's walk steps through here, and so does the node harness behind `weft test`,
+//! which runs one node and stops at its exit: both see the same `RunCx`, the same error rule
+//! and the same `vars.error`. What a step wrote comes back as paths ([`Written`]), so whoever
+//! keeps a record of steps (a trace, a journal) reads the values from `vars` once the step is
+//! over, and a step that keeps no record copies nothing.
+
+use super::{RunStatus, Runtime};
+use crate::flow::{Flow, FlowNode};
+use crate::trace::{Event, TraceSink, redact};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use rhai::{Dynamic, Map};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::time::Instant;
+use tracing::Instrument;
+use weft_nodes::expr::{Clock, ExprScope, json_to_dynamic};
+use weft_nodes::node::{NodeState, RunParts};
+use weft_nodes::services::HttpEvent;
+use weft_nodes::{Interrupt, NodeError, Outcome, RunCx, Stop, VarPath, Vars, Written};
+
+/// How a run starts: its parameters and variables, checked and typed.
+pub(crate) struct Start {
+    /// The parameters, already checked against the flow's declarations.
+    pub params: serde_json::Map<String, Value>,
+    /// Top-level variables that replace the flow's `variables` (tests).
+    pub vars: Option<serde_json::Map<String, Value>>,
+    /// The run's clock (`now()` in expressions).
+    pub clock: Clock,
+    /// Stops the run from outside, and carries its deadline.
+    pub interrupt: Interrupt,
+    /// How large `vars` may grow.
+    pub max_vars_bytes: usize,
+}
+
+/// A run in progress: its data, its nodes' state, and where to report its steps.
+pub(crate) struct RunState<'r> {
+    flow: &'r Flow,
+    runtime: &'r Runtime,
+    vars: Vars,
+    scope: ExprScope,
+    interrupt: Interrupt,
+    states: Vec<NodeState>,
+    written: Vec<Written>,
+    trace: Option<(&'r dyn TraceSink, &'r str)>,
+    /// The node the last step ran, to tell whether a loop is re-entered from its own body.
+    previous: Option<NodeIndex>,
+    /// Steps taken so far.
+    pub steps: u64,
+}
+
+/// What a step did.
+pub(crate) enum Stepped {
+    /// The node took `exit`; `next` is the node its edge leads to (`None`: the exit is unwired,
+    /// and the run ends there), `failure` why it took it when it failed.
+    Exit { exit: Cow<'static, str>, next: Option<NodeIndex>, failure: Option<NodeError> },
+    /// The node ended the run (an `end` node).
+    End { status: RunStatus, result: Dynamic },
+    /// The run was stopped while the node ran: what the node did is of no interest.
+    Stopped(Stop),
+}
+
+impl<'r> RunState<'r> {
+    /// A run of `flow` about to take its first step; `trace` receives its events under
+    /// `run_id`.
+    pub(crate) fn new(
+        flow: &'r Flow,
+        runtime: &'r Runtime,
+        start: Start,
+        trace: Option<(&'r dyn TraceSink, &'r str)>,
+    ) -> Self {
+        let mut variables = flow.seed.clone();
+        if let Some(given) = start.vars {
+            variables.extend(to_map(given));
+        }
+        let vars = Vars::with_limit(variables, start.max_vars_bytes);
+        let params = Dynamic::from_map(to_map(start.params)).into_shared();
+        let mut scope = ExprScope::new(params, vars.handle());
+        scope.set_clock(start.clock);
+        scope.set_interrupt(start.interrupt.clone());
+        let states = std::iter::repeat_with(|| None).take(flow.graph().node_count()).collect();
+        Self {
+            flow,
+            runtime,
+            vars,
+            scope,
+            interrupt: start.interrupt,
+            states,
+            written: Vec::new(),
+            trace,
+            previous: None,
+            steps: 0,
+        }
+    }
+
+    /// The run's variables.
+    pub(crate) fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    /// The run's variables, when it is over.
+    pub(crate) fn into_vars(self) -> Vars {
+        self.vars
+    }
+
+    /// Runs node `ix` once, as the run's next step.
+    pub(crate) async fn step(&mut self, ix: NodeIndex) -> Stepped {
+        let flow = self.flow;
+        let graph = flow.graph();
+        let node = &graph[ix];
+        self.steps += 1;
+        let arrived_from_body = match (&node.loop_body, self.previous) {
+            (Some(body), Some(p)) => body.binary_search(&p).is_ok(),
+            _ => false,
+        };
+        let started = self.trace.map(|(trace, run_id)| {
+            trace.record(
+                run_id,
+                Event::NodeStarted {
+                    node: node.id.clone(),
+                    kind: node.kind.into(),
+                    step: self.steps,
+                },
+            );
+            trace.before_node(run_id, &node.id, &self.vars);
+            Instant::now()
+        });
+        let wired = |exit: &str| graph.edges(ix).any(|e| e.weight() == exit);
+        let on_http = self.trace.map(|(trace, run_id)| {
+            let node = node.id.clone();
+            move |e: HttpEvent| {
+                trace.record(
+                    run_id,
+                    Event::Http {
+                        node: node.clone(),
+                        method: e.method.into(),
+                        url: e.url,
+                        status: e.status,
+                        attempt: e.attempt,
+                        ms: e.ms,
+                        request_id: e.request_id,
+                    },
+                )
+            }
+        });
+        let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = self.steps);
+        self.written.clear();
+        let outcome = {
+            let mut cx = RunCx::new(RunParts {
+                reads: &flow.reads,
+                node: &node.id,
+                engine: self.runtime.engine(),
+                scope: &mut self.scope,
+                vars: &self.vars,
+                state: &mut self.states[ix.index()],
+                arrived_from_body,
+                wired: &wired,
+                writes: &mut self.written,
+                observed: started.is_some(),
+                services: &self.runtime.services,
+                on_http: on_http.as_ref().map(|f| f as &(dyn Fn(HttpEvent) + Send + Sync)),
+            });
+            node.node.run(&mut cx).instrument(span).await
+        };
+        // A node that was computing when the run was stopped ends early with an error of no
+        // interest: the run ends here, as it would have had the node been waiting.
+        if let Some(stop) = self.interrupt.stop() {
+            return Stepped::Stopped(stop);
+        }
+        let (exit, failure, error) = match outcome {
+            Ok(Outcome::Exit(exit)) => (exit, None, None),
+            Ok(Outcome::End { result, failed }) => {
+                self.finished(node, started, None, None);
+                let status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
+                return Stepped::End { status, result };
+            }
+            Err(mut err) => {
+                err.exit = err.exit_at(&*node.node);
+                self.runtime.scrub(&mut err);
+                tracing::debug!(node = %node.id, category = %err.category, "node failed: {}", err.message);
+                let error = error_value(node, &err);
+                let _ = self.vars.set_unlimited(&error_path(), error.clone());
+                (Cow::Borrowed(err.exit), Some(err), Some(error))
+            }
+        };
+        self.finished(node, started, Some(&exit), error.as_ref());
+        let next = graph.edges(ix).find(|e| *e.weight() == *exit).map(|e| e.target());
+        self.previous = Some(ix);
+        Stepped::Exit { exit, next, failure }
+    }
+
+    /// Records the end of a node in the trace, with what it wrote as it is in `vars` now.
+    fn finished(
+        &self,
+        node: &FlowNode,
+        started: Option<Instant>,
+        exit: Option<&str>,
+        error: Option<&Dynamic>,
+    ) {
+        let (Some((trace, run_id)), Some(started)) = (self.trace, started) else {
+            return;
+        };
+        let mut written = serde_json::Map::new();
+        for write in &self.written {
+            let value = write.to_json(&self.vars).unwrap_or(Value::Null);
+            written.insert(write.path().to_string(), value);
+        }
+        let mut written = Value::Object(written);
+        redact(&mut written);
+        let Value::Object(writes) = written else {
+            return;
+        };
+        trace.record(
+            run_id,
+            Event::NodeFinished {
+                node: node.id.clone(),
+                exit: exit.map(str::to_owned),
+                ms: super::millis(started),
+                error: error.and_then(|e| weft_nodes::expr::dynamic_to_json(e).ok()),
+                writes,
+            },
+        );
+    }
+
+    /// Ends the run with `err` at node `ix` (a limit, a timeout): `vars.error` as a node's
+    /// failure writes it, whatever the size limit of `vars`.
+    pub(crate) fn fail_at(&self, ix: NodeIndex, err: &NodeError) -> Dynamic {
+        let error = error_value(&self.flow.graph()[ix], err);
+        let _ = self.vars.set_unlimited(&error_path(), error.clone());
+        error
+    }
+}
+
+/// The path of `vars.error`.
+pub(crate) fn error_path() -> VarPath {
+    VarPath::parse("error").unwrap_or_else(|_| unreachable!("`error` is a valid path"))
+}
+
+/// `vars.error` for a failure at `node`: `{ node, type, category, message, status?, code? }`.
+fn error_value(node: &FlowNode, err: &NodeError) -> Dynamic {
+    let mut map = Map::new();
+    map.insert("node".into(), node.id.clone().into());
+    map.insert("type".into(), node.kind.into());
+    map.insert("category".into(), err.category.to_string().into());
+    map.insert("message".into(), err.message.clone().into());
+    if let Some(status) = err.status {
+        map.insert("status".into(), Dynamic::from_int(status.into()));
+    }
+    if let Some(code) = &err.code {
+        map.insert("code".into(), code.clone().into());
+    }
+    Dynamic::from_map(map)
+}
+
+fn to_map(object: serde_json::Map<String, Value>) -> Map {
+    object.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(&v))).collect()
+}
