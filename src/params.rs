@@ -35,12 +35,40 @@ pub enum ParamError {
     File(String),
 }
 
+/// Whether a run's required parameters must all have a value: a whole run's must; a test of
+/// one node gets only what it is given and the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// Every required parameter must be given ([`ParamError::Missing`] otherwise).
+    Enforced,
+    /// Missing ones are left out.
+    NotChecked,
+}
+
 /// Builds the run's parameters: declared defaults, overridden by `file` (a JSON object), then by
-/// `pairs` (`NAME=VALUE`, parsed by the declared type).
+/// `pairs` (`NAME=VALUE`, parsed by the declared type). Every required parameter must have a
+/// value.
 pub fn resolve(
     flow: &Flow,
     file: Option<Map<String, Value>>,
     pairs: &[String],
+) -> Result<Map<String, Value>, ParamError> {
+    resolve_with(flow, file.unwrap_or_default(), pairs, Required::Enforced)
+}
+
+/// The one rule for every way parameters arrive (`weft run`, `weft serve`'s request bodies,
+/// `weft test`'s `given.params`): `given` (JSON values) and then `pairs` (`NAME=VALUE` text)
+/// over the declared defaults, each checked against its declaration.
+///
+/// A parameter is required when it says so, or when it has no default. A required parameter
+/// must be given: its default, if it has one, is never used (`weft validate` warns about it).
+/// An optional parameter that is neither given nor defaulted is left out of `params` (reading
+/// it gives `()`).
+pub fn resolve_with(
+    flow: &Flow,
+    given: Map<String, Value>,
+    pairs: &[String],
+    required: Required,
 ) -> Result<Map<String, Value>, ParamError> {
     let undeclared = |name: &str| {
         let names: Vec<&str> = flow.parameters.keys().map(String::as_str).collect();
@@ -51,8 +79,8 @@ pub fn resolve(
         };
         ParamError::Undeclared { name: name.to_owned(), hint }
     };
-    let mut given = Map::new();
-    for (name, value) in file.into_iter().flatten() {
+    let mut values = Map::new();
+    for (name, value) in given {
         let declared = flow.parameters.get(&name).ok_or_else(|| undeclared(&name))?;
         if !declared.ty.accepts(&value) {
             return Err(ParamError::Type {
@@ -60,7 +88,7 @@ pub fn resolve(
                 name,
             });
         }
-        given.insert(name, value);
+        values.insert(name, value);
     }
     for pair in pairs {
         let (name, text) = pair.split_once('=').ok_or_else(|| ParamError::Syntax(pair.clone()))?;
@@ -69,21 +97,21 @@ pub fn resolve(
             .ty
             .parse_text(text)
             .map_err(|why| ParamError::Type { name: name.to_owned(), why })?;
-        given.insert(name.to_owned(), value);
+        values.insert(name.to_owned(), value);
     }
     let mut params = Map::new();
     for (name, declared) in &flow.parameters {
-        match given
+        let value = values
             .remove(name)
-            .or_else(|| if declared.required { None } else { declared.default.clone() })
-        {
+            .or_else(|| if declared.required { None } else { declared.default.clone() });
+        match value {
             Some(value) => {
                 params.insert(name.clone(), value);
             }
-            None if declared.required => return Err(ParamError::Missing(name.clone())),
-            None => {
-                params.insert(name.clone(), Value::Null);
+            None if declared.required && required == Required::Enforced => {
+                return Err(ParamError::Missing(name.clone()));
             }
+            None => {}
         }
     }
     Ok(params)

@@ -430,3 +430,42 @@ fn the_shipped_flow_tests_pass() {
     // No secret of the test profiles shows, ever.
     assert!(!out.stdout.contains("not-a-real-secret"));
 }
+
+/// `weft run` and `weft test` give a flow the same parameters: a required parameter must be
+/// given even when it has a default (which is then never used), and an optional one without a
+/// default is left out, not `null`.
+#[test]
+fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
+    let flow = json!({ "format": "weft.flow/1", "start": "e",
+        "parameters": { "pinned": { "type": "integer", "required": true, "default": 1 },
+                        "maybe": { "type": "string", "required": false } },
+        "nodes": [ { "id": "e", "type": "end",
+                     "result": "#{ pinned: params.pinned, maybe_given: \"maybe\" in params }" } ] });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.flow.json"), flow.to_string()).unwrap();
+
+    let run = weft(&["run", "p.flow.json"], dir.path());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("parameter `pinned` is required"), "{}", run.stderr);
+    let run = weft(&["run", "p.flow.json", "--param", "pinned=5"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = json!({ "pinned": 5, "maybe_given": false });
+    assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap(), expected);
+
+    let cases = |given: Value| {
+        json!({ "format": "weft.test/1", "flow": "p.flow.json", "cases": [
+            { "name": "whole flow", "given": given, "expect": { "status": "succeeded", "result": expected } } ] })
+    };
+    std::fs::write(
+        dir.path().join("given.test.json"),
+        cases(json!({ "params": { "pinned": 5 } })).to_string(),
+    )
+    .unwrap();
+    let test = weft(&["test", "given.test.json"], dir.path());
+    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    std::fs::write(dir.path().join("missing.test.json"), cases(json!({})).to_string()).unwrap();
+    let test = weft(&["test", "missing.test.json"], dir.path());
+    assert_ne!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    let all = format!("{}{}", test.stdout, test.stderr);
+    assert!(all.contains("parameter `pinned` is required"), "{all}");
+}

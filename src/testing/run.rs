@@ -7,6 +7,7 @@ use super::http::{CannedHttp, SentRequest};
 use super::matching::{Mismatch, compare, show};
 use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
+use crate::params::{self, ParamError, Required};
 use chrono::{DateTime, Utc};
 use rhai::Dynamic;
 use serde_json::{Map, Value, json};
@@ -328,46 +329,22 @@ fn token_manager(
     Ok(Arc::new(manager))
 }
 
-/// The flow's parameter defaults overlaid with `given`, checked against the declarations.
-/// `require` checks that required parameters have a value (whole-flow runs).
+/// The run's parameters from `given`, by the rule of every run ([`crate::params`]); `require`
+/// checks that required parameters have a value (whole-flow runs).
 pub(crate) fn resolve_params(
     flow: &Flow,
     given: &Map<String, Value>,
     require: bool,
 ) -> Result<Map<String, Value>, HarnessError> {
-    let mut params = Map::new();
-    for (name, declared) in &flow.parameters {
-        if let Some(default) = &declared.default {
-            params.insert(name.clone(), default.clone());
-        }
-    }
-    for (name, value) in given {
-        let Some(declared) = flow.parameters.get(name) else {
-            let names: Vec<&str> = flow.parameters.keys().map(String::as_str).collect();
-            return Err(HarnessError::Params(format!(
-                "parameter `{name}` is not declared by the flow (it declares: {})",
-                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-            )));
-        };
-        if !declared.ty.accepts(value) {
-            return Err(HarnessError::Params(format!(
-                "parameter `{name}`: expected {}, got {}",
-                declared.ty.name(),
-                show(value)
-            )));
-        }
-        params.insert(name.clone(), value.clone());
-    }
-    if require {
-        for (name, declared) in &flow.parameters {
-            if declared.required && !params.contains_key(name) {
-                return Err(HarnessError::Params(format!(
-                    "parameter `{name}` is required: give it in `given.params`"
-                )));
+    let required = if require { Required::Enforced } else { Required::NotChecked };
+    params::resolve_with(flow, given.clone(), &[], required).map_err(|err| {
+        HarnessError::Params(match err {
+            ParamError::Missing(name) => {
+                format!("parameter `{}` is required: give it in `given.params`", clip(&name))
             }
-        }
-    }
-    Ok(params)
+            other => other.to_string(),
+        })
+    })
 }
 
 fn vars_json(vars: &Vars) -> Value {
