@@ -82,17 +82,19 @@ impl Diagnostic {
     }
 }
 
-/// A pointer of at most [`QUOTE_MAX`] bytes, marker included. The cut never splits an escape
-/// (`~0`, `~1`), so a clipped pointer still parses as one.
+/// A pointer of at most [`QUOTE_MAX`] bytes, marker included (see [`clip_pointer`]).
 fn bounded(pointer: String) -> String {
-    if pointer.len() <= QUOTE_MAX {
-        return pointer;
-    }
-    let clipped = clip(&pointer);
+    if pointer.len() <= QUOTE_MAX { pointer } else { clip_pointer(&pointer, QUOTE_MAX) }
+}
+
+/// A pointer (or a pointer's suffix) in at most `max` bytes, marker included. The cut never
+/// splits an escape (`~0`, `~1`), so a clipped pointer still parses as one.
+pub(crate) fn clip_pointer(pointer: &str, max: usize) -> String {
+    let clipped = clip_to(pointer, max);
     // In a pointer every `~` starts an escape, and its second byte is ASCII: one byte less
     // leaves the whole escape out.
     if pointer[..pointer.len() - clipped.cut()].ends_with('~') {
-        return clip_to(&pointer, QUOTE_MAX - 1).to_string();
+        return clip_to(pointer, max.saturating_sub(1)).to_string();
     }
     clipped.to_string()
 }
@@ -127,6 +129,21 @@ mod tests {
             let d = Diagnostic::error(pointer, "unknown field");
             assert!(d.pointer.len() <= QUOTE_MAX && d.pointer.contains('…'), "{}", d.pointer);
             assert!(JsonPointer::parse(&d.pointer).is_ok(), "{n}: {}", d.pointer);
+        }
+    }
+
+    #[test]
+    fn regression_a_clipped_field_pointer_under_a_node_is_still_a_json_pointer() {
+        // A node's field is clipped on its own, to fit after the node's pointer (fuzzing found
+        // `/nodes/0/posi…a~1a~… [+8407 bytes]`): the same rule applies there.
+        let engine = crate::expr::ExprEngine::new();
+        for shift in 0..3 {
+            let mut diagnostics = Vec::new();
+            let mut cx = crate::kind::CompileCx::new(&engine, "a", "/nodes/0", &mut diagnostics);
+            cx.error(&format!("/{}{}", "x".repeat(shift), "a~1".repeat(200)), "unknown field");
+            let pointer = &diagnostics[0].pointer;
+            assert!(pointer.len() <= QUOTE_MAX && pointer.contains('…'), "{pointer}");
+            assert!(JsonPointer::parse(pointer).is_ok(), "{shift}: {pointer}");
         }
     }
 }

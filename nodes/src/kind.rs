@@ -1,7 +1,7 @@
 //! The load-time half of the node contract: a kind's config is parsed from the flow file and
 //! builds a [`Node`], reporting every problem it finds into a [`CompileCx`].
 
-use crate::clip::{QUOTE_MAX, clip, clip_to};
+use crate::clip::{QUOTE_MAX, clip};
 use crate::diagnostic::Diagnostic;
 use crate::expr::{Expr, ExprEngine, Template, VarReads};
 use crate::node::Node;
@@ -275,7 +275,8 @@ impl<'a> CompileCx<'a> {
 
     /// The pointer of `field`, copying no more of a long one than a diagnostic keeps.
     fn pointer_of(&self, field: &str) -> String {
-        format!("{}{}", self.base, clip_to(field, QUOTE_MAX.saturating_sub(self.base.len())))
+        let room = QUOTE_MAX.saturating_sub(self.base.len());
+        format!("{}{}", self.base, crate::diagnostic::clip_pointer(field, room))
     }
 
     /// Reports an error at `field` (a pointer suffix such as `/conditions/0/when`).
