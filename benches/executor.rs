@@ -39,7 +39,7 @@ fn counter_flow(items: usize, loops: u64) -> Flow {
             { "from": "more", "exit": "done", "to": "finish" }
         ]
     });
-    let loaded = weft::cli::loader().load_bytes(flow.to_string().as_bytes(), "bench");
+    let loaded = weft::flow::Loader::builtin().load_bytes(flow.to_string().as_bytes(), "bench");
     match loaded.flow {
         Some(flow) => flow,
         None => panic!("bench flow invalid: {:?}", loaded.diagnostics),
@@ -48,7 +48,7 @@ fn counter_flow(items: usize, loops: u64) -> Flow {
 
 fn steps(items: usize, loops: u64, bencher: divan::Bencher) {
     let flow = counter_flow(items, loops);
-    let runtime = Runtime::new(weft::cli::loader().engine().clone());
+    let runtime = Runtime::new(weft::flow::Loader::builtin().engine().clone());
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let steps_per_run = 2 * loops + 2;
     bencher.counter(divan::counter::ItemsCount::new(steps_per_run)).bench_local(|| {

@@ -111,7 +111,7 @@ fn time_runs(
 
 fn setup() -> (tokio::runtime::Runtime, weft::flow::Loader, Runtime) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let loader = weft::cli::loader();
+    let loader = weft::flow::Loader::builtin();
     let runtime = Runtime::new(loader.engine().clone());
     (rt, loader, runtime)
 }

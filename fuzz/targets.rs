@@ -42,7 +42,7 @@ pub const ALL: &[(&str, Target)] = &[
 
 fn loader() -> &'static Loader {
     static LOADER: OnceLock<Loader> = OnceLock::new();
-    LOADER.get_or_init(weft::cli::loader)
+    LOADER.get_or_init(weft::flow::Loader::builtin)
 }
 
 /// How long one evaluation may take here: the production limits but this, and fewer

@@ -71,7 +71,7 @@ mod tests {
             "nodes": [ { "id": "start", "type": "assign", "set": { "vars.x": "1" } },
                        { "id": "end", "type": "end" } ],
             "edges": [ { "from": "start", "to": "end" } ] }"#;
-        let loaded = crate::cli::loader().load_bytes(flow, "keywords");
+        let loaded = crate::flow::Loader::builtin().load_bytes(flow, "keywords");
         let Some(flow) = loaded.flow else { panic!("{:?}", loaded.diagnostics) };
         let drawn = mermaid(&flow);
         assert!(drawn.contains("    n_end([\"end (end)\"])\n"), "{drawn}");

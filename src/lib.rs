@@ -4,8 +4,8 @@
 //! The node kinds and the expression language live in the node kit, [`weft_nodes`].
 
 pub mod auth;
-pub mod cli;
 pub mod draw;
+pub mod engine;
 pub mod exec;
 pub mod flow;
 pub mod http;
@@ -21,3 +21,5 @@ pub mod testing;
 pub mod trace;
 
 pub use weft_nodes as nodes;
+
+pub use engine::Engine;

@@ -7,6 +7,10 @@
 static ALLOCATOR: weft_nodes::alloc::Counting<mimalloc::MiMalloc> =
     weft_nodes::alloc::Counting::new(mimalloc::MiMalloc);
 
+// The command line is the binary's own: thin (parse, call the library, print, pick the exit
+// code), and nothing in the library depends on it.
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    weft::cli::main()
+    cli::main()
 }

@@ -86,7 +86,7 @@ async fn run_with(flow: Value, services: Services, params: Value) -> Ran {
 /// A run, with a trace (which records every write, so response bodies are parsed at once) or
 /// without one (as `weft serve` runs flows).
 async fn run_traced(flow: Value, services: Services, params: Value, traced: bool) -> Ran {
-    let loader = weft::cli::loader();
+    let loader = weft::flow::Loader::builtin();
     let loaded = loader.load_bytes(&serde_json::to_vec(&flow).unwrap(), "test");
     let Some(flow) = loaded.flow else {
         panic!("the flow does not load: {:#?}", loaded.diagnostics);
@@ -767,7 +767,8 @@ async fn a_streamed_body_over_the_size_limit_stops_reading() {
 async fn regression_huge_content_length_aborts_the_process() {
     // A limit beyond the documented maximum is a load diagnostic.
     let flow = single(json!({ "url": "http://127.0.0.1:1", "max_response_bytes": u64::MAX }));
-    let loaded = weft::cli::loader().load_bytes(&serde_json::to_vec(&flow).unwrap(), "test");
+    let loaded =
+        weft::flow::Loader::builtin().load_bytes(&serde_json::to_vec(&flow).unwrap(), "test");
     assert!(loaded.flow.is_none());
     let diagnostic = loaded.diagnostics.iter().find(|d| d.pointer == "/nodes/0/max_response_bytes");
     let diagnostic = diagnostic.unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));

@@ -54,7 +54,7 @@ const VALID: &str = r##"{
 }"##;
 
 fn load(bytes: &[u8]) -> Loaded {
-    weft::cli::loader().load_bytes(bytes, "props")
+    weft::flow::Loader::builtin().load_bytes(bytes, "props")
 }
 
 /// Runs `f` on a thread with a 2 MiB stack (what test threads get by default; less than a

@@ -166,7 +166,7 @@ async fn user_sign_in_at_trace_level_shows_no_refresh_token() {
 /// The calendar flow loaded through the library, and a runtime whose one token manager holds
 /// the simulator's app profile.
 fn calendar_runtime(sim: &SimHandle, dir: &Path) -> (weft::flow::Flow, Runtime, Arc<TokenManager>) {
-    let loader = weft::cli::loader();
+    let loader = weft::flow::Loader::builtin();
     let loaded = loader.load_path(&flows().join("graph-calendar.flow.json"));
     let flow = loaded.flow.unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
     let env = |name: &str| match name {

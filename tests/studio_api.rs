@@ -253,7 +253,7 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
     assert_eq!(first, original);
     assert_eq!(saved["text"], first);
     assert_eq!(saved["version"], version);
-    let loaded = weft::cli::loader().load_path(&path);
+    let loaded = weft::flow::Loader::builtin().load_path(&path);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
     // Moving one node changes one line, even in a hand-formatted file.

@@ -350,7 +350,7 @@ async fn edit_a_flow_in_the_browser() {
         "{text}"
     );
     assert_eq!(text.lines().count(), before.lines().count() + 1);
-    let loaded = weft::cli::loader().load_path(&file);
+    let loaded = weft::flow::Loader::builtin().load_path(&file);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
     // A change on disk meanwhile: the next save is refused with a message, the file kept.
@@ -417,7 +417,7 @@ async fn edit_a_flow_in_the_browser() {
     b.shot("panned").await;
 
     let built = dir.path().join("built.flow.json");
-    let loaded = weft::cli::loader().load_path(&built);
+    let loaded = weft::flow::Loader::builtin().load_path(&built);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
 
     b.call(reqwest::Method::DELETE, "", None).await;

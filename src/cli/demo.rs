@@ -1,15 +1,17 @@
 //! `weft demo`: the calendar flow against the simulator, started in-process, offline.
 
-use crate::auth::state::StateDir;
-use crate::auth::{Profiles, TokenManager};
-use crate::exec::{self, RunOptions, RunStatus, Runtime};
-use crate::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
-use crate::trace::{Event, TraceSink};
 use clap::Args;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use weft::Engine;
+use weft::auth::Profiles;
+use weft::exec::{self, RunOptions, RunStatus};
+use weft::params::Required;
+use weft::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use weft::trace::{Event, TraceSink};
+use weft_nodes::Credentials;
 
 use super::EXIT_FAILED;
 
@@ -92,29 +94,38 @@ async fn run_calendar(
     graph_base: &str,
     user: &str,
 ) -> Result<exec::RunReport, String> {
-    let loader = super::loader();
-    let loaded = loader.load_bytes(FLOW, "graph-calendar");
-    let flow = loaded.flow.ok_or("the built-in calendar flow does not load")?;
-    let profiles = Profiles::parse(PROFILES, Path::new("flows/profiles.sim.json"))
-        .map_err(|e| e.to_string())?;
-    let lookup = |name: &str| match name {
-        "WEFT_SIM_URL" => Some(sim_url.to_owned()),
-        "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
+    let (sim_url, secret) = (sim_url.to_owned(), APP_CLIENT_SECRET.to_owned());
+    let env = move |name: &str| match name {
+        "WEFT_SIM_URL" => Some(sim_url.clone()),
+        "WEFT_SIM_SECRET" => Some(secret.clone()),
         _ => None,
     };
-    let profile = profiles.resolve("graph-app", &lookup).map_err(|e| e.to_string())?;
-    let state = StateDir::new(std::env::temp_dir().join("weft-demo"));
-    let manager = TokenManager::new(vec![profile], state)?;
-    let http = crate::http::ReqwestHttp::new()?;
-    let services =
-        weft_nodes::Services { credentials: Some(Arc::new(manager)), http: Some(Arc::new(http)) };
-    let runtime = Runtime::new(loader.engine().clone()).with_services(services);
-    let mut params = Map::new();
-    params.insert("graph_base".into(), graph_base.into());
-    params.insert("user".into(), user.into());
-    params.insert("page_size".into(), 10.into());
-    params.insert("from".into(), Value::Null);
-    params.insert("to".into(), Value::Null);
+    // Client credentials keep nothing, but the engine wants a place: a private one of its own.
+    let state = tempfile::Builder::new()
+        .prefix("weft-demo-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let engine = Engine::builder()
+        .env(Arc::new(env))
+        .state_dir(state.path())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let flow = engine
+        .loader()
+        .load_bytes(FLOW, "graph-calendar")
+        .flow
+        .ok_or("the built-in calendar flow does not load")?;
+    let profiles = Profiles::parse(PROFILES, Path::new("flows/profiles.sim.json"))
+        .map_err(|e| e.to_string())?;
+    let credentials =
+        engine.credentials_of(&profiles, &flow.profiles()).map_err(|e| e.to_string())?;
+    let runtime = engine.runtime(credentials.map(|m| m as Arc<dyn Credentials>));
+    let mut given = Map::new();
+    given.insert("graph_base".into(), graph_base.into());
+    given.insert("user".into(), user.into());
+    given.insert("page_size".into(), 10.into());
+    let params = weft::params::resolve_with(&flow, given, &[], Required::Enforced)
+        .map_err(|e| e.to_string())?;
     eprintln!("Running flows/graph-calendar.flow.json for {user}, this week:");
     let options = RunOptions { params, trace: Some(Arc::new(Progress)), ..RunOptions::default() };
     Ok(exec::run(&flow, &runtime, options).await)

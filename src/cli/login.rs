@@ -18,13 +18,16 @@ pub(super) struct LoginArgs {
 }
 
 pub(super) fn login(args: LoginArgs) -> u8 {
-    let state = super::profiles::state_dir(args.state_dir.as_deref());
-    let manager = match super::profiles::token_manager(
-        &args.profiles,
-        std::slice::from_ref(&args.profile),
-        state,
-    ) {
-        Ok(manager) => manager,
+    let mut engine = weft::Engine::builder();
+    if let Some(dir) = &args.state_dir {
+        engine = engine.state_dir(dir);
+    }
+    let manager = match engine
+        .build()
+        .and_then(|engine| engine.credentials(&args.profiles, std::slice::from_ref(&args.profile)))
+    {
+        Ok(Some(manager)) => manager,
+        Ok(None) => return EXIT_BAD_INPUT,
         Err(err) => {
             eprintln!("error: {err}");
             return EXIT_BAD_INPUT;
@@ -44,7 +47,7 @@ pub(super) fn login(args: LoginArgs) -> u8 {
         return EXIT_FAILED;
     };
     let result = runtime
-        .block_on(crate::auth::login::login(&manager, &profile, |message| eprintln!("{message}")));
+        .block_on(weft::auth::login::login(&manager, &profile, |message| eprintln!("{message}")));
     match result {
         Ok(()) => {
             eprintln!("Signed in with profile `{}`.", profile.name);

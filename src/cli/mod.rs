@@ -3,7 +3,6 @@
 
 mod demo;
 mod login;
-pub(crate) mod profiles;
 mod run;
 mod serve;
 mod sim;
@@ -14,11 +13,9 @@ mod validate;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use weft_nodes::Registry;
-use weft_nodes::expr::ExprEngine;
 
-use crate::flow::Loader;
+use weft::flow::Loader;
 
 /// Exit code: bad input (flow, profiles, parameters, files).
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -115,24 +112,19 @@ fn init_logging() {
         .try_init();
 }
 
-/// The loader every command uses: the built-in kinds and one expression engine.
-pub fn loader() -> Loader {
-    Loader::new(Arc::new(Registry::builtin()), Arc::new(ExprEngine::new()))
-}
-
 fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
-    let Some(flow) = validate::load_or_report(&loader(), path) else {
+    let Some(flow) = validate::load_or_report(&Loader::builtin(), path) else {
         return EXIT_BAD_INPUT;
     };
     print!(
         "{}",
         match format {
-            GraphFormat::Mermaid => crate::draw::mermaid(&flow),
-            GraphFormat::Dot => crate::draw::dot(&flow),
+            GraphFormat::Mermaid => weft::draw::mermaid(&flow),
+            GraphFormat::Dot => weft::draw::dot(&flow),
             GraphFormat::Svg => std::fs::read(path)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .map(|value| crate::studio::svg::Drawing::of(&value).svg())
+                .map(|value| weft::studio::svg::Drawing::of(&value).svg())
                 .unwrap_or_default(),
         }
     );
@@ -141,9 +133,9 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
 
 fn schema(format: SchemaFormat) -> u8 {
     let schema = match format {
-        SchemaFormat::Flow => crate::flow::schema::flow_schema(&Registry::builtin()),
-        SchemaFormat::Profiles => crate::auth::profiles::schema(),
-        SchemaFormat::Test => crate::testing::schema(),
+        SchemaFormat::Flow => weft::flow::schema::flow_schema(&Registry::builtin()),
+        SchemaFormat::Profiles => weft::auth::profiles::schema(),
+        SchemaFormat::Test => weft::testing::schema(),
     };
     println!("{}", pretty(&schema));
     0

@@ -1,14 +1,15 @@
 //! `weft run`.
 
-use crate::exec::{self, RunOptions, RunStatus, Runtime};
-use crate::params;
-use crate::result::RunResult;
-use crate::trace::{JsonLines, TraceSink};
 use clap::Args;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use weft::engine::{Engine, profiles_path};
+use weft::exec::{self, RunOptions, RunStatus};
+use weft::params;
+use weft::result::RunResult;
+use weft::trace::{JsonLines, TraceSink};
 use weft_nodes::Interrupt;
 use weft_nodes::clip::{MESSAGE_MAX, clip, clip_to};
 
@@ -64,8 +65,18 @@ pub(super) fn run(args: RunArgs) -> u8 {
 }
 
 fn load_and_run(args: RunArgs) -> u8 {
-    let loader = super::loader();
-    let Some(flow) = super::validate::load_or_report(&loader, &args.flow) else {
+    let mut engine = Engine::builder();
+    if let Some(dir) = &args.state_dir {
+        engine = engine.state_dir(dir);
+    }
+    let engine = match engine.build() {
+        Ok(engine) => engine,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    let Some(flow) = super::validate::load_or_report(engine.loader(), &args.flow) else {
         return EXIT_BAD_INPUT;
     };
     let file = match &args.params_file {
@@ -101,24 +112,11 @@ fn load_and_run(args: RunArgs) -> u8 {
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
     };
-    let names = flow.profiles();
-    let mut services = weft_nodes::Services::default();
-    match crate::http::ReqwestHttp::new() {
-        Ok(http) => services.http = Some(std::sync::Arc::new(http)),
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_FAILED;
-        }
-    }
-    if !names.is_empty() {
-        let path = super::profiles::profiles_path(&args.flow, args.profiles.as_deref());
-        let state = super::profiles::state_dir(args.state_dir.as_deref());
-        match super::profiles::token_manager(&path, &names, state) {
-            Ok(manager) => services.credentials = Some(manager),
-            Err(err) => return bad_input(err),
-        }
-    }
-    let services = Runtime::new(loader.engine().clone()).with_services(services);
+    let profiles = profiles_path(&args.flow, args.profiles.as_deref());
+    let services = match engine.runtime_for(&flow, &profiles) {
+        Ok(services) => services,
+        Err(err) => return bad_input(err),
+    };
     let interrupt = Interrupt::new();
     let options = RunOptions {
         params,

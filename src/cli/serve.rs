@@ -1,10 +1,10 @@
 //! `weft serve`.
 
-use crate::serve::{DEFAULT_LISTEN, ServeConfig, Server, TOKEN_VAR};
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+use weft::serve::{DEFAULT_LISTEN, ServeConfig, Server, TOKEN_VAR};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED};
 
@@ -21,19 +21,19 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
     /// The most runs in flight at once; more are answered 503 with Retry-After.
-    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_RUNS)]
+    #[arg(long, value_name = "N", default_value_t = weft::serve::DEFAULT_MAX_RUNS)]
     max_runs: usize,
     /// The per-run time limit in seconds (0: none); a run that passes it is answered 504.
-    #[arg(long, value_name = "SECS", default_value_t = crate::serve::DEFAULT_TIMEOUT.as_secs_f64())]
+    #[arg(long, value_name = "SECS", default_value_t = weft::serve::DEFAULT_TIMEOUT.as_secs_f64())]
     timeout: f64,
     /// Where sign-ins are kept (default: the platform's data directory).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// The largest request body accepted, in bytes; larger ones are answered 413.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_BODY)]
+    #[arg(long, value_name = "BYTES", default_value_t = weft::serve::DEFAULT_MAX_BODY)]
     max_body: usize,
     /// The step limit of each run.
-    #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_STEPS)]
+    #[arg(long, value_name = "N", default_value_t = weft::exec::DEFAULT_MAX_STEPS)]
     max_steps: u64,
     /// How large each run's variables may grow, all together (bytes, or 512MiB, 2GiB).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = super::parse_size)]

@@ -7,11 +7,11 @@
 //! Exit 0 when every case passed, 1 when any failed, 2 when a test file is malformed (or a
 //! path does not exist).
 
-use crate::testing::Harness;
-use crate::testing::suite::{self, FileReport};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
+use weft::testing::Harness;
+use weft::testing::suite::{self, FileReport};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED};
 

@@ -1,9 +1,9 @@
 //! `weft validate`.
 
-use crate::flow::{Flow, Loader};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use weft::flow::{Flow, Loader};
 use weft_nodes::Diagnostic;
 
 use super::EXIT_BAD_INPUT;
@@ -36,14 +36,14 @@ struct FileReport<'a> {
 }
 
 pub(super) fn validate(args: ValidateArgs) -> u8 {
-    let loader = super::loader();
+    let loader = Loader::builtin();
     let mut any_error = false;
     let mut reports = Vec::new();
     let mut all = Vec::new();
     for path in &args.flows {
         let mut loaded = loader.load_path(path);
         if let Some(flow) = &loaded.flow {
-            let profiles = super::profiles::profiles_path(path, args.profiles.as_deref());
+            let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
             loaded.diagnostics.extend(profile_warnings(flow, &profiles));
         }
         any_error |= loaded.has_errors();
@@ -91,7 +91,7 @@ fn profile_warnings(flow: &Flow, path: &Path) -> Vec<Diagnostic> {
     if used.is_empty() || !path.exists() {
         return Vec::new();
     }
-    let profiles = match crate::auth::Profiles::load(path) {
+    let profiles = match weft::auth::Profiles::load(path) {
         Ok(profiles) => profiles,
         Err(err) => return vec![Diagnostic::warning("", err.to_string())],
     };

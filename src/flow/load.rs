@@ -59,6 +59,11 @@ impl Loader {
         Self { registry, engine }
     }
 
+    /// A loader for the built-in kinds, with an expression engine of the default limits.
+    pub fn builtin() -> Self {
+        Self::new(Arc::new(Registry::builtin()), Arc::new(ExprEngine::new()))
+    }
+
     /// The node kinds this loader knows.
     pub fn registry(&self) -> &Registry {
         &self.registry

@@ -2,15 +2,15 @@
 //! profiles they use resolved into one token manager.
 
 use super::{ServeConfig, ServeError};
-use crate::auth::state::StateDir;
-use crate::auth::{Profile, Profiles, TokenManager};
+use crate::Engine;
+use crate::auth::{Profile, TokenManager};
+use crate::engine::SetupError;
 use crate::flow::Flow;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_nodes::Diagnostic;
-use weft_nodes::expr::ExprEngine;
 
 const SUFFIX: &str = ".flow.json";
 
@@ -38,8 +38,6 @@ pub(super) struct Catalog {
     pub flows: HashMap<String, Arc<Entry>>,
     pub skipped: Vec<Skipped>,
     pub tokens: Option<Arc<TokenManager>>,
-    /// The expression engine the flows were compiled with, shared by every run.
-    pub engine: Arc<ExprEngine>,
 }
 
 /// A flow that loaded, before its profiles are checked.
@@ -53,8 +51,8 @@ struct Candidate {
 }
 
 impl Catalog {
-    /// Loads the flows of `config.dir` and resolves their profiles.
-    pub fn load(config: &ServeConfig) -> Result<Self, ServeError> {
+    /// Loads the flows of `config.dir` with `engine` and resolves their profiles.
+    pub fn load(config: &ServeConfig, engine: &Engine) -> Result<Self, ServeError> {
         let dir_error = |message: String| ServeError::Dir { dir: config.dir.clone(), message };
         let mut files: Vec<PathBuf> = std::fs::read_dir(&config.dir)
             .map_err(|e| dir_error(e.to_string()))?
@@ -68,16 +66,16 @@ impl Catalog {
             })
             .collect();
         files.sort();
-        let loader = crate::cli::loader();
+        let loader = engine.loader();
         let mut skipped = Vec::new();
         let mut candidates = Vec::new();
         for file in files {
-            match load_one(&loader, &file) {
+            match load_one(loader, &file) {
                 Ok(candidate) => candidates.push(candidate),
                 Err(reason) => skipped.push(Skipped { file, reason }),
             }
         }
-        let (resolved, profile_errors) = resolve_profiles(config, &candidates);
+        let (resolved, profile_errors) = resolve_profiles(config, engine, &candidates);
         let mut served = Vec::new();
         for candidate in candidates {
             let missing: Vec<&String> =
@@ -96,10 +94,8 @@ impl Catalog {
         let tokens = if resolved.is_empty() {
             None
         } else {
-            let state =
-                config.state_dir.as_deref().map_or_else(StateDir::default_location, StateDir::new);
             let profiles: Vec<Profile> = resolved.into_values().collect();
-            Some(Arc::new(TokenManager::new(profiles, state).map_err(ServeError::Services)?))
+            Some(engine.token_manager(profiles).map_err(|e| ServeError::Services(e.to_string()))?)
         };
         let flows = served
             .into_iter()
@@ -112,7 +108,7 @@ impl Catalog {
                 (c.name, Arc::new(entry))
             })
             .collect();
-        Ok(Self { flows, skipped, tokens, engine: loader.engine().clone() })
+        Ok(Self { flows, skipped, tokens })
     }
 
     /// The served flows' names, sorted.
@@ -158,6 +154,7 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
 /// failed.
 fn resolve_profiles(
     config: &ServeConfig,
+    engine: &Engine,
     candidates: &[Candidate],
 ) -> (HashMap<String, Profile>, HashMap<String, String>) {
     let mut names: Vec<&String> = candidates.iter().flat_map(|c| &c.profiles).collect();
@@ -169,16 +166,16 @@ fn resolve_profiles(
         return (resolved, errors);
     }
     let path = config.profiles.clone().unwrap_or_else(|| config.dir.join("profiles.json"));
-    let profiles = match Profiles::load(&path) {
+    let all: Vec<String> = names.iter().map(|n| (*n).clone()).collect();
+    let profiles = match engine.load_profiles(&path, &all) {
         Ok(profiles) => profiles,
         Err(err) => {
-            let message = if path.exists() {
-                err.to_string()
-            } else {
-                format!(
+            let message = match err {
+                SetupError::NoProfilesFile { path, .. } => format!(
                     "it uses profiles but there is no profiles file at {} (pass --profiles FILE)",
                     path.display()
-                )
+                ),
+                other => other.to_string(),
             };
             for name in names {
                 errors.insert(name.clone(), message.clone());
@@ -186,9 +183,8 @@ fn resolve_profiles(
             return (resolved, errors);
         }
     };
-    let lookup = |name: &str| (config.env)(name);
     for name in names {
-        match profiles.resolve(name, &lookup) {
+        match engine.resolve(&profiles, name) {
             Ok(profile) => {
                 resolved.insert(name.clone(), profile);
             }

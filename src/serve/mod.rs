@@ -30,6 +30,7 @@ mod access;
 mod api;
 mod catalog;
 
+use crate::Engine;
 use crate::auth::TokenManager;
 use std::fmt;
 use std::future::Future;
@@ -54,8 +55,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The environment variable holding the access token.
 pub const TOKEN_VAR: &str = "WEFT_SERVE_TOKEN";
 
-/// Reads a variable for `${env.NAME}` references in the profiles file.
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub use crate::engine::EnvLookup;
 
 /// How to serve.
 #[derive(Clone)]
@@ -234,7 +234,12 @@ impl Server {
     /// the current (multi-thread) tokio runtime.
     pub async fn bind(config: ServeConfig) -> Result<ServerHandle, ServeError> {
         config.check()?;
-        let catalog = catalog::Catalog::load(&config)?;
+        let mut engine = Engine::builder().env(config.env.clone());
+        if let Some(dir) = &config.state_dir {
+            engine = engine.state_dir(dir);
+        }
+        let engine = engine.build().map_err(|e| ServeError::Services(e.to_string()))?;
+        let catalog = catalog::Catalog::load(&config, &engine)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
@@ -245,12 +250,7 @@ impl Server {
         let names = catalog.names();
         let skipped = catalog.skipped.clone();
         let tokens = catalog.tokens.clone();
-        let http = crate::http::ReqwestHttp::new().map_err(ServeError::Services)?;
-        let services = weft_nodes::Services {
-            credentials: tokens.clone().map(|t| t as Arc<dyn weft_nodes::Credentials>),
-            http: Some(Arc::new(http)),
-        };
-        let runtime = crate::exec::Runtime::new(catalog.engine.clone()).with_services(services);
+        let runtime = engine.runtime(tokens.clone().map(|t| t as Arc<dyn weft_nodes::Credentials>));
         let pool = crate::pool::RunPool::new("weft-run")
             .map_err(|e| ServeError::Services(format!("cannot start the run threads: {e}")))?;
         let pool = Arc::new(pool);

@@ -20,6 +20,7 @@ pub mod format;
 mod run;
 pub mod svg;
 
+use crate::Engine;
 use crate::flow::Loader;
 use crate::net::access::{AccessToken, LocalOnly};
 use crate::safe_fs::{self, FsError, Mode};
@@ -60,7 +61,9 @@ struct AppState {
     /// The `Host` and `Origin` rules of a loopback server.
     local: LocalOnly,
     port: u16,
-    loader: Loader,
+    /// The node kinds, the expression engine, profiles read with `options.env` over the
+    /// process environment, sign-ins kept in `options.state_dir`.
+    engine: Engine,
     saving: Mutex<()>,
     options: StudioOptions,
     runs: run::Runs,
@@ -138,7 +141,7 @@ impl Studio {
             token,
             local: LocalOnly::new(addr),
             port: addr.port(),
-            loader: crate::cli::loader(),
+            engine: engine(&options)?,
             saving: Mutex::new(()),
             options,
             runs: run::Runs::new()?,
@@ -426,7 +429,7 @@ async fn get_flow(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
     };
     let value: Option<Value> = serde_json::from_slice(&bytes).ok();
     let name = file.trim_end_matches(".flow.json");
-    let analysis = analyze(&state.loader, &bytes, value.as_ref(), name);
+    let analysis = analyze(state.engine.loader(), &bytes, value.as_ref(), name);
     let text = String::from_utf8_lossy(&bytes);
     axum::Json(merge(
         json!({ "file": file, "version": version_of(&bytes), "text": text, "flow": value }),
@@ -452,7 +455,7 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         Err(refused) => return refused.into_response(),
     };
     let text = format::flow_text(&value);
-    let analysis = analyze(&state.loader, text.as_bytes(), Some(&value), "flow");
+    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(&value), "flow");
     axum::Json(merge(json!({ "text": text }), analysis)).into_response()
 }
 
@@ -519,7 +522,7 @@ async fn save_flow(
         Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
     let name = file.trim_end_matches(".flow.json");
-    let analysis = analyze(&state.loader, text.as_bytes(), Some(flow), name);
+    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(flow), name);
     axum::Json(merge(json!({ "version": version_of(text.as_bytes()), "text": text }), analysis))
         .into_response()
 }
@@ -550,7 +553,8 @@ async fn post_svg(body: Bytes) -> Response {
 
 async fn kinds(State(state): State<Arc<AppState>>) -> Response {
     let kinds: Vec<Value> = state
-        .loader
+        .engine
+        .loader()
         .registry()
         .kinds()
         .map(|k| {
@@ -650,7 +654,7 @@ async fn flow_profiles(
         Err(err) => return file_refused(&state, err).into_response(),
     };
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let names = used_profiles(&state.loader, &bytes, &value);
+    let names = used_profiles(state.engine.loader(), &bytes, &value);
     let files = profiles_files(&state.dir).await;
     let chosen = query.get("profiles").cloned().unwrap_or_else(|| "profiles.json".to_owned());
     if !files.contains(&chosen) {
@@ -662,15 +666,14 @@ async fn flow_profiles(
             .into_response();
     }
     let profiles_path = state.dir.join(&chosen);
-    let overlay = state.options.env.clone();
+    let engine = state.engine.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let profiles = load_profiles(&profiles_path);
-        let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
         names
             .iter()
             .map(|name| match &profiles {
                 Err(err) => json!({ "name": name, "resolves": false, "error": err }),
-                Ok(profiles) => match profiles.resolve(name, &env) {
+                Ok(profiles) => match engine.resolve(profiles, name) {
                     Ok(_) => json!({ "name": name, "resolves": true }),
                     Err(err) => {
                         json!({ "name": name, "resolves": false, "error": err.to_string() })
@@ -682,6 +685,18 @@ async fn flow_profiles(
     .await
     .unwrap_or_default();
     axum::Json(json!({ "file": chosen, "files": files, "profiles": checked })).into_response()
+}
+
+/// The studio's engine: profiles read with `options.env` over the process environment (the
+/// simulator's address and secret with `--sim`), sign-ins kept in `options.state_dir`.
+fn engine(options: &StudioOptions) -> Result<Engine, String> {
+    let overlay = options.env.clone();
+    let env = move |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
+    let mut engine = Engine::builder().env(Arc::new(env));
+    if let Some(dir) = &options.state_dir {
+        engine = engine.state_dir(dir);
+    }
+    engine.build().map_err(|e| e.to_string())
 }
 
 /// Reads and parses a profiles file of the studio's directory (see [`MAX_FILE_BYTES`]).

@@ -12,7 +12,7 @@
 use super::{
     ApiError, AppState, file_refused, flow_path, load_profiles, parse_body, profiles_files,
 };
-use crate::exec::{self, RunOptions, RunReport, Runtime};
+use crate::exec::{self, RunOptions, RunReport};
 use crate::pool::RunPool;
 use crate::safe_fs::FsError;
 use crate::trace::{Event, TraceSink, redact, to_line};
@@ -272,7 +272,7 @@ pub(super) async fn start(
         err => file_refused(&state, err),
     })?;
     let name = file.trim_end_matches(".flow.json");
-    let loaded = state.loader.load_bytes(&bytes, name);
+    let loaded = state.engine.loader().load_bytes(&bytes, name);
     let Some(flow) = loaded.flow else {
         let body = json!({
             "error": format!("`{file}` has errors: fix them and save before running it"),
@@ -298,8 +298,8 @@ pub(super) async fn start(
             bad(format!("`timeout_secs` must be a number of seconds up to {MAX_TIMEOUT_SECS}"))
         })?,
     };
-    let mut services = weft_nodes::Services::default();
     let names = flow.profiles();
+    let mut credentials = None;
     if !names.is_empty() {
         let chosen = match request.get("profiles") {
             Some(Value::String(name)) => name.clone(),
@@ -310,23 +310,17 @@ pub(super) async fn start(
             return Err(bad(format!("no profiles file `{chosen}` in the directory")));
         }
         let profiles_path = state.dir.join(&chosen);
-        let overlay = state.options.env.clone();
-        let state_dir = crate::cli::profiles::state_dir(state.options.state_dir.as_deref());
+        let engine = state.engine.clone();
         let manager = tokio::task::spawn_blocking(move || {
-            let env = |name: &str| overlay.get(name).cloned().or_else(|| std::env::var(name).ok());
             let profiles = load_profiles(&profiles_path)?;
-            crate::cli::profiles::token_manager_of(&profiles, &names, state_dir, &env)
+            engine.credentials_of(&profiles, &names).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| bad(format!("{chosen}: {e}")))?;
-        services.credentials = Some(manager);
+        credentials = manager.map(|m| m as Arc<dyn Credentials>);
     }
-    let http = crate::http::ReqwestHttp::new()
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    services.http = Some(Arc::new(http));
-    let credentials = services.credentials.clone();
-    let runtime = Runtime::new(state.loader.engine().clone()).with_services(services);
+    let runtime = state.engine.runtime(credentials.clone());
 
     let run = {
         let mut runs = state.runs.lock();

@@ -5,6 +5,7 @@ use super::creds::StandInCredentials;
 use super::file::{Canned, Expect, ExpectedRequest};
 use super::http::{CannedHttp, SentRequest};
 use super::matching::{Mismatch, compare, show};
+use crate::Engine;
 use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
 use crate::params::{self, ParamError, Required};
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use weft_nodes::expr::{Clock, ExprEngine, dynamic_to_json};
-use weft_nodes::{Credentials, Interrupt, NodeError, Registry, Services, Stop, Vars, clip};
+use weft_nodes::{Credentials, Interrupt, NodeError, Registry, Stop, Vars, clip};
 
 /// How long a case may run before it fails.
 pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,7 +60,7 @@ impl Default for Harness {
 impl Harness {
     /// A harness for the built-in node kinds.
     pub fn new() -> Self {
-        Self { loader: crate::cli::loader() }
+        Self { loader: Loader::builtin() }
     }
 
     /// A harness for the kinds of `registry` (e.g. the built-ins plus your own).
@@ -103,12 +104,12 @@ impl Harness {
 
     /// A test of node `id` of `flow`, run alone: it stops at the exit the node takes.
     pub fn node<'f>(&self, flow: &'f Flow, id: &str) -> NodeTest<'f> {
-        NodeTest::new(self.loader.engine().clone(), flow, Some(id.to_owned()))
+        NodeTest::new(self.loader.clone(), flow, Some(id.to_owned()))
     }
 
     /// A test of the whole flow, from `start`.
     pub fn flow<'f>(&self, flow: &'f Flow) -> NodeTest<'f> {
-        NodeTest::new(self.loader.engine().clone(), flow, None)
+        NodeTest::new(self.loader.clone(), flow, None)
     }
 }
 
@@ -140,7 +141,7 @@ enum Creds {
 /// One run to make: the node (or whole flow) and what it starts with. Build it with
 /// [`Harness::node`] or [`Harness::flow`], then [`NodeTest::run`].
 pub struct NodeTest<'f> {
-    engine: Arc<ExprEngine>,
+    loader: Loader,
     flow: &'f Flow,
     node: Option<String>,
     vars: Map<String, Value>,
@@ -152,9 +153,9 @@ pub struct NodeTest<'f> {
 }
 
 impl<'f> NodeTest<'f> {
-    fn new(engine: Arc<ExprEngine>, flow: &'f Flow, node: Option<String>) -> Self {
+    fn new(loader: Loader, flow: &'f Flow, node: Option<String>) -> Self {
         Self {
-            engine,
+            loader,
             flow,
             node,
             vars: Map::new(),
@@ -242,19 +243,30 @@ impl<'f> NodeTest<'f> {
         let clock = self.now.map_or(Clock::System, Clock::Fixed);
         let stand_in = !matches!(self.creds, Creds::Profiles(_));
         let http = Arc::new(CannedHttp::new(self.http, stand_in));
-        let mut _state_dir = None;
+        // Real profiles sign in through the canned HTTP, keeping what they keep in a private
+        // directory of this run's own.
+        let state = matches!(self.creds, Creds::Profiles(_)).then(temp_state_dir).transpose()?;
+        let mut engine = Engine::builder().loader(self.loader.clone()).http(http.clone());
+        if let Some(state) = &state {
+            engine = engine.state_dir(state.path());
+        }
+        let engine = engine.build().map_err(|e| HarnessError::Profiles(e.to_string()))?;
         let credentials: Arc<dyn Credentials> = match self.creds {
             Creds::StandIn => Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now))),
             Creds::Custom(credentials) => credentials,
             Creds::Profiles(path) => {
-                let dir = temp_state_dir()?;
-                let manager = token_manager(flow, &path, dir.path(), http.clone())?;
-                _state_dir = Some(dir);
-                manager
+                let profiles = crate::auth::Profiles::load(&path)
+                    .map_err(|e| HarnessError::Profiles(e.to_string()))?;
+                match engine.credentials_of(&profiles, &flow.profiles()) {
+                    Ok(Some(manager)) => manager,
+                    Ok(None) => {
+                        Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now)))
+                    }
+                    Err(err) => return Err(HarnessError::Profiles(err.to_string())),
+                }
             }
         };
-        let services = Services { credentials: Some(credentials), http: Some(http.clone()) };
-        let runtime = Runtime::new(self.engine.clone()).with_services(services);
+        let runtime = engine.runtime(Some(credentials));
         let mut run = match ix {
             Some(ix) => run_one(flow, ix, &runtime, self.vars, params, clock, self.timeout).await,
             None => {
@@ -298,35 +310,6 @@ fn temp_state_dir() -> Result<tempfile::TempDir, HarnessError> {
     builder
         .tempdir()
         .map_err(|e| HarnessError::Profiles(format!("cannot create a temporary directory: {e}")))
-}
-
-fn token_manager(
-    flow: &Flow,
-    path: &Path,
-    state: &Path,
-    http: Arc<CannedHttp>,
-) -> Result<Arc<dyn Credentials>, HarnessError> {
-    let mut names: Vec<String> = Vec::new();
-    for node in flow.nodes() {
-        for name in node.node.profiles() {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    let profiles =
-        crate::auth::Profiles::load(path).map_err(|e| HarnessError::Profiles(e.to_string()))?;
-    let env = |name: &str| std::env::var(name).ok();
-    let resolved = names
-        .iter()
-        .map(|name| profiles.resolve(name, &env))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| HarnessError::Profiles(e.to_string()))?;
-    let manager =
-        crate::auth::TokenManager::new(resolved, crate::auth::state::StateDir::new(state))
-            .map_err(HarnessError::Profiles)?
-            .with_http(http);
-    Ok(Arc::new(manager))
 }
 
 /// The run's parameters from `given`, by the rule of every run ([`crate::params`]); `require`
