@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use weft::sim::{
+use weft_sim::{
     APP_CLIENT_ID, APP_CLIENT_SECRET, FaultConfig, FaultKind, NOPERM_CLIENT_ID,
     NOPERM_CLIENT_SECRET, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator,
 };

@@ -3,13 +3,13 @@
 use crate::auth::state::StateDir;
 use crate::auth::{Profiles, TokenManager};
 use crate::exec::{self, RunOptions, RunStatus, Runtime};
-use crate::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 use crate::trace::{Event, TraceSink};
 use clap::Args;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use weft_sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 
 use super::EXIT_FAILED;
 

@@ -1,10 +1,10 @@
 //! `weft studio`.
 
-use crate::sim::{SimConfig, Simulator};
 use crate::studio::{Studio, StudioOptions};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use weft_sim::{SimConfig, Simulator};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED};
 
