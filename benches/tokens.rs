@@ -10,7 +10,7 @@ use std::sync::Arc;
 use weft::auth::state::StateDir;
 use weft::auth::{Profiles, TokenManager};
 use weft::nodes::Credentials;
-use weft::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use weft_sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 
 /// The allocator the `weft` binary uses.
 #[global_allocator]

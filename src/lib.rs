@@ -15,7 +15,6 @@ pub mod pool;
 pub mod result;
 pub mod safe_fs;
 pub mod serve;
-pub mod sim;
 pub mod studio;
 pub mod testing;
 pub mod trace;

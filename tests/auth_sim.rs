@@ -25,7 +25,7 @@ use weft::auth::profiles::SignatureAlgorithm;
 use weft::auth::state::StateDir;
 use weft::auth::{Profile, Profiles, TokenManager};
 use weft::nodes::Credentials;
-use weft::sim::{APP_CLIENT_ID, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+use weft_sim::{APP_CLIENT_ID, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
 
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
@@ -513,7 +513,7 @@ fn app_manager(sim: &SimHandle, secret: &str, dir: &Path) -> Arc<TokenManager> {
 async fn invalidate_after_a_401_fetches_one_new_token_for_everyone() {
     let sim = sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let manager = app_manager(&sim, weft::sim::APP_CLIENT_SECRET, dir.path());
+    let manager = app_manager(&sim, weft_sim::APP_CLIENT_SECRET, dir.path());
     let port = Some(sim.addr().port());
     let first = manager.credential("app", "127.0.0.1", port).await.unwrap();
     // Twenty callers saw a 401 with the first token and invalidate it, while others read.
@@ -548,7 +548,7 @@ async fn invalidate_after_a_401_fetches_one_new_token_for_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_waiting_for_a_failed_request_share_its_failure() {
-    use weft::sim::{FaultConfig, FaultKind};
+    use weft_sim::{FaultConfig, FaultKind};
     let sim = sim(SimConfig::default().with_app_secret("the-right-secret")).await;
     // Token requests take 300 ms, so all callers are waiting while the first one is answered.
     sim.set_faults(FaultConfig {
@@ -576,11 +576,11 @@ async fn callers_waiting_for_a_failed_request_share_its_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_renewal_keeps_the_still_valid_token_until_near_expiry() {
-    use weft::sim::{FaultConfig, FaultKind};
+    use weft_sim::{FaultConfig, FaultKind};
     let sim =
         sim(SimConfig { token_lifetime: Duration::from_secs(4), ..SimConfig::default() }).await;
     let dir = tempfile::tempdir().unwrap();
-    let manager = app_manager(&sim, weft::sim::APP_CLIENT_SECRET, dir.path());
+    let manager = app_manager(&sim, weft_sim::APP_CLIENT_SECRET, dir.path());
     let port = Some(sim.addr().port());
     let first = manager.credential("app", "127.0.0.1", port).await.unwrap();
     let got = Instant::now();

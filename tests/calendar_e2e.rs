@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use weft::nodes::expr::time;
-use weft::sim::{FaultConfig, FaultKind, SimConfig, SimHandle, Simulator};
+use weft_sim::{FaultConfig, FaultKind, SimConfig, SimHandle, Simulator};
 
 const USER: &str = "megan@weft.test";
 
@@ -75,9 +75,8 @@ fn result(output: &Output) -> Value {
 async fn check_window(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) {
     let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
     // The binary blocks this thread; the simulator keeps serving on the other worker.
-    let output = tokio::task::block_in_place(|| {
-        run_calendar(sim, &f, &t, weft::sim::APP_CLIENT_SECRET, &[])
-    });
+    let output =
+        tokio::task::block_in_place(|| run_calendar(sim, &f, &t, weft_sim::APP_CLIENT_SECRET, &[]));
     let got = result(&output);
     let want = expected(sim, USER, from, to);
     assert!(!want.is_empty(), "the window {f}..{t} should hold items");
@@ -165,7 +164,7 @@ async fn a_missing_permission_is_reported_as_403() {
     let dir = tempfile::tempdir().unwrap();
     let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))
         .unwrap()
-        .replace(weft::sim::APP_CLIENT_ID, weft::sim::NOPERM_CLIENT_ID);
+        .replace(weft_sim::APP_CLIENT_ID, weft_sim::NOPERM_CLIENT_ID);
     let path = dir.path().join("profiles.json");
     std::fs::write(&path, profiles).unwrap();
     let output = tokio::task::block_in_place(|| {
@@ -177,7 +176,7 @@ async fn a_missing_permission_is_reported_as_403() {
             .args(["--param", &format!("graph_base={}", sim.graph_base())])
             .args(["--param", &format!("user={USER}")])
             .env("WEFT_SIM_URL", sim.base_url())
-            .env("WEFT_SIM_SECRET", weft::sim::NOPERM_CLIENT_SECRET)
+            .env("WEFT_SIM_SECRET", weft_sim::NOPERM_CLIENT_SECRET)
             .output()
             .unwrap()
     });

@@ -23,8 +23,8 @@ use weft::nodes::expr::dynamic_to_json;
 use weft::nodes::secret::Secret;
 use weft::nodes::services::{BoxFuture, Credential, Credentials, Http, SignIn, SlotGuard};
 use weft::nodes::{NodeError, Services};
-use weft::sim::{APP_CLIENT_SECRET, FaultConfig, FaultKind, SimConfig, Simulator};
 use weft::trace::{Memory, TraceSink};
+use weft_sim::{APP_CLIENT_SECRET, FaultConfig, FaultKind, SimConfig, Simulator};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -1203,7 +1203,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 struct Graph {
-    sim: Arc<weft::sim::SimHandle>,
+    sim: Arc<weft_sim::SimHandle>,
     manager: Arc<TokenManager>,
     _dir: tempfile::TempDir,
 }
@@ -1221,7 +1221,7 @@ async fn graph(span_days: u32) -> Graph {
     let profiles = json!({ "graph-app": {
         "type": "oauth2", "grant": "client_credentials",
         "token_url": sim.token_url(),
-        "client_id": weft::sim::APP_CLIENT_ID,
+        "client_id": weft_sim::APP_CLIENT_ID,
         "client_secret": "${env.GRAPH_SECRET}",
         "scopes": ["https://graph.microsoft.com/.default"],
         "max_concurrent": 4,
@@ -1232,7 +1232,7 @@ async fn graph(span_days: u32) -> Graph {
 }
 
 /// Expires every access token once the simulator has seen `after` Graph requests.
-fn expire_tokens_after(sim: &Arc<weft::sim::SimHandle>, after: u64) -> tokio::task::JoinHandle<()> {
+fn expire_tokens_after(sim: &Arc<weft_sim::SimHandle>, after: u64) -> tokio::task::JoinHandle<()> {
     let sim = sim.clone();
     tokio::spawn(async move {
         while sim.counters().graph_requests < after {

@@ -20,7 +20,7 @@ use support::*;
 use weft::auth::state::StateDir;
 use weft::auth::{Profiles, TokenManager};
 use weft::exec::{RunOptions, RunStatus, Runtime};
-use weft::sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+use weft_sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
@@ -171,7 +171,7 @@ fn calendar_runtime(sim: &SimHandle, dir: &Path) -> (weft::flow::Flow, Runtime, 
     let flow = loaded.flow.unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
     let env = |name: &str| match name {
         "WEFT_SIM_URL" => Some(sim.base_url()),
-        "WEFT_SIM_SECRET" => Some(weft::sim::APP_CLIENT_SECRET.to_owned()),
+        "WEFT_SIM_SECRET" => Some(weft_sim::APP_CLIENT_SECRET.to_owned()),
         _ => None,
     };
     let profile = Profiles::load(&flows().join("profiles.sim.json"))

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::serve::{ServeConfig, ServeError, Server, ServerHandle};
-use weft::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use weft_sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

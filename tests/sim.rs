@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use weft::sim::{
+use weft_sim::{
     APP_CLIENT_ID, APP_CLIENT_SECRET, FaultConfig, FaultKind, NOPERM_CLIENT_ID,
     NOPERM_CLIENT_SECRET, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator,
 };
@@ -819,4 +819,201 @@ async fn token_faults_are_optional_and_entra_shaped() {
     assert_eq!(headers["retry-after"], "0.05");
     assert_entra_error(&json, "temporarily_unavailable", 90033);
     assert_eq!(sim.counters().faults_503, 1);
+}
+
+// The simulator converts time zones with its own code (`weft_sim::time`); the node kit with
+// its own (`weft::nodes::expr::time`). Neither is the reference: they must agree.
+
+/// IANA zones with unusual transitions, besides every Windows name: half-hour summer time
+/// (Lord Howe), a 45-minute offset (Chatham), midnight transitions (Santiago, Beirut, Havana),
+/// Morocco's Ramadan changes, the southern hemisphere, and zones without summer time.
+const IANA_ZONES: &[&str] = &[
+    "America/Los_Angeles",
+    "America/New_York",
+    "America/St_Johns",
+    "America/Santiago",
+    "America/Havana",
+    "America/Asuncion",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "Asia/Beirut",
+    "Asia/Jerusalem",
+    "Asia/Tehran",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Pacific/Auckland",
+    "Pacific/Apia",
+    "US/Pacific",
+    "Etc/GMT+12",
+    "UTC",
+];
+
+fn kit_local(at: &DateTime<Utc>, zone: &str) -> Option<chrono::NaiveDateTime> {
+    weft::nodes::expr::time::utc_to_zone(at, zone).ok().map(|t| t.naive_local())
+}
+
+fn kit_utc(local: &chrono::NaiveDateTime, zone: &str) -> Option<DateTime<Utc>> {
+    let text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+    weft::nodes::expr::time::graph_to_utc(&text, zone).ok()
+}
+
+#[test]
+fn time_zone_names_resolve_as_the_node_kit_resolves_them() {
+    let now = Utc::now();
+    let mut names: Vec<String> = Vec::new();
+    for (windows, iana) in weft_sim::time::WINDOWS_ZONES {
+        names.extend([
+            (*windows).to_owned(),
+            windows.to_uppercase(),
+            windows.to_lowercase(),
+            format!(" {windows} "),
+            (*iana).to_owned(),
+            iana.to_lowercase(),
+        ]);
+    }
+    names.extend(IANA_ZONES.iter().map(|z| (*z).to_owned()));
+    for other in [
+        "utc",
+        "Z",
+        "tzone://Microsoft/Utc",
+        "GMT",
+        "Etc/UTC",
+        "EST",
+        "EST5EDT",
+        "Europe/Kyiv",
+        "Coordinated Universal Time",
+        "Customized Time Zone",
+        "Kamchatka Standard Time",
+        "Mid-Atlantic Standard Time",
+        "+01:00",
+        "UTC+01:00",
+        "Pacific",
+        "",
+        " ",
+    ] {
+        names.push(other.to_owned());
+    }
+    for name in &names {
+        let sim = weft_sim::time::zone(name).map(|zone| weft_sim::time::to_local(&now, zone));
+        assert_eq!(sim, kit_local(&now, name), "zone {name:?}");
+    }
+}
+
+#[test]
+fn time_zone_conversions_agree_with_the_node_kit_across_transitions() {
+    use chrono::{NaiveDateTime, TimeDelta};
+
+    let zones = weft_sim::time::WINDOWS_ZONES
+        .iter()
+        .map(|(windows, _)| *windows)
+        .chain(IANA_ZONES.iter().copied());
+    let (first, last) = (at("2025-01-01T00:00:00Z"), at("2028-01-01T00:00:00Z"));
+    let quarter = TimeDelta::minutes(15);
+    let (mut transitions, mut instants, mut wall_times) = (0, 0, 0);
+    for name in zones {
+        let zone = weft_sim::time::zone(name).unwrap();
+        let sim_local = |t: &DateTime<Utc>| weft_sim::time::to_local(t, zone);
+        let offset = |t: &DateTime<Utc>| sim_local(t) - t.naive_utc();
+        // A day at a time, then every quarter hour across each day whose offset changes.
+        let mut day = first;
+        while day < last {
+            let next = day + TimeDelta::days(1);
+            assert_eq!(Some(sim_local(&day)), kit_local(&day, name), "{name} at {day}");
+            let local = sim_local(&day);
+            assert_eq!(weft_sim::time::to_utc(&local, zone), kit_utc(&local, name), "{name}");
+            (instants, wall_times) = (instants + 1, wall_times + 1);
+            if offset(&day) != offset(&next) {
+                transitions += 1;
+                let mut t = day;
+                while t <= next {
+                    assert_eq!(Some(sim_local(&t)), kit_local(&t, name), "{name} at {t}");
+                    instants += 1;
+                    t += quarter;
+                }
+                // Every wall time around it, including the ones it skips or repeats.
+                let mut local: NaiveDateTime = sim_local(&day) - TimeDelta::hours(3);
+                while local <= sim_local(&next) + TimeDelta::hours(3) {
+                    let sim = weft_sim::time::to_utc(&local, zone);
+                    assert_eq!(sim, kit_utc(&local, name), "{name} wall time {local}");
+                    wall_times += 1;
+                    local += quarter;
+                }
+            }
+            day = next;
+        }
+    }
+    // About fifty of these zones change offset twice a year: the walk must have met those days.
+    assert!(transitions > 200, "{transitions} transitions");
+    assert!(
+        instants > 30_000 && wall_times > 30_000,
+        "{instants} instants, {wall_times} wall times"
+    );
+}
+
+#[test]
+fn instants_parse_as_the_node_kit_parses_them() {
+    for text in [
+        "2026-11-23",
+        "2026-11-23T09:00:00Z",
+        "2026-11-23t09:00:00z",
+        "2026-11-23 09:00:00",
+        "2026-11-23 09:00:00Z",
+        "2026-11-23T09:00",
+        "2026-11-23 09:00",
+        "2026-11-23t09:00",
+        "2026-11-23t09:00:00",
+        "2026-11-23t09:00:00.5",
+        "2026-11-23 09:00:00.5",
+        "2026-11-23 09:00:00+01:00",
+        "2026-11-23T09:00:00.5+01:00",
+        "2026-11-23T09:00:00.5z",
+        "2026-11-23T09:00:00.0000000",
+        "2026-11-23T09:00:00",
+        "2026-11-23T09:00:00.5",
+        "2026-11-23T09:00:00.1234567",
+        "2026-11-23T09:00:00.1234567Z",
+        "2026-11-23T09:00:00.123456789123Z",
+        "2026-11-23T09:00:00+01:00",
+        "2026-11-23T09:00:00-08:00",
+        "2026-11-23T09:00:00-00:00",
+        "2026-11-23T09:00:00+14:00",
+        "2026-11-23T09:00:00+23:59",
+        "2026-11-23T09:00:00+24:00",
+        "2026-11-23T09:00:00+01:60",
+        " 2026-11-23T09:00:00Z\t",
+        "2026-12-31T23:59:60Z",
+        "2026-12-31T23:59:60",
+        "2026-11-23T10:15:60Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-02-29",
+        "2026-02-29",
+        "2026-13-01",
+        "2026-11-23T24:00:00",
+        "2026-11-23T09:60:00",
+        "2026-11-23T9:00:00Z",
+        "2026-11-23T09:00Z",
+        "2026-11-23T09:00:00.Z",
+        "2026-11-23T09:00:00.",
+        "2026-11-23T09:00:00,5Z",
+        "2026-11-23T09:00:00+0100",
+        "2026-11-23T09:00:00+01",
+        "2026-11-23T09:00:00 +01:00",
+        "2026-11-23T09:00:00UTC",
+        "2026-11-23T09",
+        "2026-11-23Z",
+        "2026-11-23T",
+        "+2026-11-23T09:00:00Z",
+        "20261123",
+        "2026-W48-1",
+        "",
+    ] {
+        let kit = weft::nodes::expr::time::parse_datetime(text).ok();
+        assert_eq!(weft_sim::time::parse_instant(text), kit, "{text:?}");
+    }
 }

@@ -706,7 +706,7 @@ async fn run_routes_are_guarded() {
 #[tokio::test]
 async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     weft::http::ensure_crypto_provider();
-    let sim = weft::sim::Simulator::start(weft::sim::SimConfig::default()).await.unwrap();
+    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
     let dir = run_dir();
     std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
     let state = tempfile::tempdir().unwrap();
@@ -722,7 +722,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     let (_, settings) = s.json("/api/settings").await;
     assert_eq!(settings["profiles"], "profiles.sim.json");
     assert_eq!(settings["params"]["graph_base"], sim.graph_base());
-    assert!(!settings.to_string().contains(weft::sim::APP_CLIENT_SECRET));
+    assert!(!settings.to_string().contains(weft_sim::APP_CLIENT_SECRET));
     let (_, profiles) =
         s.json("/api/flows/graph-calendar.flow.json/profiles?profiles=profiles.sim.json").await;
     assert_eq!(profiles["profiles"][0]["resolves"], true, "{profiles}");
@@ -735,7 +735,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     let id = started["run"].as_str().unwrap();
     let response = s.get(&format!("/api/runs/{id}/events")).send().await.unwrap();
     let text = response.text().await.unwrap();
-    assert!(!text.contains(weft::sim::APP_CLIENT_SECRET));
+    assert!(!text.contains(weft_sim::APP_CLIENT_SECRET));
     let events = read_events(&s, &format!("/api/runs/{id}/events")).await;
     let report = &events.last().unwrap().1;
     assert_eq!(report["status"], "succeeded", "{report}");
@@ -758,7 +758,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     // The input of `import` holds the page `fetch` wrote.
     let (_, input) = s.json(&format!("/api/runs/{id}/input/import")).await;
     assert!(input["vars"]["page"]["body"]["value"].is_array(), "{input}");
-    assert!(!input.to_string().contains(weft::sim::APP_CLIENT_SECRET));
+    assert!(!input.to_string().contains(weft_sim::APP_CLIENT_SECRET));
     sim.shutdown().await;
 }
 

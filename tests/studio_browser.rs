@@ -481,7 +481,7 @@ type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
 async fn build_and_run_the_calendar_flow_against_the_simulator() {
     let _one = ONE_BROWSER.lock().await;
     weft::http::ensure_crypto_provider();
-    let sim = weft::sim::Simulator::start(weft::sim::SimConfig::default()).await.unwrap();
+    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     for name in ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"] {
         std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
@@ -556,7 +556,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     );
     assert!(request.contains("→ 200"), "{request}");
     let page = text_of(&b, "#node-run-output").await;
-    assert!(!page.contains(weft::sim::APP_CLIENT_SECRET));
+    assert!(!page.contains(weft_sim::APP_CLIENT_SECRET));
 
     // fetch's test cases, from its panel.
     b.click("#node-tests-run").await;

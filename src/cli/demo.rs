@@ -9,9 +9,9 @@ use weft::Engine;
 use weft::auth::Profiles;
 use weft::exec::{self, RunOptions, RunStatus};
 use weft::params::Required;
-use weft::sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 use weft::trace::{Event, TraceSink};
 use weft_nodes::Credentials;
+use weft_sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
 
 use super::EXIT_FAILED;
 

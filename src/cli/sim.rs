@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use std::time::Duration;
-use weft::sim::{FaultConfig, FaultKind, SimConfig};
+use weft_sim::{FaultConfig, FaultKind, SimConfig};
 
 use super::EXIT_FAILED;
 
@@ -76,7 +76,7 @@ pub(super) fn sim(args: SimArgs) -> u8 {
         return EXIT_FAILED;
     };
     runtime.block_on(async {
-        let sim = match weft::sim::Simulator::start(config).await {
+        let sim = match weft_sim::Simulator::start(config).await {
             Ok(sim) => sim,
             Err(err) => {
                 eprintln!("error: cannot start the simulator on port {}: {err}", args.port);
@@ -86,11 +86,11 @@ pub(super) fn sim(args: SimArgs) -> u8 {
         println!("Entra ID + Graph simulator on {}", sim.base_url());
         println!("  token endpoint  {}", sim.token_url());
         println!("  Graph           {}", sim.graph_base());
-        println!("  app             {} (secret: see WEFT_SIM_SECRET below)", weft::sim::APP_CLIENT_ID);
+        println!("  app             {} (secret: see WEFT_SIM_SECRET below)", weft_sim::APP_CLIENT_ID);
         println!("  users           adele@weft.test, megan@weft.test, alex@weft.test");
         println!();
         println!("To run the calendar flow against it:");
-        println!("  export WEFT_SIM_URL={} WEFT_SIM_SECRET={}", sim.base_url(), weft::sim::APP_CLIENT_SECRET);
+        println!("  export WEFT_SIM_URL={} WEFT_SIM_SECRET={}", sim.base_url(), weft_sim::APP_CLIENT_SECRET);
         println!(
             "  weft run flows/graph-calendar.flow.json --profiles flows/profiles.sim.json \\\n    --param graph_base={} --param user=adele@weft.test",
             sim.graph_base()

@@ -3,8 +3,8 @@
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use weft::sim::{SimConfig, Simulator};
 use weft::studio::{Studio, StudioOptions};
+use weft_sim::{SimConfig, Simulator};
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED};
 

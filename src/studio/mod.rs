@@ -94,7 +94,7 @@ impl StudioOptions {
     pub fn simulator(base_url: &str, graph_base: &str) -> Self {
         let mut options = Self::default();
         options.env.insert("WEFT_SIM_URL".into(), base_url.to_owned());
-        options.env.insert("WEFT_SIM_SECRET".into(), crate::sim::APP_CLIENT_SECRET.to_owned());
+        options.env.insert("WEFT_SIM_SECRET".into(), weft_sim::APP_CLIENT_SECRET.to_owned());
         options.params.insert("graph_base".into(), graph_base.into());
         options.profiles = Some("profiles.sim.json".into());
         options.sim_url = Some(base_url.to_owned());

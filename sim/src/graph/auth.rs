@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
 
-use crate::sim::entra::store::{AccessGrant, Principal};
-use crate::sim::state::{State, lock};
+use crate::entra::store::{AccessGrant, Principal};
+use crate::state::{State, lock};
 
 use super::error::GraphError;
 

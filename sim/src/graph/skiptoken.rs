@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::sim::rng::hash64;
+use crate::rng::hash64;
 
 /// The MAC over the seed, the canonical request and the offset.
 fn mac(seed: u64, canonical: &str, offset: usize) -> u64 {

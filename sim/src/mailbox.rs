@@ -1,5 +1,5 @@
-//! Outlook's limit on concurrent requests per app and mailbox (4, GRAPH-FACTS): a request over
-//! it is answered 429 at once, as Graph does, rather than queued.
+//! Outlook's limit on concurrent requests per app and mailbox (4): a request over it is answered
+//! 429 at once, as Graph does, rather than queued.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
-use crate::sim::config::GRAPH_APP_ID;
-use crate::sim::state::State;
+use crate::config::GRAPH_APP_ID;
+use crate::state::State;
 
 use super::RequestIds;
 

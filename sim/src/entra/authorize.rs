@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::sim::state::{State, lock};
-use crate::sim::urlenc::append_query;
+use crate::state::{State, lock};
+use crate::urlenc::append_query;
 
 use super::error::{EntraError, no_store};
 use super::store::CodeGrant;
@@ -100,7 +100,7 @@ pub(crate) async fn authorize(
 /// Validates the rest of the request and records a code for the signed-in user.
 fn issue_code(
     state: &State,
-    app: &crate::sim::config::SimApp,
+    app: &crate::config::SimApp,
     params: &Params,
     redirect_uri: &str,
 ) -> Result<String, EntraError> {

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::sim::state::{State, client_request_id};
+use crate::state::{State, client_request_id};
 
 /// An OAuth error as Entra ID reports it.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Scope checks: client credentials want exactly one `<resource>/.default`; delegated flows
 //! take Graph permissions (short or resource-qualified) and OpenID scopes.
 
-use crate::sim::config::{GRAPH_APP_ID, GRAPH_RESOURCE, SimApp};
+use crate::config::{GRAPH_APP_ID, GRAPH_RESOURCE, SimApp};
 
 use super::error::EntraError;
 
@@ -130,7 +130,7 @@ pub(crate) fn response_scope(scopes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::config::SimConfig;
+    use crate::config::SimConfig;
 
     #[test]
     fn client_credentials_scope() {

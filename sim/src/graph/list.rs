@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::sim::event::Event;
-use crate::sim::urlenc::query;
+use crate::event::Event;
+use crate::urlenc::query;
 
 use super::options::ListOptions;
 use super::skiptoken;
@@ -55,7 +55,7 @@ impl Page {
 
 /// The page of `events` the options ask for.
 pub(crate) fn page(events: &[&Event], opts: &ListOptions, cx: &PageContext<'_>) -> Page {
-    let zone = opts.prefer.time_zone.as_deref();
+    let zone = opts.prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
     let start = opts.offset.min(events.len());
     let end = start.saturating_add(opts.top).min(events.len());
     let items: Vec<Value> = events

@@ -2,9 +2,9 @@
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use weft_nodes::expr::time::{parse_datetime, utc_to_zone};
 
-use crate::sim::event::PROPERTIES;
+use crate::event::PROPERTIES;
+use crate::time::{self, Tz};
 
 use super::error::GraphError;
 use super::skiptoken;
@@ -36,8 +36,8 @@ pub(crate) struct ListOptions {
 /// The `Prefer` preferences Graph honours for events.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Prefer {
-    /// `outlook.timezone`, as given, when it names a known zone.
-    pub(crate) time_zone: Option<String>,
+    /// `outlook.timezone` as given (Graph echoes it) and the zone it names, when it names one.
+    pub(crate) time_zone: Option<(String, Tz)>,
     /// `odata.maxpagesize`.
     pub(crate) max_page_size: Option<usize>,
 }
@@ -55,8 +55,10 @@ impl Prefer {
                 };
                 let v = v.trim().trim_matches('"').trim();
                 match name.trim().to_ascii_lowercase().as_str() {
-                    "outlook.timezone" if utc_to_zone(&Utc::now(), v).is_ok() => {
-                        prefer.time_zone = Some(v.to_owned());
+                    "outlook.timezone" => {
+                        if let Some(zone) = time::zone(v) {
+                            prefer.time_zone = Some((v.to_owned(), zone));
+                        }
                     }
                     "odata.maxpagesize" => {
                         prefer.max_page_size = v.parse().ok().filter(|n| (1..=MAX_TOP).contains(n));
@@ -71,7 +73,7 @@ impl Prefer {
     /// The `Preference-Applied` header value, if anything was applied.
     pub(crate) fn applied(&self) -> Option<String> {
         let mut parts = Vec::new();
-        if let Some(tz) = &self.time_zone {
+        if let Some((tz, _)) = &self.time_zone {
             parts.push(format!("outlook.timezone=\"{tz}\""));
         }
         if let Some(n) = self.max_page_size {
@@ -102,8 +104,8 @@ pub(crate) fn window(
         ));
     };
     let parse = |name: &str, v: &str| {
-        parse_datetime(v)
-            .map_err(|_| invalid(format!("The value '{v}' of parameter '{name}' is invalid.")))
+        time::parse_instant(v)
+            .ok_or_else(|| invalid(format!("The value '{v}' of parameter '{name}' is invalid.")))
     };
     Ok((parse("StartDateTime", start)?, parse("EndDateTime", end)?))
 }

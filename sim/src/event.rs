@@ -5,7 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use weft_nodes::expr::time::utc_to_zone;
+
+use crate::time::{self, Tz};
 
 /// Graph's `type` of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,14 +157,14 @@ pub(crate) fn graph_instant(at: &DateTime<Utc>) -> String {
     format!("{}Z", graph_date_time(&at.naive_utc()))
 }
 
-/// A `dateTimeTimeZone` in `zone` (a name as the client gave it) or in UTC.
-fn date_time_tz(at: &DateTime<Utc>, zone: Option<&str>) -> Value {
-    if let Some(zone) = zone
-        && let Ok(local) = utc_to_zone(at, zone)
-    {
-        return json!({ "dateTime": graph_date_time(&local.naive_local()), "timeZone": zone });
+/// A `dateTimeTimeZone` in `zone` (its name as the client gave it, and the zone) or in UTC.
+fn date_time_tz(at: &DateTime<Utc>, zone: Option<(&str, Tz)>) -> Value {
+    match zone {
+        Some((name, zone)) => {
+            json!({ "dateTime": graph_date_time(&time::to_local(at, zone)), "timeZone": name })
+        }
+        None => json!({ "dateTime": graph_date_time(&at.naive_utc()), "timeZone": "UTC" }),
     }
-    json!({ "dateTime": graph_date_time(&at.naive_utc()), "timeZone": "UTC" })
 }
 
 /// A short deterministic hash of text, base64.
@@ -233,8 +234,9 @@ impl Event {
         })
     }
 
-    /// The event as Graph returns it, start and end in `zone` (UTC when `None`).
-    pub(crate) fn to_json(&self, zone: Option<&str>) -> Value {
+    /// The event as Graph returns it, start and end in `zone` (its name as the client gave it,
+    /// and the zone; UTC when `None`).
+    pub(crate) fn to_json(&self, zone: Option<(&str, Tz)>) -> Value {
         let change_key = self.change_key();
         let location = json!({
             "displayName": self.location.name,
@@ -331,7 +333,7 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(graph_date_time(&t.naive_utc()), "2026-11-23T09:00:00.5000000");
         assert_eq!(graph_instant(&t), "2026-11-23T09:00:00.5000000Z");
-        let v = date_time_tz(&t, Some("Pacific Standard Time"));
+        let v = date_time_tz(&t, Some(("Pacific Standard Time", Tz::America__Los_Angeles)));
         assert_eq!(v["dateTime"], "2026-11-23T01:00:00.5000000");
         assert_eq!(v["timeZone"], "Pacific Standard Time");
     }

@@ -13,10 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::sim::config::SimApp;
-use crate::sim::conn::ConnTag;
-use crate::sim::inject::{Injected, inject};
-use crate::sim::state::{State, client_request_id, lock};
+use crate::config::SimApp;
+use crate::conn::ConnTag;
+use crate::inject::{Injected, inject};
+use crate::state::{State, client_request_id, lock};
 
 use super::error::{EntraError, no_store};
 use super::issue::{app_token, user_token};

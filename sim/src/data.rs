@@ -5,12 +5,12 @@
 //! depend on the span or on the days before it.
 
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, Utc, Weekday};
-use weft_nodes::expr::time::graph_to_utc;
 
 use super::catalog::{ALL_DAY, CATEGORIES, EXTERNALS, MEETINGS, MULTI_DAY, PLACES, RESPONSES};
 use super::config::{SimConfig, SimUser};
 use super::event::{Attendee, Event, EventType, Person, Place, Recurrence, make_id};
 use super::rng::Rng;
+use super::time::{self, Tz};
 
 /// One user's calendar.
 #[derive(Debug)]
@@ -73,6 +73,8 @@ impl Calendar {
 struct Generator<'a> {
     config: &'a SimConfig,
     user: &'a SimUser,
+    /// The user's mailbox zone; `None` (an unknown name) leaves the calendar empty.
+    zone: Option<Tz>,
     me: Person,
     people: Vec<Person>,
     view: Vec<Event>,
@@ -94,6 +96,7 @@ impl<'a> Generator<'a> {
         Self {
             config,
             user,
+            zone: time::zone(&user.time_zone),
             me: Person { name: user.display_name.clone(), address: user.upn.clone() },
             people,
             view: Vec::new(),
@@ -112,9 +115,8 @@ impl<'a> Generator<'a> {
     /// The UTC instant of a local time of day (minutes after midnight) in the user's zone.
     fn at(&self, day: NaiveDate, minutes: i64) -> Option<DateTime<Utc>> {
         let day = day.checked_add_days(Days::new(u64::try_from(minutes / 1440).ok()?))?;
-        let m = minutes % 1440;
-        let local = format!("{}T{:02}:{:02}:00", day.format("%Y-%m-%d"), m / 60, m % 60);
-        graph_to_utc(&local, &self.user.time_zone).ok()
+        let m = u32::try_from(minutes % 1440).ok()?;
+        time::to_utc(&day.and_hms_opt(m / 60, m % 60, 0)?, self.zone?)
     }
 
     fn person(&self, rng: &mut Rng) -> Person {
@@ -452,8 +454,8 @@ mod tests {
         let user = &c.users[1];
         let cal = Calendar::generate(&c, user);
         for e in cal.view.iter().filter(|e| e.all_day) {
-            let local = weft_nodes::expr::time::utc_to_zone(&e.start, &user.time_zone)
-                .map(|t| t.naive_local())
+            let local = time::zone(&user.time_zone)
+                .map(|zone| time::to_local(&e.start, zone))
                 .unwrap_or_default();
             assert_eq!(local.format("%H:%M").to_string(), "00:00");
         }

@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::sim::config::SimApp;
-use crate::sim::state::State;
-use crate::sim::urlenc::decode_form;
+use crate::config::SimApp;
+use crate::state::State;
+use crate::urlenc::decode_form;
 
 use super::Params;
 use super::error::EntraError;

@@ -1,16 +1,20 @@
 //! A local stand-in for Microsoft Entra ID and the Microsoft Graph calendar API, on 127.0.0.1.
 //!
-//! It is faithful to what Microsoft documents (see `GRAPH-FACTS.md`): the Entra ID v2.0 token,
-//! authorize and devicecode endpoints with their grants and AADSTS-coded errors, and Graph's
-//! `calendarView`, `events` and `calendars` with bearer checks, paging by opaque next links,
+//! It is faithful to what Microsoft documents: the Entra ID v2.0 token, authorize and
+//! devicecode endpoints with their grants and AADSTS-coded errors, and Graph's `calendarView`,
+//! `events` and `calendars` with bearer checks, paging by opaque next links,
 //! `$top`/`$select`/`$orderby`, `Prefer: outlook.timezone` and Graph's error shape. Calendars
 //! are generated from a seed, so a test can ask for the [`SimHandle::ground_truth`] of any
 //! window and compare. Faults (throttling, 5xx, dropped connections, latency, forced 401s)
 //! are injected on demand and everything is counted ([`Counters`]).
 //!
+//! The crate stands alone: it knows nothing of the engine or the node kit, and converts time
+//! zones with its own [`time`] module, so its calendars are an independent witness of a flow's
+//! conversions.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use weft::sim::{SimConfig, Simulator};
+//! use weft_sim::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::default()).await?;
 //! println!("token URL {}, Graph at {}", sim.token_url(), sim.graph_base());
 //! sim.shutdown().await;
@@ -41,6 +45,7 @@ mod inject;
 mod mailbox;
 mod rng;
 mod state;
+pub mod time;
 mod urlenc;
 
 use std::io;

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::sim::config::{SimApp, TENANT_ID};
-use crate::sim::state::{State, lock};
+use crate::config::{SimApp, TENANT_ID};
+use crate::state::{State, lock};
 
 use super::scope::{has, response_scope};
 use super::store::{AccessGrant, Principal, RefreshGrant};

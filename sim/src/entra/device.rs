@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use crate::sim::state::{State, lock};
+use crate::state::{State, lock};
 
 use super::error::{EntraError, escape_html, no_store};
 use super::store::{DeviceGrant, DeviceStatus};

@@ -16,12 +16,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::sim::config::SimUser;
-use crate::sim::conn::ConnTag;
-use crate::sim::entra::store::Principal;
-use crate::sim::event::{Event, make_id};
-use crate::sim::inject::{Injected, inject};
-use crate::sim::state::{State, client_request_id};
+use crate::config::SimUser;
+use crate::conn::ConnTag;
+use crate::entra::store::Principal;
+use crate::event::{Event, make_id};
+use crate::inject::{Injected, inject};
+use crate::state::{State, client_request_id};
 
 use error::GraphError;
 pub(crate) use list::Page;
@@ -316,7 +316,8 @@ fn serve(
 /// headers: preferences Graph ignores must not make new keys).
 fn page_key(user: &SimUser, link_base: &str, uri: &Uri, headers: &HeaderMap) -> String {
     let prefer = Prefer::from_headers(headers);
-    format!("{}\n{link_base}\n{uri}\n{:?}\n{:?}", user.id, prefer.time_zone, prefer.max_page_size)
+    let zone = prefer.time_zone.as_ref().map(|(name, _)| name);
+    format!("{}\n{link_base}\n{uri}\n{zone:?}\n{:?}", user.id, prefer.max_page_size)
 }
 
 fn list(
