@@ -196,20 +196,6 @@ impl Registry {
         Self { kinds: IndexMap::new() }
     }
 
-    /// The built-in kinds.
-    pub fn builtin() -> Self {
-        use crate::kinds::*;
-        let mut registry = Self::empty();
-        registry.register::<authentication::AuthenticationConfig>();
-        registry.register::<http_request::HttpRequestConfig>();
-        registry.register::<json_import::JsonImportConfig>();
-        registry.register::<decision::DecisionConfig>();
-        registry.register::<assign::AssignConfig>();
-        registry.register::<r#loop::LoopConfig>();
-        registry.register::<end::EndConfig>();
-        registry
-    }
-
     /// Adds (or replaces) the kind of config `C`.
     pub fn register<C: NodeConfig>(&mut self) {
         self.kinds.insert(C::KIND, Box::new(Typed::<C>::new()));
@@ -228,12 +214,6 @@ impl Registry {
     /// The names of all kinds.
     pub fn names(&self) -> Vec<&'static str> {
         self.kinds.keys().copied().collect()
-    }
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Self::builtin()
     }
 }
 

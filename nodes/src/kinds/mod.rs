@@ -9,7 +9,29 @@ pub mod json_import;
 pub mod r#loop;
 
 use crate::expr::EvalError;
+use crate::kind::Registry;
 use crate::node::NodeError;
+
+impl Registry {
+    /// The built-in kinds.
+    pub fn builtin() -> Self {
+        let mut registry = Self::empty();
+        registry.register::<authentication::AuthenticationConfig>();
+        registry.register::<http_request::HttpRequestConfig>();
+        registry.register::<json_import::JsonImportConfig>();
+        registry.register::<decision::DecisionConfig>();
+        registry.register::<assign::AssignConfig>();
+        registry.register::<r#loop::LoopConfig>();
+        registry.register::<end::EndConfig>();
+        registry
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
 
 /// A node error for an expression in `field` that failed to evaluate.
 pub(crate) fn eval_failed(field: &str, err: EvalError) -> NodeError {
