@@ -21,3 +21,6 @@ pub mod testing;
 pub mod trace;
 
 pub use weft_nodes as nodes;
+
+#[cfg(test)]
+mod custom_kind;

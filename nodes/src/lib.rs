@@ -28,7 +28,7 @@ pub use clip::clip;
 pub use diagnostic::{Diagnostic, Severity};
 pub use error::NodeError;
 pub use interrupt::{Interrupt, Stop};
-pub use kind::{CompileCx, Kind, NodeConfig, Registry};
+pub use kind::{CompileCx, Kind, KindInfo, NodeConfig, Registry};
 pub use node::{Node, NodeFuture, Outcome, RunCx};
 pub use secret::Secret;
 pub use services::{Credentials, Services, SignIn};

@@ -6,7 +6,7 @@ use super::paging::Paginate;
 use super::request::{Body, compile_json};
 use super::retry::Retry;
 use crate::clip::clip;
-use crate::kind::{CompileCx, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
 use crate::node::Node;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -143,6 +143,14 @@ fn is_header_name(name: &str) -> bool {
 impl NodeConfig for HttpRequestConfig {
     const KIND: &'static str = "http_request";
     const DESCRIPTION: &'static str = "Calls an HTTP API";
+    const INFO: &'static KindInfo = &KindInfo {
+        status_exits: true,
+        glyph: "⇄",
+        expressions: &["/paginate/next"],
+        templates: &["/url", "/query", "/headers", "/body", "/body_text"],
+        profiles: &["/auth"],
+        ..KindInfo::DEFAULT
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let mut ok = true;

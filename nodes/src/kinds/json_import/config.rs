@@ -5,7 +5,7 @@ use super::fast::Plan;
 use super::mapping::{FieldMapping, item_properties};
 use super::shape::FieldType;
 use super::{JsonImport, Target};
-use crate::kind::{CompileCx, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
 use crate::node::Node;
 use crate::vars::VarPath;
 use indexmap::IndexMap;
@@ -40,6 +40,8 @@ pub struct JsonImportConfig {
 impl NodeConfig for JsonImportConfig {
     const KIND: &'static str = "json_import";
     const DESCRIPTION: &'static str = "Maps a JSON document into a list in the flow's data";
+    const INFO: &'static KindInfo =
+        &KindInfo { glyph: "⇣", expressions: &["/from", "/map"], ..KindInfo::DEFAULT };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         self.compile(cx).map(|node| Box::new(node) as Box<dyn Node>)
