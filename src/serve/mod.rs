@@ -29,6 +29,7 @@
 mod access;
 mod api;
 mod catalog;
+mod reply;
 
 use crate::auth::TokenManager;
 use std::fmt;
