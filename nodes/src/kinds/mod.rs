@@ -1,4 +1,4 @@
-//! The built-in node kinds, one file each.
+//! The built-in node kinds, one module each, and the registry of them.
 
 pub mod assign;
 pub mod authentication;

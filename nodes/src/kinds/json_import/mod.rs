@@ -3,10 +3,10 @@
 //! The whole list is built before anything is written, so a failure at item 17 leaves `vars`
 //! as it was.
 //!
-//! Its parts: the fields and their checks (`config`), the general path here (Rhai for `map`,
-//! then shaping, `shape`), a `map` of field paths done natively (`mapping`) and the fast path
-//! that does `map` and `fields` together straight from JSON text (`fast`), which only ever
-//! gives what the general path gives (`tests`).
+//! Its parts: the fields and their checks (`config`); the general path, here: each item through
+//! `map` (by Rhai, or natively for a map of field paths, `mapping`), then shaped to `fields`
+//! (`shape`); and the fast path, `map` and `fields` together straight from JSON text or parsed
+//! items (`fast`), which only ever gives what the general path gives (`tests`).
 
 mod config;
 mod fast;
