@@ -2,6 +2,7 @@
 
 use crate::flow::Flow;
 use std::fmt::Write;
+use weft_nodes::kind::Shape;
 
 fn label(flow: &Flow, id: &str) -> String {
     let node = flow.node(id);
@@ -20,12 +21,11 @@ pub fn mermaid(flow: &Flow) -> String {
     let start = &flow.start().id;
     for node in flow.nodes() {
         let (id, text) = (&node.id, escape(&label(flow, &node.id)));
-        let _ = if node.kind == "decision" {
-            writeln!(out, "    n_{id}{{\"{text}\"}}")
-        } else if node.kind == "end" || node.id == *start {
-            writeln!(out, "    n_{id}([\"{text}\"])")
-        } else {
-            writeln!(out, "    n_{id}[\"{text}\"]")
+        let _ = match node.info.shape {
+            Shape::Diamond => writeln!(out, "    n_{id}{{\"{text}\"}}"),
+            Shape::Oval => writeln!(out, "    n_{id}([\"{text}\"])"),
+            Shape::Box if node.id == *start => writeln!(out, "    n_{id}([\"{text}\"])"),
+            Shape::Box => writeln!(out, "    n_{id}[\"{text}\"]"),
         };
     }
     for (from, exit, to) in flow.edges() {
@@ -42,10 +42,10 @@ pub fn dot(flow: &Flow) -> String {
         quote(&flow.name)
     );
     for node in flow.nodes() {
-        let shape = match node.kind {
-            "decision" => ", shape=diamond",
-            "end" => ", shape=oval",
-            _ => "",
+        let shape = match node.info.shape {
+            Shape::Diamond => ", shape=diamond",
+            Shape::Oval => ", shape=oval",
+            Shape::Box => "",
         };
         let _ = writeln!(
             out,

@@ -21,4 +21,7 @@ pub mod trace;
 
 pub use weft_nodes as nodes;
 
+#[cfg(test)]
+mod custom_kind;
+
 pub use engine::Engine;

@@ -188,6 +188,10 @@ async fn get_validate_and_kinds() {
     let http = http.unwrap();
     assert!(http["schema"]["properties"]["url"].is_object());
     assert!(!http["description"].as_str().unwrap().is_empty());
+    // What the kind says about itself, for the editor.
+    assert_eq!(http["glyph"], "⇄");
+    assert_eq!(http["schema"]["x-weft-status-exits"], true);
+    assert_eq!(http["schema"]["x-weft-templates"][0], "/url");
 
     let svg = s.get("/api/flows/countdown.flow.json/svg").send().await.unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");

@@ -309,6 +309,23 @@ async fn edit_a_flow_in_the_browser() {
     b.until("redo", &format!("return document.querySelector(\"{field}\").value === 'vars.seen'"))
         .await;
 
+    // A decision that doesn't compile still shows the exits its fields name (what its kind
+    // says of itself), and its conditions are expressions: text areas.
+    b.click("g.node[data-id=more] rect").await;
+    let when = "#panel textarea[data-pointer='/nodes/1/conditions/0/when']";
+    b.until("the decision's form", &format!("return !!document.querySelector(\"{when}\")")).await;
+    b.type_into(when, "vars.n >").await;
+    b.until(
+        "the decision's exits",
+        "return document.getElementById('validity').textContent === '1 error' && \
+         [...document.querySelectorAll('g.node[data-id=more] circle.handle')] \
+         .map((c) => c.dataset.exit).join() === 'tick,done,error'",
+    )
+    .await;
+    b.type_into(when, "vars.n > 0").await;
+    b.until("valid again", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+
     // A node from the palette, then deleted again.
     b.click("#palette button[data-kind=decision]").await;
     b.until(

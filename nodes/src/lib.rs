@@ -12,6 +12,7 @@
 pub mod alloc;
 pub mod clip;
 pub mod diagnostic;
+pub mod error;
 pub mod expr;
 pub mod interrupt;
 pub mod kind;
@@ -25,9 +26,10 @@ pub mod vars;
 
 pub use clip::clip;
 pub use diagnostic::{Diagnostic, Severity};
+pub use error::NodeError;
 pub use interrupt::{Interrupt, Stop};
-pub use kind::{CompileCx, Kind, NodeConfig, Registry};
-pub use node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+pub use kind::{CompileCx, Kind, KindInfo, NodeConfig, Registry};
+pub use node::{Node, NodeFuture, Outcome, RunCx};
 pub use secret::Secret;
 pub use services::{Credentials, Services, SignIn};
 pub use vars::{VarPath, Vars, Written};

@@ -1,7 +1,7 @@
 //! What nodes may ask of the process they run in: sign-ins and credentials (the token
 //! manager). The executor provides implementations; a test harness may provide stand-ins.
 
-use crate::node::NodeError;
+use crate::error::NodeError;
 use crate::scrub::Scrubber;
 use crate::secret::Secret;
 use std::future::Future;

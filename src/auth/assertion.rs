@@ -2,16 +2,27 @@
 //! production: a JWT signed with the certificate's RSA key, naming the certificate by its
 //! SHA-256 thumbprint (`x5t#S256`).
 
-use super::profiles::SignatureAlgorithm;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::signature::RsaKeyPair;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
 /// The `client_assertion_type` of a JWT client assertion.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How a client assertion is signed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum SignatureAlgorithm {
+    /// RSASSA-PSS with SHA-256.
+    #[default]
+    PS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+}
 
 /// A client certificate: its thumbprint and signing key.
 #[derive(Clone)]

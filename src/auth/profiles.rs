@@ -4,7 +4,7 @@
 //! The file holds references, never secret values; secrets are resolved into [`Secret`]s, which
 //! never print.
 
-use super::assertion::ClientCertificate;
+use super::assertion::{ClientCertificate, SignatureAlgorithm};
 use super::hosts::HostPattern;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -158,16 +158,6 @@ pub struct CertificateWire {
     /// The signature algorithm (default PS256).
     #[serde(default)]
     pub algorithm: Option<SignatureAlgorithm>,
-}
-
-/// How a client assertion is signed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum SignatureAlgorithm {
-    /// RSASSA-PSS with SHA-256.
-    #[default]
-    PS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
 }
 
 /// A `bearer` profile.

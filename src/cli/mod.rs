@@ -124,7 +124,7 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
             GraphFormat::Svg => std::fs::read(path)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .map(|value| weft::studio::svg::Drawing::of(&value).svg())
+                .map(|value| weft::studio::svg::Drawing::of(&value, &Registry::builtin()).svg())
                 .unwrap_or_default(),
         }
     );

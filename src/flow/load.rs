@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use weft_nodes::clip::{self, clip};
 use weft_nodes::expr::{ExprEngine, VarReads, json_to_dynamic};
-use weft_nodes::kind::{CompileCx, escape_token, serde_path_pointer as serde_pointer};
+use weft_nodes::kind::{CompileCx, KindInfo, escape_token, serde_path_pointer as serde_pointer};
 use weft_nodes::vars::is_identifier;
 use weft_nodes::{Diagnostic, Node, Registry};
 
@@ -131,10 +131,11 @@ struct Build<'l> {
     reads: VarReads,
 }
 
-/// A node as far as it could be read: id and kind, and the built node when that worked.
+/// A node as far as it could be read: id, kind (its name and what it says about itself), and the
+/// built node when that worked.
 struct Partial {
     id: Option<String>,
-    kind: Option<&'static str>,
+    kind: Option<(&'static str, &'static KindInfo)>,
     title: Option<String>,
     position: Option<[f64; 2]>,
     node: Option<Box<dyn Node>>,
@@ -222,13 +223,15 @@ impl Build<'_> {
         let start = start?;
         let mut graph = DiGraph::with_capacity(nodes.len(), edges.len());
         for partial in nodes {
-            let (Some(id), Some(kind), Some(node)) = (partial.id, partial.kind, partial.node)
+            let (Some(id), Some((kind, info)), Some(node)) =
+                (partial.id, partial.kind, partial.node)
             else {
                 return None;
             };
             graph.add_node(FlowNode {
                 id,
                 kind,
+                info,
                 title: partial.title,
                 position: partial.position,
                 node,
@@ -404,7 +407,7 @@ impl Build<'_> {
         };
         debug_assert!(NODE_COMMON_FIELDS.iter().all(|f| !fields.contains_key(*f)));
         if let Some(kind) = kind {
-            partial.kind = Some(kind.name());
+            partial.kind = Some((kind.name(), kind.info()));
             let mut cx =
                 CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics);
             partial.node = kind.compile(fields, &mut cx);
@@ -459,7 +462,7 @@ impl Build<'_> {
                 continue;
             };
             let source = &nodes[from];
-            if let (Some(node), Some(kind)) = (&source.node, source.kind)
+            if let (Some(node), Some((kind, _))) = (&source.node, source.kind)
                 && !node.accepts_exit(&exit)
             {
                 // Once per node: listing a node's exits costs as many as it has.
@@ -545,12 +548,12 @@ impl Build<'_> {
     }
 }
 
-/// Works out each loop's body: the nodes reachable from its `next` exit that lead back to it
-/// without passing through it. Such nodes share the loop's strongly connected component, so
-/// the search stays inside it.
+/// Works out the body of each node whose kind has exits that loop back (a loop's `next`): the
+/// nodes reachable from those exits that lead back to it without passing through it. Such nodes
+/// share the node's strongly connected component, so the search stays inside it.
 fn find_loop_bodies(graph: &mut DiGraph<FlowNode, String>) {
     let loops: Vec<NodeIndex> =
-        graph.node_indices().filter(|&ix| graph[ix].kind == "loop").collect();
+        graph.node_indices().filter(|&ix| !graph[ix].info.loop_exits.is_empty()).collect();
     if loops.is_empty() {
         return;
     }
@@ -561,26 +564,40 @@ fn find_loop_bodies(graph: &mut DiGraph<FlowNode, String>) {
         }
     }
     for l in loops {
-        let next = graph.edges(l).find(|e| e.weight() == "next").map(|e| e.target());
+        let loop_exits = graph[l].info.loop_exits;
+        let firsts: Vec<NodeIndex> = graph
+            .edges(l)
+            .filter(|e| loop_exits.contains(&e.weight().as_str()))
+            .map(|e| e.target())
+            .collect();
         let mut body = Vec::new();
-        if let Some(first) = next {
+        let mut seen: Option<Vec<bool>> = None;
+        for first in firsts {
             if first == l {
-                body.push(l);
-            } else if component[first.index()] == component[l.index()] {
-                let mut seen = vec![false; graph.node_count()];
-                let mut stack = vec![first];
-                seen[first.index()] = true;
-                while let Some(ix) = stack.pop() {
-                    body.push(ix);
-                    for e in graph.edges(ix) {
-                        let t = e.target();
-                        if t == l {
-                            continue;
-                        }
-                        if !seen[t.index()] && component[t.index()] == component[l.index()] {
-                            seen[t.index()] = true;
-                            stack.push(t);
-                        }
+                if !body.contains(&l) {
+                    body.push(l);
+                }
+                continue;
+            }
+            if component[first.index()] != component[l.index()] {
+                continue;
+            }
+            let seen = seen.get_or_insert_with(|| vec![false; graph.node_count()]);
+            if seen[first.index()] {
+                continue;
+            }
+            let mut stack = vec![first];
+            seen[first.index()] = true;
+            while let Some(ix) = stack.pop() {
+                body.push(ix);
+                for e in graph.edges(ix) {
+                    let t = e.target();
+                    if t == l {
+                        continue;
+                    }
+                    if !seen[t.index()] && component[t.index()] == component[l.index()] {
+                        seen[t.index()] = true;
+                        stack.push(t);
                     }
                 }
             }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use weft_nodes::Node;
 use weft_nodes::expr::VarReads;
+use weft_nodes::kind::KindInfo;
 
 /// A loaded flow.
 pub struct Flow {
@@ -37,13 +38,16 @@ pub struct FlowNode {
     pub id: String,
     /// Its kind's name.
     pub kind: &'static str,
+    /// What its kind says about itself (exits that loop back, how it is drawn, …).
+    pub info: &'static KindInfo,
     /// Its label, if any.
     pub title: Option<String>,
     /// Where the modeler draws it.
     pub position: Option<[f64; 2]>,
     /// The built node.
     pub node: Box<dyn Node>,
-    /// For a `loop`: the nodes of its body (sorted), from which an arrival continues it.
+    /// For a node whose kind has exits that loop back (a `loop`'s `next`): the nodes of its
+    /// body (sorted), from which an arrival continues it.
     pub loop_body: Option<Vec<NodeIndex>>,
 }
 

@@ -1,4 +1,5 @@
-//! JSON Schemas of the file formats, generated from the wire types and the node kinds' configs.
+//! JSON Schemas of the file formats, generated from the wire types and the node kinds' configs;
+//! each kind's node schema carries what the kind says about itself as `x-weft-*` annotations.
 
 use super::wire::{FlowFile, NodeWire};
 use serde_json::{Map, Value, json};
@@ -27,14 +28,18 @@ pub fn flow_schema(registry: &Registry) -> Value {
         if let Some(Value::Array(own)) = kind_schema.get("required") {
             required.extend(own.iter().cloned());
         }
-        variants.push(json!({
+        let mut variant = json!({
             "title": kind.name(),
             "description": kind.description(),
             "type": "object",
             "properties": properties,
             "required": required,
             "additionalProperties": false,
-        }));
+        });
+        if let Value::Object(variant) = &mut variant {
+            variant.extend(kind.info().annotations());
+        }
+        variants.push(variant);
     }
     if let Some(nodes) = schema.pointer_mut("/properties/nodes") {
         nodes["items"] = json!({ "oneOf": variants });

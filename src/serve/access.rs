@@ -55,7 +55,7 @@ pub(super) async fn require_local(
 
 /// An error answer after which the connection is closed.
 fn refuse(refusal: Refusal) -> Response {
-    let mut response = super::api::error(refusal.status, refusal.message);
+    let mut response = super::reply::error(refusal.status, refusal.message);
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

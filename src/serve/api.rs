@@ -2,6 +2,7 @@
 
 use super::access::{AccessToken, LocalOnly, require_local, require_token};
 use super::catalog::{Catalog, Entry};
+use super::reply::{error, json_bytes, json_value};
 use super::{Phase, ServeConfig};
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
 use crate::params::{self, ParamError};
@@ -13,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -100,22 +101,6 @@ pub(super) fn router(
             require_local,
         )),
     }
-}
-
-/// A JSON answer from already serialised bytes.
-fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    let json = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
-    (status, json, body.into()).into_response()
-}
-
-/// A JSON answer.
-fn json_value(status: StatusCode, body: &Value) -> Response {
-    json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
-}
-
-/// `{ "error": { "message": … } }`.
-pub(super) fn error(status: StatusCode, message: &str) -> Response {
-    json_value(status, &json!({ "error": { "message": message } }))
 }
 
 async fn not_found() -> Response {

@@ -1,4 +1,4 @@
-//! `weft serve`: the runner as a long-running HTTP service (DESIGN §7).
+//! `weft serve`: the runner as a long-running HTTP service.
 //!
 //! Every `*.flow.json` in a directory is loaded and compiled once at start; the compiled flows,
 //! the token manager, the HTTP client and the expression engine are shared by every run, and
@@ -29,6 +29,7 @@
 mod access;
 mod api;
 mod catalog;
+mod reply;
 
 use crate::Engine;
 use crate::auth::TokenManager;

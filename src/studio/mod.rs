@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
+use weft_nodes::Registry;
 
 /// The header that carries the access token.
 pub const TOKEN_HEADER: &str = "x-weft-token";
@@ -527,8 +528,9 @@ async fn save_flow(
         .into_response()
 }
 
-fn svg_response(value: &Value) -> Response {
-    ([(header::CONTENT_TYPE, "image/svg+xml")], svg::Drawing::of(value).svg()).into_response()
+fn svg_response(value: &Value, registry: &Registry) -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg::Drawing::of(value, registry).svg())
+        .into_response()
 }
 
 async fn flow_svg(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<String>) -> Response {
@@ -537,36 +539,39 @@ async fn flow_svg(State(state): State<Arc<AppState>>, UrlPath(file): UrlPath<Str
         Err(refused) => return refused.into_response(),
     };
     match read_file(path).await.map(|b| serde_json::from_slice::<Value>(&b)) {
-        Ok(Ok(value)) => svg_response(&value),
+        Ok(Ok(value)) => svg_response(&value, state.engine.loader().registry()),
         Ok(Err(err)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("not JSON: {err}")),
         Err(FsError::NotFound { .. }) => error(StatusCode::NOT_FOUND, format!("no flow `{file}`")),
         Err(err) => file_refused(&state, err).into_response(),
     }
 }
 
-async fn post_svg(body: Bytes) -> Response {
+async fn post_svg(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     match parse_body(&body) {
-        Ok(value) => svg_response(&value),
+        Ok(value) => svg_response(&value, state.engine.loader().registry()),
         Err(refused) => refused.into_response(),
     }
 }
 
 async fn kinds(State(state): State<Arc<AppState>>) -> Response {
-    let kinds: Vec<Value> = state
-        .engine
-        .loader()
-        .registry()
+    axum::Json(kinds_of(state.engine.loader().registry())).into_response()
+}
+
+/// `{ kinds: [{ name, description, glyph, schema }] }`: the palette, and in each schema what the
+/// kind says about itself (`x-weft-*`: exits, expression fields, status exits, …).
+pub(crate) fn kinds_of(registry: &Registry) -> Value {
+    let kinds: Vec<Value> = registry
         .kinds()
         .map(|k| {
             json!({
                 "name": k.name(),
                 "description": k.description(),
-                "glyph": svg::glyph(k.name()),
+                "glyph": k.info().glyph,
                 "schema": k.schema(),
             })
         })
         .collect();
-    axum::Json(json!({ "kinds": kinds })).into_response()
+    json!({ "kinds": kinds })
 }
 
 /// What the run form starts with: `{ profiles, params, sim }` (no secret: the environment
@@ -611,8 +616,8 @@ async fn profiles_files(dir: &Path) -> Vec<String> {
 }
 
 /// The profiles a flow uses, by name in file order: from its built nodes when it loads, else
-/// from the `profile` and `auth` fields of its nodes.
-fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
+/// from the fields their kinds say name profiles.
+pub(crate) fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut add = |name: &str| {
         if !names.iter().any(|n| n == name) {
@@ -625,10 +630,9 @@ fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
         }
     } else {
         for node in value.get("nodes").and_then(Value::as_array).into_iter().flatten() {
-            for key in ["profile", "auth"] {
-                if let Some(name) = node.get(key).and_then(Value::as_str) {
-                    add(name);
-                }
+            let kind = node.get("type").and_then(Value::as_str);
+            if let Some(kind) = kind.and_then(|kind| loader.registry().get(kind)) {
+                kind.info().profile_names(node).into_iter().for_each(&mut add);
             }
         }
     }

@@ -4,6 +4,8 @@
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
+use weft_nodes::Registry;
+use weft_nodes::kind::KindInfo;
 
 /// Width of a node's box.
 pub const NODE_WIDTH: f64 = 170.0;
@@ -21,6 +23,8 @@ pub struct DrawNode {
     pub id: String,
     /// Its kind.
     pub kind: String,
+    /// Its kind's glyph (`•` for a kind the registry doesn't know).
+    pub glyph: &'static str,
     /// Its title, if any.
     pub title: Option<String>,
     /// Its top-left corner: the file's `position`, or the automatic layout's.
@@ -34,20 +38,6 @@ pub struct Drawing {
     pub nodes: Vec<DrawNode>,
     /// The edges, in file order.
     pub edges: Vec<(String, String, String)>,
-}
-
-/// The text glyph that stands for a node kind.
-pub fn glyph(kind: &str) -> &'static str {
-    match kind {
-        "authentication" => "⇥",
-        "http_request" => "⇄",
-        "json_import" => "⇣",
-        "decision" => "◇",
-        "assign" => "≔",
-        "end" => "■",
-        "loop" => "↻",
-        _ => "•",
-    }
 }
 
 /// Positions for the nodes that have none: layers by distance from `start` (breadth first,
@@ -122,8 +112,9 @@ fn edges_of(value: &Value) -> Vec<(String, String, String)> {
 }
 
 impl Drawing {
-    /// The drawing of a flow document (checked or not: what can't be read is left out).
-    pub fn of(value: &Value) -> Self {
+    /// The drawing of a flow document (checked or not: what can't be read is left out), with
+    /// the glyphs of the kinds in `registry`.
+    pub fn of(value: &Value, registry: &Registry) -> Self {
         let auto = layout(value);
         let nodes = value
             .get("nodes")
@@ -134,8 +125,11 @@ impl Drawing {
             .filter_map(|n| {
                 let id = n.get("id")?.as_str()?.to_owned();
                 let position = position_of(n).or_else(|| auto.get(&id).copied())?;
+                let kind = n.get("type").and_then(Value::as_str).unwrap_or("?");
+                let info = registry.get(kind).map_or(&KindInfo::DEFAULT, |k| k.info());
                 Some(DrawNode {
-                    kind: n.get("type").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                    kind: kind.to_owned(),
+                    glyph: info.glyph,
                     title: n.get("title").and_then(Value::as_str).map(str::to_owned),
                     id,
                     position,
@@ -189,7 +183,7 @@ impl Drawing {
                  <text x=\"{}\" y=\"{}\" fill=\"#666\" font-size=\"11\">{}</text></g>",
                 x + 10.0,
                 y + 32.0,
-                glyph(&n.kind),
+                n.glyph,
                 x + 36.0,
                 y + 22.0,
                 escape(label),
@@ -233,7 +227,7 @@ mod tests {
         assert_eq!(auto["c"], [40.0, 140.0]);
         assert_eq!(auto["d"], [40.0, 240.0]);
         assert!(!auto.contains_key("b"));
-        let svg = Drawing::of(&flow).svg();
+        let svg = Drawing::of(&flow, &Registry::builtin()).svg();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains(">error</text>"));
     }

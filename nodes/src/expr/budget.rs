@@ -8,7 +8,7 @@
 //! The heap is read at every operation (a thread-local read) when the counting allocator is
 //! installed ([`crate::alloc`]).
 
-use super::Limits;
+use super::limits::Limits;
 use crate::alloc::thread_heap_bytes;
 use crate::interrupt::{Interrupt, Stop};
 use rhai::Dynamic;

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{
@@ -10,75 +9,21 @@ use rhai::packages::{
     BasicMapPackage, BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage,
     MoreStringPackage, Package,
 };
-use rhai::{AST, Dynamic, Engine, EvalAltResult, ParseError, Scope};
+use rhai::{Dynamic, Engine, EvalAltResult, ParseError, Scope};
 
 use super::budget::{self, Exceeded};
 use crate::interrupt::{Interrupt, Stop};
 
+use super::compiled::{Expr, SyntaxError};
 use super::convert::stringify;
 use super::helpers::{self, clock::Clock, clock::with_clock};
+use super::limits::Limits;
 use super::plain::PlainPath;
 use super::reads::VarReads;
 use super::template::{self, Part, RawPart, Template};
 
 /// Longest error message an evaluation reports (messages never carry whole values).
 const MESSAGE_MAX: usize = 500;
-
-/// Limits on what an expression may compute.
-///
-/// They bound values the expression *builds*; the flow's own data (`params`, `vars`) is bounded
-/// by the flow's limits, so a 100 000-item list in `vars` can be read, counted and indexed.
-/// `0` in any field means "no limit" (as in Rhai); don't use it for untrusted flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Rhai operations per evaluation (each step of a loop, call, closure…).
-    pub max_operations: u64,
-    /// Nested function/closure calls.
-    pub max_call_levels: usize,
-    /// Nesting depth of the expression's syntax tree.
-    pub max_expr_depth: usize,
-    /// Bytes in one string (also the length of a rendered template).
-    pub max_string_size: usize,
-    /// Elements in one array (counting nested arrays).
-    pub max_array_size: usize,
-    /// Entries in one object map (counting nested maps).
-    pub max_map_size: usize,
-    /// Wall-clock time one evaluation may take (`None`: no limit). A safety net for work that
-    /// grows faster than the operation count (Rhai copies arrays and re-measures values).
-    pub max_duration: Option<Duration>,
-    /// Heap bytes one evaluation may hold at once, counted over everything it builds (nested
-    /// values too) by the counting allocator ([`crate::alloc`]); not enforced where that
-    /// allocator is not installed. Checked between operations: one operation (a copy of a large
-    /// map) may pass it before it is stopped.
-    pub max_memory: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_operations: 1_000_000,
-            max_call_levels: 32,
-            max_expr_depth: 64,
-            max_string_size: 64 * 1024 * 1024,
-            max_array_size: 10_000_000,
-            max_map_size: 10_000_000,
-            max_duration: Some(Duration::from_secs(10)),
-            max_memory: 256 * 1024 * 1024,
-        }
-    }
-}
-
-/// An expression or template that doesn't compile.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message} (line {line}, column {column})")]
-pub struct SyntaxError {
-    /// What is wrong, in Rhai's words.
-    pub message: String,
-    /// 1-based line inside the source (the expression or the whole template).
-    pub line: usize,
-    /// 1-based column (in characters) inside that line.
-    pub column: usize,
-}
 
 /// Why an evaluation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,39 +55,6 @@ impl EvalError {
 
     fn limit(message: impl Into<String>) -> Self {
         Self { kind: EvalErrorKind::Limit, message: message.into() }
-    }
-}
-
-/// A compiled expression: cheap to clone, shareable between threads and runs.
-#[derive(Clone)]
-pub struct Expr {
-    ast: Arc<AST>,
-    source: Arc<str>,
-    /// Where the source starts in the text it came from (1-based line and column): `(1, 1)`
-    /// for a plain expression, the hole's place for a template hole.
-    origin: (usize, usize),
-    reads: Arc<VarReads>,
-    /// Set when the expression only reads members (`params.from`): read without Rhai.
-    plain: Option<Arc<PlainPath>>,
-}
-
-impl Expr {
-    /// The Rhai source it was compiled from.
-    #[must_use]
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// The parts of `vars` the expression can read.
-    #[must_use]
-    pub fn reads(&self) -> &VarReads {
-        &self.reads
-    }
-}
-
-impl fmt::Debug for Expr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Expr").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -744,6 +656,7 @@ mod tests {
     use crate::expr::{dynamic_to_json, json_to_dynamic};
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
+    use std::time::Duration;
     use std::time::Instant;
 
     fn engine() -> ExprEngine {

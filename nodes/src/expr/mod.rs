@@ -7,9 +7,11 @@
 //! flow's data.
 
 mod budget;
+mod compiled;
 mod convert;
 mod engine;
 mod helpers;
+mod limits;
 // Public for the fuzz targets (`fuzz/targets.rs`) only.
 #[doc(hidden)]
 pub mod pick;
@@ -19,11 +21,13 @@ mod template;
 pub mod time;
 mod write_json;
 
+pub use compiled::{Expr, SyntaxError};
 pub use convert::{
     ConvertError, Streamed, dynamic_to_json, json_to_dynamic, parse_json, stream_array,
 };
-pub use engine::{EvalError, EvalErrorKind, Expr, ExprEngine, ExprScope, Limits, SyntaxError};
+pub use engine::{EvalError, EvalErrorKind, ExprEngine, ExprScope};
 pub use helpers::clock::{Clock, with_clock};
+pub use limits::Limits;
 pub use reads::VarReads;
 pub use template::Template;
 pub use write_json::{AsJson, check_json};

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::engine::{Expr, SyntaxError};
+use super::compiled::{Expr, SyntaxError};
 use super::reads::VarReads;
 
 /// One piece of a compiled template.

@@ -3,7 +3,7 @@
 use super::eval_failed;
 use crate::clip::clip;
 use crate::expr::Expr;
-use crate::kind::{CompileCx, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::{VarPath, VarsError};
 use indexmap::IndexMap;
@@ -26,6 +26,8 @@ pub struct Assign {
 impl NodeConfig for AssignConfig {
     const KIND: &'static str = "assign";
     const DESCRIPTION: &'static str = "Sets variables from expressions";
+    const INFO: &'static KindInfo =
+        &KindInfo { glyph: "≔", expressions: &["/set"], ..KindInfo::DEFAULT };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let mut ok = true;

@@ -1,6 +1,6 @@
 //! `authentication`: signs in with an authorization profile and records who is signed in.
 
-use crate::kind::{CompileCx, NodeConfig};
+use crate::kind::{CompileCx, KindInfo, NodeConfig};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use rhai::{Array, Dynamic, Map};
@@ -29,6 +29,12 @@ pub struct Authentication {
 impl NodeConfig for AuthenticationConfig {
     const KIND: &'static str = "authentication";
     const DESCRIPTION: &'static str = "Signs in with an authorization profile";
+    const INFO: &'static KindInfo = &KindInfo {
+        exits: &["ok", "unauthenticated", "error"],
+        glyph: "⇥",
+        profiles: &["/profile"],
+        ..KindInfo::DEFAULT
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         if self.profile.trim().is_empty() {

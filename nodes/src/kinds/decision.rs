@@ -2,7 +2,7 @@
 
 use super::{eval_failed, type_name};
 use crate::expr::Expr;
-use crate::kind::{CompileCx, NodeConfig};
+use crate::kind::{CompileCx, KindInfo, NodeConfig, Shape};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use indexmap::IndexSet;
 use schemars::JsonSchema;
@@ -50,6 +50,14 @@ fn check_exit(cx: &mut CompileCx<'_>, field: &str, exit: &str) -> bool {
 impl NodeConfig for DecisionConfig {
     const KIND: &'static str = "decision";
     const DESCRIPTION: &'static str = "Branches: the first condition that holds picks the exit";
+    const INFO: &'static KindInfo = &KindInfo {
+        exits: &["error"],
+        exit_fields: &["/conditions/*/exit", "/otherwise"],
+        shape: Shape::Diamond,
+        glyph: "◇",
+        expressions: &["/conditions/*/when"],
+        ..KindInfo::DEFAULT
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let mut ok = true;

@@ -2,7 +2,7 @@
 
 use super::eval_failed;
 use crate::expr::Expr;
-use crate::kind::{CompileCx, NodeConfig};
+use crate::kind::{CompileCx, KindInfo, NodeConfig, Shape};
 use crate::node::{Node, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use schemars::JsonSchema;
@@ -42,6 +42,13 @@ pub struct End {
 impl NodeConfig for EndConfig {
     const KIND: &'static str = "end";
     const DESCRIPTION: &'static str = "Ends the run with a result";
+    const INFO: &'static KindInfo = &KindInfo {
+        exits: &[],
+        shape: Shape::Oval,
+        glyph: "■",
+        expressions: &["/result"],
+        ..KindInfo::DEFAULT
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let result = match &self.result {

@@ -1,11 +1,12 @@
 //! `loop`: takes `next` once per element of a list, then `done`.
 //!
 //! The loop keeps its position while its iterations come back to it; an arrival from outside
-//! its body (which the executor works out when the flow loads) starts it afresh.
+//! its body starts it afresh. Its body is what `next` leads to that comes back: the loader works
+//! it out when the flow loads, since the kind declares that `next` loops back.
 
 use super::{eval_failed, type_name};
 use crate::expr::Expr;
-use crate::kind::{CompileCx, NodeConfig};
+use crate::kind::{CompileCx, KindInfo, NodeConfig};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use rhai::{Array, Dynamic};
@@ -41,6 +42,13 @@ struct Position {
 impl NodeConfig for LoopConfig {
     const KIND: &'static str = "loop";
     const DESCRIPTION: &'static str = "Walks a list: `next` per element, then `done`";
+    const INFO: &'static KindInfo = &KindInfo {
+        exits: &["next", "done", "error"],
+        loop_exits: &["next"],
+        glyph: "↻",
+        expressions: &["/over"],
+        ..KindInfo::DEFAULT
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let over = cx.expression("/over", &self.over, &[]);

@@ -4,7 +4,6 @@
 const W = 170;
 const H = 52;
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const EXPRESSION_FIELDS = new Set(['when', 'from', 'map', 'over', 'result', 'next', 'url', 'body_text']);
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -63,16 +62,46 @@ function positionOf(node) {
   return state.layout[node.id] || [40, 40];
 }
 
+// What a node's kind says about itself: `x-weft-<key>` in its schema. Fields are named by
+// patterns, JSON pointers into the node where `*` is any member or index, naming what is
+// inside too (`/body`: every string of a JSON body).
+const about = (node, key) => state.kinds.get(node?.type)?.schema?.[`x-weft-${key}`];
+const tokensOf = (pointer) => pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+
+function stringsAt(value, pattern) {
+  const out = [];
+  const walk = (v, tokens) => {
+    if (typeof v === 'string' && !tokens.length) out.push(v);
+    if (!v || typeof v !== 'object') return;
+    const [t, ...rest] = tokens;
+    for (const [k, child] of Object.entries(v)) {
+      if (!tokens.length) walk(child, tokens);
+      else if (t === '*' || t === k) walk(child, rest);
+    }
+  };
+  walk(value, tokensOf(pattern));
+  return out;
+}
+
+// Whether the field at `pointer` (`/nodes/3/conditions/0/when`) is an expression or a template.
+function isCode(pointer) {
+  const m = /^\/nodes\/(\d+)(\/.*)$/.exec(pointer);
+  const node = m && nodes()[Number(m[1])];
+  if (!node) return false;
+  const tokens = tokensOf(m[2]);
+  const patterns = [...(about(node, 'expressions') || []), ...(about(node, 'templates') || [])];
+  return patterns.some((p) => tokensOf(p).every((t, i) => i < tokens.length && (t === '*' || t === tokens[i])));
+}
+
+// The exits of a node the server has not built (yet): those its fields name, then its kind's.
+function fallbackExits(node) {
+  const named = (about(node, 'exit-fields') || []).flatMap((p) => stringsAt(node, p)).filter(Boolean);
+  return [...named, ...(about(node, 'exits') || ['ok', 'error'])];
+}
+
 function exitsOf(node) {
   const known = state.exits[node.id];
-  const list = known ? [...known] : node.type === 'end' ? [] : ['ok', 'error'];
-  if (!known && node.type === 'decision') {
-    const own = (node.conditions || []).map((c) => c && c.exit).filter((e) => typeof e === 'string' && e);
-    if (node.otherwise) own.push(node.otherwise);
-    list.splice(0, 1, ...own);
-  }
-  if (!known && node.type === 'loop') list.splice(0, 1, 'next', 'done');
-  if (!known && node.type === 'authentication') list.splice(1, 0, 'unauthenticated');
+  const list = known ? [...known] : fallbackExits(node);
   for (const e of edges()) {
     const exit = e.exit || 'ok';
     if (e.from === node.id && !list.includes(exit)) list.push(exit);
@@ -554,7 +583,7 @@ function input(type, value, pointer, onValue) {
 
 // A form control for `value` (schema `schema`), reporting changes with `set(newValue)`;
 // `set(undefined)` removes the field.
-function control(name, schema, root, value, pointer, set) {
+function control(schema, root, value, pointer, set) {
   const s = resolve(schema, root);
   const box = document.createElement('div');
   const enumValues = s.enum || ((s.oneOf || s.anyOf)?.every((o) => o.const !== undefined) ? (s.oneOf || s.anyOf).map((o) => o.const) : null);
@@ -571,7 +600,7 @@ function control(name, schema, root, value, pointer, set) {
     select.addEventListener('change', () => { pendingSnapshot = true; set(select.value === '' ? undefined : select.value); });
     box.append(select);
   } else if (s.type === 'string') {
-    const long = EXPRESSION_FIELDS.has(name) || /expression|template|rhai/i.test(s.description || '');
+    const long = isCode(pointer) || /expression|template|rhai/i.test(s.description || '');
     box.append(input(long ? 'textarea' : 'text', value, pointer, (v) => set(v === '' ? undefined : v)));
   } else if (s.type === 'integer' || s.type === 'number') {
     box.append(input('number', value, pointer, (v) => set(v === '' ? undefined : Number(v))));
@@ -585,7 +614,7 @@ function control(name, schema, root, value, pointer, set) {
     for (const [key, sub] of Object.entries(s.properties)) {
       const subSchema = resolve(sub, root);
       fs.append(label(key, subSchema.description));
-      fs.append(control(key, sub, root, obj[key], `${pointer}/${key}`, (v) => {
+      fs.append(control(sub, root, obj[key], `${pointer}/${key}`, (v) => {
         const next = { ...(value && typeof value === 'object' ? value : {}) };
         assignKey(next, key, v, reference);
         value = next;
@@ -594,9 +623,9 @@ function control(name, schema, root, value, pointer, set) {
     }
     box.append(fs);
   } else if (s.type === 'object') {
-    box.append(keyValue(name, s, root, value, pointer, set));
+    box.append(keyValue(s, root, value, pointer, set));
   } else if (s.type === 'array') {
-    box.append(arrayControl(name, s, root, value, pointer, set));
+    box.append(arrayControl(s, root, value, pointer, set));
   } else {
     box.append(jsonControl(value, pointer, set));
   }
@@ -635,7 +664,7 @@ function assignKey(obj, key, value, reference) {
 
 const escapePointer = (key) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
-function keyValue(name, s, root, value, pointer, set) {
+function keyValue(s, root, value, pointer, set) {
   const fs = document.createElement('fieldset');
   fs.dataset.pointer = pointer;
   const entries = Object.entries(value && typeof value === 'object' ? value : {});
@@ -648,7 +677,7 @@ function keyValue(name, s, root, value, pointer, set) {
       row.className = 'row';
       const key = input('text', entry[0], `${pointer}/${escapePointer(entry[0])}#key`, (k) => { entry[0] = k; emit(); });
       key.placeholder = 'key';
-      const val = control(name === 'set' ? 'when' : name, valueSchema, root, entry[1], `${pointer}/${escapePointer(entry[0])}`, (v) => { entry[1] = v ?? ''; emit(); });
+      const val = control(valueSchema, root, entry[1], `${pointer}/${escapePointer(entry[0])}`, (v) => { entry[1] = v ?? ''; emit(); });
       const remove = document.createElement('button');
       remove.textContent = '×';
       remove.title = 'Remove';
@@ -672,7 +701,7 @@ function keyValue(name, s, root, value, pointer, set) {
   return fs;
 }
 
-function arrayControl(name, s, root, value, pointer, set) {
+function arrayControl(s, root, value, pointer, set) {
   const fs = document.createElement('fieldset');
   fs.dataset.pointer = pointer;
   const items = Array.isArray(value) ? [...value] : [];
@@ -683,7 +712,7 @@ function arrayControl(name, s, root, value, pointer, set) {
     items.forEach((item, i) => {
       const row = document.createElement('div');
       row.className = 'row';
-      const c = control(name, itemSchema, root, item, `${pointer}/${i}`, (v) => { items[i] = v; emit(); });
+      const c = control(itemSchema, root, item, `${pointer}/${i}`, (v) => { items[i] = v; emit(); });
       const remove = document.createElement('button');
       remove.textContent = '×';
       remove.title = 'Remove';
@@ -739,11 +768,11 @@ function renderPanel() {
       const s = resolve(sub, schema);
       const required = (schema.required || []).includes(key);
       panel.append(label(required ? `${key} *` : key, s.description));
-      panel.append(control(key, sub, schema, node[key], `/nodes/${i}/${escapePointer(key)}`, (v) => edit(() => {
+      panel.append(control(sub, schema, node[key], `/nodes/${i}/${escapePointer(key)}`, (v) => edit(() => {
         assignKey(node, key, v, reference);
       })));
     }
-    if (node.type === 'http_request') panel.append(statusExitControl(node));
+    if (about(node, 'status-exits')) panel.append(statusExitControl(node));
     if (state.version) panel.append(testsSection(node.id));
   } else if (sel?.edge !== undefined && edges()[sel.edge]) {
     const e = edges()[sel.edge];

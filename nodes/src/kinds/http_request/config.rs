@@ -1,0 +1,279 @@
+//! The fields of an `http_request` node and their checks: the config, built into an
+//! [`HttpRequest`].
+
+use super::HttpRequest;
+use super::paging::Paginate;
+use super::request::{Body, compile_json};
+use super::retry::Retry;
+use crate::clip::clip;
+use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
+use crate::node::Node;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Fields of an `http_request` node.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequestConfig {
+    /// The HTTP method.
+    #[serde(default)]
+    pub method: Method,
+    /// Template: the URL.
+    pub url: String,
+    /// Query parameters (templates), merged with a query already in the URL; a value that
+    /// evaluates to `()` is left out. Each rendered value is URL-encoded as it is added.
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    /// Request headers (templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// A JSON body whose string leaves are templates.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Template: a text body.
+    #[serde(default)]
+    pub body_text: Option<String>,
+    /// The authorization profile whose credentials the request carries.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// The time allowed for one attempt, in milliseconds (default 30 000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// When and how to retry.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
+    /// Where to write the response (default `response`).
+    #[serde(default)]
+    pub into: Option<String>,
+    /// Following next links and collecting the items of every page.
+    #[serde(default)]
+    pub paginate: Option<PaginateConfig>,
+    /// The largest response body accepted, in bytes (default 64 MiB, at most 1 GiB).
+    #[serde(default)]
+    #[schemars(range(max = MAX_RESPONSE_BYTES))]
+    pub max_response_bytes: Option<u64>,
+}
+
+/// The default of `max_response_bytes` (64 MiB).
+pub const DEFAULT_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// The highest `max_response_bytes` a flow may set (1 GiB): a response body is held in memory
+/// whole, and the limit is what keeps a server from making the process allocate without end.
+pub const MAX_RESPONSE_BYTES: u64 = 1 << 30;
+
+/// HTTP methods an `http_request` node can send.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[allow(missing_docs)]
+pub enum Method {
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "PATCH")]
+    Patch,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "HEAD")]
+    Head,
+    #[serde(rename = "OPTIONS")]
+    Options,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// Whether repeating the request is safe (retried on connection failures and timeouts).
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
+    }
+}
+
+/// Retry settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (default 4).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Statuses that are retried (default 429, 502, 503, 504).
+    #[serde(default)]
+    pub on: Option<Vec<u16>>,
+    /// The first backoff, in milliseconds (default 500).
+    #[serde(default)]
+    pub initial_ms: Option<u64>,
+    /// The longest backoff, in milliseconds (default 30 000).
+    #[serde(default)]
+    pub max_ms: Option<u64>,
+}
+
+/// Paging settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaginateConfig {
+    /// Expression over `response` (the current page): the next URL, or `()` to stop.
+    pub next: String,
+    /// JSON pointer to the items in each page's body.
+    pub items: String,
+    /// The most pages fetched (default 1000).
+    #[serde(default)]
+    pub max_pages: Option<u32>,
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl NodeConfig for HttpRequestConfig {
+    const KIND: &'static str = "http_request";
+    const DESCRIPTION: &'static str = "Calls an HTTP API";
+    const INFO: &'static KindInfo = &KindInfo {
+        status_exits: true,
+        glyph: "⇄",
+        expressions: &["/paginate/next"],
+        templates: &["/url", "/query", "/headers", "/body", "/body_text"],
+        profiles: &["/auth"],
+        ..KindInfo::DEFAULT
+    };
+
+    fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
+        let mut ok = true;
+        let url = cx.template("/url", &self.url, &[]);
+        let mut query = Vec::new();
+        for (name, source) in self.query {
+            let field = format!("/query/{}", escape_token(&name));
+            if source.contains("url_encode(") {
+                // The value goes in as written and is encoded once, when the URL is built.
+                cx.warning(
+                    &field,
+                    "query values are URL-encoded when the request is built: `url_encode` here \
+                     encodes twice (it is for holes in `url`)",
+                );
+            }
+            match cx.template(&field, &source, &[]) {
+                Some(t) => query.push((name, t)),
+                None => ok = false,
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, source) in self.headers {
+            let field = format!("/headers/{}", escape_token(&name));
+            if !is_header_name(&name) {
+                cx.error(&field, format!("`{}` is not a valid HTTP header name", clip(&name)));
+                ok = false;
+                continue;
+            }
+            match cx.template(&field, &source, &[]) {
+                Some(t) => headers.push((name, t)),
+                None => ok = false,
+            }
+        }
+        let body = match (self.body, self.body_text) {
+            (Some(_), Some(_)) => {
+                cx.error("/body_text", "set `body` or `body_text`, not both");
+                ok = false;
+                None
+            }
+            (Some(json), None) => compile_json(cx, &mut "/body".to_owned(), json).map(Body::Json),
+            (None, Some(text)) => cx.template("/body_text", &text, &[]).map(Body::Text),
+            (None, None) => None,
+        };
+        if let Some(auth) = &self.auth
+            && auth.trim().is_empty()
+        {
+            cx.error("/auth", "the profile name is empty");
+            ok = false;
+        }
+        if self.timeout_ms == Some(0) {
+            cx.error("/timeout_ms", "the timeout must be at least 1 ms");
+            ok = false;
+        }
+        if let Some(limit) = self.max_response_bytes
+            && limit > MAX_RESPONSE_BYTES
+        {
+            cx.error(
+                "/max_response_bytes",
+                format!(
+                    "{limit} is over the maximum of {MAX_RESPONSE_BYTES} bytes (1 GiB): a response \
+                     body is held in memory whole"
+                ),
+            );
+            ok = false;
+        }
+        let retry = self.retry.unwrap_or(RetryConfig {
+            max_attempts: None,
+            on: None,
+            initial_ms: None,
+            max_ms: None,
+        });
+        if retry.max_attempts == Some(0) {
+            cx.error("/retry/max_attempts", "at least one attempt is needed");
+            ok = false;
+        }
+        for (i, status) in retry.on.iter().flatten().enumerate() {
+            if !(100..=599).contains(status) {
+                cx.error(&format!("/retry/on/{i}"), format!("{status} is not an HTTP status"));
+                ok = false;
+            }
+        }
+        let retry = Retry {
+            max_attempts: retry.max_attempts.unwrap_or(4),
+            on: retry.on.unwrap_or_else(|| vec![429, 502, 503, 504]),
+            initial_ms: retry.initial_ms.unwrap_or(500),
+            max_ms: retry.max_ms.unwrap_or(30_000),
+        };
+        let into = cx.var_path("/into", self.into.as_deref().unwrap_or("response"));
+        let paginate = match self.paginate {
+            Some(p) => {
+                let next = cx.expression("/paginate/next", &p.next, &["response"]);
+                let items = cx.pointer("/paginate/items", &p.items);
+                if p.max_pages == Some(0) {
+                    cx.error("/paginate/max_pages", "at least one page is needed");
+                    ok = false;
+                }
+                match (next, items) {
+                    (Some(next), Some(items)) => {
+                        Some(Paginate { next, items, max_pages: p.max_pages.unwrap_or(1000) })
+                    }
+                    _ => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let (Some(url), Some(into), true) = (url, into, ok) else {
+            return None;
+        };
+        Some(Box::new(HttpRequest {
+            method: self.method,
+            url,
+            query,
+            headers,
+            body,
+            auth: self.auth,
+            timeout_ms: self.timeout_ms.unwrap_or(30_000),
+            retry,
+            into,
+            paginate,
+            max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_RESPONSE_BYTES),
+        }))
+    }
+}
