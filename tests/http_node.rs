@@ -1244,7 +1244,7 @@ fn expire_tokens_after(sim: &Arc<weft_sim::SimHandle>, after: u64) -> tokio::tas
 
 const USER: &str = "adele@weft.test";
 
-/// The calendar flow the way DESIGN.md §1 draws it: sign in, fetch, import into `events`
+/// The calendar flow in its usual shape: sign in, fetch, import into `events`
 /// (append), a decision on `@odata.nextLink`, and a fetch of the next link in a loop.
 fn design_calendar_flow() -> Value {
     let retry = json!({ "initial_ms": 20, "max_ms": 200 });

@@ -1,5 +1,5 @@
-//! The loader never panics, hangs or overflows the stack, whatever the input (issue 2, DESIGN §1:
-//! bad input is exit 2, never a crash): property tests on arbitrary bytes, truncations and
+//! The loader never panics, hangs or overflows the stack, whatever the input (bad input
+//! is exit 2, never a crash): property tests on arbitrary bytes, truncations and
 //! mutations of a valid flow and random JSON values spliced into it, plus deterministic extremes
 //! (200 000 levels of nesting, binary noise, a 50 000-node flow).
 

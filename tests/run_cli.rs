@@ -1,5 +1,5 @@
-//! `weft run` on good flows, written from the contract in DESIGN.md §1, §2, §5 and §6 (not from
-//! the engine's own examples): exact results on stdout, exit codes, parameters, `--out`,
+//! `weft run` on good flows, written from the documented contract (not from the
+//! engine's own examples): exact results on stdout, exit codes, parameters, `--out`,
 //! `--trace`, `--max-steps`, `--timeout`, and the semantics of the built-in kinds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -217,7 +217,7 @@ fn decision_error_exit_is_taken_when_a_condition_fails_to_evaluate() {
 
 #[test]
 fn end_result_expression_failing_fails_the_run() {
-    // DESIGN is silent on `end` failing; a user expects a failed run naming the node.
+    // A user expects a failed run naming the node.
     let out = run_flow(
         r##"{ "format": "weft.flow/1", "start": "fin",
              "nodes": [ { "id": "fin", "type": "end", "result": "bad_result_99()" } ] }"##,
@@ -334,7 +334,7 @@ fn params_file_supplies_typed_values() {
 
 #[test]
 fn param_flag_and_params_file_combine() {
-    // DESIGN is silent on precedence; both sources must at least be applied together.
+    // Both sources must at least be applied together.
     let dir = Dir::new();
     dir.write("test.flow.json", TYPED_PARAMS);
     dir.write("p.json", r##"{ "s": "file" }"##);
@@ -1032,7 +1032,7 @@ fn loop_reentered_after_done_starts_afresh() {
 
 #[test]
 fn loop_over_a_non_list_takes_error() {
-    // DESIGN: `over` is an expression giving a list; anything else is a failure of the node.
+    // `over` is an expression giving a list; anything else is a failure of the node.
     let out = run_flow(
         r##"{ "format": "weft.flow/1", "start": "each",
              "nodes": [ { "id": "each", "type": "loop", "over": "42" },

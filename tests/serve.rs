@@ -1,5 +1,5 @@
-//! `weft serve`, started in-process on a free port and driven over HTTP: the answers of DESIGN
-//! §7 (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing, and
+//! `weft serve`, started in-process on a free port and driven over HTTP: the documented answers
+//! (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing, and
 //! the calendar flow against the simulator with many concurrent runs sharing one token.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! `weft validate` on bad input, written from the contract in DESIGN.md §1, §2 and §5: each case
+//! `weft validate` on bad input, written from the documented contract: each case
 //! asserts exit 2 and that an error names the JSON pointer and node id it should; warnings keep
 //! exit 0; `--format json` is machine-readable.
 
@@ -1021,7 +1021,7 @@ fn text_format_names_file_pointer_and_node() {
     assert!(all.contains("frob"), "{all}");
 }
 
-/// DESIGN §3: a profile without `hosts` works, and `weft validate` warns about it.
+/// A profile without `hosts` works, and `weft validate` warns about it.
 #[test]
 fn a_used_profile_without_hosts_is_a_warning() {
     let dir = Dir::new();

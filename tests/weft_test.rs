@@ -1,4 +1,4 @@
-//! `weft test`, run as a binary on test files written from DESIGN.md §4 against a flow of its
+//! `weft test`, run as a binary on test files written from the documented format against a flow of its
 //! own (an order service, not one of the shipped flows): verdicts, messages, the summary line,
 //! exit codes, `--filter`, folders, JUnit XML, malformed files; and the shipped `flows/` tests.
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::state::lock;
+use super::sync::lock;
 
 /// One request waiting for its deadline.
 struct Wait {

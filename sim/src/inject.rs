@@ -4,7 +4,8 @@ use axum::http::StatusCode;
 
 use super::conn::ConnTag;
 use super::faults::FaultKind;
-use super::state::{State, lock};
+use super::state::State;
+use super::sync::lock;
 
 /// A fault the caller must answer with.
 pub(crate) enum Injected {

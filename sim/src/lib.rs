@@ -43,8 +43,10 @@ mod faults;
 mod graph;
 mod inject;
 mod mailbox;
+mod pages;
 mod rng;
 mod state;
+mod sync;
 pub mod time;
 mod urlenc;
 
@@ -69,7 +71,8 @@ pub use counters::Counters;
 pub use faults::{FaultConfig, FaultKind};
 
 use conn::{ConnTag, KillableListener};
-use state::{State, lock};
+use state::State;
+use sync::lock;
 
 /// Starts simulators.
 #[derive(Debug, Clone, Copy)]

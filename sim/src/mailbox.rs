@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::state::lock;
+use super::sync::lock;
 
 /// Requests in flight, by app (client id) and mailbox (user id).
 pub(crate) struct Mailboxes {

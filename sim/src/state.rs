@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
@@ -14,9 +14,10 @@ use super::data::Calendar;
 use super::delay::Delays;
 use super::entra::store::Store;
 use super::faults::FaultState;
-use super::graph::Page;
 use super::mailbox::Mailboxes;
+use super::pages::Page;
 use super::rng::Rng;
+use super::sync::lock;
 
 /// The text kept for repeated page requests, at most.
 const MAX_PAGE_BYTES: usize = 64 << 20;
@@ -26,12 +27,6 @@ const MAX_PAGE_BYTES: usize = 64 << 20;
 struct Pages {
     by_key: HashMap<String, Page>,
     bytes: usize,
-}
-
-/// Locks a mutex, carrying on after a panic elsewhere: every critical section leaves the
-/// data consistent, so a poisoned lock holds nothing half-written.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Shared simulator state.

@@ -8,7 +8,8 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::{State, lock};
+use crate::state::State;
+use crate::sync::lock;
 use crate::urlenc::append_query;
 
 use super::error::{EntraError, no_store};

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-use crate::state::{State, lock};
+use crate::state::State;
+use crate::sync::lock;
 
 use super::error::{EntraError, escape_html, no_store};
 use super::store::{DeviceGrant, DeviceStatus};

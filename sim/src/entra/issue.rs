@@ -9,7 +9,8 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::config::{SimApp, TENANT_ID};
-use crate::state::{State, lock};
+use crate::state::State;
+use crate::sync::lock;
 
 use super::scope::{has, response_scope};
 use super::store::{AccessGrant, Principal, RefreshGrant};

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::config::SimApp;
 use crate::conn::ConnTag;
 use crate::inject::{Injected, inject};
-use crate::state::{State, client_request_id, lock};
+use crate::state::{State, client_request_id};
+use crate::sync::lock;
 
 use super::error::{EntraError, no_store};
 use super::issue::{app_token, user_token};

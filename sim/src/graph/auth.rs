@@ -5,7 +5,8 @@ use std::time::Instant;
 use axum::http::{HeaderMap, header};
 
 use crate::entra::store::{AccessGrant, Principal};
-use crate::state::{State, lock};
+use crate::state::State;
+use crate::sync::lock;
 
 use super::error::GraphError;
 

@@ -10,6 +10,7 @@ use crate::urlenc::query;
 
 use super::options::ListOptions;
 use super::skiptoken;
+use crate::pages::Page;
 
 /// Graph's JSON content type.
 pub(crate) const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -36,14 +37,6 @@ pub(crate) struct PageContext<'a> {
     /// The absolute URL of this request without its query (`http://127.0.0.1:1/v1.0/me/events`).
     pub(crate) url: &'a str,
     pub(crate) seed: u64,
-}
-
-/// One answered page: its JSON text, the preferences applied, and how many items it holds.
-#[derive(Clone)]
-pub(crate) struct Page {
-    pub(crate) text: Bytes,
-    pub(crate) applied: Option<String>,
-    pub(crate) served: usize,
 }
 
 impl Page {

@@ -21,10 +21,10 @@ use crate::conn::ConnTag;
 use crate::entra::store::Principal;
 use crate::event::{Event, make_id};
 use crate::inject::{Injected, inject};
+use crate::pages::Page;
 use crate::state::{State, client_request_id};
 
 use error::GraphError;
-pub(crate) use list::Page;
 use list::{PageContext, ok_json, page};
 use options::Prefer;
 
