@@ -9,7 +9,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use weft::exec::{self, RunOptions, Runtime};
+use weft::exec::{self, RunOptions};
 use weft::flow::Flow;
 
 /// The allocator the `weft` binary uses.
@@ -39,7 +39,7 @@ fn counter_flow(items: usize, loops: u64) -> Flow {
             { "from": "more", "exit": "done", "to": "finish" }
         ]
     });
-    let loaded = weft::flow::Loader::builtin().load_bytes(flow.to_string().as_bytes(), "bench");
+    let loaded = engine().loader().load_bytes(flow.to_string().as_bytes(), "bench");
     match loaded.flow {
         Some(flow) => flow,
         None => panic!("bench flow invalid: {:?}", loaded.diagnostics),
@@ -48,7 +48,7 @@ fn counter_flow(items: usize, loops: u64) -> Flow {
 
 fn steps(items: usize, loops: u64, bencher: divan::Bencher) {
     let flow = counter_flow(items, loops);
-    let runtime = Runtime::new(weft::flow::Loader::builtin().engine().clone());
+    let runtime = engine().runtime(None);
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let steps_per_run = 2 * loops + 2;
     bencher.counter(divan::counter::ItemsCount::new(steps_per_run)).bench_local(|| {
@@ -72,4 +72,10 @@ fn empty_vars<const N: u64>(bencher: divan::Bencher) {
 #[divan::bench(consts = LOOPS, sample_count = 30)]
 fn items_100k_in_vars<const N: u64>(bencher: divan::Bencher) {
     steps(100_000, N, bencher);
+}
+
+/// The engine every command builds its runs with.
+fn engine() -> &'static weft::Engine {
+    static ENGINE: std::sync::OnceLock<weft::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| weft::Engine::builder().build().expect("engine"))
 }

@@ -111,9 +111,8 @@ fn time_runs(
 
 fn setup() -> (tokio::runtime::Runtime, weft::flow::Loader, Runtime) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let loader = weft::flow::Loader::builtin();
-    let runtime = Runtime::new(loader.engine().clone());
-    (rt, loader, runtime)
+    let engine = weft::Engine::builder().build().expect("engine");
+    (rt, engine.loader().clone(), engine.runtime(None))
 }
 
 /// Both sides must produce the same items: checked on the whole page before timing.

@@ -8,10 +8,7 @@
 #![allow(clippy::expect_used)]
 
 use serde_json::{Value, json};
-use std::sync::Arc;
 use weft::flow::Loader;
-use weft::nodes::Registry;
-use weft::nodes::expr::ExprEngine;
 use weft::studio::format::{flow_text, flow_text_keeping};
 
 /// The allocator the `weft` binary uses.
@@ -169,7 +166,7 @@ const CASES: [&str; 9] = [
 /// `weft validate`'s work on a file of `size` bytes: parse, check, compile, locate every
 /// diagnostic.
 fn validate(bencher: divan::Bencher, name: &str, size: usize) {
-    let loader = Loader::new(Arc::new(Registry::builtin()), Arc::new(ExprEngine::new()));
+    let loader = Loader::builtin();
     let bytes = case(name, size).into_bytes();
     // The normal flow is valid; whatever the other cases find is located.
     let loaded = loader.load_bytes(&bytes, "bench");
