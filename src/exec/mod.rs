@@ -3,7 +3,7 @@
 //! passed, the deadline comes or the run is cancelled.
 //!
 //! A step — run one node, record its writes, build `vars.error` when it fails, pick the edge —
-//! is [`step`]'s, which the node harness uses too; this module walks from step to step and
+//! is the job of `step.rs`, which the node harness uses too; this module walks from step to step and
 //! turns how the walk ended into a [`RunReport`].
 
 mod step;
