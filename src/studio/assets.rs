@@ -1,0 +1,75 @@
+//! The web app, embedded in the binary: the page, its style sheet and its script (a plain ES
+//! module, no build step), each answered with its own type and never cached, so that a new
+//! build is never mixed with an old one.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// `/assets/NAME`: its type and text.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/assets/style.css", "text/css; charset=utf-8", include_str!("assets/style.css")),
+    ("/assets/app.js", JAVASCRIPT, include_str!("assets/app.js")),
+];
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+
+/// The routes of the page (`/`) and of each asset.
+pub(super) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let mut router = Router::new().route("/", get(page));
+    for &(path, content_type, body) in ASSETS {
+        router = router.route(path, get(move || async move { asset(content_type, body) }));
+    }
+    router
+}
+
+/// The page.
+async fn page() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every module a served script imports, and every file the page names, is served: a
+    /// module added to `assets/` but not to [`ASSETS`] would leave the page blank.
+    #[test]
+    fn every_module_the_page_loads_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|(path, ..)| *path).collect();
+        let mut wanted = vec![];
+        for (_, _, text) in ASSETS.iter().filter(|(_, ty, _)| *ty == JAVASCRIPT) {
+            for line in text.lines().filter(|l| l.starts_with("import ")) {
+                let from = line.rsplit_once("from '").map(|(_, rest)| rest.trim_end_matches("';"));
+                let module = from.and_then(|m| m.strip_prefix("./"));
+                wanted.push(format!("/assets/{}", module.unwrap_or(line)));
+            }
+        }
+        for attribute in ["src=\"", "href=\""] {
+            for piece in INDEX_HTML.split(attribute).skip(1) {
+                wanted.push(piece.split('"').next().unwrap_or(piece).to_owned());
+            }
+        }
+        assert!(wanted.iter().any(|w| w == "/assets/app.js"), "{wanted:?}");
+        for path in &wanted {
+            assert!(served.contains(&path.as_str()), "{path} is loaded but not served");
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/studio/assets");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            let path = format!("/assets/{name}");
+            assert!(
+                name == "index.html" || served.contains(&path.as_str()),
+                "{name} is not served"
+            );
+        }
+    }
+}
