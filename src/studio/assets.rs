@@ -1,6 +1,6 @@
-//! The web app, embedded in the binary: the page, its style sheet and its script (a plain ES
-//! module, no build step), each answered with its own type and never cached, so that a new
-//! build is never mixed with an old one.
+//! The web app, embedded in the binary: the page, its style sheet and its ES modules (plain
+//! JavaScript, no build step), each answered with its own type and never cached, so that a
+//! new build is never mixed with an old one.
 
 use axum::Router;
 use axum::http::header;
@@ -9,10 +9,18 @@ use axum::routing::get;
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-/// `/assets/NAME`: its type and text.
+/// `/assets/NAME`: its type and text. The page loads `main.js`, which imports the others.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/style.css", "text/css; charset=utf-8", include_str!("assets/style.css")),
-    ("/assets/app.js", JAVASCRIPT, include_str!("assets/app.js")),
+    ("/assets/main.js", JAVASCRIPT, include_str!("assets/main.js")),
+    ("/assets/api.js", JAVASCRIPT, include_str!("assets/api.js")),
+    ("/assets/dom.js", JAVASCRIPT, include_str!("assets/dom.js")),
+    ("/assets/kinds.js", JAVASCRIPT, include_str!("assets/kinds.js")),
+    ("/assets/document.js", JAVASCRIPT, include_str!("assets/document.js")),
+    ("/assets/canvas.js", JAVASCRIPT, include_str!("assets/canvas.js")),
+    ("/assets/form.js", JAVASCRIPT, include_str!("assets/form.js")),
+    ("/assets/panels.js", JAVASCRIPT, include_str!("assets/panels.js")),
+    ("/assets/run.js", JAVASCRIPT, include_str!("assets/run.js")),
 ];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -58,7 +66,7 @@ mod tests {
                 wanted.push(piece.split('"').next().unwrap_or(piece).to_owned());
             }
         }
-        assert!(wanted.iter().any(|w| w == "/assets/app.js"), "{wanted:?}");
+        assert!(wanted.iter().any(|w| w == "/assets/main.js"), "{wanted:?}");
         for path in &wanted {
             assert!(served.contains(&path.as_str()), "{path} is loaded but not served");
         }
