@@ -1,6 +1,7 @@
 //! The web app, embedded in the binary: the page, its style sheet and its ES modules (plain
 //! JavaScript, no build step), each answered with its own type and never cached, so that a
-//! new build is never mixed with an old one.
+//! new build is never mixed with an old one. The page's Content-Security-Policy lets it load
+//! and call only its own origin: no inline script or style, no other site, no framing.
 
 use axum::Router;
 use axum::http::header;
@@ -8,6 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The page's policy: scripts, styles, images and calls (`fetch`, `EventSource`) from the
+/// studio itself, nothing else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
 
 /// `/assets/NAME`: its type and text. The page loads `main.js`, which imports the others.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -34,9 +41,10 @@ pub(super) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     router
 }
 
-/// The page.
+/// The page, with its Content-Security-Policy.
 async fn page() -> Response {
-    asset("text/html; charset=utf-8", INDEX_HTML)
+    let policy = [(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)];
+    (policy, asset("text/html; charset=utf-8", INDEX_HTML)).into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -78,6 +86,30 @@ mod tests {
                 name == "index.html" || served.contains(&path.as_str()),
                 "{name} is not served"
             );
+        }
+    }
+
+    /// The page carries its policy, and holds nothing the policy would block: no inline
+    /// script, style or event handler.
+    #[tokio::test]
+    async fn the_page_loads_only_from_its_own_origin() {
+        let response = page().await;
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.starts_with("default-src 'none'; script-src 'self';"), "{policy}");
+        assert!(!policy.contains("unsafe"), "{policy}");
+        let html = INDEX_HTML.to_ascii_lowercase();
+        assert!(!html.contains("style=") && !html.contains("<style"), "inline style");
+        let handler = html.split(" on").skip(1).find(|rest| {
+            let name = rest.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+            !name.is_empty() && rest[name.len()..].starts_with('=')
+        });
+        assert!(
+            handler.is_none(),
+            "inline event handler: on{:?}",
+            handler.map(|h| h.chars().take(20).collect::<String>())
+        );
+        for script in html.split("<script").skip(1) {
+            assert!(script.split('>').next().unwrap_or("").contains(" src="), "inline script");
         }
     }
 }
