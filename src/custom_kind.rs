@@ -119,7 +119,7 @@ async fn a_custom_kind_is_loaded_run_drawn_and_described_from_what_it_declares()
     assert!(Drawing::of(&value, &registry).svg().contains(">⟳</text>"));
 
     // The studio's palette and the flow schema carry what it says of itself.
-    let kinds = crate::studio::kinds_of(&registry);
+    let kinds = crate::studio::analysis::kinds_of(&registry);
     let poll = kinds["kinds"].as_array().and_then(|k| k.iter().find(|k| k["name"] == "poll"));
     let poll = poll.unwrap_or_else(|| panic!("{kinds}"));
     assert_eq!(poll["glyph"], "⟳");
@@ -135,7 +135,7 @@ async fn a_custom_kind_is_loaded_run_drawn_and_described_from_what_it_declares()
     let mut broken = value.clone();
     broken["edges"][0]["to"] = json!("nowhere");
     let text = broken.to_string();
-    assert_eq!(crate::studio::used_profiles(&loader, text.as_bytes(), &broken), ["crm"]);
+    assert_eq!(crate::studio::analysis::used_profiles(&loader, text.as_bytes(), &broken), ["crm"]);
 }
 
 /// Without its loop-back exit, every arrival starts it afresh: the same flow never ends.

@@ -2,7 +2,9 @@
 //! the open flow, listed and run through the harness behind `weft test` (canned HTTP, stand-in
 //! credentials: nothing leaves the machine).
 
-use super::{ApiError, AppState, MAX_FILE_BYTES, flow_path, parse_body, read_file, shown};
+use super::files::{MAX_FILE_BYTES, read_file, shown};
+use super::reply::{ApiError, parse_body};
+use super::state::AppState;
 use crate::safe_fs;
 use crate::testing::{Harness, file, suite};
 use axum::body::Bytes;
@@ -58,9 +60,9 @@ pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let path = flow_path(&state, &file)?;
+    let path = state.files.flow_path(&file)?;
     let mut files = Vec::new();
-    for TestFile { name, path, bytes } in test_files_of(&state.dir, &path).await {
+    for TestFile { name, path, bytes } in test_files_of(state.files.dir(), &path).await {
         files.push(match file::parse(&bytes, &path) {
             Ok(parsed) => {
                 let cases: Vec<Value> = parsed
@@ -70,7 +72,9 @@ pub(super) async fn list(
                     .collect();
                 json!({ "file": name, "cases": cases })
             }
-            Err(err) => json!({ "file": name, "error": shown(&err.to_string(), &state.dir) }),
+            Err(err) => {
+                json!({ "file": name, "error": shown(&err.to_string(), state.files.dir()) })
+            }
         });
     }
     Ok(axum::Json(json!({ "files": files })).into_response())
@@ -84,7 +88,7 @@ pub(super) async fn run(
     UrlPath(file): UrlPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let path = flow_path(&state, &file)?;
+    let path = state.files.flow_path(&file)?;
     if !path.is_file() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)")));
     }
@@ -96,8 +100,8 @@ pub(super) async fn run(
             return Err(ApiError(StatusCode::BAD_REQUEST, "`node` must be a node id".into()));
         }
     };
-    let tests = test_files_of(&state.dir, &path).await;
-    let dir = state.dir.clone();
+    let tests = test_files_of(state.files.dir(), &path).await;
+    let dir = state.files.dir().to_owned();
     // The harness runs each case on a runtime of its own thread: cases are short, and this
     // keeps the server's workers free while they run.
     let report = tokio::task::spawn_blocking(move || run_files(&dir, &tests, node.as_deref()))

@@ -1,0 +1,240 @@
+// The canvas: the flow drawn in SVG (nodes at their positions, edges from each exit's handle,
+// the last run's progress on them), and what the pointer does there: select, drag a node,
+// drag from an exit's handle to a node to wire it, pan, zoom. Changes go to the document.
+
+import { $ } from './dom.js';
+import { failedRun, runLine } from './run.js';
+
+// A node's box, as in the server's drawing (`svg.rs`).
+const W = 170;
+const H = 52;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs = {}, text) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function curve([x1, y1], [x2, y2]) {
+  const bend = Math.max(40, Math.abs(y2 - y1) / 2);
+  return `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
+}
+
+export class Canvas {
+  #doc;
+  #kinds;
+  #lastRun;
+  #view = { x: 0, y: 0, k: 1 };
+
+  // `lastRun(id)`: what the last run of this file did at node `id`, if it got there.
+  constructor({ doc, kinds, lastRun }) {
+    this.#doc = doc;
+    this.#kinds = kinds;
+    this.#lastRun = lastRun;
+    const canvas = $('canvas');
+    canvas.addEventListener('pointerdown', (ev) => this.#startPan(ev));
+    canvas.addEventListener('wheel', (ev) => this.#zoom(ev), { passive: false });
+  }
+
+  render() {
+    const doc = this.#doc;
+    const v = this.#view;
+    $('viewport').setAttribute('transform', `translate(${v.x},${v.y}) scale(${v.k})`);
+    const edgeLayer = $('edges');
+    const nodeLayer = $('nodes');
+    edgeLayer.replaceChildren();
+    nodeLayer.replaceChildren();
+    if (!doc.flow) return;
+    doc.edges().forEach((e, index) => {
+      const from = doc.node(e.from);
+      const to = doc.node(e.to);
+      if (!from || !to) return;
+      const exit = e.exit || 'ok';
+      const [tx, ty] = doc.positionOf(to);
+      const start = this.#handlePoint(from, exit);
+      const d = curve(start, [tx + W / 2, ty]);
+      const selected = doc.selected?.edge === index;
+      const bad = doc.diagnostics.some((d) => d.pointer === `/edges/${index}` || d.pointer.startsWith(`/edges/${index}/`));
+      const taken = this.#lastRun(e.from)?.taken?.has(exit);
+      const g = svg('g', { class: `edge${selected ? ' selected' : ''}${bad ? ' bad' : ''}${taken ? ' taken' : ''}`, 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
+      g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
+      g.append(svg('text', { x: (start[0] + tx + W / 2) / 2 + 4, y: (start[1] + ty) / 2 }, exit));
+      g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); doc.select({ edge: index }); });
+      edgeLayer.append(g);
+    });
+    for (const node of doc.nodes()) {
+      if (typeof node.id !== 'string') continue;
+      const [x, y] = doc.positionOf(node);
+      const diags = doc.diagnosticsOf(node.id);
+      const classes = ['node'];
+      if (doc.flow.start === node.id) classes.push('start');
+      if (doc.selected?.node === node.id) classes.push('selected');
+      if (diags.some((d) => d.severity === 'error')) classes.push('bad');
+      else if (diags.length) classes.push('warn');
+      const ran = this.#lastRun(node.id);
+      if (ran) classes.push(ran.state === 'running' ? 'run-running' : failedRun(ran) ? 'run-failed' : 'run-done');
+      const g = svg('g', { class: classes.join(' '), 'data-id': node.id, transform: `translate(${x},${y})` });
+      if (ran) {
+        g.dataset.runState = ran.state;
+        if (ran.state === 'done') g.dataset.runExit = ran.exit ?? 'end';
+        g.append(svg('text', { x: 0, y: -6, class: 'run-info' }, runLine(ran)));
+      }
+      const kind = this.#kinds.get(node.type);
+      g.append(svg('rect', { width: W, height: H, rx: 8 }));
+      g.append(svg('text', { x: 10, y: 32, class: 'glyph' }, kind?.glyph || '•'));
+      const name = node.title || node.id;
+      g.append(svg('text', { x: 36, y: 22, class: 'title' }, name.length > 19 ? `${name.slice(0, 18)}…` : name));
+      g.append(svg('title', {}, `${name} (${node.type})`));
+      g.append(svg('text', { x: 36, y: 40, class: 'kind' }, node.title ? `${node.id} · ${node.type}` : node.type));
+      if (diags.length) {
+        const title = svg('title', {}, diags.map((d) => d.message).join('\n'));
+        g.append(svg('circle', { cx: W - 10, cy: 10, r: 7, class: 'badge' }), title);
+        g.append(svg('text', { x: W - 13, y: 14, fill: '#fff', 'font-size': 10 }, String(diags.length)));
+      }
+      g.addEventListener('pointerdown', (ev) => this.#startMove(ev, node.id));
+      const list = doc.exitsOf(node);
+      list.forEach((exit, i) => {
+        const hx = ((i + 1) * W) / (list.length + 1);
+        const handle = svg('circle', { cx: hx, cy: H, r: 6, class: 'handle', 'data-exit': exit });
+        handle.append(svg('title', {}, `exit ${exit}: drag to a node`));
+        handle.addEventListener('pointerdown', (ev) => this.#startConnect(ev, node.id, exit));
+        const short = list.length > 2 && exit.length > 7 ? `${exit.slice(0, 6)}…` : exit;
+        g.append(handle, svg('text', { x: hx + 7, y: H + 12, class: 'handle-label' }, short));
+      });
+      nodeLayer.append(g);
+    }
+  }
+
+  // Shows the whole drawing: scrolled to its corner, and scaled down when it is larger than the
+  // canvas (never up).
+  fit() {
+    const rect = $('canvas').getBoundingClientRect();
+    let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const n of this.#doc.nodes()) {
+      const [x, y] = this.#doc.positionOf(n);
+      minX = Math.min(minX, x);
+      minY = Math.min(minY, y);
+      maxX = Math.max(maxX, x + W);
+      maxY = Math.max(maxY, y + H + 20);
+    }
+    if (minX === Infinity) {
+      this.#view = { x: 0, y: 0, k: 1 };
+      return;
+    }
+    const margin = 40;
+    const k = Math.min(1, (rect.width - 2 * margin) / (maxX - minX), (rect.height - 2 * margin) / (maxY - minY));
+    this.#view = { k: Math.max(0.2, k), x: margin - minX * Math.max(0.2, k), y: margin - minY * Math.max(0.2, k) };
+  }
+
+  resetView() {
+    this.#view = { x: 0, y: 0, k: 1 };
+  }
+
+  // Adds a node of `kind` near the middle of what the canvas shows, and selects it.
+  addNode(kind) {
+    let n = 1;
+    while (this.#doc.node(`${kind}_${n}`)) n++;
+    const id = `${kind}_${n}`;
+    const rect = $('canvas').getBoundingClientRect();
+    const v = this.#view;
+    const x = Math.round((rect.width / 2 - v.x) / v.k - W / 2 + (n % 5) * 12);
+    const y = Math.round((rect.height / 2 - v.y) / v.k - H / 2 + (n % 5) * 12);
+    this.#doc.add(this.#kinds.create(kind, id, [x, y]));
+  }
+
+  #handlePoint(node, exit) {
+    const [x, y] = this.#doc.positionOf(node);
+    const list = this.#doc.exitsOf(node);
+    const i = Math.max(0, list.indexOf(exit));
+    return [x + ((i + 1) * W) / (list.length + 1), y + H];
+  }
+
+  #toWorld(ev) {
+    const rect = $('canvas').getBoundingClientRect();
+    const v = this.#view;
+    return [(ev.clientX - rect.left - v.x) / v.k, (ev.clientY - rect.top - v.y) / v.k];
+  }
+
+  // Follows the pointer that `ev` pressed until it is released.
+  #track(ev, onMove, onUp) {
+    const canvas = $('canvas');
+    canvas.setPointerCapture?.(ev.pointerId);
+    const move = (e) => onMove(e);
+    const up = (e) => {
+      canvas.removeEventListener('pointermove', move);
+      canvas.removeEventListener('pointerup', up);
+      onUp(e);
+    };
+    canvas.addEventListener('pointermove', move);
+    canvas.addEventListener('pointerup', up);
+  }
+
+  #startMove(ev, id) {
+    if (ev.button !== 0) return;
+    ev.stopPropagation();
+    const doc = this.#doc;
+    doc.select({ node: id });
+    const before = doc.checkpoint();
+    const [sx, sy] = this.#toWorld(ev);
+    const [ox, oy] = doc.positionOf(doc.node(id));
+    let moved = false;
+    this.#track(ev, (e) => {
+      const [wx, wy] = this.#toWorld(e);
+      const nx = Math.round(ox + wx - sx);
+      const ny = Math.round(oy + wy - sy);
+      if (!moved && Math.abs(nx - ox) < 2 && Math.abs(ny - oy) < 2) return;
+      moved = true;
+      doc.place(id, [nx, ny]);
+      this.render();
+    }, () => {
+      if (moved) doc.recordSince(before);
+    });
+  }
+
+  #startConnect(ev, id, exit) {
+    if (ev.button !== 0) return;
+    ev.stopPropagation();
+    const start = this.#handlePoint(this.#doc.node(id), exit);
+    const rubber = $('rubber');
+    this.#track(ev, (e) => {
+      rubber.setAttribute('d', curve(start, this.#toWorld(e)));
+    }, (e) => {
+      rubber.setAttribute('d', '');
+      const [wx, wy] = this.#toWorld(e);
+      const target = this.#doc.nodes().find((n) => {
+        const [x, y] = this.#doc.positionOf(n);
+        return wx >= x && wx <= x + W && wy >= y && wy <= y + H;
+      });
+      if (target) this.#doc.connect(id, exit, target.id);
+    });
+  }
+
+  #startPan(ev) {
+    if (ev.button !== 0) return;
+    this.#doc.select(null);
+    const { x, y } = this.#view;
+    const sx = ev.clientX;
+    const sy = ev.clientY;
+    $('canvas').classList.add('panning');
+    this.#track(ev, (e) => {
+      this.#view.x = x + e.clientX - sx;
+      this.#view.y = y + e.clientY - sy;
+      this.render();
+    }, () => $('canvas').classList.remove('panning'));
+  }
+
+  #zoom(ev) {
+    ev.preventDefault();
+    const rect = $('canvas').getBoundingClientRect();
+    const v = this.#view;
+    const k = Math.min(3, Math.max(0.2, v.k * Math.exp(-ev.deltaY * 0.001)));
+    const px = ev.clientX - rect.left;
+    const py = ev.clientY - rect.top;
+    v.x = px - ((px - v.x) * k) / v.k;
+    v.y = py - ((py - v.y) * k) / v.k;
+    v.k = k;
+    this.render();
+  }
+}

@@ -1,0 +1,308 @@
+// The flow being edited: the document and its file and version, undo and redo, the
+// selection, and what the server last said of it (diagnostics, each node's exits, a layout
+// for the nodes without a position). It is the one owner of this state: views read it
+// through its getters and change it through its methods, which record undo steps, mark it
+// unsaved, have the server validate it and tell the views through the hooks it was given.
+
+import { api, flowUrl } from './api.js';
+import { tokensOf } from './kinds.js';
+
+const UNDO_STEPS = 200;
+const VALIDATE_DELAY_MS = 300;
+
+export class FlowDocument {
+  #kinds;
+  #hooks;
+  #file = null;
+  #version = null;
+  #flow = null;
+  #dirty = false;
+  #selected = null; // { node: id } or { edge: index }
+  #undo = [];
+  #redo = [];
+  #exits = {};
+  #layout = {};
+  #diagnostics = [];
+  #extraExits = {}; // node id → status exits added in the panel, not wired yet
+  // Edits through the form: one undo step per field visit.
+  #stepPending = true;
+  #validateTimer = null;
+  #validateSeq = 0;
+
+  // `hooks`: `redraw()` (the canvas and the header), `panel()` (the side panel),
+  // `analysed()` (the server's new diagnostics), `problem(message)` (validation failed).
+  constructor(kinds, hooks) {
+    this.#kinds = kinds;
+    this.#hooks = hooks;
+  }
+
+  get file() { return this.#file; }
+  // The version opened or last saved (null for a file not saved yet).
+  get version() { return this.#version; }
+  // The flow document (a `weft.flow/1` value), null before one is opened.
+  get flow() { return this.#flow; }
+  get dirty() { return this.#dirty; }
+  get selected() { return this.#selected; }
+  get diagnostics() { return this.#diagnostics; }
+  get canUndo() { return this.#undo.length > 0; }
+  get canRedo() { return this.#redo.length > 0; }
+
+  nodes() {
+    return Array.isArray(this.#flow?.nodes) ? this.#flow.nodes : [];
+  }
+
+  edges() {
+    return Array.isArray(this.#flow?.edges) ? this.#flow.edges : [];
+  }
+
+  node(id) {
+    return this.nodes().find((n) => n.id === id);
+  }
+
+  nodeIndex(id) {
+    return this.nodes().findIndex((n) => n.id === id);
+  }
+
+  // Where a node is drawn: its `position`, else the server's layout.
+  positionOf(node) {
+    if (Array.isArray(node.position) && node.position.length === 2) return node.position;
+    return this.#layout[node.id] || [40, 40];
+  }
+
+  // A node's exits: the server's (else its kind's), then those wired or added in the panel.
+  exitsOf(node) {
+    const known = this.#exits[node.id];
+    const list = known ? [...known] : this.#kinds.fallbackExits(node);
+    for (const e of this.edges()) {
+      const exit = e.exit || 'ok';
+      if (e.from === node.id && !list.includes(exit)) list.push(exit);
+    }
+    for (const exit of this.#extraExits[node.id] || []) if (!list.includes(exit)) list.push(exit);
+    return list;
+  }
+
+  diagnosticsOf(id) {
+    return this.#diagnostics.filter((d) => d.node === id);
+  }
+
+  // Whether the field at `pointer` (`/nodes/3/conditions/0/when`) is an expression or a template.
+  isCode(pointer) {
+    const m = /^\/nodes\/(\d+)(\/.*)$/.exec(pointer);
+    const node = m && this.nodes()[Number(m[1])];
+    if (!node) return false;
+    return this.#kinds.isCode(node, tokensOf(m[2]));
+  }
+
+  select(selection) {
+    this.#selected = selection;
+    this.#hooks.redraw();
+    this.#hooks.panel();
+  }
+
+  // Records an undo step, applies `change` to the flow, redraws (the form too, unless
+  // `form` is false) and has it validated.
+  commit(change, { form = true } = {}) {
+    this.#snapshot();
+    change(this.#flow);
+    this.#changed({ form });
+  }
+
+  // The next `edit` starts a new undo step (a form field was entered).
+  newStep() {
+    this.#stepPending = true;
+  }
+
+  // An edit through the form: `change` applied to the flow, in the current undo step.
+  edit(change) {
+    if (this.#stepPending) {
+      this.#snapshot();
+      this.#stepPending = false;
+    }
+    change(this.#flow);
+    this.#changed({ form: false });
+  }
+
+  // The flow as it is now, to record as one undo step once a gesture (a drag) is done.
+  checkpoint() {
+    return JSON.stringify(this.#flow);
+  }
+
+  // Moves a node while it is dragged: no undo step yet, nothing redrawn.
+  place(id, position) {
+    const node = this.node(id);
+    if (node) node.position = position;
+  }
+
+  // A gesture that began at `before` (from `checkpoint`) is done: one undo step.
+  recordSince(before) {
+    this.#undo.push(before);
+    this.#redo = [];
+    this.#changed({ form: false });
+  }
+
+  undo() {
+    if (!this.#undo.length) return;
+    this.#redo.push(JSON.stringify(this.#flow));
+    this.#flow = JSON.parse(this.#undo.pop());
+    this.#changed();
+  }
+
+  redo() {
+    if (!this.#redo.length) return;
+    this.#undo.push(JSON.stringify(this.#flow));
+    this.#flow = JSON.parse(this.#redo.pop());
+    this.#changed();
+  }
+
+  // Adds `node` (the start, in an empty flow) and selects it.
+  add(node) {
+    this.commit((flow) => {
+      if (!Array.isArray(flow.nodes)) flow.nodes = [];
+      flow.nodes.push(node);
+      if (!flow.start) flow.start = node.id;
+    }, { form: false });
+    this.select({ node: node.id });
+  }
+
+  // Wires `exit` of `from` to `to`, replacing the exit's edge if it had one (one edge per exit).
+  connect(from, exit, to) {
+    this.commit((flow) => {
+      if (!Array.isArray(flow.edges)) flow.edges = [];
+      const edge = exit === 'ok' ? { from, to } : { from, exit, to };
+      const at = flow.edges.findIndex((e) => e.from === from && (e.exit || 'ok') === exit);
+      if (at >= 0) flow.edges[at] = edge;
+      else flow.edges.push(edge);
+    });
+  }
+
+  deleteSelected() {
+    const sel = this.#selected;
+    if (!sel) return;
+    if (sel.node) {
+      const id = sel.node;
+      this.commit((flow) => {
+        flow.nodes = this.nodes().filter((n) => n.id !== id);
+        flow.edges = this.edges().filter((e) => e.from !== id && e.to !== id);
+        if (flow.start === id) {
+          if (flow.nodes.length) flow.start = flow.nodes[0].id;
+          else delete flow.start;
+        }
+      });
+    } else if (sel.edge !== undefined) {
+      const index = sel.edge;
+      this.commit((flow) => { flow.edges.splice(index, 1); });
+    }
+    this.select(null);
+  }
+
+  // Renames `node` (an object of this flow) to `id`, with its edges and the start.
+  rename(node, id) {
+    this.edit((flow) => {
+      const old = node.id;
+      for (const e of this.edges()) {
+        if (e.from === old) e.from = id;
+        if (e.to === old) e.to = id;
+      }
+      if (flow.start === old) flow.start = id;
+      node.id = id;
+      this.#selected = { node: id };
+    });
+  }
+
+  // Gives a node the exit `exit` (a status exit) to drag to a node; it is kept by its edge.
+  addExit(id, exit) {
+    const node = this.node(id);
+    if (node && !this.exitsOf(node).includes(exit)) (this.#extraExits[id] || (this.#extraExits[id] = [])).push(exit);
+    this.#hooks.redraw();
+  }
+
+  // Shows `diagnostics` (of the saved file) until the next validation; nothing is redrawn.
+  setDiagnostics(diagnostics) {
+    this.#diagnostics = diagnostics;
+  }
+
+  // Opens `file` from the server: null, or why it could not be opened.
+  async open(file) {
+    const { status: code, data } = await api('GET', flowUrl(file));
+    if (code !== 200) return data.error || `cannot open ${file}`;
+    if (!data.flow || typeof data.flow !== 'object') return `${file} is not a JSON object; fix it in an editor first`;
+    this.#file = file;
+    this.#version = data.version;
+    this.#flow = data.flow;
+    this.#undo = [];
+    this.#redo = [];
+    this.#selected = null;
+    this.#dirty = false;
+    this.#extraExits = {};
+    this.#analysed(data);
+    return null;
+  }
+
+  // A new, empty flow named `name`; its file `file` is created when it is first saved.
+  startNew(file, name) {
+    this.#file = file;
+    this.#version = null;
+    this.#undo = [];
+    this.#redo = [];
+    this.#selected = null;
+    this.#dirty = true;
+    this.#exits = {};
+    this.#layout = {};
+    this.#extraExits = {};
+    this.#flow = { format: 'weft.flow/1', name, nodes: [], edges: [] };
+    this.#validateSoon();
+  }
+
+  // Saves the flow over the version it was opened at: null without a file, else `{ saved,
+  // valid }` or `{ conflict, error }` (409: the file changed or appeared on disk meanwhile).
+  async save() {
+    if (!this.#file) return null;
+    const { status: code, data } = await api('PUT', flowUrl(this.#file), { version: this.#version, flow: this.#flow });
+    if (code === 200) {
+      this.#version = data.version;
+      this.#dirty = false;
+      this.#analysed(data);
+      return { saved: true, valid: data.valid };
+    }
+    return { saved: false, conflict: code === 409, error: data.error || code };
+  }
+
+  #snapshot() {
+    this.#undo.push(JSON.stringify(this.#flow));
+    if (this.#undo.length > UNDO_STEPS) this.#undo.shift();
+    this.#redo = [];
+  }
+
+  #changed({ form = true } = {}) {
+    this.#dirty = true;
+    if (this.#selected?.node && !this.node(this.#selected.node)) this.#selected = null;
+    if (this.#selected?.edge !== undefined && !this.edges()[this.#selected.edge]) this.#selected = null;
+    this.#hooks.redraw();
+    if (form) this.#hooks.panel();
+    this.#validateSoon();
+  }
+
+  #validateSoon() {
+    clearTimeout(this.#validateTimer);
+    this.#validateTimer = setTimeout(() => this.#validate(), VALIDATE_DELAY_MS);
+  }
+
+  async #validate() {
+    const seq = ++this.#validateSeq;
+    const { status: code, data } = await api('POST', '/api/validate', this.#flow);
+    if (seq !== this.#validateSeq) return;
+    if (code !== 200) {
+      this.#hooks.problem(data.error || `validation failed (${code})`);
+      return;
+    }
+    this.#analysed(data);
+  }
+
+  // The server's analysis: `{ diagnostics, exits, layout }`.
+  #analysed(data) {
+    this.#diagnostics = data.diagnostics || [];
+    this.#exits = data.exits || {};
+    this.#layout = data.layout || {};
+    this.#hooks.analysed();
+  }
+}

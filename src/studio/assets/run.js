@@ -1,0 +1,348 @@
+// Runs of the saved flow: the profiles it uses and whether they resolve, the run form
+// (parameters, limits), the run's live trace over server-sent events, and what each node did
+// (exit, time, output, HTTP requests, and its input, asked of the server on a click).
+
+import { api, flowUrl } from './api.js';
+import { $, label, pre, status } from './dom.js';
+
+// What the run form starts with when the server doesn't say.
+const DEFAULT_SETTINGS = { profiles: null, params: {}, sim: null, max_steps: 10000 };
+
+// Whether a node's last run failed: it failed, was cut short or took an error exit.
+export const failedRun = (n) => !!n.error || n.stopped || n.exit === 'error' || n.exit === 'unauthenticated';
+
+// A node's last run in a few words, for the drawing.
+export function runLine(n) {
+  if (n.state === 'running') return n.count > 1 ? `running… (×${n.count})` : 'running…';
+  if (n.stopped) return '✗ cut short';
+  const exit = n.exit ?? 'end';
+  return `→ ${exit} · ${n.ms} ms${n.count > 1 ? ` · ×${n.count}` : ''}`;
+}
+
+function pretty(value, limit = 200000) {
+  const text = JSON.stringify(value, null, 2) ?? 'null';
+  return text.length > limit ? `${text.slice(0, limit)}\n… (${text.length - limit} more characters)` : text;
+}
+
+export class Runs {
+  #doc;
+  #hooks;
+  #settings;
+  #profilesFile;
+  // The last run: { id, file, status, nodes: { id: { state, exit, ms, error, writes, http,
+  // count, taken } }, report, source }.
+  #run = null;
+  #params = {}; // file → { parameter: text in the form }
+  #limits = { max_steps: '', timeout_secs: '' };
+
+  // `settings`: the server's (`GET /api/settings`), if it answered. `hooks`: `redraw()`,
+  // `redrawSoon()` (once per frame), `panel()` (the side panel), `footer()` (the diagnostics).
+  constructor({ doc, settings, hooks }) {
+    this.#doc = doc;
+    this.#settings = settings || DEFAULT_SETTINGS;
+    this.#profilesFile = this.#settings.profiles || null;
+    this.#hooks = hooks;
+  }
+
+  get running() {
+    return this.#run?.status === 'running';
+  }
+
+  // What the last run of the open file did at node `id`, if it got there.
+  nodeOf(id) {
+    const run = this.#run;
+    return run && run.file === this.#doc.file ? run.nodes[id] : undefined;
+  }
+
+  // The run form sits in the flow's panel.
+  showForm() {
+    this.#doc.select(null);
+    $('run-form')?.scrollIntoView({ block: 'start' });
+  }
+
+  // Lists the profiles the flow uses and whether they resolve from the chosen profiles file
+  // (the server never sends a secret, only what is missing).
+  profilesBox() {
+    const box = document.createElement('div');
+    box.id = 'profiles';
+    this.#fillProfiles(box);
+    return box;
+  }
+
+  async #fillProfiles(box) {
+    const chosen = this.#profilesFile || 'profiles.json';
+    const path = flowUrl(this.#doc.file, `profiles?profiles=${encodeURIComponent(chosen)}`);
+    const { status: code, data } = await api('GET', path);
+    box.replaceChildren();
+    if (code !== 200) {
+      box.textContent = data.error || 'cannot check the profiles';
+      return;
+    }
+    if (!data.profiles.length) {
+      box.textContent = 'This flow uses no authorization profile.';
+      return;
+    }
+    const select = document.createElement('select');
+    for (const file of data.files.includes(data.file) ? data.files : [data.file, ...data.files]) {
+      const o = document.createElement('option');
+      o.value = o.textContent = file;
+      select.append(o);
+    }
+    select.value = data.file;
+    select.onchange = () => { this.#profilesFile = select.value; this.#fillProfiles(box); };
+    box.append(select);
+    for (const p of data.profiles) {
+      const line = document.createElement('div');
+      line.className = p.resolves ? 'resolves' : 'unresolved';
+      line.textContent = p.resolves ? `✓ ${p.name}` : `✗ ${p.name}: ${p.error}`;
+      box.append(line);
+    }
+  }
+
+  // The parameters declared by the flow.
+  #declared() {
+    const params = this.#doc.flow.parameters;
+    return params && typeof params === 'object' ? params : {};
+  }
+
+  // The form's parameters: declared defaults, then the studio's (the simulator's Graph), then
+  // what was typed.
+  #paramText(name, declared) {
+    const typed = this.#params[this.#doc.file]?.[name];
+    if (typed !== undefined) return typed;
+    const given = this.#settings.params?.[name] ?? declared?.default;
+    if (given === undefined || given === null) return '';
+    return typeof given === 'string' ? given : JSON.stringify(given);
+  }
+
+  // The run form: parameters, limits, the start button, and the last run's outcome.
+  formSection() {
+    const file = this.#doc.file;
+    const box = document.createElement('section');
+    box.id = 'run-form';
+    const h = document.createElement('h2');
+    h.textContent = 'Run';
+    box.append(h);
+    if (this.#settings.sim) {
+      const note = document.createElement('div');
+      note.className = 'help';
+      note.textContent = `The simulator runs at ${this.#settings.sim}; profiles.sim.json signs in to it.`;
+      box.append(note);
+    }
+    const typed = this.#params[file] || (this.#params[file] = {});
+    for (const [name, declared] of Object.entries(this.#declared())) {
+      const type = declared?.type || 'string';
+      const required = declared?.default === undefined && declared?.required !== false;
+      box.append(label(`${name}${required ? ' *' : ''} (${type})`, declared?.description));
+      let el;
+      if (type === 'boolean') {
+        el = document.createElement('input');
+        el.type = 'checkbox';
+        el.checked = this.#paramText(name, declared) === 'true';
+        el.onchange = () => { typed[name] = String(el.checked); };
+      } else {
+        el = document.createElement(type === 'array' || type === 'object' ? 'textarea' : 'input');
+        if (el.tagName === 'INPUT') el.type = type === 'integer' || type === 'number' ? 'number' : 'text';
+        el.value = this.#paramText(name, declared);
+        el.oninput = () => { typed[name] = el.value; };
+      }
+      el.dataset.param = name;
+      box.append(el);
+    }
+    const limits = document.createElement('div');
+    limits.className = 'row';
+    for (const [key, text, placeholder] of [['max_steps', 'step limit', String(this.#settings.max_steps)], ['timeout_secs', 'timeout (s)', '120']]) {
+      const cell = document.createElement('div');
+      const el = document.createElement('input');
+      el.type = 'number';
+      el.id = `run-${key}`;
+      el.placeholder = placeholder;
+      el.value = this.#limits[key];
+      el.oninput = () => { this.#limits[key] = el.value; };
+      cell.append(label(text), el);
+      limits.append(cell);
+    }
+    box.append(limits);
+    const start = document.createElement('button');
+    start.id = 'run-start';
+    start.textContent = '▶ Start the run';
+    start.disabled = this.running;
+    start.onclick = () => this.start();
+    box.append(start);
+    const line = document.createElement('div');
+    line.id = 'run-status';
+    box.append(line);
+    const run = this.#run;
+    if (run && run.file === file) {
+      line.textContent = this.#statusText();
+      line.className = run.status === 'failed' ? 'unresolved' : '';
+      if (run.report) {
+        box.append(label('result'));
+        box.append(pre('run-result', pretty(run.report.result)));
+        if (run.report.error) box.append(label('error'), pre('run-error', pretty(run.report.error)));
+      }
+    }
+    return box;
+  }
+
+  #statusText() {
+    const r = this.#run;
+    if (r.status === 'running') return `running… (${Object.keys(r.nodes).length} nodes so far)`;
+    const at = r.report?.node ? ` at ${r.report.node}` : '';
+    const steps = r.report?.steps !== undefined ? `, ${r.report.steps} steps` : '';
+    const dropped = r.report?.dropped_events ? ` (${r.report.dropped_events} later events not kept)` : '';
+    return `${r.status}${at}${steps}${r.ms !== undefined ? `, ${r.ms} ms` : ''}${dropped}`;
+  }
+
+  // The form's values, typed by the declarations: empty fields are left out (defaults apply).
+  #collectParams() {
+    const params = {};
+    for (const [name, d] of Object.entries(this.#declared())) {
+      const text = this.#paramText(name, d);
+      const type = d?.type || 'string';
+      if (type === 'boolean') { params[name] = text === 'true'; continue; }
+      if (text === '') continue;
+      if (type === 'integer' || type === 'number') params[name] = Number(text);
+      else if (type === 'array' || type === 'object') {
+        try { params[name] = JSON.parse(text); } catch { throw new Error(`parameter ${name} is not JSON`); }
+      } else params[name] = text;
+    }
+    return params;
+  }
+
+  // Starts a run of the saved file and follows its trace.
+  async start() {
+    const doc = this.#doc;
+    if (!doc.file || !doc.version || doc.dirty) {
+      status('Save the flow first: a run uses the saved file', true);
+      return;
+    }
+    let params;
+    try { params = this.#collectParams(); } catch (err) { status(err.message, true); return; }
+    const body = { profiles: this.#profilesFile || this.#settings.profiles || 'profiles.json', params };
+    for (const key of ['max_steps', 'timeout_secs']) if (this.#limits[key] !== '') body[key] = Number(this.#limits[key]);
+    const file = doc.file;
+    const { status: code, data } = await api('POST', flowUrl(file, 'runs'), body);
+    if (code !== 200) {
+      status(`not run: ${data.error || code}`, true);
+      if (data.diagnostics) {
+        doc.setDiagnostics(data.diagnostics);
+        this.#hooks.footer();
+        this.#hooks.redraw();
+      }
+      return;
+    }
+    this.#run?.source?.close();
+    const run = { id: data.run, file, status: 'running', nodes: {}, report: null };
+    this.#run = run;
+    const source = new EventSource(data.events);
+    run.source = source;
+    source.addEventListener('trace', (ev) => this.#onTrace(run, JSON.parse(ev.data)));
+    source.addEventListener('report', (ev) => {
+      source.close();
+      run.report = JSON.parse(ev.data);
+      run.status = run.report.status;
+      // A node still running when the run ended was cut short (stop, timeout, step limit).
+      for (const n of Object.values(run.nodes)) {
+        if (n.state !== 'running') continue;
+        const message = run.report.dropped_events
+          ? `the run went on, but its later events were past what the studio keeps (${run.report.dropped_events} not kept)`
+          : run.status;
+        Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message } });
+      }
+      if (this.#run === run) {
+        status(`run ${run.status}${run.report.node && run.status !== 'succeeded' ? ` at ${run.report.node}` : ''}`, run.status !== 'succeeded');
+        this.#hooks.redraw();
+        this.#hooks.panel();
+      }
+    });
+    source.addEventListener('error', () => {
+      // The browser reconnects by itself; a closed stream means the run is gone (the studio was
+      // restarted, or a newer run of this flow replaced it): stop showing it as running.
+      if (source.readyState !== EventSource.CLOSED || run.report) return;
+      run.status = 'lost';
+      if (this.#run === run) {
+        status('the run is no longer available (was the studio restarted?)', true);
+        this.#hooks.redraw();
+        this.#hooks.panel();
+      }
+    });
+    status(`running ${file}…`);
+    this.#hooks.redraw();
+    this.#hooks.panel();
+  }
+
+  #onTrace(run, e) {
+    const n = e.node !== undefined ? (run.nodes[e.node] || (run.nodes[e.node] = { count: 0, http: [], taken: new Set() })) : null;
+    switch (e.event) {
+      case 'run_started':
+        // A reconnected stream starts again from the beginning.
+        run.nodes = {};
+        break;
+      case 'node_started':
+        Object.assign(n, { state: 'running', step: e.step, error: undefined });
+        n.count += 1;
+        if (n.count > 1) n.http = [];
+        break;
+      case 'http':
+        n.http.push(e);
+        if (n.http.length > 100) n.http.shift();
+        break;
+      case 'node_finished':
+        Object.assign(n, { state: 'done', exit: e.exit, ms: e.ms, error: e.error, writes: e.writes });
+        if (e.exit) n.taken.add(e.exit);
+        break;
+      case 'run_finished':
+        Object.assign(run, { ms: e.ms, steps: e.steps });
+        break;
+      default:
+        break;
+    }
+    if (this.#run !== run) return;
+    this.#hooks.redrawSoon();
+    // The open node's panel follows its node.
+    if (n && this.#doc.selected?.node === e.node && e.event === 'node_finished') this.#hooks.panel();
+  }
+
+  async stop() {
+    if (!this.running) return;
+    await api('POST', `/api/runs/${this.#run.id}/stop`, {});
+  }
+
+  // What node `id` did in the last run (`n`, from `nodeOf`): its exit, error, output, HTTP
+  // requests, and its input, asked of the server.
+  nodeSection(id, n) {
+    const box = document.createElement('section');
+    box.id = 'node-run';
+    const h = document.createElement('h2');
+    h.textContent = 'Last run';
+    box.append(h);
+    const line = document.createElement('div');
+    line.id = 'node-run-state';
+    line.className = failedRun(n) ? 'unresolved' : '';
+    line.textContent = n.state === 'running' ? 'running…'
+      : n.stopped ? 'cut short: the run ended while it ran'
+      : `exit ${n.exit ?? '(end)'} · ${n.ms} ms${n.count > 1 ? ` · ran ${n.count} times (the last is shown)` : ''}`;
+    box.append(line);
+    if (n.error) box.append(label('error'), pre('node-run-error', pretty(n.error)));
+    if (n.state === 'done') box.append(label('output', 'The variables it wrote (values of secret-looking keys redacted)'), pre('node-run-output', pretty(n.writes ?? {})));
+    if (n.http.length) {
+      box.append(label('HTTP requests'));
+      const list = document.createElement('ol');
+      list.id = 'node-run-http';
+      for (const r of n.http) {
+        const item = document.createElement('li');
+        item.textContent = `${r.method} ${r.url} → ${r.status ?? 'no answer'}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''} · ${r.ms} ms`;
+        list.append(item);
+      }
+      box.append(list);
+    }
+    box.append(label('input', 'The variables when it started (redacted; large values cut)'));
+    const input = pre('node-run-input', '…');
+    box.append(input);
+    api('GET', `/api/runs/${this.#run.id}/input/${encodeURIComponent(id)}`).then(({ status: code, data }) => {
+      input.textContent = code === 200 ? pretty(data.vars) : data.error || String(code);
+    });
+    return box;
+  }
+}
