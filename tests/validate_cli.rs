@@ -2,11 +2,7 @@
 //! asserts exit 2 and that an error names the JSON pointer and node id it should; warnings keep
 //! exit 0; `--format json` is machine-readable.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Dir, Outcome, diagnostics};
+use crate::util::{Dir, Outcome, diagnostics};
 use serde_json::{Value, json};
 
 /// Validates `flow` (written as `case.flow.json`) with `--format json`.
