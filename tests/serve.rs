@@ -2,7 +2,7 @@
 //! answers (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing,
 //! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
-use crate::util::http::{self, client};
+use crate::util::http::{client, wait_until_up};
 use crate::util::{Weft, anchor, busy_flow, flows, free_port};
 use chrono::Duration as Days;
 use serde_json::{Value, json};
@@ -94,12 +94,12 @@ async fn post(
     url: &str,
     body: impl Into<reqwest::Body>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    http::post(client, url, "application/json", body).await
+    crate::util::http::post(client, url, "application/json", body).await
 }
 
 /// GETs `url`: the status and the JSON answer.
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let (status, _, body) = http::read(client.get(url)).await;
+    let (status, _, body) = crate::util::http::read(client.get(url)).await;
     (status, body)
 }
 
@@ -231,7 +231,7 @@ async fn oversized_bodies_get_413() {
 /// server closes the connection.
 async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let request = String::from_utf8_lossy(request).replace("host: x", &format!("host: {addr}"));
-    http::raw(&addr.to_string(), request.as_bytes()).await
+    crate::util::http::raw(&addr.to_string(), request.as_bytes()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -873,7 +873,7 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
         .spawn();
     let url = format!("http://{listen}");
     let http = client();
-    http::wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(10)).await;
+    wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(10)).await;
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (http, url) = (http.clone(), url.clone());

@@ -2,7 +2,8 @@
 //! Requires Debian's `chromium` and `chromium-driver` packages; fails when they are missing.
 //! Screenshots of each step are kept in `target/studio-screenshots/`.
 
-use crate::util::{Weft, free_port, http, root};
+use crate::util::http::{client, wait_until_up};
+use crate::util::{Weft, free_port, root};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -175,9 +176,9 @@ async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
             panic!("cannot start {CHROMEDRIVER} ({e}): install Debian's `chromium-driver` package")
         });
     let driver = Driver(child);
-    let http = http::client();
+    let http = client();
     let base = format!("http://127.0.0.1:{port}");
-    http::wait_until_up(&http, &format!("{base}/status"), Duration::from_secs(20)).await;
+    wait_until_up(&http, &format!("{base}/status"), Duration::from_secs(20)).await;
     let args = [
         "--headless",
         "--no-sandbox",
