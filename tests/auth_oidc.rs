@@ -5,15 +5,14 @@
 //! code grant with PKCE driven headlessly through oidc-provider's development login and consent
 //! pages (`weft login` as a child process), refresh with rotation, and the failures: a bad
 //! secret, an invalid scope, a revoked, replayed or expired refresh token.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "oidc/support.rs"]
-mod support;
-
+use crate::util::auth::{
+    BASIC_CLIENT, BASIC_SECRET, Browser, CLI_CLIENT, OidcServer, POST_CLIENT, POST_SECRET,
+    SHORT_CLIENT, mode, signin_file, stored_refresh_token,
+};
+use crate::util::{Outcome, Weft, assert_no_secret, free_port};
 use serde_json::{Value, json};
 use std::path::Path;
-use support::*;
 use weft::auth::state::StateDir;
 use weft::auth::{Profiles, TokenManager};
 use weft::nodes::Credentials;
@@ -95,7 +94,7 @@ fn write_profiles(dir: &Path, profiles: Value) -> std::path::PathBuf {
 }
 
 /// `weft run FLOW --profiles profiles.json --state-dir state` in `dir`.
-fn run(dir: &Path, flow: &str, extra: &[&str]) -> Output {
+fn run(dir: &Path, flow: &str, extra: &[&str]) -> Outcome {
     std::fs::write(dir.join("test.flow.json"), flow).unwrap();
     let mut args =
         vec!["run", "test.flow.json", "--profiles", "profiles.json", "--state-dir", "state"];
@@ -186,7 +185,7 @@ fn bad_secret_is_invalid_client_and_the_secret_is_shown_nowhere() {
         std::fs::write(dir.path().join("test.flow.json"), sign_in_flow(&[profile])).unwrap();
         let out = Weft::new(
             dir.path(),
-            &[
+            [
                 "run",
                 "test.flow.json",
                 "--profiles",
@@ -228,9 +227,9 @@ fn invalid_scope_is_reported_with_the_oauth_error() {
 
 /// Runs `weft login user` in `dir` and signs in as `user_name` through the development pages;
 /// returns the login's output.
-async fn login(dir: &Path, redirect_port: u16, user_name: &str) -> Output {
+async fn login(dir: &Path, redirect_port: u16, user_name: &str) -> Outcome {
     let mut child =
-        Weft::new(dir, &["login", "user", "--profiles", "profiles.json", "--state-dir", "state"])
+        Weft::new(dir, ["login", "user", "--profiles", "profiles.json", "--state-dir", "state"])
             .spawn();
     let url = child.wait_for_url();
     assert!(url.contains("code_challenge_method=S256"), "{url}");
@@ -262,7 +261,7 @@ async fn authorization_code_with_pkce_then_refresh_with_rotation() {
         tokio::task::spawn_blocking(move || {
             Weft::new(
                 &dir,
-                &[
+                [
                     "run",
                     "test.flow.json",
                     "--profiles",

@@ -5,12 +5,9 @@
 //! (a self-signed certificate made with the `openssl` CLI; the JWT checked piece by piece and
 //! its signature verified with the certificate's public key), and `weft login` for the
 //! simulator's public client driven headlessly.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "oidc/support.rs"]
-mod support;
-
+use crate::util::auth::{Browser, mode, signin_file, stored_refresh_token};
+use crate::util::{Weft, assert_no_secret, free_port, http, sign_in_sim};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -18,19 +15,14 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::*;
 use weft::auth::assertion::{ClientCertificate, SignatureAlgorithm};
 use weft::auth::login::login;
 use weft::auth::state::StateDir;
 use weft::auth::{Profile, Profiles, TokenManager};
 use weft::nodes::Credentials;
-use weft_sim::{APP_CLIENT_ID, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+use weft_sim::{APP_CLIENT_ID, PUBLIC_CLIENT_ID, SimConfig, SimHandle};
 
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
-
-async fn sim(config: SimConfig) -> SimHandle {
-    Simulator::start(SimConfig { span_days: 30, ..config }).await.unwrap()
-}
 
 /// Writes a profiles file holding `profiles` in `dir` and resolves `name` from it.
 fn resolve(dir: &Path, profiles: Value, name: &str) -> Profile {
@@ -66,7 +58,7 @@ async fn start_device_login(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_pending_then_approved_on_the_devicelogin_page() {
-    let sim = sim(SimConfig { device_interval: 1, ..SimConfig::default() }).await;
+    let sim = sign_in_sim(SimConfig { device_interval: 1, ..SimConfig::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let profile = resolve(dir.path(), json!({ "user": device_profile(&sim) }), "user");
     let state = StateDir::new(dir.path().join("state"));
@@ -112,7 +104,7 @@ async fn device_code_pending_then_approved_on_the_devicelogin_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_declined_or_expired_is_an_error_and_stores_nothing() {
-    let sim = sim(SimConfig {
+    let sim = sign_in_sim(SimConfig {
         device_interval: 1,
         device_code_lifetime: Duration::from_secs(2),
         ..SimConfig::default()
@@ -395,7 +387,7 @@ fn client_assertion_jwt_shape_and_signature() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_client_assertion_gets_a_token_from_the_simulator() {
-    let sim = sim(SimConfig::default()).await;
+    let sim = sign_in_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let cert = make_cert(dir.path());
     let profile = |key: &Path, alg: &str| {
@@ -418,7 +410,7 @@ async fn certificate_client_assertion_gets_a_token_from_the_simulator() {
     assert_eq!(sim.counters().tokens_client_credentials, 2);
     // And the token works on Graph.
     let credential = manager.credential("ps", "127.0.0.1", Some(sim.addr().port())).await.unwrap();
-    let response = browser_client()
+    let response = http::client()
         .get(format!("{}/users/adele@weft.test/calendars", sim.graph_base()))
         .header("authorization", credential.headers[0].1.expose())
         .send()
@@ -429,7 +421,7 @@ async fn certificate_client_assertion_gets_a_token_from_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weft_login_with_the_simulators_public_client_then_a_run_uses_the_sign_in() {
-    let sim = sim(SimConfig::default()).await;
+    let sim = sign_in_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let redirect = format!("http://localhost:{port}/callback");
@@ -452,7 +444,7 @@ async fn weft_login_with_the_simulators_public_client_then_a_run_uses_the_sign_i
 
     let mut child = Weft::new(
         dir.path(),
-        &["login", "user", "--profiles", "profiles.json", "--state-dir", "state"],
+        ["login", "user", "--profiles", "profiles.json", "--state-dir", "state"],
     )
     .spawn();
     let url = child.wait_for_url();
@@ -472,7 +464,7 @@ async fn weft_login_with_the_simulators_public_client_then_a_run_uses_the_sign_i
     let out = tokio::task::spawn_blocking(move || {
         Weft::new(
             &path,
-            &[
+            [
                 "run",
                 "user.flow.json",
                 "--profiles",
@@ -510,7 +502,7 @@ fn app_manager(sim: &SimHandle, secret: &str, dir: &Path) -> Arc<TokenManager> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalidate_after_a_401_fetches_one_new_token_for_everyone() {
-    let sim = sim(SimConfig::default()).await;
+    let sim = sign_in_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let manager = app_manager(&sim, weft_sim::APP_CLIENT_SECRET, dir.path());
     let port = Some(sim.addr().port());
@@ -548,7 +540,7 @@ async fn invalidate_after_a_401_fetches_one_new_token_for_everyone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_waiting_for_a_failed_request_share_its_failure() {
     use weft_sim::{FaultConfig, FaultKind};
-    let sim = sim(SimConfig::default().with_app_secret("the-right-secret")).await;
+    let sim = sign_in_sim(SimConfig::default().with_app_secret("the-right-secret")).await;
     // Token requests take 300 ms, so all callers are waiting while the first one is answered.
     sim.set_faults(FaultConfig {
         token_requests: true,
@@ -577,7 +569,8 @@ async fn callers_waiting_for_a_failed_request_share_its_failure() {
 async fn a_failed_renewal_keeps_the_still_valid_token_until_near_expiry() {
     use weft_sim::{FaultConfig, FaultKind};
     let sim =
-        sim(SimConfig { token_lifetime: Duration::from_secs(4), ..SimConfig::default() }).await;
+        sign_in_sim(SimConfig { token_lifetime: Duration::from_secs(4), ..SimConfig::default() })
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let manager = app_manager(&sim, weft_sim::APP_CLIENT_SECRET, dir.path());
     let port = Some(sim.addr().port());

@@ -2,34 +2,27 @@
 //! results equal the simulator's ground truth, with faults on, with tokens expiring, and the
 //! failures a user meets (wrong secret, missing permission) reported clearly without secrets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::util::{Outcome, Weft, anchor, flows, free_port, root};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use weft::nodes::expr::time;
 use weft_sim::{FaultConfig, FaultKind, SimConfig, SimHandle, Simulator};
 
 const USER: &str = "megan@weft.test";
 
-fn anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
-}
-
 async fn start(config: SimConfig) -> SimHandle {
     Simulator::start(SimConfig { anchor: anchor(), ..config }).await.unwrap()
 }
 
-fn flows() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("flows")
+/// `weft ARGS…` with the simulator's address and `secret` for its profiles (`--profiles` names
+/// which).
+fn weft_with_sim<S: AsRef<std::ffi::OsStr>>(sim: &SimHandle, secret: &str, args: &[S]) -> Weft {
+    Weft::new(&root(), args).env("WEFT_SIM_URL", sim.base_url()).env("WEFT_SIM_SECRET", secret)
 }
 
 /// Runs the calendar flow for a window; `secret` is what the profile's client secret resolves to.
-fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
-    command
-        .arg("run")
+fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&str]) -> Outcome {
+    weft_with_sim(sim, secret, &["run"])
         .arg(flows().join("graph-calendar.flow.json"))
         .arg("--profiles")
         .arg(flows().join("profiles.sim.json"))
@@ -37,9 +30,7 @@ fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&s
         .args(["--param", &format!("user={USER}"), "--param", &format!("from={from}")])
         .args(["--param", &format!("to={to}"), "--param", "page_size=7"])
         .args(extra)
-        .env("WEFT_SIM_URL", sim.base_url())
-        .env("WEFT_SIM_SECRET", secret);
-    command.output().unwrap()
+        .run()
 }
 
 /// The flow's documented result, computed from the simulator's ground truth.
@@ -62,14 +53,8 @@ fn expected(sim: &SimHandle, user: &str, from: DateTime<Utc>, to: DateTime<Utc>)
         .collect()
 }
 
-fn result(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+fn result(output: &Outcome) -> Value {
+    output.assert_code(0).json()
 }
 
 async fn check_window(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) {
@@ -143,16 +128,15 @@ async fn a_wrong_secret_shows_the_aadsts_code_and_not_the_secret() {
     let output = tokio::task::block_in_place(|| {
         run_calendar(&sim, &from, &to, wrong, &["--trace", &trace_arg])
     });
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    output.assert_code(1);
+    let stderr = &output.stderr;
     assert!(stderr.contains("AADSTS7000215") && stderr.contains("invalid_client"), "{stderr}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let traced = std::fs::read_to_string(trace.path()).unwrap();
-    for text in [&stderr, &stdout, &std::borrow::Cow::Borrowed(traced.as_str())] {
+    for text in [stderr, &output.stdout, &traced] {
         assert!(!text.contains(wrong), "the secret leaked: {text}");
     }
     // The flow's `failed` end returns vars.error: the code is there for callers.
-    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = output.json();
     assert_eq!(result["code"], "invalid_client");
     assert_eq!(result["node"], "sign_in");
     sim.shutdown().await;
@@ -168,22 +152,18 @@ async fn a_missing_permission_is_reported_as_403() {
     let path = dir.path().join("profiles.json");
     std::fs::write(&path, profiles).unwrap();
     let output = tokio::task::block_in_place(|| {
-        Command::new(env!("CARGO_BIN_EXE_weft"))
-            .arg("run")
+        weft_with_sim(&sim, weft_sim::NOPERM_CLIENT_SECRET, &["run"])
             .arg(flows().join("graph-calendar.flow.json"))
             .arg("--profiles")
             .arg(&path)
             .args(["--param", &format!("graph_base={}", sim.graph_base())])
             .args(["--param", &format!("user={USER}")])
-            .env("WEFT_SIM_URL", sim.base_url())
-            .env("WEFT_SIM_SECRET", weft_sim::NOPERM_CLIENT_SECRET)
-            .output()
-            .unwrap()
+            .run()
     });
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    output.assert_code(1);
+    let stderr = &output.stderr;
     assert!(stderr.contains("403") && stderr.contains("ErrorAccessDenied"), "{stderr}");
-    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = output.json();
     assert_eq!(result["status"], 403);
     assert_eq!(result["node"], "fetch");
     sim.shutdown().await;
@@ -191,8 +171,7 @@ async fn a_missing_permission_is_reported_as_403() {
 
 #[test]
 fn the_demo_prints_this_weeks_calendar() {
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_weft")).args(["demo", "--json"]).output().unwrap();
+    let output = Weft::new(&root(), ["demo", "--json"]).run();
     let items = result(&output);
     let items = items.as_array().unwrap();
     assert!(!items.is_empty());
@@ -202,9 +181,9 @@ fn the_demo_prints_this_weeks_calendar() {
         }
         assert!(item["start"].as_str().unwrap().ends_with('Z'));
     }
-    let table = Command::new(env!("CARGO_BIN_EXE_weft")).arg("demo").output().unwrap();
-    assert!(table.status.success());
-    let text = String::from_utf8_lossy(&table.stdout);
+    let table = Weft::new(&root(), ["demo"]).run();
+    table.assert_code(0);
+    let text = &table.stdout;
     assert!(text.contains(&format!("{} items this week", items.len())), "{text}");
 }
 
@@ -223,21 +202,17 @@ async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
     let path = dir.path().join("me.flow.json");
     std::fs::write(&path, flow.to_string()).unwrap();
     let output = tokio::task::block_in_place(|| {
-        Command::new(env!("CARGO_BIN_EXE_weft"))
-            .arg("run")
+        weft_with_sim(&sim, "unused", &["run"])
             .arg(&path)
             .arg("--profiles")
             .arg(flows().join("profiles.sim.json"))
             .arg("--state-dir")
             .arg(dir.path().join("state"))
-            .env("WEFT_SIM_URL", sim.base_url())
-            .env("WEFT_SIM_SECRET", "unused")
-            .output()
-            .unwrap()
+            .run()
     });
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stderr = &output.stderr;
+    output.assert_code(1);
+    let error = output.json();
     assert_eq!((error["node"].as_str(), error["category"].as_str()), (Some("fetch"), Some("auth")));
     assert!(error["message"].as_str().unwrap().contains("weft login graph-user"), "{error}");
     // stderr names the node that failed, not the `end` node that reported it.
@@ -250,49 +225,33 @@ async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
 /// user calendar flow returns the signed-in user's ground truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() {
-    use std::io::BufRead;
     let sim = start(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))
         .unwrap()
         .replace("http://localhost:8765/callback", &format!("http://localhost:{port}/callback"));
     let profiles_path = dir.path().join("profiles.json");
     std::fs::write(&profiles_path, profiles).unwrap();
     let state = dir.path().join("state");
-    let weft = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
-        command.env("WEFT_SIM_URL", sim.base_url()).env("WEFT_SIM_SECRET", "unused");
-        command
-    };
-    let mut login = weft()
-        .args(["login", "graph-user", "--profiles"])
+    let mut login = weft_with_sim(&sim, "unused", &["login", "graph-user", "--profiles"])
         .arg(&profiles_path)
         .arg("--state-dir")
         .arg(&state)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(login.stderr.take().unwrap()).lines();
-    let url = tokio::task::block_in_place(|| {
-        lines.by_ref().map_while(Result::ok).find(|line| line.starts_with("http")).unwrap()
-    });
-    weft::http::ensure_crypto_provider();
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        .spawn();
+    let url = tokio::task::block_in_place(|| login.wait_for_url());
+    let browser = crate::util::http::client();
     let consent = browser.get(&url).send().await.unwrap();
     assert_eq!(consent.status(), 302);
     let back = consent.headers()["location"].to_str().unwrap().to_owned();
     assert!(back.starts_with(&format!("http://localhost:{port}/callback?")), "{back}");
     let landing = browser.get(&back).send().await.unwrap();
     assert_eq!(landing.status(), 200);
-    let status = tokio::task::block_in_place(|| login.wait()).unwrap();
-    assert!(status.success());
+    tokio::task::block_in_place(|| login.finish()).assert_code(0);
 
     let (from, to) = (anchor(), anchor() + Duration::days(7));
     let output = tokio::task::block_in_place(|| {
-        weft()
-            .arg("run")
+        weft_with_sim(&sim, "unused", &["run"])
             .arg(flows().join("graph-calendar-user.flow.json"))
             .arg("--profiles")
             .arg(&profiles_path)
@@ -301,8 +260,7 @@ async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() 
             .args(["--param", &format!("graph_base={}", sim.graph_base())])
             .args(["--param", &format!("from={}", from.to_rfc3339())])
             .args(["--param", &format!("to={}", to.to_rfc3339())])
-            .output()
-            .unwrap()
+            .run()
     });
     let got = result(&output);
     // The simulator signs in its default user, adele.

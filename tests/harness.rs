@@ -1,8 +1,6 @@
 //! The Rust harness, `weft::testing`: a custom node kind tested in code (the example of
 //! docs/TESTING.md), nodes of a loaded flow, and the JSON-only `check_case`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;

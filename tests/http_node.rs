@@ -5,13 +5,12 @@
 //!
 //! Waits are real but short (`Retry-After: 0.2`, backoffs of a few milliseconds): the weft
 //! package's tokio has no `test-util`, so tokio's paused clock is not available here.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::at;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -1198,10 +1197,6 @@ async fn http_trace_events_hold_no_secrets_and_graphs_request_ids() {
 // Done when: the Graph calendar through the simulator, with throttling, 5xx, dropped
 // connections and a token that expires mid-run, yields exactly the ground truth.
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 struct Graph {
     sim: Arc<weft_sim::SimHandle>,
     manager: Arc<TokenManager>,
@@ -1244,7 +1239,7 @@ fn expire_tokens_after(sim: &Arc<weft_sim::SimHandle>, after: u64) -> tokio::tas
 
 const USER: &str = "adele@weft.test";
 
-/// The calendar flow in its usual shape: sign in, fetch, import into `events`
+/// The calendar flow the way the documentation draws it: sign in, fetch, import into `events`
 /// (append), a decision on `@odata.nextLink`, and a fetch of the next link in a loop.
 fn design_calendar_flow() -> Value {
     let retry = json!({ "initial_ms": 20, "max_ms": 200 });

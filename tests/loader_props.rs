@@ -1,10 +1,9 @@
-//! The loader never panics, hangs or overflows the stack, whatever the input (bad input
-//! is exit 2, never a crash): property tests on arbitrary bytes, truncations and
+//! The loader never panics, hangs or overflows the stack, whatever the input (bad input is exit 2,
+//! never a crash): property tests on arbitrary bytes, truncations and
 //! mutations of a valid flow and random JSON values spliced into it, plus deterministic extremes
 //! (200 000 levels of nesting, binary noise, a 50 000-node flow).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::util::Dir;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use weft::flow::Loaded;
@@ -546,20 +545,14 @@ fn fifty_thousand_node_loop_body_validates() {
     // because a stack overflow aborts the whole process and would take this test harness with
     // it; the binary's main thread has the platform's full stack, more than the loader should
     // need.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("long-loop.flow.json");
-    std::fs::write(&path, long_loop_body(50_000)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .expect("run weft validate");
+    let dir = Dir::new();
+    dir.write("long-loop.flow.json", long_loop_body(50_000));
+    let out = dir.weft(["validate", "long-loop.flow.json"]);
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(0),
-        "weft validate on a 50 000-node loop body: status {:?}, stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        "weft validate on a 50 000-node loop body: stderr: {}",
+        out.stderr
     );
 }
 

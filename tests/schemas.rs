@@ -1,14 +1,12 @@
 //! Generated files are current: the JSON Schemas under `docs/schema/` are what `weft schema`
 //! prints, and `docs/EXPRESSIONS.md` lists the functions expressions can call.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use std::process::Command;
+use crate::util::{Weft, root};
 
 fn check(format: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_weft")).args(["schema", format]).output().unwrap();
-    assert!(out.status.success());
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = Weft::new(&root(), ["schema", format]).run();
+    out.assert_code(0);
+    let printed = out.json();
     let path = format!("{}/docs/schema/{format}.schema.json", env!("CARGO_MANIFEST_DIR"));
     let committed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -39,7 +37,7 @@ fn test_schema_is_current() {
 #[test]
 fn expression_functions_are_documented() {
     const START: &str =
-        "<!-- functions:start (generated: UPDATE_DOCS=1 cargo test --test schemas) -->";
+        "<!-- functions:start (generated: UPDATE_DOCS=1 cargo test --test integration schemas) -->";
     const END: &str = "<!-- functions:end -->";
     let names = weft_nodes::expr::ExprEngine::new().function_names();
     let list: String = names.iter().map(|n| format!("`{n}` ")).collect::<String>();
@@ -54,7 +52,7 @@ fn expression_functions_are_documented() {
         if std::env::var_os("UPDATE_DOCS").is_some() {
             std::fs::write(&path, text.replace(current, &block)).unwrap();
         } else {
-            panic!("{path} is stale: run `UPDATE_DOCS=1 cargo test --test schemas`");
+            panic!("{path} is stale: run `UPDATE_DOCS=1 cargo test --test integration schemas`");
         }
     }
 }

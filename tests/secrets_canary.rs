@@ -6,21 +6,16 @@
 //! once per lifetime. Servers that echo what they were sent (a token endpoint its form body
 //! and `Authorization` header, an API the bearer token) get every encoding of the secret
 //! scrubbed from stderr, the trace and `vars.error`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "oidc/support.rs"]
-mod support;
-
+use crate::util::{Outcome, Weft, assert_no_secret, flows, root, sign_in_sim};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::*;
 use weft::auth::state::StateDir;
 use weft::auth::{Profiles, TokenManager};
 use weft::exec::{RunOptions, RunStatus, Runtime};
-use weft_sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle, Simulator};
+use weft_sim::{FaultConfig, PUBLIC_CLIENT_ID, SimConfig, SimHandle};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
@@ -28,16 +23,8 @@ const CANARY: &str = "CANARY-s3cr3t-9d1e5f-do-not-print";
 const WRONG: &str = "WRONG-CANARY-77ab21-never-shown";
 const TOKEN_PREFIXES: [&str; 2] = ["weftsim-at-", "weftsim-rt-"];
 
-fn flows() -> std::path::PathBuf {
-    root().join("flows")
-}
-
-async fn sim(config: SimConfig) -> SimHandle {
-    Simulator::start(SimConfig { span_days: 30, ..config }).await.unwrap()
-}
-
 /// `weft run flows/graph-calendar.flow.json` with the simulator's profiles, at trace level.
-async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Output, String) {
+async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Outcome, String) {
     let trace = dir.join("trace.jsonl");
     let (base, graph, secret, trace2) =
         (sim.base_url(), sim.graph_base(), secret.to_owned(), trace.clone());
@@ -72,7 +59,7 @@ async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Output, Str
     (out, trace)
 }
 
-fn assert_clean(out: &Output, trace: &str, secrets: &[&str]) {
+fn assert_clean(out: &Outcome, trace: &str, secrets: &[&str]) {
     let mut all: Vec<&str> = secrets.to_vec();
     all.extend(TOKEN_PREFIXES);
     assert_no_secret("stdout", &out.stdout, &all);
@@ -82,7 +69,7 @@ fn assert_clean(out: &Output, trace: &str, secrets: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calendar_flow_at_trace_level_shows_no_secret_and_no_token() {
-    let sim = sim(SimConfig::default().with_app_secret(CANARY)).await;
+    let sim = sign_in_sim(SimConfig::default().with_app_secret(CANARY)).await;
     let dir = tempfile::tempdir().unwrap();
     let (out, trace) = run_calendar(&sim, CANARY, dir.path()).await;
     out.assert_code(0);
@@ -97,7 +84,7 @@ async fn calendar_flow_at_trace_level_shows_no_secret_and_no_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_secret_fails_with_the_entra_error_and_is_shown_nowhere() {
-    let sim = sim(SimConfig::default().with_app_secret(CANARY)).await;
+    let sim = sign_in_sim(SimConfig::default().with_app_secret(CANARY)).await;
     let dir = tempfile::tempdir().unwrap();
     let (out, trace) = run_calendar(&sim, WRONG, dir.path()).await;
     out.assert_code(1);
@@ -113,7 +100,8 @@ async fn wrong_secret_fails_with_the_entra_error_and_is_shown_nowhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_sign_in_at_trace_level_shows_no_refresh_token() {
-    let sim = sim(SimConfig { device_auto_approve_after: Some(1), ..SimConfig::default() }).await;
+    let sim =
+        sign_in_sim(SimConfig { device_auto_approve_after: Some(1), ..SimConfig::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let profiles = json!({ "format": "weft.profiles/1", "profiles": { "user": {
         "type": "oauth2", "grant": "device_code", "device_url": sim.device_url(),
@@ -138,7 +126,7 @@ async fn user_sign_in_at_trace_level_shows_no_refresh_token() {
     let out = tokio::task::spawn_blocking(move || {
         Weft::new(
             &cwd,
-            &[
+            [
                 "run",
                 "user.flow.json",
                 "--profiles",
@@ -194,7 +182,7 @@ fn calendar_params(flow: &weft::flow::Flow, sim: &SimHandle) -> serde_json::Map<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_runs_make_one_token_request() {
-    let sim = sim(SimConfig {
+    let sim = sign_in_sim(SimConfig {
         anchor: "2026-01-05T12:00:00Z".parse().unwrap(),
         faults: FaultConfig::none(),
         ..SimConfig::default()
@@ -235,7 +223,7 @@ async fn two_hundred_concurrent_runs_make_one_token_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_second_tokens_are_renewed_once_per_lifetime() {
-    let sim = sim(SimConfig {
+    let sim = sign_in_sim(SimConfig {
         anchor: "2026-01-05T12:00:00Z".parse().unwrap(),
         token_lifetime: Duration::from_secs(2),
         ..SimConfig::default()
@@ -397,7 +385,7 @@ async fn run_in(
     flow: Value,
     profiles: Value,
     env: &[(&str, &str)],
-) -> (Output, String) {
+) -> (Outcome, String) {
     std::fs::write(dir.join("echo.flow.json"), flow.to_string()).unwrap();
     std::fs::write(dir.join("profiles.json"), profiles.to_string()).unwrap();
     let (cwd, env) = (dir.to_owned(), env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -406,7 +394,7 @@ async fn run_in(
         let args = ["run", "echo.flow.json", "--profiles", "profiles.json"];
         let mut weft = Weft::new(
             &cwd,
-            &[&args[..], &["--trace", "trace.jsonl", "--state-dir", "state"]].concat(),
+            [&args[..], &["--trace", "trace.jsonl", "--state-dir", "state"]].concat(),
         );
         for (k, v) in &env {
             weft = weft.env(k, v);

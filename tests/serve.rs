@@ -1,12 +1,10 @@
-//! `weft serve`, started in-process on a free port and driven over HTTP: the documented answers
-//! (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing, and
-//! the calendar flow against the simulator with many concurrent runs sharing one token.
+//! `weft serve`, started in-process on a free port and driven over HTTP: the documented
+//! answers (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing,
+//! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use chrono::{DateTime, Duration as Days, TimeZone, Utc};
+use crate::util::http::{client, wait_until_up};
+use crate::util::{Weft, anchor, busy_flow, flows, free_port};
+use chrono::Duration as Days;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -90,35 +88,19 @@ async fn start(config: ServeConfig) -> ServerHandle {
     Server::bind(config).await.unwrap()
 }
 
-fn client() -> reqwest::Client {
-    weft::http::ensure_crypto_provider();
-    reqwest::Client::new()
-}
-
-/// POSTs `body` (raw text) and returns the status, the headers and the JSON answer.
+/// POSTs `body` (raw text) as JSON and returns the status, the headers and the JSON answer.
 async fn post(
     client: &reqwest::Client,
     url: &str,
     body: impl Into<reqwest::Body>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (status, headers, value)
+    crate::util::http::post(client, url, "application/json", body).await
 }
 
+/// GETs `url`: the status and the JSON answer.
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let response = client.get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap())
+    let (status, _, body) = crate::util::http::read(client.get(url)).await;
+    (status, body)
 }
 
 fn message(body: &Value) -> &str {
@@ -248,13 +230,8 @@ async fn oversized_bodies_get_413() {
 /// Sends raw bytes (`host: x` becomes the server's address) and reads the answer until the
 /// server closes the connection.
 async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = String::from_utf8_lossy(request).replace("host: x", &format!("host: {addr}"));
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
-    String::from_utf8_lossy(&answer).into_owned()
+    crate::util::http::raw(&addr.to_string(), request.as_bytes()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -776,15 +753,11 @@ async fn until_called(upstream: &MockServer) {
     panic!("the run never called {}", upstream.uri());
 }
 
-fn anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_runs() {
     let sim =
         Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
-    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let flows = flows();
     let state = tempfile::tempdir().unwrap();
     let mut config = ServeConfig::new(&flows);
     config.listen = "127.0.0.1:0".parse().unwrap();
@@ -844,7 +817,7 @@ async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_run
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
+    std::fs::write(dir.path().join("busy.flow.json"), busy_flow()).unwrap();
     let mut config = config(dir.path());
     config.shutdown_grace = Duration::from_secs(2);
     let server = start(config).await;
@@ -890,30 +863,17 @@ async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_sigterm_while_runs_compute_drops_requests() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["serve", ".", "--listen", &format!("127.0.0.1:{port}"), "--grace", "3"])
+    std::fs::write(dir.path().join("busy.flow.json"), busy_flow()).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Weft::new(dir.path(), ["serve", ".", "--listen", &listen, "--grace", "3"])
         .arg("--state-dir")
         .arg(dir.path().join("state"))
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+        .spawn();
+    let url = format!("http://{listen}");
     let http = client();
-    let mut up = false;
-    for _ in 0..500 {
-        if http.get(format!("{url}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(up, "weft serve did not start");
+    wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(10)).await;
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (http, url) = (http.clone(), url.clone());
@@ -927,16 +887,11 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sent = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
-    assert!(sent.success());
+    server.signal("-TERM");
     let signalled = Instant::now();
-    let status = tokio::task::spawn_blocking(move || {
-        common::wait_with_deadline(&mut server, common::DEADLINE)
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
     let took = signalled.elapsed();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    out.assert_code(0);
     for run in runs {
         let (status, retry, body) = run.await.unwrap();
         assert_eq!(status, 503, "{body}");
@@ -949,7 +904,7 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_a_busy_run_outlives_the_per_run_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("busy.flow.json"), common::busy_flow()).unwrap();
+    std::fs::write(dir.path().join("busy.flow.json"), busy_flow()).unwrap();
     let mut config = config(dir.path());
     config.timeout = Some(Duration::from_secs(1));
     let server = start(config).await;

@@ -1,7 +1,8 @@
 //! The Entra ID + Graph simulator over real HTTP on 127.0.0.1: token grants and their errors,
 //! calendarView paging against the ground truth, Graph errors, time zones, and faults.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::util::at;
+use crate::util::http::{self, form, form_encode};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -21,10 +22,6 @@ const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 const REDIRECT: &str = "http://localhost:8765/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 fn config() -> SimConfig {
     SimConfig {
         seed: 7,
@@ -41,35 +38,11 @@ async fn start(config: SimConfig) -> SimHandle {
 thread_local! {
     // Building a client costs tens of milliseconds in debug builds; each #[tokio::test] runs
     // on its own thread and runtime, so a per-thread client never outlives its runtime.
-    static CLIENT: reqwest::Client = {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-    };
+    static CLIENT: reqwest::Client = http::client();
 }
 
 fn client() -> reqwest::Client {
     CLIENT.with(Clone::clone)
-}
-
-/// `application/x-www-form-urlencoded` encoding of one component.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
 /// The value of `name` in a URL's query.
@@ -95,17 +68,8 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-async fn post_form(url: &str, body: String) -> (StatusCode, HeaderMap, Value) {
-    let r = client()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    (status, headers, serde_json::from_str(&r.text().await.unwrap()).unwrap())
+async fn post_form(url: &str, body: String) -> (u16, HeaderMap, Value) {
+    http::post(&client(), url, "application/x-www-form-urlencoded", body).await
 }
 
 async fn app_token(sim: &SimHandle, id: &str, secret: &str) -> String {
@@ -209,7 +173,7 @@ fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-async fn redeem(sim: &SimHandle, code: &str, verifier: &str) -> (StatusCode, Value) {
+async fn redeem(sim: &SimHandle, code: &str, verifier: &str) -> (u16, Value) {
     let body = form(&[
         ("client_id", PUBLIC_CLIENT_ID),
         ("grant_type", "authorization_code"),
@@ -240,7 +204,11 @@ async fn client_credentials_with_secret_in_body_and_basic() {
     assert!(headers["cache-control"].to_str().unwrap().contains("no-store"));
 
     // RFC 6749 §2.3.1: form-urlencode id and secret, then base64.
-    let basic = STANDARD.encode(format!("{}:{}", enc(APP_CLIENT_ID), enc(APP_CLIENT_SECRET)));
+    let basic = STANDARD.encode(format!(
+        "{}:{}",
+        form_encode(APP_CLIENT_ID),
+        form_encode(APP_CLIENT_SECRET)
+    ));
     let r = client()
         .post(sim.token_url())
         .header("content-type", "application/x-www-form-urlencoded")

@@ -1,7 +1,6 @@
 //! Weft Studio's HTTP API, in process: access checks, path confinement, validation, saving.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::util::{Weft, http, root};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -15,15 +14,12 @@ struct Running {
 }
 
 async fn start(dir: &Path) -> Running {
-    weft::http::ensure_crypto_provider();
     let studio = Studio::bind(dir, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", studio.local_addr());
     let token = studio.token().to_owned();
     assert_eq!(studio.url(), format!("{base}/?token={token}"));
     tokio::spawn(studio.run());
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Running { base, token, client }
+    Running { base, token, client: http::client() }
 }
 
 impl Running {
@@ -339,57 +335,31 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
     assert!(names.is_empty(), "{names:?}");
 }
 
-/// Kills the child process when dropped.
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_command_prints_a_url_with_the_token() {
-    use std::io::BufRead;
-    weft::http::ensure_crypto_provider();
     let dir = flows_dir();
-    let mut child = Kill(
-        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["studio", "--listen", "127.0.0.1:0"])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let mut child =
+        Weft::new(&root(), ["studio", "--listen", "127.0.0.1:0"]).arg(dir.path()).spawn();
+    let line = child.stdout_line();
+    let url = line.rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{line}");
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = http::client();
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let base = url.split("/?").next().unwrap();
     assert_eq!(client.get(base).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["studio", "--listen", "0.0.0.0:0"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+    let refused = Weft::new(&root(), ["studio", "--listen", "0.0.0.0:0"]).arg(dir.path()).run();
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("loopback"));
 }
 
 #[test]
 fn graph_draws_svg() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["graph", "--format", "svg", "flows/graph-calendar.flow.json"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let svg = String::from_utf8(output.stdout).unwrap();
+    let output =
+        Weft::new(&root(), ["graph", "--format", "svg", "flows/graph-calendar.flow.json"]).run();
+    output.assert_code(0);
+    let svg = output.stdout;
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
     assert!(svg.contains(">Sign in (app)</text>") && svg.trim_end().ends_with("</svg>"));
 }
@@ -709,7 +679,6 @@ async fn run_routes_are_guarded() {
 
 #[tokio::test]
 async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
-    weft::http::ensure_crypto_provider();
     let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
     let dir = run_dir();
     std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
@@ -721,7 +690,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     let base = format!("http://{}", studio.local_addr());
     let token = studio.token().to_owned();
     tokio::spawn(studio.run());
-    let s = Running { base, token, client: reqwest::Client::new() };
+    let s = Running { base, token, client: http::client() };
 
     let (_, settings) = s.json("/api/settings").await;
     assert_eq!(settings["profiles"], "profiles.sim.json");
@@ -825,25 +794,16 @@ async fn test_cases_run_from_the_studio() {
 
 #[tokio::test]
 async fn the_command_with_sim_runs_the_simulator() {
-    use std::io::BufRead;
-    weft::http::ensure_crypto_provider();
     let dir = flows_dir();
     std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let mut child = Kill(
-        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(["studio", "--sim", "--listen", "127.0.0.1:0", "--state-dir"])
+    let mut child =
+        Weft::new(&root(), ["studio", "--sim", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state.path())
             .arg(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
-    let (mut first, mut second) = (String::new(), String::new());
-    out.read_line(&mut first).unwrap();
-    out.read_line(&mut second).unwrap();
-    let url = first.trim().rsplit(' ').next().unwrap().to_owned();
+            .spawn();
+    let (first, second) = (child.stdout_line(), child.stdout_line());
+    let url = first.rsplit(' ').next().unwrap().to_owned();
     let (base, token) = url.split_once("/?token=").unwrap();
     assert!(second.starts_with("Simulator (Entra ID + Graph) on http://127.0.0.1:"), "{second}");
     let sim = second
@@ -852,8 +812,7 @@ async fn the_command_with_sim_runs_the_simulator() {
         .unwrap()
         .trim_end_matches(':')
         .to_owned();
-    let s =
-        Running { base: base.to_owned(), token: token.to_owned(), client: reqwest::Client::new() };
+    let s = Running { base: base.to_owned(), token: token.to_owned(), client: http::client() };
     let (_, settings) = s.json("/api/settings").await;
     assert_eq!(settings["sim"], sim.as_str());
     assert_eq!(settings["params"]["graph_base"], format!("{sim}/v1.0"));
@@ -977,16 +936,6 @@ async fn regression_studio_reads_follow_links_and_block_on_special_files() {
     }
 }
 
-/// Sends raw bytes and reads the answer until the server closes the connection.
-async fn raw(addr: &str, request: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test]
 async fn regression_loose_host_handling_in_weft_studio() {
     let dir = flows_dir();
@@ -1004,7 +953,7 @@ async fn regression_loose_host_handling_in_weft_studio() {
         (format!("host: [::1]:{port}\r\n"), "200"),
     ] {
         let request = format!("GET /api/flows HTTP/1.1\r\n{host}{token}connection: close\r\n\r\n");
-        let answer = raw(addr, &request).await;
+        let answer = http::raw(addr, request.as_bytes()).await;
         assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{host:?}: {answer}");
     }
 }

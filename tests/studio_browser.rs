@@ -2,8 +2,8 @@
 //! Requires Debian's `chromium` and `chromium-driver` packages; fails when they are missing.
 //! Screenshots of each step are kept in `target/studio-screenshots/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::util::http::{client, wait_until_up};
+use crate::util::{Weft, free_port, root};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -155,10 +155,6 @@ impl Browser {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// One browser at a time: the machines are small, and two headless Chromiums slow both.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -180,18 +176,9 @@ async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
             panic!("cannot start {CHROMEDRIVER} ({e}): install Debian's `chromium-driver` package")
         });
     let driver = Driver(child);
-    let http = reqwest::Client::new();
+    let http = client();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/status")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_up(&http, &format!("{base}/status"), Duration::from_secs(20)).await;
     let args = [
         "--headless",
         "--no-sandbox",
@@ -230,7 +217,6 @@ async fn open_browser(profile: &Path, scenario: &str) -> (Driver, Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edit_a_flow_in_the_browser() {
     let _one = ONE_BROWSER.lock().await;
-    weft::http::ensure_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("countdown.flow.json");
     std::fs::copy("flows/countdown.flow.json", &file).unwrap();
@@ -497,7 +483,6 @@ type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_and_run_the_calendar_flow_against_the_simulator() {
     let _one = ONE_BROWSER.lock().await;
-    weft::http::ensure_crypto_provider();
     let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     for name in ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"] {
@@ -711,9 +696,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     )
     .await;
     let built = dir.path().join("my-calendar.flow.json");
-    let validated =
-        Command::new(env!("CARGO_BIN_EXE_weft")).arg("validate").arg(&built).output().unwrap();
-    assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stderr));
+    Weft::new(&root(), ["validate"]).arg(&built).run().assert_code(0);
 
     // Run it: graph_base comes from the simulator, user from its default.
     b.click("#run").await;

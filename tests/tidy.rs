@@ -9,8 +9,6 @@
 //! - No module imports from a module that imports from it (parents and their children aside).
 //! - The repository cites no file outside it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

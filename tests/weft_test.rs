@@ -1,12 +1,11 @@
-//! `weft test`, run as a binary on test files written from the documented format against a flow of its
-//! own (an order service, not one of the shipped flows): verdicts, messages, the summary line,
-//! exit codes, `--filter`, folders, JUnit XML, malformed files; and the shipped `flows/` tests.
+//! `weft test`, run as a binary on test files written from the documented format against a flow
+//! of its own (an order service, not one of the shipped flows): verdicts, messages, the summary
+//! line, exit codes, `--filter`, folders, JUnit XML, malformed files; and the shipped `flows/`
+//! tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::util::{Outcome, Weft};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const FLOW: &str = r##"{
   "format": "weft.flow/1",
@@ -76,20 +75,8 @@ fn passing_cases() -> Value {
     ])
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn weft(args: &[&str], dir: &Path) -> Out {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_weft")).args(args).current_dir(dir).output().unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+fn weft(args: &[&str], dir: &Path) -> Outcome {
+    Weft::new(dir, args).run()
 }
 
 /// A folder with the flow and a test file holding `cases`.
@@ -114,7 +101,7 @@ fn last_line(text: &str) -> &str {
 fn passing_cases_pass() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "tests/orders.test.json"], dir.path());
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     for case in passing_cases().as_array().unwrap() {
         let line = format!("✓ {}", case["name"].as_str().unwrap());
         assert!(out.stdout.lines().any(|l| l == line), "{line} missing:\n{}", out.stdout);
@@ -129,7 +116,7 @@ fn a_wrong_expectation_fails_with_the_path_expected_and_actual() {
     cases[0]["expect"]["exit"] = json!("error");
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("✗ keep appends the mapped orders"), "{}", out.stdout);
     assert!(out.stdout.contains("vars.orders[1].total"), "{}", out.stdout);
     assert!(out.stdout.contains("expected: 10"), "{}", out.stdout);
@@ -148,7 +135,7 @@ fn an_unmatched_request_fails_the_case_and_shows_the_request() {
     ]);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests/orders.test.json"], dir.path());
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("✗ wrong host"), "{}", out.stdout);
     assert!(out.stdout.contains("no canned response matches"), "{}", out.stdout);
     assert!(
@@ -193,7 +180,7 @@ fn an_api_key_in_the_query_shows_in_no_report() {
     std::fs::write(dir.path().join("key.test.json"), test.to_string()).unwrap();
     for format in ["text", "junit"] {
         let out = weft(&["test", "key.test.json", "--format", format], dir.path());
-        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
         // The key was sent (the first case matched on it) and is shown nowhere.
         let all = format!("{}{}", out.stdout, out.stderr);
         assert!(all.contains("subscription=%5Bredacted%5D"), "{all}");
@@ -215,7 +202,7 @@ fn times_limits_how_often_an_entry_answers() {
     ]);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("used up (1 times)"), "{}", out.stdout);
 }
 
@@ -226,7 +213,7 @@ fn wrong_request_expectations_are_reported() {
     cases[1]["expect"]["requests"][0]["headers"] = json!({ "x-missing": "1" });
     let (dir, _) = setup(json!([cases[1].clone()]));
     let out = weft(&["test"], dir.path());
-    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.stdout.contains("requests[0].json.qty"), "{}", out.stdout);
     assert!(out.stdout.contains("requests[0].headers.x-missing"), "{}", out.stdout);
 }
@@ -235,7 +222,7 @@ fn wrong_request_expectations_are_reported() {
 fn filter_runs_only_matching_cases() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "--filter", "whole flow", "tests"], dir.path());
-    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(out.stdout.contains("✓ the whole flow with one order"));
     assert!(!out.stdout.contains("✓ keep"));
     assert_eq!(last_line(&out.stdout), "1 passed, 0 failed");
@@ -251,11 +238,11 @@ fn folders_are_searched_recursively() {
     std::fs::write(nested.join("more.test.json"), test.to_string()).unwrap();
     std::fs::write(nested.join("ignored.json"), "not a test").unwrap();
     let out = weft(&["test", "."], dir.path());
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     assert_eq!(last_line(&out.stdout), "12 passed, 0 failed");
 }
 
-fn malformed(test: Value) -> Out {
+fn malformed(test: Value) -> Outcome {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, serde_json::to_string_pretty(&test).unwrap()).unwrap();
     let out = weft(&["test", "tests"], dir.path());
@@ -268,38 +255,38 @@ fn malformed_files_exit_2_naming_the_file_and_pointer() {
     let flow = "../flows/orders.flow.json";
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "expect": {} }, { "name": "b", "expectt": {} } ] }));
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("orders.test.json"), "{}", out.stderr);
     assert!(out.stderr.contains("/cases/1/expectt"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "node": "nope" } ] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/cases/0/node"), "{}", out.stderr);
     assert!(out.stderr.contains("nope"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/2", "flow": flow, "cases": [] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/format"), "{}", out.stderr);
 
     let out =
         malformed(json!({ "format": "weft.test/1", "flow": "missing.flow.json", "cases": [] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/flow"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "given": { "now": "yesterday" } } ] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/cases/0/given/now"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "given": { "params": { "limit": "ten" } } } ] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/cases/0/given/params/limit"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "http": [ { "request": { "method": "GET" }, "response": { "status": "200" } } ] } ] }));
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/cases/0/http/0/response/status"), "{}", out.stderr);
 }
 
@@ -308,7 +295,7 @@ fn invalid_json_exits_2_with_a_position() {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, "{ \"format\": \"weft.test/1\",\n  \"cases\": [ }").unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("orders.test.json:2:"), "{}", out.stderr);
 }
 
@@ -322,7 +309,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
     )
     .unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains(
             "orders.test.json:3:3: at /flow: duplicate key `flow` at /flow: first at line 1, \
@@ -333,7 +320,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
     );
     std::fs::write(&file, b"\xEF\xBB\xBF{ \"format\": \"weft.test/1\" }").unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains("the file starts with a UTF-8 byte order mark; save it without one"),
         "{}",
@@ -345,7 +332,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
 fn a_missing_path_exits_2() {
     let (dir, _) = setup(json!([]));
     let out = weft(&["test", "nowhere"], dir.path());
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("nowhere"));
 }
 
@@ -379,7 +366,7 @@ fn junit_goes_to_stdout_and_is_well_formed() {
     cases[2]["expect"]["vars"]["orders"][1]["total"] = json!(10);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "--format", "junit", "tests"], dir.path());
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, Some(1));
     assert_well_formed(&out.stdout);
     assert!(out.stdout.contains("<testsuites name=\"weft test\" tests=\"6\" failures=\"1\""));
     assert_eq!(out.stdout.matches("<testcase ").count(), 6);
@@ -393,7 +380,7 @@ fn junit_goes_to_stdout_and_is_well_formed() {
 fn junit_out_writes_a_file_and_keeps_text_on_stdout() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "--format", "junit", "--out", "report.xml", "tests"], dir.path());
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(last_line(&out.stdout), "6 passed, 0 failed");
     let xml = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
     assert_well_formed(&xml);
@@ -405,7 +392,7 @@ fn junit_reports_a_malformed_file_as_an_error() {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, r#"{ "format": "weft.test/1", "flow": "x.json", "cases": [] }"#).unwrap();
     let out = weft(&["test", "--format", "junit", "tests"], dir.path());
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, Some(2));
     assert_well_formed(&out.stdout);
     assert!(out.stdout.contains("<error "), "{}", out.stdout);
 }
@@ -413,7 +400,7 @@ fn junit_reports_a_malformed_file_as_an_error() {
 #[test]
 fn test_schema_is_printed() {
     let out = weft(&["schema", "test"], Path::new("."));
-    assert_eq!(out.code, 0);
+    assert_eq!(out.code, Some(0));
     let schema: Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(schema["properties"]["cases"].is_object());
 }
@@ -422,7 +409,7 @@ fn test_schema_is_printed() {
 fn the_shipped_flow_tests_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = weft(&["test", "flows"], root);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     let summary = last_line(&out.stdout);
     let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 12, "{summary}");
@@ -445,10 +432,10 @@ fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
     std::fs::write(dir.path().join("p.flow.json"), flow.to_string()).unwrap();
 
     let run = weft(&["run", "p.flow.json"], dir.path());
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("parameter `pinned` is required"), "{}", run.stderr);
     let run = weft(&["run", "p.flow.json", "--param", "pinned=5"], dir.path());
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     let expected = json!({ "pinned": 5, "maybe_given": false });
     assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap(), expected);
 
@@ -462,10 +449,10 @@ fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
     )
     .unwrap();
     let test = weft(&["test", "given.test.json"], dir.path());
-    assert_eq!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    assert_eq!(test.code, Some(0), "{}{}", test.stdout, test.stderr);
     std::fs::write(dir.path().join("missing.test.json"), cases(json!({})).to_string()).unwrap();
     let test = weft(&["test", "missing.test.json"], dir.path());
-    assert_ne!(test.code, 0, "{}{}", test.stdout, test.stderr);
+    assert_ne!(test.code, Some(0), "{}{}", test.stdout, test.stderr);
     let all = format!("{}{}", test.stdout, test.stderr);
     assert!(all.contains("parameter `pinned` is required"), "{all}");
 }

@@ -1,29 +1,17 @@
-//! Helpers shared by the authentication integration tests (included with `#[path]`): the
-//! oidc-provider child process, the `weft` binary run with a deadline, `weft login` driven from
-//! its stderr, and a small headless browser that keeps cookies and follows redirects by hand.
+//! Signing in: panva's oidc-provider (`tests/oidc/server.js`) as a child process, a small
+//! headless browser that keeps cookies and follows redirects by hand through its (or the
+//! simulator's) pages, and the sign-ins `weft` stores.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-use std::io::{BufRead, BufReader, Read};
+use super::http::{client, form};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The longest one invocation of the binary may take.
-pub const DEADLINE: Duration = Duration::from_secs(90);
-
-/// The repository root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A free TCP port on 127.0.0.1 (for a login's loopback redirect).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+/// How long one request to a sign-in server may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// panva's oidc-provider (`tests/oidc/server.js`) running as a child process; killed on drop.
 pub struct OidcServer {
@@ -32,7 +20,6 @@ pub struct OidcServer {
     _stdin: Option<ChildStdin>,
     /// `http://127.0.0.1:PORT`.
     pub issuer: String,
-    log: Arc<Mutex<String>>,
 }
 
 /// Confidential client using `client_secret_post`.
@@ -51,7 +38,7 @@ pub const SHORT_CLIENT: &str = "weft-cli-short";
 impl OidcServer {
     /// Starts `node tests/oidc/server.js 0` and waits until it listens.
     pub fn start() -> Self {
-        let dir = root().join("tests/oidc");
+        let dir = super::root().join("tests/oidc");
         assert!(
             dir.join("node_modules/oidc-provider/package.json").is_file(),
             "oidc-provider is not installed: run `npm ci --prefix tests/oidc` (scripts/test does)"
@@ -102,7 +89,7 @@ impl OidcServer {
                 log.lock().unwrap()
             );
         };
-        Self { child, _stdin: stdin, issuer: format!("http://127.0.0.1:{port}"), log }
+        Self { child, _stdin: stdin, issuer: format!("http://127.0.0.1:{port}") }
     }
 
     /// The token endpoint.
@@ -120,15 +107,11 @@ impl OidcServer {
         format!("{}/me", self.issuer)
     }
 
-    /// What the server wrote on stderr so far.
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
     /// Revokes a token (RFC 7009) as the public client `client_id`.
     pub async fn revoke(&self, token: &str, client_id: &str) {
-        let response = browser_client()
+        let response = client()
             .post(format!("{}/token/revocation", self.issuer))
+            .timeout(REQUEST_TIMEOUT)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form(&[
                 ("token", token),
@@ -143,8 +126,9 @@ impl OidcServer {
 
     /// Token introspection (RFC 7662) as a confidential client: the JSON answer.
     pub async fn introspect(&self, token: &str) -> serde_json::Value {
-        let response = browser_client()
+        let response = client()
             .post(format!("{}/token/introspection", self.issuer))
+            .timeout(REQUEST_TIMEOUT)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form(&[
                 ("token", token),
@@ -164,137 +148,6 @@ impl Drop for OidcServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `application/x-www-form-urlencoded` of `pairs`.
-pub fn form(pairs: &[(&str, &str)]) -> String {
-    fn enc(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
-}
-
-/// What one invocation of the binary did.
-pub use crate::common::Outcome as Output;
-
-/// `weft` with arguments and environment, run in a directory.
-pub struct Weft {
-    command: Command,
-}
-
-impl Weft {
-    /// `weft ARGS…` in `cwd`, with `RUST_LOG` unset.
-    pub fn new<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
-        command.args(args).current_dir(cwd).env_remove("RUST_LOG").stdin(Stdio::null());
-        Self { command }
-    }
-
-    /// Sets an environment variable.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.command.env(key, value);
-        self
-    }
-
-    /// Runs to completion (killed after [`DEADLINE`]).
-    pub fn run(self) -> Output {
-        crate::common::outcome_of(self.command, DEADLINE)
-    }
-
-    /// Starts it with stderr read line by line (for `weft login`).
-    pub fn spawn(mut self) -> Running {
-        let mut child =
-            self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start weft");
-        let mut out = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Running { child: Some(child), stdout: Some(stdout), lines, stderr: String::new() }
-    }
-}
-
-/// A running `weft` (killed on drop).
-pub struct Running {
-    child: Option<Child>,
-    stdout: Option<std::thread::JoinHandle<String>>,
-    lines: mpsc::Receiver<String>,
-    stderr: String,
-}
-
-impl Running {
-    /// Waits for the first stderr line that starts with `http` (the URL `weft login` prints).
-    pub fn wait_for_url(&mut self) -> String {
-        let started = Instant::now();
-        loop {
-            match self.lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    self.stderr.push_str(&line);
-                    self.stderr.push('\n');
-                    if line.trim_start().starts_with("http") {
-                        return line.trim().to_owned();
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("weft login ended without printing a URL:\n{}", self.stderr)
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no URL printed within 60 s:\n{}",
-                self.stderr
-            );
-        }
-    }
-
-    /// Waits for the exit and collects the rest of the output.
-    pub fn finish(mut self) -> Output {
-        let mut child = self.child.take().unwrap();
-        let status = crate::common::wait_with_deadline(&mut child, DEADLINE);
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.stderr.push_str(&line);
-            self.stderr.push('\n');
-        }
-        let stdout = self.stdout.take().unwrap().join().unwrap();
-        Output { code: status.code(), stdout, stderr: std::mem::take(&mut self.stderr) }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A reqwest client that follows no redirects.
-pub fn browser_client() -> reqwest::Client {
-    weft::http::ensure_crypto_provider();
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// A headless browser: keeps cookies (by name and path, for 127.0.0.1 only), follows redirects
@@ -328,7 +181,7 @@ impl Default for Browser {
 impl Browser {
     /// A browser with no cookies.
     pub fn new() -> Self {
-        Self { http: browser_client(), cookies: Vec::new(), visited: Vec::new() }
+        Self { http: client(), cookies: Vec::new(), visited: Vec::new() }
     }
 
     fn cookie_header(&self, url: &reqwest::Url) -> Option<String> {
@@ -384,7 +237,8 @@ impl Browser {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(form(pairs)),
             None => self.http.get(url.clone()),
-        };
+        }
+        .timeout(REQUEST_TIMEOUT);
         if let Some(cookie) = self.cookie_header(&url) {
             request = request.header("cookie", cookie);
         }
@@ -466,20 +320,4 @@ pub fn stored_refresh_token(file: &Path) -> String {
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-/// Asserts that none of `secrets` appears in `haystack` (naming `what` on failure, never printing
-/// the secret itself in full).
-#[track_caller]
-pub fn assert_no_secret(what: &str, haystack: &str, secrets: &[&str]) {
-    for secret in secrets {
-        assert!(!secret.is_empty());
-        if let Some(at) = haystack.find(secret) {
-            let prefix: String = secret.chars().take(6).collect();
-            panic!(
-                "{what} holds a secret ({prefix}…) at byte {at}; context: {}",
-                &haystack[at.saturating_sub(80)..at]
-            );
-        }
-    }
 }
