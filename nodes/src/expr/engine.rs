@@ -4,11 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use rhai::module_resolvers::DummyModuleResolver;
-use rhai::packages::{
-    ArithmeticPackage, BasicArrayPackage, BasicBlobPackage, BasicFnPackage, BasicIteratorPackage,
-    BasicMapPackage, BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage,
-    MoreStringPackage, Package,
-};
 use rhai::{Dynamic, Engine, EvalAltResult, ParseError, Scope};
 
 use super::budget::{self, Exceeded};
@@ -20,6 +15,7 @@ use super::helpers::{self, clock::Clock, clock::with_clock};
 use super::limits::Limits;
 use super::plain::PlainPath;
 use super::reads::VarReads;
+use super::sandbox;
 use super::template::{self, Part, RawPart, Template};
 
 /// Longest error message an evaluation reports (messages never carry whole values).
@@ -217,25 +213,7 @@ impl ExprEngine {
     #[must_use]
     pub fn with_limits(limits: Limits) -> Self {
         let mut engine = Engine::new_raw();
-        // Rhai's standard library, less what a flow must not have: the language-core package
-        // (`sleep`, which blocks the thread past every time limit, `exit`, `tag`/`take`) and
-        // the time package (`timestamp()` reads the system clock behind the run's own clock,
-        // which tests set with `given.now`). `expression_functions` lists what is offered.
-        for package in [
-            ArithmeticPackage::new().as_shared_module(),
-            BasicStringPackage::new().as_shared_module(),
-            BasicIteratorPackage::new().as_shared_module(),
-            BasicFnPackage::new().as_shared_module(),
-            BitFieldPackage::new().as_shared_module(),
-            LogicPackage::new().as_shared_module(),
-            BasicMathPackage::new().as_shared_module(),
-            BasicArrayPackage::new().as_shared_module(),
-            BasicBlobPackage::new().as_shared_module(),
-            BasicMapPackage::new().as_shared_module(),
-            MoreStringPackage::new().as_shared_module(),
-        ] {
-            engine.register_global_module(package);
-        }
+        sandbox::install(&mut engine);
         // As `Engine::new` does: property names are interned instead of allocated per read.
         engine.set_max_strings_interned(256);
         // `PlainPath` (plain.rs) reads `root.a.b` from the maps itself and must agree with the
@@ -885,6 +863,15 @@ mod tests {
         for name in ["len", "map", "reduce", "parse_json", "now", "url_encode"] {
             assert!(offered.iter().any(|n| n == name), "{name} is missing");
         }
+    }
+
+    #[test]
+    fn regression_pad_with_an_empty_string_never_returns() {
+        // Rhai's `pad(len, "")` looped for ever inside one native call, where no limit is
+        // checked (found by fuzzing).
+        let err = eval(r#""ab".pad(9538875, "")"#).unwrap_err();
+        assert!(err.message.contains("padding is empty"), "{err}");
+        assert_eq!(ok(r#""ab".pad(7, "xyz")"#), json!(null));
     }
 
     #[test]

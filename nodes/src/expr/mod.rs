@@ -17,6 +17,7 @@ mod limits;
 pub mod pick;
 mod plain;
 mod reads;
+mod sandbox;
 mod template;
 pub mod time;
 mod write_json;
