@@ -44,7 +44,10 @@ command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 command -v npm >/dev/null || { log "installing npm"; apt_install npm; }
 if [ "${NO_BUILD:-0}" != 1 ]; then
     log "building weft and the hand-written service (release)"
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft --example serve_handwritten
+    # Two builds: an example builds with the dev-dependencies, whose features (wiremock's
+    # HTTP/2 server) would otherwise be compiled into the `weft` binary measured here too.
+    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
+    cargo build --profile "${PROFILE:-release}" --quiet --example serve_handwritten
 fi
 
 # Node-RED 5 on Node 24, from npm; else Node-RED 4 on the machine's Node.
