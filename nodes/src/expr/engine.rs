@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, ParseError, Scope};
 
+use super::assign;
 use super::budget::{self, Exceeded};
 use crate::interrupt::{Interrupt, Stop};
 
@@ -309,6 +310,19 @@ impl ExprEngine {
             .engine
             .compile_expression_with_scope(&scope, source)
             .map_err(|e| Self::syntax_error(&e, source, origin))?;
+        if let Some(at) = assign::first_assignment(&ast) {
+            let (line, column) = match (at.line(), at.position()) {
+                (Some(line), Some(column)) => place(origin, line, column),
+                _ => origin,
+            };
+            return Err(SyntaxError {
+                message: "an expression can't assign (`=`): it computes a value, and only nodes \
+                          change `vars` (an `assign` node's `set`)"
+                    .to_owned(),
+                line,
+                column,
+            });
+        }
         let reads = Arc::new(VarReads::of(&ast));
         let plain = PlainPath::of(&ast).map(Arc::new);
         Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin, reads, plain })
@@ -771,6 +785,50 @@ mod tests {
         assert!(err.message.contains("constant"), "{err}");
         assert_eq!(eval_in("vars.list", &mut s).unwrap(), json!([3, 1, 2]));
         assert!(engine().compile_expression("vars.x = 1", &[]).is_err());
+    }
+
+    /// An expression is one expression, but Rhai parses assignments inside a string's `${…}`,
+    /// an `if`'s blocks and a closure's body; assigning a member that isn't there yet went past
+    /// the read-only marks (fuzzing found `` `${vars.x = 0}` `` adding `x` to `vars`). None of
+    /// these compiles now, and nothing else that compiles changes `vars`, `params` or a shared
+    /// input.
+    #[test]
+    fn no_expression_changes_vars_not_even_by_adding_a_member() {
+        let e = engine();
+        for source in [
+            "`${vars.x = 0}`",
+            "`${vars.m.x = 0}`",
+            "`${vars[\"x\"] = 0}`",
+            "`${vars.m.x += 1}`",
+            "`${params.x = 0}`",
+            "`${response.x = 0}`",
+            "if true { vars.x = 0 } else { 1 }",
+            "|y| vars.x = 0",
+            "[1].map(|y| `${vars.x = 0}`)",
+        ] {
+            let err = e.compile_expression(source, &["response"]).unwrap_err();
+            assert!(err.message.starts_with("an expression can't assign"), "{source}: {err}");
+        }
+        let err = e.compile_template("a ${`${\n vars.x = 0}`}", &[]).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 9), "{err}");
+        for source in [
+            "`${vars.m.mixin(#{x: 0})}`",
+            "vars.m.call(|| { this.x = 0; 1 })",
+            "`${let v = vars; v.x = 0}`",
+            "`${vars.m}`.len() + [vars.m].len() + vars.m.keys().len()",
+        ] {
+            let Ok(expr) = e.compile_expression(source, &["response"]) else { continue };
+            let mut s = scope(json!({"p": 1}), json!({"m": {"a": 1}}));
+            let response = json_to_dynamic(&json!({"r": 1})).into_shared();
+            let _ = e.eval_with(&expr, &mut s, [("response", response.clone())]);
+            assert_eq!(
+                dynamic_to_json(&s.get("vars")).unwrap(),
+                json!({"m": {"a": 1}}),
+                "{source}"
+            );
+            assert_eq!(dynamic_to_json(&s.get("params")).unwrap(), json!({"p": 1}), "{source}");
+            assert_eq!(dynamic_to_json(&response).unwrap(), json!({"r": 1}), "{source}");
+        }
     }
 
     #[test]

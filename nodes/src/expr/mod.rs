@@ -6,6 +6,7 @@
 //! holding `params` and `vars`, which are *shared* Rhai values, so an evaluation never copies the
 //! flow's data.
 
+mod assign;
 mod budget;
 mod compiled;
 mod convert;
