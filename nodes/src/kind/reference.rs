@@ -79,7 +79,7 @@ impl ExitReference {
     pub fn label(&self) -> String {
         match (&self.name, &self.named_by) {
             (Some(name), _) => format!("`{name}`"),
-            (None, Some(field)) => format!("each name in `{field}`"),
+            (None, Some(field)) => format!("exits named by `{field}`"),
             (None, None) => "status exits: `100`…`599`, `1xx`…`5xx`".to_owned(),
         }
     }
