@@ -2,6 +2,7 @@
 //! reported on stderr with the file, node and field they concern.
 
 mod demo;
+mod explain;
 mod login;
 mod run;
 mod serve;
@@ -58,6 +59,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Explain a node kind: its fields, exits, what it writes, an example; without KIND, list them.
+    Explain(explain::ExplainArgs),
     /// Print the JSON Schema of a file format.
     Schema {
         /// Which format.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Studio(args) => studio::studio(args),
         Command::Graph { flow, format } => graph(&flow, format),
         Command::Schema { format } => schema(format),
+        Command::Explain(args) => explain::explain(args),
     })
 }
 

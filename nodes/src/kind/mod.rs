@@ -1,12 +1,16 @@
 //! The load-time half of the node contract: a kind's config is parsed from the flow file and
 //! builds a [`Node`], reporting every problem it finds into a [`CompileCx`]; the kind says what
-//! else the loader, drawings and editors need to know of it in its [`KindInfo`].
+//! else the loader, drawings and editors need to know of it in its [`KindInfo`], and what people
+//! need to know in its [`KindDoc`].
 
 mod compile;
+mod doc;
 mod info;
+pub mod reference;
 mod schema;
 
 pub use compile::CompileCx;
+pub use doc::{KindDoc, Writes};
 pub use info::{KindInfo, Shape, strings_at};
 pub use schema::{escape_token, schema_of, serde_path_pointer};
 
@@ -28,6 +32,9 @@ pub trait NodeConfig: DeserializeOwned + JsonSchema + Sized + 'static {
     /// What the kind says about itself beyond its fields' types: its exits, how it is drawn,
     /// which fields hold expressions, templates and profile names.
     const INFO: &'static KindInfo = &KindInfo::DEFAULT;
+    /// What the kind tells people beyond its fields' doc comments: when its exits are taken,
+    /// what it writes, an example (the node reference, `weft explain`).
+    const DOC: &'static KindDoc = &KindDoc::EMPTY;
 
     /// Checks what serde could not (expressions, pointers, variable paths) and builds the node;
     /// `None` when a problem was reported into `cx`.
@@ -42,6 +49,10 @@ pub trait Kind: Send + Sync {
     fn description(&self) -> &'static str;
     /// What the kind says about itself.
     fn info(&self) -> &'static KindInfo;
+    /// What the kind tells people beyond its schema.
+    fn doc(&self) -> &'static KindDoc {
+        &KindDoc::EMPTY
+    }
     /// The JSON Schema of its fields (an object schema, possibly with `$defs`), with the
     /// [`KindInfo::annotations`] (`x-weft-*`) at its root.
     fn schema(&self) -> Value;
@@ -89,6 +100,10 @@ impl<C: NodeConfig> Kind for Typed<C> {
 
     fn info(&self) -> &'static KindInfo {
         C::INFO
+    }
+
+    fn doc(&self) -> &'static KindDoc {
+        C::DOC
     }
 
     fn schema(&self) -> Value {

@@ -3,7 +3,7 @@
 use super::eval_failed;
 use crate::clip::clip;
 use crate::expr::Expr;
-use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes, escape_token};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::{VarPath, VarsError};
 use indexmap::IndexMap;
@@ -14,7 +14,8 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignConfig {
-    /// `"vars.path": expression`, evaluated in order; each sees the writes before it.
+    /// `"vars.<path>": expression`, evaluated in order, each seeing the writes before it. All
+    /// or nothing: when one fails, none is written.
     pub set: IndexMap<String, String>,
 }
 
@@ -28,6 +29,22 @@ impl NodeConfig for AssignConfig {
     const DESCRIPTION: &'static str = "Sets variables from expressions";
     const INFO: &'static KindInfo =
         &KindInfo { glyph: "≔", expressions: &["/set"], ..KindInfo::DEFAULT };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            ("ok", "Every entry was written."),
+            ("error", "An expression failed, or its value could not be written: nothing is."),
+        ],
+        writes: &[Writes {
+            at: "each key of `set`",
+            default: None,
+            value: "The value of its expression.",
+        }],
+        example: r#"{
+  "id": "window",
+  "type": "assign",
+  "set": { "vars.from": "now()", "vars.to": "add_hours(vars.from, params.hours)" }
+}"#,
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let mut ok = true;

@@ -1,6 +1,6 @@
 //! `authentication`: signs in with an authorization profile and records who is signed in.
 
-use crate::kind::{CompileCx, KindInfo, NodeConfig};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use rhai::{Array, Dynamic, Map};
@@ -11,10 +11,13 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticationConfig {
-    /// The authorization profile to sign in with (from the profiles file).
+    /// The authorization profile to sign in with: a name from the profiles file
+    /// (`profiles.json` beside the flow, or `--profiles`).
     pub profile: String,
-    /// Where to write `{ profile, token_type, expires_at, scopes }` (never the token).
+    /// The variable that receives who signed in, `{ profile, token_type, expires_at, scopes }`
+    /// (never the token).
     #[serde(default)]
+    #[schemars(extend("default" = "auth"))]
     pub into: Option<String>,
 }
 
@@ -34,6 +37,29 @@ impl NodeConfig for AuthenticationConfig {
         glyph: "⇥",
         profiles: &["/profile"],
         ..KindInfo::DEFAULT
+    };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            ("ok", "Signed in: a token was fetched, or a cached one is still valid."),
+            (
+                "unauthenticated",
+                "The profile signs a user in (authorization code or device code) and there is \
+                 no sign-in to use: sign in with `weft login`.",
+            ),
+            (
+                "error",
+                "Signing in failed (category `auth`): the token endpoint refused or could not \
+                 be reached.",
+            ),
+        ],
+        writes: &[Writes {
+            at: "`into`",
+            default: Some("auth"),
+            value: "`{ profile, token_type, expires_at, scopes }`: the profile's name, the \
+                    token's type (`Bearer`), when it expires (an RFC 3339 time, or `()`) and the \
+                    scopes granted. Never the token.",
+        }],
+        example: r#"{ "id": "sign_in", "type": "authentication", "profile": "graph-app" }"#,
     };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {

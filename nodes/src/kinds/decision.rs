@@ -2,7 +2,7 @@
 
 use super::{eval_failed, type_name};
 use crate::expr::Expr;
-use crate::kind::{CompileCx, KindInfo, NodeConfig, Shape};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Shape};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use indexmap::IndexSet;
 use schemars::JsonSchema;
@@ -13,10 +13,10 @@ use std::borrow::Cow;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionConfig {
-    /// Checked in order; the first whose `when` is true gives the exit.
+    /// Tried in order: the first whose `when` is `true` gives the exit.
     #[serde(default)]
     pub conditions: Vec<Condition>,
-    /// The exit taken when no condition holds. Without it, that case takes `error`.
+    /// The exit taken when no condition holds. Without it, that case fails the node.
     #[serde(default)]
     pub otherwise: Option<String>,
 }
@@ -25,9 +25,9 @@ pub struct DecisionConfig {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
-    /// The exit to take.
+    /// The exit taken when `when` holds (any name but `error`).
     pub exit: String,
-    /// Expression: a boolean.
+    /// A boolean; anything else fails the node.
     pub when: String,
 }
 
@@ -57,6 +57,27 @@ impl NodeConfig for DecisionConfig {
         glyph: "◇",
         expressions: &["/conditions/*/when"],
         ..KindInfo::DEFAULT
+    };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            ("/conditions/*/exit", "Its condition is the first whose `when` is `true`."),
+            ("/otherwise", "No condition holds."),
+            (
+                "error",
+                "A `when` failed or gave something other than a boolean, or no condition held \
+                 and there is no `otherwise`.",
+            ),
+        ],
+        writes: &[],
+        example: r#"{
+  "id": "classify",
+  "type": "decision",
+  "conditions": [
+    { "exit": "away", "when": "vars.view.body.value.some(|e| e.showAs == \"oof\")" },
+    { "exit": "busy", "when": "vars.view.body.value.some(|e| e.showAs == \"busy\")" }
+  ],
+  "otherwise": "free"
+}"#,
     };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {

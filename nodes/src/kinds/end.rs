@@ -2,7 +2,7 @@
 
 use super::eval_failed;
 use crate::expr::Expr;
-use crate::kind::{CompileCx, KindInfo, NodeConfig, Shape};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Shape};
 use crate::node::{Node, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use schemars::JsonSchema;
@@ -12,11 +12,13 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndConfig {
-    /// Expression: the run's result (`null` without one).
+    /// The run's result (`null` without one). An `end` that an `error` exit leads to can
+    /// give `vars.error`.
     #[serde(default)]
     pub result: Option<String>,
-    /// How the run ends.
+    /// How the run ends: `failed` fails the run (`weft run` exits 1), with this result.
     #[serde(default)]
+    #[schemars(extend("default" = "succeeded"))]
     pub status: EndStatus,
 }
 
@@ -48,6 +50,11 @@ impl NodeConfig for EndConfig {
         glyph: "■",
         expressions: &["/result"],
         ..KindInfo::DEFAULT
+    };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[],
+        writes: &[],
+        example: r#"{ "id": "failed", "type": "end", "status": "failed", "result": "vars.error" }"#,
     };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {

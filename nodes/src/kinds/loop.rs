@@ -6,7 +6,7 @@
 
 use super::{eval_failed, type_name};
 use crate::expr::Expr;
-use crate::kind::{CompileCx, KindInfo, NodeConfig};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
 use rhai::{Array, Dynamic};
@@ -18,10 +18,12 @@ use std::borrow::Cow;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoopConfig {
-    /// Expression: the list to walk, evaluated when the loop starts.
+    /// The list to walk, evaluated when the loop starts (an arrival from outside its body).
     pub over: String,
-    /// The variable that holds the current element (its index goes in `<as>_index`).
+    /// The variable that holds the current element; its position, from 0, goes in
+    /// `<as>_index`.
     #[serde(default, rename = "as")]
+    #[schemars(extend("default" = "item"))]
     pub var: Option<String>,
 }
 
@@ -48,6 +50,29 @@ impl NodeConfig for LoopConfig {
         glyph: "↻",
         expressions: &["/over"],
         ..KindInfo::DEFAULT
+    };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            (
+                "next",
+                "An element is left: it is in `vars.<as>`, its position in `vars.<as>_index`.",
+            ),
+            ("done", "The list is used up (at once when it is empty)."),
+            ("error", "`over` failed or gave something other than a list."),
+        ],
+        writes: &[
+            Writes {
+                at: "`as`",
+                default: Some("item"),
+                value: "The current element, at each `next`.",
+            },
+            Writes {
+                at: "`as` + `_index`",
+                default: Some("item_index"),
+                value: "The current element's position, counting from 0.",
+            },
+        ],
+        example: r#"{ "id": "each", "type": "loop", "over": "params.users", "as": "user" }"#,
     };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {

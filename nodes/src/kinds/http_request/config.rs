@@ -6,7 +6,7 @@ use super::paging::Paginate;
 use super::request::{Body, compile_json};
 use super::retry::Retry;
 use crate::clip::clip;
-use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes, escape_token};
 use crate::node::Node;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -19,40 +19,55 @@ use serde_json::Value;
 pub struct HttpRequestConfig {
     /// The HTTP method.
     #[serde(default)]
+    #[schemars(extend("default" = "GET"))]
     pub method: Method,
-    /// Template: the URL.
+    /// The URL to call. Holes are inserted verbatim: wrap a value that may hold `/`, `?`, `#`,
+    /// `&` or a space in `url_encode(…)`.
     pub url: String,
-    /// Query parameters (templates), merged with a query already in the URL; a value that
-    /// evaluates to `()` is left out. Each rendered value is URL-encoded as it is added.
+    /// Query parameters, name → value, added after a query already in `url`. Each value is
+    /// URL-encoded for you; a value that is exactly one hole and gives `()` leaves the
+    /// parameter out.
     #[serde(default)]
     pub query: IndexMap<String, String>,
-    /// Request headers (templates).
+    /// Request headers, name → value (`()` gives an empty value).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// A JSON body whose string leaves are templates.
+    /// A JSON body, sent as `application/json` unless a `Content-Type` header says otherwise.
+    /// Its string leaves are templates; a leaf that is exactly one hole keeps its JSON type
+    /// (a number, a list, an object). Not with `body_text`.
     #[serde(default)]
     pub body: Option<Value>,
-    /// Template: a text body.
+    /// A text body, sent as `text/plain; charset=utf-8` unless a `Content-Type` header says
+    /// otherwise. Not with `body`.
     #[serde(default)]
     pub body_text: Option<String>,
-    /// The authorization profile whose credentials the request carries.
+    /// The authorization profile whose credentials the request carries (`Authorization:
+    /// Bearer …` for OAuth 2.0), only to the profile's `hosts`; after a 401 the node gets a
+    /// fresh token and tries once more.
     #[serde(default)]
     pub auth: Option<String>,
-    /// The time allowed for one attempt, in milliseconds (default 30 000).
+    /// The time allowed for one attempt, in milliseconds: past it the attempt fails (category
+    /// `timeout`), and is retried unless the method is POST or PATCH.
     #[serde(default)]
+    #[schemars(extend("default" = 30_000))]
     pub timeout_ms: Option<u64>,
-    /// When and how to retry.
+    /// When and how to retry: the statuses of `retry.on`, and failures to get an answer
+    /// unless the method is POST or PATCH, with exponential backoff and `Retry-After`
+    /// honoured up to 120 s.
     #[serde(default)]
     pub retry: Option<RetryConfig>,
-    /// Where to write the response (default `response`).
+    /// The variable that receives the response, 2xx or not: `{ status, headers, body }`, or
+    /// with `paginate` `{ status, headers, pages, items }`.
     #[serde(default)]
+    #[schemars(extend("default" = "response"))]
     pub into: Option<String>,
-    /// Following next links and collecting the items of every page.
+    /// Follows next links and collects the items of every page into `items`.
     #[serde(default)]
     pub paginate: Option<PaginateConfig>,
-    /// The largest response body accepted, in bytes (default 64 MiB, at most 1 GiB).
+    /// The largest response body accepted, in bytes (64 MiB by default, at most 1 GiB); a
+    /// larger one fails the node.
     #[serde(default)]
-    #[schemars(range(max = MAX_RESPONSE_BYTES))]
+    #[schemars(range(max = MAX_RESPONSE_BYTES), extend("default" = DEFAULT_RESPONSE_BYTES))]
     pub max_response_bytes: Option<u64>,
 }
 
@@ -108,17 +123,22 @@ impl Method {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
-    /// Attempts in all, the first included (default 4).
+    /// Attempts in all, the first included.
     #[serde(default)]
+    #[schemars(extend("default" = 4))]
     pub max_attempts: Option<u32>,
-    /// Statuses that are retried (default 429, 502, 503, 504).
+    /// The statuses that are retried.
     #[serde(default)]
+    #[schemars(extend("default" = [429, 502, 503, 504]))]
     pub on: Option<Vec<u16>>,
-    /// The first backoff, in milliseconds (default 500).
+    /// The first backoff, in milliseconds; each next one doubles, up to `max_ms`, and waits a
+    /// random half to all of it.
     #[serde(default)]
+    #[schemars(extend("default" = 500))]
     pub initial_ms: Option<u64>,
-    /// The longest backoff, in milliseconds (default 30 000).
+    /// The longest backoff, in milliseconds.
     #[serde(default)]
+    #[schemars(extend("default" = 30_000))]
     pub max_ms: Option<u64>,
 }
 
@@ -126,12 +146,14 @@ pub struct RetryConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaginateConfig {
-    /// Expression over `response` (the current page): the next URL, or `()` to stop.
+    /// Over `response`, the page just fetched (`{ status, headers, body }`): the next page's
+    /// URL, or `()` to stop. For Graph: `response.body["@odata.nextLink"]`.
     pub next: String,
-    /// JSON pointer to the items in each page's body.
+    /// JSON pointer to the list of items in each page's body (`/value`).
     pub items: String,
-    /// The most pages fetched (default 1000).
+    /// The most pages fetched: a next link after that many fails the node.
     #[serde(default)]
+    #[schemars(extend("default" = 1000))]
     pub max_pages: Option<u32>,
 }
 
@@ -150,6 +172,43 @@ impl NodeConfig for HttpRequestConfig {
         templates: &["/url", "/query", "/headers", "/body", "/body_text"],
         profiles: &["/auth"],
         ..KindInfo::DEFAULT
+    };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            ("ok", "A 2xx response that no status exit takes (after retries)."),
+            (
+                "error",
+                "No answer (connection refused, a timeout), a status of 300 or more that no \
+                 status exit takes (after retries), a body that claims to be JSON and isn't, or a \
+                 paging problem. With a response, `into` holds it.",
+            ),
+        ],
+        writes: &[
+            Writes {
+                at: "`into`",
+                default: Some("response"),
+                value: "`{ status, headers, body }` for every response, 2xx or not: the status (a \
+                        number), the headers (lower-case names; a repeated header's values \
+                        joined with `, `), the body (parsed JSON when the `Content-Type` is JSON, \
+                        else a string; an empty JSON body is `()`).",
+            },
+            Writes {
+                at: "`into`, with `paginate`",
+                default: Some("response"),
+                value: "`{ status, headers, pages, items }`: the items of every page in order, \
+                        how many pages were fetched, and the last page's status and headers. \
+                        There is no `body`.",
+            },
+        ],
+        example: r#"{
+  "id": "list",
+  "type": "http_request",
+  "url": "${params.graph_base}/users/${url_encode(params.user)}/calendars",
+  "query": { "$select": "id,name" },
+  "auth": "graph-app",
+  "paginate": { "next": "response.body[\"@odata.nextLink\"]", "items": "/value" },
+  "into": "calendars"
+}"#,
     };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {

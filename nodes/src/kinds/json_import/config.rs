@@ -5,7 +5,7 @@ use super::fast::Plan;
 use super::mapping::{FieldMapping, item_properties};
 use super::shape::FieldType;
 use super::{JsonImport, Target};
-use crate::kind::{CompileCx, KindInfo, NodeConfig, escape_token};
+use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes, escape_token};
 use crate::node::Node;
 use crate::vars::VarPath;
 use indexmap::IndexMap;
@@ -17,22 +17,27 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonImportConfig {
-    /// Expression: a JSON value, or a string holding JSON text.
+    /// The document: a JSON value, or a string holding JSON text (`vars.page.body`). One that
+    /// reads a missing variable gives `()`, and the import fails.
     pub from: String,
-    /// JSON pointer to the list to import (default: the whole document).
+    /// JSON pointer to the list to import in the document (`/value`); without it, the whole
+    /// document, which must then be a list.
     #[serde(default)]
     pub select: Option<String>,
-    /// Expression over `item` (and `index`): what each element becomes.
+    /// Over `item` (the element) and `index` (its position): what each element becomes.
+    /// Without it, elements are imported as they are.
     #[serde(default)]
     pub map: Option<String>,
     /// The shape of each imported item: name → `string`, `number`, `integer`, `boolean`,
-    /// `datetime`, `object` or `array`, with `?` for optional. Items are reduced to these fields.
+    /// `datetime`, `object` or `array`, with `?` for optional. Items are reduced to these
+    /// fields; one that does not fit fails the node.
     #[serde(default)]
     pub fields: Option<IndexMap<String, String>>,
-    /// The variable that receives the list (replacing it).
+    /// The variable that receives the list, replacing what it held. Set `into` or `append_to`.
     #[serde(default)]
     pub into: Option<String>,
-    /// The list variable the items are appended to.
+    /// The list variable the items are appended to (created when missing). Set `into` or
+    /// `append_to`.
     #[serde(default)]
     pub append_to: Option<String>,
 }
@@ -42,6 +47,29 @@ impl NodeConfig for JsonImportConfig {
     const DESCRIPTION: &'static str = "Maps a JSON document into a list in the flow's data";
     const INFO: &'static KindInfo =
         &KindInfo { glyph: "⇣", expressions: &["/from", "/map"], ..KindInfo::DEFAULT };
+    const DOC: &'static KindDoc = &KindDoc {
+        exits: &[
+            ("ok", "Every element was imported."),
+            (
+                "error",
+                "`from` failed or gave no JSON, `select` found no list, or an element did not fit \
+                 `map` or `fields` (category `import`). Nothing is written.",
+            ),
+        ],
+        writes: &[Writes {
+            at: "`into` or `append_to`",
+            default: None,
+            value: "The list of imported items: `into` replaces the variable, `append_to` appends \
+                    to it.",
+        }],
+        example: r##"{
+  "id": "shape",
+  "type": "json_import",
+  "from": "vars.calendars.items",
+  "map": "#{ id: item.id, name: item.name, is_default: item.isDefaultCalendar }",
+  "into": "result"
+}"##,
+    };
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         self.compile(cx).map(|node| Box::new(node) as Box<dyn Node>)
