@@ -129,6 +129,12 @@ impl Weft {
         self
     }
 
+    /// Feeds the file at `path` to its stdin.
+    pub fn stdin(mut self, path: &Path) -> Self {
+        self.command.stdin(std::fs::File::open(path).expect("open the stdin file"));
+        self
+    }
+
     /// Sets an environment variable.
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
         self.command.env(key, value);
