@@ -3,8 +3,8 @@
 //! its apps stand in for every `oauth2` profile — so a flow written for a real tenant, with its
 //! real profiles file, runs offline with no setup and no secrets to export.
 
-use crate::auth::profiles::Text;
 use crate::auth::Profiles;
+use crate::auth::profiles::Text;
 use reqwest::Url;
 use std::sync::Arc;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};

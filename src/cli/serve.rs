@@ -120,7 +120,10 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
     config.sim = sim.as_ref().map(weft::simulated::SimTarget::of);
     runtime.block_on(async {
         if let Some(sim) = &sim {
-            eprintln!("Simulator (Entra ID + Graph) on {}: it answers for Microsoft", sim.base_url());
+            eprintln!(
+                "Simulator (Entra ID + Graph) on {}: it answers for Microsoft",
+                sim.base_url()
+            );
         }
         let server = match Server::bind(config).await {
             Ok(server) => server,

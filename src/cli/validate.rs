@@ -56,7 +56,8 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
         if let Some(flow) = &loaded.flow {
             let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
             let mut found = profiles::check(flow, &text, &profiles);
-            let places = weft::flow::json::locate_all(&text, found.iter().map(|d| d.pointer.as_str()));
+            let places =
+                weft::flow::json::locate_all(&text, found.iter().map(|d| d.pointer.as_str()));
             for (d, place) in found.iter_mut().zip(places) {
                 (d.line, d.column) = place.map_or((None, None), |(l, c)| (Some(l), Some(c)));
             }

@@ -125,7 +125,11 @@ fn unknown_flow(app: &App, name: &str) -> Response {
     if let Some(reason) = app.skipped.get(name) {
         return error(
             StatusCode::NOT_FOUND,
-            &format!("flow `{}` is not served: {}", clip_to(name, 100), clip_message(reason.clone())),
+            &format!(
+                "flow `{}` is not served: {}",
+                clip_to(name, 100),
+                clip_message(reason.clone())
+            ),
         );
     }
     let mut names: Vec<&str> = app.flows.keys().map(String::as_str).collect();

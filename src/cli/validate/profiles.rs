@@ -97,9 +97,15 @@ fn named_at<'v>(pattern: &str, fields: &'v Value, base: &str) -> Vec<(String, &'
             .into_iter()
             .flat_map(|(at, value)| {
                 let members: Vec<(String, &Value)> = match value {
-                    Value::Object(map) if token == "*" => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-                    Value::Object(map) => map.get(&token).map(|v| (token.clone(), v)).into_iter().collect(),
-                    Value::Array(items) if token == "*" => items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+                    Value::Object(map) if token == "*" => {
+                        map.iter().map(|(k, v)| (k.clone(), v)).collect()
+                    }
+                    Value::Object(map) => {
+                        map.get(&token).map(|v| (token.clone(), v)).into_iter().collect()
+                    }
+                    Value::Array(items) if token == "*" => {
+                        items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect()
+                    }
                     _ => Vec::new(),
                 };
                 members.into_iter().map(move |(key, v)| (format!("{at}/{}", escape_token(&key)), v))
