@@ -76,9 +76,10 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
             println!("{}", super::pretty(&out));
         }
         Format::Text => {
+            let colour = super::colour::on_stderr();
             for (file, errors, diagnostics) in &all {
                 for d in diagnostics {
-                    eprintln!("{}", d.located(file));
+                    eprintln!("{}", super::colour::diagnostic(&d.located(file), colour));
                 }
                 let warnings =
                     diagnostics.len() - diagnostics.iter().filter(|d| d.is_error()).count();
@@ -159,8 +160,9 @@ fn load_flow(loader: &Loader, path: &Path) -> (Loaded, String) {
 pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<Flow> {
     let (loaded, _) = load_flow(loader, path);
     let file = shown(path);
+    let colour = super::colour::on_stderr();
     for d in &loaded.diagnostics {
-        eprintln!("{}", d.located(&file));
+        eprintln!("{}", super::colour::diagnostic(&d.located(&file), colour));
     }
     loaded.flow
 }
