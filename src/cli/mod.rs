@@ -154,11 +154,11 @@ fn man() -> u8 {
         eprintln!("error: cannot render the manual page: {err}");
         return EXIT_FAILED;
     }
-    if let Err(err) = std::io::Write::write_all(&mut std::io::stdout().lock(), &page) {
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the manual page: {err}");
-            return EXIT_FAILED;
-        }
+    if let Err(err) = std::io::Write::write_all(&mut std::io::stdout().lock(), &page)
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the manual page: {err}");
+        return EXIT_FAILED;
     }
     0
 }
