@@ -20,6 +20,7 @@ use crate::auth::state::StateDir;
 use crate::auth::{Profile, ProfileError, Profiles, TokenManager};
 use crate::exec::Runtime;
 use crate::flow::{Flow, Loader};
+use crate::simulated::{SimRouted, SimTarget};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct Engine {
     tokens_via_http: bool,
     env: EnvLookup,
     state: StateDir,
+    /// The simulator that stands in for Microsoft, with `--sim`.
+    sim: Option<SimTarget>,
 }
 
 /// Builds an [`Engine`]: by default the built-in node kinds, the default expression limits, a
@@ -53,6 +56,7 @@ pub struct EngineBuilder {
     http: Option<Arc<dyn Http>>,
     env: Option<EnvLookup>,
     state: Option<PathBuf>,
+    sim: Option<SimTarget>,
 }
 
 /// Why an engine, or the credentials of a flow, could not be set up.
@@ -125,6 +129,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Runs against the simulator at `target` instead of Microsoft: requests for
+    /// [`crate::simulated::SIMULATED_HOSTS`] go to it (token requests included) and its apps
+    /// stand in for every `oauth2` profile.
+    pub fn simulator(mut self, target: SimTarget) -> Self {
+        self.sim = Some(target);
+        self
+    }
+
     /// The engine.
     ///
     /// # Errors
@@ -146,9 +158,13 @@ impl EngineBuilder {
                 (Arc::new(real) as Arc<dyn Http>, false)
             }
         };
+        let (http, tokens_via_http) = match &self.sim {
+            Some(target) => (Arc::new(SimRouted::new(http, target.clone())) as Arc<dyn Http>, true),
+            None => (http, tokens_via_http),
+        };
         let env = self.env.unwrap_or_else(|| Arc::new(|name: &str| std::env::var(name).ok()));
         let state = self.state.map_or_else(StateDir::default_location, StateDir::new);
-        Ok(Engine { loader, http, tokens_via_http, env, state })
+        Ok(Engine { loader, http, tokens_via_http, env, state, sim: self.sim })
     }
 }
 
@@ -173,14 +189,19 @@ impl Engine {
     /// # Errors
     ///
     /// [`SetupError::NoProfilesFile`] when there is no file, else the file's own error.
+    /// With a simulator, its apps stand in for the file's `oauth2` profiles.
     pub fn load_profiles(&self, path: &Path, names: &[String]) -> Result<Profiles, SetupError> {
-        Profiles::load(path).map_err(|err| {
+        let mut profiles = Profiles::load(path).map_err(|err| {
             if path.exists() {
                 SetupError::from(err)
             } else {
                 SetupError::NoProfilesFile { path: path.to_owned(), names: names.to_vec() }
             }
-        })
+        })?;
+        if let Some(sim) = &self.sim {
+            sim.stand_in(&mut profiles);
+        }
+        Ok(profiles)
     }
 
     /// Resolves the profile `name` of `profiles`, reading `${env.NAME}` as this engine does.
@@ -266,10 +287,23 @@ impl fmt::Debug for Engine {
     }
 }
 
-/// The profiles file of a flow: the one given, else `profiles.json` beside the flow.
+/// The profiles file of a flow, the one rule every command follows: the one given
+/// (`--profiles FILE`), else `profiles.json` beside the flow — in the working directory for a
+/// flow read from stdin (`-`) and for `weft login`, which has no flow. For a folder of flows,
+/// see [`folder_profiles_path`].
 pub fn profiles_path(flow_path: &Path, given: Option<&Path>) -> PathBuf {
     match given {
         Some(path) => path.to_owned(),
-        None => flow_path.parent().unwrap_or(Path::new(".")).join("profiles.json"),
+        None => flow_path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("profiles.json"),
     }
+}
+
+/// The profiles file of a folder of flows (`weft serve`, `weft studio`): the one given, else
+/// `profiles.json` in the folder, beside its flows as [`profiles_path`] says.
+pub fn folder_profiles_path(dir: &Path, given: Option<&Path>) -> PathBuf {
+    given.map_or_else(|| dir.join("profiles.json"), Path::to_owned)
 }

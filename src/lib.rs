@@ -15,6 +15,7 @@ pub mod pool;
 pub mod result;
 pub mod safe_fs;
 pub mod serve;
+pub mod simulated;
 pub mod studio;
 pub mod testing;
 pub mod trace;

@@ -1228,3 +1228,56 @@ fn regression_a_10_mb_url_is_clipped_in_the_error() {
     );
     assert!(out.stdout.len() < 3_000, "{} bytes on stdout", out.stdout.len());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The flow on stdin, and --sim
+// ---------------------------------------------------------------------------------------------
+
+/// `weft run -` reads the flow from stdin; its profiles file is then `profiles.json` in the
+/// working directory.
+#[test]
+fn run_reads_the_flow_from_stdin_with_the_profiles_of_the_working_directory() {
+    let dir = Dir::new();
+    let flow = dir.write(
+        "in.json",
+        r#"{ "format": "weft.flow/1", "start": "s",
+             "nodes": [ { "id": "s", "type": "authentication", "profile": "p" },
+                        { "id": "e", "type": "end", "result": "vars.auth.token_type" } ],
+             "edges": [ { "from": "s", "to": "e" } ] }"#,
+    );
+    let out = Weft::new(dir.path(), ["run", "-"]).stdin(&flow).run();
+    out.assert_code(2);
+    assert!(out.stderr.contains("no profiles file at ./profiles.json"), "{}", out.stderr);
+    dir.write(
+        "profiles.json",
+        r#"{ "format": "weft.profiles/1", "profiles": {
+             "p": { "type": "bearer", "token": "t", "hosts": ["a.example"] } } }"#,
+    );
+    let out = Weft::new(dir.path(), ["run", "-"]).stdin(&flow).run();
+    out.assert_code(0);
+    assert_eq!(out.json(), json!("Bearer"));
+}
+
+/// `weft run --sim`: the README's Graph flow, with its real profiles file, runs offline with no
+/// variable exported; the simulator's links read as Graph's, so paging keeps its credentials.
+#[test]
+fn run_sim_runs_the_graph_flow_offline_with_no_setup() {
+    let state = Dir::new();
+    let out = Weft::new(&util::root(), ["run", "flows/graph-calendar.flow.json", "--sim"])
+        .args(["--param", "user=adele@weft.test", "--param", "page_size=3", "--state-dir"])
+        .arg(state.path())
+        .env_remove("TENANT_ID")
+        .env_remove("GRAPH_CLIENT_ID")
+        .env_remove("GRAPH_CLIENT_SECRET")
+        .run();
+    out.assert_code(0);
+    let items = out.json();
+    assert!(items.as_array().unwrap().len() > 3, "one page only: {items}");
+    assert!(
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["organizer"].is_string() || i["organizer"].is_null())
+    );
+}

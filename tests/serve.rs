@@ -123,6 +123,15 @@ async fn runs_answer_with_their_result_or_a_json_error() {
     assert_eq!(skipped, ["broken.flow.json", "needs-profile.flow.json"]);
     let no_profiles = &server.skipped()[1].reason;
     assert!(no_profiles.contains("profiles file"), "{no_profiles}");
+    // A flow that is not served is named with its reason, in the list and in the 404.
+    let (status, body) = get(&http, &format!("{url}/flows")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["skipped"][1]["name"], "needs-profile", "{body}");
+    assert_eq!(body["skipped"][1]["reason"].as_str(), Some(no_profiles.as_str()), "{body}");
+    let (status, _, body) = post(&http, &format!("{url}/runs/needs-profile"), "{}").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(message(&body).starts_with("flow `needs-profile` is not served: "), "{body}");
+    assert!(message(&body).contains("profiles file"), "{body}");
 
     // Success.
     let (status, _, body) =
@@ -914,4 +923,30 @@ async fn regression_a_busy_run_outlives_the_per_run_timeout() {
     assert_eq!(status, 504, "{body}");
     assert!(message(&body).contains("the run timed out after 1 s"), "{body}");
     server.shutdown().await;
+}
+
+/// `weft serve flows --sim`, as the README says: the Graph flow is served and runs offline, with
+/// no variable exported; the startup summary on stderr says what is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sim_serves_the_graph_flows_of_the_readme() {
+    let state = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = Weft::new(&crate::util::root(), ["serve", "flows", "--sim", "--listen", &listen])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env_remove("TENANT_ID")
+        .env_remove("GRAPH_CLIENT_ID")
+        .env_remove("GRAPH_CLIENT_SECRET")
+        .spawn();
+    let url = format!("http://{listen}");
+    let http = client();
+    wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(20)).await;
+    let (status, _, body) =
+        post(&http, &format!("{url}/runs/graph-calendar"), r#"{"user": "adele@weft.test"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body["result"].as_array().unwrap().is_empty(), "{body}");
+    server.signal("-TERM");
+    let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
+    assert!(out.stderr.contains("Serving 5 of 5 flows"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Not serving"), "{}", out.stderr);
 }

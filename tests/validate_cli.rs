@@ -330,6 +330,104 @@ fn a_used_profile_without_hosts_is_a_warning() {
     assert!(about_hosts[0].contains("profile `open`"), "{}", about_hosts[0]);
 }
 
+/// A flow whose profile names are checked: `sign_in` names an unknown one, `fetch` a known one.
+const NAMES_PROFILES: &str = r#"{ "format": "weft.flow/1", "start": "sign_in",
+  "nodes": [ { "id": "sign_in", "type": "authentication", "profile": "graph-ap" },
+             { "id": "fetch", "type": "http_request", "url": "https://graph.microsoft.com/v1.0/me",
+               "auth": "graph-app", "into": "me" } ],
+  "edges": [ { "from": "sign_in", "to": "fetch" } ] }"#;
+
+/// `"profile": "graph-ap"` used to be valid even with a profiles file, and `weft run` then
+/// exited 2: it is an error at the field naming it, listing the file's profiles.
+#[test]
+fn regression_an_unknown_profile_is_an_error_at_its_field_naming_the_choices() {
+    let dir = Dir::new();
+    dir.write("case.flow.json", NAMES_PROFILES);
+    dir.write("profiles.json", std::fs::read(root().join("flows/profiles.json")).unwrap());
+    let out = dir.weft(["validate", "--format", "json", "case.flow.json"]);
+    out.assert_code(2);
+    let diags = diagnostics(&out.json());
+    let errors = errors(&diags);
+    assert_eq!(errors.len(), 1, "{diags:?}");
+    assert_eq!(errors[0]["pointer"], "/nodes/0/profile");
+    assert_eq!(errors[0]["node"], "sign_in");
+    assert_eq!(errors[0]["line"], 2, "{diags:?}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`graph-ap`") && message.contains("`graph-app`, `graph-user`"),
+        "{message}"
+    );
+
+    // The same with --profiles from elsewhere, and in the text format.
+    let other = Dir::new();
+    let flow = other.write("case.flow.json", NAMES_PROFILES);
+    let out = Weft::new(other.path(), ["validate", "case.flow.json", "--profiles"])
+        .arg(dir.join("profiles.json"))
+        .run();
+    out.assert_code(2);
+    assert!(out.stderr.contains("error [/nodes/0/profile] node `sign_in`"), "{}", out.stderr);
+    // Without a profiles file the names can't be checked: a warning says so.
+    std::fs::remove_file(dir.join("profiles.json")).unwrap();
+    let out = Weft::new(other.path(), ["validate", "--format", "json"]).arg(&flow).run();
+    out.assert_code(0);
+    let diags = diagnostics(&out.json());
+    let unchecked: Vec<&str> = warnings(&diags)
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .filter(|m| m.contains("can't be checked"))
+        .collect();
+    assert_eq!(unchecked.len(), 1, "{diags:?}");
+    assert!(unchecked[0].contains("`graph-ap`, `graph-app`"), "{}", unchecked[0]);
+}
+
+/// An `authentication` node on a profile with nothing to sign in with (`bearer`, `basic`,
+/// `api_key`) always takes `ok`: a warning, as runs accept it.
+#[test]
+fn signing_in_with_a_profile_that_has_no_sign_in_is_a_warning() {
+    let dir = Dir::new();
+    dir.write(
+        "case.flow.json",
+        r#"{ "format": "weft.flow/1", "start": "s",
+             "nodes": [ { "id": "s", "type": "authentication", "profile": "key" } ] }"#,
+    );
+    dir.write(
+        "profiles.json",
+        r#"{ "format": "weft.profiles/1", "profiles": {
+             "key": { "type": "api_key", "value": "${env.K}", "header": "X-Key", "hosts": ["a.example"] } } }"#,
+    );
+    let out = dir.weft(["validate", "--format", "json", "case.flow.json"]);
+    out.assert_code(0);
+    let diags = diagnostics(&out.json());
+    let about: Vec<&Value> = diags.iter().filter(|d| d["pointer"] == "/nodes/0/profile").collect();
+    assert_eq!(about.len(), 1, "{diags:?}");
+    assert_eq!(about[0]["severity"], "warning");
+    assert!(about[0]["message"].as_str().unwrap().contains("type `api_key`"), "{diags:?}");
+}
+
+/// `weft validate DIR` checks every `*.flow.json` under it, as `test` and `serve` take
+/// folders (it used to fail with "Is a directory"); `-` reads a flow from stdin.
+#[test]
+fn validate_takes_folders_and_a_flow_on_stdin() {
+    let dir = Dir::new();
+    dir.write("a.flow.json", GOOD);
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    dir.write("sub/b.flow.json", "{}");
+    dir.write("sub/notes.json", "{}");
+    let out = dir.weft(["validate", "--format", "json", "."]);
+    out.assert_code(2);
+    let files: Vec<String> = out.json()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap().replace('\\', "/"))
+        .collect();
+    assert_eq!(files, ["./a.flow.json", "./sub/b.flow.json"]);
+
+    let out = Weft::new(dir.path(), ["validate", "-"]).stdin(&dir.join("a.flow.json")).run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("<stdin>: valid"), "{}", out.stdout);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hardening
 // ---------------------------------------------------------------------------------------------

@@ -399,6 +399,25 @@ impl Profiles {
         self.wire.profiles.keys().map(String::as_str)
     }
 
+    /// The type of the profile `name` (`oauth2`, `bearer`, `basic`, `api_key`), if it has one
+    /// of that name.
+    pub fn type_of(&self, name: &str) -> Option<&'static str> {
+        Some(match self.wire.profiles.get(name)? {
+            ProfileWire::Oauth2(_) => "oauth2",
+            ProfileWire::Bearer(_) => "bearer",
+            ProfileWire::Basic(_) => "basic",
+            ProfileWire::ApiKey(_) => "api_key",
+        })
+    }
+
+    /// Its `oauth2` profiles, to be stood in for (see [`crate::simulated`]).
+    pub(crate) fn oauth2_mut(&mut self) -> impl Iterator<Item = &mut OAuth2Wire> {
+        self.wire.profiles.values_mut().filter_map(|p| match p {
+            ProfileWire::Oauth2(w) => Some(&mut **w),
+            _ => None,
+        })
+    }
+
     /// Names of profiles without `hosts` (`weft validate` warns about them).
     pub fn without_hosts(&self) -> Vec<&str> {
         self.wire

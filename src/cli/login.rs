@@ -9,9 +9,9 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILED};
 pub(super) struct LoginArgs {
     /// The profile to sign in with.
     profile: String,
-    /// The profiles file.
-    #[arg(long, value_name = "FILE", default_value = "profiles.json")]
-    profiles: PathBuf,
+    /// The profiles file (default: `profiles.json` in the working directory).
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
     /// Where the sign-in is kept (default: the platform's data directory).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
@@ -22,9 +22,12 @@ pub(super) fn login(args: LoginArgs) -> u8 {
     if let Some(dir) = &args.state_dir {
         engine = engine.state_dir(dir);
     }
+    // No flow to stand beside: the profiles file of the working directory, as for a flow on
+    // stdin.
+    let profiles = weft::engine::profiles_path(std::path::Path::new("-"), args.profiles.as_deref());
     let manager = match engine
         .build()
-        .and_then(|engine| engine.credentials(&args.profiles, std::slice::from_ref(&args.profile)))
+        .and_then(|engine| engine.credentials(&profiles, std::slice::from_ref(&args.profile)))
     {
         Ok(Some(manager)) => manager,
         Ok(None) => return EXIT_BAD_INPUT,

@@ -1,6 +1,7 @@
 //! The `weft` command line. Each subcommand is a function returning an exit code; errors are
 //! reported on stderr with the file, node and field they concern.
 
+mod colour;
 mod demo;
 mod explain;
 mod login;
@@ -11,7 +12,7 @@ mod studio;
 mod test;
 mod validate;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use weft_nodes::Registry;
@@ -67,6 +68,14 @@ enum Command {
         #[arg(value_enum)]
         format: SchemaFormat,
     },
+    /// Print a shell's completion script (e.g. `weft completions bash > ~/.local/share/bash-completion/completions/weft`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `weft man > weft.1 && man ./weft.1`).
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,16 +111,23 @@ pub fn main() -> ExitCode {
         Command::Graph { flow, format } => graph(&flow, format),
         Command::Schema { format } => schema(format),
         Command::Explain(args) => explain::explain(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "weft", &mut std::io::stdout());
+            0
+        }
+        Command::Man => man(),
     })
 }
 
-/// Logs go to stderr; `RUST_LOG` picks what is shown (default: warnings).
+/// Logs go to stderr, in colour only when a person watches; `RUST_LOG` picks what is shown
+/// (default: warnings).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour::on_stderr())
         .with_target(false)
         .try_init();
 }
@@ -132,6 +148,22 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
                 .unwrap_or_default(),
         }
     );
+    0
+}
+
+/// The manual page, from the same definitions as `--help`.
+fn man() -> u8 {
+    let mut page = Vec::new();
+    if let Err(err) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        eprintln!("error: cannot render the manual page: {err}");
+        return EXIT_FAILED;
+    }
+    if let Err(err) = std::io::Write::write_all(&mut std::io::stdout().lock(), &page)
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the manual page: {err}");
+        return EXIT_FAILED;
+    }
     0
 }
 

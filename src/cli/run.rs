@@ -17,7 +17,8 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED};
 
 #[derive(Debug, Args)]
 pub(super) struct RunArgs {
-    /// The flow file.
+    /// The flow file, or `-` to read the flow from stdin.
+    #[arg(value_name = "FLOW")]
     flow: PathBuf,
     /// A parameter, parsed by its declared type (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -25,9 +26,15 @@ pub(super) struct RunArgs {
     /// A JSON file holding an object of parameters.
     #[arg(long = "params", value_name = "FILE")]
     params_file: Option<PathBuf>,
-    /// The profiles file (default: `profiles.json` beside the flow).
+    /// The profiles file (default: `profiles.json` beside the flow; in the working directory
+    /// for a flow on stdin).
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
+    /// Start the Entra ID + Graph simulator in-process and send requests for
+    /// login.microsoftonline.com and graph.microsoft.com to it; its app stands in for every
+    /// oauth2 profile, so Graph flows run offline with no setup.
+    #[arg(long)]
+    sim: bool,
     /// Where sign-ins are kept (default: the platform's data directory).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
@@ -65,9 +72,20 @@ pub(super) fn run(args: RunArgs) -> u8 {
 }
 
 fn load_and_run(args: RunArgs) -> u8 {
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    // Kept until the run is over: the simulator serves on the runtime's threads.
+    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+        Ok(sim) => sim,
+        Err(code) => return code,
+    };
     let mut engine = Engine::builder();
     if let Some(dir) = &args.state_dir {
         engine = engine.state_dir(dir);
+    }
+    if let Some(sim) = &sim {
+        engine = engine.simulator(weft::simulated::SimTarget::of(sim));
     }
     let engine = match engine.build() {
         Ok(engine) => engine,
@@ -108,9 +126,6 @@ fn load_and_run(args: RunArgs) -> u8 {
             }
         },
         None => None,
-    };
-    let Some(runtime) = super::async_runtime() else {
-        return EXIT_FAILED;
     };
     let profiles = profiles_path(&args.flow, args.profiles.as_deref());
     let services = match engine.runtime_for(&flow, &profiles) {

@@ -20,6 +20,11 @@ pub(super) struct ServeArgs {
     /// The profiles file (default: `profiles.json` in DIR).
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
+    /// Start the Entra ID + Graph simulator in-process and send requests for
+    /// login.microsoftonline.com and graph.microsoft.com to it; its app stands in for every
+    /// oauth2 profile, so Graph flows are served offline with no setup.
+    #[arg(long)]
+    sim: bool,
     /// The most runs in flight at once; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = weft::serve::DEFAULT_MAX_RUNS)]
     max_runs: usize,
@@ -107,7 +112,19 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
                 return EXIT_FAILED;
             }
         };
+    // Kept while the server serves: the simulator answers on the same runtime.
+    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+        Ok(sim) => sim,
+        Err(code) => return code,
+    };
+    config.sim = sim.as_ref().map(weft::simulated::SimTarget::of);
     runtime.block_on(async {
+        if let Some(sim) = &sim {
+            eprintln!(
+                "Simulator (Entra ID + Graph) on {}: it answers for Microsoft",
+                sim.base_url()
+            );
+        }
         let server = match Server::bind(config).await {
             Ok(server) => server,
             Err(err) => {
@@ -115,16 +132,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
                 return EXIT_BAD_INPUT;
             }
         };
-        for skipped in server.skipped() {
-            eprintln!("not serving {}: {}", skipped.file.display(), skipped.reason);
-        }
-        eprintln!(
-            "Serving {} flow{} on {}: {}",
-            server.flows().len(),
-            if server.flows().len() == 1 { "" } else { "s" },
-            server.url(),
-            server.flows().join(", ")
-        );
+        eprint!("{}", summary(&server));
         eprintln!(
             "  POST {}/runs/{{flow}}   GET /flows   GET /health   (Ctrl-C or SIGTERM stops)",
             server.url()
@@ -143,6 +151,28 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             }
         }
     })
+}
+
+/// What is served and what is not, with why: a flow that can't be served is never skipped
+/// silently.
+fn summary(server: &weft::serve::ServerHandle) -> String {
+    let served = server.flows();
+    let skipped = server.skipped();
+    let total = served.len() + skipped.len();
+    let mut out = format!(
+        "Serving {} of {total} flow{} on {}: {}\n",
+        served.len(),
+        if total == 1 { "" } else { "s" },
+        server.url(),
+        served.join(", ")
+    );
+    if !skipped.is_empty() {
+        out.push_str(&format!("Not serving {} (GET /flows lists them too):\n", skipped.len()));
+        for s in skipped {
+            out.push_str(&format!("  {} ({}): {}\n", s.name, s.file.display(), s.reason));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

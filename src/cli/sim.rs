@@ -47,6 +47,18 @@ enum Fault {
     Drop,
 }
 
+/// Starts the simulator with its defaults on a free port, on `runtime`, for `--sim`; the exit
+/// code when it can't start.
+pub(super) fn start_in_process(
+    runtime: &tokio::runtime::Runtime,
+) -> Result<weft_sim::SimHandle, u8> {
+    let config = SimConfig { port: 0, ..SimConfig::default() };
+    runtime.block_on(weft_sim::Simulator::start(config)).map_err(|err| {
+        eprintln!("error: cannot start the simulator: {err}");
+        EXIT_FAILED
+    })
+}
+
 pub(super) fn sim(args: SimArgs) -> u8 {
     let kinds = args
         .faults

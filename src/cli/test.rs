@@ -57,6 +57,11 @@ pub(super) fn test(args: TestArgs) -> u8 {
     let xml_on_stdout = args.format == ReportFormat::Junit && args.out.is_none();
     let mut text: Box<dyn Write> =
         if xml_on_stdout { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    let colour = if xml_on_stdout {
+        super::colour::on_stderr()
+    } else {
+        super::colour::enabled(&std::io::stdout())
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -68,7 +73,7 @@ pub(super) fn test(args: TestArgs) -> u8 {
     let mut reports: Vec<FileReport> = Vec::new();
     for path in &files {
         let report = runtime.block_on(suite::run_file(&harness, path, args.filter.as_deref()));
-        print_file(&mut *text, &report);
+        print_file(&mut *text, &report, colour);
         reports.push(report);
     }
     let (passed, failed) = suite::totals(&reports);
@@ -96,13 +101,17 @@ pub(super) fn test(args: TestArgs) -> u8 {
     }
 }
 
-fn print_file(out: &mut dyn Write, report: &FileReport) {
+fn print_file(out: &mut dyn Write, report: &FileReport, colour: bool) {
     match &report.outcome {
         Ok(cases) if cases.is_empty() => {}
         Ok(cases) => {
             let _ = writeln!(out, "{}", report.path.display());
             for case in cases {
-                let mark = if case.passed() { '✓' } else { '✗' };
+                let mark = if case.passed() {
+                    super::colour::paint("✓", super::colour::Paint::Green, colour)
+                } else {
+                    super::colour::paint("✗", super::colour::Paint::Red, colour)
+                };
                 let _ = writeln!(out, "{mark} {}", case.name);
                 for failure in &case.failures {
                     for line in failure.0.lines() {

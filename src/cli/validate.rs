@@ -3,18 +3,22 @@
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use weft::flow::{Flow, Loader};
+use weft::flow::{Flow, Loaded, Loader};
 use weft_nodes::Diagnostic;
 
 use super::EXIT_BAD_INPUT;
 
+mod profiles;
+
 #[derive(Debug, Args)]
 pub(super) struct ValidateArgs {
-    /// Flow files to check.
-    #[arg(required = true)]
+    /// Flow files to check, folders searched recursively for `*.flow.json`, or `-` for a flow
+    /// on stdin.
+    #[arg(required = true, value_name = "FLOW|DIR")]
     flows: Vec<PathBuf>,
-    /// The profiles file to check the flows' profiles against (default: `profiles.json`
-    /// beside each flow, when there is one).
+    /// The profiles file the flows' profile names are checked against (default:
+    /// `profiles.json` beside each flow, or in the working directory for `-`). Without one,
+    /// they can't be checked: a warning says so.
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
     /// How to report: for people, or JSON for editors and tools.
@@ -40,14 +44,28 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
     let mut any_error = false;
     let mut reports = Vec::new();
     let mut all = Vec::new();
-    for path in &args.flows {
-        let mut loaded = loader.load_path(path);
+    let files = match flow_files(&args.flows) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    for path in &files {
+        let (mut loaded, text) = load_flow(&loader, path);
         if let Some(flow) = &loaded.flow {
             let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
-            loaded.diagnostics.extend(profile_warnings(flow, &profiles));
+            let mut found = profiles::check(flow, &text, &profiles);
+            let places =
+                weft::flow::json::locate_all(&text, found.iter().map(|d| d.pointer.as_str()));
+            for (d, place) in found.iter_mut().zip(places) {
+                (d.line, d.column) = place.map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            }
+            loaded.diagnostics.extend(found);
+            loaded.diagnostics.sort_by_key(|d| (d.line, d.column));
         }
         any_error |= loaded.has_errors();
-        all.push((path.display().to_string(), loaded.has_errors(), loaded.diagnostics));
+        all.push((shown(path), loaded.has_errors(), loaded.diagnostics));
     }
     match args.format {
         Format::Json => {
@@ -58,9 +76,10 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
             println!("{}", super::pretty(&out));
         }
         Format::Text => {
+            let colour = super::colour::on_stderr();
             for (file, errors, diagnostics) in &all {
                 for d in diagnostics {
-                    eprintln!("{}", d.located(file));
+                    eprintln!("{}", super::colour::diagnostic(&d.located(file), colour));
                 }
                 let warnings =
                     diagnostics.len() - diagnostics.iter().filter(|d| d.is_error()).count();
@@ -84,39 +103,66 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Warnings about the profiles a flow uses: those without `hosts` may send their credentials
-/// anywhere. Missing profiles are `weft run`'s errors (they depend on the files given then).
-fn profile_warnings(flow: &Flow, path: &Path) -> Vec<Diagnostic> {
-    let used = flow.profiles();
-    if used.is_empty() || !path.exists() {
-        return Vec::new();
+/// The flow files the arguments name: files (and `-`) as given, folders searched recursively
+/// for `*.flow.json` (as `weft test` and `weft serve` take folders).
+fn flow_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in args {
+        if path.is_dir() {
+            let found = weft::testing::suite::files_under(path, ".flow.json")
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if found.is_empty() {
+                return Err(format!("there is no *.flow.json under {}", path.display()));
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
     }
-    let profiles = match weft::auth::Profiles::load(path) {
-        Ok(profiles) => profiles,
-        Err(err) => return vec![Diagnostic::warning("", err.to_string())],
+    Ok(files)
+}
+
+/// Whether `path` stands for stdin.
+pub(super) fn is_stdin(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// How a flow argument is named in messages.
+fn shown(path: &Path) -> String {
+    if is_stdin(path) { "<stdin>".to_owned() } else { path.display().to_string() }
+}
+
+/// Loads the flow at `path` (`-`: stdin), with its text (for locating diagnostics).
+fn load_flow(loader: &Loader, path: &Path) -> (Loaded, String) {
+    let bytes = if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
     };
-    let open: std::collections::HashSet<&str> = profiles.without_hosts().into_iter().collect();
-    used.iter()
-        .filter(|name| open.contains(name.as_str()))
-        .map(|name| {
-            Diagnostic::warning(
-                "",
-                format!(
-                    "profile `{}` ({}) has no `hosts`: its credentials may be sent to any host a URL names",
-                    weft_nodes::clip(name),
-                    path.display()
-                ),
-            )
-        })
-        .collect()
+    match bytes {
+        Ok(bytes) => {
+            let loaded = if is_stdin(path) {
+                loader.load_bytes(&bytes, "stdin")
+            } else {
+                loader.load_file(&bytes, path)
+            };
+            (loaded, String::from_utf8_lossy(&bytes).into_owned())
+        }
+        Err(err) => {
+            let d = Diagnostic::error("", format!("cannot read the file: {err}"));
+            (Loaded { flow: None, diagnostics: vec![d] }, String::new())
+        }
+    }
 }
 
 /// Loads a flow, printing its diagnostics; `None` when it has errors.
 pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<Flow> {
-    let loaded = loader.load_path(path);
-    let file = path.display().to_string();
+    let (loaded, _) = load_flow(loader, path);
+    let file = shown(path);
+    let colour = super::colour::on_stderr();
     for d in &loaded.diagnostics {
-        eprintln!("{}", d.located(&file));
+        eprintln!("{}", super::colour::diagnostic(&d.located(&file), colour));
     }
     loaded.flow
 }

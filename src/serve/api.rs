@@ -34,6 +34,8 @@ const STOP_WAIT: Duration = Duration::from_millis(500);
 /// What every handler shares; immutable but for the semaphore's count.
 struct App {
     flows: HashMap<String, Arc<Entry>>,
+    /// Why each flow of the directory that is not served is not, by name.
+    skipped: HashMap<String, String>,
     /// The `GET /flows` answer, serialised once.
     list: Bytes,
     runtime: Runtime,
@@ -63,12 +65,14 @@ pub(super) fn router(
     let list = json!({
         "flows": names.iter().filter_map(|n| catalog.flows.get(n)).map(|e| &e.summary).collect::<Vec<_>>(),
         "skipped": catalog.skipped.iter().map(|s| json!({
+            "name": s.name,
             "file": s.file.file_name().map(|n| n.to_string_lossy().into_owned()),
             "reason": s.reason,
         })).collect::<Vec<_>>(),
     });
     let app = Arc::new(App {
         flows: catalog.flows,
+        skipped: catalog.skipped.into_iter().map(|s| (s.name, s.reason)).collect(),
         list: Bytes::from(serde_json::to_vec(&list).unwrap_or_default()),
         runtime,
         pool,
@@ -118,6 +122,16 @@ async fn method_not_allowed() -> Response {
 }
 
 fn unknown_flow(app: &App, name: &str) -> Response {
+    if let Some(reason) = app.skipped.get(name) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "flow `{}` is not served: {}",
+                clip_to(name, 100),
+                clip_message(reason.clone())
+            ),
+        );
+    }
     let mut names: Vec<&str> = app.flows.keys().map(String::as_str).collect();
     names.sort_unstable();
     error(

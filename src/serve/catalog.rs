@@ -17,6 +17,8 @@ const SUFFIX: &str = ".flow.json";
 /// A flow file that is not served.
 #[derive(Debug, Clone)]
 pub struct Skipped {
+    /// The name it would be served under (its file name without `.flow.json`).
+    pub name: String,
     /// The file.
     pub file: PathBuf,
     /// Why: its errors, or the profile that could not be resolved.
@@ -72,7 +74,7 @@ impl Catalog {
         for file in files {
             match load_one(loader, &file) {
                 Ok(candidate) => candidates.push(candidate),
-                Err(reason) => skipped.push(Skipped { file, reason }),
+                Err(reason) => skipped.push(Skipped { name: flow_name(&file), file, reason }),
             }
         }
         let (resolved, profile_errors) = resolve_profiles(config, engine, &candidates);
@@ -85,11 +87,15 @@ impl Catalog {
             } else {
                 let reasons: Vec<String> =
                     missing.iter().filter_map(|p| profile_errors.get(*p)).cloned().collect();
-                skipped.push(Skipped { file: candidate.file, reason: reasons.join("; ") });
+                skipped.push(Skipped {
+                    name: candidate.name,
+                    file: candidate.file,
+                    reason: reasons.join("; "),
+                });
             }
         }
         if served.is_empty() {
-            return Err(ServeError::NoFlows(config.dir.clone()));
+            return Err(ServeError::NoFlows { dir: config.dir.clone(), skipped });
         }
         let tokens = if resolved.is_empty() {
             None
@@ -121,12 +127,7 @@ impl Catalog {
 
 fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(SUFFIX))
-        .unwrap_or_default()
-        .to_owned();
+    let name = flow_name(file);
     let loaded = loader.load_bytes(&bytes, &name);
     let shown = file.display().to_string();
     let Some(flow) = loaded.flow else {
@@ -150,6 +151,15 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
     })
 }
 
+/// The name a flow file is served under: its file name without `.flow.json`.
+fn flow_name(file: &Path) -> String {
+    file.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(SUFFIX))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Resolves every profile the candidates use, once each: the resolved ones, and why the others
 /// failed.
 fn resolve_profiles(
@@ -165,7 +175,7 @@ fn resolve_profiles(
     if names.is_empty() {
         return (resolved, errors);
     }
-    let path = config.profiles.clone().unwrap_or_else(|| config.dir.join("profiles.json"));
+    let path = crate::engine::folder_profiles_path(&config.dir, config.profiles.as_deref());
     let all: Vec<String> = names.iter().map(|n| (*n).clone()).collect();
     let profiles = match engine.load_profiles(&path, &all) {
         Ok(profiles) => profiles,

@@ -99,6 +99,8 @@ pub struct ServeConfig {
     pub retry_after: u32,
     /// On shutdown, how long runs in flight may take to finish before they are interrupted.
     pub shutdown_grace: Duration,
+    /// The simulator that stands in for Microsoft (see [`crate::simulated`]), if any.
+    pub sim: Option<crate::simulated::SimTarget>,
 }
 
 impl ServeConfig {
@@ -122,6 +124,7 @@ impl ServeConfig {
             env: Arc::new(|name: &str| std::env::var(name).ok()),
             retry_after: 1,
             shutdown_grace: Duration::from_secs(10),
+            sim: None,
         }
     }
 
@@ -201,8 +204,21 @@ pub enum ServeError {
         message: String,
     },
     /// No flow could be served.
-    #[error("no flow to serve in {0} (every *.flow.json was skipped, or there is none)")]
-    NoFlows(PathBuf),
+    #[error(
+        "no flow to serve in {}: {}",
+        .dir.display(),
+        if .skipped.is_empty() {
+            "there is no *.flow.json".to_owned()
+        } else {
+            .skipped.iter().map(|s| format!("\n  {} is not served: {}", s.file.display(), s.reason)).collect()
+        }
+    )]
+    NoFlows {
+        /// The directory.
+        dir: PathBuf,
+        /// Its flow files, and why each is not served.
+        skipped: Vec<Skipped>,
+    },
     /// The shared services could not be built.
     #[error("{0}")]
     Services(String),
@@ -238,6 +254,9 @@ impl Server {
         let mut engine = Engine::builder().env(config.env.clone());
         if let Some(dir) = &config.state_dir {
             engine = engine.state_dir(dir);
+        }
+        if let Some(sim) = &config.sim {
+            engine = engine.simulator(sim.clone());
         }
         let engine = engine.build().map_err(|e| ServeError::Services(e.to_string()))?;
         let catalog = catalog::Catalog::load(&config, &engine)?;

@@ -42,9 +42,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut here = Vec::new();
-            walk(path, &mut here).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            here.sort();
+            let here = files_under(path, ".test.json")
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             found.extend(here);
         } else if path.is_file() {
             found.push(path.clone());
@@ -55,7 +54,16 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The files under `dir` whose names end with `suffix`, searched recursively (skipping hidden
+/// directories, `target` and `node_modules`), in name order.
+pub fn files_under(dir: &Path, suffix: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    walk(dir, suffix, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -64,9 +72,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let kind = entry.file_type()?;
         if kind.is_dir() {
             if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                walk(&path, out)?;
+                walk(&path, suffix, out)?;
             }
-        } else if name.ends_with(".test.json") {
+        } else if name.ends_with(suffix) {
             out.push(path);
         }
     }

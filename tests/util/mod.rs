@@ -129,6 +129,18 @@ impl Weft {
         self
     }
 
+    /// Feeds the file at `path` to its stdin.
+    pub fn stdin(mut self, path: &Path) -> Self {
+        self.command.stdin(std::fs::File::open(path).expect("open the stdin file"));
+        self
+    }
+
+    /// Unsets an environment variable.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     /// Sets an environment variable.
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
         self.command.env(key, value);

@@ -1,0 +1,144 @@
+//! What `weft validate` checks of the profiles a flow names, against its profiles file: that
+//! each exists (an error at the field naming it, listing the file's profiles), that a node's
+//! kind can use its type, and that its credentials are fenced by `hosts`.
+
+use serde_json::Value;
+use std::path::Path;
+use weft::auth::Profiles;
+use weft::flow::Flow;
+use weft_nodes::kind::escape_token;
+use weft_nodes::{Diagnostic, clip};
+
+/// The kind that signs in; only `oauth2` profiles have anything to sign in with.
+const SIGNS_IN: &str = "authentication";
+
+/// The diagnostics about the profiles `flow` (whose file's text is `text`) names, checked
+/// against the profiles file at `path`.
+pub(super) fn check(flow: &Flow, text: &str, path: &Path) -> Vec<Diagnostic> {
+    let used = flow.profiles();
+    if used.is_empty() {
+        return Vec::new();
+    }
+    if !path.exists() {
+        return vec![Diagnostic::warning(
+            "",
+            format!(
+                "the profile{} {} can't be checked: there is no profiles file at {} (pass --profiles FILE)",
+                if used.len() == 1 { "" } else { "s" },
+                clip::list(used.iter().map(|n| format!("`{}`", clip(n)))),
+                path.display()
+            ),
+        )];
+    }
+    let profiles = match Profiles::load(path) {
+        Ok(profiles) => profiles,
+        Err(err) => return vec![Diagnostic::error("", err.to_string())],
+    };
+    let json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    for (index, node) in flow.nodes().enumerate() {
+        let fields = &json["nodes"][index];
+        let base = format!("/nodes/{index}");
+        for pattern in node.info.profiles {
+            for (pointer, name) in named_at(pattern, fields, &base) {
+                let mut d = match profiles.type_of(name) {
+                    None => Diagnostic::error(pointer, unknown(name, &profiles)),
+                    Some(ty) if node.kind == SIGNS_IN && ty != "oauth2" => Diagnostic::warning(
+                        pointer,
+                        format!(
+                            "profile `{}` is of type `{ty}`, which has nothing to sign in with: \
+                             this node always takes `ok` (an `authentication` node is for \
+                             `oauth2` profiles; an `http_request`'s `auth` sends the credentials)",
+                            clip(name)
+                        ),
+                    ),
+                    Some(_) => continue,
+                };
+                d.node = Some(clip(&node.id).to_string());
+                out.push(d);
+            }
+        }
+    }
+    let open: std::collections::HashSet<&str> = profiles.without_hosts().into_iter().collect();
+    out.extend(used.iter().filter(|name| open.contains(name.as_str())).map(|name| {
+        Diagnostic::warning(
+            "",
+            format!(
+                "profile `{}` ({}) has no `hosts`: its credentials may be sent to any host a URL names",
+                clip(name),
+                path.display()
+            ),
+        )
+    }));
+    out
+}
+
+fn unknown(name: &str, profiles: &Profiles) -> String {
+    let names: Vec<String> = profiles.names().map(|n| format!("`{}`", clip(n))).collect();
+    let choices = if names.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("it has {}", clip::list(&names))
+    };
+    format!(
+        "no profile named `{}` in the profiles file {}: {choices}",
+        clip(name),
+        profiles.file().display()
+    )
+}
+
+/// The strings a field pattern (a JSON pointer where `*` is any member) names in `fields`, with
+/// their pointers under `base`: at its places, and inside arrays there.
+fn named_at<'v>(pattern: &str, fields: &'v Value, base: &str) -> Vec<(String, &'v str)> {
+    let mut places = vec![(base.to_owned(), fields)];
+    for token in pattern.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        places = places
+            .into_iter()
+            .flat_map(|(at, value)| {
+                let members: Vec<(String, &Value)> = match value {
+                    Value::Object(map) if token == "*" => {
+                        map.iter().map(|(k, v)| (k.clone(), v)).collect()
+                    }
+                    Value::Object(map) => {
+                        map.get(&token).map(|v| (token.clone(), v)).into_iter().collect()
+                    }
+                    Value::Array(items) if token == "*" => {
+                        items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                members.into_iter().map(move |(key, v)| (format!("{at}/{}", escape_token(&key)), v))
+            })
+            .collect();
+    }
+    places
+        .into_iter()
+        .flat_map(|(at, value)| match value {
+            Value::String(s) => vec![(at, s.as_str())],
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| Some((format!("{at}/{i}"), v.as_str()?)))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointers_of_named_profiles() {
+        let node = json!({ "auth": "a", "more": { "x": "b", "y": ["c", 1] } });
+        assert_eq!(named_at("/auth", &node, "/nodes/2"), [("/nodes/2/auth".to_owned(), "a")]);
+        assert_eq!(
+            named_at("/more/*", &node, ""),
+            [("/more/x".to_owned(), "b"), ("/more/y/0".to_owned(), "c")]
+        );
+        assert!(named_at("/none", &node, "").is_empty());
+    }
+}
