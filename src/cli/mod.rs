@@ -3,6 +3,7 @@
 
 mod demo;
 mod login;
+mod progress;
 mod run;
 mod serve;
 mod sim;

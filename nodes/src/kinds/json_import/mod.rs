@@ -64,7 +64,7 @@ impl JsonImport {
         }
         let document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
         if document.is_unit() {
-            return Err(self.from_gave_nothing(cx.vars()));
+            return Err(self.empty_from_error(cx.vars()));
         }
         self.import_document(document, true, &mut |map, item, index| {
             cx.eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
@@ -103,7 +103,7 @@ impl JsonImport {
 
     /// The error of a `from` that gave `()`: what `from` is and, for a variable path, where
     /// along it the value ran out, rather than a `select` that found nothing in nothing.
-    fn from_gave_nothing(&self, vars: &Vars) -> NodeError {
+    fn empty_from_error(&self, vars: &Vars) -> NodeError {
         let mut message =
             format!("`from` (`{}`) gave () (null, or nothing there)", clip(self.from.source()));
         if let Some(why) = self.from_vars.as_ref().map(|path| why_unset(vars, path)) {
@@ -225,11 +225,7 @@ fn why_unset(vars: &Vars, path: &VarPath) -> String {
         let member = segments[depth].as_str();
         let missing = |parent: &Dynamic| -> Option<String> {
             let Ok(map) = parent.as_map_ref() else {
-                return Some(format!(
-                    "`{}` is {}, not an object",
-                    clip(&shown),
-                    type_name(parent)
-                ));
+                return Some(format!("`{}` is {}, not an object", clip(&shown), type_name(parent)));
             };
             if map.contains_key(member) {
                 return None;

@@ -98,9 +98,12 @@ fn from_that_gives_nothing_says_so_and_where_the_path_ran_out() {
     .unwrap();
     let flow = self::flow(json!({ "id": "i", "type": "json_import",
         "from": "vars.resp?.bdy", "into": "out" }));
-    check_case(&flow, &json!({ "name": "an expression", "node": "i",
+    check_case(
+        &flow,
+        &json!({ "name": "an expression", "node": "i",
         "expect": { "exit": "error", "vars": { "error": { "message":
-            "`from` (`vars.resp?.bdy`) gave () (null, or nothing there)" } } } }))
+            "`from` (`vars.resp?.bdy`) gave () (null, or nothing there)" } } } }),
+    )
     .unwrap();
 }
 
