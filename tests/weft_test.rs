@@ -316,6 +316,14 @@ fn malformed_files_exit_2_naming_the_file_and_pointer() {
 }
 
 #[test]
+fn a_malformed_file_was_summed_up_as_0_passed_0_failed() {
+    let out = malformed(json!({ "format": "weft.test/1", "flow": "../flows/orders.flow.json",
+        "cases": [ { "name": "a", "node": "nope" } ] }));
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(last_line(&out.stdout), "0 passed, 0 failed, 1 file malformed");
+}
+
+#[test]
 fn invalid_json_exits_2_with_a_position() {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, "{ \"format\": \"weft.test/1\",\n  \"cases\": [ }").unwrap();
