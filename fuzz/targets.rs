@@ -884,6 +884,8 @@ pub fn redactor(data: &[u8]) {
             attempt: 1,
             ms: 1,
             request_id: None,
+            retry_in_ms: None,
+            request_body: Some(format!("{{\"q\":\"{}\",\"r\":\"{}\"}}", forms[1], forms[2])),
         },
     );
     let writes = Map::from_iter([("page".to_owned(), redacted)]);

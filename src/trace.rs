@@ -48,6 +48,14 @@ pub enum Event {
         /// The server's id of the request (Graph's `request-id`), when it sent one.
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// When the request is repeated: how long the node waits first, in milliseconds
+        /// (`Retry-After` or backoff; 0 after a 401 that fetched a fresh token).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+        /// The request's body, when it had one, as text: members and form fields named like
+        /// credentials redacted, known secrets scrubbed, at most 2 000 bytes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_body: Option<String>,
     },
     /// A node ended.
     NodeFinished {
@@ -84,6 +92,37 @@ pub trait TraceSink: Send + Sync {
     /// them, so traces pay nothing for it; a sink that looks runs on every step and must stay
     /// cheap, and must redact what it keeps.
     fn before_node(&self, _run: &str, _node: &str, _vars: &weft_nodes::Vars) {}
+
+    /// Whether the sink reads the values a node wrote (`node_finished`'s `writes`). A sink
+    /// that doesn't (a progress display) gets an empty `writes`, and the run then copies none
+    /// of its values for it.
+    fn records_values(&self) -> bool {
+        true
+    }
+}
+
+/// Passes every event to several sinks (a trace file and a progress display).
+pub struct Tee(pub Vec<Arc<dyn TraceSink>>);
+
+impl TraceSink for Tee {
+    fn record(&self, run: &str, event: Event) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for sink in rest {
+                sink.record(run, event.clone());
+            }
+            last.record(run, event);
+        }
+    }
+
+    fn before_node(&self, run: &str, node: &str, vars: &weft_nodes::Vars) {
+        for sink in &self.0 {
+            sink.before_node(run, node, vars);
+        }
+    }
+
+    fn records_values(&self) -> bool {
+        self.0.iter().any(|sink| sink.records_values())
+    }
 }
 
 #[derive(Serialize)]
@@ -168,7 +207,12 @@ impl TraceSink for Scrubbing {
         if !scrubber.is_empty() {
             match &mut event {
                 Event::RunStarted { params, .. } => scrubber.scrub_json(params),
-                Event::Http { url, .. } => *url = scrubber.scrub(url).into_owned(),
+                Event::Http { url, request_body, .. } => {
+                    *url = scrubber.scrub(url).into_owned();
+                    if let Some(body) = request_body {
+                        *body = scrubber.scrub(body).into_owned();
+                    }
+                }
                 Event::NodeFinished { error, writes, .. } => {
                     if let Some(error) = error {
                         scrubber.scrub_json(error);
@@ -187,6 +231,10 @@ impl TraceSink for Scrubbing {
 
     fn before_node(&self, run: &str, node: &str, vars: &weft_nodes::Vars) {
         self.inner.before_node(run, node, vars);
+    }
+
+    fn records_values(&self) -> bool {
+        self.inner.records_values()
     }
 }
 

@@ -1281,3 +1281,114 @@ fn run_sim_runs_the_graph_flow_offline_with_no_setup() {
             .all(|i| i["organizer"].is_string() || i["organizer"].is_null())
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Progress on stderr
+// ---------------------------------------------------------------------------------------------
+
+/// A throttled server (three 429s with `Retry-After`, then a 200) and a flow that GETs it,
+/// with a token in the query that must show nowhere.
+async fn throttled() -> (wiremock::MockServer, Dir) {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0.1"))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "n": 1 })))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let flow = json!({ "format": "weft.flow/1", "start": "get", "nodes": [
+        { "id": "get", "type": "http_request", "method": "GET",
+          "url": format!("{}/items", server.uri()), "query": { "code": "progress-canary-4711" } },
+        { "id": "done", "type": "end", "result": "vars.response.body.n" } ],
+        "edges": [ { "from": "get", "to": "done" } ] });
+    dir.write("throttled.flow.json", flow.to_string());
+    (server, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_on_long_runs_progress_shows_retries_and_their_waits() {
+    let (_server, dir) = throttled().await;
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Weft::new(&path, ["run", "throttled.flow.json", "--progress", "--trace", "t.jsonl"]).run()
+    })
+    .await
+    .unwrap();
+    out.assert_code(0);
+    assert_eq!(out.json(), json!(1));
+    let retries: Vec<&str> = out.stderr.lines().filter(|l| l.contains("retrying in")).collect();
+    assert_eq!(retries.len(), 3, "{}", out.stderr);
+    for (i, line) in retries.iter().enumerate() {
+        assert!(line.starts_with("weft: ["), "{line}");
+        assert!(line.contains("step 1: get GET http://127.0.0.1:"), "{line}");
+        assert!(line.contains("/items → 429 in "), "{line}");
+        assert!(line.ends_with("; retrying in 0.1 s"), "{line}");
+        if i > 0 {
+            assert!(line.contains(&format!("attempt {}", i + 1)), "{line}");
+        }
+    }
+    assert!(out.stderr.lines().last().unwrap().ends_with("run succeeded after 2 steps"));
+    assert!(!out.stderr.contains("progress-canary-4711"), "{}", out.stderr);
+    // The trace, written beside the progress, tells the waits too, and still every write.
+    let trace = read_trace(&dir.join("t.jsonl"));
+    let http = events(&trace, "http");
+    assert_eq!(http.len(), 4);
+    assert_eq!(http[0]["retry_in_ms"], 100);
+    assert!(http[3].get("retry_in_ms").is_none(), "{}", http[3]);
+    assert!(wrote(&events(&trace, "node_finished")[0]["writes"], "response"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_or_with_no_progress_stderr_stays_quiet() {
+    let (_server, dir) = throttled().await;
+    let path = dir.path().to_owned();
+    let (piped, off) = tokio::task::spawn_blocking(move || {
+        let piped = Weft::new(&path, ["run", "throttled.flow.json"]).run();
+        let off =
+            Weft::new(&path, ["run", "throttled.flow.json", "--progress", "--no-progress"]).run();
+        let quiet = Weft::new(&path, ["run", "throttled.flow.json", "--quiet"]).run();
+        quiet.assert_code(0);
+        assert_eq!(quiet.stderr, "");
+        (piped, off)
+    })
+    .await
+    .unwrap();
+    piped.assert_code(0);
+    assert_eq!(piped.json(), json!(1));
+    assert_eq!(piped.stderr, "", "nothing extra when stderr is not a terminal");
+    // The two flags contradict each other: a usage error.
+    assert_eq!(off.code, Some(2), "{}", off.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_never_recorded_request_bodies() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "id": 7 })))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let flow = json!({ "format": "weft.flow/1", "start": "post", "nodes": [
+        { "id": "post", "type": "http_request", "method": "POST", "url": server.uri(),
+          "body": { "subject": "Standup", "password": "hunter2-canary", "n": 2 } } ] });
+    dir.write("post.flow.json", flow.to_string());
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Weft::new(&path, ["run", "post.flow.json", "--trace", "t.jsonl"]).run()
+    })
+    .await
+    .unwrap();
+    out.assert_code(0);
+    let trace = read_trace(&dir.join("t.jsonl"));
+    let http = events(&trace, "http");
+    let body: Value = serde_json::from_str(http[0]["request_body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, json!({ "subject": "Standup", "password": "[redacted]", "n": 2 }));
+    assert!(!std::fs::read_to_string(dir.join("t.jsonl")).unwrap().contains("hunter2-canary"));
+}

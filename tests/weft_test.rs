@@ -144,11 +144,36 @@ fn an_unmatched_request_fails_the_case_and_shows_the_request() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("url does not start with https://other.example.com/"),
+        out.stdout.contains(
+            "sent url https://shop.example.com/api/orders?limit=2, the entry expects a url starting with https://other.example.com/"
+        ),
         "{}",
         out.stdout
     );
     assert_eq!(last_line(&out.stdout), "0 passed, 1 failed");
+}
+
+#[test]
+fn unmatched_canned_requests_read_what_was_sent_then_what_was_expected() {
+    let cases = json!([
+      { "name": "wrong url", "node": "list",
+        "http": [ { "request": { "method": "GET", "url": "https://shop.example.com/api/orders?limit=3" },
+                    "response": { "json": {} } },
+                  { "request": { "method": "GET", "headers": { "accept": "text/csv" } },
+                    "response": { "json": {} } },
+                  { "request": { "method": "POST" }, "response": { "json": {} } } ],
+        "expect": { "exit": "error" } }
+    ]);
+    let (dir, _) = setup(cases);
+    let out = weft(&["test", "tests/orders.test.json"], dir.path());
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    for said in [
+        "sent url https://shop.example.com/api/orders?limit=2, the entry expects https://shop.example.com/api/orders?limit=3",
+        "sent no `accept` header, the entry expects \"text/csv\"",
+        "sent method GET, the entry expects POST",
+    ] {
+        assert!(out.stdout.contains(said), "{said}\n{}", out.stdout);
+    }
 }
 
 #[test]
@@ -288,6 +313,14 @@ fn malformed_files_exit_2_naming_the_file_and_pointer() {
         "cases": [ { "name": "a", "http": [ { "request": { "method": "GET" }, "response": { "status": "200" } } ] } ] }));
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("/cases/0/http/0/response/status"), "{}", out.stderr);
+}
+
+#[test]
+fn a_malformed_file_was_summed_up_as_0_passed_0_failed() {
+    let out = malformed(json!({ "format": "weft.test/1", "flow": "../flows/orders.flow.json",
+        "cases": [ { "name": "a", "node": "nope" } ] }));
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(last_line(&out.stdout), "0 passed, 0 failed, 1 file malformed");
 }
 
 #[test]

@@ -27,23 +27,45 @@ pub const REDACTED: &str = "[redacted]";
 pub const MIN_SECRET_LEN: usize = 4;
 
 /// Whether a JSON key names a credential (`client_secret`, `access_token`, `Authorization`, …):
-/// its value is redacted in traces and wherever values are shown. Descriptive fields such as
-/// `token_type` or `code` (an error code) are not matched by intent where it can be helped.
+/// its value is redacted in traces and wherever values are shown. A key that names something
+/// *about* a credential — its type, lifetime, address or name (`token_type`, `tokenType`,
+/// `token_endpoint`, `secret_name`, `password_expires_at`) — is not: its value says what a
+/// credential is, not what it holds, and hiding `"Bearer"` only misleads whoever reads a trace.
+/// Fields that name no credential at all (`expires_in`, `scope`, an error `code`) never were.
 pub fn is_secret_name(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    [
+    // Compared without case, `_` or `-`: `token_type`, `tokenType` and `Token-Type` alike.
+    let key: String =
+        key.chars().filter(|c| !matches!(c, '_' | '-')).map(|c| c.to_ascii_lowercase()).collect();
+    let names_credential = [
         "token",
         "secret",
         "password",
         "passwd",
         "authorization",
-        "api_key",
         "apikey",
         "credential",
         "assertion",
     ]
     .iter()
-    .any(|s| key.contains(s))
+    .any(|s| key.contains(s));
+    let describes_one = [
+        "type",
+        "typehint",
+        "url",
+        "uri",
+        "endpoint",
+        "expiresin",
+        "expiresat",
+        "expiry",
+        "expiration",
+        "name",
+        "id",
+        "length",
+        "count",
+    ]
+    .iter()
+    .any(|s| key.ends_with(s));
+    names_credential && !describes_one
 }
 
 /// Whether a query or form parameter name looks secret (`access_token`, `api_key`, `sig`,
@@ -491,6 +513,25 @@ mod tests {
     }
 
     #[test]
+    fn regression_token_type_bearer_was_redacted() {
+        // A token response as a flow keeps it: what the token is shows, the token doesn't.
+        let mut v = serde_json::json!({ "access_token": "at", "refresh_token": "rt",
+            "token_type": "Bearer", "tokenType": "Bearer", "expires_in": 3600,
+            "scope": "Calendars.Read", "token_endpoint": "https://login.example/token",
+            "client_secret": "s", "password": "p", "secret_name": "graph" });
+        redact(&mut v);
+        for key in ["access_token", "refresh_token", "client_secret", "password"] {
+            assert_eq!(v[key], REDACTED, "{key}");
+        }
+        assert_eq!(v["token_type"], "Bearer");
+        assert_eq!(v["tokenType"], "Bearer");
+        assert_eq!(v["expires_in"], 3600);
+        assert_eq!(v["scope"], "Calendars.Read");
+        assert_eq!(v["token_endpoint"], "https://login.example/token");
+        assert_eq!(v["secret_name"], "graph");
+    }
+
+    #[test]
     fn names_that_look_secret() {
         for key in ["client_secret", "Access_Token", "password", "Authorization", "x-api-key"] {
             assert!(is_secret_param(key), "{key}");
@@ -502,6 +543,9 @@ mod tests {
             assert!(is_secret_param(key) && !is_secret_name(key), "{key}");
         }
         assert!(!is_secret_param("startDateTime") && !is_secret_name("status"));
+        for key in ["refresh_token", "id_token", "client-secret", "clientSecret", "x_api_key"] {
+            assert!(is_secret_name(key), "{key}");
+        }
         let mut v = serde_json::json!({ "a": [{ "client_secret": "s3cr3t", "ok": 1 }], "Access_Token": "t" });
         redact(&mut v);
         assert_eq!(v["a"][0]["client_secret"], REDACTED);

@@ -137,7 +137,8 @@ pub trait Http: Send + Sync {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>>;
 }
 
-/// One HTTP exchange, for traces: never holds headers or bodies.
+/// One HTTP exchange, for traces: never holds headers, nor a response body; the request body
+/// only as traces show it (secret-looking members redacted, bounded).
 #[derive(Debug, Clone)]
 pub struct HttpEvent {
     /// The method.
@@ -152,6 +153,12 @@ pub struct HttpEvent {
     pub ms: u64,
     /// The server's id of the request (Graph's `request-id` header), to quote to its operator.
     pub request_id: Option<String>,
+    /// When the request is about to be repeated, how long the node waits first (`Retry-After`
+    /// or backoff; zero after a 401 that fetched a fresh token).
+    pub retry_in_ms: Option<u64>,
+    /// The request's body, when it has one: JSON or form fields whose names look secret
+    /// redacted, at most 2 000 bytes.
+    pub body: Option<String>,
 }
 
 /// The services of a run.

@@ -5,6 +5,7 @@ mod colour;
 mod demo;
 mod explain;
 mod login;
+mod progress;
 mod run;
 mod serve;
 mod sim;

@@ -9,7 +9,7 @@ use weft::engine::{Engine, profiles_path};
 use weft::exec::{self, RunOptions, RunStatus};
 use weft::params;
 use weft::result::RunResult;
-use weft::trace::{JsonLines, TraceSink};
+use weft::trace::{JsonLines, Tee, TraceSink};
 use weft_nodes::Interrupt;
 use weft_nodes::clip::{MESSAGE_MAX, clip, clip_to};
 
@@ -54,6 +54,13 @@ pub(super) struct RunArgs {
     /// 2GiB); a node whose write would pass it fails.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = super::parse_size)]
     max_vars_bytes: usize,
+    /// Show progress on stderr (the node running, requests, retries and their waits) even
+    /// when stderr is not a terminal; on a terminal it shows unless `--no-progress`.
+    #[arg(long, conflicts_with = "no_progress")]
+    progress: bool,
+    /// Show no progress on stderr.
+    #[arg(long, visible_alias = "quiet")]
+    no_progress: bool,
 }
 
 fn bad_input(message: impl std::fmt::Display) -> u8 {
@@ -126,6 +133,10 @@ fn load_and_run(args: RunArgs) -> u8 {
             }
         },
         None => None,
+    };
+    let trace = match (trace, super::progress::wanted(args.progress, args.no_progress)) {
+        (Some(file), Some(progress)) => Some(Arc::new(Tee(vec![file, Arc::new(progress)])) as _),
+        (trace, progress) => trace.or_else(|| progress.map(|p| Arc::new(p) as _)),
     };
     let profiles = profiles_path(&args.flow, args.profiles.as_deref());
     let services = match engine.runtime_for(&flow, &profiles) {

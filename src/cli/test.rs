@@ -2,7 +2,7 @@
 //!
 //! Text output (the default) goes to stdout: a line per test file, a line per case (`✓ name` or
 //! `✗ name`, followed by the indented differences of a failure), and the closing line
-//! `N passed, N failed`. With `--format junit` the JUnit XML goes to stdout and the text to
+//! `N passed, N failed` (`, N files malformed` when any was). With `--format junit` the JUnit XML goes to stdout and the text to
 //! stderr, or, with `--out FILE`, the XML goes to the file and the text stays on stdout.
 //! Exit 0 when every case passed, 1 when any failed, 2 when a test file is malformed (or a
 //! path does not exist).
@@ -78,7 +78,12 @@ pub(super) fn test(args: TestArgs) -> u8 {
     }
     let (passed, failed) = suite::totals(&reports);
     let malformed = reports.iter().filter(|r| r.outcome.is_err()).count();
-    let _ = writeln!(text, "{passed} passed, {failed} failed");
+    // A malformed file ran nothing, but it is no success: the summary counts it.
+    let _ = match malformed {
+        0 => writeln!(text, "{passed} passed, {failed} failed"),
+        1 => writeln!(text, "{passed} passed, {failed} failed, 1 file malformed"),
+        n => writeln!(text, "{passed} passed, {failed} failed, {n} files malformed"),
+    };
     let _ = text.flush();
     if args.format == ReportFormat::Junit {
         let xml = suite::junit(&reports);

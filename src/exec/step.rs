@@ -142,12 +142,15 @@ impl<'r> RunState<'r> {
                         attempt: e.attempt,
                         ms: e.ms,
                         request_id: e.request_id,
+                        retry_in_ms: e.retry_in_ms,
+                        request_body: e.body,
                     },
                 )
             }
         });
         let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = self.steps);
         self.written.clear();
+        let observed = started.is_some() && self.records_values();
         let outcome = {
             let mut cx = RunCx::new(RunParts {
                 reads: &flow.reads,
@@ -159,7 +162,7 @@ impl<'r> RunState<'r> {
                 arrived_from_body,
                 wired: &wired,
                 writes: &mut self.written,
-                observed: started.is_some(),
+                observed,
                 services: &self.runtime.services,
                 on_http: on_http.as_ref().map(|f| f as &(dyn Fn(HttpEvent) + Send + Sync)),
             });
@@ -192,6 +195,12 @@ impl<'r> RunState<'r> {
         Stepped::Exit { exit, next, failure }
     }
 
+    /// Whether the trace reads what nodes write: without one that does, a body may wait as
+    /// JSON text and a step copies nothing.
+    fn records_values(&self) -> bool {
+        self.trace.is_some_and(|(trace, _)| trace.records_values())
+    }
+
     /// Records the end of a node in the trace, with what it wrote as it is in `vars` now.
     fn finished(
         &self,
@@ -204,7 +213,7 @@ impl<'r> RunState<'r> {
             return;
         };
         let mut written = serde_json::Map::new();
-        for write in &self.written {
+        for write in self.written.iter().filter(|_| trace.records_values()) {
             let value = write.to_json(&self.vars).unwrap_or(Value::Null);
             written.insert(write.path().to_string(), value);
         }

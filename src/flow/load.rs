@@ -462,7 +462,7 @@ impl Build<'_> {
                 continue;
             };
             let source = &nodes[from];
-            if let (Some(node), Some((kind, _))) = (&source.node, source.kind)
+            if let (Some(node), Some((kind, info))) = (&source.node, source.kind)
                 && !node.accepts_exit(&exit)
             {
                 // Once per node: listing a node's exits costs as many as it has.
@@ -472,7 +472,12 @@ impl Build<'_> {
                     } else {
                         let mut all = node.exits();
                         all.push("error".into());
-                        format!("its exits are: {}", clip::list(&all))
+                        let status = if info.status_exits {
+                            ", and HTTP status exits: a status (`404`) or its class (`4xx`)"
+                        } else {
+                            ""
+                        };
+                        format!("its exits are: {}{status}", clip::list(&all))
                     }
                 });
                 self.diagnostics.push(

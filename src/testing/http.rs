@@ -156,31 +156,47 @@ fn redact_form(body: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Why `rule` does not match the request, or `None` when it does.
-fn mismatch(rule: &RequestMatch, sent: &SentRequest) -> Option<String> {
+/// Why `rule` does not match the request, or `None` when it does: what was sent, then what the
+/// entry expects. Matched against `real` (credentials as sent), told from `shown` (credentials
+/// redacted unless exposed).
+fn mismatch(rule: &RequestMatch, real: &SentRequest, shown: &SentRequest) -> Option<String> {
     if let Some(method) = &rule.method
-        && !method.eq_ignore_ascii_case(&sent.method)
+        && !method.eq_ignore_ascii_case(&real.method)
     {
-        return Some(format!("method is {}, not {}", clip(&sent.method), clip(method)));
+        return Some(format!(
+            "sent method {}, the entry expects {}",
+            clip(&shown.method),
+            clip(method)
+        ));
     }
     if let Some(url) = &rule.url
-        && *url != sent.url
+        && *url != real.url
     {
-        return Some(format!("url is not {}", clip(url)));
+        return Some(format!("sent url {}, the entry expects {}", clip(&shown.url), clip(url)));
     }
     if let Some(prefix) = &rule.url_prefix
-        && !sent.url.starts_with(prefix.as_str())
+        && !real.url.starts_with(prefix.as_str())
     {
-        return Some(format!("url does not start with {}", clip(prefix)));
+        return Some(format!(
+            "sent url {}, the entry expects a url starting with {}",
+            clip(&shown.url),
+            clip(prefix)
+        ));
     }
     for (name, want) in &rule.headers {
-        match sent.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            None => return Some(format!("no `{}` header", clip(name))),
-            Some((_, value)) if value != want => {
+        let expected = clip(want).to_string();
+        match real.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            None => {
                 return Some(format!(
-                    "header `{}` is not {:?}",
-                    clip(name),
-                    clip(want).to_string()
+                    "sent no `{}` header, the entry expects {expected:?}",
+                    clip(name)
+                ));
+            }
+            Some((_, value)) if value != want => {
+                let sent = shown.header(name).map(|v| clip(v).to_string()).unwrap_or_default();
+                return Some(format!(
+                    "sent header `{}` {sent:?}, the entry expects {expected:?}",
+                    clip(name)
                 ));
             }
             Some(_) => {}
@@ -214,7 +230,7 @@ impl Http for CannedHttp {
         if let Ok(mut entries) = self.entries.lock() {
             for (i, entry) in entries.iter_mut().enumerate() {
                 let rule = describe_rule(&entry.canned.request);
-                if let Some(why) = mismatch(&entry.canned.request, &real) {
+                if let Some(why) = mismatch(&entry.canned.request, &real, &sent) {
                     reasons.push(format!("http[{i}] {rule}: {why}"));
                     continue;
                 }

@@ -2,7 +2,7 @@
 //! `Retry-After`.
 
 use super::HttpRequest;
-use super::redact::display_url;
+use super::redact::{display_body, display_url};
 use super::request::Prepared;
 use crate::clip::{MESSAGE_MAX, clip, clip_to};
 use crate::node::{NodeError, RunCx};
@@ -70,6 +70,27 @@ impl HttpRequest {
             // Graph's id of the request, which its support asks for.
             let request_id = result.as_ref().ok().and_then(|r| r.header("request-id"));
             tracing::debug!(node = cx.node_id(), method = self.method.as_str(), url = %traced(), status, attempt, ms, request_id, "http");
+            // The token may have expired or been revoked: one fresh token, one retry at once.
+            let refresh = !refreshed
+                && self.auth.is_some()
+                && matches!(&result, Ok(response) if response.status == 401);
+            let wait = match &result {
+                _ if refresh => Some(Duration::ZERO),
+                Ok(response)
+                    if self.retry.on.contains(&response.status)
+                        && attempt < self.retry.max_attempts =>
+                {
+                    Some(retry_after(response).unwrap_or_else(|| self.backoff(attempt)))
+                }
+                Err(err)
+                    if err.is_transient()
+                        && self.method.is_idempotent()
+                        && attempt < self.retry.max_attempts =>
+                {
+                    Some(self.backoff(attempt))
+                }
+                _ => None,
+            };
             cx.record_http(|| HttpEvent {
                 method: self.method.as_str(),
                 url: traced(),
@@ -77,45 +98,31 @@ impl HttpRequest {
                 attempt,
                 ms,
                 request_id: request_id.map(str::to_owned),
+                retry_in_ms: wait.map(|w| w.as_millis().try_into().unwrap_or(u64::MAX)),
+                body: prepared.body.as_deref().map(display_body),
             });
             drop(_slot);
-            let wait = match &result {
-                Ok(response) if response.status == 401 && !refreshed && self.auth.is_some() => {
-                    // The token may have expired or been revoked: one fresh token, one retry.
-                    refreshed = true;
-                    if let (Some(profile), Some(generation)) = (&self.auth, generation) {
-                        cx.services().credentials(profile)?.invalidate(profile, generation);
-                    }
-                    attempt -= 1;
-                    continue;
+            if refresh {
+                refreshed = true;
+                if let (Some(profile), Some(generation)) = (&self.auth, generation) {
+                    cx.services().credentials(profile)?.invalidate(profile, generation);
                 }
-                Ok(response)
-                    if self.retry.on.contains(&response.status)
-                        && attempt < self.retry.max_attempts =>
-                {
-                    retry_after(response).unwrap_or_else(|| self.backoff(attempt))
-                }
-                Err(err)
-                    if err.is_transient()
-                        && self.method.is_idempotent()
-                        && attempt < self.retry.max_attempts =>
-                {
-                    self.backoff(attempt)
-                }
-                _ => {
-                    return result.map_err(|err| {
-                        let category =
-                            if matches!(err, HttpError::Timeout(_)) { "timeout" } else { "http" };
-                        NodeError::new(
-                            category,
-                            format!(
-                                "{} {}: {err} (attempt {attempt})",
-                                self.method.as_str(),
-                                clip(&shown())
-                            ),
-                        )
-                    });
-                }
+                attempt -= 1;
+                continue;
+            }
+            let Some(wait) = wait else {
+                return result.map_err(|err| {
+                    let category =
+                        if matches!(err, HttpError::Timeout(_)) { "timeout" } else { "http" };
+                    NodeError::new(
+                        category,
+                        format!(
+                            "{} {}: {err} (attempt {attempt})",
+                            self.method.as_str(),
+                            clip(&shown())
+                        ),
+                    )
+                });
             };
             tracing::debug!(
                 node = cx.node_id(),

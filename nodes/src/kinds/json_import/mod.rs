@@ -63,6 +63,9 @@ impl JsonImport {
             return Ok(items);
         }
         let document = cx.eval(&self.from).map_err(|e| eval_failed("from", e))?.flatten();
+        if document.is_unit() {
+            return Err(self.empty_from_error(cx.vars()));
+        }
         self.import_document(document, true, &mut |map, item, index| {
             cx.eval_with(map, [("item", item), ("index", Dynamic::from_int(index as rhai::INT))])
         })
@@ -96,6 +99,18 @@ impl JsonImport {
             // `select` into maps only; anything else is the general path's to read.
             at_path(&map, tokens, |list| plan.items(&list.as_array_ref().ok()?))
         })
+    }
+
+    /// The error of a `from` that gave `()`: what `from` is and, for a variable path, where
+    /// along it the value ran out, rather than a `select` that found nothing in nothing.
+    fn empty_from_error(&self, vars: &Vars) -> NodeError {
+        let mut message =
+            format!("`from` (`{}`) gave () (null, or nothing there)", clip(self.from.source()));
+        if let Some(why) = self.from_vars.as_ref().map(|path| why_unset(vars, path)) {
+            message.push_str(": ");
+            message.push_str(&why);
+        }
+        NodeError::new("import", message)
     }
 
     /// Imports `document` (the value of `from`), by the plan when `fast` and it can be sure,
@@ -196,6 +211,44 @@ impl JsonImport {
             NodeError::new("import", format!("{}: {why}", clip(&at)))
         })
     }
+}
+
+/// Why `path` gives `()`: the first member missing along it (and the members its parent
+/// has), a value in the way that is not an object, or the variable itself holding null.
+fn why_unset(vars: &Vars, path: &VarPath) -> String {
+    let segments = path.segments();
+    for depth in 0..segments.len() {
+        let shown = std::iter::once("vars")
+            .chain(segments[..depth].iter().map(|s| s.as_str()))
+            .collect::<Vec<_>>()
+            .join(".");
+        let member = segments[depth].as_str();
+        let missing = |parent: &Dynamic| -> Option<String> {
+            let Ok(map) = parent.as_map_ref() else {
+                return Some(format!("`{}` is {}, not an object", clip(&shown), type_name(parent)));
+            };
+            if map.contains_key(member) {
+                return None;
+            }
+            let names: Vec<&str> = map.keys().map(|k| k.as_str()).collect();
+            let has = if names.is_empty() {
+                "it is empty".to_owned()
+            } else {
+                format!("it has: {}", crate::clip::list(&names))
+            };
+            Some(format!("`{}` has no member `{}`; {has}", clip(&shown), clip(member)))
+        };
+        let why = if depth == 0 {
+            missing(&vars.handle())
+        } else {
+            let parent = segments[..depth].iter().map(|s| s.as_str()).collect::<Vec<_>>();
+            VarPath::parse(&parent.join(".")).ok().and_then(|p| vars.read(&p, missing))
+        };
+        if let Some(why) = why {
+            return why;
+        }
+    }
+    format!("`vars.{}` is null", clip(&segments.join(".")))
 }
 
 impl Node for JsonImport {

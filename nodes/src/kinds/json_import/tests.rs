@@ -80,6 +80,33 @@ fn items_in_vars_are_imported_in_place_with_the_same_errors() {
 
 const CALENDAR: &str = "#{ id: item.id, subject: item.subject, start: item.start, end: item.end, is_all_day: item.isAllDay, location: item.location?.displayName, organizer: item.organizer?.emailAddress?.address }";
 
+#[test]
+fn from_that_gives_nothing_says_so_and_where_the_path_ran_out() {
+    // Was: "`/value` is not in the document", about a document that was never there.
+    let flow = flow(json!({ "id": "i", "type": "json_import", "from": "vars.resp.bdy",
+        "select": "/value", "into": "out" }));
+    let resp = json!({ "status": 200, "headers": {}, "body": { "value": [] } });
+    check_case(&flow, &json!({ "name": "typo", "node": "i", "given": { "vars": { "resp": resp } },
+        "expect": { "exit": "error", "vars": { "error": { "category": "import", "message":
+            "`from` (`vars.resp.bdy`) gave () (null, or nothing there): `vars.resp` has no member `bdy`; it has: body, headers, status" } } } }))
+    .unwrap();
+    let flow = self::flow(json!({ "id": "i", "type": "json_import", "from": "vars.resp",
+        "into": "out" }));
+    check_case(&flow, &json!({ "name": "no resp", "node": "i", "given": { "vars": { "x": 1 } },
+        "expect": { "exit": "error", "vars": { "error": { "message":
+            "`from` (`vars.resp`) gave () (null, or nothing there): `vars` has no member `resp`; it has: x" } } } }))
+    .unwrap();
+    let flow = self::flow(json!({ "id": "i", "type": "json_import",
+        "from": "vars.resp?.bdy", "into": "out" }));
+    check_case(
+        &flow,
+        &json!({ "name": "an expression", "node": "i",
+        "expect": { "exit": "error", "vars": { "error": { "message":
+            "`from` (`vars.resp?.bdy`) gave () (null, or nothing there)" } } } }),
+    )
+    .unwrap();
+}
+
 fn calendar_fields() -> Value {
     json!({ "id": "string", "subject": "string", "start": "datetime", "end": "datetime",
             "is_all_day": "boolean", "location": "string?", "organizer": "string?" })
