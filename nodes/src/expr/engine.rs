@@ -1166,6 +1166,22 @@ mod tests {
         assert!(err.message.contains("Fn"), "{err}");
     }
 
+    /// Keys that come from data, which neither a map literal nor (expressions can't assign) an
+    /// index can give.
+    #[test]
+    fn to_map_builds_a_map_whose_keys_come_from_data() {
+        let mut s = scope(json!({}), json!({"users": [{"id": "a", "n": 1}, {"id": 7, "n": 2}]}));
+        assert_eq!(
+            eval_in("vars.users.reduce(|m, u| m + to_map([[u.id, u.n]]), #{})", &mut s).unwrap(),
+            json!({"a": 1, "7": 2})
+        );
+        assert_eq!(eval_in(r#"to_map([["k", 1], ["k", 2]])"#, &mut s).unwrap(), json!({"k": 2}));
+        for bad in [r#"to_map([["k"]])"#, "to_map([1])", r#"to_map([[[1], 2]])"#] {
+            let err = eval_in(bad, &mut s).unwrap_err();
+            assert!(err.message.contains("to_map"), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn templates_render() {
         let e = engine();

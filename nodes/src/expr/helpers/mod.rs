@@ -170,4 +170,25 @@ pub(crate) fn register(engine: &mut Engine) {
             .map(|v| json_to_dynamic(&v))
             .map_err(|e| fail("parse_json", format!("invalid JSON: {e}")))
     });
+    // A map literal's keys are fixed in the source, and expressions can't assign: this is how
+    // an expression builds a map whose keys come from data.
+    engine.register_fn("to_map", |pairs: rhai::Array| -> HelperResult<Map> {
+        let mut map = Map::new();
+        for pair in pairs {
+            let pair = pair.into_array().ok().filter(|pair| pair.len() == 2);
+            let Some([key, value]) = pair.and_then(|pair| <[Dynamic; 2]>::try_from(pair).ok())
+            else {
+                return Err(fail("to_map", "each element must be a list `[key, value]`"));
+            };
+            if key.is_array() || key.is_map() || key.is_unit() {
+                return Err(fail(
+                    "to_map",
+                    format!("a key must be text or a number, not {}", key.type_name()),
+                ));
+            }
+            let key = stringify(&key).map_err(|e| fail("to_map", e))?;
+            map.insert(key.into(), value);
+        }
+        Ok(map)
+    });
 }
