@@ -84,7 +84,7 @@ pub fn resolve_with(
         let declared = flow.parameters.get(&name).ok_or_else(|| undeclared(&name))?;
         if !declared.ty.accepts(&value) {
             return Err(ParamError::Type {
-                why: format!("expected {}, got {}", declared.ty.name(), json_type(&value)),
+                why: format!("expected {}, got {}", declared.ty.described(), json_type(&value)),
                 name,
             });
         }

@@ -159,7 +159,7 @@ async fn runs_answer_with_their_result_or_a_json_error() {
         post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "n": "two"}"#).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["parameter"], "n");
-    assert!(message(&body).contains("expected integer"), "{body}");
+    assert!(message(&body).contains("expected an integer"), "{body}");
     let (status, _, body) =
         post(&http, &format!("{url}/runs/echo"), r#"{"name": "Ada", "colour": "red"}"#).await;
     assert_eq!(status, 400, "{body}");

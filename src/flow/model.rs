@@ -136,7 +136,21 @@ impl ParamType {
                 serde_json::from_str::<Value>(text).ok().filter(|v| self.accepts(v))
             }
         };
-        value.ok_or_else(|| format!("expected {} {}", article(self), self.name()))
+        value.ok_or_else(|| match self {
+            Self::Array => {
+                format!("expected {}, written as JSON: `[\"a\", \"b\"]`", self.described())
+            }
+            Self::Object => {
+                format!("expected {}, written as JSON: `{{\"k\": 1}}`", self.described())
+            }
+            _ => format!("expected {}", self.described()),
+        })
+    }
+
+    /// The type's name with its article, for messages: `an integer`.
+    #[must_use]
+    pub fn described(self) -> String {
+        format!("{} {}", article(self), self.name())
     }
 }
 
