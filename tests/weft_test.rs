@@ -125,6 +125,23 @@ fn a_wrong_expectation_fails_with_the_path_expected_and_actual() {
     assert_eq!(last_line(&out.stdout), "4 passed, 2 failed");
 }
 
+/// A case that expected the run to fail, and it did, but its result differs: the reason the run
+/// failed used to go unsaid, though it is the likeliest cause (a newcomer's `end` whose result
+/// read a member of a text body).
+#[test]
+fn a_whole_flow_case_with_the_expected_failure_but_another_result_says_why_it_failed() {
+    let (dir, _) = setup(json!([
+      { "name": "the whole flow fails", "given": { "params": { "limit": 5 } },
+        "http": [ { "request": { "url_prefix": "https://shop.example.com/" },
+                    "response": { "status": 500, "body": "oops" } } ],
+        "expect": { "status": "failed", "result": { "reason": "x" } } }
+    ]));
+    let out = weft(&["test", "tests"], dir.path());
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("note: the run failed: vars.error = "), "{}", out.stdout);
+    assert!(out.stdout.contains("HTTP 500"), "{}", out.stdout);
+}
+
 #[test]
 fn an_unmatched_request_fails_the_case_and_shows_the_request() {
     let cases = json!([

@@ -445,16 +445,21 @@ impl TestRun {
     /// no canned entry answered always fails the case.
     pub fn check(&self, expect: &Expect) -> Vec<Failure> {
         let mut failures = Vec::new();
+        // Whether a failure already says why the run failed.
+        let mut explained = false;
         for (request, reasons) in &self.unmatched {
             failures.push(Failure(unmatched_message(request, reasons)));
         }
         if let Some(want) = &expect.exit {
             match &self.exit {
                 Some(exit) if exit == want => {}
-                Some(exit) => failures.push(Failure(format!(
-                    "exit\n  expected: {want}\n    actual: {exit}{}",
-                    self.error_note()
-                ))),
+                Some(exit) => {
+                    explained = true;
+                    failures.push(Failure(format!(
+                        "exit\n  expected: {want}\n    actual: {exit}{}",
+                        self.error_note()
+                    )));
+                }
                 None => failures.push(Failure(format!(
                     "exit\n  expected: {want}\n    actual: (none: the node ended the run)"
                 ))),
@@ -463,6 +468,7 @@ impl TestRun {
         if let Some(want) = expect.status {
             let actual = self.status.map_or("(none: the node did not end the run)", |s| s.as_str());
             if actual != want.as_str() {
+                explained = true;
                 failures.push(Failure(format!(
                     "status\n  expected: {}\n    actual: {actual}{}",
                     want.as_str(),
@@ -481,10 +487,10 @@ impl TestRun {
         if let Some(want) = &expect.requests {
             failures.extend(self.check_requests(want));
         }
-        // An unexpected failure explains most mismatches: say what it was, once.
-        let error_explained = expect.exit.is_some() || expect.status.is_some();
+        // A failure explains most mismatches, also when the case expected the run to fail (it
+        // may have failed for another reason): say what it was, once.
         if !failures.is_empty()
-            && !error_explained
+            && !explained
             && self.unmatched.is_empty()
             && let Some(error) = &self.error
             && expect.exit.as_deref() != Some("error")
