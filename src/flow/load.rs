@@ -473,18 +473,21 @@ impl Build<'_> {
                         let mut all = node.exits();
                         all.push("error".into());
                         let status = if info.status_exits {
-                            ", and HTTP status exits: a status (`404`) or its class (`4xx`)"
+                            ", and HTTP status exits: a status (`404`) or its class, in lower case \
+                             (`4xx`)"
                         } else {
                             ""
                         };
                         format!("its exits are: {}{status}", clip::list(&all))
                     }
                 });
+                let unnamed =
+                    if exit_pointer == base { " (an edge without `exit` is for `ok`)" } else { "" };
                 self.diagnostics.push(
                     Diagnostic::error(
                         exit_pointer,
                         format!(
-                            "node `{}` ({kind}) has no exit `{}`; {hint}",
+                            "node `{}` ({kind}) has no exit `{}`{unnamed}; {hint}",
                             clip(&wire.from),
                             clip(&exit)
                         ),
