@@ -55,6 +55,15 @@ impl SimTarget {
         Some(routed)
     }
 
+    /// Whether the simulator answers `url`: it is for one of [`SIMULATED_HOSTS`] or for the
+    /// simulator's own address (its token endpoint, once its apps stand in for a profile).
+    pub fn serves(&self, url: &str) -> bool {
+        self.route(url).is_some()
+            || url
+                .strip_prefix(&self.base_url)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// Makes the simulator's apps stand in for every `oauth2` profile of `profiles`: the
     /// confidential app (its id and secret) for the grants an application signs in with, the
     /// public client for those a user signs in with; the endpoints are the simulator's.
@@ -138,5 +147,14 @@ mod tests {
         );
         assert_eq!(t.route("https://graph.microsoft.com.evil.example/v1.0"), None);
         assert_eq!(t.route("https://example.com/"), None);
+    }
+
+    #[test]
+    fn serves_microsoft_hosts_and_its_own_address_not_a_longer_port() {
+        let t = target();
+        assert!(t.serves("https://graph.microsoft.com/v1.0/me"));
+        assert!(t.serves("http://127.0.0.1:9/t/token"));
+        assert!(!t.serves("http://127.0.0.1:99/t/token"));
+        assert!(!t.serves("https://example.com/"));
     }
 }

@@ -333,6 +333,28 @@ fn malformed_files_exit_2_naming_the_file_and_pointer() {
 }
 
 #[test]
+fn every_problem_of_a_malformed_file_is_reported_not_just_the_first() {
+    let out = malformed(json!({ "format": "weft.test/1", "flow": "../flows/orders.flow.json",
+        "profiles": "nowhere.json",
+        "cases": [
+            { "name": "a", "node": "nope", "given": { "now": "yesterday" } },
+            { "name": "b", "http": [ { "request": { "method": "GET" }, "response": { "status": 99 }, "times": 0 } ] }
+        ] }));
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    for pointer in [
+        "/profiles",
+        "/cases/0/node",
+        "/cases/0/given/now",
+        "/cases/1/http/0/response/status",
+        "/cases/1/http/0/times",
+    ] {
+        assert!(out.stderr.contains(&format!("at {pointer}:")), "{pointer} in {}", out.stderr);
+    }
+    assert_eq!(out.stderr.matches("error: malformed test file").count(), 5, "{}", out.stderr);
+    assert_eq!(last_line(&out.stdout), "0 passed, 0 failed, 1 file malformed");
+}
+
+#[test]
 fn a_malformed_file_was_summed_up_as_0_passed_0_failed() {
     let out = malformed(json!({ "format": "weft.test/1", "flow": "../flows/orders.flow.json",
         "cases": [ { "name": "a", "node": "nope" } ] }));
@@ -505,4 +527,55 @@ fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
     assert_ne!(test.code, Some(0), "{}{}", test.stdout, test.stderr);
     let all = format!("{}{}", test.stdout, test.stderr);
     assert!(all.contains("parameter `pinned` is required"), "{all}");
+}
+
+/// `--sim`: a whole-flow case with nothing canned runs the shipped Graph flow against the
+/// simulator, signing in with its app for real; node cases and canned cases run as without it.
+#[test]
+fn with_sim_a_whole_flow_case_with_nothing_canned_runs_against_the_simulator() {
+    let dir = crate::util::Dir::new();
+    for name in ["graph-calendar.flow.json", "profiles.json"] {
+        std::fs::copy(crate::util::flows().join(name), dir.join(name)).unwrap();
+    }
+    let params = json!({ "user": "adele@weft.test", "from": "2026-11-30T00:00:00Z",
+                         "to": "2026-12-07T00:00:00Z" });
+    // What the same flow returns from the simulator when run.
+    let mut run = vec!["run".to_owned(), "graph-calendar.flow.json".into(), "--sim".into()];
+    for (name, value) in params.as_object().unwrap() {
+        run.extend(["--param".into(), format!("{name}={}", value.as_str().unwrap())]);
+    }
+    let out = dir.weft(&run);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let events: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(events.as_array().is_some_and(|e| e.len() > 1), "{events}");
+
+    let whole = |name: &str, result: Value| {
+        json!({ "name": name, "given": { "params": params },
+                "expect": { "status": "succeeded", "result": result } })
+    };
+    let test = json!({ "format": "weft.test/1", "flow": "graph-calendar.flow.json", "cases": [
+        whole("the week from the simulator", events.clone()),
+        whole("a wrong expectation still fails", json!([])),
+        { "name": "sign_in alone keeps the stand-in", "node": "sign_in",
+          "expect": { "exit": "ok", "vars": { "auth": { "profile": "graph-app" } } } }
+    ] });
+    dir.write("calendar.test.json", test.to_string());
+    let out = dir.weft(["test", "--sim", "calendar.test.json"]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ the week from the simulator"), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ a wrong expectation still fails"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ sign_in alone keeps the stand-in"), "{}", out.stdout);
+    assert!(out.stdout.contains("Café with Zoë"), "the diff shows the simulator's data");
+    assert!(!out.stdout.contains(weft_sim::APP_CLIENT_SECRET), "{}", out.stdout);
+    assert_eq!(last_line(&out.stdout), "2 passed, 1 failed");
+
+    // Without it, the first request of the whole flow finds nothing canned.
+    let out = dir.weft(["test", "calendar.test.json"]);
+    assert!(out.stdout.contains("✗ the week from the simulator"), "{}", out.stdout);
+    assert!(out.stdout.contains("no canned response"), "{}", out.stdout);
+
+    // The simulator's app stands in for profiles of a file: without one, the case says so.
+    std::fs::remove_file(dir.join("profiles.json")).unwrap();
+    let out = dir.weft(["test", "--sim", "calendar.test.json"]);
+    assert!(out.stdout.contains("needs a profiles file"), "{}", out.stdout);
 }

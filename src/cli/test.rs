@@ -4,6 +4,7 @@
 //! `✗ name`, followed by the indented differences of a failure), and the closing line
 //! `N passed, N failed` (`, N files malformed` when any was). With `--format junit` the JUnit XML goes to stdout and the text to
 //! stderr, or, with `--out FILE`, the XML goes to the file and the text stays on stdout.
+//! With `--sim`, the whole-flow cases that have no canned HTTP run against the simulator.
 //! Exit 0 when every case passed, 1 when any failed, 2 when a test file is malformed (or a
 //! path does not exist).
 
@@ -28,6 +29,10 @@ pub(super) struct TestArgs {
     /// Write the JUnit XML here instead of stdout (with `--format junit`).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Run the whole-flow cases that have no canned HTTP against the built-in simulator of
+    /// Entra ID and Microsoft Graph, signing in with its app in place of each `oauth2` profile.
+    #[arg(long)]
+    sim: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,7 +74,15 @@ pub(super) fn test(args: TestArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let harness = Harness::new();
+    // Kept alive while the cases run.
+    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+        Ok(sim) => sim,
+        Err(code) => return code,
+    };
+    let mut harness = Harness::new();
+    if let Some(sim) = &sim {
+        harness = harness.simulator(weft::simulated::SimTarget::of(sim));
+    }
     let mut reports: Vec<FileReport> = Vec::new();
     for path in &files {
         let report = runtime.block_on(suite::run_file(&harness, path, args.filter.as_deref()));
@@ -125,9 +138,11 @@ fn print_file(out: &mut dyn Write, report: &FileReport, colour: bool) {
                 }
             }
         }
-        Err(err) => {
+        Err(malformed) => {
             let _ = out.flush();
-            eprintln!("error: malformed test file {err}");
+            for problem in &malformed.0 {
+                eprintln!("error: malformed test file {problem}");
+            }
         }
     }
 }

@@ -241,6 +241,39 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// Every problem found with a test file (never empty): the JSON's syntax and shape stop at the
+/// first, the checks against the flow report them all, so one edit fixes one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub Vec<FileError>);
+
+impl Malformed {
+    /// The first problem.
+    pub fn first(&self) -> Option<&FileError> {
+        self.0.first()
+    }
+}
+
+impl From<FileError> for Malformed {
+    fn from(error: FileError) -> Self {
+        Self(vec![error])
+    }
+}
+
+impl fmt::Display for Malformed {
+    /// One problem per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Malformed {}
+
 /// Parses a test file's text; `path` names it in errors.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<TestFile, FileError> {
     let value = crate::flow::json::parse(bytes).map_err(|e| FileError {

@@ -1,9 +1,11 @@
 //! Canned HTTP: an [`Http`] that answers from a list of canned exchanges, records every request,
-//! and never touches the network.
+//! and never touches the network (but for the simulator on loopback, when it is asked to pass
+//! on what no exchange answers).
 
 use super::file::{Canned, RequestMatch};
+use crate::simulated::{SimRouted, SimTarget};
 use serde_json::{Map, Value, json};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use weft_nodes::clip;
 use weft_nodes::scrub::is_secret_param;
 use weft_nodes::secret::Secret;
@@ -74,6 +76,13 @@ pub struct CannedHttp {
     sent: Mutex<Vec<SentRequest>>,
     unmatched: Mutex<Vec<(SentRequest, Vec<String>)>>,
     expose_credentials: bool,
+    simulator: Option<Simulator>,
+}
+
+/// Where requests that no entry answers go when they are the simulator's to answer.
+struct Simulator {
+    target: SimTarget,
+    http: SimRouted,
 }
 
 impl CannedHttp {
@@ -87,7 +96,17 @@ impl CannedHttp {
             sent: Mutex::new(Vec::new()),
             unmatched: Mutex::new(Vec::new()),
             expose_credentials,
+            simulator: None,
         }
+    }
+
+    /// Sends the requests that no entry answers to the simulator at `target` through `http`,
+    /// when they are for it (Microsoft's sign-in and Graph hosts, or its own address), instead
+    /// of failing them; they are recorded like the others.
+    pub fn or_simulator(mut self, target: SimTarget, http: Arc<dyn Http>) -> Self {
+        let routed = SimRouted::new(http, target.clone());
+        self.simulator = Some(Simulator { target, http: routed });
+        self
     }
 
     /// The requests received so far, in order (answered or not).
@@ -243,9 +262,11 @@ impl Http for CannedHttp {
                 break;
             }
         }
-        let result = match answer {
-            Some(response) => Ok(response),
-            None => {
+        let simulated = self.simulator.as_ref().filter(|sim| sim.target.serves(&request.url));
+        let result = match (answer, simulated) {
+            (Some(response), _) => Ok(response),
+            (None, Some(sim)) => return sim.http.send(request),
+            (None, None) => {
                 let line = sent.line();
                 if let Ok(mut unmatched) = self.unmatched.lock() {
                     unmatched.push((sent, reasons));

@@ -35,7 +35,8 @@ pub mod suite;
 
 pub use creds::{StandInCredentials, test_token};
 pub use file::{
-    Canned, CannedResponse, Case, Expect, ExpectedRequest, FileError, RequestMatch, TestFile,
+    Canned, CannedResponse, Case, Expect, ExpectedRequest, FileError, Malformed, RequestMatch,
+    TestFile,
 };
 pub use http::{CannedHttp, REDACTED, SentRequest};
 pub use run::{DEFAULT_CASE_TIMEOUT, Failure, Harness, HarnessError, NodeTest, TestRun};

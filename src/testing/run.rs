@@ -9,6 +9,7 @@ use crate::Engine;
 use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
 use crate::params::{self, ParamError, Required};
+use crate::simulated::SimTarget;
 use chrono::{DateTime, Utc};
 use rhai::Dynamic;
 use serde_json::{Map, Value, json};
@@ -43,12 +44,24 @@ pub enum HarnessError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(String),
+    /// A case is to run against the simulator but the flow's profiles have no file to come
+    /// from.
+    #[error(
+        "the flow signs in with {} and runs against the simulator, which needs a profiles file: `profiles.json` beside the flow, or the test file's `profiles`",
+        weft_nodes::clip::list(.0.iter().map(|n| format!("`{n}`")))
+    )]
+    SimNeedsProfiles(Vec<String>),
+    /// The real HTTP client (for the simulator) could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
 }
 
-/// Loads flows and starts tests; holds the node kinds and the expression engine.
+/// Loads flows and starts tests; holds the node kinds, the expression engine and, optionally,
+/// the simulator that answers cases with no canned HTTP.
 #[derive(Clone)]
 pub struct Harness {
     loader: Loader,
+    sim: Option<SimTarget>,
 }
 
 impl Default for Harness {
@@ -60,12 +73,27 @@ impl Default for Harness {
 impl Harness {
     /// A harness for the built-in node kinds.
     pub fn new() -> Self {
-        Self { loader: Loader::builtin() }
+        Self { loader: Loader::builtin(), sim: None }
     }
 
     /// A harness for the kinds of `registry` (e.g. the built-ins plus your own).
     pub fn with_registry(registry: Registry) -> Self {
-        Self { loader: Loader::new(Arc::new(registry), Arc::new(ExprEngine::new())) }
+        Self { loader: Loader::new(Arc::new(registry), Arc::new(ExprEngine::new())), sim: None }
+    }
+
+    /// Runs the whole-flow tests that have no canned HTTP against the simulator at `target`
+    /// (`weft test --sim`): their requests for Microsoft's sign-in and Graph hosts go to it,
+    /// and its apps stand in for the `oauth2` profiles of the profiles file they are given,
+    /// with which they really sign in. Node tests and tests with canned HTTP run as they would
+    /// without it.
+    pub fn simulator(mut self, target: SimTarget) -> Self {
+        self.sim = Some(target);
+        self
+    }
+
+    /// Whether tests with no canned HTTP run against a simulator.
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
     }
 
     /// The loader flows are loaded with.
@@ -104,12 +132,12 @@ impl Harness {
 
     /// A test of node `id` of `flow`, run alone: it stops at the exit the node takes.
     pub fn node<'f>(&self, flow: &'f Flow, id: &str) -> NodeTest<'f> {
-        NodeTest::new(self.loader.clone(), flow, Some(id.to_owned()))
+        NodeTest::new(self, flow, Some(id.to_owned()))
     }
 
     /// A test of the whole flow, from `start`.
     pub fn flow<'f>(&self, flow: &'f Flow) -> NodeTest<'f> {
-        NodeTest::new(self.loader.clone(), flow, None)
+        NodeTest::new(self, flow, None)
     }
 }
 
@@ -150,12 +178,14 @@ pub struct NodeTest<'f> {
     http: Vec<Canned>,
     creds: Creds,
     timeout: Duration,
+    sim: Option<SimTarget>,
 }
 
 impl<'f> NodeTest<'f> {
-    fn new(loader: Loader, flow: &'f Flow, node: Option<String>) -> Self {
+    fn new(harness: &Harness, flow: &'f Flow, node: Option<String>) -> Self {
         Self {
-            loader,
+            loader: harness.loader.clone(),
+            sim: harness.sim.clone(),
             flow,
             node,
             vars: Map::new(),
@@ -241,8 +271,20 @@ impl<'f> NodeTest<'f> {
         };
         let params = resolve_params(flow, &self.params, ix.is_none())?;
         let clock = self.now.map_or(Clock::System, Clock::Fixed);
+        // Only a whole-flow test with nothing canned goes to the simulator: a node test checks
+        // its node alone, and a suite runs the same with and without a simulator but for the
+        // tests that would otherwise fail on their first request.
+        let sim = self.sim.filter(|_| self.http.is_empty() && self.node.is_none());
+        if sim.is_some() && matches!(self.creds, Creds::StandIn) && !flow.profiles().is_empty() {
+            return Err(HarnessError::SimNeedsProfiles(flow.profiles()));
+        }
         let stand_in = !matches!(self.creds, Creds::Profiles(_));
-        let http = Arc::new(CannedHttp::new(self.http, stand_in));
+        let mut canned = CannedHttp::new(self.http, stand_in);
+        if let Some(target) = &sim {
+            let real = crate::http::ReqwestHttp::new().map_err(HarnessError::Http)?;
+            canned = canned.or_simulator(target.clone(), Arc::new(real));
+        }
+        let http = Arc::new(canned);
         // Real profiles sign in through the canned HTTP, keeping what they keep in a private
         // directory of this run's own.
         let state = matches!(self.creds, Creds::Profiles(_)).then(temp_state_dir).transpose()?;
@@ -255,8 +297,11 @@ impl<'f> NodeTest<'f> {
             Creds::StandIn => Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now))),
             Creds::Custom(credentials) => credentials,
             Creds::Profiles(path) => {
-                let profiles = crate::auth::Profiles::load(&path)
+                let mut profiles = crate::auth::Profiles::load(&path)
                     .map_err(|e| HarnessError::Profiles(e.to_string()))?;
+                if let Some(target) = &sim {
+                    target.stand_in(&mut profiles);
+                }
                 match engine.credentials_of(&profiles, &flow.profiles()) {
                     Ok(Some(manager)) => manager,
                     Ok(None) => {

@@ -1,7 +1,7 @@
 //! Test files as `weft test` runs them: finding them, checking them against their flow, running
 //! their cases, and reporting (text lines or JUnit XML).
 
-use super::file::{self, Case, FileError, TestFile};
+use super::file::{self, Case, FileError, Malformed, TestFile};
 use super::run::{Failure, Harness, HarnessError};
 use crate::flow::Flow;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ pub struct FileReport {
     /// The test file.
     pub path: PathBuf,
     /// The cases run (those the filter kept), or the problem with the file.
-    pub outcome: Result<Vec<CaseReport>, FileError>,
+    pub outcome: Result<Vec<CaseReport>, Malformed>,
     /// How long the file took.
     pub duration: Duration,
 }
@@ -91,12 +91,15 @@ pub struct Prepared {
     pub flow: Flow,
     /// The profiles file, resolved against the test file's folder.
     pub profiles: Option<PathBuf>,
+    /// The flow file.
+    pub flow_path: PathBuf,
 }
 
 /// Reads a test file, loads its flow and checks every case against it: unknown nodes, bad
 /// `now`, undeclared or mistyped parameters, contradictory fields. Any problem makes the whole
-/// file malformed (nothing runs), located by JSON pointer.
-pub fn prepare(harness: &Harness, path: &Path) -> Result<Prepared, FileError> {
+/// file malformed (nothing runs); every problem the checks find is reported, each located by
+/// JSON pointer.
+pub fn prepare(harness: &Harness, path: &Path) -> Result<Prepared, Malformed> {
     prepare_with(harness, path, &|path| std::fs::read(path).map_err(|e| e.to_string()))
 }
 
@@ -106,7 +109,7 @@ pub fn prepare_with(
     harness: &Harness,
     path: &Path,
     read: &dyn Fn(&Path) -> Result<Vec<u8>, String>,
-) -> Result<Prepared, FileError> {
+) -> Result<Prepared, Malformed> {
     let bytes = read(path)
         .map_err(|e| FileError::new(path, "", format!("cannot read the test file: {e}")))?;
     let test = file::parse(&bytes, path)?;
@@ -120,39 +123,41 @@ pub fn prepare_with(
         return Err(at(
             "/flow".into(),
             format!("there is no flow file at {}", flow_path.display()),
-        ));
+        )
+        .into());
     }
     let flow_bytes =
         read(&flow_path).map_err(|e| at("/flow".into(), format!("cannot read the flow: {e}")))?;
     let flow = harness
         .load_flow_bytes(&flow_bytes, &flow_path)
         .map_err(|e| at("/flow".into(), format!("{}: {e}", flow_path.display())))?;
-    let profiles = match &test.profiles {
-        Some(name) => {
-            let profiles = base.join(name);
-            if !profiles.is_file() {
-                return Err(at(
-                    "/profiles".into(),
-                    format!("there is no profiles file at {}", profiles.display()),
-                ));
-            }
-            Some(profiles)
-        }
-        None => None,
-    };
-    for (i, case) in test.cases.iter().enumerate() {
-        check_case(&flow, case)
-            .map_err(|(pointer, message)| at(format!("/cases/{i}{pointer}"), message))?;
+    let mut problems = Vec::new();
+    let profiles = test.profiles.as_ref().map(|name| base.join(name));
+    if let Some(profiles) = profiles.as_ref().filter(|p| !p.is_file()) {
+        problems.push(at(
+            "/profiles".into(),
+            format!("there is no profiles file at {}", profiles.display()),
+        ));
     }
-    Ok(Prepared { path: path.to_owned(), file: test, flow, profiles })
+    for (i, case) in test.cases.iter().enumerate() {
+        for (pointer, message) in check_case(&flow, case) {
+            problems.push(at(format!("/cases/{i}{pointer}"), message));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Malformed(problems));
+    }
+    Ok(Prepared { path: path.to_owned(), file: test, flow, profiles, flow_path })
 }
 
-fn check_case(flow: &Flow, case: &Case) -> Result<(), (String, String)> {
+/// What is wrong with `case`, as (pointer within the case, message) pairs.
+fn check_case(flow: &Flow, case: &Case) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
     if let Some(node) = &case.node
         && flow.node(node).is_none()
     {
         let ids: Vec<&str> = flow.nodes().map(|n| n.id.as_str()).collect();
-        return Err((
+        problems.push((
             "/node".into(),
             format!(
                 "there is no node `{}` in the flow (it has: {})",
@@ -161,22 +166,22 @@ fn check_case(flow: &Flow, case: &Case) -> Result<(), (String, String)> {
             ),
         ));
     }
-    if let Some(now) = &case.given.now {
-        parse_now(now).map_err(|e| ("/given/now".to_owned(), e.to_string()))?;
+    if let Some(Err(e)) = case.given.now.as_deref().map(parse_now) {
+        problems.push(("/given/now".to_owned(), e.to_string()));
     }
     let empty = serde_json::Map::new();
     let given = case.given.params.as_ref().unwrap_or(&empty);
-    super::run::resolve_params(flow, given, case.node.is_none()).map_err(|e| {
+    if let Err(e) = super::run::resolve_params(flow, given, case.node.is_none()) {
         let pointer = given
             .keys()
             .find(|k| e.to_string().contains(&format!("`{k}`")))
             .map_or("/given/params".to_owned(), |k| {
                 format!("/given/params/{}", weft_nodes::kind::escape_token(k))
             });
-        (pointer, e.to_string())
-    })?;
+        problems.push((pointer, e.to_string()));
+    }
     if case.node.is_none() && case.expect.exit.is_some() {
-        return Err((
+        problems.push((
             "/expect/exit".into(),
             "`exit` applies to node cases (with `node`); a whole-flow case checks `status` and `result`"
                 .into(),
@@ -184,28 +189,28 @@ fn check_case(flow: &Flow, case: &Case) -> Result<(), (String, String)> {
     }
     for (j, canned) in case.http.iter().enumerate() {
         if canned.request.url.is_some() && canned.request.url_prefix.is_some() {
-            return Err((
+            problems.push((
                 format!("/http/{j}/request/url_prefix"),
                 "give `url` (exact) or `url_prefix`, not both".into(),
             ));
         }
         if canned.response.json.is_some() && canned.response.body.is_some() {
-            return Err((
+            problems.push((
                 format!("/http/{j}/response/body"),
                 "give `json` or `body`, not both".into(),
             ));
         }
         if !(100..=599).contains(&canned.response.status) {
-            return Err((
+            problems.push((
                 format!("/http/{j}/response/status"),
                 format!("{} is not an HTTP status", canned.response.status),
             ));
         }
         if canned.times == Some(0) {
-            return Err((format!("/http/{j}/times"), "`times` must be at least 1".into()));
+            problems.push((format!("/http/{j}/times"), "`times` must be at least 1".into()));
         }
     }
-    Ok(())
+    problems
 }
 
 /// Parses `given.now`.
@@ -233,8 +238,16 @@ pub async fn run_case(harness: &Harness, prepared: &Prepared, case: &Case) -> Ca
     {
         test = test.now(now);
     }
-    if let Some(profiles) = &prepared.profiles {
-        test = test.profiles(profiles.clone());
+    // Against the simulator, the flow's profiles sign in for real, from the file it would
+    // run with (the test file's, else the one beside the flow).
+    let simulated = harness.is_simulated() && case.http.is_empty() && case.node.is_none();
+    let beside = || crate::engine::profiles_path(&prepared.flow_path, None);
+    match &prepared.profiles {
+        Some(profiles) => test = test.profiles(profiles.clone()),
+        None if simulated && !prepared.flow.profiles().is_empty() && beside().is_file() => {
+            test = test.profiles(beside());
+        }
+        None => {}
     }
     test = test.http(case.http.iter().cloned());
     let failures = match test.run().await {
@@ -340,14 +353,15 @@ pub fn junit(reports: &[FileReport]) -> String {
                     ));
                 }
             }
-            Err(err) => {
+            Err(malformed) => {
                 out.push_str(&format!(
                     "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"{time:.3}\">\n"
                 ));
+                let first = malformed.first().map_or("", |e| e.message.as_str());
                 out.push_str(&format!(
                     "    <testcase name=\"(test file)\" classname=\"{name}\" time=\"0.000\">\n      <error message=\"{}\" type=\"malformed\">{}</error>\n    </testcase>\n",
-                    xml(&err.message),
-                    xml(&err.to_string())
+                    xml(first),
+                    xml(&malformed.to_string())
                 ));
             }
         }
