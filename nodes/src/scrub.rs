@@ -78,6 +78,18 @@ pub fn is_secret_param(name: &str) -> bool {
     }
 }
 
+/// A form (`name=value` pairs joined by `&`) with the values of secret-looking fields
+/// ([`is_secret_param`]: `client_secret`, `code`, `assertion`, …) replaced by [`REDACTED`].
+pub fn redact_form(form: &str) -> String {
+    form.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Replaces the values of keys that name a credential ([`is_secret_name`]), at any depth.
 pub fn redact(value: &mut Value) {
     let mut stack = vec![value];

@@ -83,7 +83,7 @@ fn load_and_run(args: RunArgs) -> u8 {
         return EXIT_FAILED;
     };
     // Kept until the run is over: the simulator serves on the runtime's threads.
-    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+    let sim = match super::sim::start_in_process(args.sim, &runtime) {
         Ok(sim) => sim,
         Err(code) => return code,
     };

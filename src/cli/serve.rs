@@ -113,7 +113,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             }
         };
     // Kept while the server serves: the simulator answers on the same runtime.
-    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+    let sim = match super::sim::start_in_process(args.sim, &runtime) {
         Ok(sim) => sim,
         Err(code) => return code,
     };

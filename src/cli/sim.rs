@@ -47,13 +47,17 @@ enum Fault {
     Drop,
 }
 
-/// Starts the simulator with its defaults on a free port, on `runtime`, for `--sim`; the exit
-/// code when it can't start.
+/// With `--sim` (`wanted`), starts the simulator with its defaults on a free port, on
+/// `runtime`; the exit code when it can't start. It serves as long as the handle lives.
 pub(super) fn start_in_process(
+    wanted: bool,
     runtime: &tokio::runtime::Runtime,
-) -> Result<weft_sim::SimHandle, u8> {
+) -> Result<Option<weft_sim::SimHandle>, u8> {
+    if !wanted {
+        return Ok(None);
+    }
     let config = SimConfig { port: 0, ..SimConfig::default() };
-    runtime.block_on(weft_sim::Simulator::start(config)).map_err(|err| {
+    runtime.block_on(weft_sim::Simulator::start(config)).map(Some).map_err(|err| {
         eprintln!("error: cannot start the simulator: {err}");
         EXIT_FAILED
     })

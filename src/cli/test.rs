@@ -75,7 +75,7 @@ pub(super) fn test(args: TestArgs) -> u8 {
         }
     };
     // Kept alive while the cases run.
-    let sim = match args.sim.then(|| super::sim::start_in_process(&runtime)).transpose() {
+    let sim = match super::sim::start_in_process(args.sim, &runtime) {
         Ok(sim) => sim,
         Err(code) => return code,
     };

@@ -24,6 +24,18 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
+/// The saved text of the flow `file`, or the answer that refuses it (404 when there is none).
+async fn saved_flow(state: &AppState, file: &str) -> Result<Vec<u8>, Response> {
+    let path = state.files.flow_path(file).map_err(IntoResponse::into_response)?;
+    match read_file(path).await {
+        Ok(bytes) => Ok(bytes),
+        Err(FsError::NotFound { .. }) => {
+            Err(error(StatusCode::NOT_FOUND, format!("no flow `{file}`")))
+        }
+        Err(err) => Err(state.files.refused(err).into_response()),
+    }
+}
+
 /// `GET /api/flows`: `{ flows: [{ file, name, description }] }`.
 pub(super) async fn list_flows(State(state): State<Arc<AppState>>) -> Response {
     match state.files.flows().await {
@@ -37,16 +49,9 @@ pub(super) async fn get_flow(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
 ) -> Response {
-    let path = match state.files.flow_path(&file) {
-        Ok(path) => path,
-        Err(refused) => return refused.into_response(),
-    };
-    let bytes = match read_file(path).await {
+    let bytes = match saved_flow(&state, &file).await {
         Ok(bytes) => bytes,
-        Err(FsError::NotFound { .. }) => {
-            return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
-        }
-        Err(err) => return state.files.refused(err).into_response(),
+        Err(refused) => return refused,
     };
     let value: Option<Value> = serde_json::from_slice(&bytes).ok();
     let name = file.trim_end_matches(".flow.json");
@@ -118,15 +123,10 @@ pub(super) async fn flow_svg(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
 ) -> Response {
-    let path = match state.files.flow_path(&file) {
-        Ok(path) => path,
-        Err(refused) => return refused.into_response(),
-    };
-    match read_file(path).await.map(|b| serde_json::from_slice::<Value>(&b)) {
+    match saved_flow(&state, &file).await.map(|b| serde_json::from_slice::<Value>(&b)) {
         Ok(Ok(value)) => svg_response(&value, state.engine.loader().registry()),
         Ok(Err(err)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("not JSON: {err}")),
-        Err(FsError::NotFound { .. }) => error(StatusCode::NOT_FOUND, format!("no flow `{file}`")),
-        Err(err) => state.files.refused(err).into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -164,16 +164,9 @@ pub(super) async fn flow_profiles(
     UrlPath(file): UrlPath<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let path = match state.files.flow_path(&file) {
-        Ok(path) => path,
-        Err(refused) => return refused.into_response(),
-    };
-    let bytes = match read_file(path).await {
+    let bytes = match saved_flow(&state, &file).await {
         Ok(bytes) => bytes,
-        Err(FsError::NotFound { .. }) => {
-            return error(StatusCode::NOT_FOUND, format!("no flow `{file}`"));
-        }
-        Err(err) => return state.files.refused(err).into_response(),
+        Err(refused) => return refused,
     };
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let names = used_profiles(state.engine.loader(), &bytes, &value);

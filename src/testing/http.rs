@@ -7,7 +7,6 @@ use crate::simulated::{SimRouted, SimTarget};
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 use weft_nodes::clip;
-use weft_nodes::scrub::is_secret_param;
 use weft_nodes::secret::Secret;
 use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse};
 
@@ -165,14 +164,7 @@ fn redact_form(body: &[u8]) -> Vec<u8> {
     if text.trim_start().starts_with('{') || !text.contains('=') {
         return body.to_vec();
     }
-    text.split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
+    weft_nodes::scrub::redact_form(text).into_bytes()
 }
 
 /// Why `rule` does not match the request, or `None` when it does: what was sent, then what the

@@ -2,7 +2,7 @@
 //! names look secret redacted, no password, bounded.
 
 use crate::clip::{MESSAGE_MAX, clip_message_to};
-use crate::scrub::{REDACTED, is_secret_param, redact};
+use crate::scrub::{REDACTED, is_secret_param, redact, redact_form};
 use url::Url;
 
 /// The URL for logs and traces: query values whose names look secret are redacted.
@@ -32,13 +32,7 @@ pub(super) fn display_body(body: &[u8]) -> String {
         redact(&mut value);
         value.to_string()
     } else if is_form(&text) {
-        text.split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        redact_form(&text)
     } else {
         text.into_owned()
     };
