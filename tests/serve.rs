@@ -352,7 +352,7 @@ async fn slow_and_idle_clients_are_bounded() {
     let upstream = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/slow"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&upstream)
         .await;
     let mut config = self::config(dir.path());
@@ -366,15 +366,20 @@ async fn slow_and_idle_clients_are_bounded() {
     let mut nothing = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut nothing));
     assert!(matches!(closed.await, Ok(Ok(0)) | Ok(Err(_))), "the oldest idle connection stayed");
-    // Two runs in flight hold both connections: a third is closed, not one of theirs.
+    // Two runs in flight hold both connections: a third is closed, not one of theirs. Each
+    // run starts once the one before is in flight (its request reached the upstream): a
+    // connection that has not sent its request yet is one a newcomer may take the place of.
     let slow = json!({ "url": format!("{}/slow", upstream.uri()) }).to_string();
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            let (url, slow) = (format!("{}/runs/slow", server.url()), slow.clone());
-            tokio::spawn(async move { post(&client(), &url, slow).await })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut runs = Vec::new();
+    for n in 1..=2 {
+        let (url, slow) = (format!("{}/runs/slow", server.url()), slow.clone());
+        runs.push(tokio::spawn(async move { post(&client(), &url, slow).await }));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while upstream.received_requests().await.map_or(0, |r| r.len()) < n {
+            assert!(tokio::time::Instant::now() < deadline, "run {n} never reached the upstream");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let mut extra = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let refused = tokio::time::timeout(Duration::from_secs(1), extra.read_to_end(&mut nothing));
     assert!(matches!(refused.await, Ok(Ok(0)) | Ok(Err(_))), "a third connection was served");
@@ -505,7 +510,7 @@ async fn saturation_gets_503_with_retry_after_and_slow_runs_time_out() {
     let upstream = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/slow"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&upstream)
         .await;
     let slow = json!({ "url": format!("{}/slow", upstream.uri()) }).to_string();
