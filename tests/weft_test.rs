@@ -573,6 +573,7 @@ fn with_sim_a_whole_flow_case_with_nothing_canned_runs_against_the_simulator() {
     let out = dir.weft(["test", "calendar.test.json"]);
     assert!(out.stdout.contains("✗ the week from the simulator"), "{}", out.stdout);
     assert!(out.stdout.contains("no canned response"), "{}", out.stdout);
+    assert!(out.stdout.contains("with `weft test --sim`"), "{}", out.stdout);
 
     // The simulator's app stands in for profiles of a file: without one, the case says so.
     std::fs::remove_file(dir.join("profiles.json")).unwrap();

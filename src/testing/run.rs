@@ -9,7 +9,7 @@ use crate::Engine;
 use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
 use crate::params::{self, ParamError, Required};
-use crate::simulated::SimTarget;
+use crate::simulated::{SIMULATED_HOSTS, SimTarget};
 use chrono::{DateTime, Utc};
 use rhai::Dynamic;
 use serde_json::{Map, Value, json};
@@ -638,6 +638,12 @@ fn unmatched_message(request: &SentRequest, reasons: &[String]) -> String {
     }
     if reasons.is_empty() {
         out.push_str("\n  the case has no `http` entries");
+        let host = url::Url::parse(&request.url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        if host.is_some_and(|h| SIMULATED_HOSTS.iter().any(|s| h.eq_ignore_ascii_case(s))) {
+            out.push_str(
+                " (with `weft test --sim`, a whole-flow case that has none runs against the simulator)",
+            );
+        }
     } else {
         for reason in reasons {
             out.push_str(&format!("\n  {reason}"));
