@@ -107,7 +107,12 @@ impl Loader {
                 return Loaded { flow: None, diagnostics: vec![d] };
             }
         };
-        let mut build = Build { loader: self, diagnostics: Vec::new(), reads: VarReads::default() };
+        let mut build = Build {
+            loader: self,
+            diagnostics: Vec::new(),
+            reads: VarReads::default(),
+            declared: Vec::new(),
+        };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
         let text = String::from_utf8_lossy(bytes);
@@ -129,6 +134,8 @@ struct Build<'l> {
     diagnostics: Vec<Diagnostic>,
     /// What the nodes built so far can read of `vars`.
     reads: VarReads,
+    /// The names of the flow's declared parameters, which are all `params` holds.
+    declared: Vec<String>,
 }
 
 /// A node as far as it could be read: id, kind (its name and what it says about itself), and the
@@ -170,6 +177,7 @@ impl Build<'_> {
         let name = self.optional_string(&top, "name");
         let description = self.optional_string(&top, "description");
         let parameters = self.parameters(top.remove("parameters"));
+        self.declared = parameters.keys().cloned().collect();
         let variables = match top.remove("variables") {
             None => Map::new(),
             Some(Value::Object(map)) => map,
@@ -257,6 +265,22 @@ impl Build<'_> {
             by_id,
             reads: std::mem::take(&mut self.reads),
         })
+    }
+
+    /// Why reading `params.<member>` is a mistake: `params` holds the declared parameters only.
+    fn undeclared(&self, member: &str) -> String {
+        let declared = if self.declared.is_empty() {
+            "it declares none".to_owned()
+        } else {
+            format!(
+                "it declares {}",
+                clip::list(self.declared.iter().map(|n| format!("`{}`", clip(n))))
+            )
+        };
+        format!(
+            "`params.{}` is not a parameter of this flow, so it reads as `()` ({declared}; add it to `parameters`)",
+            clip(member)
+        )
     }
 
     fn optional_string(&mut self, top: &Map<String, Value>, key: &str) -> Option<String> {
@@ -412,6 +436,16 @@ impl Build<'_> {
                 CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics);
             partial.node = kind.compile(fields, &mut cx);
             self.reads.extend(cx.reads());
+            let undeclared: Vec<(String, String)> = cx
+                .param_reads()
+                .iter()
+                .filter(|(_, member)| !self.declared.contains(member))
+                .cloned()
+                .collect();
+            for (pointer, member) in undeclared {
+                let d = Diagnostic::warning(pointer, self.undeclared(&member)).at_node(&node_name);
+                self.diagnostics.push(d);
+            }
         }
         partial
     }

@@ -30,6 +30,8 @@ pub struct Expr {
     /// for a plain expression, the hole's place for a template hole.
     pub(super) origin: (usize, usize),
     pub(super) reads: Arc<VarReads>,
+    /// What it reads of `params`.
+    pub(super) param_reads: Arc<VarReads>,
     /// Set when the expression only reads members (`params.from`): read without Rhai.
     pub(super) plain: Option<Arc<PlainPath>>,
 }
@@ -45,6 +47,13 @@ impl Expr {
     #[must_use]
     pub fn reads(&self) -> &VarReads {
         &self.reads
+    }
+
+    /// The parts of `params` the expression can read (to check them against the flow's
+    /// declared parameters).
+    #[must_use]
+    pub fn param_reads(&self) -> &VarReads {
+        &self.param_reads
     }
 }
 

@@ -323,9 +323,17 @@ impl ExprEngine {
                 column,
             });
         }
-        let reads = Arc::new(VarReads::of(&ast));
+        let reads = Arc::new(VarReads::of(&ast, "vars"));
+        let param_reads = Arc::new(VarReads::of(&ast, "params"));
         let plain = PlainPath::of(&ast).map(Arc::new);
-        Ok(Expr { ast: Arc::new(ast), source: Arc::from(source), origin, reads, plain })
+        Ok(Expr {
+            ast: Arc::new(ast),
+            source: Arc::from(source),
+            origin,
+            reads,
+            param_reads,
+            plain,
+        })
     }
 
     fn syntax_error(error: &ParseError, source: &str, origin: (usize, usize)) -> SyntaxError {

@@ -26,12 +26,13 @@ impl VarReads {
         Self { all: true, paths: IndexSet::new() }
     }
 
-    /// What the expressions of `ast` (its functions and closures included) can read.
-    pub(crate) fn of(ast: &AST) -> Self {
+    /// What the expressions of `ast` (its functions and closures included) can read of the
+    /// variable `root` (`vars`, or `params` for [`Expr::param_reads`](super::Expr::param_reads)).
+    pub(crate) fn of(ast: &AST, root: &str) -> Self {
         let mut reads = Self::default();
         ast.walk(&mut |path: &[ASTNode]| {
             if let Some((ASTNode::Expr(node @ Expr::Variable(var, ..)), above)) = path.split_last()
-                && var.1 == "vars"
+                && var.1 == root
             {
                 match chain_after(above, node) {
                     Some(properties) if !properties.is_empty() => {
@@ -61,6 +62,11 @@ impl VarReads {
 
     fn add(&mut self, path: Box<[ImmutableString]>) {
         self.paths.insert(path);
+    }
+
+    /// The members read at the top (`from` of `params.from.len`), when not everything is.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.paths.iter().filter_map(|path| path.first().map(ImmutableString::as_str))
     }
 
     /// Whether everything in `vars` may be read.

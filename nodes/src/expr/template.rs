@@ -44,6 +44,8 @@ pub struct Template {
     parts: Arc<[Part]>,
     /// What its holes can read of `vars`, together.
     reads: Arc<VarReads>,
+    /// What its holes can read of `params`, together.
+    param_reads: Arc<VarReads>,
 }
 
 impl fmt::Debug for Template {
@@ -54,19 +56,31 @@ impl fmt::Debug for Template {
 
 impl Template {
     pub(crate) fn new(source: &str, parts: Vec<Part>) -> Self {
-        let mut reads = VarReads::default();
+        let (mut reads, mut param_reads) = (VarReads::default(), VarReads::default());
         for part in &parts {
             if let Part::Hole(expr) = part {
                 reads.extend(expr.reads());
+                param_reads.extend(expr.param_reads());
             }
         }
-        Self { source: Arc::from(source), parts: parts.into(), reads: Arc::new(reads) }
+        Self {
+            source: Arc::from(source),
+            parts: parts.into(),
+            reads: Arc::new(reads),
+            param_reads: Arc::new(param_reads),
+        }
     }
 
     /// The parts of `vars` the template's holes can read.
     #[must_use]
     pub fn reads(&self) -> &VarReads {
         &self.reads
+    }
+
+    /// The parts of `params` the template's holes can read.
+    #[must_use]
+    pub fn param_reads(&self) -> &VarReads {
+        &self.param_reads
     }
 
     pub(crate) fn parts(&self) -> &[Part] {

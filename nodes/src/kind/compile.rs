@@ -13,6 +13,7 @@ pub struct CompileCx<'a> {
     base: &'a str,
     diagnostics: &'a mut Vec<Diagnostic>,
     reads: VarReads,
+    param_reads: Vec<(String, String)>,
 }
 
 impl<'a> CompileCx<'a> {
@@ -23,7 +24,30 @@ impl<'a> CompileCx<'a> {
         base: &'a str,
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
-        Self { engine, node, base, diagnostics, reads: VarReads::default() }
+        Self {
+            engine,
+            node,
+            base,
+            diagnostics,
+            reads: VarReads::default(),
+            param_reads: Vec::new(),
+        }
+    }
+
+    /// The members of `params` the node's expressions and templates read, each with the
+    /// pointer of the field that reads it, for the loader to check against the flow's
+    /// declared parameters.
+    pub fn param_reads(&self) -> &[(String, String)] {
+        &self.param_reads
+    }
+
+    fn note_param_reads(&mut self, field: &str, reads: &VarReads) {
+        let pointer = self.pointer_of(field);
+        for member in reads.members() {
+            if !self.param_reads.iter().any(|(p, m)| *p == pointer && m == member) {
+                self.param_reads.push((pointer.clone(), member.to_owned()));
+            }
+        }
     }
 
     /// What the node's expressions and templates can read of `vars`, for
@@ -78,7 +102,10 @@ impl<'a> CompileCx<'a> {
         names: &[&str],
     ) -> Option<Expr> {
         match self.engine.compile_expression(source, names) {
-            Ok(expr) => Some(expr),
+            Ok(expr) => {
+                self.note_param_reads(field, expr.param_reads());
+                Some(expr)
+            }
             Err(err) => {
                 self.error(field, format!("expression does not compile: {err}"));
                 None
@@ -96,6 +123,7 @@ impl<'a> CompileCx<'a> {
         match self.engine.compile_template(source, names) {
             Ok(template) => {
                 self.reads.extend(template.reads());
+                self.note_param_reads(field, template.param_reads());
                 Some(template)
             }
             Err(err) => {
