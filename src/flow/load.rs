@@ -267,22 +267,6 @@ impl Build<'_> {
         })
     }
 
-    /// Why reading `params.<member>` is a mistake: `params` holds the declared parameters only.
-    fn undeclared(&self, member: &str) -> String {
-        let declared = if self.declared.is_empty() {
-            "it declares none".to_owned()
-        } else {
-            format!(
-                "it declares {}",
-                clip::list(self.declared.iter().map(|n| format!("`{}`", clip(n))))
-            )
-        };
-        format!(
-            "`params.{}` is not a parameter of this flow, so it reads as `()` ({declared}; add it to `parameters`)",
-            clip(member)
-        )
-    }
-
     fn optional_string(&mut self, top: &Map<String, Value>, key: &str) -> Option<String> {
         match top.get(key) {
             None => None,
@@ -433,19 +417,10 @@ impl Build<'_> {
         if let Some(kind) = kind {
             partial.kind = Some((kind.name(), kind.info()));
             let mut cx =
-                CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics);
+                CompileCx::new(&self.loader.engine, &node_name, &base, &mut self.diagnostics)
+                    .with_parameters(&self.declared);
             partial.node = kind.compile(fields, &mut cx);
             self.reads.extend(cx.reads());
-            let undeclared: Vec<(String, String)> = cx
-                .param_reads()
-                .iter()
-                .filter(|(_, member)| !self.declared.contains(member))
-                .cloned()
-                .collect();
-            for (pointer, member) in undeclared {
-                let d = Diagnostic::warning(pointer, self.undeclared(&member)).at_node(&node_name);
-                self.diagnostics.push(d);
-            }
         }
         partial
     }

@@ -30,8 +30,9 @@ pub struct Expr {
     /// for a plain expression, the hole's place for a template hole.
     pub(super) origin: (usize, usize),
     pub(super) reads: Arc<VarReads>,
-    /// What it reads of `params`.
-    pub(super) param_reads: Arc<VarReads>,
+    /// What it reads of `params`; `None` for nothing, which most expressions read (no
+    /// allocation for them).
+    pub(super) param_reads: Option<Arc<VarReads>>,
     /// Set when the expression only reads members (`params.from`): read without Rhai.
     pub(super) plain: Option<Arc<PlainPath>>,
 }
@@ -53,7 +54,8 @@ impl Expr {
     /// declared parameters).
     #[must_use]
     pub fn param_reads(&self) -> &VarReads {
-        &self.param_reads
+        static NOTHING: std::sync::LazyLock<VarReads> = std::sync::LazyLock::new(VarReads::default);
+        self.param_reads.as_deref().unwrap_or(&NOTHING)
     }
 }
 

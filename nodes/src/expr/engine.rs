@@ -323,8 +323,9 @@ impl ExprEngine {
                 column,
             });
         }
-        let reads = Arc::new(VarReads::of(&ast, "vars"));
-        let param_reads = Arc::new(VarReads::of(&ast, "params"));
+        let (reads, param_reads) = VarReads::of(&ast);
+        let reads = Arc::new(reads);
+        let param_reads = (!param_reads.is_nothing()).then(|| Arc::new(param_reads));
         let plain = PlainPath::of(&ast).map(Arc::new);
         Ok(Expr {
             ast: Arc::new(ast),

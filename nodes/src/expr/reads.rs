@@ -26,14 +26,18 @@ impl VarReads {
         Self { all: true, paths: IndexSet::new() }
     }
 
-    /// What the expressions of `ast` (its functions and closures included) can read of the
-    /// variable `root` (`vars`, or `params` for [`Expr::param_reads`](super::Expr::param_reads)).
-    pub(crate) fn of(ast: &AST, root: &str) -> Self {
-        let mut reads = Self::default();
+    /// What the expressions of `ast` (its functions and closures included) can read of `vars`
+    /// and of `params`, in one walk of the tree.
+    pub(crate) fn of(ast: &AST) -> (Self, Self) {
+        let (mut vars, mut params) = (Self::default(), Self::default());
         ast.walk(&mut |path: &[ASTNode]| {
             if let Some((ASTNode::Expr(node @ Expr::Variable(var, ..)), above)) = path.split_last()
-                && var.1 == root
             {
+                let reads = match var.1.as_str() {
+                    "vars" => &mut vars,
+                    "params" => &mut params,
+                    _ => return true,
+                };
                 match chain_after(above, node) {
                     Some(properties) if !properties.is_empty() => {
                         reads.add(properties.into_boxed_slice());
@@ -41,12 +45,14 @@ impl VarReads {
                     _ => reads.all = true,
                 }
             }
-            !reads.all
+            !(vars.all && params.all)
         });
-        if reads.all {
-            reads.paths.clear();
+        for reads in [&mut vars, &mut params] {
+            if reads.all {
+                reads.paths.clear();
+            }
         }
-        reads
+        (vars, params)
     }
 
     /// Adds what `other` reads.
@@ -67,6 +73,11 @@ impl VarReads {
     /// The members read at the top (`from` of `params.from.len`), when not everything is.
     pub fn members(&self) -> impl Iterator<Item = &str> {
         self.paths.iter().filter_map(|path| path.first().map(ImmutableString::as_str))
+    }
+
+    /// Whether nothing is read.
+    pub(crate) fn is_nothing(&self) -> bool {
+        !self.all && self.paths.is_empty()
     }
 
     /// Whether everything in `vars` may be read.

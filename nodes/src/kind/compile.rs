@@ -1,6 +1,6 @@
 //! Where a node is built: [`CompileCx`] compiles its expressions and collects its problems.
 
-use crate::clip::QUOTE_MAX;
+use crate::clip::{self, QUOTE_MAX, clip};
 use crate::diagnostic::Diagnostic;
 use crate::expr::{Expr, ExprEngine, Template, VarReads};
 use crate::pointer::JsonPointer;
@@ -13,7 +13,9 @@ pub struct CompileCx<'a> {
     base: &'a str,
     diagnostics: &'a mut Vec<Diagnostic>,
     reads: VarReads,
-    param_reads: Vec<(String, String)>,
+    /// The flow's declared parameters, when known: reading another member of `params` is
+    /// warned about.
+    parameters: Option<&'a [String]>,
 }
 
 impl<'a> CompileCx<'a> {
@@ -24,29 +26,40 @@ impl<'a> CompileCx<'a> {
         base: &'a str,
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
-        Self {
-            engine,
-            node,
-            base,
-            diagnostics,
-            reads: VarReads::default(),
-            param_reads: Vec::new(),
-        }
+        Self { engine, node, base, diagnostics, reads: VarReads::default(), parameters: None }
     }
 
-    /// The members of `params` the node's expressions and templates read, each with the
-    /// pointer of the field that reads it, for the loader to check against the flow's
-    /// declared parameters.
-    pub fn param_reads(&self) -> &[(String, String)] {
-        &self.param_reads
+    /// Checks what expressions and templates read of `params` against the flow's declared
+    /// `parameters`, which are all `params` holds: reading another member is a warning at the
+    /// field.
+    #[must_use]
+    pub fn with_parameters(mut self, parameters: &'a [String]) -> Self {
+        self.parameters = Some(parameters);
+        self
     }
 
-    fn note_param_reads(&mut self, field: &str, reads: &VarReads) {
-        let pointer = self.pointer_of(field);
-        for member in reads.members() {
-            if !self.param_reads.iter().any(|(p, m)| *p == pointer && m == member) {
-                self.param_reads.push((pointer.clone(), member.to_owned()));
-            }
+    fn check_param_reads(&mut self, field: &str, reads: &VarReads) {
+        let Some(declared) = self.parameters else { return };
+        let undeclared: Vec<String> = reads
+            .members()
+            .filter(|member| !declared.iter().any(|d| d == member))
+            .map(str::to_owned)
+            .collect();
+        for member in undeclared {
+            let declares = if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                let names = declared.iter().map(|n| format!("`{}`", clip(n)));
+                format!("it declares {}", clip::list(names))
+            };
+            self.warning(
+                field,
+                format!(
+                    "`params.{}` is not a parameter of this flow, so it reads as `()` \
+                     ({declares}; add it to `parameters`)",
+                    clip(&member)
+                ),
+            );
         }
     }
 
@@ -103,7 +116,7 @@ impl<'a> CompileCx<'a> {
     ) -> Option<Expr> {
         match self.engine.compile_expression(source, names) {
             Ok(expr) => {
-                self.note_param_reads(field, expr.param_reads());
+                self.check_param_reads(field, expr.param_reads());
                 Some(expr)
             }
             Err(err) => {
@@ -123,7 +136,7 @@ impl<'a> CompileCx<'a> {
         match self.engine.compile_template(source, names) {
             Ok(template) => {
                 self.reads.extend(template.reads());
-                self.note_param_reads(field, template.param_reads());
+                self.check_param_reads(field, template.param_reads());
                 Some(template)
             }
             Err(err) => {
