@@ -12,6 +12,11 @@ use weft_nodes::services::{BoxFuture, Http, HttpError, HttpRequest, HttpResponse
 /// The hosts whose requests go to the simulator.
 pub const SIMULATED_HOSTS: [&str; 2] = ["login.microsoftonline.com", "graph.microsoft.com"];
 
+/// Whether requests for `host` go to the simulator: it is one of [`SIMULATED_HOSTS`].
+pub fn is_simulated_host(host: &str) -> bool {
+    SIMULATED_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h))
+}
+
 /// Graph's real base, which the simulator's links are written back to.
 const GRAPH_BASE: &str = "https://graph.microsoft.com";
 
@@ -43,8 +48,7 @@ impl SimTarget {
     /// kept), else `None`.
     fn route(&self, url: &str) -> Option<String> {
         let parsed = Url::parse(url).ok()?;
-        let host = parsed.host_str()?;
-        if !SIMULATED_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h)) {
+        if !parsed.host_str().is_some_and(is_simulated_host) {
             return None;
         }
         let mut routed = format!("{}{}", self.base_url, parsed.path());
@@ -58,7 +62,7 @@ impl SimTarget {
     /// Whether the simulator answers `url`: it is for one of [`SIMULATED_HOSTS`] or for the
     /// simulator's own address (its token endpoint, once its apps stand in for a profile).
     pub fn serves(&self, url: &str) -> bool {
-        self.route(url).is_some()
+        Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(is_simulated_host))
             || url
                 .strip_prefix(&self.base_url)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -98,6 +102,11 @@ impl SimRouted {
     /// Routes through `inner` to `target`.
     pub fn new(inner: Arc<dyn Http>, target: SimTarget) -> Self {
         Self { inner, target }
+    }
+
+    /// Whether the simulator answers `url` ([`SimTarget::serves`]).
+    pub fn serves(&self, url: &str) -> bool {
+        self.target.serves(url)
     }
 }
 

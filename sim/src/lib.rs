@@ -260,25 +260,3 @@ impl Drop for SimHandle {
         }
     }
 }
-
-/// Runs a simulator until Ctrl-C (for `weft sim`). Addresses and the registered apps are
-/// reported through `tracing` at info level.
-///
-/// # Errors
-///
-/// When the port can't be bound or the Ctrl-C handler can't be installed.
-pub async fn serve_forever(config: SimConfig) -> Result<(), io::Error> {
-    let sim = Simulator::start(config).await?;
-    tracing::info!(
-        token_url = %sim.token_url(),
-        authorize_url = %sim.authorize_url(),
-        device_url = %sim.device_url(),
-        graph_base = %sim.graph_base(),
-        app_client_id = APP_CLIENT_ID,
-        public_client_id = PUBLIC_CLIENT_ID,
-        "sim: ready"
-    );
-    let result = tokio::signal::ctrl_c().await;
-    sim.shutdown().await;
-    result
-}

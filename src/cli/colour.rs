@@ -21,8 +21,12 @@ pub(crate) fn enabled(stream: &impl IsTerminal) -> bool {
     if set("NO_COLOR") {
         return false;
     }
-    set("CLICOLOR_FORCE")
-        || (stream.is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb"))
+    set("CLICOLOR_FORCE") || interactive(stream)
+}
+
+/// Whether a person watches `stream`: a terminal, and not a dumb one.
+pub(crate) fn interactive(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// Whether stderr gets colour.
@@ -46,15 +50,18 @@ pub(crate) fn paint(text: &str, paint: Paint, on: bool) -> String {
 /// A located diagnostic line (`file:line:column: error [pointer] …`) with its severity in
 /// colour when `on`.
 pub(crate) fn diagnostic(line: &str, on: bool) -> String {
-    for (word, colour) in [(": error ", Paint::Red), (": warning ", Paint::Yellow)] {
-        if let Some(at) = line.find(word) {
-            let (head, rest) = line.split_at(at + 2);
-            let name = word.trim_start_matches(": ").trim_end();
-            let tail = &rest[name.len()..];
-            return format!("{head}{}{tail}", paint(name, colour, on));
-        }
-    }
-    line.to_owned()
+    // The first of the two words is the severity: the other may be in the message.
+    let first = [(": error ", Paint::Red), (": warning ", Paint::Yellow)]
+        .into_iter()
+        .filter_map(|(word, colour)| line.find(word).map(|at| (at, word, colour)))
+        .min_by_key(|(at, ..)| *at);
+    let Some((at, word, colour)) = first else {
+        return line.to_owned();
+    };
+    let (head, rest) = line.split_at(at + 2);
+    let name = word.trim_start_matches(": ").trim_end();
+    let tail = &rest[name.len()..];
+    format!("{head}{}{tail}", paint(name, colour, on))
 }
 
 #[cfg(test)]

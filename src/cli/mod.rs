@@ -134,7 +134,7 @@ fn init_logging() {
 }
 
 fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
-    let Some(flow) = validate::load_or_report(&Loader::builtin(), path) else {
+    let Some((flow, bytes)) = validate::load_or_report(&Loader::builtin(), path) else {
         return EXIT_BAD_INPUT;
     };
     print!(
@@ -142,9 +142,7 @@ fn graph(path: &std::path::Path, format: GraphFormat) -> u8 {
         match format {
             GraphFormat::Mermaid => weft::draw::mermaid(&flow),
             GraphFormat::Dot => weft::draw::dot(&flow),
-            GraphFormat::Svg => std::fs::read(path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            GraphFormat::Svg => serde_json::from_slice(&bytes)
                 .map(|value| weft::studio::svg::Drawing::of(&value, &Registry::builtin()).svg())
                 .unwrap_or_default(),
         }

@@ -7,7 +7,7 @@
 //! lines. Events reach it through the run's scrubbing, URLs without their query: nothing secret
 //! can show. It asks for no written values, so a run with progress costs what a run without.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -22,8 +22,7 @@ const LINE_GAP: Duration = Duration::from_secs(1);
 /// Whether `weft run` shows progress: `--progress` forces it, `--no-progress` turns it off,
 /// otherwise it shows when stderr is a terminal.
 pub(super) fn wanted(forced: bool, off: bool) -> Option<Progress> {
-    let terminal = std::io::stderr().is_terminal()
-        && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+    let terminal = super::colour::interactive(&std::io::stderr());
     match (forced, off) {
         (_, true) => None,
         (true, false) => Some(Progress::new(terminal)),

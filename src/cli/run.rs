@@ -101,7 +101,7 @@ fn load_and_run(args: RunArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let Some(flow) = super::validate::load_or_report(engine.loader(), &args.flow) else {
+    let Some((flow, _)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
         return EXIT_BAD_INPUT;
     };
     let file = match &args.params_file {

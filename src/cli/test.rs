@@ -11,6 +11,7 @@
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use weft::testing::Harness;
 use weft::testing::suite::{self, FileReport};
 
@@ -81,7 +82,14 @@ pub(super) fn test(args: TestArgs) -> u8 {
     };
     let mut harness = Harness::new();
     if let Some(sim) = &sim {
-        harness = harness.simulator(weft::simulated::SimTarget::of(sim));
+        let http = match weft::http::ReqwestHttp::new() {
+            Ok(http) => http,
+            Err(err) => {
+                eprintln!("error: cannot set up the HTTP client: {err}");
+                return EXIT_FAILED;
+            }
+        };
+        harness = harness.simulator(weft::simulated::SimTarget::of(sim), Arc::new(http));
     }
     let mut reports: Vec<FileReport> = Vec::new();
     for path in &files {

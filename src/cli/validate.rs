@@ -52,8 +52,9 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
         }
     };
     for path in &files {
-        let (mut loaded, text) = load_flow(&loader, path);
+        let (mut loaded, bytes) = load_flow(&loader, path);
         if let Some(flow) = &loaded.flow {
+            let text = String::from_utf8_lossy(&bytes);
             let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
             let mut found = profiles::check(flow, &text, &profiles);
             let places =
@@ -133,7 +134,7 @@ fn shown(path: &Path) -> String {
 }
 
 /// Loads the flow at `path` (`-`: stdin), with its text (for locating diagnostics).
-fn load_flow(loader: &Loader, path: &Path) -> (Loaded, String) {
+fn load_flow(loader: &Loader, path: &Path) -> (Loaded, Vec<u8>) {
     let bytes = if is_stdin(path) {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
@@ -147,22 +148,23 @@ fn load_flow(loader: &Loader, path: &Path) -> (Loaded, String) {
             } else {
                 loader.load_file(&bytes, path)
             };
-            (loaded, String::from_utf8_lossy(&bytes).into_owned())
+            (loaded, bytes)
         }
         Err(err) => {
             let d = Diagnostic::error("", format!("cannot read the file: {err}"));
-            (Loaded { flow: None, diagnostics: vec![d] }, String::new())
+            (Loaded { flow: None, diagnostics: vec![d] }, Vec::new())
         }
     }
 }
 
-/// Loads a flow, printing its diagnostics; `None` when it has errors.
-pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<Flow> {
-    let (loaded, _) = load_flow(loader, path);
+/// Loads a flow (`-`: from stdin), printing its diagnostics: the flow and the bytes it was
+/// read from, `None` when it has errors.
+pub(super) fn load_or_report(loader: &Loader, path: &Path) -> Option<(Flow, Vec<u8>)> {
+    let (loaded, bytes) = load_flow(loader, path);
     let file = shown(path);
     let colour = super::colour::on_stderr();
     for d in &loaded.diagnostics {
         eprintln!("{}", super::colour::diagnostic(&d.located(&file), colour));
     }
-    loaded.flow
+    loaded.flow.map(|flow| (flow, bytes))
 }

@@ -176,7 +176,7 @@ impl<'r> RunState<'r> {
         let (exit, failure, error) = match outcome {
             Ok(Outcome::Exit(exit)) => (exit, None, None),
             Ok(Outcome::End { result, failed }) => {
-                self.finished(node, started, None, None);
+                self.finished(node, started, observed, None, None);
                 let status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
                 return Stepped::End { status, result };
             }
@@ -189,7 +189,7 @@ impl<'r> RunState<'r> {
                 (Cow::Borrowed(err.exit), Some(err), Some(error))
             }
         };
-        self.finished(node, started, Some(&exit), error.as_ref());
+        self.finished(node, started, observed, Some(&exit), error.as_ref());
         let next = graph.edges(ix).find(|e| *e.weight() == *exit).map(|e| e.target());
         self.previous = Some(ix);
         Stepped::Exit { exit, next, failure }
@@ -201,11 +201,13 @@ impl<'r> RunState<'r> {
         self.trace.is_some_and(|(trace, _)| trace.records_values())
     }
 
-    /// Records the end of a node in the trace, with what it wrote as it is in `vars` now.
+    /// Records the end of a node in the trace, with what it wrote as it is in `vars` now when
+    /// the trace reads values (`observed`).
     fn finished(
         &self,
         node: &FlowNode,
         started: Option<Instant>,
+        observed: bool,
         exit: Option<&str>,
         error: Option<&Dynamic>,
     ) {
@@ -213,9 +215,11 @@ impl<'r> RunState<'r> {
             return;
         };
         let mut written = serde_json::Map::new();
-        for write in self.written.iter().filter(|_| trace.records_values()) {
-            let value = write.to_json(&self.vars).unwrap_or(Value::Null);
-            written.insert(write.path().to_string(), value);
+        if observed {
+            for write in &self.written {
+                let value = write.to_json(&self.vars).unwrap_or(Value::Null);
+                written.insert(write.path().to_string(), value);
+            }
         }
         let mut written = Value::Object(written);
         redact(&mut written);

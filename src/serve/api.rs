@@ -34,7 +34,8 @@ const STOP_WAIT: Duration = Duration::from_millis(500);
 /// What every handler shares; immutable but for the semaphore's count.
 struct App {
     flows: HashMap<String, Arc<Entry>>,
-    /// Why each flow of the directory that is not served is not, by name.
+    /// The 404 message for each flow of the directory that is not served (it says why), by
+    /// name.
     skipped: HashMap<String, String>,
     /// The `GET /flows` answer, serialised once.
     list: Bytes,
@@ -72,7 +73,18 @@ pub(super) fn router(
     });
     let app = Arc::new(App {
         flows: catalog.flows,
-        skipped: catalog.skipped.into_iter().map(|s| (s.name, s.reason)).collect(),
+        skipped: catalog
+            .skipped
+            .into_iter()
+            .map(|s| {
+                let message = format!(
+                    "flow `{}` is not served: {}",
+                    clip_to(&s.name, 100),
+                    clip_message(s.reason)
+                );
+                (s.name, message)
+            })
+            .collect(),
         list: Bytes::from(serde_json::to_vec(&list).unwrap_or_default()),
         runtime,
         pool,
@@ -122,15 +134,8 @@ async fn method_not_allowed() -> Response {
 }
 
 fn unknown_flow(app: &App, name: &str) -> Response {
-    if let Some(reason) = app.skipped.get(name) {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "flow `{}` is not served: {}",
-                clip_to(name, 100),
-                clip_message(reason.clone())
-            ),
-        );
+    if let Some(message) = app.skipped.get(name) {
+        return error(StatusCode::NOT_FOUND, message);
     }
     let mut names: Vec<&str> = app.flows.keys().map(String::as_str).collect();
     names.sort_unstable();

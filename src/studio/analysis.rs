@@ -58,21 +58,17 @@ pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name
 /// The profiles a flow uses, by name in file order: from its built nodes when it loads, else
 /// from the fields their kinds say name profiles.
 pub(crate) fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |name: &str| {
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_owned());
-        }
-    };
     if let Some(flow) = loader.load_bytes(bytes, "flow").flow {
-        for node in flow.nodes() {
-            node.node.profiles().into_iter().for_each(&mut add);
-        }
-    } else {
-        for node in value.get("nodes").and_then(Value::as_array).into_iter().flatten() {
-            let kind = node.get("type").and_then(Value::as_str);
-            if let Some(kind) = kind.and_then(|kind| loader.registry().get(kind)) {
-                kind.info().profile_names(node).into_iter().for_each(&mut add);
+        return flow.profiles();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for node in value.get("nodes").and_then(Value::as_array).into_iter().flatten() {
+        let kind = node.get("type").and_then(Value::as_str);
+        if let Some(kind) = kind.and_then(|kind| loader.registry().get(kind)) {
+            for name in kind.info().profile_names(node) {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
             }
         }
     }

@@ -75,13 +75,8 @@ pub struct CannedHttp {
     sent: Mutex<Vec<SentRequest>>,
     unmatched: Mutex<Vec<(SentRequest, Vec<String>)>>,
     expose_credentials: bool,
-    simulator: Option<Simulator>,
-}
-
-/// Where requests that no entry answers go when they are the simulator's to answer.
-struct Simulator {
-    target: SimTarget,
-    http: SimRouted,
+    /// Where requests that no entry answers go when they are the simulator's to answer.
+    simulator: Option<SimRouted>,
 }
 
 impl CannedHttp {
@@ -103,8 +98,7 @@ impl CannedHttp {
     /// when they are for it (Microsoft's sign-in and Graph hosts, or its own address), instead
     /// of failing them; they are recorded like the others.
     pub fn or_simulator(mut self, target: SimTarget, http: Arc<dyn Http>) -> Self {
-        let routed = SimRouted::new(http, target.clone());
-        self.simulator = Some(Simulator { target, http: routed });
+        self.simulator = Some(SimRouted::new(http, target));
         self
     }
 
@@ -254,11 +248,12 @@ impl Http for CannedHttp {
                 break;
             }
         }
-        let simulated = self.simulator.as_ref().filter(|sim| sim.target.serves(&request.url));
-        let result = match (answer, simulated) {
-            (Some(response), _) => Ok(response),
-            (None, Some(sim)) => return sim.http.send(request),
-            (None, None) => {
+        let result = match answer {
+            Some(response) => Ok(response),
+            None => {
+                if let Some(sim) = self.simulator.as_ref().filter(|s| s.serves(&request.url)) {
+                    return sim.send(request);
+                }
                 let line = sent.line();
                 if let Ok(mut unmatched) = self.unmatched.lock() {
                     unmatched.push((sent, reasons));

@@ -9,7 +9,7 @@ use crate::Engine;
 use crate::exec::{self, RunOptions, RunState, RunStatus, Runtime, Start, Stepped};
 use crate::flow::{Flow, Loader};
 use crate::params::{self, ParamError, Required};
-use crate::simulated::{SIMULATED_HOSTS, SimTarget};
+use crate::simulated::{SimTarget, is_simulated_host};
 use chrono::{DateTime, Utc};
 use rhai::Dynamic;
 use serde_json::{Map, Value, json};
@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use weft_nodes::expr::{Clock, ExprEngine, dynamic_to_json};
+use weft_nodes::services::Http;
 use weft_nodes::{Credentials, Interrupt, NodeError, Registry, Stop, Vars, clip};
 
 /// How long a case may run before it fails.
@@ -51,9 +52,6 @@ pub enum HarnessError {
         weft_nodes::clip::list(.0.iter().map(|n| format!("`{n}`")))
     )]
     SimNeedsProfiles(Vec<String>),
-    /// The real HTTP client (for the simulator) could not be built.
-    #[error("cannot set up the HTTP client: {0}")]
-    Http(String),
 }
 
 /// Loads flows and starts tests; holds the node kinds, the expression engine and, optionally,
@@ -61,7 +59,14 @@ pub enum HarnessError {
 #[derive(Clone)]
 pub struct Harness {
     loader: Loader,
-    sim: Option<SimTarget>,
+    sim: Option<Simulated>,
+}
+
+/// The simulator tests may run against, and the client that reaches it.
+#[derive(Clone)]
+struct Simulated {
+    target: SimTarget,
+    http: Arc<dyn Http>,
 }
 
 impl Default for Harness {
@@ -86,8 +91,10 @@ impl Harness {
     /// and its apps stand in for the `oauth2` profiles of the profiles file they are given,
     /// with which they really sign in. Node tests and tests with canned HTTP run as they would
     /// without it.
-    pub fn simulator(mut self, target: SimTarget) -> Self {
-        self.sim = Some(target);
+    /// `http` is the client that reaches it (a real one: the simulator is a server on
+    /// loopback).
+    pub fn simulator(mut self, target: SimTarget, http: Arc<dyn Http>) -> Self {
+        self.sim = Some(Simulated { target, http });
         self
     }
 
@@ -178,7 +185,7 @@ pub struct NodeTest<'f> {
     http: Vec<Canned>,
     creds: Creds,
     timeout: Duration,
-    sim: Option<SimTarget>,
+    sim: Option<Simulated>,
 }
 
 impl<'f> NodeTest<'f> {
@@ -275,14 +282,14 @@ impl<'f> NodeTest<'f> {
         // its node alone, and a suite runs the same with and without a simulator but for the
         // tests that would otherwise fail on their first request.
         let sim = self.sim.filter(|_| self.http.is_empty() && self.node.is_none());
-        if sim.is_some() && matches!(self.creds, Creds::StandIn) && !flow.profiles().is_empty() {
-            return Err(HarnessError::SimNeedsProfiles(flow.profiles()));
+        let names = flow.profiles();
+        if sim.is_some() && matches!(self.creds, Creds::StandIn) && !names.is_empty() {
+            return Err(HarnessError::SimNeedsProfiles(names));
         }
         let stand_in = !matches!(self.creds, Creds::Profiles(_));
         let mut canned = CannedHttp::new(self.http, stand_in);
-        if let Some(target) = &sim {
-            let real = crate::http::ReqwestHttp::new().map_err(HarnessError::Http)?;
-            canned = canned.or_simulator(target.clone(), Arc::new(real));
+        if let Some(sim) = &sim {
+            canned = canned.or_simulator(sim.target.clone(), sim.http.clone());
         }
         let http = Arc::new(canned);
         // Real profiles sign in through the canned HTTP, keeping what they keep in a private
@@ -299,10 +306,10 @@ impl<'f> NodeTest<'f> {
             Creds::Profiles(path) => {
                 let mut profiles = crate::auth::Profiles::load(&path)
                     .map_err(|e| HarnessError::Profiles(e.to_string()))?;
-                if let Some(target) = &sim {
-                    target.stand_in(&mut profiles);
+                if let Some(sim) = &sim {
+                    sim.target.stand_in(&mut profiles);
                 }
-                match engine.credentials_of(&profiles, &flow.profiles()) {
+                match engine.credentials_of(&profiles, &names) {
                     Ok(Some(manager)) => manager,
                     Ok(None) => {
                         Arc::new(StandInCredentials::new(self.now.unwrap_or_else(Utc::now)))
@@ -638,8 +645,8 @@ fn unmatched_message(request: &SentRequest, reasons: &[String]) -> String {
     }
     if reasons.is_empty() {
         out.push_str("\n  the case has no `http` entries");
-        let host = url::Url::parse(&request.url).ok().and_then(|u| u.host_str().map(str::to_owned));
-        if host.is_some_and(|h| SIMULATED_HOSTS.iter().any(|s| h.eq_ignore_ascii_case(s))) {
+        let parsed = url::Url::parse(&request.url);
+        if parsed.is_ok_and(|u| u.host_str().is_some_and(is_simulated_host)) {
             out.push_str(
                 " (with `weft test --sim`, a whole-flow case that has none runs against the simulator)",
             );

@@ -91,8 +91,9 @@ pub struct Prepared {
     pub flow: Flow,
     /// The profiles file, resolved against the test file's folder.
     pub profiles: Option<PathBuf>,
-    /// The flow file.
-    pub flow_path: PathBuf,
+    /// With a simulator and no `profiles`, the profiles file beside the flow, when the flow
+    /// signs in and the file is there: the simulator's cases sign in for real from it.
+    pub sim_profiles: Option<PathBuf>,
 }
 
 /// Reads a test file, loads its flow and checks every case against it: unknown nodes, bad
@@ -147,7 +148,11 @@ pub fn prepare_with(
     if !problems.is_empty() {
         return Err(Malformed(problems));
     }
-    Ok(Prepared { path: path.to_owned(), file: test, flow, profiles, flow_path })
+    let sim_profiles =
+        (harness.is_simulated() && profiles.is_none() && !flow.profiles().is_empty())
+            .then(|| crate::engine::profiles_path(&flow_path, None))
+            .filter(|beside| beside.is_file());
+    Ok(Prepared { path: path.to_owned(), file: test, flow, profiles, sim_profiles })
 }
 
 /// What is wrong with `case`, as (pointer within the case, message) pairs.
@@ -238,16 +243,12 @@ pub async fn run_case(harness: &Harness, prepared: &Prepared, case: &Case) -> Ca
     {
         test = test.now(now);
     }
-    // Against the simulator, the flow's profiles sign in for real, from the file it would
-    // run with (the test file's, else the one beside the flow).
-    let simulated = harness.is_simulated() && case.http.is_empty() && case.node.is_none();
-    let beside = || crate::engine::profiles_path(&prepared.flow_path, None);
-    match &prepared.profiles {
-        Some(profiles) => test = test.profiles(profiles.clone()),
-        None if simulated && !prepared.flow.profiles().is_empty() && beside().is_file() => {
-            test = test.profiles(beside());
-        }
-        None => {}
+    // Against the simulator (a whole-flow case with nothing canned), the flow's profiles sign
+    // in for real, from the file it would run with: the test file's, else the one beside it.
+    let simulated = case.http.is_empty() && case.node.is_none();
+    let sim_profiles = prepared.sim_profiles.as_ref().filter(|_| simulated);
+    if let Some(profiles) = prepared.profiles.as_ref().or(sim_profiles) {
+        test = test.profiles(profiles.clone());
     }
     test = test.http(case.http.iter().cloned());
     let failures = match test.run().await {

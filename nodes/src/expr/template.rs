@@ -44,8 +44,6 @@ pub struct Template {
     parts: Arc<[Part]>,
     /// What its holes can read of `vars`, together.
     reads: Arc<VarReads>,
-    /// What its holes can read of `params`, together.
-    param_reads: Arc<VarReads>,
 }
 
 impl fmt::Debug for Template {
@@ -56,19 +54,13 @@ impl fmt::Debug for Template {
 
 impl Template {
     pub(crate) fn new(source: &str, parts: Vec<Part>) -> Self {
-        let (mut reads, mut param_reads) = (VarReads::default(), VarReads::default());
+        let mut reads = VarReads::default();
         for part in &parts {
             if let Part::Hole(expr) = part {
                 reads.extend(expr.reads());
-                param_reads.extend(expr.param_reads());
             }
         }
-        Self {
-            source: Arc::from(source),
-            parts: parts.into(),
-            reads: Arc::new(reads),
-            param_reads: Arc::new(param_reads),
-        }
+        Self { source: Arc::from(source), parts: parts.into(), reads: Arc::new(reads) }
     }
 
     /// The parts of `vars` the template's holes can read.
@@ -77,10 +69,17 @@ impl Template {
         &self.reads
     }
 
-    /// The parts of `params` the template's holes can read.
+    /// The parts of `params` the template's holes can read (worked out when asked: only
+    /// validation asks, once).
     #[must_use]
-    pub fn param_reads(&self) -> &VarReads {
-        &self.param_reads
+    pub fn param_reads(&self) -> VarReads {
+        let mut reads = VarReads::default();
+        for part in self.parts.iter() {
+            if let Part::Hole(expr) = part {
+                reads.extend(expr.param_reads());
+            }
+        }
+        reads
     }
 
     pub(crate) fn parts(&self) -> &[Part] {

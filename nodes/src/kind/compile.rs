@@ -5,6 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::expr::{Expr, ExprEngine, Template, VarReads};
 use crate::pointer::JsonPointer;
 use crate::vars::VarPath;
+use indexmap::IndexSet;
 
 /// Where a node is built: compiles its expressions and collects its problems.
 pub struct CompileCx<'a> {
@@ -40,24 +41,25 @@ impl<'a> CompileCx<'a> {
 
     fn check_param_reads(&mut self, field: &str, reads: &VarReads) {
         let Some(declared) = self.parameters else { return };
-        let undeclared: Vec<String> = reads
-            .members()
-            .filter(|member| !declared.iter().any(|d| d == member))
-            .map(str::to_owned)
-            .collect();
+        // `params.usr.a` and `params.usr.b` are one mistake.
+        let undeclared: IndexSet<&str> =
+            reads.members().filter(|member| !declared.iter().any(|d| d == member)).collect();
+        if undeclared.is_empty() {
+            return;
+        }
+        let declares = if declared.is_empty() {
+            "it declares none".to_owned()
+        } else {
+            let names = declared.iter().map(|n| format!("`{}`", clip(n)));
+            format!("it declares {}", clip::list(names))
+        };
         for member in undeclared {
-            let declares = if declared.is_empty() {
-                "it declares none".to_owned()
-            } else {
-                let names = declared.iter().map(|n| format!("`{}`", clip(n)));
-                format!("it declares {}", clip::list(names))
-            };
             self.warning(
                 field,
                 format!(
                     "`params.{}` is not a parameter of this flow, so it reads as `()` \
                      ({declares}; add it to `parameters`)",
-                    clip(&member)
+                    clip(member)
                 ),
             );
         }
@@ -136,7 +138,7 @@ impl<'a> CompileCx<'a> {
         match self.engine.compile_template(source, names) {
             Ok(template) => {
                 self.reads.extend(template.reads());
-                self.check_param_reads(field, template.param_reads());
+                self.check_param_reads(field, &template.param_reads());
                 Some(template)
             }
             Err(err) => {

@@ -281,13 +281,14 @@ fn serve(
             Ok(ok_json(&calendars(state, user, &metadata), None))
         }
         Resource::CalendarView(calendar) => {
-            let page = state.page(page_key(user, &link_base, uri, headers), || {
+            let prefer = Prefer::from_headers(headers);
+            let page = state.page(page_key(user, &link_base, uri, &prefer), || {
                 let (start, end) = options::window(&pairs)?;
                 let has = calendar_has_events(state, user, calendar)?;
                 let cal = state.calendar(user);
                 let events = if has { cal.view(start, end) } else { Vec::new() };
                 let context = format!("{metadata}/calendarView");
-                list(state, user, uri, headers, &pairs, &events, context)
+                list(state, user, uri, &link_base, prefer, &pairs, &events, context)
             })?;
             state.count(|c| {
                 c.calendar_view_pages += 1;
@@ -296,11 +297,13 @@ fn serve(
             Ok(page.response())
         }
         Resource::Events(calendar) => {
-            let page = state.page(page_key(user, &link_base, uri, headers), || {
+            let prefer = Prefer::from_headers(headers);
+            let page = state.page(page_key(user, &link_base, uri, &prefer), || {
                 let has = calendar_has_events(state, user, calendar)?;
                 let cal = state.calendar(user);
                 let events = if has { cal.listing() } else { Vec::new() };
-                list(state, user, uri, headers, &pairs, &events, format!("{metadata}/events"))
+                let context = format!("{metadata}/events");
+                list(state, user, uri, &link_base, prefer, &pairs, &events, context)
             })?;
             state.count(|c| {
                 c.events_pages += 1;
@@ -314,25 +317,26 @@ fn serve(
 /// Everything a page's text depends on: the user, the address links are built on, the request
 /// URI (path, query options, skip token) and the preferences applied (not the raw `Prefer`
 /// headers: preferences Graph ignores must not make new keys).
-fn page_key(user: &SimUser, link_base: &str, uri: &Uri, headers: &HeaderMap) -> String {
-    let prefer = Prefer::from_headers(headers);
+fn page_key(user: &SimUser, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
     let zone = prefer.time_zone.as_ref().map(|(name, _)| name);
     format!("{}\n{link_base}\n{uri}\n{zone:?}\n{:?}", user.id, prefer.max_page_size)
 }
 
+/// A page of `events` as the request at `uri` asks for it, its links on `link_base`.
+#[allow(clippy::too_many_arguments)]
 fn list(
     state: &State,
     user: &SimUser,
     uri: &Uri,
-    headers: &HeaderMap,
+    link_base: &str,
+    prefer: Prefer,
     pairs: &[(String, String)],
     events: &[&Event],
     context: String,
 ) -> Result<Page, GraphError> {
-    let prefer = Prefer::from_headers(headers);
     let bound_to = format!("{}|{}", user.id, uri.path());
     let opts = options::parse(pairs, &bound_to, state.config.seed, prefer)?;
-    let url = format!("{}{}", state.link_base(headers), uri.path());
+    let url = format!("{link_base}{}", uri.path());
     Ok(page(events, &opts, &PageContext { context, url: &url, seed: state.config.seed }))
 }
 
