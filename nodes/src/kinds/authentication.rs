@@ -7,6 +7,9 @@ use rhai::{Array, Dynamic, Map};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+/// The default of `into`.
+pub const DEFAULT_INTO: &str = "auth";
+
 /// Fields of an `authentication` node.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -17,7 +20,7 @@ pub struct AuthenticationConfig {
     /// The variable that receives who signed in, `{ profile, token_type, expires_at, scopes }`
     /// (never the token).
     #[serde(default)]
-    #[schemars(extend("default" = "auth"))]
+    #[schemars(extend("default" = DEFAULT_INTO))]
     pub into: Option<String>,
 }
 
@@ -54,7 +57,7 @@ impl NodeConfig for AuthenticationConfig {
         ],
         writes: &[Writes {
             at: "`into`",
-            default: Some("auth"),
+            default: Some(DEFAULT_INTO),
             value: "`{ profile, token_type, expires_at, scopes }`: the profile's name, the \
                     token's type (`Bearer`), when it expires (an RFC 3339 time, or `()`) and the \
                     scopes granted. Never the token.",
@@ -67,7 +70,7 @@ impl NodeConfig for AuthenticationConfig {
             cx.error("/profile", "the profile name is empty");
             return None;
         }
-        let into = cx.var_path("/into", self.into.as_deref().unwrap_or("auth"))?;
+        let into = cx.var_path("/into", self.into.as_deref().unwrap_or(DEFAULT_INTO))?;
         Some(Box::new(Authentication { profile: self.profile, into }))
     }
 }

@@ -14,6 +14,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use std::borrow::Cow;
 
+/// The default of `as`.
+pub const DEFAULT_AS: &str = "item";
+
 /// Fields of a `loop` node.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +26,7 @@ pub struct LoopConfig {
     /// The variable that holds the current element; its position, from 0, goes in
     /// `<as>_index`.
     #[serde(default, rename = "as")]
-    #[schemars(extend("default" = "item"))]
+    #[schemars(extend("default" = DEFAULT_AS))]
     pub var: Option<String>,
 }
 
@@ -63,7 +66,7 @@ impl NodeConfig for LoopConfig {
         writes: &[
             Writes {
                 at: "`as`",
-                default: Some("item"),
+                default: Some(DEFAULT_AS),
                 value: "The current element, at each `next`.",
             },
             Writes {
@@ -77,7 +80,7 @@ impl NodeConfig for LoopConfig {
 
     fn build(self, cx: &mut CompileCx<'_>) -> Option<Box<dyn Node>> {
         let over = cx.expression("/over", &self.over, &[]);
-        let item = cx.var_path("/as", self.var.as_deref().unwrap_or("item"));
+        let item = cx.var_path("/as", self.var.as_deref().unwrap_or(DEFAULT_AS));
         let (over, item) = (over?, item?);
         let index = item.with_suffix("_index");
         Some(Box::new(Loop { over, item, index }))

@@ -49,7 +49,7 @@ pub struct HttpRequestConfig {
     /// The time allowed for one attempt, in milliseconds: past it the attempt fails (category
     /// `timeout`), and is retried unless the method is POST or PATCH.
     #[serde(default)]
-    #[schemars(extend("default" = 30_000))]
+    #[schemars(extend("default" = DEFAULT_TIMEOUT_MS))]
     pub timeout_ms: Option<u64>,
     /// When and how to retry: the statuses of `retry.on`, and failures to get an answer
     /// unless the method is POST or PATCH, with exponential backoff and `Retry-After`
@@ -59,7 +59,7 @@ pub struct HttpRequestConfig {
     /// The variable that receives the response, 2xx or not: `{ status, headers, body }`, or
     /// with `paginate` `{ status, headers, pages, items }`.
     #[serde(default)]
-    #[schemars(extend("default" = "response"))]
+    #[schemars(extend("default" = DEFAULT_INTO))]
     pub into: Option<String>,
     /// Follows next links and collects the items of every page into `items`.
     #[serde(default)]
@@ -70,6 +70,25 @@ pub struct HttpRequestConfig {
     #[schemars(range(max = MAX_RESPONSE_BYTES), extend("default" = DEFAULT_RESPONSE_BYTES))]
     pub max_response_bytes: Option<u64>,
 }
+
+/// The default of `timeout_ms`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+/// The default of `into`.
+pub const DEFAULT_INTO: &str = "response";
+
+/// The defaults of `retry`: attempts in all, the statuses retried, the first and the longest
+/// backoff in milliseconds.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+/// See [`DEFAULT_MAX_ATTEMPTS`].
+pub const DEFAULT_RETRY_ON: [u16; 4] = [429, 502, 503, 504];
+/// See [`DEFAULT_MAX_ATTEMPTS`].
+pub const DEFAULT_INITIAL_MS: u64 = 500;
+/// See [`DEFAULT_MAX_ATTEMPTS`].
+pub const DEFAULT_MAX_MS: u64 = 30_000;
+
+/// The default of `paginate.max_pages`.
+pub const DEFAULT_MAX_PAGES: u32 = 1000;
 
 /// The default of `max_response_bytes` (64 MiB).
 pub const DEFAULT_RESPONSE_BYTES: u64 = 64 << 20;
@@ -125,20 +144,20 @@ impl Method {
 pub struct RetryConfig {
     /// Attempts in all, the first included.
     #[serde(default)]
-    #[schemars(extend("default" = 4))]
+    #[schemars(extend("default" = DEFAULT_MAX_ATTEMPTS))]
     pub max_attempts: Option<u32>,
     /// The statuses that are retried.
     #[serde(default)]
-    #[schemars(extend("default" = [429, 502, 503, 504]))]
+    #[schemars(extend("default" = DEFAULT_RETRY_ON))]
     pub on: Option<Vec<u16>>,
     /// The first backoff, in milliseconds; each next one doubles, up to `max_ms`, and waits a
     /// random half to all of it.
     #[serde(default)]
-    #[schemars(extend("default" = 500))]
+    #[schemars(extend("default" = DEFAULT_INITIAL_MS))]
     pub initial_ms: Option<u64>,
     /// The longest backoff, in milliseconds.
     #[serde(default)]
-    #[schemars(extend("default" = 30_000))]
+    #[schemars(extend("default" = DEFAULT_MAX_MS))]
     pub max_ms: Option<u64>,
 }
 
@@ -153,7 +172,7 @@ pub struct PaginateConfig {
     pub items: String,
     /// The most pages fetched: a next link after that many fails the node.
     #[serde(default)]
-    #[schemars(extend("default" = 1000))]
+    #[schemars(extend("default" = DEFAULT_MAX_PAGES))]
     pub max_pages: Option<u32>,
 }
 
@@ -186,7 +205,7 @@ impl NodeConfig for HttpRequestConfig {
         writes: &[
             Writes {
                 at: "`into`",
-                default: Some("response"),
+                default: Some(DEFAULT_INTO),
                 value: "`{ status, headers, body }` for every response, 2xx or not: the status (a \
                         number), the headers (lower-case names; a repeated header's values \
                         joined with `, `), the body (parsed JSON when the `Content-Type` is JSON, \
@@ -194,7 +213,7 @@ impl NodeConfig for HttpRequestConfig {
             },
             Writes {
                 at: "`into`, with `paginate`",
-                default: Some("response"),
+                default: Some(DEFAULT_INTO),
                 value: "`{ status, headers, pages, items }`: the items of every page in order, \
                         how many pages were fetched, and the last page's status and headers. \
                         There is no `body`.",
@@ -292,12 +311,12 @@ impl NodeConfig for HttpRequestConfig {
             }
         }
         let retry = Retry {
-            max_attempts: retry.max_attempts.unwrap_or(4),
-            on: retry.on.unwrap_or_else(|| vec![429, 502, 503, 504]),
-            initial_ms: retry.initial_ms.unwrap_or(500),
-            max_ms: retry.max_ms.unwrap_or(30_000),
+            max_attempts: retry.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            on: retry.on.unwrap_or_else(|| DEFAULT_RETRY_ON.to_vec()),
+            initial_ms: retry.initial_ms.unwrap_or(DEFAULT_INITIAL_MS),
+            max_ms: retry.max_ms.unwrap_or(DEFAULT_MAX_MS),
         };
-        let into = cx.var_path("/into", self.into.as_deref().unwrap_or("response"));
+        let into = cx.var_path("/into", self.into.as_deref().unwrap_or(DEFAULT_INTO));
         let paginate = match self.paginate {
             Some(p) => {
                 let next = cx.expression("/paginate/next", &p.next, &["response"]);
@@ -307,9 +326,11 @@ impl NodeConfig for HttpRequestConfig {
                     ok = false;
                 }
                 match (next, items) {
-                    (Some(next), Some(items)) => {
-                        Some(Paginate { next, items, max_pages: p.max_pages.unwrap_or(1000) })
-                    }
+                    (Some(next), Some(items)) => Some(Paginate {
+                        next,
+                        items,
+                        max_pages: p.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
+                    }),
                     _ => {
                         ok = false;
                         None
@@ -328,7 +349,7 @@ impl NodeConfig for HttpRequestConfig {
             headers,
             body,
             auth: self.auth,
-            timeout_ms: self.timeout_ms.unwrap_or(30_000),
+            timeout_ms: self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
             retry,
             into,
             paginate,
