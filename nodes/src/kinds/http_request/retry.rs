@@ -7,6 +7,7 @@ use super::request::Prepared;
 use crate::clip::{MESSAGE_MAX, clip, clip_to};
 use crate::node::{NodeError, RunCx};
 use crate::services::{Http, HttpError, HttpEvent, HttpResponse};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Checked retry settings.
@@ -33,10 +34,14 @@ impl HttpRequest {
         http: &dyn Http,
         prepared: &Prepared,
     ) -> Result<HttpResponse, NodeError> {
-        // Redacting the URL re-parses it: done only for a trace, a debug line or an error.
+        // Redacting the URL re-parses it, redacting the body parses it: done only for a trace,
+        // a debug line or an error, and once however many attempts there are.
         let shown = || display_url(&prepared.url);
         // A trace or a debug line shows a long URL's start, an error message less.
-        let traced = || clip_to(&shown(), MESSAGE_MAX).to_string();
+        let traced_url = OnceLock::new();
+        let traced =
+            || traced_url.get_or_init(|| clip_to(&shown(), MESSAGE_MAX).to_string()).clone();
+        let traced_body = OnceLock::new();
         let host = prepared.url.host_str().unwrap_or_default().to_owned();
         let port = prepared.url.port();
         let mut attempt = 0u32;
@@ -99,7 +104,10 @@ impl HttpRequest {
                 ms,
                 request_id: request_id.map(str::to_owned),
                 retry_in_ms: wait.map(|w| w.as_millis().try_into().unwrap_or(u64::MAX)),
-                body: prepared.body.as_deref().map(display_body),
+                body: prepared
+                    .body
+                    .as_deref()
+                    .map(|body| traced_body.get_or_init(|| display_body(body)).clone()),
             });
             drop(_slot);
             if refresh {
