@@ -6,6 +6,7 @@
 //! token stands for any member or index (`/conditions/*/when`). A pattern names the values at
 //! its places and everything inside them: `/body` names every string of a JSON body.
 
+use super::escape_token;
 use crate::pointer::array_index;
 use serde_json::{Map, Value, json};
 
@@ -108,32 +109,53 @@ impl Default for KindInfo {
 /// The strings a field pattern names in `fields` (a node's object): at its places and inside
 /// them, in document order.
 pub fn strings_at<'v>(pattern: &str, fields: &'v Value) -> Vec<&'v str> {
-    let mut places = vec![fields];
+    strings_with_pointers_at(pattern, fields).into_iter().map(|(_, s)| s).collect()
+}
+
+/// [`strings_at`], each string with its JSON pointer inside `fields` (`/conditions/1/exit`).
+pub fn strings_with_pointers_at<'v>(pattern: &str, fields: &'v Value) -> Vec<(String, &'v str)> {
+    let mut places = vec![(String::new(), fields)];
     for token in pattern.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");
-        places = places.into_iter().flat_map(|value| members(value, &token)).collect();
+        places = places
+            .into_iter()
+            .flat_map(|(at, value)| {
+                members(value, &token)
+                    .into_iter()
+                    .map(move |(key, v)| (format!("{at}/{}", escape_token(&key)), v))
+            })
+            .collect();
     }
     // Iterative: a value may be as deep as the JSON reader allows.
     let mut out = Vec::new();
-    let mut stack: Vec<&Value> = places.into_iter().rev().collect();
-    while let Some(value) = stack.pop() {
+    let mut stack: Vec<(String, &Value)> = places.into_iter().rev().collect();
+    while let Some((at, value)) = stack.pop() {
         match value {
-            Value::String(s) => out.push(s.as_str()),
-            Value::Array(items) => stack.extend(items.iter().rev()),
-            Value::Object(map) => stack.extend(map.values().rev()),
+            Value::String(s) => out.push((at, s.as_str())),
+            Value::Array(items) => {
+                stack.extend(items.iter().enumerate().rev().map(|(i, v)| (format!("{at}/{i}"), v)))
+            }
+            Value::Object(map) => stack
+                .extend(map.iter().rev().map(|(k, v)| (format!("{at}/{}", escape_token(k)), v))),
             _ => {}
         }
     }
     out
 }
 
-/// The members of `value` that `token` names: all of them for `*`.
-fn members<'v>(value: &'v Value, token: &str) -> Vec<&'v Value> {
+/// The members of `value` that `token` names (all of them for `*`), with their keys.
+fn members<'v>(value: &'v Value, token: &str) -> Vec<(String, &'v Value)> {
     match value {
-        Value::Object(map) if token == "*" => map.values().collect(),
-        Value::Object(map) => map.get(token).into_iter().collect(),
-        Value::Array(items) if token == "*" => items.iter().collect(),
-        Value::Array(items) => array_index(token).and_then(|i| items.get(i)).into_iter().collect(),
+        Value::Object(map) if token == "*" => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Object(map) => map.get(token).map(|v| (token.to_owned(), v)).into_iter().collect(),
+        Value::Array(items) if token == "*" => {
+            items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect()
+        }
+        Value::Array(items) => array_index(token)
+            .and_then(|i| items.get(i))
+            .map(|v| (token.to_owned(), v))
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -157,6 +179,17 @@ mod tests {
         assert_eq!(strings_at("/a~1b", &fields), ["slash"]);
         assert!(strings_at("/missing/*", &fields).is_empty());
         assert!(strings_at("/conditions/01/exit", &fields).is_empty());
+    }
+
+    #[test]
+    fn pointers_of_the_strings_a_pattern_names() {
+        let node = json!({ "auth": "a", "more": { "x": "b", "y": ["c", 1] } });
+        assert_eq!(strings_with_pointers_at("/auth", &node), [("/auth".to_owned(), "a")]);
+        assert_eq!(
+            strings_with_pointers_at("/more/*", &node),
+            [("/more/x".to_owned(), "b"), ("/more/y/0".to_owned(), "c")]
+        );
+        assert!(strings_with_pointers_at("/none", &node).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 use weft::auth::Profiles;
 use weft::flow::Flow;
-use weft_nodes::kind::escape_token;
+use weft_nodes::kind::strings_with_pointers_at;
 use weft_nodes::{Diagnostic, clip};
 
 /// The kind that signs in; only `oauth2` profiles have anything to sign in with.
@@ -40,7 +40,8 @@ pub(super) fn check(flow: &Flow, text: &str, path: &Path) -> Vec<Diagnostic> {
         let fields = &json["nodes"][index];
         let base = format!("/nodes/{index}");
         for pattern in node.info.profiles {
-            for (pointer, name) in named_at(pattern, fields, &base) {
+            for (pointer, name) in strings_with_pointers_at(pattern, fields) {
+                let pointer = format!("{base}{pointer}");
                 let mut d = match profiles.type_of(name) {
                     None => Diagnostic::error(pointer, unknown(name, &profiles)),
                     Some(ty) if node.kind == SIGNS_IN && ty != "oauth2" => Diagnostic::warning(
@@ -85,60 +86,4 @@ fn unknown(name: &str, profiles: &Profiles) -> String {
         clip(name),
         profiles.file().display()
     )
-}
-
-/// The strings a field pattern (a JSON pointer where `*` is any member) names in `fields`, with
-/// their pointers under `base`: at its places, and inside arrays there.
-fn named_at<'v>(pattern: &str, fields: &'v Value, base: &str) -> Vec<(String, &'v str)> {
-    let mut places = vec![(base.to_owned(), fields)];
-    for token in pattern.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        places = places
-            .into_iter()
-            .flat_map(|(at, value)| {
-                let members: Vec<(String, &Value)> = match value {
-                    Value::Object(map) if token == "*" => {
-                        map.iter().map(|(k, v)| (k.clone(), v)).collect()
-                    }
-                    Value::Object(map) => {
-                        map.get(&token).map(|v| (token.clone(), v)).into_iter().collect()
-                    }
-                    Value::Array(items) if token == "*" => {
-                        items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                members.into_iter().map(move |(key, v)| (format!("{at}/{}", escape_token(&key)), v))
-            })
-            .collect();
-    }
-    places
-        .into_iter()
-        .flat_map(|(at, value)| match value {
-            Value::String(s) => vec![(at, s.as_str())],
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| Some((format!("{at}/{i}"), v.as_str()?)))
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn pointers_of_named_profiles() {
-        let node = json!({ "auth": "a", "more": { "x": "b", "y": ["c", 1] } });
-        assert_eq!(named_at("/auth", &node, "/nodes/2"), [("/nodes/2/auth".to_owned(), "a")]);
-        assert_eq!(
-            named_at("/more/*", &node, ""),
-            [("/more/x".to_owned(), "b"), ("/more/y/0".to_owned(), "c")]
-        );
-        assert!(named_at("/none", &node, "").is_empty());
-    }
 }
