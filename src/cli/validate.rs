@@ -51,12 +51,13 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    let mut profiles_files = profiles::ProfilesFiles::default();
     for path in &files {
         let (mut loaded, bytes) = load_flow(&loader, path);
         if let Some(flow) = &loaded.flow {
             let text = String::from_utf8_lossy(&bytes);
             let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
-            let mut found = profiles::check(flow, &text, &profiles);
+            let mut found = profiles::check(flow, &text, &profiles, &mut profiles_files);
             let places =
                 weft::flow::json::locate_all(&text, found.iter().map(|d| d.pointer.as_str()));
             for (d, place) in found.iter_mut().zip(places) {

@@ -3,7 +3,8 @@
 //! kind can use its type, and that its credentials are fenced by `hosts`.
 
 use serde_json::Value;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use weft::auth::Profiles;
 use weft::flow::Flow;
 use weft_nodes::kind::strings_with_pointers_at;
@@ -12,14 +13,35 @@ use weft_nodes::{Diagnostic, clip};
 /// The kind that signs in; only `oauth2` profiles have anything to sign in with.
 const SIGNS_IN: &str = "authentication";
 
+/// The profiles files read so far, by path: a folder of flows beside one file reads it once.
+#[derive(Default)]
+pub(super) struct ProfilesFiles(HashMap<PathBuf, Option<Result<Profiles, String>>>);
+
+impl ProfilesFiles {
+    /// The file at `path` (`None` when there is none), or why it does not load.
+    fn get(&mut self, path: &Path) -> Option<&Result<Profiles, String>> {
+        self.0
+            .entry(path.to_owned())
+            .or_insert_with(|| {
+                path.exists().then(|| Profiles::load(path).map_err(|e| e.to_string()))
+            })
+            .as_ref()
+    }
+}
+
 /// The diagnostics about the profiles `flow` (whose file's text is `text`) names, checked
 /// against the profiles file at `path`.
-pub(super) fn check(flow: &Flow, text: &str, path: &Path) -> Vec<Diagnostic> {
+pub(super) fn check(
+    flow: &Flow,
+    text: &str,
+    path: &Path,
+    files: &mut ProfilesFiles,
+) -> Vec<Diagnostic> {
     let used = flow.profiles();
     if used.is_empty() {
         return Vec::new();
     }
-    if !path.exists() {
+    let Some(loaded) = files.get(path) else {
         return vec![Diagnostic::warning(
             "",
             format!(
@@ -29,10 +51,10 @@ pub(super) fn check(flow: &Flow, text: &str, path: &Path) -> Vec<Diagnostic> {
                 path.display()
             ),
         )];
-    }
-    let profiles = match Profiles::load(path) {
+    };
+    let profiles = match loaded {
         Ok(profiles) => profiles,
-        Err(err) => return vec![Diagnostic::error("", err.to_string())],
+        Err(err) => return vec![Diagnostic::error("", err.clone())],
     };
     let json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let mut out = Vec::new();
@@ -43,7 +65,7 @@ pub(super) fn check(flow: &Flow, text: &str, path: &Path) -> Vec<Diagnostic> {
             for (pointer, name) in strings_with_pointers_at(pattern, fields) {
                 let pointer = format!("{base}{pointer}");
                 let mut d = match profiles.type_of(name) {
-                    None => Diagnostic::error(pointer, unknown(name, &profiles)),
+                    None => Diagnostic::error(pointer, unknown(name, profiles)),
                     Some(ty) if node.kind == SIGNS_IN && ty != "oauth2" => Diagnostic::warning(
                         pointer,
                         format!(
