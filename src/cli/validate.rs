@@ -57,14 +57,8 @@ pub(super) fn validate(args: ValidateArgs) -> u8 {
         if let Some(flow) = &loaded.flow {
             let text = String::from_utf8_lossy(&bytes);
             let profiles = weft::engine::profiles_path(path, args.profiles.as_deref());
-            let mut found = profiles::check(flow, &text, &profiles, &mut profiles_files);
-            let places =
-                weft::flow::json::locate_all(&text, found.iter().map(|d| d.pointer.as_str()));
-            for (d, place) in found.iter_mut().zip(places) {
-                (d.line, d.column) = place.map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            }
-            loaded.diagnostics.extend(found);
-            loaded.diagnostics.sort_by_key(|d| (d.line, d.column));
+            let found = profiles::check(flow, &text, &profiles, &mut profiles_files);
+            loaded.add_located(found, &text);
         }
         any_error |= loaded.has_errors();
         all.push((shown(path), loaded.has_errors(), loaded.diagnostics));

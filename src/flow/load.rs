@@ -27,7 +27,26 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Gives each diagnostic the line and column of its pointer in `text`, where it has one.
+fn locate(diagnostics: &mut [Diagnostic], text: &str) {
+    let positions = json::locate_all(text, diagnostics.iter().map(|d| d.pointer.as_str()));
+    for (d, position) in diagnostics.iter_mut().zip(positions) {
+        if let Some((line, column)) = position {
+            d.line = Some(line);
+            d.column = Some(column);
+        }
+    }
+}
+
 impl Loaded {
+    /// Adds diagnostics found beside the loader's (`weft validate`'s profile checks), located
+    /// in `text`, the file's text; all of them stay in the file's order.
+    pub fn add_located(&mut self, mut found: Vec<Diagnostic>, text: &str) {
+        locate(&mut found, text);
+        self.diagnostics.extend(found);
+        self.diagnostics.sort_by_key(|d| (d.line, d.column));
+    }
+
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
@@ -115,14 +134,7 @@ impl Loader {
         };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
-        let text = String::from_utf8_lossy(bytes);
-        let positions = json::locate_all(&text, diagnostics.iter().map(|d| d.pointer.as_str()));
-        for (d, position) in diagnostics.iter_mut().zip(positions) {
-            if let Some((line, column)) = position {
-                d.line = Some(line);
-                d.column = Some(column);
-            }
-        }
+        locate(&mut diagnostics, &String::from_utf8_lossy(bytes));
         diagnostics.sort_by_key(|d| (d.line, d.column));
         let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
         Loaded { flow, diagnostics }
