@@ -101,7 +101,7 @@ fn last_line(text: &str) -> &str {
 fn passing_cases_pass() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "tests/orders.test.json"], dir.path());
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    out.assert_code(0);
     for case in passing_cases().as_array().unwrap() {
         let line = format!("✓ {}", case["name"].as_str().unwrap());
         assert!(out.stdout.lines().any(|l| l == line), "{line} missing:\n{}", out.stdout);
@@ -116,7 +116,7 @@ fn a_wrong_expectation_fails_with_the_path_expected_and_actual() {
     cases[0]["expect"]["exit"] = json!("error");
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     assert!(out.stdout.contains("✗ keep appends the mapped orders"), "{}", out.stdout);
     assert!(out.stdout.contains("vars.orders[1].total"), "{}", out.stdout);
     assert!(out.stdout.contains("expected: 10"), "{}", out.stdout);
@@ -137,7 +137,7 @@ fn a_whole_flow_case_with_the_expected_failure_but_another_result_says_why_it_fa
         "expect": { "status": "failed", "result": { "reason": "x" } } }
     ]));
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     assert!(out.stdout.contains("note: the run failed: vars.error = "), "{}", out.stdout);
     assert!(out.stdout.contains("HTTP 500"), "{}", out.stdout);
 }
@@ -152,7 +152,7 @@ fn an_unmatched_request_fails_the_case_and_shows_the_request() {
     ]);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests/orders.test.json"], dir.path());
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     assert!(out.stdout.contains("✗ wrong host"), "{}", out.stdout);
     assert!(out.stdout.contains("no canned response matches"), "{}", out.stdout);
     assert!(
@@ -183,7 +183,7 @@ fn unmatched_canned_requests_read_what_was_sent_then_what_was_expected() {
     ]);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests/orders.test.json"], dir.path());
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     for said in [
         "sent url https://shop.example.com/api/orders?limit=2, the entry expects https://shop.example.com/api/orders?limit=3",
         "sent no `accept` header, the entry expects \"text/csv\"",
@@ -222,7 +222,7 @@ fn an_api_key_in_the_query_shows_in_no_report() {
     std::fs::write(dir.path().join("key.test.json"), test.to_string()).unwrap();
     for format in ["text", "junit"] {
         let out = weft(&["test", "key.test.json", "--format", format], dir.path());
-        assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+        out.assert_code(1);
         // The key was sent (the first case matched on it) and is shown nowhere.
         let all = format!("{}{}", out.stdout, out.stderr);
         assert!(all.contains("subscription=%5Bredacted%5D"), "{all}");
@@ -244,7 +244,7 @@ fn times_limits_how_often_an_entry_answers() {
     ]);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    out.assert_code(1);
     assert!(out.stdout.contains("used up (1 times)"), "{}", out.stdout);
 }
 
@@ -255,7 +255,7 @@ fn wrong_request_expectations_are_reported() {
     cases[1]["expect"]["requests"][0]["headers"] = json!({ "x-missing": "1" });
     let (dir, _) = setup(json!([cases[1].clone()]));
     let out = weft(&["test"], dir.path());
-    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    out.assert_code(1);
     assert!(out.stdout.contains("requests[0].json.qty"), "{}", out.stdout);
     assert!(out.stdout.contains("requests[0].headers.x-missing"), "{}", out.stdout);
 }
@@ -264,7 +264,7 @@ fn wrong_request_expectations_are_reported() {
 fn filter_runs_only_matching_cases() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "--filter", "whole flow", "tests"], dir.path());
-    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    out.assert_code(0);
     assert!(out.stdout.contains("✓ the whole flow with one order"));
     assert!(!out.stdout.contains("✓ keep"));
     assert_eq!(last_line(&out.stdout), "1 passed, 0 failed");
@@ -280,7 +280,7 @@ fn folders_are_searched_recursively() {
     std::fs::write(nested.join("more.test.json"), test.to_string()).unwrap();
     std::fs::write(nested.join("ignored.json"), "not a test").unwrap();
     let out = weft(&["test", "."], dir.path());
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    out.assert_code(0);
     assert_eq!(last_line(&out.stdout), "12 passed, 0 failed");
 }
 
@@ -297,38 +297,38 @@ fn malformed_files_exit_2_naming_the_file_and_pointer() {
     let flow = "../flows/orders.flow.json";
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "expect": {} }, { "name": "b", "expectt": {} } ] }));
-    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    out.assert_code(2);
     assert!(out.stderr.contains("orders.test.json"), "{}", out.stderr);
     assert!(out.stderr.contains("/cases/1/expectt"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "node": "nope" } ] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/cases/0/node"), "{}", out.stderr);
     assert!(out.stderr.contains("nope"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/2", "flow": flow, "cases": [] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/format"), "{}", out.stderr);
 
     let out =
         malformed(json!({ "format": "weft.test/1", "flow": "missing.flow.json", "cases": [] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/flow"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "given": { "now": "yesterday" } } ] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/cases/0/given/now"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "given": { "params": { "limit": "ten" } } } ] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/cases/0/given/params/limit"), "{}", out.stderr);
 
     let out = malformed(json!({ "format": "weft.test/1", "flow": flow,
         "cases": [ { "name": "a", "http": [ { "request": { "method": "GET" }, "response": { "status": "200" } } ] } ] }));
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("/cases/0/http/0/response/status"), "{}", out.stderr);
 }
 
@@ -340,7 +340,7 @@ fn every_problem_of_a_malformed_file_is_reported_not_just_the_first() {
             { "name": "a", "node": "nope", "given": { "now": "yesterday" } },
             { "name": "b", "http": [ { "request": { "method": "GET" }, "response": { "status": 99 }, "times": 0 } ] }
         ] }));
-    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    out.assert_code(2);
     for pointer in [
         "/profiles",
         "/cases/0/node",
@@ -358,7 +358,7 @@ fn every_problem_of_a_malformed_file_is_reported_not_just_the_first() {
 fn a_malformed_file_was_summed_up_as_0_passed_0_failed() {
     let out = malformed(json!({ "format": "weft.test/1", "flow": "../flows/orders.flow.json",
         "cases": [ { "name": "a", "node": "nope" } ] }));
-    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    out.assert_code(2);
     assert_eq!(last_line(&out.stdout), "0 passed, 0 failed, 1 file malformed");
 }
 
@@ -367,7 +367,7 @@ fn invalid_json_exits_2_with_a_position() {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, "{ \"format\": \"weft.test/1\",\n  \"cases\": [ }").unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("orders.test.json:2:"), "{}", out.stderr);
 }
 
@@ -381,7 +381,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
     )
     .unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    out.assert_code(2);
     assert!(
         out.stderr.contains(
             "orders.test.json:3:3: at /flow: duplicate key `flow` at /flow: first at line 1, \
@@ -392,7 +392,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
     );
     std::fs::write(&file, b"\xEF\xBB\xBF{ \"format\": \"weft.test/1\" }").unwrap();
     let out = weft(&["test", "tests"], dir.path());
-    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    out.assert_code(2);
     assert!(
         out.stderr.contains("the file starts with a UTF-8 byte order mark; save it without one"),
         "{}",
@@ -404,7 +404,7 @@ fn regression_duplicate_keys_and_a_byte_order_mark_in_a_test_file_are_named() {
 fn a_missing_path_exits_2() {
     let (dir, _) = setup(json!([]));
     let out = weft(&["test", "nowhere"], dir.path());
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert!(out.stderr.contains("nowhere"));
 }
 
@@ -438,7 +438,7 @@ fn junit_goes_to_stdout_and_is_well_formed() {
     cases[2]["expect"]["vars"]["orders"][1]["total"] = json!(10);
     let (dir, _) = setup(cases);
     let out = weft(&["test", "--format", "junit", "tests"], dir.path());
-    assert_eq!(out.code, Some(1));
+    out.assert_code(1);
     assert_well_formed(&out.stdout);
     assert!(out.stdout.contains("<testsuites name=\"weft test\" tests=\"6\" failures=\"1\""));
     assert_eq!(out.stdout.matches("<testcase ").count(), 6);
@@ -452,7 +452,7 @@ fn junit_goes_to_stdout_and_is_well_formed() {
 fn junit_out_writes_a_file_and_keeps_text_on_stdout() {
     let (dir, _) = setup(passing_cases());
     let out = weft(&["test", "--format", "junit", "--out", "report.xml", "tests"], dir.path());
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.assert_code(0);
     assert_eq!(last_line(&out.stdout), "6 passed, 0 failed");
     let xml = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
     assert_well_formed(&xml);
@@ -464,7 +464,7 @@ fn junit_reports_a_malformed_file_as_an_error() {
     let (dir, file) = setup(json!([]));
     std::fs::write(&file, r#"{ "format": "weft.test/1", "flow": "x.json", "cases": [] }"#).unwrap();
     let out = weft(&["test", "--format", "junit", "tests"], dir.path());
-    assert_eq!(out.code, Some(2));
+    out.assert_code(2);
     assert_well_formed(&out.stdout);
     assert!(out.stdout.contains("<error "), "{}", out.stdout);
 }
@@ -472,7 +472,7 @@ fn junit_reports_a_malformed_file_as_an_error() {
 #[test]
 fn test_schema_is_printed() {
     let out = weft(&["schema", "test"], Path::new("."));
-    assert_eq!(out.code, Some(0));
+    out.assert_code(0);
     let schema: Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(schema["properties"]["cases"].is_object());
 }
@@ -481,7 +481,7 @@ fn test_schema_is_printed() {
 fn the_shipped_flow_tests_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = weft(&["test", "flows"], root);
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    out.assert_code(0);
     let summary = last_line(&out.stdout);
     let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 12, "{summary}");
@@ -504,10 +504,10 @@ fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
     std::fs::write(dir.path().join("p.flow.json"), flow.to_string()).unwrap();
 
     let run = weft(&["run", "p.flow.json"], dir.path());
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    run.assert_code(2);
     assert!(run.stderr.contains("parameter `pinned` is required"), "{}", run.stderr);
     let run = weft(&["run", "p.flow.json", "--param", "pinned=5"], dir.path());
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run.assert_code(0);
     let expected = json!({ "pinned": 5, "maybe_given": false });
     assert_eq!(serde_json::from_str::<Value>(&run.stdout).unwrap(), expected);
 
@@ -521,7 +521,7 @@ fn parameters_follow_one_rule_in_weft_run_and_weft_test() {
     )
     .unwrap();
     let test = weft(&["test", "given.test.json"], dir.path());
-    assert_eq!(test.code, Some(0), "{}{}", test.stdout, test.stderr);
+    test.assert_code(0);
     std::fs::write(dir.path().join("missing.test.json"), cases(json!({})).to_string()).unwrap();
     let test = weft(&["test", "missing.test.json"], dir.path());
     assert_ne!(test.code, Some(0), "{}{}", test.stdout, test.stderr);
@@ -545,7 +545,7 @@ fn with_sim_a_whole_flow_case_with_nothing_canned_runs_against_the_simulator() {
         run.extend(["--param".into(), format!("{name}={}", value.as_str().unwrap())]);
     }
     let out = dir.weft(&run);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.assert_code(0);
     let events: Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(events.as_array().is_some_and(|e| e.len() > 1), "{events}");
 
@@ -561,7 +561,7 @@ fn with_sim_a_whole_flow_case_with_nothing_canned_runs_against_the_simulator() {
     ] });
     dir.write("calendar.test.json", test.to_string());
     let out = dir.weft(["test", "--sim", "calendar.test.json"]);
-    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
     assert!(out.stdout.contains("✓ the week from the simulator"), "{}", out.stdout);
     assert!(out.stdout.contains("✗ a wrong expectation still fails"), "{}", out.stdout);
     assert!(out.stdout.contains("✓ sign_in alone keeps the stand-in"), "{}", out.stdout);
