@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod draw;
+pub mod durable;
 pub mod engine;
 pub mod exec;
 pub mod flow;
@@ -16,6 +17,7 @@ pub mod result;
 pub mod safe_fs;
 pub mod serve;
 pub mod simulated;
+pub mod store;
 pub mod studio;
 pub mod testing;
 pub mod trace;

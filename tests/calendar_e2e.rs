@@ -34,7 +34,12 @@ fn run_calendar(sim: &SimHandle, from: &str, to: &str, secret: &str, extra: &[&s
 }
 
 /// The flow's documented result, computed from the simulator's ground truth.
-fn expected(sim: &SimHandle, user: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn expected(
+    sim: &SimHandle,
+    user: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Value> {
     let utc = |v: &Value| {
         let at =
             time::graph_to_utc(v["dateTime"].as_str().unwrap(), v["timeZone"].as_str().unwrap())

@@ -18,6 +18,7 @@ mod auth_sim;
 mod calendar_e2e;
 mod cli_native;
 mod docs_examples;
+mod durable_runs;
 mod fuzz_corpus;
 mod harness;
 mod http_node;

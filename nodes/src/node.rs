@@ -68,7 +68,50 @@ impl NodeError {
 }
 
 /// Per-run, per-node state a node keeps between its visits (a loop's position).
-pub type NodeState = Option<Box<dyn Any + Send>>;
+///
+/// A durable run journals it after each step (as JSON, [`Persist`]) and a resumed run finds it
+/// again: the value is rebuilt from what was saved the first time the node asks for it.
+#[derive(Default)]
+pub struct NodeState {
+    value: Option<Box<dyn Persist>>,
+    /// What the journal saved, merged, waiting for the node to ask for its state by type.
+    saved: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl NodeState {
+    /// What changed in the state since it was last saved, as a JSON object whose members
+    /// replace the saved ones; `None` when the node keeps no state.
+    pub fn save(&mut self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.value.as_mut().map(|value| value.save())
+    }
+
+    /// Merges what a journal saved (in the order it was saved) into the state to restore.
+    pub fn restore(&mut self, saved: serde_json::Map<String, serde_json::Value>) {
+        self.value = None;
+        self.saved.get_or_insert_with(serde_json::Map::new).extend(saved);
+    }
+}
+
+/// Node state a journal can keep: saved as JSON after each step, restored when a run resumes.
+pub trait Persist: Any + Send {
+    /// The state, or what changed in it since the last call: members of the object replace
+    /// the members saved before (a loop saves its list once, then only its position).
+    fn save(&mut self) -> serde_json::Map<String, serde_json::Value>;
+    /// The state from what [`Persist::save`] gave, merged; `None` when it does not fit.
+    fn restore(saved: serde_json::Map<String, serde_json::Value>) -> Option<Self>
+    where
+        Self: Sized;
+}
+
+impl Persist for i64 {
+    fn save(&mut self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::from_iter([("value".to_owned(), (*self).into())])
+    }
+
+    fn restore(saved: serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        saved.get("value")?.as_i64()
+    }
+}
 
 /// Everything a node sees while it runs: the run's data and the means to change it.
 pub struct RunCx<'r> {
@@ -235,14 +278,16 @@ impl<'r> RunCx<'r> {
         }
     }
 
-    /// This node's state in this run, created with `T::default()` on first use or when it holds
-    /// another type.
-    pub fn state<T: Any + Send + Default>(&mut self) -> &mut T {
-        let state = self.state.get_or_insert_with(|| Box::new(T::default()));
-        if !state.is::<T>() {
-            *state = Box::new(T::default());
+    /// This node's state in this run: restored from the journal of a resumed run, else created
+    /// with `T::default()` on first use or when it holds another type.
+    pub fn state<T: Persist + Default>(&mut self) -> &mut T {
+        let state = &mut *self.state;
+        let fits = state.value.as_deref().is_some_and(|v| (v as &dyn Any).is::<T>());
+        if !fits {
+            let restored = state.saved.take().and_then(T::restore).unwrap_or_default();
+            state.value = Some(Box::new(restored));
         }
-        match state.downcast_mut::<T>() {
+        match state.value.as_deref_mut().and_then(|v| (v as &mut dyn Any).downcast_mut::<T>()) {
             Some(state) => state,
             None => unreachable!("state was just set to a T"),
         }

@@ -147,6 +147,32 @@ impl Written {
     }
 }
 
+impl Written {
+    /// What was written, as [`Written::to_json`] gives it, as JSON text, reading `vars` as it
+    /// is: a response body waiting as text is copied as text, not parsed (a journal keeps
+    /// every write of a run). `None` when it is gone or has no JSON form.
+    #[must_use]
+    pub fn to_json_text(&self, vars: &Vars) -> Option<String> {
+        let root = vars.root.as_map_ref().ok()?;
+        at_path(&root, &self.path().segments, |value| match self {
+            Self::Set(_) => serde_json::to_string(&crate::expr::AsJson(value)).ok(),
+            Self::Appended { count, .. } => {
+                let list = value.as_array_ref().ok()?;
+                let appended = &list[list.len().saturating_sub(*count)..];
+                let mut out = String::from("[");
+                for (i, item) in appended.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(&crate::expr::AsJson(item)).ok()?);
+                }
+                out.push(']');
+                Some(out)
+            }
+        })
+    }
+}
+
 /// JSON text that stands in `vars` for the value it denotes until something reads it.
 ///
 /// Made only by [`JsonText::new`], which checks the text as [`parse_json`] reads it: parsing it

@@ -7,8 +7,10 @@ mod explain;
 mod login;
 mod progress;
 mod run;
+mod runs;
 mod serve;
 mod sim;
+mod store;
 mod studio;
 mod test;
 mod validate;
@@ -43,6 +45,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check flows without running them.
     Validate(validate::ValidateArgs),
+    /// The runs a store keeps: list, show, trace, resume, cancel, prune.
+    Runs(runs::RunsArgs),
     /// Sign in with a user profile (authorization code or device code).
     Login(login::LoginArgs),
     /// Serve a local stand-in for Entra ID and Graph calendars on 127.0.0.1.
@@ -104,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::demo(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
+        Command::Runs(args) => runs::runs(args),
         Command::Login(args) => login::login(args),
         Command::Sim(args) => sim::sim(args),
         Command::Serve(args) => serve::serve(args),

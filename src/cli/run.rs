@@ -5,10 +5,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use weft::durable::{OnInterrupt, Recorded};
 use weft::engine::{Engine, profiles_path};
-use weft::exec::{self, RunOptions, RunStatus};
+use weft::exec::{self, RunOptions, RunReport, RunStatus};
 use weft::params;
 use weft::result::RunResult;
+use weft::store::StoreUrl;
 use weft::trace::{JsonLines, Tee, TraceSink};
 use weft_nodes::Interrupt;
 use weft_nodes::clip::{MESSAGE_MAX, clip, clip_to};
@@ -61,6 +63,8 @@ pub(super) struct RunArgs {
     /// Show no progress on stderr.
     #[arg(long, visible_alias = "quiet")]
     no_progress: bool,
+    #[command(flatten)]
+    store: super::store::StoreArgs,
 }
 
 fn bad_input(message: impl std::fmt::Display) -> u8 {
@@ -101,7 +105,7 @@ fn load_and_run(args: RunArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let Some((flow, _)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
+    let Some((flow, text)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
         return EXIT_BAD_INPUT;
     };
     let file = match &args.params_file {
@@ -143,6 +147,10 @@ fn load_and_run(args: RunArgs) -> u8 {
         Ok(services) => services,
         Err(err) => return bad_input(err),
     };
+    let durable = match args.store.open(&args.store.url(|| StoreUrl::None)) {
+        Ok(durable) => durable,
+        Err(code) => return code,
+    };
     let interrupt = Interrupt::new();
     let options = RunOptions {
         params,
@@ -161,10 +169,38 @@ fn load_and_run(args: RunArgs) -> u8 {
             super::stop_signal().await;
             interrupt.cancel();
         });
-        exec::run(&flow, &services, options).await
+        let Some(durable) = durable else {
+            return Ok(exec::run(&flow, &services, options).await);
+        };
+        let absolute =
+            |path: &Path| std::path::absolute(path).ok().map(|p| p.display().to_string());
+        let recorded = Recorded {
+            flow: &flow,
+            text: String::from_utf8_lossy(&text).into_owned(),
+            flow_path: Some(args.flow.as_path())
+                .filter(|p| *p != Path::new("-"))
+                .and_then(absolute),
+            profiles_path: absolute(&profiles),
+            idempotency_key: None,
+        };
+        durable.run(recorded, &services, options, OnInterrupt::Cancel).await
     });
-    if let Err(err) = write_result(&report.result, args.out.as_deref()) {
-        let place = args.out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string());
+    match report {
+        Ok(report) => report_end(&report, args.out.as_deref()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            if args.out.is_none() {
+                println!("null");
+            }
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Writes a run's result and says how it ended, as `weft run` does: the exit code.
+pub(super) fn report_end(report: &RunReport, out: Option<&Path>) -> u8 {
+    if let Err(err) = write_result(&report.result, out) {
+        let place = out.map_or("stdout".to_owned(), |p| p.display().to_string());
         eprintln!("error: cannot write the result to {place}: {err}");
         return EXIT_FAILED;
     }

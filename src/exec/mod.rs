@@ -6,8 +6,10 @@
 //! is the job of `step.rs`, which the node harness uses too; this module walks from step to step and
 //! turns how the walk ended into a [`RunReport`].
 
+mod journal;
 mod step;
 
+pub use journal::{Journal, JournalError, Resume};
 pub(crate) use step::{RunState, Start, Stepped, error_path};
 
 use crate::flow::Flow;
@@ -92,6 +94,12 @@ pub struct RunOptions {
     /// Stops the run from outside (Ctrl-C, a server shutting down); also carries the deadline
     /// of `timeout`, which every evaluation checks, so a busy expression can't outlast it.
     pub interrupt: Interrupt,
+    /// The run's id (default: a new UUIDv7), as its trace and its store know it.
+    pub run_id: Option<String>,
+    /// Where each finished node is journaled, before the next one starts (a durable run).
+    pub journal: Option<Arc<dyn Journal>>,
+    /// Where the run goes on from, when it resumes a journal.
+    pub resume: Option<Resume>,
 }
 
 impl Default for RunOptions {
@@ -105,6 +113,9 @@ impl Default for RunOptions {
             timeout: None,
             max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
             interrupt: Interrupt::new(),
+            run_id: None,
+            journal: None,
+            resume: None,
         }
     }
 }
@@ -135,6 +146,8 @@ impl RunStatus {
 /// The end of a run.
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// The run's id.
+    pub id: String,
     /// How it ended.
     pub status: RunStatus,
     /// The result (`null` when there is none).
@@ -155,11 +168,22 @@ enum Finish {
 }
 
 /// Runs `flow` once, until it ends, fails, passes its deadline or is cancelled through
-/// `options.interrupt`.
+/// `options.interrupt`. With a journal, each finished node is journaled before the next
+/// starts; a journal that refuses a step (another process took the run over) stops the run as
+/// interrupted.
 pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunReport {
-    let run_id = new_run_id();
+    let run_id = options.run_id.unwrap_or_else(crate::store::new_run_id);
     let started = Instant::now();
-    let trace = options.trace.clone().map(|sink| runtime.scrubbing(sink));
+    let journal =
+        options.journal.map(|journal| (journal, Arc::new(journal::StepEvents::default())));
+    let trace = match (options.trace, &journal) {
+        (Some(sink), Some((_, events))) => {
+            Some(Arc::new(crate::trace::Tee(vec![sink, events.clone()])) as Arc<dyn TraceSink>)
+        }
+        (None, Some((_, events))) => Some(events.clone() as Arc<dyn TraceSink>),
+        (sink, None) => sink,
+    };
+    let trace = trace.map(|sink| runtime.scrubbing(sink));
     if let Some(trace) = &trace {
         let mut params = Value::Object(options.params.clone());
         redact(&mut params);
@@ -178,12 +202,33 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     };
     let mut state =
         RunState::new(flow, runtime, start, trace.as_deref().map(|t| (t, run_id.as_str())));
+    if let Some((_, events)) = &journal {
+        state.journal_into(events.clone());
+    }
     // Where the walk is, kept outside its future so that it survives a timeout or cancellation.
     let mut current = flow.start_index();
-    let walking = walk(&mut state, &mut current, options.max_steps, &interrupt);
-    let finish = tokio::select! {
-        finish = walking => finish,
-        stop = interrupt.stopped() => stopped(stop, &interrupt),
+    let resumed = match options.resume {
+        Some(resume) => state.resume(&resume),
+        None => Ok(journal::Resumed::At(current)),
+    };
+    let finish = match resumed {
+        Ok(journal::Resumed::At(at)) => {
+            current = at;
+            let journal = journal.as_ref().map(|(j, _)| &**j);
+            let walking = walk(&mut state, &mut current, options.max_steps, &interrupt, journal);
+            tokio::select! {
+                finish = walking => finish,
+                stop = interrupt.stopped() => stopped(stop, &interrupt),
+            }
+        }
+        Ok(journal::Resumed::Ended { at, failure }) => {
+            current = at;
+            match failure {
+                Some(err) => Finish::Failed(err),
+                None => Finish::Done { status: RunStatus::Succeeded, result: Dynamic::UNIT },
+            }
+        }
+        Err(err) => Finish::Failed(err),
     };
     let node = &flow.graph()[current];
     let (status, result, error) = match finish {
@@ -203,15 +248,19 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         let status = status.as_str().into();
         trace.record(&run_id, Event::RunFinished { status, ms: millis(started), steps });
     }
-    RunReport { status, result, error, node: Some(node.id.clone()), steps, vars: state.into_vars() }
+    let node = Some(node.id.clone());
+    let vars = state.into_vars();
+    RunReport { id: run_id, status, result, error, node, steps, vars }
 }
 
-/// Steps from `current` until the run ends.
+/// Steps from `current` until the run ends, journaling each finished node when there is a
+/// journal.
 async fn walk(
     state: &mut RunState<'_>,
     current: &mut NodeIndex,
     max_steps: u64,
     interrupt: &Interrupt,
+    journal: Option<&dyn Journal>,
 ) -> Finish {
     loop {
         if state.steps >= max_steps {
@@ -227,7 +276,15 @@ async fn walk(
         }
         // Long chains of nodes that never wait must still let a timeout or Ctrl-C in.
         tokio::task::consume_budget().await;
-        match state.step(*current).await {
+        let stepped = state.step(*current).await;
+        if let (Some(journal), Some(entry)) = (journal, state.take_entry())
+            && journal.record(entry).await.is_err()
+        {
+            // Another process holds the run now: it goes on from the journal, not this one.
+            interrupt.cancel();
+            return Finish::Done { status: RunStatus::Interrupted, result: Dynamic::UNIT };
+        }
+        match stepped {
             Stepped::Exit { next: Some(next), .. } => *current = next,
             Stepped::Exit { next: None, failure: Some(err), .. } => return Finish::Failed(err),
             Stepped::Exit { next: None, failure: None, .. } => {
@@ -263,14 +320,4 @@ fn human_duration(d: Duration) -> String {
     } else {
         format!("{:.3} s", d.as_secs_f64())
     }
-}
-
-fn new_run_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let noise = RandomState::new().hash_one(nanos);
-    format!("{:016x}", noise)
 }

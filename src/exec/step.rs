@@ -7,14 +7,17 @@
 //! keeps a record of steps (a trace, a journal) reads the values from `vars` once the step is
 //! over, and a step that keeps no record copies nothing.
 
+use super::journal::{Resume, Resumed, StepEvents};
 use super::{RunStatus, Runtime};
 use crate::flow::{Flow, FlowNode};
+use crate::store::Step;
 use crate::trace::{Event, TraceSink, redact};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rhai::{Dynamic, Map};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 use weft_nodes::expr::{Clock, ExprScope, json_to_dynamic};
@@ -50,6 +53,8 @@ pub(crate) struct RunState<'r> {
     previous: Option<NodeIndex>,
     /// Steps taken so far.
     pub steps: u64,
+    /// With a journal: the HTTP events of the step in progress, and its finished entry.
+    journal: Option<(Arc<StepEvents>, Option<Step>)>,
 }
 
 /// What a step did.
@@ -81,7 +86,8 @@ impl<'r> RunState<'r> {
         let mut scope = ExprScope::new(params, vars.handle());
         scope.set_clock(start.clock);
         scope.set_interrupt(start.interrupt.clone());
-        let states = std::iter::repeat_with(|| None).take(flow.graph().node_count()).collect();
+        let states =
+            std::iter::repeat_with(NodeState::default).take(flow.graph().node_count()).collect();
         Self {
             flow,
             runtime,
@@ -93,9 +99,71 @@ impl<'r> RunState<'r> {
             trace,
             previous: None,
             steps: 0,
+            journal: None,
         }
     }
 
+    /// Makes each step leave a journal entry ([`RunState::take_entry`]), with the HTTP events
+    /// `events` collected while it ran.
+    pub(crate) fn journal_into(&mut self, events: Arc<StepEvents>) {
+        self.journal = Some((events, None));
+    }
+
+    /// The journal entry of the last step, once.
+    pub(crate) fn take_entry(&mut self) -> Option<Step> {
+        self.journal.as_mut().and_then(|(_, entry)| entry.take())
+    }
+
+    /// Replays a journal: `vars` as the journaled nodes left them, their state restored, the
+    /// step count where it was. Says where the run goes on.
+    pub(crate) fn resume(&mut self, resume: &Resume) -> Result<Resumed, NodeError> {
+        let flow = self.flow;
+        let lost = |what: String| NodeError::new("resume", what);
+        let index = |id: &str| {
+            flow.by_id.get(id).copied().ok_or_else(|| {
+                lost(format!("the journal names node `{id}`, which the run's flow does not have"))
+            })
+        };
+        let mut last = None;
+        for step in &resume.steps {
+            let ix = index(&step.node)?;
+            replay_writes(&self.vars, &step.writes)
+                .map_err(|e| lost(format!("step {} (node `{}`): {e}", step.step, step.node)))?;
+            if let Some(error) = &step.error {
+                let _ = self.vars.set_unlimited(&error_path(), json_to_dynamic(error));
+            }
+            if let Some(saved) = &step.state
+                && let Ok(Value::Object(saved)) = serde_json::from_str::<Value>(saved)
+            {
+                self.states[ix.index()].restore(saved);
+            }
+            self.steps = step.step;
+            self.previous = Some(ix);
+            last = Some((ix, step));
+        }
+        if let Some(retry) = &resume.retry {
+            return index(retry).map(Resumed::At);
+        }
+        let Some((ix, step)) = last else {
+            return Ok(Resumed::At(flow.start_index()));
+        };
+        let Some(exit) = &step.exit else {
+            // The run reached its `end` but did not record its finish: the end runs again.
+            self.steps -= 1;
+            return Ok(Resumed::At(ix));
+        };
+        let graph = flow.graph();
+        match graph.edges(ix).find(|e| e.weight() == exit) {
+            Some(edge) => Ok(Resumed::At(edge.target())),
+            None => {
+                let failure = step.error.as_ref().map(|error| {
+                    let text = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or_default();
+                    NodeError::new(text("category").to_owned(), text("message"))
+                });
+                Ok(Resumed::Ended { at: ix, failure })
+            }
+        }
+    }
     /// The run's variables.
     pub(crate) fn vars(&self) -> &Vars {
         &self.vars
@@ -148,6 +216,7 @@ impl<'r> RunState<'r> {
                 )
             }
         });
+        let began = self.journal.as_ref().map(|_| (Instant::now(), now_ms()));
         let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = self.steps);
         self.written.clear();
         let observed = started.is_some() && self.records_values();
@@ -177,6 +246,7 @@ impl<'r> RunState<'r> {
             Ok(Outcome::Exit(exit)) => (exit, None, None),
             Ok(Outcome::End { result, failed }) => {
                 self.finished(node, started, observed, None, None);
+                self.journal_step(ix, began, None, None);
                 let status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
                 return Stepped::End { status, result };
             }
@@ -190,9 +260,38 @@ impl<'r> RunState<'r> {
             }
         };
         self.finished(node, started, observed, Some(&exit), error.as_ref());
+        self.journal_step(ix, began, Some(&exit), error.as_ref());
         let next = graph.edges(ix).find(|e| *e.weight() == *exit).map(|e| e.target());
         self.previous = Some(ix);
         Stepped::Exit { exit, next, failure }
+    }
+
+    /// Leaves the journal entry of the step that ran node `ix`, when the run keeps a journal.
+    fn journal_step(
+        &mut self,
+        ix: NodeIndex,
+        began: Option<(Instant, i64)>,
+        exit: Option<&str>,
+        error: Option<&Dynamic>,
+    ) {
+        let (Some((events, entry)), Some((began, started_ms))) = (&mut self.journal, began) else {
+            return;
+        };
+        let node = &self.flow.graph()[ix];
+        let state = self.states[ix.index()].save().map(|saved| Value::Object(saved).to_string());
+        *entry = Some(Step {
+            step: self.steps,
+            attempt: 0,
+            node: node.id.clone(),
+            kind: node.kind.to_owned(),
+            exit: exit.map(str::to_owned),
+            writes: writes_json(&self.written, &self.vars),
+            state,
+            error: error.and_then(|e| weft_nodes::expr::dynamic_to_json(e).ok()),
+            http: events.take(),
+            started_ms,
+            ms: super::millis(began),
+        });
     }
 
     /// Whether the trace reads what nodes write: without one that does, a body may wait as
@@ -266,6 +365,50 @@ fn error_value(node: &FlowNode, err: &NodeError) -> Dynamic {
         map.insert("code".into(), code.clone().into());
     }
     Dynamic::from_map(map)
+}
+
+/// What a step wrote, as the journal keeps it: `[{"path": P, "set": V}, {"path": P, "append":
+/// [items]}]`, the values read from `vars` as JSON text (a body waiting as text is not parsed).
+fn writes_json(written: &[Written], vars: &Vars) -> String {
+    let mut out = String::from("[");
+    for write in written {
+        let Some(value) = write.to_json_text(vars) else { continue };
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let how = match write {
+            Written::Set(_) => "set",
+            Written::Appended { .. } => "append",
+        };
+        let path = Value::String(write.path().to_string());
+        out.push_str(&format!("{{\"path\":{path},\"{how}\":{value}}}"));
+    }
+    out.push(']');
+    out
+}
+
+/// Applies journaled writes (as [`writes_json`] wrote them) to `vars`.
+fn replay_writes(vars: &Vars, writes: &str) -> Result<(), String> {
+    let writes: Vec<Value> =
+        serde_json::from_str(writes).map_err(|e| format!("its writes are not JSON: {e}"))?;
+    for write in writes {
+        let path = write.get("path").and_then(Value::as_str).unwrap_or_default();
+        let path = VarPath::parse(path)?;
+        let done = if let Some(value) = write.get("set") {
+            vars.set_unlimited(&path, json_to_dynamic(value))
+        } else if let Some(Value::Array(items)) = write.get("append") {
+            vars.append(&path, items.iter().map(json_to_dynamic).collect())
+        } else {
+            return Err(format!("a write of `{path}` has no value"));
+        };
+        done.map_err(|e| format!("writing `{path}` again: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Now, in milliseconds since the epoch.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn to_map(object: serde_json::Map<String, Value>) -> Map {

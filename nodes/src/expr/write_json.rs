@@ -93,6 +93,13 @@ impl Serialize for AsJson<'_> {
         if let Some(blob) = value.read_lock::<Blob>() {
             return serializer.collect_seq(blob.iter());
         }
+        // A response body still waiting as text (a journal reads `vars` without parsing it):
+        // the text is JSON already, checked when it came in.
+        if let Some(text) = value.read_lock::<crate::vars::JsonText>() {
+            let raw = serde_json::value::RawValue::from_string(text.as_str().to_owned())
+                .map_err(S::Error::custom)?;
+            return raw.serialize(serializer);
+        }
         Err(S::Error::custom(unsupported(value)))
     }
 }

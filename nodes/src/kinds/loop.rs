@@ -5,9 +5,9 @@
 //! it out when the flow loads, since the kind declares that `next` loops back.
 
 use super::{eval_failed, type_name};
-use crate::expr::Expr;
+use crate::expr::{Expr, dynamic_to_json, json_to_dynamic};
 use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
-use crate::node::{Node, NodeError, NodeFuture, Outcome, RunCx};
+use crate::node::{Node, NodeError, NodeFuture, Outcome, Persist, RunCx};
 use crate::vars::VarPath;
 use rhai::{Array, Dynamic};
 use schemars::JsonSchema;
@@ -42,6 +42,30 @@ struct Position {
     items: Array,
     next: usize,
     active: bool,
+    /// Whether `items` was saved since the loop last started: a journal keeps the list once
+    /// per start, and only the position at each step.
+    items_saved: bool,
+}
+
+impl Persist for Position {
+    fn save(&mut self) -> serde_json::Map<String, serde_json::Value> {
+        let mut saved = serde_json::Map::new();
+        saved.insert("next".into(), self.next.into());
+        saved.insert("active".into(), self.active.into());
+        if !self.items_saved {
+            let items = self.items.iter().map(|i| dynamic_to_json(i).unwrap_or_default());
+            saved.insert("items".into(), serde_json::Value::Array(items.collect()));
+            self.items_saved = true;
+        }
+        saved
+    }
+
+    fn restore(saved: serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        let items = saved.get("items")?.as_array()?.iter().map(json_to_dynamic).collect();
+        let next = usize::try_from(saved.get("next")?.as_u64()?).ok()?;
+        let active = saved.get("active")?.as_bool()?;
+        Some(Self { items, next, active, items_saved: true })
+    }
 }
 
 impl NodeConfig for LoopConfig {
@@ -101,7 +125,8 @@ impl Node for Loop {
                 let items = list.try_cast::<Array>().ok_or_else(|| {
                     NodeError::expression(format!("`over` gave {kind}, not a list"))
                 })?;
-                *cx.state::<Position>() = Position { items, next: 0, active: true };
+                *cx.state::<Position>() =
+                    Position { items, next: 0, active: true, items_saved: false };
             }
             let position = cx.state::<Position>();
             let Some(item) = position.items.get(position.next).cloned() else {

@@ -1,0 +1,386 @@
+//! `weft runs`: the history of a store, and steering its runs by hand.
+
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use weft::durable::{Durable, OnInterrupt};
+use weft::engine::{Engine, profiles_path};
+use weft::exec::{self, RunOptions};
+use weft::store::{self, Cancelled, Filter, RunDetail, RunRecord, Status, StoreError};
+use weft_nodes::Interrupt;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILED};
+
+#[derive(Debug, Args)]
+pub(super) struct RunsArgs {
+    #[command(subcommand)]
+    command: RunsCommand,
+    #[command(flatten)]
+    store: super::store::StoreArgs,
+    /// The state directory, whose `weft.db` is the default store.
+    #[arg(long, value_name = "DIR", global = true)]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// Aligned columns, for people.
+    Table,
+    /// JSON, for programs.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// The runs, newest first.
+    List {
+        /// Only runs of this flow (its name).
+        #[arg(long)]
+        flow: Option<String>,
+        /// Only runs in this status: queued, running, succeeded, failed, cancelled.
+        #[arg(long)]
+        status: Option<Status>,
+        /// Only runs created in this past period (e.g. 2h, 7d).
+        #[arg(long, value_parser = store::parse_age)]
+        since: Option<Duration>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One run: its parameters, result, error and steps.
+    Show {
+        /// The run's id.
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// A run's trace (weft.trace/1, JSON Lines), from its journal.
+    Trace {
+        /// The run's id.
+        id: String,
+    },
+    /// Run the rest of an interrupted run, or a failed run again from the node that failed,
+    /// in the foreground: prints and exits as `weft run` does.
+    Resume(ResumeArgs),
+    /// Cancel a run that is not over (a running one stops at its next lease renewal).
+    Cancel {
+        /// The run's id.
+        id: String,
+    },
+    /// Delete runs that ended more than a period ago, and give their space back.
+    Prune {
+        /// How old a finished run must be (e.g. 30d, 12h).
+        #[arg(long, value_parser = store::parse_age, default_value = "30d")]
+        older_than: Duration,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ResumeArgs {
+    /// The run's id.
+    id: String,
+    /// The profiles file (default: the one the run was started with).
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    /// Start the simulator in-process, as `weft run --sim` does.
+    #[arg(long)]
+    sim: bool,
+    /// Write the result here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The most steps the run may take, all attempts together.
+    #[arg(long, value_name = "N", default_value_t = exec::DEFAULT_MAX_STEPS)]
+    max_steps: u64,
+}
+
+pub(super) fn runs(args: RunsArgs) -> u8 {
+    let url = args.store.url(|| super::store::default_url(args.state_dir.as_deref()));
+    let durable = match args.store.open(&url) {
+        Ok(Some(durable)) => durable,
+        Ok(None) => {
+            eprintln!("error: `--store none` keeps no runs: name a store (e.g. sqlite:runs.db)");
+            return EXIT_BAD_INPUT;
+        }
+        Err(code) => return code,
+    };
+    let Some(runtime) = super::async_runtime() else {
+        return EXIT_FAILED;
+    };
+    let store = durable.store.clone();
+    match args.command {
+        RunsCommand::List { flow, status, since, limit, format } => {
+            let since_ms = since.map(|age| {
+                chrono::Utc::now().timestamp_millis()
+                    - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
+            });
+            let filter = Filter { flow, status, since_ms, limit: Some(limit) };
+            match runtime.block_on(store.list(filter)) {
+                Ok(runs) => {
+                    match format {
+                        Format::Json => print_json(&runs),
+                        Format::Table => print!("{}", table(&runs)),
+                    }
+                    0
+                }
+                Err(err) => fail(&err),
+            }
+        }
+        RunsCommand::Show { id, format } => match runtime.block_on(store.get(&id)) {
+            Ok(detail) => {
+                match format {
+                    Format::Json => print_json(&detail),
+                    Format::Table => print!("{}", show(&detail)),
+                }
+                0
+            }
+            Err(err) => fail(&err),
+        },
+        RunsCommand::Trace { id } => match runtime.block_on(store.get(&id)) {
+            Ok(detail) => {
+                use std::io::Write;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                // A reader that went away (`| head`) ends the listing, not the program.
+                let _ = store::trace_of(&detail)
+                    .iter()
+                    .try_for_each(|event| writeln!(out, "{event}"))
+                    .and_then(|()| out.flush());
+                0
+            }
+            Err(err) => fail(&err),
+        },
+        RunsCommand::Resume(resume) => resume_run(&runtime, &durable, resume),
+        RunsCommand::Cancel { id } => match runtime.block_on(store.cancel(&id)) {
+            Ok(Cancelled::Now) => {
+                eprintln!("run {id} is cancelled");
+                0
+            }
+            Ok(Cancelled::Requested) => {
+                eprintln!("run {id} is running in another process: it was asked to stop");
+                0
+            }
+            Err(err) => fail(&err),
+        },
+        RunsCommand::Prune { older_than } => {
+            let before = chrono::Utc::now().timestamp_millis()
+                - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+            match runtime.block_on(store.prune(before)) {
+                Ok(pruned) => {
+                    eprintln!("pruned {pruned} run{}", if pruned == 1 { "" } else { "s" });
+                    0
+                }
+                Err(err) => fail(&err),
+            }
+        }
+    }
+}
+
+fn fail(err: &StoreError) -> u8 {
+    eprintln!("error: {err}");
+    match err {
+        StoreError::NoSuchRun(_) | StoreError::Finished { .. } | StoreError::Held { .. } => {
+            EXIT_BAD_INPUT
+        }
+        _ => EXIT_FAILED,
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(err) => eprintln!("error: {err}"),
+    }
+}
+
+/// `weft runs resume`: claims the run and runs the rest of it here.
+fn resume_run(runtime: &tokio::runtime::Runtime, durable: &Durable, args: ResumeArgs) -> u8 {
+    let sim = match super::sim::start_in_process(args.sim, runtime) {
+        Ok(sim) => sim,
+        Err(code) => return code,
+    };
+    let mut engine = Engine::builder();
+    if let Some(sim) = &sim {
+        engine = engine.simulator(weft::simulated::SimTarget::of(sim));
+    }
+    let engine = match engine.build() {
+        Ok(engine) => engine,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    let claimed = match runtime.block_on(durable.claim(&args.id)) {
+        Ok(claimed) => claimed,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let run = &claimed.detail.run;
+    let flow_path = run.flow_path.clone().map(PathBuf::from);
+    let shown =
+        flow_path.clone().unwrap_or_else(|| PathBuf::from(format!("{}.flow.json", run.flow)));
+    let loaded = engine.loader().load_file(claimed.flow_text.as_bytes(), &shown);
+    let Some(flow) = loaded.flow else {
+        for d in &loaded.diagnostics {
+            eprintln!("{}", d.located(&shown.display().to_string()));
+        }
+        return release(runtime, durable, &claimed.claim, EXIT_BAD_INPUT);
+    };
+    let profiles = args.profiles.clone().or_else(|| run.profiles_path.clone().map(PathBuf::from));
+    let profiles =
+        profiles_path(flow_path.as_deref().unwrap_or(Path::new("-")), profiles.as_deref());
+    let services = match engine.runtime_for(&flow, &profiles) {
+        Ok(services) => services,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return release(runtime, durable, &claimed.claim, EXIT_BAD_INPUT);
+        }
+    };
+    let interrupt = Interrupt::new();
+    let options = RunOptions {
+        max_steps: args.max_steps,
+        interrupt: interrupt.clone(),
+        ..RunOptions::default()
+    };
+    let report = runtime.block_on(async {
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            interrupt.cancel();
+        });
+        durable.resume(claimed, &flow, &services, options, OnInterrupt::Cancel).await
+    });
+    match report {
+        Ok(report) => super::run::report_end(&report, args.out.as_deref()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Gives a claimed run back when it can't be run here (its lease ends now).
+fn release(
+    runtime: &tokio::runtime::Runtime,
+    durable: &Durable,
+    claim: &store::Claim,
+    code: u8,
+) -> u8 {
+    if let Err(err) = runtime.block_on(durable.store.release(claim)) {
+        eprintln!("error: {err}");
+    }
+    code
+}
+
+/// Runs as aligned columns.
+fn table(runs: &[RunRecord]) -> String {
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "FLOW".to_owned(),
+        "STATUS".to_owned(),
+        "CREATED".to_owned(),
+        "TOOK".to_owned(),
+        "ATTEMPTS".to_owned(),
+    ]];
+    for run in runs {
+        let status = match run.status {
+            Status::Running if !run.lease_live => "running (no live holder)".to_owned(),
+            other => other.to_string(),
+        };
+        rows.push([
+            run.id.clone(),
+            run.flow.clone(),
+            status,
+            run.created_at.clone(),
+            took(run),
+            run.attempts.to_string(),
+        ]);
+    }
+    if runs.is_empty() {
+        return "no runs\n".into();
+    }
+    columns(&rows)
+}
+
+/// How long a finished run took, as people read it.
+fn took(run: &RunRecord) -> String {
+    let parse = |t: &Option<String>| chrono::DateTime::parse_from_rfc3339(t.as_deref()?).ok();
+    match (parse(&run.started_at), parse(&run.finished_at)) {
+        (Some(start), Some(end)) => {
+            let ms = (end - start).num_milliseconds();
+            if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
+        }
+        _ => "-".into(),
+    }
+}
+
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One run, for people.
+fn show(detail: &RunDetail) -> String {
+    let run = &detail.run;
+    let mut out = String::new();
+    let mut line = |k: &str, v: &str| out.push_str(&format!("{k:<10} {v}\n"));
+    line("run", &run.id);
+    line(
+        "flow",
+        &format!("{} (version {})", run.flow, &run.flow_hash[..12.min(run.flow_hash.len())]),
+    );
+    line("status", run.status.as_str());
+    line("attempts", &run.attempts.to_string());
+    line("created", &run.created_at);
+    if let Some(finished) = &run.finished_at {
+        line("finished", finished);
+    }
+    let mut params = detail.params.clone();
+    weft::trace::redact(&mut params);
+    line("params", &params.to_string());
+    if let Some(error) = &detail.error {
+        let message = error.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+        let node = error.get("node").and_then(|m| m.as_str()).unwrap_or("?");
+        line("error", &format!("at `{node}`: {message}"));
+    }
+    out.push('\n');
+    let mut rows = vec![[
+        "STEP".to_owned(),
+        "NODE".to_owned(),
+        "TYPE".to_owned(),
+        "EXIT".to_owned(),
+        "MS".to_owned(),
+        "HTTP".to_owned(),
+    ]];
+    for step in &detail.steps {
+        rows.push([
+            step.step.to_string(),
+            step.node.clone(),
+            step.kind.clone(),
+            step.exit.clone().unwrap_or_else(|| "(end)".into()),
+            step.ms.to_string(),
+            step.http.len().to_string(),
+        ]);
+    }
+    out.push_str(&columns(&rows));
+    out
+}

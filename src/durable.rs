@@ -1,0 +1,300 @@
+//! Durable runs: a run recorded in a [`Store`], each finished node journaled before the next
+//! starts, held under a lease that a task renews while it runs — and a run resumed from its
+//! journal by whoever claims it next.
+//!
+//! The executor does the stepping (`exec::run` with a [`Journal`]); this module only connects
+//! it to the store: it records the run, keeps its lease, hands the journal its claim, and
+//! records the end. Whatever ran the run (`weft run`, `weft runs resume`, `weft serve`) gets
+//! the [`RunReport`] back, as from any run.
+
+use crate::exec::{self, Journal, JournalError, Resume, RunOptions, RunReport, RunStatus, Runtime};
+use crate::flow::Flow;
+use crate::store::{
+    Claim, Claimed, Created, Finish, Holder, NewRun, RunDetail, Status, Step, Store, StoreError,
+};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use weft_nodes::Interrupt;
+
+/// What an interruption of a stored run (Ctrl-C, a server shutting down) leaves in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// The run is cancelled (a person stopped it).
+    Cancel,
+    /// The run is handed back, to be resumed from its journal (a process stopping).
+    Release,
+}
+
+/// Why a stored run could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableError {
+    /// The store refused.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Another process took the run over while this one ran it: it stopped, and recorded
+    /// nothing more.
+    #[error("run `{0}` was taken over by another process (its lease expired); this one stopped")]
+    Lost(String),
+}
+
+/// The store and how this process holds runs in it.
+#[derive(Clone)]
+pub struct Durable {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// This process, and its lease.
+    pub holder: Holder,
+}
+
+/// A new run to record and run.
+pub struct Recorded<'a> {
+    /// The flow.
+    pub flow: &'a Flow,
+    /// Its exact text.
+    pub text: String,
+    /// The file it came from.
+    pub flow_path: Option<String>,
+    /// The profiles file it runs with.
+    pub profiles_path: Option<String>,
+    /// Makes a repeated request find this run.
+    pub idempotency_key: Option<String>,
+}
+
+impl Durable {
+    /// Records a new run of `flow` and runs it to its end.
+    ///
+    /// # Errors
+    ///
+    /// When the store refuses, or the run is taken over while it runs.
+    pub async fn run(
+        &self,
+        recorded: Recorded<'_>,
+        runtime: &Runtime,
+        options: RunOptions,
+        on_interrupt: OnInterrupt,
+    ) -> Result<RunReport, DurableError> {
+        let created = self
+            .store
+            .create(NewRun {
+                flow: recorded.flow.name.clone(),
+                flow_text: recorded.text,
+                flow_path: recorded.flow_path,
+                profiles_path: recorded.profiles_path,
+                params: Value::Object(options.params.clone()),
+                idempotency_key: recorded.idempotency_key,
+                state_key: None,
+                start: Some(self.holder.clone()),
+            })
+            .await?;
+        let claim = match created {
+            Created::New { claim: Some(claim), .. } => claim,
+            Created::New { id, claim: None } | Created::Existing { id, .. } => {
+                return Err(DurableError::Store(StoreError::Held { run: id, left_ms: 0 }));
+            }
+        };
+        self.drive(recorded.flow, runtime, claim, options, on_interrupt).await
+    }
+
+    /// Claims run `id` (queued, interrupted, or failed) and runs the rest of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Durable::run`]; and when the run is held by a live process, or is over.
+    pub async fn claim(&self, id: &str) -> Result<Claimed, DurableError> {
+        Ok(self.store.claim(id, self.holder.clone()).await?)
+    }
+
+    /// Runs the rest of a claimed run of `flow` (loaded from the claim's flow text).
+    ///
+    /// # Errors
+    ///
+    /// As [`Durable::run`].
+    pub async fn resume(
+        &self,
+        claimed: Claimed,
+        flow: &Flow,
+        runtime: &Runtime,
+        mut options: RunOptions,
+        on_interrupt: OnInterrupt,
+    ) -> Result<RunReport, DurableError> {
+        if let Value::Object(params) = &claimed.detail.params {
+            options.params = params.clone();
+        }
+        options.resume = Some(resume_point(&claimed.detail));
+        self.drive(flow, runtime, claimed.claim, options, on_interrupt).await
+    }
+
+    /// Runs a claimed attempt under its lease, journaling each step, and records its end.
+    async fn drive(
+        &self,
+        flow: &Flow,
+        runtime: &Runtime,
+        claim: Claim,
+        mut options: RunOptions,
+        on_interrupt: OnInterrupt,
+    ) -> Result<RunReport, DurableError> {
+        let broken = Broken::default();
+        let asked_to_cancel = Arc::new(AtomicBool::new(false));
+        let renewal = tokio::spawn(keep_lease(
+            self.store.clone(),
+            claim.clone(),
+            options.interrupt.clone(),
+            broken.clone(),
+            asked_to_cancel.clone(),
+        ));
+        let journal = StoreJournal {
+            store: self.store.clone(),
+            claim: claim.clone(),
+            broken: broken.clone(),
+        };
+        options.run_id = Some(claim.run.clone());
+        options.journal = Some(Arc::new(journal));
+        let mut report = exec::run(flow, runtime, options).await;
+        renewal.abort();
+        if let Some(err) = broken.take() {
+            return Err(err.into());
+        }
+        let status = match report.status {
+            RunStatus::Succeeded => Status::Succeeded,
+            RunStatus::Failed => Status::Failed,
+            RunStatus::Interrupted
+                if on_interrupt == OnInterrupt::Release
+                    && !asked_to_cancel.load(Ordering::SeqCst) =>
+            {
+                self.store.release(&claim).await?;
+                return Ok(report);
+            }
+            RunStatus::Interrupted => Status::Cancelled,
+        };
+        let result = serde_json::to_string(&report.result).unwrap_or_else(|_| "null".into());
+        let finish = Finish { status, result, error: report.error.clone(), state: None };
+        match self.store.finish(&claim, finish).await {
+            Ok(()) => Ok(report),
+            Err(conflict @ StoreError::StateConflict { .. }) => {
+                let error = json!({
+                    "node": report.node, "category": "state", "code": "state_conflict",
+                    "message": conflict.to_string(),
+                });
+                let failed = Finish {
+                    status: Status::Failed,
+                    result: "null".into(),
+                    error: Some(error.clone()),
+                    state: None,
+                };
+                self.store.finish(&claim, failed).await?;
+                report.status = RunStatus::Failed;
+                report.error = Some(error);
+                report.result = Default::default();
+                Ok(report)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+impl From<StoreError> for DurableError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Fenced(run) => Self::Lost(run),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Why a run's claim broke while it ran (the first reason), shared by its journal and its
+/// lease's renewals.
+#[derive(Clone, Default)]
+struct Broken(Arc<Mutex<Option<StoreError>>>);
+
+impl Broken {
+    fn set(&self, err: StoreError) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(err);
+    }
+
+    fn take(&self) -> Option<StoreError> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Where a claimed run goes on: after its last finished step, or — for a failed run's new
+/// attempt — at the node that failed, with the `vars` it had before it.
+fn resume_point(detail: &RunDetail) -> Resume {
+    let mut steps = detail.steps.clone();
+    if detail.run.status != Status::Failed {
+        return Resume { steps, retry: None };
+    }
+    let failed_node = detail.error.as_ref().and_then(|e| e.get("node")).and_then(Value::as_str);
+    let failed_at = failed_node
+        .and_then(|node| steps.iter().rposition(|s| s.node == node && s.error.is_some()));
+    if let Some(at) = failed_at {
+        let retry = steps[at].node.clone();
+        steps.truncate(at);
+        return Resume { steps, retry: Some(retry) };
+    }
+    // No node failed: an `end` that reports failure, or a limit reached between steps.
+    match steps.last() {
+        Some(last) if last.exit.is_none() => {
+            let retry = last.node.clone();
+            steps.pop();
+            Resume { steps, retry: Some(retry) }
+        }
+        _ => Resume { steps, retry: None },
+    }
+}
+
+/// Renews the claim's lease three times per lease period until the run ends (the task is
+/// aborted then). A run asked to stop is cancelled; a run whose claim is gone is stopped and
+/// marked lost.
+async fn keep_lease(
+    store: Arc<dyn Store>,
+    claim: Claim,
+    interrupt: Interrupt,
+    broken: Broken,
+    asked_to_cancel: Arc<AtomicBool>,
+) {
+    let period = (claim.holder.lease / 3).max(std::time::Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(period).await;
+        match store.renew(&claim).await {
+            Ok(renewed) => {
+                if renewed.cancel_requested {
+                    asked_to_cancel.store(true, Ordering::SeqCst);
+                    interrupt.cancel();
+                }
+            }
+            Err(err @ StoreError::Fenced(_)) => {
+                broken.set(err);
+                interrupt.cancel();
+                return;
+            }
+            // A busy or failing store: the next renewal tries again; should the lease lapse
+            // meanwhile, the next journal write finds out.
+            Err(err) => tracing::warn!(run = %claim.run, "cannot renew the lease: {err}"),
+        }
+    }
+}
+
+/// The journal of one claimed attempt, in the store.
+struct StoreJournal {
+    store: Arc<dyn Store>,
+    claim: Claim,
+    broken: Broken,
+}
+
+impl Journal for StoreJournal {
+    fn record(&self, mut step: Step) -> BoxFuture<'_, Result<(), JournalError>> {
+        step.attempt = self.claim.attempt;
+        Box::pin(async move {
+            match self.store.record_step(&self.claim, step).await {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    let message = err.to_string();
+                    self.broken.set(err);
+                    Err(JournalError(message))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,875 @@
+//! The SQLite backend: one file, one machine (`sqlite:PATH`).
+//!
+//! The file runs in WAL mode with `synchronous=NORMAL`: a killed process loses nothing that
+//! was committed, a power loss may lose the last commits. It is created with incremental
+//! auto-vacuum, so pruning gives the space of deleted runs back to the file system. Every
+//! write is an `IMMEDIATE` transaction (the write lock taken at its start), so two processes
+//! sharing the file queue on the lock rather than fail half-way.
+//!
+//! The connection is used from blocking threads (`spawn_blocking`): a store call never
+//! blocks the runtime's workers.
+
+use super::{
+    Cancelled, Claim, Claimed, Created, Filter, Finish, HeldState, Holder, KeptState, NewRun,
+    Renewed, RunDetail, RunRecord, Status, Step, StoreError, StoreResult, rfc3339,
+};
+use futures_util::future::BoxFuture;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The schema's migrations, oldest first; the schema version is their count.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema/001-runs.sql"))];
+
+/// The columns of a [`RunRecord`], in the order [`record`] reads them.
+const RUN_COLUMNS: &str = "id, flow, status, created_at, started_at, finished_at, attempts, \
+     parent, idempotency_key, flow_hash, lease_until, flow_path, profiles_path, state_key";
+
+/// An SQLite run store.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating it when missing) the store at `path`, migrating it to this version's
+    /// schema.
+    ///
+    /// # Errors
+    ///
+    /// The file can't be opened or migrated, or a newer Weft wrote it ([`StoreError::TooNew`]).
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let shown = path.display().to_string();
+        let fail = |what: &str, err: &dyn std::fmt::Display| StoreError::Backend {
+            place: format!("at {shown} {what}"),
+            message: err.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail("cannot be created", &e))?;
+        }
+        let fresh = !path.exists();
+        let mut conn = Connection::open(path).map_err(|e| fail("cannot be opened", &e))?;
+        #[cfg(unix)]
+        if fresh {
+            // Runs hold parameters, results and journaled values: for its owner only.
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| fail("cannot be opened", &e))?;
+        // Before the first table: auto-vacuum can only be chosen for an empty database.
+        if fresh {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(|e| fail("cannot be set up", &e))?;
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail("cannot be set up", &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| fail("cannot be set up", &e))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| fail("cannot be set up", &e))?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| fail("cannot be read", &e))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if found > known {
+            return Err(StoreError::TooNew { path: shown, found, known });
+        }
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|e| fail("cannot be migrated", &e))?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    fn call<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let conn = self.conn.clone();
+        let place = format!("at {} {what}", self.path.display());
+        Box::pin(async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                f(&mut conn)
+            })
+            .await;
+            match joined {
+                Ok(result) => result.map_err(|err| match err {
+                    StoreError::Backend { message, .. } => StoreError::Backend { place, message },
+                    other => other,
+                }),
+                Err(err) => Err(StoreError::Backend { place, message: err.to_string() }),
+            }
+        })
+    }
+}
+
+/// A backend error, placed by [`SqliteStore::call`].
+fn db(err: rusqlite::Error) -> StoreError {
+    StoreError::Backend { place: String::new(), message: err.to_string() }
+}
+
+fn write_txn(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)
+}
+
+/// The store's clock, in milliseconds since the epoch.
+fn now(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)", [], |row| row.get(0))
+        .map_err(db)
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn json(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
+fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
+    let status: String = row.get(2)?;
+    let lease_until: Option<i64> = row.get(10)?;
+    let status = status.parse().unwrap_or(Status::Failed);
+    let running = status == Status::Running;
+    Ok(RunRecord {
+        id: row.get(0)?,
+        flow: row.get(1)?,
+        status,
+        created_at: rfc3339(row.get(3)?),
+        started_at: row.get::<_, Option<i64>>(4)?.map(rfc3339),
+        finished_at: row.get::<_, Option<i64>>(5)?.map(rfc3339),
+        attempts: row.get(6)?,
+        parent: row.get(7)?,
+        idempotency_key: row.get(8)?,
+        flow_hash: row.get(9)?,
+        lease_until: lease_until.filter(|_| running).map(rfc3339),
+        lease_live: running && lease_until.is_some_and(|until| until >= now),
+        flow_path: row.get(11)?,
+        profiles_path: row.get(12)?,
+        state_key: row.get(13)?,
+    })
+}
+
+fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, String, Option<i64>)> {
+    let now = now(conn)?;
+    let sql = format!(
+        "SELECT {RUN_COLUMNS}, params, result, error, state_version, \
+         (SELECT text FROM flows WHERE hash = runs.flow_hash) FROM runs WHERE id = ?1"
+    );
+    let found = conn
+        .query_row(&sql, [id], |row| {
+            let run = record(row, now)?;
+            let params: String = row.get(14)?;
+            let result: Option<String> = row.get(15)?;
+            let error: Option<String> = row.get(16)?;
+            let state_version: Option<i64> = row.get(17)?;
+            let text: Option<String> = row.get(18)?;
+            Ok((run, params, result, error, state_version, text))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((run, params, result, error, state_version, text)) = found else {
+        return Err(StoreError::NoSuchRun(id.to_owned()));
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT step, attempt, node, kind, exit, writes, state, error, http, started_at, ms \
+             FROM steps WHERE run = ?1 ORDER BY step",
+        )
+        .map_err(db)?;
+    let steps = stmt
+        .query_map([id], |row| {
+            let http: Option<String> = row.get(8)?;
+            let http = match json(http) {
+                Value::Array(events) => events,
+                _ => Vec::new(),
+            };
+            Ok(Step {
+                step: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(),
+                attempt: row.get(1)?,
+                node: row.get(2)?,
+                kind: row.get(3)?,
+                exit: row.get(4)?,
+                writes: row.get(5)?,
+                state: row.get(6)?,
+                error: Some(json(row.get(7)?)).filter(|e| !e.is_null()),
+                http,
+                started_ms: row.get(9)?,
+                ms: u64::try_from(row.get::<_, i64>(10)?).unwrap_or_default(),
+            })
+        })
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    let detail = RunDetail {
+        run,
+        params: json(Some(params)),
+        result: json(result),
+        error: Some(json(error)).filter(|e| !e.is_null()),
+        steps,
+    };
+    Ok((detail, text.unwrap_or_default(), state_version))
+}
+
+/// Checks that `claim` still holds its run and extends its lease; what the run's
+/// `cancel_requested` says.
+fn fence(txn: &rusqlite::Transaction<'_>, claim: &Claim, now: i64) -> StoreResult<bool> {
+    txn.query_row(
+        "UPDATE runs SET lease_until = ?1 \
+         WHERE id = ?2 AND attempts = ?3 AND status = 'running' AND lease_until >= ?4 \
+         RETURNING cancel_requested",
+        params![now + millis(claim.holder.lease), claim.run, claim.attempt, now],
+        |row| row.get::<_, i64>(0),
+    )
+    .optional()
+    .map_err(db)?
+    .map(|cancel| cancel != 0)
+    .ok_or_else(|| StoreError::Fenced(claim.run.clone()))
+}
+
+impl super::Store for SqliteStore {
+    fn create(&self, run: NewRun) -> BoxFuture<'_, StoreResult<Created>> {
+        self.call("cannot record a run", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            let params_text = run.params.to_string();
+            if let Some(key) = &run.idempotency_key {
+                let existing: Option<(String, String)> = txn
+                    .query_row(
+                        "SELECT id, params FROM runs WHERE flow = ?1 AND idempotency_key = ?2",
+                        params![run.flow, key],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if let Some((id, params)) = existing {
+                    let same_params = json(Some(params)) == run.params;
+                    return Ok(Created::Existing { id, same_params });
+                }
+            }
+            let hash = super::content_hash(&run.flow_text);
+            txn.execute(
+                "INSERT INTO flows (hash, name, text, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (hash) DO NOTHING",
+                params![hash, run.flow, run.flow_text, now],
+            )
+            .map_err(db)?;
+            let id = super::new_run_id();
+            let (status, attempts, lease_owner, lease_until, started) = match &run.start {
+                Some(holder) => (
+                    Status::Running,
+                    1,
+                    Some(holder.owner.clone()),
+                    Some(now + millis(holder.lease)),
+                    Some(now),
+                ),
+                None => (Status::Queued, 0, None, None, None),
+            };
+            txn.execute(
+                "INSERT INTO runs (id, flow, flow_hash, flow_path, profiles_path, params, \
+                 status, attempts, lease_owner, lease_until, created_at, started_at, \
+                 idempotency_key, state_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    id,
+                    run.flow,
+                    hash,
+                    run.flow_path,
+                    run.profiles_path,
+                    params_text,
+                    status.as_str(),
+                    attempts,
+                    lease_owner,
+                    lease_until,
+                    now,
+                    started,
+                    run.idempotency_key,
+                    run.state_key,
+                ],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)?;
+            let claim = run.start.map(|holder| Claim { run: id.clone(), attempt: 1, holder });
+            Ok(Created::New { id, claim })
+        })
+    }
+
+    fn claim(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>> {
+        let id = id.to_owned();
+        self.call("cannot claim a run", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            let (detail, flow_text, state_version) = detail(&txn, &id)?;
+            let run = &detail.run;
+            match run.status {
+                Status::Succeeded | Status::Cancelled => {
+                    return Err(StoreError::Finished { run: id, status: run.status });
+                }
+                Status::Running if run.lease_live => {
+                    let until: i64 = txn
+                        .query_row("SELECT lease_until FROM runs WHERE id = ?1", [&id], |r| {
+                            r.get(0)
+                        })
+                        .map_err(db)?;
+                    return Err(StoreError::Held { run: id, left_ms: until - now });
+                }
+                Status::Queued | Status::Running | Status::Failed => {}
+            }
+            let attempt = run.attempts + 1;
+            txn.execute(
+                "UPDATE runs SET status = 'running', attempts = ?1, lease_owner = ?2, \
+                 lease_until = ?3, started_at = ?4, finished_at = NULL, cancel_requested = 0 \
+                 WHERE id = ?5",
+                params![attempt, holder.owner, now + millis(holder.lease), now, id],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)?;
+            Ok(Claimed {
+                claim: Claim { run: id, attempt, holder },
+                detail,
+                flow_text,
+                state_version,
+            })
+        })
+    }
+
+    fn renew<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, StoreResult<Renewed>> {
+        let claim = claim.clone();
+        self.call("cannot renew a lease", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            let cancel_requested = fence(&txn, &claim, now)?;
+            txn.commit().map_err(db)?;
+            Ok(Renewed { cancel_requested })
+        })
+    }
+
+    fn record_step<'a>(&'a self, claim: &'a Claim, step: Step) -> BoxFuture<'a, StoreResult<()>> {
+        let claim = claim.clone();
+        self.call("cannot journal a step", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            fence(&txn, &claim, now)?;
+            let number = i64::try_from(step.step).unwrap_or(i64::MAX);
+            // A new attempt of a failed run goes again from an earlier step: what the failed
+            // attempt journaled from there on is replaced.
+            txn.execute(
+                "DELETE FROM steps WHERE run = ?1 AND step >= ?2",
+                params![claim.run, number],
+            )
+            .map_err(db)?;
+            let http = (!step.http.is_empty()).then(|| Value::Array(step.http).to_string());
+            txn.execute(
+                "INSERT INTO steps (run, step, attempt, node, kind, exit, writes, state, error, \
+                 http, started_at, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    claim.run,
+                    number,
+                    claim.attempt,
+                    step.node,
+                    step.kind,
+                    step.exit,
+                    step.writes,
+                    step.state,
+                    step.error.map(|e| e.to_string()),
+                    http,
+                    step.started_ms,
+                    i64::try_from(step.ms).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)
+        })
+    }
+
+    fn finish<'a>(&'a self, claim: &'a Claim, finish: Finish) -> BoxFuture<'a, StoreResult<()>> {
+        let claim = claim.clone();
+        self.call("cannot record the end of a run", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            fence(&txn, &claim, now)?;
+            if let Some(vars) = &finish.state {
+                let (flow, key, started_from): (String, Option<String>, Option<i64>) = txn
+                    .query_row(
+                        "SELECT flow, state_key, state_version FROM runs WHERE id = ?1",
+                        [&claim.run],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .map_err(db)?;
+                let key = key.unwrap_or_default();
+                let current: Option<i64> = txn
+                    .query_row(
+                        "SELECT version FROM flow_state WHERE flow = ?1 AND key = ?2",
+                        params![flow, key],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if current.unwrap_or(0) != started_from.unwrap_or(0) {
+                    return Err(StoreError::StateConflict { flow, key });
+                }
+                let vars = Value::Object(vars.clone()).to_string();
+                txn.execute(
+                    "INSERT INTO flow_state (flow, key, vars, version, run, updated_at) \
+                     VALUES (?1, ?2, ?3, 1, ?4, ?5) \
+                     ON CONFLICT (flow, key) DO UPDATE SET vars = ?3, \
+                     version = flow_state.version + 1, run = ?4, updated_at = ?5",
+                    params![flow, key, vars, claim.run, now],
+                )
+                .map_err(db)?;
+            }
+            txn.execute("UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&claim.run])
+                .map_err(db)?;
+            txn.execute(
+                "UPDATE runs SET status = ?1, result = ?2, error = ?3, finished_at = ?4, \
+                 lease_until = NULL, lease_owner = NULL WHERE id = ?5",
+                params![
+                    finish.status.as_str(),
+                    finish.result,
+                    finish.error.map(|e| e.to_string()),
+                    now,
+                    claim.run
+                ],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)
+        })
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, StoreResult<()>> {
+        let claim = claim.clone();
+        self.call("cannot hand a run back", move |conn| {
+            let txn = write_txn(conn)?;
+            txn.execute(
+                "UPDATE runs SET lease_until = 0 WHERE id = ?1 AND attempts = ?2 \
+                 AND status = 'running'",
+                params![claim.run, claim.attempt],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)
+        })
+    }
+
+    fn list(&self, filter: Filter) -> BoxFuture<'_, StoreResult<Vec<RunRecord>>> {
+        self.call("cannot be read", move |conn| {
+            let now = now(conn)?;
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs \
+                 WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR status = ?2) \
+                 AND (?3 IS NULL OR created_at >= ?3) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let limit = filter.limit.map_or(-1, i64::from);
+            let rows = stmt
+                .query_map(
+                    params![filter.flow, filter.status.map(Status::as_str), filter.since_ms, limit],
+                    |row| record(row, now),
+                )
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+    }
+
+    fn get(&self, id: &str) -> BoxFuture<'_, StoreResult<RunDetail>> {
+        let id = id.to_owned();
+        self.call("cannot be read", move |conn| detail(conn, &id).map(|(detail, ..)| detail))
+    }
+
+    fn cancel(&self, id: &str) -> BoxFuture<'_, StoreResult<Cancelled>> {
+        let id = id.to_owned();
+        self.call("cannot cancel a run", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            let found: Option<(String, Option<i64>)> = txn
+                .query_row("SELECT status, lease_until FROM runs WHERE id = ?1", [&id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+                .map_err(db)?;
+            let Some((status, lease_until)) = found else {
+                return Err(StoreError::NoSuchRun(id));
+            };
+            let status: Status = status.parse().unwrap_or(Status::Failed);
+            if status.is_final() && status != Status::Failed {
+                return Err(StoreError::Finished { run: id, status });
+            }
+            let live = status == Status::Running && lease_until.is_some_and(|u| u >= now);
+            let outcome = if live {
+                txn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])
+                    .map_err(db)?;
+                Cancelled::Requested
+            } else {
+                txn.execute(
+                    "UPDATE runs SET status = 'cancelled', finished_at = ?1, lease_until = NULL, \
+                     lease_owner = NULL WHERE id = ?2",
+                    params![now, id],
+                )
+                .map_err(db)?;
+                txn.execute("UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&id])
+                    .map_err(db)?;
+                Cancelled::Now
+            };
+            txn.commit().map_err(db)?;
+            Ok(outcome)
+        })
+    }
+
+    fn prune(&self, before_ms: i64) -> BoxFuture<'_, StoreResult<u64>> {
+        self.call("cannot be pruned", move |conn| {
+            let txn = write_txn(conn)?;
+            let old = "SELECT id FROM runs WHERE finished_at < ?1 \
+                       AND status IN ('succeeded', 'failed', 'cancelled')";
+            txn.execute(&format!("DELETE FROM steps WHERE run IN ({old})"), [before_ms])
+                .map_err(db)?;
+            let pruned = txn
+                .execute(&format!("DELETE FROM runs WHERE id IN ({old})"), [before_ms])
+                .map_err(db)?;
+            txn.execute(
+                "DELETE FROM flows WHERE NOT EXISTS (SELECT 1 FROM runs WHERE flow_hash = hash)",
+                [],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)?;
+            // Free pages back to the file system (the pragma frees a page per step: it is
+            // stepped to its end), and the write-ahead log back to nothing.
+            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum").map_err(db)?;
+            let mut steps = vacuum.query([]).map_err(db)?;
+            while steps.next().map_err(db)?.is_some() {}
+            drop(steps);
+            drop(vacuum);
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(db)?;
+            Ok(u64::try_from(pruned).unwrap_or_default())
+        })
+    }
+
+    fn orphans(&self, flows: Vec<String>) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        self.call("cannot be read", move |conn| {
+            let now = now(conn)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, flow FROM runs WHERE status = 'queued' \
+                     OR (status = 'running' AND lease_until < ?1) ORDER BY created_at",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([now], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .map_err(db)?;
+            let mut ids = Vec::new();
+            for row in rows {
+                let (id, flow) = row.map_err(db)?;
+                if flows.contains(&flow) {
+                    ids.push(id);
+                }
+            }
+            Ok(ids)
+        })
+    }
+
+    fn hold_state<'a>(
+        &'a self,
+        claim: &'a Claim,
+        flow: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<HeldState>>> {
+        let (claim, flow, key) = (claim.clone(), flow.to_owned(), key.to_owned());
+        self.call("cannot hold flow state", move |conn| {
+            let txn = write_txn(conn)?;
+            let now = now(&txn)?;
+            fence(&txn, &claim, now)?;
+            txn.execute(
+                "INSERT INTO flow_state (flow, key, vars, version, updated_at) \
+                 VALUES (?1, ?2, '{}', 0, ?3) ON CONFLICT (flow, key) DO NOTHING",
+                params![flow, key, now],
+            )
+            .map_err(db)?;
+            // The key is free unless another run that is still running under a live lease
+            // holds it.
+            let taken = txn
+                .execute(
+                    "UPDATE flow_state SET holder = ?1 WHERE flow = ?2 AND key = ?3 AND \
+                     (holder IS NULL OR holder = ?1 OR NOT EXISTS (SELECT 1 FROM runs \
+                      WHERE runs.id = flow_state.holder AND status = 'running' \
+                      AND lease_until >= ?4))",
+                    params![claim.run, flow, key, now],
+                )
+                .map_err(db)?;
+            if taken == 0 {
+                return Ok(None);
+            }
+            let (vars, version): (String, i64) = txn
+                .query_row(
+                    "SELECT vars, version FROM flow_state WHERE flow = ?1 AND key = ?2",
+                    params![flow, key],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(db)?;
+            // A resumed run keeps the version it first started from.
+            txn.execute(
+                "UPDATE runs SET state_key = ?1, state_version = COALESCE(state_version, ?2) \
+                 WHERE id = ?3",
+                params![key, version, claim.run],
+            )
+            .map_err(db)?;
+            txn.commit().map_err(db)?;
+            let vars = (version > 0).then(|| json(Some(vars)));
+            Ok(Some(HeldState { vars, version }))
+        })
+    }
+
+    fn states<'a>(
+        &'a self,
+        flow: &'a str,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<Vec<KeptState>>> {
+        let (flow, key) = (flow.to_owned(), key.map(str::to_owned));
+        self.call("cannot be read", move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT key, vars, version, run, updated_at FROM flow_state \
+                     WHERE flow = ?1 AND (?2 IS NULL OR key = ?2) AND version > 0 ORDER BY key",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![flow, key], |row| {
+                    Ok(KeptState {
+                        key: row.get(0)?,
+                        vars: json(row.get(1)?),
+                        version: row.get(2)?,
+                        run: row.get(3)?,
+                        updated_at: rfc3339(row.get(4)?),
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+    }
+
+    fn reset_state<'a>(
+        &'a self,
+        flow: &'a str,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        let (flow, key) = (flow.to_owned(), key.map(str::to_owned));
+        self.call("cannot reset flow state", move |conn| {
+            let txn = write_txn(conn)?;
+            let removed = txn
+                .execute(
+                    "DELETE FROM flow_state WHERE flow = ?1 AND (?2 IS NULL OR key = ?2) \
+                     AND version > 0",
+                    params![flow, key],
+                )
+                .map_err(db)?;
+            txn.commit().map_err(db)?;
+            Ok(u64::try_from(removed).unwrap_or_default())
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn holder(name: &str, lease_ms: u64) -> Holder {
+        Holder { owner: name.into(), lease: Duration::from_millis(lease_ms) }
+    }
+
+    fn new_run(key: Option<&str>, params: Value, start: Option<Holder>) -> NewRun {
+        NewRun {
+            flow: "f".into(),
+            flow_text: r#"{"format":"weft.flow/1"}"#.into(),
+            flow_path: None,
+            profiles_path: None,
+            params,
+            idempotency_key: key.map(str::to_owned),
+            state_key: None,
+            start,
+        }
+    }
+
+    fn step(n: u64) -> Step {
+        Step {
+            step: n,
+            attempt: 0,
+            node: "a".into(),
+            kind: "assign".into(),
+            exit: Some("ok".into()),
+            writes: format!(r#"[{{"path":"x","set":"{}"}}]"#, "y".repeat(200)),
+            state: None,
+            error: None,
+            http: Vec::new(),
+            started_ms: 0,
+            ms: 1,
+        }
+    }
+
+    async fn started(store: &SqliteStore, lease_ms: u64) -> Claim {
+        match store.create(new_run(None, json!({}), Some(holder("one", lease_ms)))).await.unwrap() {
+            Created::New { claim: Some(claim), .. } => claim,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn finish(status: Status) -> Finish {
+        Finish { status, result: "null".into(), error: None, state: None }
+    }
+
+    #[tokio::test]
+    async fn a_run_is_taken_over_only_once_its_lease_expires_and_the_stale_holder_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("runs.db")).unwrap();
+        let first = started(&store, 300).await;
+        store.record_step(&first, step(1)).await.unwrap();
+        let held = store.claim(&first.run, holder("two", 10_000)).await.unwrap_err();
+        assert!(matches!(held, StoreError::Held { .. }), "{held:?}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let second = store.claim(&first.run, holder("two", 10_000)).await.unwrap();
+        assert_eq!(second.claim.attempt, 2);
+        assert_eq!(second.detail.steps.len(), 1, "the journal comes with the claim");
+        // The first holder woke up: none of its writes lands.
+        for refused in [
+            store.record_step(&first, step(2)).await,
+            store.finish(&first, finish(Status::Succeeded)).await,
+            store.renew(&first).await.map(|_| ()),
+        ] {
+            assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+        }
+        store.record_step(&second.claim, step(2)).await.unwrap();
+        store.finish(&second.claim, finish(Status::Succeeded)).await.unwrap();
+        let run = store.get(&first.run).await.unwrap();
+        assert_eq!((run.run.status, run.run.attempts, run.steps.len()), (Status::Succeeded, 2, 2));
+        let over = store.claim(&first.run, holder("three", 1000)).await.unwrap_err();
+        assert!(matches!(over, StoreError::Finished { .. }), "{over:?}");
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_finds_the_first_run_and_tells_other_parameters_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("runs.db")).unwrap();
+        let Created::New { id, .. } =
+            store.create(new_run(Some("k"), json!({"a": 1}), None)).await.unwrap()
+        else {
+            panic!("the first is new")
+        };
+        match store.create(new_run(Some("k"), json!({"a": 1}), None)).await.unwrap() {
+            Created::Existing { id: again, same_params: true } => assert_eq!(again, id),
+            other => panic!("{other:?}"),
+        }
+        match store.create(new_run(Some("k"), json!({"a": 2}), None)).await.unwrap() {
+            Created::Existing { same_params: false, .. } => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list(Filter::default()).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn pruning_ten_thousand_runs_makes_the_file_smaller() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .call("fills", |conn| {
+                let txn = write_txn(conn)?;
+                let text = r#"{"format":"weft.flow/1"}"#;
+                txn.execute(
+                    "INSERT INTO flows (hash, name, text, created_at) VALUES ('h', 'f', ?1, 0)",
+                    [text],
+                )
+                .map_err(db)?;
+                for i in 0..10_000 {
+                    let id = format!("run-{i}");
+                    txn.execute(
+                        "INSERT INTO runs (id, flow, flow_hash, params, status, attempts, \
+                         created_at, finished_at, result) \
+                         VALUES (?1, 'f', 'h', '{}', 'succeeded', 1, 0, 1, ?2)",
+                        params![id, "r".repeat(300)],
+                    )
+                    .map_err(db)?;
+                    txn.execute(
+                        "INSERT INTO steps (run, step, attempt, node, kind, writes, started_at, ms) \
+                         VALUES (?1, 1, 1, 'a', 'assign', ?2, 0, 1)",
+                        params![id, "w".repeat(300)],
+                    )
+                    .map_err(db)?;
+                }
+                txn.commit().map_err(db)?;
+                conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(db)
+            })
+            .await
+            .unwrap();
+        let full = std::fs::metadata(&path).unwrap().len();
+        let kept = started(&store, 10_000).await;
+        assert_eq!(store.prune(1000).await.unwrap(), 10_000);
+        let pruned = std::fs::metadata(&path).unwrap().len();
+        assert!(pruned * 10 < full, "{full} bytes before pruning, {pruned} after");
+        assert_eq!(
+            store.list(Filter::default()).await.unwrap()[0].id,
+            kept.run,
+            "running runs stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_from_a_newer_version_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::TooNew { found: 99, known: 1, .. }), "{err:?}");
+        assert!(err.to_string().contains("newer version of Weft"), "{err}");
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 99);
+    }
+
+    #[tokio::test]
+    async fn state_is_stored_once_and_a_stale_run_gets_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("runs.db")).unwrap();
+        let (first, second) = (started(&store, 10_000).await, started(&store, 10_000).await);
+        let held = store.hold_state(&first, "f", "u").await.unwrap().unwrap();
+        assert_eq!((held.vars, held.version), (None, 0));
+        assert!(
+            store.hold_state(&second, "f", "u").await.unwrap().is_none(),
+            "runs of a key don't overlap"
+        );
+        let keep = |n: i64| Finish {
+            state: Some(serde_json::Map::from_iter([("n".to_owned(), json!(n))])),
+            ..finish(Status::Succeeded)
+        };
+        store.finish(&first, keep(1)).await.unwrap();
+        let held = store.hold_state(&second, "f", "u").await.unwrap().unwrap();
+        assert_eq!((held.vars, held.version), (Some(json!({"n": 1})), 1));
+        // A third run started from version 1 too; the second stores first, the third is stale.
+        let third = started(&store, 10_000).await;
+        store.finish(&second, keep(2)).await.unwrap();
+        store.hold_state(&third, "f", "u").await.unwrap().unwrap();
+        store
+            .call("rewinds", move |conn| {
+                conn.execute("UPDATE runs SET state_version = 1 WHERE id = ?1", [&third.run])
+                    .map_err(db)
+                    .map(|_| ())
+            })
+            .await
+            .unwrap();
+        let third = store.list(Filter::default()).await.unwrap()[0].id.clone();
+        let third = Claim { run: third, attempt: 1, holder: holder("one", 10_000) };
+        let conflict = store.finish(&third, keep(3)).await.unwrap_err();
+        assert!(matches!(conflict, StoreError::StateConflict { .. }), "{conflict:?}");
+        let kept = store.states("f", None).await.unwrap();
+        assert_eq!((kept[0].vars.clone(), kept[0].version), (json!({"n": 2}), 2));
+        assert_eq!(store.reset_state("f", Some("u")).await.unwrap(), 1);
+        assert!(store.states("f", None).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,83 @@
+//! The trace of a stored run: its journal and HTTP events, as `weft.trace/1` events.
+
+use super::{RunDetail, Status};
+use crate::trace::redact;
+use serde_json::{Map, Value, json};
+
+/// The `weft.trace/1` events of a stored run, in order; redacted as every trace is.
+pub fn trace_of(detail: &RunDetail) -> Vec<Value> {
+    let run = &detail.run;
+    let mut params = detail.params.clone();
+    redact(&mut params);
+    let mut events = vec![json!({
+        "event": "run_started", "run": run.id, "at": run.created_at,
+        "flow": run.flow, "params": params,
+    })];
+    for step in &detail.steps {
+        let started = super::rfc3339(step.started_ms);
+        let finished =
+            super::rfc3339(step.started_ms.saturating_add(i64::try_from(step.ms).unwrap_or(0)));
+        events.push(json!({
+            "event": "node_started", "run": run.id, "at": started,
+            "node": step.node, "type": step.kind, "step": step.step,
+        }));
+        for http in &step.http {
+            let mut http = http.clone();
+            if let Value::Object(fields) = &mut http {
+                fields.insert("run".into(), run.id.clone().into());
+            }
+            events.push(http);
+        }
+        let mut writes = Value::Object(writes_of(&step.writes));
+        redact(&mut writes);
+        let mut finished = json!({
+            "event": "node_finished", "run": run.id, "at": finished,
+            "node": step.node, "exit": step.exit, "ms": step.ms, "writes": writes,
+        });
+        if let (Some(error), Value::Object(fields)) = (&step.error, &mut finished) {
+            fields.insert("error".into(), error.clone());
+        }
+        events.push(finished);
+    }
+    if run.status.is_final() {
+        let status = match run.status {
+            Status::Cancelled => "interrupted",
+            other => other.as_str(),
+        };
+        let ms = match (&run.started_at, &run.finished_at) {
+            (Some(start), Some(end)) => millis_between(start, end),
+            _ => 0,
+        };
+        let steps = detail.steps.last().map_or(0, |s| s.step);
+        events.push(json!({
+            "event": "run_finished", "run": run.id, "at": run.finished_at,
+            "status": status, "ms": ms, "steps": steps,
+        }));
+    }
+    events
+}
+
+/// A step's journaled writes as a trace shows them: path → the value set, or the items
+/// appended.
+fn writes_of(journaled: &str) -> Map<String, Value> {
+    let writes: Vec<Value> = serde_json::from_str(journaled).unwrap_or_default();
+    writes
+        .into_iter()
+        .filter_map(|mut write| {
+            let path = write.get("path")?.as_str()?.to_owned();
+            let value = match write.get_mut("set") {
+                Some(value) => value.take(),
+                None => write.get_mut("append")?.take(),
+            };
+            Some((path, value))
+        })
+        .collect()
+}
+
+fn millis_between(start: &str, end: &str) -> u64 {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    match (parse(start), parse(end)) {
+        (Some(s), Some(e)) => u64::try_from((e - s).num_milliseconds()).unwrap_or(0),
+        _ => 0,
+    }
+}

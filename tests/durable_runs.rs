@@ -1,0 +1,123 @@
+//! Durable runs through the `weft` binary: a run killed with SIGKILL — while it pages, and
+//! again at random moments, in the middle of its store writes — is resumed from its journal
+//! by `weft runs resume` to exactly the simulator's ground truth, fetching at most the page of
+//! the node in flight again at each kill; and it is never taken over while its lease is live.
+
+use crate::calendar_e2e::expected;
+use crate::util::{Dir, Outcome, Weft, anchor, flows, root};
+use chrono::Duration;
+use serde_json::Value;
+use std::time::Duration as StdDuration;
+use weft_sim::{SimConfig, SimHandle, Simulator};
+
+const USER: &str = "megan@weft.test";
+
+fn weft(sim: &SimHandle, store: &str, args: &[&str]) -> Weft {
+    Weft::new(&root(), args)
+        .args(["--store", store])
+        .env("WEFT_SIM_URL", sim.base_url())
+        .env("WEFT_SIM_SECRET", weft_sim::APP_CLIENT_SECRET)
+}
+
+/// The runs of the store, as `weft runs list --format json` gives them.
+fn runs(sim: &SimHandle, store: &str) -> Vec<Value> {
+    let out = weft(sim, store, &["runs", "list", "--format", "json"]).run();
+    out.assert_code(0).json().as_array().unwrap().clone()
+}
+
+/// How many steps the run has journaled.
+fn journaled(sim: &SimHandle, store: &str, id: &str) -> usize {
+    let out = weft(sim, store, &["runs", "show", id, "--format", "json"]).run();
+    out.assert_code(0).json()["steps"].as_array().unwrap().len()
+}
+
+/// A small deterministic generator of kill delays, seeded from the clock (printed on failure).
+struct Delays(u64);
+
+impl Delays {
+    fn next_ms(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice() {
+    let latency = StdDuration::from_millis(4);
+    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
+        .await
+        .unwrap();
+    let dir = Dir::new();
+    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let (from, to) = (anchor() - Duration::days(21), anchor() + Duration::days(21));
+    let want = expected(&sim, USER, from, to);
+    assert!(want.len() > 150, "a long paging run: {} items, one a page", want.len());
+    let graph_base = format!("graph_base={}", sim.graph_base());
+    let (from_param, to_param) =
+        (format!("from={}", from.to_rfc3339()), format!("to={}", to.to_rfc3339()));
+    let run = weft(&sim, &store, &["run", "--quiet", "--lease", "1s"])
+        .arg(flows().join("graph-calendar.flow.json"))
+        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+        .args(["--param", &graph_base, "--param", &format!("user={USER}")])
+        .args(["--param", &from_param, "--param", &to_param, "--param", "page_size=1"]);
+    let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7).unsigned_abs();
+    let mut delays = Delays(seed);
+
+    let (id, kills, done): (String, u64, Outcome) = tokio::task::block_in_place(|| {
+        // The first kill, well into the paging.
+        let running = run.spawn();
+        let id = loop {
+            if let Some(run) = runs(&sim, &store).first() {
+                break run["id"].as_str().unwrap().to_owned();
+            }
+            std::thread::sleep(StdDuration::from_millis(20));
+        };
+        while journaled(&sim, &store, &id) < 40 {
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        running.signal("-KILL");
+        assert_eq!(running.finish().code, None, "killed");
+        let listed = runs(&sim, &store);
+        assert_eq!(listed[0]["status"], "running", "{listed:?}");
+
+        // Its lease is live for a second: nobody may take it over yet.
+        let refused = weft(&sim, &store, &["runs", "resume", &id]).run();
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("running in another process"), "{}", refused.stderr);
+
+        // Then killed at random moments, mostly in the middle of a journal write; a resume
+        // that outran its kill ends the run.
+        let mut kills = 1;
+        for _ in 0..3 {
+            std::thread::sleep(StdDuration::from_millis(1100));
+            let resumed = weft(&sim, &store, &["runs", "resume", "--lease", "1s", &id]).spawn();
+            std::thread::sleep(StdDuration::from_millis(150 + delays.next_ms(400)));
+            resumed.signal("-KILL");
+            let outcome = resumed.finish();
+            if outcome.code.is_some() {
+                return (id, kills, outcome);
+            }
+            kills += 1;
+        }
+        std::thread::sleep(StdDuration::from_millis(1100));
+        let done = weft(&sim, &store, &["runs", "resume", &id]).run();
+        (id, kills, done)
+    });
+
+    let got = done.assert_code(0).json();
+    assert_eq!(got.as_array().unwrap().len(), want.len(), "seed {seed}: no item lost or twice");
+    assert_eq!(got, Value::Array(want.clone()), "seed {seed}");
+    // One page per `fetch` step: each kill fetched at most the page in flight again.
+    let pages = sim.counters().calendar_view_pages;
+    let n = u64::try_from(want.len()).unwrap();
+    assert!(
+        (n..=n + kills).contains(&pages),
+        "seed {seed}: {pages} pages for {n} items and {kills} kills"
+    );
+    let listed = tokio::task::block_in_place(|| runs(&sim, &store));
+    assert_eq!(listed[0]["status"], "succeeded");
+    assert_eq!(listed[0]["id"], id.as_str());
+    let attempts = listed[0]["attempts"].as_u64().unwrap();
+    assert!((2..=kills + 1).contains(&attempts), "seed {seed}: {attempts} attempts, {kills} kills");
+    sim.shutdown().await;
+}
