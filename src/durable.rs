@@ -63,6 +63,34 @@ pub struct Recorded<'a> {
 }
 
 impl Durable {
+    /// Records a new run of `flow` with `params`: started by this process now (`start`), or
+    /// queued. Finds the run with the same idempotency key instead, when there is one.
+    ///
+    /// # Errors
+    ///
+    /// When the store refuses.
+    pub async fn record(
+        &self,
+        recorded: Recorded<'_>,
+        params: &serde_json::Map<String, Value>,
+        start: bool,
+    ) -> Result<Created, DurableError> {
+        let created = self
+            .store
+            .create(NewRun {
+                flow: recorded.flow.name.clone(),
+                flow_text: recorded.text,
+                flow_path: recorded.flow_path,
+                profiles_path: recorded.profiles_path,
+                params: Value::Object(params.clone()),
+                idempotency_key: recorded.idempotency_key,
+                state_key: None,
+                start: start.then(|| self.holder.clone()),
+            })
+            .await?;
+        Ok(created)
+    }
+
     /// Records a new run of `flow` and runs it to its end.
     ///
     /// # Errors
@@ -75,26 +103,14 @@ impl Durable {
         options: RunOptions,
         on_interrupt: OnInterrupt,
     ) -> Result<RunReport, DurableError> {
-        let created = self
-            .store
-            .create(NewRun {
-                flow: recorded.flow.name.clone(),
-                flow_text: recorded.text,
-                flow_path: recorded.flow_path,
-                profiles_path: recorded.profiles_path,
-                params: Value::Object(options.params.clone()),
-                idempotency_key: recorded.idempotency_key,
-                state_key: None,
-                start: Some(self.holder.clone()),
-            })
-            .await?;
-        let claim = match created {
+        let flow = recorded.flow;
+        let claim = match self.record(recorded, &options.params, true).await? {
             Created::New { claim: Some(claim), .. } => claim,
             Created::New { id, claim: None } | Created::Existing { id, .. } => {
                 return Err(DurableError::Store(StoreError::Held { run: id, left_ms: 0 }));
             }
         };
-        self.drive(recorded.flow, runtime, claim, options, on_interrupt).await
+        self.drive(flow, runtime, claim, options, on_interrupt).await
     }
 
     /// Claims run `id` (queued, interrupted, or failed) and runs the rest of it.
@@ -127,7 +143,11 @@ impl Durable {
     }
 
     /// Runs a claimed attempt under its lease, journaling each step, and records its end.
-    async fn drive(
+    ///
+    /// # Errors
+    ///
+    /// As [`Durable::run`].
+    pub async fn drive(
         &self,
         flow: &Flow,
         runtime: &Runtime,
@@ -159,14 +179,17 @@ impl Durable {
         let status = match report.status {
             RunStatus::Succeeded => Status::Succeeded,
             RunStatus::Failed => Status::Failed,
-            RunStatus::Interrupted
-                if on_interrupt == OnInterrupt::Release
-                    && !asked_to_cancel.load(Ordering::SeqCst) =>
-            {
-                self.store.release(&claim).await?;
-                return Ok(report);
+            RunStatus::Interrupted => {
+                // Whoever asked the run to stop through the store meant to cancel it; a
+                // process stopping hands it back.
+                let cancelled = asked_to_cancel.load(Ordering::SeqCst)
+                    || self.store.renew(&claim).await?.cancel_requested;
+                if on_interrupt == OnInterrupt::Release && !cancelled {
+                    self.store.release(&claim).await?;
+                    return Ok(report);
+                }
+                Status::Cancelled
             }
-            RunStatus::Interrupted => Status::Cancelled,
         };
         let result = serde_json::to_string(&report.result).unwrap_or_else(|_| "null".into());
         let finish = Finish { status, result, error: report.error.clone(), state: None };

@@ -2,7 +2,7 @@
 //! answers (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing,
 //! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
-use crate::util::http::{client, wait_until_up};
+use crate::util::http::{client, read, wait_until_up};
 use crate::util::{Weft, anchor, busy_flow, flows, free_port};
 use chrono::Duration as Days;
 use serde_json::{Value, json};
@@ -193,7 +193,11 @@ async fn runs_answer_with_their_result_or_a_json_error() {
     assert_eq!(status, 404, "{body}");
     let (status, body) = get(&http, &format!("{url}/elsewhere")).await;
     assert_eq!(status, 404, "{body}");
+    // `GET /runs/{id}` reads a stored run; this server keeps none.
     let (status, body) = get(&http, &format!("{url}/runs/echo")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(message(&body).contains("keeps no runs"), "{body}");
+    let (status, _, body) = read(http.delete(format!("{url}/runs/echo"))).await;
     assert_eq!(status, 405, "{body}");
 
     server.shutdown().await;

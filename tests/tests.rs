@@ -27,6 +27,7 @@ mod run_cli;
 mod schemas;
 mod secrets_canary;
 mod serve;
+mod serve_store;
 mod sim;
 mod studio_api;
 #[cfg(unix)]

@@ -120,7 +120,7 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
                 Ok(runs) => {
                     match format {
                         Format::Json => print_json(&runs),
-                        Format::Table => print!("{}", table(&runs)),
+                        Format::Table => print_text(&table(&runs)),
                     }
                     0
                 }
@@ -131,7 +131,7 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
             Ok(detail) => {
                 match format {
                     Format::Json => print_json(&detail),
-                    Format::Table => print!("{}", show(&detail)),
+                    Format::Table => print_text(&show(&detail)),
                 }
                 0
             }
@@ -188,9 +188,16 @@ fn fail(err: &StoreError) -> u8 {
 
 fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => print_text(&(text + "\n")),
         Err(err) => eprintln!("error: {err}"),
     }
+}
+
+/// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
+fn print_text(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// `weft runs resume`: claims the run and runs the rest of it here.

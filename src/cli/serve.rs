@@ -47,6 +47,11 @@ pub(super) struct ServeArgs {
     /// within it, answering the runs it interrupts 503 with Retry-After.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     grace: f64,
+    #[command(flatten)]
+    store: super::store::StoreArgs,
+    /// How long finished runs are kept; older ones are pruned (`0s`: kept for ever).
+    #[arg(long, value_name = "AGE", value_parser = weft::store::parse_age, default_value = "30d")]
+    keep: Duration,
 }
 
 /// `IP:PORT`, or a bare port on 127.0.0.1.
@@ -102,6 +107,13 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
         }
     };
     config.token = std::env::var(TOKEN_VAR).ok();
+    let url = args.store.url(|| super::store::default_url(config.state_dir.as_deref()));
+    config.store = match args.store.open(&url) {
+        Ok(durable) => durable.map(|d| d.store),
+        Err(code) => return code,
+    };
+    config.lease = args.store.lease;
+    config.keep = Some(args.keep).filter(|keep| !keep.is_zero());
     // One thread for accepting, answering and keeping time: the runs have the run pool's
     // threads (one per core), and more threads than cores only switch more.
     let runtime =
@@ -133,8 +145,12 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             }
         };
         eprint!("{}", summary(&server));
+        match &url {
+            weft::store::StoreUrl::None => eprintln!("  runs are not kept (--store none)"),
+            url => eprintln!("  runs are kept in {url}"),
+        }
         eprintln!(
-            "  POST {}/runs/{{flow}}   GET /flows   GET /health   (Ctrl-C or SIGTERM stops)",
+            "  POST {}/runs/{{flow}}   GET /runs   GET /flows   GET /health   (Ctrl-C or SIGTERM stops)",
             server.url()
         );
         let stopped = server

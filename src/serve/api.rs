@@ -3,7 +3,9 @@
 use super::access::{AccessToken, LocalOnly, require_local, require_token};
 use super::catalog::{Catalog, Entry};
 use super::reply::{error, json_bytes, json_value};
+use super::stored::{self, Stored};
 use super::{Phase, ServeConfig};
+use crate::durable::OnInterrupt;
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
 use crate::params::{self, ParamError};
 use crate::pool::RunPool;
@@ -32,25 +34,27 @@ use weft_nodes::clip::{self, clip_message, clip_to};
 const STOP_WAIT: Duration = Duration::from_millis(500);
 
 /// What every handler shares; immutable but for the semaphore's count.
-struct App {
+pub(super) struct App {
     flows: HashMap<String, Arc<Entry>>,
     /// The 404 message for each flow of the directory that is not served (it says why), by
     /// name.
     skipped: HashMap<String, String>,
     /// The `GET /flows` answer, serialised once.
     list: Bytes,
-    runtime: Runtime,
+    pub(super) runtime: Runtime,
     /// Where runs execute, apart from this server's own runtime.
-    pool: Arc<RunPool>,
-    slots: Arc<Semaphore>,
+    pub(super) pool: Arc<RunPool>,
+    pub(super) slots: Arc<Semaphore>,
     max_runs: usize,
     max_body: u64,
-    timeout: Option<Duration>,
+    pub(super) timeout: Option<Duration>,
     body_timeout: Duration,
-    max_steps: u64,
-    max_vars_bytes: usize,
+    pub(super) max_steps: u64,
+    pub(super) max_vars_bytes: usize,
     retry_after: HeaderValue,
-    phase: watch::Receiver<Phase>,
+    pub(super) phase: watch::Receiver<Phase>,
+    /// The run store, when runs are recorded.
+    pub(super) stored: Option<Arc<Stored>>,
 }
 
 /// Builds the router over the loaded catalog.
@@ -61,7 +65,8 @@ pub(super) fn router(
     runtime: Runtime,
     pool: Arc<RunPool>,
     phase: watch::Receiver<Phase>,
-) -> Router {
+    stored: Option<Stored>,
+) -> (Router, Arc<App>) {
     let names = catalog.names();
     let list = json!({
         "flows": names.iter().filter_map(|n| catalog.flows.get(n)).map(|e| &e.summary).collect::<Vec<_>>(),
@@ -97,17 +102,23 @@ pub(super) fn router(
         max_vars_bytes: config.max_vars_bytes,
         retry_after: HeaderValue::from(config.retry_after),
         phase,
+        stored: stored.map(Arc::new),
     });
+    // One parameter name for the segment after `/runs/`: a flow to POST to, a run to GET.
     let router = Router::new()
-        .route("/runs/{flow}", post(run))
+        .route("/runs", get(stored::list))
+        .route("/runs/{key}", post(run).get(stored::show))
+        .route("/runs/{key}/trace", get(stored::trace))
+        .route("/runs/{key}/cancel", post(stored::cancel))
+        .route("/runs/{key}/resume", post(stored::resume))
         .route("/flows", get(list_flows))
         .route("/flows/{flow}", get(show_flow))
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body))
-        .with_state(app);
-    match &config.token {
+        .with_state(app.clone());
+    let router = match &config.token {
         Some(token) => router.layer(axum::middleware::from_fn_with_state(
             Arc::new(AccessToken::new(token)),
             require_token,
@@ -116,20 +127,23 @@ pub(super) fn router(
             Arc::new(LocalOnly::new(addr)),
             require_local,
         )),
-    }
+    };
+    (router, app)
 }
 
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such resource: try GET /flows, GET /flows/{flow}, POST /runs/{flow} or GET /health",
+        "no such resource: try GET /flows, GET /flows/{flow}, POST /runs/{flow}, GET /runs, \
+         GET /runs/{id} or GET /health",
     )
 }
 
 async fn method_not_allowed() -> Response {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed: runs are started with POST /runs/{flow}; /flows and /health take GET",
+        "method not allowed: runs are started with POST /runs/{flow} and steered with POST \
+         /runs/{id}/cancel or /resume; /flows, /runs and /health take GET",
     )
 }
 
@@ -235,6 +249,20 @@ async fn run(
     let Some(entry) = app.flows.get(&name).cloned() else {
         return unknown_flow(&app, &name);
     };
+    let prefer_async = stored::wants_async(request.headers());
+    let Ok(key) = idempotency_key(request.headers()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key must be one header of 1 to 255 visible ASCII characters",
+        );
+    };
+    if app.stored.is_none() && (prefer_async || key.is_some()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Prefer: respond-async and Idempotency-Key need a run store: this server was \
+             started with --store none",
+        );
+    }
     // A declared length over the limit is refused before waiting for the body.
     let declared = request
         .headers()
@@ -272,6 +300,11 @@ async fn run(
         Ok(params) => params,
         Err(err) => return bad_params(&err),
     };
+    if let Some(stored) = app.stored.clone()
+        && prefer_async
+    {
+        return stored::start_async(app, stored, &entry, params, key).await;
+    }
     let Ok(permit) = app.slots.clone().try_acquire_owned() else {
         let mut response = error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -296,13 +329,41 @@ async fn run(
     // answer is written in the pool too, so what the run built is freed on the thread that
     // built it.
     let (runtime, timeout) = (app.runtime.clone(), app.timeout);
-    let mut running = app.pool.spawn(async move {
-        let report = exec::run(&entry.flow, &runtime, options).await;
-        drop(permit);
-        let elapsed = started.elapsed();
-        tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
-        answer(report, timed_out(timeout, elapsed), memory.map(|m| m.events()))
-    });
+    let trace = move |memory: Option<Arc<Memory>>| memory.map(|m| m.events());
+    let mut running = match app.stored.clone() {
+        None => app.pool.spawn(async move {
+            let report = exec::run(&entry.flow, &runtime, options).await;
+            drop(permit);
+            let elapsed = started.elapsed();
+            tracing::debug!(flow = %name, status = report.status.as_str(), ms = elapsed.as_millis() as u64, "run");
+            answer(report, false, timed_out(timeout, elapsed), trace(memory))
+        }),
+        Some(stored) => {
+            let claim = match stored::record_started(&stored, &entry, &options.params, key).await {
+                Ok(Ok(claim)) => claim,
+                Ok(Err(existing)) => {
+                    drop(permit);
+                    return existing.answer(&app, &stored).await;
+                }
+                Err(response) => return response,
+            };
+            let in_flight = stored.executing(&claim.run, interrupt.clone());
+            app.pool.spawn(async move {
+                let ran = stored
+                    .durable
+                    .drive(&entry.flow, &runtime, claim, options, OnInterrupt::Release)
+                    .await;
+                drop((permit, in_flight));
+                match ran {
+                    Ok(report) => {
+                        let timed_out = timed_out(timeout, started.elapsed());
+                        answer(report, true, timed_out, trace(memory))
+                    }
+                    Err(err) => stored::store_failed(&err),
+                }
+            })
+        }
+    };
     let mut phase = app.phase.clone();
     let shutdown = async move {
         if phase.wait_for(|p| *p >= Phase::Cancelling).await.is_err() {
@@ -350,8 +411,39 @@ async fn run(
     response
 }
 
+/// The answer to a stored run that ended, read back from the store (a repeated request with
+/// the same `Idempotency-Key`).
+pub(super) fn answer_stored(detail: &crate::store::RunDetail) -> Response {
+    use crate::store::Status;
+    let status = match detail.run.status {
+        Status::Succeeded => StatusCode::OK,
+        Status::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+        Status::Cancelled | Status::Queued | Status::Running => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut body = json!({
+        "id": detail.run.id, "status": detail.run.status.as_str(), "result": detail.result,
+    });
+    if let (Some(error), Value::Object(fields)) = (&detail.error, &mut body) {
+        fields.insert("error".into(), error.clone());
+    }
+    json_value(status, &body)
+}
+
+/// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ()> {
+    let mut keys = headers.get_all("idempotency-key").iter();
+    let Some(key) = keys.next() else { return Ok(None) };
+    let valid = keys.next().is_none()
+        && (1..=255).contains(&key.len())
+        && key.as_bytes().iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+    match key.to_str() {
+        Ok(key) if valid => Ok(Some(key.trim().to_owned())),
+        _ => Err(()),
+    }
+}
+
 /// The answer to a run interrupted by a shutdown.
-fn interrupted() -> Response {
+pub(super) fn interrupted() -> Response {
     json_value(
         StatusCode::SERVICE_UNAVAILABLE,
         &json!({ "status": "interrupted", "result": null, "error": { "message": INTERRUPTED } }),
@@ -370,8 +462,11 @@ fn timed_out(limit: Option<Duration>, elapsed: Duration) -> impl Fn(&RunReport) 
     }
 }
 
-fn answer(
+/// The answer to a run that ended: its status, result and error (and its id, when the store
+/// recorded it).
+pub(super) fn answer(
     report: RunReport,
+    recorded: bool,
     timed_out: impl Fn(&RunReport) -> bool,
     trace: Option<Vec<Value>>,
 ) -> Response {
@@ -387,7 +482,13 @@ fn answer(
         RunStatus::Interrupted => Some(json!({ "message": INTERRUPTED })),
     };
     // Serialised straight from the run's result: no JSON tree of it is built.
-    let answer = Answer { status: report.status.as_str(), result: &report.result, error, trace };
+    let answer = Answer {
+        id: recorded.then_some(report.id.as_str()),
+        status: report.status.as_str(),
+        result: &report.result,
+        error,
+        trace,
+    };
     match serde_json::to_vec(&answer) {
         Ok(body) => json_bytes(status, body),
         // `RunResult` only holds values with a JSON form, so this is not expected; if it happens
@@ -402,6 +503,8 @@ fn answer(
 /// The body of a run's answer.
 #[derive(Serialize)]
 struct Answer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
     status: &'static str,
     result: &'a RunResult,
     #[serde(skip_serializing_if = "Option::is_none")]

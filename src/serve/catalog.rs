@@ -29,6 +29,10 @@ pub struct Skipped {
 pub(super) struct Entry {
     /// The compiled flow.
     pub flow: Flow,
+    /// Its file's exact text (a stored run pins it).
+    pub text: String,
+    /// Its file.
+    pub file: PathBuf,
     /// The `GET /flows/{flow}` answer, serialised once.
     pub detail: axum::body::Bytes,
     /// Its summary in `GET /flows`.
@@ -47,6 +51,7 @@ struct Candidate {
     name: String,
     file: PathBuf,
     flow: Flow,
+    text: String,
     json: Value,
     diagnostics: Vec<Diagnostic>,
     profiles: Vec<String>,
@@ -110,6 +115,8 @@ impl Catalog {
                     summary: summary(&c.name, &c.flow, &c.profiles),
                     detail: detail(&c),
                     flow: c.flow,
+                    text: c.text,
+                    file: std::path::absolute(&c.file).unwrap_or(c.file),
                 };
                 (c.name, Arc::new(entry))
             })
@@ -145,6 +152,7 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
         name,
         file: file.to_owned(),
         flow,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
         json,
         diagnostics: loaded.diagnostics,
         profiles,

@@ -14,6 +14,10 @@
 //! GET  /health                  liveness, flows served, runs in flight
 //! ```
 //!
+//! With a run store (`--store`, [`ServeConfig::store`]) every run is recorded and journaled,
+//! answers carry its `id`, and `Prefer: respond-async`, `Idempotency-Key` and the `/runs`
+//! routes of `stored.rs` come into play.
+//!
 //! Start one in-process with [`Server::bind`]:
 //!
 //! ```no_run
@@ -30,6 +34,7 @@ mod access;
 mod api;
 mod catalog;
 mod reply;
+mod stored;
 
 use crate::Engine;
 use crate::auth::TokenManager;
@@ -101,6 +106,12 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// The simulator that stands in for Microsoft (see [`crate::simulated`]), if any.
     pub sim: Option<crate::simulated::SimTarget>,
+    /// Where runs are recorded and journaled (`None`: nothing is kept, as in version 1).
+    pub store: Option<Arc<dyn crate::store::Store>>,
+    /// How long this server's hold on a run lasts without renewal.
+    pub lease: Duration,
+    /// How long finished runs are kept before the server prunes them (`None`: for ever).
+    pub keep: Option<Duration>,
 }
 
 impl ServeConfig {
@@ -125,6 +136,9 @@ impl ServeConfig {
             retry_after: 1,
             shutdown_grace: Duration::from_secs(10),
             sim: None,
+            store: None,
+            lease: crate::store::DEFAULT_LEASE,
+            keep: Some(crate::store::DEFAULT_KEEP),
         }
     }
 
@@ -179,6 +193,9 @@ impl fmt::Debug for ServeConfig {
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("retry_after", &self.retry_after)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("store", &self.store.is_some())
+            .field("lease", &self.lease)
+            .field("keep", &self.keep)
             .finish_non_exhaustive()
     }
 }
@@ -274,7 +291,25 @@ impl Server {
         let pool = crate::pool::RunPool::new("weft-run")
             .map_err(|e| ServeError::Services(format!("cannot start the run threads: {e}")))?;
         let pool = Arc::new(pool);
-        let router = api::router(&config, addr, catalog, runtime, pool.clone(), phase_rx.clone());
+        let stored = config.store.clone().map(|store| {
+            let flows = catalog.flows.values().map(|entry| entry.flow.name.clone()).collect();
+            let profiles =
+                crate::engine::folder_profiles_path(&config.dir, config.profiles.as_deref());
+            let profiles = std::path::absolute(&profiles).unwrap_or(profiles);
+            let holder = crate::store::Holder::this_process(config.lease);
+            stored::Stored::new(
+                crate::durable::Durable { store, holder },
+                engine.loader().clone(),
+                flows,
+                profiles.display().to_string(),
+                config.keep,
+            )
+        });
+        let (router, app) =
+            api::router(&config, addr, catalog, runtime, pool.clone(), phase_rx.clone(), stored);
+        let stored = app.stored.clone();
+        // Runs of these flows whose process died are taken over, now and from time to time.
+        stored::keep_watch(app);
         let limits = crate::net::listen::Limits {
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
@@ -296,6 +331,7 @@ impl Server {
             task,
             pool,
             grace: config.shutdown_grace,
+            stored,
         })
     }
 }
@@ -310,6 +346,7 @@ pub struct ServerHandle {
     task: tokio::task::JoinHandle<()>,
     pool: Arc<crate::pool::RunPool>,
     grace: Duration,
+    stored: Option<Arc<stored::Stored>>,
 }
 
 impl ServerHandle {
@@ -361,21 +398,34 @@ impl ServerHandle {
 
     /// Stops accepting connections, lets runs in flight finish, and returns within the
     /// configured grace period: near its end the runs still going are interrupted and answered
-    /// 503 with `Retry-After`, and what is left at its end is dropped.
+    /// 503 with `Retry-After` (stored runs are handed back to the store, to be taken over), and
+    /// what is left at its end is dropped.
     pub async fn shutdown(self) {
         let mut task = self.task;
+        let stored = self.stored.as_deref();
         self.phase.send_replace(Phase::Draining);
         // The last part of the grace period (a fifth, at most 2 s) is for the interrupted runs
         // to be answered and their connections to close.
         let answering = (self.grace / 5).min(Duration::from_secs(2));
-        if tokio::time::timeout(self.grace - answering, &mut task).await.is_ok() {
-            return;
-        }
-        self.phase.send_replace(Phase::Cancelling);
-        if tokio::time::timeout(answering, &mut task).await.is_err() {
-            task.abort();
+        let drained = tokio::time::timeout(self.grace - answering, settled(&mut task, stored));
+        if drained.await.is_err() {
+            self.phase.send_replace(Phase::Cancelling);
+            if tokio::time::timeout(answering, settled(&mut task, stored)).await.is_err() {
+                task.abort();
+            }
         }
         // Runs still in the pool were interrupted; they are not waited for.
         drop(self.pool);
+    }
+}
+
+/// Waits for the connections to close and the stored runs executing here to end or be handed
+/// back.
+async fn settled(task: &mut tokio::task::JoinHandle<()>, stored: Option<&stored::Stored>) {
+    if !task.is_finished() {
+        let _ = (&mut *task).await;
+    }
+    if let Some(stored) = stored {
+        stored.idle().await;
     }
 }
