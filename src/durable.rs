@@ -8,7 +8,7 @@
 //! the [`RunReport`] back, as from any run.
 
 use crate::exec::{self, Journal, JournalError, Resume, RunOptions, RunReport, RunStatus, Runtime};
-use crate::flow::Flow;
+use crate::flow::{Flow, FlowState};
 use crate::store::{
     Claim, Claimed, Created, Finish, Holder, NewRun, RunDetail, Status, Step, Store, StoreError,
 };
@@ -33,6 +33,9 @@ pub enum DurableError {
     /// The store refused.
     #[error(transparent)]
     Store(StoreError),
+    /// The flow's `state.key` gave no key for the run's parameters (the run failed at once).
+    #[error("{0}")]
+    StateKey(String),
     /// Another process took the run over while this one ran it: it stopped, and recorded
     /// nothing more.
     #[error("run `{0}` was taken over by another process (its lease expired); this one stopped")]
@@ -157,13 +160,13 @@ impl Durable {
     ) -> Result<RunReport, DurableError> {
         let broken = Broken::default();
         let asked_to_cancel = Arc::new(AtomicBool::new(false));
-        let renewal = tokio::spawn(keep_lease(
+        let renewal = AbortOnDrop(tokio::spawn(keep_lease(
             self.store.clone(),
             claim.clone(),
             options.interrupt.clone(),
             broken.clone(),
             asked_to_cancel.clone(),
-        ));
+        )));
         let journal = StoreJournal {
             store: self.store.clone(),
             claim: claim.clone(),
@@ -171,8 +174,18 @@ impl Durable {
         };
         options.run_id = Some(claim.run.clone());
         options.journal = Some(Arc::new(journal));
+        if let Some(state) = &flow.state {
+            let held = self.hold_state(flow, state, runtime, &claim, &options).await;
+            let kept = match held {
+                Ok(Some(kept)) => kept,
+                // Stopped while it waited for its key: nothing ran.
+                Ok(None) => serde_json::Map::new(),
+                Err(err) => return Err(err),
+            };
+            options.vars.get_or_insert_with(serde_json::Map::new).extend(kept);
+        }
         let mut report = exec::run(flow, runtime, options).await;
-        renewal.abort();
+        drop(renewal);
         if let Some(err) = broken.take() {
             return Err(err.into());
         }
@@ -192,7 +205,11 @@ impl Durable {
             }
         };
         let result = serde_json::to_string(&report.result).unwrap_or_else(|_| "null".into());
-        let finish = Finish { status, result, error: report.error.clone(), state: None };
+        let state = match &flow.state {
+            Some(state) if status == Status::Succeeded => Some(kept_values(state, &report)),
+            _ => None,
+        };
+        let finish = Finish { status, result, error: report.error.clone(), state };
         match self.store.finish(&claim, finish).await {
             Ok(()) => Ok(report),
             Err(conflict @ StoreError::StateConflict { .. }) => {
@@ -215,6 +232,74 @@ impl Durable {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+impl Durable {
+    /// Takes the claimed run's state key — waiting while another run of the flow holds it —
+    /// and gives the kept variables to start with (none the first time: the declared
+    /// defaults); `None` when the run was stopped while it waited.
+    async fn hold_state(
+        &self,
+        flow: &Flow,
+        state: &FlowState,
+        runtime: &Runtime,
+        claim: &Claim,
+        options: &RunOptions,
+    ) -> Result<Option<serde_json::Map<String, Value>>, DurableError> {
+        let key = match state.key_of(runtime.engine(), &options.params) {
+            Ok(key) => key,
+            Err(message) => {
+                let error = json!({ "category": "state", "code": "state_key", "message": message });
+                let failed = Finish {
+                    status: Status::Failed,
+                    result: "null".into(),
+                    error: Some(error),
+                    state: None,
+                };
+                self.store.finish(claim, failed).await?;
+                return Err(DurableError::StateKey(message));
+            }
+        };
+        loop {
+            if let Some(held) = self.store.hold_state(claim, &flow.name, &key).await? {
+                let Some(Value::Object(mut stored)) = held.vars else {
+                    return Ok(Some(serde_json::Map::new()));
+                };
+                stored.retain(|name, _| state.keep.contains(name));
+                return Ok(Some(stored));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(STATE_POLL) => {}
+                _ = options.interrupt.stopped() => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Stops the lease's renewals when the run ends — also when whoever drove it stopped waiting
+/// (a dropped future must not keep a lease alive).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often a run waiting for its state key looks again.
+const STATE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The final values of the kept variables of a run that succeeded.
+fn kept_values(state: &FlowState, report: &RunReport) -> serde_json::Map<String, Value> {
+    state
+        .keep
+        .iter()
+        .filter_map(|name| {
+            let path = weft_nodes::VarPath::parse(name).ok()?;
+            let value = report.vars.get(&path)?;
+            Some((name.clone(), weft_nodes::expr::dynamic_to_json(&value).ok()?))
+        })
+        .collect()
 }
 
 impl From<StoreError> for DurableError {

@@ -19,6 +19,7 @@ mod calendar_e2e;
 mod cli_native;
 mod docs_examples;
 mod durable_runs;
+mod flow_state;
 mod fuzz_corpus;
 mod harness;
 mod http_node;

@@ -10,6 +10,7 @@ mod run;
 mod runs;
 mod serve;
 mod sim;
+mod state;
 mod store;
 mod studio;
 mod test;
@@ -47,6 +48,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// The runs a store keeps: list, show, trace, resume, cancel, prune.
     Runs(runs::RunsArgs),
+    /// What flows keep between runs: list, show, reset.
+    State(state::StateArgs),
     /// Sign in with a user profile (authorization code or device code).
     Login(login::LoginArgs),
     /// Serve a local stand-in for Entra ID and Graph calendars on 127.0.0.1.
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
         Command::Runs(args) => runs::runs(args),
+        Command::State(args) => state::state(args),
         Command::Login(args) => login::login(args),
         Command::Sim(args) => sim::sim(args),
         Command::Serve(args) => serve::serve(args),

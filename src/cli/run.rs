@@ -147,7 +147,19 @@ fn load_and_run(args: RunArgs) -> u8 {
         Ok(services) => services,
         Err(err) => return bad_input(err),
     };
-    let durable = match args.store.open(&args.store.url(|| StoreUrl::None)) {
+    // A flow that keeps state needs a store to keep it in: the default one, unless told.
+    let url = args.store.url(|| match flow.state {
+        Some(_) => super::store::default_url(args.state_dir.as_deref()),
+        None => StoreUrl::None,
+    });
+    if flow.state.is_some() && url == StoreUrl::None {
+        return bad_input(format_args!(
+            "flow `{}` keeps state between runs (`state`), which needs a store: drop \
+             `--store none`, or name one (--store sqlite:PATH)",
+            flow.name
+        ));
+    }
+    let durable = match args.store.open(&url) {
         Ok(durable) => durable,
         Err(code) => return code,
     };

@@ -3,8 +3,8 @@
 //! file it is given.
 
 use super::json;
-use super::model::{Flow, FlowNode, ParamType, Parameter};
-use super::wire::{EdgeWire, FORMAT, NODE_COMMON_FIELDS, ParameterWire};
+use super::model::{Flow, FlowNode, FlowState, ParamType, Parameter};
+use super::wire::{EdgeWire, FORMAT, NODE_COMMON_FIELDS, ParameterWire, StateWire};
 use indexmap::IndexMap;
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -60,7 +60,7 @@ pub struct Loader {
     engine: Arc<ExprEngine>,
 }
 
-const TOP_FIELDS: [&str; 9] = [
+const TOP_FIELDS: [&str; 10] = [
     "$schema",
     "format",
     "name",
@@ -70,6 +70,7 @@ const TOP_FIELDS: [&str; 9] = [
     "start",
     "nodes",
     "edges",
+    "state",
 ];
 
 impl Loader {
@@ -237,6 +238,7 @@ impl Build<'_> {
             }
         };
         let edges = self.edges(top.remove("edges"), &nodes, &index);
+        let state = self.state(top.remove("state"), &variables);
         if self.diagnostics.iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -276,7 +278,51 @@ impl Build<'_> {
             start,
             by_id,
             reads: std::mem::take(&mut self.reads),
+            state,
         })
+    }
+
+    /// `state`: kept variables that are declared, and a key that is an expression over
+    /// `params` alone.
+    fn state(&mut self, value: Option<Value>, variables: &Map<String, Value>) -> Option<FlowState> {
+        let wire: StateWire = match serde_path_to_error::deserialize(value?) {
+            Ok(wire) => wire,
+            Err(err) => {
+                let at = format!("/state{}", serde_pointer(err.path()));
+                self.error(at, err.into_inner().to_string());
+                return None;
+            }
+        };
+        if wire.keep.is_empty() {
+            self.error("/state/keep", "`keep` names no variable: name those the flow keeps");
+        }
+        for (i, name) in wire.keep.iter().enumerate() {
+            if !variables.contains_key(name) {
+                self.error(
+                    format!("/state/keep/{i}"),
+                    format!(
+                        "`{}` is not a declared variable: kept variables are declared in \
+                         `variables`, with the value the first run starts with",
+                        clip(name)
+                    ),
+                );
+            }
+        }
+        let key = match &wire.key {
+            None => None,
+            Some(source) => match self.loader.engine.compile_expression(source, &[]) {
+                Ok(expr) if expr.reads().members().next().is_some() || expr.reads().is_all() => {
+                    self.error("/state/key", "`state.key` may read only `params`, not `vars`");
+                    None
+                }
+                Ok(expr) => Some(expr),
+                Err(err) => {
+                    self.error("/state/key", format!("`state.key` does not compile: {err}"));
+                    None
+                }
+            },
+        };
+        Some(FlowState { keep: wire.keep, key })
     }
 
     fn optional_string(&mut self, top: &Map<String, Value>, key: &str) -> Option<String> {

@@ -8,4 +8,4 @@ pub mod schema;
 pub mod wire;
 
 pub use load::{Loaded, Loader};
-pub use model::{Flow, FlowNode, ParamType, Parameter};
+pub use model::{Flow, FlowNode, FlowState, ParamType, Parameter};

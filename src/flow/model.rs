@@ -30,6 +30,46 @@ pub struct Flow {
     /// What the flow's expressions can read of `vars`: a response body outside it waits as
     /// JSON text until something else reads it.
     pub(crate) reads: VarReads,
+    /// What it keeps between runs.
+    pub state: Option<FlowState>,
+}
+
+/// What a flow keeps between runs: the final values of some variables, after each run that
+/// succeeds, one set per key.
+pub struct FlowState {
+    /// The kept variables (declared in `variables`).
+    pub keep: Vec<String>,
+    /// Picks the key from `params`; `None`: one state for the flow.
+    pub key: Option<weft_nodes::expr::Expr>,
+}
+
+impl FlowState {
+    /// The key for a run with `params`: the key expression's value, as text (a string as it
+    /// is, anything else as JSON); `""` for a flow without a key.
+    ///
+    /// # Errors
+    ///
+    /// The expression fails, or gives `()`.
+    pub fn key_of(
+        &self,
+        engine: &weft_nodes::expr::ExprEngine,
+        params: &serde_json::Map<String, Value>,
+    ) -> Result<String, String> {
+        let Some(key) = &self.key else { return Ok(String::new()) };
+        let params = weft_nodes::expr::json_to_dynamic(&Value::Object(params.clone()));
+        let vars = rhai::Dynamic::from_map(rhai::Map::new());
+        let mut scope = weft_nodes::expr::ExprScope::new(params.into_shared(), vars.into_shared());
+        let value = engine.eval(key, &mut scope).map_err(|e| format!("`state.key` failed: {e}"))?;
+        if value.is_unit() {
+            return Err("`state.key` gave nothing (`()`): the key must be a value".into());
+        }
+        match value.clone().into_immutable_string() {
+            Ok(text) => Ok(text.to_string()),
+            Err(_) => weft_nodes::expr::dynamic_to_json(&value)
+                .map(|json| json.to_string())
+                .map_err(|e| format!("`state.key` gave a value with no JSON form: {e}")),
+        }
+    }
 }
 
 /// A node of a loaded flow.

@@ -41,6 +41,22 @@ pub struct FlowFile {
     /// The connections: an exit of one node to another node.
     #[serde(default)]
     pub edges: Vec<EdgeWire>,
+    /// What the flow keeps between runs (in a run store): some of its variables, per key.
+    #[serde(default)]
+    pub state: Option<StateWire>,
+}
+
+/// What a flow keeps between runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateWire {
+    /// Declared variables whose final values a successful run stores, and the next run
+    /// starts with (e.g. a delta link).
+    pub keep: Vec<String>,
+    /// An expression over `params` that picks one state among many (e.g. `params.user`);
+    /// without it the flow keeps one state.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// The `format` tag.

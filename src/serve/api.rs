@@ -1,15 +1,15 @@
 //! The HTTP API: routes, handlers and their JSON answers.
 
 use super::access::{AccessToken, LocalOnly, require_local, require_token};
-use super::catalog::{Catalog, Entry};
-use super::reply::{error, json_bytes, json_value};
-use super::stored::{self, Stored};
+use super::app::{App, Stored};
+use super::catalog::Catalog;
+use super::reply::{answer, error, interrupted, json_bytes, json_value};
+use super::stored;
 use super::{Phase, ServeConfig};
 use crate::durable::OnInterrupt;
 use crate::exec::{self, RunOptions, RunReport, RunStatus, Runtime};
 use crate::params::{self, ParamError};
 use crate::pool::RunPool;
-use crate::result::RunResult;
 use crate::trace::{Memory, TraceSink};
 use axum::Router;
 use axum::body::Bytes;
@@ -18,9 +18,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, Stat
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,30 +30,6 @@ use weft_nodes::clip::{self, clip_message, clip_to};
 /// timeout or a shutdown) before it answers for it: an interrupted run stops at its next
 /// operation, so this is only a net for one stuck inside a single long operation.
 const STOP_WAIT: Duration = Duration::from_millis(500);
-
-/// What every handler shares; immutable but for the semaphore's count.
-pub(super) struct App {
-    flows: HashMap<String, Arc<Entry>>,
-    /// The 404 message for each flow of the directory that is not served (it says why), by
-    /// name.
-    skipped: HashMap<String, String>,
-    /// The `GET /flows` answer, serialised once.
-    list: Bytes,
-    pub(super) runtime: Runtime,
-    /// Where runs execute, apart from this server's own runtime.
-    pub(super) pool: Arc<RunPool>,
-    pub(super) slots: Arc<Semaphore>,
-    max_runs: usize,
-    max_body: u64,
-    pub(super) timeout: Option<Duration>,
-    body_timeout: Duration,
-    pub(super) max_steps: u64,
-    pub(super) max_vars_bytes: usize,
-    retry_after: HeaderValue,
-    pub(super) phase: watch::Receiver<Phase>,
-    /// The run store, when runs are recorded.
-    pub(super) stored: Option<Arc<Stored>>,
-}
 
 /// Builds the router over the loaded catalog.
 pub(super) fn router(
@@ -411,24 +385,6 @@ async fn run(
     response
 }
 
-/// The answer to a stored run that ended, read back from the store (a repeated request with
-/// the same `Idempotency-Key`).
-pub(super) fn answer_stored(detail: &crate::store::RunDetail) -> Response {
-    use crate::store::Status;
-    let status = match detail.run.status {
-        Status::Succeeded => StatusCode::OK,
-        Status::Failed => StatusCode::UNPROCESSABLE_ENTITY,
-        Status::Cancelled | Status::Queued | Status::Running => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let mut body = json!({
-        "id": detail.run.id, "status": detail.run.status.as_str(), "result": detail.result,
-    });
-    if let (Some(error), Value::Object(fields)) = (&detail.error, &mut body) {
-        fields.insert("error".into(), error.clone());
-    }
-    json_value(status, &body)
-}
-
 /// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ()> {
     let mut keys = headers.get_all("idempotency-key").iter();
@@ -442,16 +398,6 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ()
     }
 }
 
-/// The answer to a run interrupted by a shutdown.
-pub(super) fn interrupted() -> Response {
-    json_value(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &json!({ "status": "interrupted", "result": null, "error": { "message": INTERRUPTED } }),
-    )
-}
-
-const INTERRUPTED: &str = "the run was interrupted: the server is shutting down";
-
 /// Whether a failed run failed because its time limit passed.
 fn timed_out(limit: Option<Duration>, elapsed: Duration) -> impl Fn(&RunReport) -> bool {
     move |report| {
@@ -460,57 +406,6 @@ fn timed_out(limit: Option<Duration>, elapsed: Duration) -> impl Fn(&RunReport) 
             && report.error.as_ref().and_then(|e| e.get("category")).and_then(Value::as_str)
                 == Some("timeout")
     }
-}
-
-/// The answer to a run that ended: its status, result and error (and its id, when the store
-/// recorded it).
-pub(super) fn answer(
-    report: RunReport,
-    recorded: bool,
-    timed_out: impl Fn(&RunReport) -> bool,
-    trace: Option<Vec<Value>>,
-) -> Response {
-    let status = match report.status {
-        RunStatus::Succeeded => StatusCode::OK,
-        RunStatus::Failed if timed_out(&report) => StatusCode::GATEWAY_TIMEOUT,
-        RunStatus::Failed => StatusCode::UNPROCESSABLE_ENTITY,
-        RunStatus::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let error = match report.status {
-        RunStatus::Succeeded => None,
-        RunStatus::Failed => Some(report.error.clone().unwrap_or(Value::Null)),
-        RunStatus::Interrupted => Some(json!({ "message": INTERRUPTED })),
-    };
-    // Serialised straight from the run's result: no JSON tree of it is built.
-    let answer = Answer {
-        id: recorded.then_some(report.id.as_str()),
-        status: report.status.as_str(),
-        result: &report.result,
-        error,
-        trace,
-    };
-    match serde_json::to_vec(&answer) {
-        Ok(body) => json_bytes(status, body),
-        // `RunResult` only holds values with a JSON form, so this is not expected; if it happens
-        // the client gets an error, not an empty body under a success status.
-        Err(err) => self::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("the run's answer could not be written as JSON: {err}"),
-        ),
-    }
-}
-
-/// The body of a run's answer.
-#[derive(Serialize)]
-struct Answer<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    status: &'static str,
-    result: &'a RunResult,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trace: Option<Vec<Value>>,
 }
 
 #[cfg(test)]

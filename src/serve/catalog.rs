@@ -78,6 +78,15 @@ impl Catalog {
         let mut candidates = Vec::new();
         for file in files {
             match load_one(loader, &file) {
+                Ok(candidate) if candidate.flow.state.is_some() && config.store.is_none() => {
+                    skipped.push(Skipped {
+                        name: candidate.name,
+                        file,
+                        reason: "it keeps state between runs (`state`), which needs a run \
+                                 store: serve with a --store other than none"
+                            .into(),
+                    });
+                }
                 Ok(candidate) => candidates.push(candidate),
                 Err(reason) => skipped.push(Skipped { name: flow_name(&file), file, reason }),
             }

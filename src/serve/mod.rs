@@ -32,6 +32,7 @@
 
 mod access;
 mod api;
+mod app;
 mod catalog;
 mod reply;
 mod stored;
@@ -297,7 +298,7 @@ impl Server {
                 crate::engine::folder_profiles_path(&config.dir, config.profiles.as_deref());
             let profiles = std::path::absolute(&profiles).unwrap_or(profiles);
             let holder = crate::store::Holder::this_process(config.lease);
-            stored::Stored::new(
+            app::Stored::new(
                 crate::durable::Durable { store, holder },
                 engine.loader().clone(),
                 flows,
@@ -346,7 +347,7 @@ pub struct ServerHandle {
     task: tokio::task::JoinHandle<()>,
     pool: Arc<crate::pool::RunPool>,
     grace: Duration,
-    stored: Option<Arc<stored::Stored>>,
+    stored: Option<Arc<app::Stored>>,
 }
 
 impl ServerHandle {
@@ -421,7 +422,7 @@ impl ServerHandle {
 
 /// Waits for the connections to close and the stored runs executing here to end or be handed
 /// back.
-async fn settled(task: &mut tokio::task::JoinHandle<()>, stored: Option<&stored::Stored>) {
+async fn settled(task: &mut tokio::task::JoinHandle<()>, stored: Option<&app::Stored>) {
     if !task.is_finished() {
         let _ = (&mut *task).await;
     }

@@ -5,12 +5,11 @@
 //! process died (taken over once their lease expires), and pruning by retention.
 
 use super::Phase;
-use super::api::{App, answer, answer_stored, interrupted};
+use super::app::{App, Stored};
 use super::catalog::Entry;
-use super::reply::{error, json_value};
+use super::reply::{answer, answer_stored, error, interrupted, json_value};
 use crate::durable::{DurableError, OnInterrupt, Recorded};
 use crate::exec::{RunOptions, RunReport};
-use crate::flow::Loader;
 use crate::store::{Cancelled, Claim, Claimed, Created, Filter, Status, StoreError, trace_of};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -18,71 +17,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use weft_nodes::Interrupt;
 
 /// How often a waiting request looks at a run it waits for.
 const POLL: Duration = Duration::from_millis(50);
-
-/// The store, and the runs of this process in it.
-pub(super) struct Stored {
-    /// The store and this process's hold on runs.
-    pub durable: crate::durable::Durable,
-    /// Loads the flow texts runs pinned.
-    pub loader: Loader,
-    /// The names (as the store knows them) of the flows served.
-    pub flows: Vec<String>,
-    /// The profiles file runs are recorded with.
-    pub profiles: String,
-    /// How long finished runs are kept.
-    pub keep: Option<Duration>,
-    /// Runs executing in this process, to cancel them at once.
-    in_flight: Mutex<HashMap<String, Interrupt>>,
-}
-
-impl Stored {
-    pub(super) fn new(
-        durable: crate::durable::Durable,
-        loader: Loader,
-        flows: Vec<String>,
-        profiles: String,
-        keep: Option<Duration>,
-    ) -> Self {
-        Self { durable, loader, flows, profiles, keep, in_flight: Mutex::default() }
-    }
-
-    /// Notes that run `id` executes here, stopped through `interrupt`; forgotten when the
-    /// guard drops.
-    pub(super) fn executing(self: &Arc<Self>, id: &str, interrupt: Interrupt) -> InFlight {
-        self.runs().insert(id.to_owned(), interrupt);
-        InFlight { stored: self.clone(), id: id.to_owned() }
-    }
-
-    /// Waits until no run executes here.
-    pub(super) async fn idle(&self) {
-        while !self.runs().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Interrupt>> {
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A run executing in this process (see [`Stored::executing`]).
-pub(super) struct InFlight {
-    stored: Arc<Stored>,
-    id: String,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.stored.runs().remove(&self.id);
-    }
-}
 
 /// Whether the request asks for an answer before the run ends (`Prefer: respond-async`).
 pub(super) fn wants_async(headers: &HeaderMap) -> bool {

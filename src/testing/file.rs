@@ -75,6 +75,24 @@ pub struct Given {
     /// The instant `now()` returns (RFC 3339), so time windows are repeatable.
     #[serde(default)]
     pub now: Option<String>,
+    /// What the flow kept from earlier runs (its `state.keep` variables), as a store would
+    /// give it; applied after `vars`.
+    #[serde(default)]
+    pub state: Option<Map<String, Value>>,
+}
+
+impl Given {
+    /// The top-level variables the case starts with: `vars`, then `state` over them.
+    pub fn start_vars(&self) -> Option<Map<String, Value>> {
+        match (&self.vars, &self.state) {
+            (None, None) => None,
+            (vars, state) => {
+                let mut all = vars.clone().unwrap_or_default();
+                all.extend(state.clone().unwrap_or_default());
+                Some(all)
+            }
+        }
+    }
 }
 
 /// A canned HTTP exchange.

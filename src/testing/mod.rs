@@ -98,7 +98,7 @@ pub fn check_case(flow: &Value, case: &Value) -> Result<(), String> {
         Some(node) => harness.node(&flow, node),
         None => harness.flow(&flow),
     };
-    if let Some(vars) = case.given.vars {
+    if let Some(vars) = case.given.start_vars() {
         test = test.vars(Value::Object(vars));
     }
     if let Some(params) = case.given.params {

@@ -232,8 +232,8 @@ pub async fn run_case(harness: &Harness, prepared: &Prepared, case: &Case) -> Ca
         Some(node) => harness.node(&prepared.flow, node),
         None => harness.flow(&prepared.flow),
     };
-    if let Some(vars) = &case.given.vars {
-        test = test.vars(serde_json::Value::Object(vars.clone()));
+    if let Some(vars) = case.given.start_vars() {
+        test = test.vars(serde_json::Value::Object(vars));
     }
     if let Some(params) = &case.given.params {
         test = test.params(serde_json::Value::Object(params.clone()));
