@@ -53,30 +53,7 @@ trap cleanup EXIT
 start_sim
 
 # --- a window of PAGES pages -------------------------------------------------------------------
-# Calendars span 730 days either side of the simulator's start; the window starts 700 days back
-# and its end is searched (to the minute) so that the item count gives exactly PAGES pages.
-FROM_EPOCH=$(date -u -d "$(date -u +%F) - 700 days" +%s)
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-FROM=$(iso "$FROM_EPOCH")
-count() { # items in [FROM, FROM + $1 minutes)
-    "$HANDWRITTEN" "$SIM" "$USER_UPN" "$FROM" "$(iso $((FROM_EPOCH + $1 * 60)))" 1000 | grep -c '"id":' || true
-}
-WANT_MAX=$((PAGES * PAGE_SIZE))
-WANT_MIN=$(((PAGES - 1) * PAGE_SIZE + 1))
-lo=0 hi=$((1400 * 1440))
-while [ $((hi - lo)) -gt 1 ]; do # smallest end with count >= WANT_MAX is hi
-    mid=$(((lo + hi) / 2))
-    if [ "$(count $mid)" -ge "$WANT_MAX" ]; then hi=$mid; else lo=$mid; fi
-done
-END_MIN=$hi
-ITEMS=$(count $END_MIN)
-if [ "$ITEMS" -gt "$WANT_MAX" ]; then END_MIN=$lo; ITEMS=$(count $END_MIN); fi
-if [ "$ITEMS" -lt "$WANT_MIN" ] || [ "$ITEMS" -gt "$WANT_MAX" ]; then
-    log "no window gives $PAGES pages of $PAGE_SIZE (got $ITEMS items)"; exit 1
-fi
-TO=$(iso $((FROM_EPOCH + END_MIN * 60)))
-PAGE_COUNT=$(((ITEMS + PAGE_SIZE - 1) / PAGE_SIZE))
-log "window $FROM .. $TO: $ITEMS items, $PAGE_COUNT pages of $PAGE_SIZE"
+find_window
 
 FLOW_CMD=("$WEFT" run flows/graph-calendar.flow.json --profiles flows/profiles.sim.json
     --param "graph_base=$SIM/v1.0" --param "user=$USER_UPN" --param "from=$FROM"

@@ -13,8 +13,14 @@
 # page flow against its fetch alone:
 #   FLOWS_B=bench/weft-fetch-only bench/serve-ab.sh target/release/weft target/release/weft
 #
+# Which run store each server keeps: STORE_A and STORE_B, `none` (the default: nothing kept) or
+# `sqlite` (a file of its own in the work directory: every run recorded, every step journaled).
+# The same binary twice with two stores measures what the store costs:
+#   STORE_B=sqlite bench/serve-ab.sh target/release/weft target/release/weft
+#
 # Environment: PAIRS (default 8), DURATION (s, 8), WARMUP (s, 3), LATENCY_MS (5), FLOWS_A and
-# FLOWS_B (the directories served, each holding a page.flow.json; default bench/weft).
+# FLOWS_B (the directories served, each holding a page.flow.json; default bench/weft), STORE_A
+# and STORE_B (none).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,6 +36,8 @@ WARMUP=${WARMUP:-3}
 LATENCY_MS=${LATENCY_MS:-5}
 FLOWS_A=${FLOWS_A:-bench/weft}
 FLOWS_B=${FLOWS_B:-bench/weft}
+STORE_A=${STORE_A:-none}
+STORE_B=${STORE_B:-none}
 WEFT=$B # runs the simulator
 log() { printf '%s\n' "$*" >&2; }
 command -v wrk >/dev/null || { log "needs wrk (Debian package wrk)"; exit 1; }
@@ -48,12 +56,13 @@ FROM=$(date -u +%Y-%m-%dT00:00:00Z)
 TO=$(date -u -d "$(date -u +%F) + 8 days" +%Y-%m-%dT00:00:00Z)
 export BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"adele@weft.test\",\"from\":\"$FROM\",\"to\":\"$TO\",\"page_size\":25}"
 
-# One measurement of the binary $1 serving the flows in $3 on port $2:
-# "requests/s µs-CPU-per-request".
+# One measurement of the binary $1 serving the flows in $3 on port $2 with the store $4 (none or
+# sqlite): "requests/s µs-CPU-per-request".
 measure() {
-    local bin=$1 port=$2 flows=$3 pid out requests before after
+    local bin=$1 port=$2 flows=$3 store=$4 pid out requests before after
+    [ "$store" = sqlite ] && store="sqlite:$WORK/state-$port/weft.db"
     "$bin" serve "$flows" --listen "127.0.0.1:$port" --profiles bench/weft/profiles.json \
-        --state-dir "$WORK/state-$port" >"$WORK/serve-$port.log" 2>&1 &
+        --state-dir "$WORK/state-$port" --store "$store" >"$WORK/serve-$port.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     local ready=
@@ -83,12 +92,12 @@ printf '%4s %10s %10s %10s %10s %8s %8s\n' pair "A req/s" "A µs/req" "B req/s" 
 RATES=() CPUS=()
 for i in $(seq 1 "$PAIRS"); do
     # Not in a subshell: the server it starts is in PIDS for cleanup, and its `exit` ends the script.
-    measure "$A" "$PORT_A" "$FLOWS_A" >"$WORK/a"; read -r a_rps a_cpu <"$WORK/a"
-    measure "$B" "$PORT_B" "$FLOWS_B" >"$WORK/b"; read -r b_rps b_cpu <"$WORK/b"
+    measure "$A" "$PORT_A" "$FLOWS_A" "$STORE_A" >"$WORK/a"; read -r a_rps a_cpu <"$WORK/a"
+    measure "$B" "$PORT_B" "$FLOWS_B" "$STORE_B" >"$WORK/b"; read -r b_rps b_cpu <"$WORK/b"
     rate=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", b / a }')
     cpu=$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", b / a }')
     RATES+=("$rate") CPUS+=("$cpu")
     printf '%4s %10s %10s %10s %10s %8s %8s\n' "$i" "$a_rps" "$a_cpu" "$b_rps" "$b_cpu" "$rate" "$cpu"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A on $FLOWS_A, B=$B on $FLOWS_B)"
+echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A on $FLOWS_A, store $STORE_A; B=$B on $FLOWS_B, store $STORE_B)"

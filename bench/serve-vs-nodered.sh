@@ -18,7 +18,8 @@
 # /proc/PID/stat, before/after, ÷ requests). One summary line at the end.
 #
 # Environment: DURATION (s, default 20), WARMUP (s, 5), LATENCY_MS (5), NO_BUILD=1,
-# NODERED=4 to force the Node-RED 4 fallback.
+# NODERED=4 to force the Node-RED 4 fallback, STORE (none; `sqlite` records and journals every
+# run, which Node-RED does not).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -100,8 +101,11 @@ BAD_BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"nobody@weft.test\",\"from\":\
 # --- the engines -------------------------------------------------------------------------------
 [ -x "$HANDWRITTEN" ] || { log "no $HANDWRITTEN: build it (cargo build --release --example serve_handwritten) or drop NO_BUILD"; exit 1; }
 WEFT_PORT=$(free_port)
+# Like Node-RED, which keeps no record of its runs: no run store unless STORE=sqlite.
+STORE=${STORE:-none}
+[ "$STORE" = sqlite ] && STORE="sqlite:$WORK/state/weft.db"
 "$WEFT" serve bench/weft --listen "127.0.0.1:$WEFT_PORT" --profiles bench/weft/profiles.json \
-    --state-dir "$WORK/state" >"$WORK/serve.log" 2>&1 &
+    --state-dir "$WORK/state" --store "$STORE" >"$WORK/serve.log" 2>&1 &
 WEFT_PID=$!; PIDS+=("$WEFT_PID")
 HW_PORT=$(free_port)
 "$HANDWRITTEN" "127.0.0.1:$HW_PORT" "$SIM" >"$WORK/handwritten.log" 2>&1 &
@@ -125,7 +129,7 @@ for name in weft handwritten nodered; do
     done
     [ -n "$ok" ] || { cat "$WORK/serve.log" "$WORK/handwritten.log" "$WORK/nodered.log" >&2; log "$name does not answer 200"; exit 1; }
 done
-log "weft serve at $WEFT_URL (pid $WEFT_PID); hand-written at $HW_URL (pid $HW_PID); Node-RED $NR_VERSION on Node $NODE_VERSION at $NR_URL (pid $NR_PID)$NR_NOTE"
+log "weft serve at $WEFT_URL (pid $WEFT_PID, store $STORE); hand-written at $HW_URL (pid $HW_PID); Node-RED $NR_VERSION on Node $NODE_VERSION at $NR_URL (pid $NR_PID)$NR_NOTE"
 
 # Same answer from all three? Same failure for an unknown user (the simulator's 404)?
 SAME=$("$NODE" -e '

@@ -1,7 +1,8 @@
 //! No secret ever shows: the calendar flow run through the binary at `RUST_LOG=trace` with a
-//! trace file, against the simulator holding a recognisable client secret, must not print the
-//! secret, an access token (`weftsim-at-…`) or a refresh token (`weftsim-rt-…`) on stdout, stderr
-//! or in the trace; nor may a run with a wrong secret show the wrong secret. And the token
+//! trace file and a run store, against the simulator holding a recognisable client secret, must
+//! not print the secret, an access token (`weftsim-at-…`) or a refresh token (`weftsim-rt-…`) on
+//! stdout, stderr, in the trace or in the store's file; nor may a run with a wrong secret show
+//! the wrong secret. And the token
 //! manager is cheap: 200 runs at once make one token request, short-lived tokens are renewed
 //! once per lifetime. Servers that echo what they were sent (a token endpoint its form body
 //! and `Authorization` header, an API the bearer token) get every encoding of the secret
@@ -46,6 +47,8 @@ async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Outcome, St
                 trace2.as_os_str(),
                 "--state-dir".as_ref(),
                 trace2.with_file_name("state").as_os_str(),
+                "--store".as_ref(),
+                format!("sqlite:{}", trace2.with_file_name("runs.db").display()).as_ref(),
             ] as &[&std::ffi::OsStr],
         )
         .env("RUST_LOG", "trace")
@@ -55,7 +58,14 @@ async fn run_calendar(sim: &SimHandle, secret: &str, dir: &Path) -> (Outcome, St
     })
     .await
     .unwrap();
-    let trace = std::fs::read_to_string(&trace).unwrap_or_default();
+    let mut trace = std::fs::read_to_string(&trace).unwrap_or_default();
+    // The run store too: every byte of the database (and of its log, if one is left), which
+    // holds the run's journal — what each node wrote and its HTTP events.
+    for file in ["runs.db", "runs.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(file)) {
+            trace.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
     (out, trace)
 }
 
@@ -64,7 +74,7 @@ fn assert_clean(out: &Outcome, trace: &str, secrets: &[&str]) {
     all.extend(TOKEN_PREFIXES);
     assert_no_secret("stdout", &out.stdout, &all);
     assert_no_secret("stderr", &out.stderr, &all);
-    assert_no_secret("the trace", trace, &all);
+    assert_no_secret("the trace or the run store", trace, &all);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,6 +88,7 @@ async fn calendar_flow_at_trace_level_shows_no_secret_and_no_token() {
     // The canary is only meaningful if trace logging and the trace file were on.
     assert!(out.stderr.contains("TRACE"), "no trace-level logs: {:.400}", out.stderr);
     assert!(trace.lines().count() >= 4, "{trace}");
+    assert!(trace.contains("calendarView"), "the store journaled the run's requests");
     assert!(sim.counters().tokens_client_credentials >= 1);
     assert_clean(&out, &trace, &[CANARY]);
 }

@@ -14,7 +14,7 @@ use super::{
     Renewed, RunDetail, RunRecord, Status, Step, StoreError, StoreResult, rfc3339,
 };
 use futures_util::future::BoxFuture;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,7 @@ impl SqliteStore {
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| fail("cannot be opened", &e))?;
+        conn.set_prepared_statement_cache_capacity(64);
         // Before the first table: auto-vacuum can only be chosen for an empty database.
         if fresh {
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
@@ -107,19 +108,86 @@ impl SqliteStore {
     }
 }
 
+/// Runs one statement, prepared once per connection (the journal runs the same few statements
+/// at every step).
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// The one row of a query, prepared once per connection.
+fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+impl SqliteStore {
+    /// Runs `f` with the connection here, blocking the caller for the length of one small
+    /// transaction.
+    fn call_here<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let result = {
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        };
+        Box::pin(std::future::ready(result.map_err(|err| match err {
+            StoreError::Backend { message, .. } => {
+                StoreError::Backend { place: format!("at {} {what}", self.path.display()), message }
+            }
+            other => other,
+        })))
+    }
+}
+
 /// A backend error, placed by [`SqliteStore::call`].
 fn db(err: rusqlite::Error) -> StoreError {
     StoreError::Backend { place: String::new(), message: err.to_string() }
 }
 
-fn write_txn(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)
+/// A write transaction, `IMMEDIATE` (the write lock taken at its start), rolled back unless
+/// committed. Its `BEGIN` and `COMMIT` are prepared once per connection, like every statement.
+struct Write<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl Write<'_> {
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.open = false;
+        exec(self.conn, "COMMIT", []).map(drop)
+    }
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = exec(self.conn, "ROLLBACK", []);
+        }
+    }
+}
+
+fn write_txn(conn: &mut Connection) -> StoreResult<Write<'_>> {
+    exec(conn, "BEGIN IMMEDIATE", []).map_err(db)?;
+    Ok(Write { conn, open: true })
 }
 
 /// The store's clock, in milliseconds since the epoch.
 fn now(conn: &Connection) -> StoreResult<i64> {
-    conn.query_row("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)", [], |row| row.get(0))
-        .map_err(db)
+    row(conn, "SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)", [], |r| r.get(0)).map_err(db)
 }
 
 fn millis(d: std::time::Duration) -> i64 {
@@ -215,10 +283,26 @@ fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, String, Option
     Ok((detail, text.unwrap_or_default(), state_version))
 }
 
+/// Checks that `claim` still holds its run (its attempt is the current one, its lease live by
+/// the store's clock).
+fn held(txn: &Connection, claim: &Claim) -> StoreResult<()> {
+    row(
+        txn,
+        "SELECT 1 FROM runs WHERE id = ?1 AND attempts = ?2 AND status = 'running' \
+         AND lease_until >= CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        params![claim.run, claim.attempt],
+        |_| Ok(()),
+    )
+    .optional()
+    .map_err(db)?
+    .ok_or_else(|| StoreError::Fenced(claim.run.clone()))
+}
+
 /// Checks that `claim` still holds its run and extends its lease; what the run's
 /// `cancel_requested` says.
-fn fence(txn: &rusqlite::Transaction<'_>, claim: &Claim, now: i64) -> StoreResult<bool> {
-    txn.query_row(
+fn fence(txn: &Connection, claim: &Claim, now: i64) -> StoreResult<bool> {
+    row(
+        txn,
         "UPDATE runs SET lease_until = ?1 \
          WHERE id = ?2 AND attempts = ?3 AND status = 'running' AND lease_until >= ?4 \
          RETURNING cancel_requested",
@@ -252,7 +336,8 @@ impl super::Store for SqliteStore {
                 }
             }
             let hash = super::content_hash(&run.flow_text);
-            txn.execute(
+            exec(
+                &txn,
                 "INSERT INTO flows (hash, name, text, created_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (hash) DO NOTHING",
                 params![hash, run.flow, run.flow_text, now],
@@ -269,7 +354,8 @@ impl super::Store for SqliteStore {
                 ),
                 None => (Status::Queued, 0, None, None, None),
             };
-            txn.execute(
+            exec(
+                &txn,
                 "INSERT INTO runs (id, flow, flow_hash, flow_path, profiles_path, params, \
                  status, attempts, lease_owner, lease_until, created_at, started_at, \
                  idempotency_key, state_key) \
@@ -320,7 +406,8 @@ impl super::Store for SqliteStore {
                 Status::Queued | Status::Running | Status::Failed => {}
             }
             let attempt = run.attempts + 1;
-            txn.execute(
+            exec(
+                &txn,
                 "UPDATE runs SET status = 'running', attempts = ?1, lease_owner = ?2, \
                  lease_until = ?3, started_at = ?4, finished_at = NULL, cancel_requested = 0 \
                  WHERE id = ?5",
@@ -350,20 +437,24 @@ impl super::Store for SqliteStore {
 
     fn record_step<'a>(&'a self, claim: &'a Claim, step: Step) -> BoxFuture<'a, StoreResult<()>> {
         let claim = claim.clone();
-        self.call("cannot journal a step", move |conn| {
+        // On the caller's thread: the run waits for its journal at every step, and a hop to a
+        // blocking thread and back would cost more than the write.
+        self.call_here("cannot journal a step", move |conn| {
             let txn = write_txn(conn)?;
-            let now = now(&txn)?;
-            fence(&txn, &claim, now)?;
+            // Only the renewals extend the lease: a step's write changes nothing in `runs`.
+            held(&txn, &claim)?;
             let number = i64::try_from(step.step).unwrap_or(i64::MAX);
             // A new attempt of a failed run goes again from an earlier step: what the failed
             // attempt journaled from there on is replaced.
-            txn.execute(
+            exec(
+                &txn,
                 "DELETE FROM steps WHERE run = ?1 AND step >= ?2",
                 params![claim.run, number],
             )
             .map_err(db)?;
             let http = (!step.http.is_empty()).then(|| Value::Array(step.http).to_string());
-            txn.execute(
+            exec(
+                &txn,
                 "INSERT INTO steps (run, step, attempt, node, kind, exit, writes, state, error, \
                  http, started_at, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
@@ -413,7 +504,8 @@ impl super::Store for SqliteStore {
                     return Err(StoreError::StateConflict { flow, key });
                 }
                 let vars = Value::Object(vars.clone()).to_string();
-                txn.execute(
+                exec(
+                    &txn,
                     "INSERT INTO flow_state (flow, key, vars, version, run, updated_at) \
                      VALUES (?1, ?2, ?3, 1, ?4, ?5) \
                      ON CONFLICT (flow, key) DO UPDATE SET vars = ?3, \
@@ -422,9 +514,10 @@ impl super::Store for SqliteStore {
                 )
                 .map_err(db)?;
             }
-            txn.execute("UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&claim.run])
+            exec(&txn, "UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&claim.run])
                 .map_err(db)?;
-            txn.execute(
+            exec(
+                &txn,
                 "UPDATE runs SET status = ?1, result = ?2, error = ?3, finished_at = ?4, \
                  lease_until = NULL, lease_owner = NULL WHERE id = ?5",
                 params![
@@ -444,7 +537,8 @@ impl super::Store for SqliteStore {
         let claim = claim.clone();
         self.call("cannot hand a run back", move |conn| {
             let txn = write_txn(conn)?;
-            txn.execute(
+            exec(
+                &txn,
                 "UPDATE runs SET lease_until = 0 WHERE id = ?1 AND attempts = ?2 \
                  AND status = 'running'",
                 params![claim.run, claim.attempt],
@@ -500,17 +594,18 @@ impl super::Store for SqliteStore {
             }
             let live = status == Status::Running && lease_until.is_some_and(|u| u >= now);
             let outcome = if live {
-                txn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])
+                exec(&txn, "UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])
                     .map_err(db)?;
                 Cancelled::Requested
             } else {
-                txn.execute(
+                exec(
+                    &txn,
                     "UPDATE runs SET status = 'cancelled', finished_at = ?1, lease_until = NULL, \
                      lease_owner = NULL WHERE id = ?2",
                     params![now, id],
                 )
                 .map_err(db)?;
-                txn.execute("UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&id])
+                exec(&txn, "UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&id])
                     .map_err(db)?;
                 Cancelled::Now
             };
@@ -524,12 +619,13 @@ impl super::Store for SqliteStore {
             let txn = write_txn(conn)?;
             let old = "SELECT id FROM runs WHERE finished_at < ?1 \
                        AND status IN ('succeeded', 'failed', 'cancelled')";
-            txn.execute(&format!("DELETE FROM steps WHERE run IN ({old})"), [before_ms])
+            exec(&txn, &format!("DELETE FROM steps WHERE run IN ({old})"), [before_ms])
                 .map_err(db)?;
             let pruned = txn
                 .execute(&format!("DELETE FROM runs WHERE id IN ({old})"), [before_ms])
                 .map_err(db)?;
-            txn.execute(
+            exec(
+                &txn,
                 "DELETE FROM flows WHERE NOT EXISTS (SELECT 1 FROM runs WHERE flow_hash = hash)",
                 [],
             )
@@ -581,7 +677,8 @@ impl super::Store for SqliteStore {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             fence(&txn, &claim, now)?;
-            txn.execute(
+            exec(
+                &txn,
                 "INSERT INTO flow_state (flow, key, vars, version, updated_at) \
                  VALUES (?1, ?2, '{}', 0, ?3) ON CONFLICT (flow, key) DO NOTHING",
                 params![flow, key, now],
@@ -609,7 +706,8 @@ impl super::Store for SqliteStore {
                 )
                 .map_err(db)?;
             // A resumed run keeps the version it first started from.
-            txn.execute(
+            exec(
+                &txn,
                 "UPDATE runs SET state_key = ?1, state_version = COALESCE(state_version, ?2) \
                  WHERE id = ?3",
                 params![key, version, claim.run],
@@ -779,21 +877,21 @@ mod tests {
             .call("fills", |conn| {
                 let txn = write_txn(conn)?;
                 let text = r#"{"format":"weft.flow/1"}"#;
-                txn.execute(
+                exec(&txn,
                     "INSERT INTO flows (hash, name, text, created_at) VALUES ('h', 'f', ?1, 0)",
                     [text],
                 )
                 .map_err(db)?;
                 for i in 0..10_000 {
                     let id = format!("run-{i}");
-                    txn.execute(
+                    exec(&txn,
                         "INSERT INTO runs (id, flow, flow_hash, params, status, attempts, \
                          created_at, finished_at, result) \
                          VALUES (?1, 'f', 'h', '{}', 'succeeded', 1, 0, 1, ?2)",
                         params![id, "r".repeat(300)],
                     )
                     .map_err(db)?;
-                    txn.execute(
+                    exec(&txn,
                         "INSERT INTO steps (run, step, attempt, node, kind, writes, started_at, ms) \
                          VALUES (?1, 1, 1, 'a', 'assign', ?2, 0, 1)",
                         params![id, "w".repeat(300)],

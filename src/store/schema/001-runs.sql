@@ -35,7 +35,7 @@ CREATE TABLE runs (
 );
 CREATE UNIQUE INDEX runs_idempotency ON runs (flow, idempotency_key);
 CREATE INDEX runs_created ON runs (created_at);
-CREATE INDEX runs_status ON runs (status, lease_until);
+CREATE INDEX runs_status ON runs (status);
 CREATE INDEX runs_parent ON runs (parent);
 
 -- One entry per finished node of a run: what it wrote and where it went.
