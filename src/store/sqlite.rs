@@ -30,6 +30,8 @@ const RUN_COLUMNS: &str = "id, flow, status, created_at, started_at, finished_at
 /// An SQLite run store.
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Writes waiting for the next batch (see [`SqliteStore::grouped`]).
+    queue: Arc<Mutex<Vec<Job>>>,
     path: PathBuf,
 }
 
@@ -80,7 +82,7 @@ impl SqliteStore {
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
             .map_err(|e| fail("cannot be migrated", &e))?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), path: path.to_owned() })
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -89,12 +91,14 @@ impl SqliteStore {
         what: &'static str,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
-        let conn = self.conn.clone();
+        let (conn, queue) = (self.conn.clone(), self.queue.clone());
         let place = format!("at {} {what}", self.path.display());
         Box::pin(async move {
             let joined = tokio::task::spawn_blocking(move || {
-                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                f(&mut conn)
+                let result = f(&mut conn.lock().unwrap_or_else(PoisonError::into_inner));
+                // Writes queued meanwhile by callers that found the connection busy.
+                lead(&conn, &queue);
+                result
             })
             .await;
             match joined {
@@ -124,24 +128,90 @@ fn row<T>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// A write waiting for a batch: it runs inside the batch's transaction and gives back what
+/// tells its caller the outcome once the batch committed (or failed to).
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+
+/// Tells a grouped write's caller its outcome: the batch's failure, if it failed.
+type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
 impl SqliteStore {
-    /// Runs `f` with the connection here, blocking the caller for the length of one small
-    /// transaction.
-    fn call_here<T: Send + 'static>(
+    /// Runs the write `f` in a batch with the writes other runs are waiting for: one
+    /// transaction, one commit for them all (group commit). Nobody waits for a batch to fill:
+    /// the caller that finds the connection free runs every write queued so far, its own
+    /// included, on its own thread; a caller that finds it busy leaves its write for the
+    /// holder, which looks for queued writes each time it lets the connection go. One run alone
+    /// writes at once, on its own thread; many runs share their commits.
+    fn grouped<T: Send + 'static>(
         &self,
         what: &'static str,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
-        let result = {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn)
-        };
-        Box::pin(std::future::ready(result.map_err(|err| match err {
-            StoreError::Backend { message, .. } => {
-                StoreError::Backend { place: format!("at {} {what}", self.path.display()), message }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let path = self.path.clone();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            Box::new(move |failed: Option<&StoreError>| {
+                let result = match failed {
+                    Some(err) => Err(err.clone()),
+                    None => result,
+                };
+                let _ = tx.send(result.map_err(|err| match err {
+                    StoreError::Backend { message, .. } => StoreError::Backend {
+                        place: format!("at {} {what}", path.display()),
+                        message,
+                    },
+                    other => other,
+                }));
+            })
+        });
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(job);
+        lead(&self.conn, &self.queue);
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(StoreError::Backend {
+                    place: String::new(),
+                    message: "the write was dropped".into(),
+                })
+            })
+        })
+    }
+}
+
+/// Runs `jobs` in one transaction; what tells each caller its outcome. Should the batch's
+/// transaction not begin, each runs in a transaction of its own and reports its own outcome.
+fn run_batch(conn: &mut Connection, jobs: Vec<Job>) -> impl FnOnce() + use<> {
+    let batched = exec(conn, "BEGIN IMMEDIATE", []).is_ok();
+    let replies: Vec<Reply> = jobs.into_iter().map(|job| job(conn)).collect();
+    let failed = if batched { exec(conn, "COMMIT", []).map_err(db).err() } else { None };
+    if failed.is_some() && !conn.is_autocommit() {
+        let _ = exec(conn, "ROLLBACK", []);
+    }
+    move || {
+        for reply in replies {
+            reply(failed.as_ref());
+        }
+    }
+}
+
+/// Runs the queued writes in batches while the connection is free; returns when it is busy
+/// (its holder runs them when it lets it go) or nothing is queued.
+fn lead(conn: &Mutex<Connection>, queue: &Mutex<Vec<Job>>) {
+    let queued = || queue.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        {
+            let Ok(mut conn) = conn.try_lock() else { return };
+            let jobs = std::mem::take(&mut *queued());
+            if !jobs.is_empty() {
+                let reply = run_batch(&mut conn, jobs);
+                drop(conn);
+                reply();
             }
-            other => other,
-        })))
+        }
+        // A write queued while the connection was held, by a caller that found it busy.
+        if queued().is_empty() {
+            return;
+        }
     }
 }
 
@@ -151,16 +221,19 @@ fn db(err: rusqlite::Error) -> StoreError {
 }
 
 /// A write transaction, `IMMEDIATE` (the write lock taken at its start), rolled back unless
-/// committed. Its `BEGIN` and `COMMIT` are prepared once per connection, like every statement.
+/// committed — or, inside a batch of grouped writes (see [`SqliteStore::grouped`]), a savepoint
+/// of the batch's transaction, so that a write that fails (a fenced holder) takes back only its
+/// own changes. Its statements are prepared once per connection, like every statement.
 struct Write<'c> {
     conn: &'c Connection,
     open: bool,
+    nested: bool,
 }
 
 impl Write<'_> {
     fn commit(mut self) -> rusqlite::Result<()> {
         self.open = false;
-        exec(self.conn, "COMMIT", []).map(drop)
+        exec(self.conn, if self.nested { "RELEASE write" } else { "COMMIT" }, []).map(drop)
     }
 }
 
@@ -174,15 +247,22 @@ impl std::ops::Deref for Write<'_> {
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        if self.open {
+        if !self.open {
+            return;
+        }
+        if self.nested {
+            let _ = exec(self.conn, "ROLLBACK TO write", []);
+            let _ = exec(self.conn, "RELEASE write", []);
+        } else {
             let _ = exec(self.conn, "ROLLBACK", []);
         }
     }
 }
 
 fn write_txn(conn: &mut Connection) -> StoreResult<Write<'_>> {
-    exec(conn, "BEGIN IMMEDIATE", []).map_err(db)?;
-    Ok(Write { conn, open: true })
+    let nested = !conn.is_autocommit();
+    exec(conn, if nested { "SAVEPOINT write" } else { "BEGIN IMMEDIATE" }, []).map_err(db)?;
+    Ok(Write { conn, open: true, nested })
 }
 
 /// The store's clock, in milliseconds since the epoch.
@@ -317,7 +397,7 @@ fn fence(txn: &Connection, claim: &Claim, now: i64) -> StoreResult<bool> {
 
 impl super::Store for SqliteStore {
     fn create(&self, run: NewRun) -> BoxFuture<'_, StoreResult<Created>> {
-        self.call("cannot record a run", move |conn| {
+        self.grouped("cannot record a run", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             let params_text = run.params.to_string();
@@ -426,7 +506,7 @@ impl super::Store for SqliteStore {
 
     fn renew<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, StoreResult<Renewed>> {
         let claim = claim.clone();
-        self.call("cannot renew a lease", move |conn| {
+        self.grouped("cannot renew a lease", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             let cancel_requested = fence(&txn, &claim, now)?;
@@ -437,9 +517,9 @@ impl super::Store for SqliteStore {
 
     fn record_step<'a>(&'a self, claim: &'a Claim, step: Step) -> BoxFuture<'a, StoreResult<()>> {
         let claim = claim.clone();
-        // On the caller's thread: the run waits for its journal at every step, and a hop to a
-        // blocking thread and back would cost more than the write.
-        self.call_here("cannot journal a step", move |conn| {
+        // Grouped, on the caller's thread: the run waits for its journal at every step, and a
+        // hop to a blocking thread and back would cost more than the write.
+        self.grouped("cannot journal a step", move |conn| {
             let txn = write_txn(conn)?;
             // Only the renewals extend the lease: a step's write changes nothing in `runs`.
             held(&txn, &claim)?;
@@ -479,7 +559,7 @@ impl super::Store for SqliteStore {
 
     fn finish<'a>(&'a self, claim: &'a Claim, finish: Finish) -> BoxFuture<'a, StoreResult<()>> {
         let claim = claim.clone();
-        self.call("cannot record the end of a run", move |conn| {
+        self.grouped("cannot record the end of a run", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             fence(&txn, &claim, now)?;
@@ -673,7 +753,7 @@ impl super::Store for SqliteStore {
         key: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<HeldState>>> {
         let (claim, flow, key) = (claim.clone(), flow.to_owned(), key.to_owned());
-        self.call("cannot hold flow state", move |conn| {
+        self.grouped("cannot hold flow state", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             fence(&txn, &claim, now)?;
