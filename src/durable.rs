@@ -87,7 +87,6 @@ impl Durable {
                 profiles_path: recorded.profiles_path,
                 params: Value::Object(params.clone()),
                 idempotency_key: recorded.idempotency_key,
-                state_key: None,
                 start: start.then(|| self.holder.clone()),
             })
             .await?;

@@ -2,6 +2,7 @@
 //! again at random moments, in the middle of its store writes — is resumed from its journal
 //! by `weft runs resume` to exactly the simulator's ground truth, fetching at most the page of
 //! the node in flight again at each kill; and it is never taken over while its lease is live.
+//! A failed run resumed runs again from the node that failed, and the nodes before it do not.
 
 use crate::calendar_e2e::expected;
 use crate::util::{Dir, Outcome, Weft, anchor, flows, root};
@@ -120,4 +121,74 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
     let attempts = listed[0]["attempts"].as_u64().unwrap();
     assert!((2..=kills + 1).contains(&attempts), "seed {seed}: {attempts} attempts, {kills} kills");
     sim.shutdown().await;
+}
+
+/// A failed run, resumed, runs again from the node that failed, with the `vars` it had before:
+/// the nodes before it don't run again, and its status and result are replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_resumes_at_the_node_that_failed() {
+    use weft::durable::{Durable, OnInterrupt, Recorded};
+    use weft::exec::{RunOptions, RunStatus};
+    use weft::store::{Holder, Status, Store};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    weft::http::ensure_crypto_provider();
+    // Down at first, up after.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "n": 7 })))
+        .mount(&server)
+        .await;
+    let text = serde_json::json!({
+        "format": "weft.flow/1", "name": "retry",
+        "start": "before",
+        "nodes": [
+            { "id": "before", "type": "assign", "set": { "vars.seen": "42" } },
+            { "id": "ask", "type": "http_request", "method": "GET", "url": server.uri(), "retry": { "max_attempts": 1 } },
+            { "id": "done", "type": "end", "result": "vars.seen + vars.response.body.n" }
+        ],
+        "edges": [ { "from": "before", "to": "ask" }, { "from": "ask", "to": "done" } ]
+    })
+    .to_string();
+    let dir = Dir::new();
+    let store =
+        std::sync::Arc::new(weft::store::sqlite::SqliteStore::open(&dir.join("runs.db")).unwrap());
+    let durable = Durable {
+        store: store.clone(),
+        holder: Holder { owner: "test".into(), lease: StdDuration::from_secs(10) },
+    };
+    let engine = weft::Engine::builder().build().unwrap();
+    let flow = engine.loader().load_bytes(text.as_bytes(), "retry").flow.unwrap();
+    let runtime = engine.runtime(None);
+    let recorded = Recorded {
+        flow: &flow,
+        text: text.clone(),
+        flow_path: None,
+        profiles_path: None,
+        idempotency_key: None,
+    };
+    let failed =
+        durable.run(recorded, &runtime, RunOptions::default(), OnInterrupt::Cancel).await.unwrap();
+    assert_eq!(failed.status, RunStatus::Failed, "{:?}", failed.error);
+    let id = failed.id.clone();
+
+    let claimed = durable.claim(&id).await.unwrap();
+    let resumed = durable
+        .resume(claimed, &flow, &runtime, RunOptions::default(), OnInterrupt::Cancel)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resumed.status, resumed.result.to_json()),
+        (RunStatus::Succeeded, serde_json::json!(49))
+    );
+    let run = store.get(&id).await.unwrap();
+    assert_eq!((run.run.status, run.run.attempts, run.error.clone()), (Status::Succeeded, 2, None));
+    let steps: Vec<(&str, i64)> = run.steps.iter().map(|s| (s.node.as_str(), s.attempt)).collect();
+    assert_eq!(steps, [("before", 1), ("ask", 2), ("done", 2)], "`before` ran once");
 }

@@ -205,7 +205,6 @@ async fn orphan(fixture: &Fixture, lease: Duration) -> String {
             profiles_path: None,
             params: json!({ "n": 50 }),
             idempotency_key: None,
-            state_key: None,
             start: Some(Holder { owner: "a process that died".into(), lease }),
         })
         .await

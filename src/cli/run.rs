@@ -159,6 +159,7 @@ fn load_and_run(args: RunArgs) -> u8 {
             flow.name
         ));
     }
+    let stored = url != StoreUrl::None;
     let durable = match args.store.open(&url) {
         Ok(durable) => durable,
         Err(code) => return code,
@@ -198,6 +199,15 @@ fn load_and_run(args: RunArgs) -> u8 {
         durable.run(recorded, &services, options, OnInterrupt::Cancel).await
     });
     match report {
+        Ok(report) if report.status == RunStatus::Failed && stored => {
+            let code = report_end(&report, args.out.as_deref());
+            eprintln!(
+                "run {} is kept: `weft runs show {0}`; once fixed, `weft runs resume {0}` runs \
+                 it again from the node that failed",
+                report.id
+            );
+            code
+        }
         Ok(report) => report_end(&report, args.out.as_deref()),
         Err(err) => {
             eprintln!("error: {err}");

@@ -130,7 +130,7 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
         RunsCommand::Show { id, format } => match runtime.block_on(store.get(&id)) {
             Ok(detail) => {
                 match format {
-                    Format::Json => print_json(&detail),
+                    Format::Json => print_json(&detail.redacted()),
                     Format::Table => print_text(&show(&detail)),
                 }
                 0

@@ -250,7 +250,9 @@ pub(super) async fn show(
         Err(response) => return *response,
     };
     match stored.durable.store.get(&id).await {
-        Ok(detail) => json_value(StatusCode::OK, &serde_json::to_value(detail).unwrap_or_default()),
+        Ok(detail) => {
+            json_value(StatusCode::OK, &serde_json::to_value(detail.redacted()).unwrap_or_default())
+        }
         Err(err) => store_failed(&err.into()),
     }
 }

@@ -246,8 +246,6 @@ pub struct NewRun {
     pub params: Value,
     /// Makes a repeated request return this run instead of starting another.
     pub idempotency_key: Option<String>,
-    /// The flow state the run keeps (its key; `""` for a flow without one).
-    pub state_key: Option<String>,
     /// Claim it at once (it starts now); `None` leaves it queued.
     pub start: Option<Holder>,
 }
@@ -326,6 +324,16 @@ pub struct RunDetail {
     pub error: Option<Value>,
     /// Its journal.
     pub steps: Vec<Step>,
+}
+
+impl RunDetail {
+    /// The run as people and programs outside see it: parameters under keys that name a
+    /// credential redacted, as in traces (the store keeps the real values for resuming).
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        crate::trace::redact(&mut self.params);
+        self
+    }
 }
 
 /// One finished node of a run, as the journal keeps it.

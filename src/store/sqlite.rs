@@ -200,7 +200,13 @@ fn lead(conn: &Mutex<Connection>, queue: &Mutex<Vec<Job>>) {
     let queued = || queue.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         {
-            let Ok(mut conn) = conn.try_lock() else { return };
+            let mut conn = match conn.try_lock() {
+                Ok(conn) => conn,
+                // A write that panicked left nothing half-done: SQLite rolls its transaction
+                // back when the next one begins.
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
             let jobs = std::mem::take(&mut *queued());
             if !jobs.is_empty() {
                 let reply = run_batch(&mut conn, jobs);
@@ -438,8 +444,8 @@ impl super::Store for SqliteStore {
                 &txn,
                 "INSERT INTO runs (id, flow, flow_hash, flow_path, profiles_path, params, \
                  status, attempts, lease_owner, lease_until, created_at, started_at, \
-                 idempotency_key, state_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 idempotency_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     id,
                     run.flow,
@@ -454,7 +460,6 @@ impl super::Store for SqliteStore {
                     now,
                     started,
                     run.idempotency_key,
-                    run.state_key,
                 ],
             )
             .map_err(db)?;
@@ -635,7 +640,7 @@ impl super::Store for SqliteStore {
                 "SELECT {RUN_COLUMNS} FROM runs \
                  WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR status = ?2) \
                  AND (?3 IS NULL OR created_at >= ?3) \
-                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+                 ORDER BY id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
             let limit = filter.limit.map_or(-1, i64::from);
@@ -728,8 +733,8 @@ impl super::Store for SqliteStore {
             let now = now(conn)?;
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT id, flow FROM runs WHERE status = 'queued' \
-                     OR (status = 'running' AND lease_until < ?1) ORDER BY created_at",
+                    "SELECT id, flow FROM runs WHERE status IN ('queued', 'running') \
+                     AND (status = 'queued' OR lease_until < ?1) ORDER BY id",
                 )
                 .map_err(db)?;
             let rows = stmt
@@ -868,7 +873,6 @@ mod tests {
             profiles_path: None,
             params,
             idempotency_key: key.map(str::to_owned),
-            state_key: None,
             start,
         }
     }

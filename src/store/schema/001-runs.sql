@@ -33,10 +33,12 @@ CREATE TABLE runs (
     state_key       TEXT,                      -- the flow state it keeps (NULL: none)
     state_version   BIGINT                     -- the version of that state it started from
 );
-CREATE UNIQUE INDEX runs_idempotency ON runs (flow, idempotency_key);
-CREATE INDEX runs_created ON runs (created_at);
-CREATE INDEX runs_status ON runs (status);
-CREATE INDEX runs_parent ON runs (parent);
+-- Few indexes, each as small as it can be: every one is written at every run's start and end.
+-- Runs are listed newest first by `id` (a UUIDv7 sorts by its creation time); only runs with a
+-- key are in the idempotency index, and only runs not over are in the status index.
+CREATE UNIQUE INDEX runs_idempotency ON runs (flow, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX runs_not_over ON runs (status) WHERE status IN ('queued', 'running');
 
 -- One entry per finished node of a run: what it wrote and where it went.
 CREATE TABLE steps (
