@@ -216,13 +216,7 @@ impl Durable {
                     "node": report.node, "category": "state", "code": "state_conflict",
                     "message": conflict.to_string(),
                 });
-                let failed = Finish {
-                    status: Status::Failed,
-                    result: "null".into(),
-                    error: Some(error.clone()),
-                    state: None,
-                };
-                self.store.finish(&claim, failed).await?;
+                self.store.finish(&claim, failed(error.clone())).await?;
                 report.status = RunStatus::Failed;
                 report.error = Some(error);
                 report.result = Default::default();
@@ -231,9 +225,7 @@ impl Durable {
             Err(other) => Err(other.into()),
         }
     }
-}
 
-impl Durable {
     /// Takes the claimed run's state key — waiting while another run of the flow holds it —
     /// and gives the kept variables to start with (none the first time: the declared
     /// defaults); `None` when the run was stopped while it waited.
@@ -249,13 +241,7 @@ impl Durable {
             Ok(key) => key,
             Err(message) => {
                 let error = json!({ "category": "state", "code": "state_key", "message": message });
-                let failed = Finish {
-                    status: Status::Failed,
-                    result: "null".into(),
-                    error: Some(error),
-                    state: None,
-                };
-                self.store.finish(claim, failed).await?;
+                self.store.finish(claim, failed(error)).await?;
                 return Err(DurableError::StateKey(message));
             }
         };
@@ -283,6 +269,11 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The end of an attempt that failed with `error` before or after its steps, with no result.
+fn failed(error: Value) -> Finish {
+    Finish { status: Status::Failed, result: "null".into(), error: Some(error), state: None }
 }
 
 /// How often a run waiting for its state key looks again.

@@ -91,19 +91,9 @@ fn load_and_run(args: RunArgs) -> u8 {
         Ok(sim) => sim,
         Err(code) => return code,
     };
-    let mut engine = Engine::builder();
-    if let Some(dir) = &args.state_dir {
-        engine = engine.state_dir(dir);
-    }
-    if let Some(sim) = &sim {
-        engine = engine.simulator(weft::simulated::SimTarget::of(sim));
-    }
-    let engine = match engine.build() {
+    let engine = match engine(args.state_dir.as_deref(), sim.as_ref()) {
         Ok(engine) => engine,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_FAILED;
-        }
+        Err(code) => return code,
     };
     let Some((flow, text)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
         return EXIT_BAD_INPUT;
@@ -217,6 +207,25 @@ fn load_and_run(args: RunArgs) -> u8 {
             EXIT_FAILED
         }
     }
+}
+
+/// The engine of a command that runs flows: sign-ins kept in `state_dir` (default: the
+/// platform's data directory), and `sim`, when there is one, answering for Microsoft.
+pub(super) fn engine(
+    state_dir: Option<&Path>,
+    sim: Option<&weft_sim::SimHandle>,
+) -> Result<Engine, u8> {
+    let mut engine = Engine::builder();
+    if let Some(dir) = state_dir {
+        engine = engine.state_dir(dir);
+    }
+    if let Some(sim) = sim {
+        engine = engine.simulator(weft::simulated::SimTarget::of(sim));
+    }
+    engine.build().map_err(|err| {
+        eprintln!("error: {err}");
+        EXIT_FAILED
+    })
 }
 
 /// Writes a run's result and says how it ended, as `weft run` does: the exit code.

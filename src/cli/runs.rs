@@ -4,7 +4,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use weft::durable::{Durable, OnInterrupt};
-use weft::engine::{Engine, profiles_path};
+use weft::engine::profiles_path;
 use weft::exec::{self, RunOptions};
 use weft::store::{self, Cancelled, Filter, RunDetail, RunRecord, Status, StoreError};
 use weft_nodes::Interrupt;
@@ -17,7 +17,7 @@ pub(super) struct RunsArgs {
     command: RunsCommand,
     #[command(flatten)]
     store: super::store::StoreArgs,
-    /// The state directory, whose `weft.db` is the default store.
+    /// The state directory: sign-ins, and `weft.db`, the default store.
     #[arg(long, value_name = "DIR", global = true)]
     state_dir: Option<PathBuf>,
 }
@@ -150,7 +150,9 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
             }
             Err(err) => fail(&err),
         },
-        RunsCommand::Resume(resume) => resume_run(&runtime, &durable, resume),
+        RunsCommand::Resume(resume) => {
+            resume_run(&runtime, &durable, args.state_dir.as_deref(), resume)
+        }
         RunsCommand::Cancel { id } => match runtime.block_on(store.cancel(&id)) {
             Ok(Cancelled::Now) => {
                 eprintln!("run {id} is cancelled");
@@ -201,21 +203,19 @@ fn print_text(text: &str) {
 }
 
 /// `weft runs resume`: claims the run and runs the rest of it here.
-fn resume_run(runtime: &tokio::runtime::Runtime, durable: &Durable, args: ResumeArgs) -> u8 {
+fn resume_run(
+    runtime: &tokio::runtime::Runtime,
+    durable: &Durable,
+    state_dir: Option<&Path>,
+    args: ResumeArgs,
+) -> u8 {
     let sim = match super::sim::start_in_process(args.sim, runtime) {
         Ok(sim) => sim,
         Err(code) => return code,
     };
-    let mut engine = Engine::builder();
-    if let Some(sim) = &sim {
-        engine = engine.simulator(weft::simulated::SimTarget::of(sim));
-    }
-    let engine = match engine.build() {
+    let engine = match super::run::engine(state_dir, sim.as_ref()) {
         Ok(engine) => engine,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_FAILED;
-        }
+        Err(code) => return code,
     };
     let claimed = match runtime.block_on(durable.claim(&args.id)) {
         Ok(claimed) => claimed,

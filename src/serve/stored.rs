@@ -10,7 +10,9 @@ use super::catalog::Entry;
 use super::reply::{answer, answer_stored, error, interrupted, json_value};
 use crate::durable::{DurableError, OnInterrupt, Recorded};
 use crate::exec::{RunOptions, RunReport};
-use crate::store::{Cancelled, Claim, Claimed, Created, Filter, Status, StoreError, trace_of};
+use crate::store::{
+    Cancelled, Claim, Claimed, Created, Filter, RunDetail, Status, StoreError, trace_of,
+};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -239,21 +241,31 @@ pub(super) async fn list(
     }
 }
 
+/// The run the path names, or the answer saying why there is none.
+async fn stored_run(
+    app: &App,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<RunDetail, Box<Response>> {
+    let Some(stored) = &app.stored else { return Err(Box::new(no_store())) };
+    let Ok(Path(id)) = id else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "the run id in the path is not valid",
+        )));
+    };
+    stored.durable.store.get(&id).await.map_err(|err| Box::new(store_failed(&err.into())))
+}
+
 /// `GET /runs/{id}`: the run with its parameters, result, error and steps.
 pub(super) async fn show(
     State(app): State<Arc<App>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Some(stored) = &app.stored else { return no_store() };
-    let id = match run_id(id) {
-        Ok(id) => id,
-        Err(response) => return *response,
-    };
-    match stored.durable.store.get(&id).await {
+    match stored_run(&app, id).await {
         Ok(detail) => {
             json_value(StatusCode::OK, &serde_json::to_value(detail.redacted()).unwrap_or_default())
         }
-        Err(err) => store_failed(&err.into()),
+        Err(response) => *response,
     }
 }
 
@@ -262,26 +274,20 @@ pub(super) async fn trace(
     State(app): State<Arc<App>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Some(stored) = &app.stored else { return no_store() };
-    let id = match run_id(id) {
-        Ok(id) => id,
+    let detail = match stored_run(&app, id).await {
+        Ok(detail) => detail,
         Err(response) => return *response,
     };
-    match stored.durable.store.get(&id).await {
-        Ok(detail) => {
-            let mut body = String::new();
-            for event in trace_of(&detail) {
-                body.push_str(&event.to_string());
-                body.push('\n');
-            }
-            let mut response = Response::new(axum::body::Body::from(body));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jsonl"));
-            response
-        }
-        Err(err) => store_failed(&err.into()),
+    let mut body = String::new();
+    for event in trace_of(&detail) {
+        body.push_str(&event.to_string());
+        body.push('\n');
     }
+    let mut response = Response::new(axum::body::Body::from(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jsonl"));
+    response
 }
 
 /// `POST /runs/{id}/cancel`.
