@@ -164,14 +164,7 @@ fn load_and_run(args: RunArgs) -> u8 {
         interrupt: interrupt.clone(),
         ..RunOptions::default()
     };
-    let report = runtime.block_on(async {
-        // A task of its own, on a worker thread: `block_on` polls the run on this thread, and a
-        // run that computes would not let a signal handler polled beside it run. The run's
-        // evaluations see the interrupt and stop.
-        tokio::spawn(async move {
-            super::stop_signal().await;
-            interrupt.cancel();
-        });
+    let report = until_stopped(&runtime, interrupt, async {
         let Some(durable) = durable else {
             return Ok(exec::run(&flow, &services, options).await);
         };
@@ -207,6 +200,24 @@ fn load_and_run(args: RunArgs) -> u8 {
             EXIT_FAILED
         }
     }
+}
+
+/// Runs `run` to its end on `runtime`, Ctrl-C or SIGTERM cancelling it through `interrupt`.
+pub(super) fn until_stopped<T>(
+    runtime: &tokio::runtime::Runtime,
+    interrupt: Interrupt,
+    run: impl Future<Output = T>,
+) -> T {
+    runtime.block_on(async {
+        // A task of its own, on a worker thread: `block_on` polls the run on this thread, and a
+        // run that computes would not let a signal handler polled beside it run. The run's
+        // evaluations see the interrupt and stop.
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            interrupt.cancel();
+        });
+        run.await
+    })
 }
 
 /// The engine of a command that runs flows: sign-ins kept in `state_dir` (default: the

@@ -251,13 +251,8 @@ fn resume_run(
         interrupt: interrupt.clone(),
         ..RunOptions::default()
     };
-    let report = runtime.block_on(async {
-        tokio::spawn(async move {
-            super::stop_signal().await;
-            interrupt.cancel();
-        });
-        durable.resume(claimed, &flow, &services, options, OnInterrupt::Cancel).await
-    });
+    let resumed = durable.resume(claimed, &flow, &services, options, OnInterrupt::Cancel);
+    let report = super::run::until_stopped(runtime, interrupt, resumed);
     match report {
         Ok(report) => super::run::report_end(&report, args.out.as_deref()),
         Err(err) => {
