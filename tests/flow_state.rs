@@ -1,6 +1,7 @@
 //! Flow state in a store: kept only by runs that succeed, runs of one key one after another
 //! (never a lost update), and a resumed run that would overwrite newer state fails with
-//! `state_conflict`.
+//! `state_conflict`. And through the binary: `weft run` keeps state in the default store,
+//! `weft state` shows and resets it.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -151,4 +152,38 @@ async fn a_resumed_run_that_would_overwrite_newer_state_fails_with_state_conflic
         (Status::Failed, json!("state_conflict"))
     );
     assert_eq!(fixture.kept().await, Some(json!(1)), "B's state stands");
+}
+
+/// The command line: `weft run` keeps a stateful flow's state in the default store (and refuses
+/// `--store none` for it), `weft state` lists, shows and resets it.
+#[test]
+fn weft_run_keeps_state_in_the_default_store_and_weft_state_shows_and_resets_it() {
+    let dir = crate::util::Dir::new();
+    let flow = crate::util::flows().join("counter.flow.json");
+    let flow = flow.to_str().unwrap();
+    let state = ["--state-dir", "state"];
+    let run = |who: &str| {
+        let out = dir
+            .weft(["run", flow, "--quiet", "--param", &format!("who={who}")].iter().chain(&state));
+        out.assert_code(0).json()["count"].clone()
+    };
+    assert_eq!((run("ada"), run("ada"), run("alan")), (json!(1), json!(2), json!(1)));
+    assert!(dir.join("state/weft.db").is_file(), "the default store, in the state directory");
+
+    let listed = dir.weft(["state", "list", "counter", "--json"].iter().chain(&state));
+    let keys: Vec<Value> =
+        listed.assert_code(0).json().as_array().unwrap().iter().map(|s| s["key"].clone()).collect();
+    assert_eq!(keys, [json!("ada"), json!("alan")]);
+    let shown = dir.weft(["state", "show", flow, "--key", "ada"].iter().chain(&state));
+    assert_eq!(
+        shown.assert_code(0).json()[0]["vars"],
+        json!({ "count": 2 }),
+        "FLOW may be the file"
+    );
+    dir.weft(["state", "reset", "counter", "--key", "ada"].iter().chain(&state)).assert_code(0);
+    assert_eq!(run("ada"), json!(1), "reset: the declared value again");
+
+    let refused = dir.weft(["run", flow, "--store", "none"]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("keeps state between runs"), "{}", refused.stderr);
 }
