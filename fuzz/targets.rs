@@ -835,6 +835,7 @@ impl weft_nodes::Credentials for Planted {
     fn slot<'a>(
         &'a self,
         _: &'a str,
+        _: Option<&'a str>,
     ) -> weft_nodes::services::BoxFuture<'a, Option<weft_nodes::services::SlotGuard>> {
         Box::pin(async { None })
     }

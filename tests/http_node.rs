@@ -190,7 +190,11 @@ impl Credentials for Rotating {
         );
     }
 
-    fn slot<'a>(&'a self, _profile: &'a str) -> BoxFuture<'a, Option<SlotGuard>> {
+    fn slot<'a>(
+        &'a self,
+        _profile: &'a str,
+        _key: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<SlotGuard>> {
         Box::pin(async { None })
     }
 }

@@ -959,3 +959,65 @@ async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     assert!(out.stderr.contains("Serving 6 of 6 flows"), "{}", out.stderr);
     assert!(!out.stderr.contains("Not serving"), "{}", out.stderr);
 }
+
+/// Graph answers a fifth request in flight for one app and mailbox with 429 (the simulator
+/// too). The shipped profiles hold each mailbox to 4 (`max_concurrent_per_key`, keyed by the
+/// calendar flow's `concurrency_key: ${params.user}`) across every run of the server, however
+/// many runs go at once over several mailboxes; without that limit the simulator throttles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_over_many_mailboxes_never_send_a_fifth_request_to_one() {
+    let latency = Duration::from_millis(20);
+    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
+        .await
+        .unwrap();
+    let shipped = std::fs::read_to_string(flows().join("profiles.sim.json")).unwrap();
+    assert!(shipped.contains(r#""max_concurrent_per_key": 4"#), "the shipped Graph profiles");
+    let unlimited = shipped.replace(r#""max_concurrent_per_key": 4,"#, "");
+    let mut throttled = Vec::new();
+    for profiles in [shipped, unlimited] {
+        sim.reset_counters();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            flows().join("graph-calendar.flow.json"),
+            dir.path().join("graph-calendar.flow.json"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("profiles.json"), profiles).unwrap();
+        let mut config = ServeConfig::new(dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.state_dir = Some(dir.path().join("state"));
+        let sim_url = sim.base_url();
+        config.env = Arc::new(move |name: &str| match name {
+            "WEFT_SIM_URL" => Some(sim_url.clone()),
+            "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
+            _ => None,
+        });
+        let server = start(config).await;
+        let (url, http) = (server.url(), client());
+        let (from, to) = (anchor(), anchor() + Days::days(7));
+        let runs: Vec<_> = ["adele@weft.test", "megan@weft.test", "alex@weft.test"]
+            .iter()
+            .flat_map(|user| std::iter::repeat_n(*user, 8))
+            .map(|user| {
+                let params = json!({
+                    "graph_base": sim.graph_base(), "user": user, "from": from.to_rfc3339(),
+                    "to": to.to_rfc3339(), "page_size": 7,
+                })
+                .to_string();
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    post(&http, &format!("{url}/runs/graph-calendar"), params).await
+                })
+            })
+            .collect();
+        for run in runs {
+            let (status, _, body) = run.await.unwrap();
+            assert_eq!(status, 200, "{body}");
+        }
+        throttled.push(sim.counters().mailbox_throttled);
+        server.shutdown().await;
+    }
+    assert_eq!(throttled[0], 0, "with max_concurrent_per_key: 4, no mailbox is ever throttled");
+    assert!(throttled[1] > 0, "without it, 24 runs at once are throttled (the check can fail)");
+    sim.shutdown().await;
+}

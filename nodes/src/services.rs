@@ -53,8 +53,14 @@ pub trait Credentials: Send + Sync {
     /// Forgets the token of `generation` (after a 401), so the next call fetches a new one.
     fn invalidate(&self, profile: &str, generation: u64);
 
-    /// Holds one of the profile's `max_concurrent` request slots until the guard drops.
-    fn slot<'a>(&'a self, profile: &'a str) -> BoxFuture<'a, Option<SlotGuard>>;
+    /// Holds one of the profile's `max_concurrent` request slots and, for a request with a
+    /// concurrency `key` (a mailbox), one of the profile's `max_concurrent_per_key` slots of
+    /// that key, until the guard drops.
+    fn slot<'a>(
+        &'a self,
+        profile: &'a str,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<SlotGuard>>;
 
     /// What removes the secrets this service knows (the profiles' secrets, the tokens it
     /// handed out) from text a server sent back, in whatever encoding. The default knows none.

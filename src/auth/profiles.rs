@@ -142,6 +142,10 @@ pub struct OAuth2Wire {
     /// Requests in flight at once with this profile.
     #[serde(default)]
     pub max_concurrent: Option<u32>,
+    /// Requests in flight at once with this profile for one key (an `http_request`'s
+    /// `concurrency_key`, such as a mailbox), across every run of the process.
+    #[serde(default)]
+    pub max_concurrent_per_key: Option<u32>,
     /// Hosts the credentials may be sent to.
     #[serde(default)]
     pub hosts: Option<Vec<String>>,
@@ -169,6 +173,10 @@ pub struct BearerWire {
     /// Requests in flight at once with this profile.
     #[serde(default)]
     pub max_concurrent: Option<u32>,
+    /// Requests in flight at once with this profile for one key (an `http_request`'s
+    /// `concurrency_key`, such as a mailbox), across every run of the process.
+    #[serde(default)]
+    pub max_concurrent_per_key: Option<u32>,
     /// Hosts the credentials may be sent to.
     #[serde(default)]
     pub hosts: Option<Vec<String>>,
@@ -185,6 +193,10 @@ pub struct BasicWire {
     /// Requests in flight at once with this profile.
     #[serde(default)]
     pub max_concurrent: Option<u32>,
+    /// Requests in flight at once with this profile for one key (an `http_request`'s
+    /// `concurrency_key`, such as a mailbox), across every run of the process.
+    #[serde(default)]
+    pub max_concurrent_per_key: Option<u32>,
     /// Hosts the credentials may be sent to.
     #[serde(default)]
     pub hosts: Option<Vec<String>>,
@@ -205,6 +217,10 @@ pub struct ApiKeyWire {
     /// Requests in flight at once with this profile.
     #[serde(default)]
     pub max_concurrent: Option<u32>,
+    /// Requests in flight at once with this profile for one key (an `http_request`'s
+    /// `concurrency_key`, such as a mailbox), across every run of the process.
+    #[serde(default)]
+    pub max_concurrent_per_key: Option<u32>,
     /// Hosts the credentials may be sent to.
     #[serde(default)]
     pub hosts: Option<Vec<String>>,
@@ -219,6 +235,8 @@ pub struct Profile {
     pub kind: ProfileKind,
     /// Requests in flight at once.
     pub max_concurrent: Option<u32>,
+    /// Requests in flight at once for one concurrency key.
+    pub max_concurrent_per_key: Option<u32>,
     /// Where its credentials may go (`None`: anywhere).
     pub hosts: Option<Vec<HostPattern>>,
 }
@@ -456,17 +474,22 @@ impl Profiles {
             });
         };
         let r = Resolver { file: &self.file, profile: name, lookup };
-        let (kind, max_concurrent, hosts) = match wire {
-            ProfileWire::Oauth2(w) => (r.oauth2(w)?, w.max_concurrent, &w.hosts),
-            ProfileWire::Bearer(w) => {
-                (ProfileKind::Bearer(r.secret("token", &w.token)?), w.max_concurrent, &w.hosts)
+        let limits = |max: Option<u32>, per_key: Option<u32>| (max, per_key);
+        let (kind, (max_concurrent, max_concurrent_per_key), hosts) = match wire {
+            ProfileWire::Oauth2(w) => {
+                (r.oauth2(w)?, limits(w.max_concurrent, w.max_concurrent_per_key), &w.hosts)
             }
+            ProfileWire::Bearer(w) => (
+                ProfileKind::Bearer(r.secret("token", &w.token)?),
+                limits(w.max_concurrent, w.max_concurrent_per_key),
+                &w.hosts,
+            ),
             ProfileWire::Basic(w) => (
                 ProfileKind::Basic {
                     username: r.text("username", &w.username)?,
                     password: r.secret("password", &w.password)?,
                 },
-                w.max_concurrent,
+                limits(w.max_concurrent, w.max_concurrent_per_key),
                 &w.hosts,
             ),
             ProfileWire::ApiKey(w) => {
@@ -482,13 +505,16 @@ impl Profiles {
                 };
                 (
                     ProfileKind::ApiKey { value: r.secret("value", &w.value)?, place },
-                    w.max_concurrent,
+                    limits(w.max_concurrent, w.max_concurrent_per_key),
                     &w.hosts,
                 )
             }
         };
         if max_concurrent == Some(0) {
             return Err(r.error("max_concurrent", "must be at least 1"));
+        }
+        if max_concurrent_per_key == Some(0) {
+            return Err(r.error("max_concurrent_per_key", "must be at least 1"));
         }
         let hosts = match hosts {
             Some(list) => Some(
@@ -501,7 +527,7 @@ impl Profiles {
             ),
             None => None,
         };
-        Ok(Profile { name: name.to_owned(), kind, max_concurrent, hosts })
+        Ok(Profile { name: name.to_owned(), kind, max_concurrent, max_concurrent_per_key, hosts })
     }
 }
 

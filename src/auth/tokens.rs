@@ -49,6 +49,28 @@ struct Entry {
     /// holding the lock.
     invalidated: AtomicU64,
     slots: Option<Arc<Semaphore>>,
+    /// `max_concurrent_per_key`: the slots of each key (a mailbox) requests were sent with.
+    per_key: Option<PerKey>,
+}
+
+/// The request slots of each concurrency key of one profile, shared by every run.
+struct PerKey {
+    limit: usize,
+    keys: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl PerKey {
+    /// How many keys are kept before those no request holds are forgotten.
+    const KEPT: usize = 1024;
+
+    fn of(&self, key: &str) -> Arc<Semaphore> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= Self::KEPT && !keys.contains_key(key) {
+            // A key whose semaphore only the map holds has no request in flight.
+            keys.retain(|_, slots| Arc::strong_count(slots) > 1);
+        }
+        keys.entry(key.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(self.limit))).clone()
+    }
 }
 
 /// Tokens and credentials for the profiles of a process.
@@ -128,11 +150,15 @@ impl TokenManager {
             .into_iter()
             .map(|profile| {
                 let slots = profile.max_concurrent.map(|n| Arc::new(Semaphore::new(n as usize)));
+                let per_key = profile
+                    .max_concurrent_per_key
+                    .map(|n| PerKey { limit: n as usize, keys: std::sync::Mutex::default() });
                 let entry = Entry {
                     profile,
                     cache: Mutex::new(Slot::default()),
                     invalidated: AtomicU64::new(0),
                     slots,
+                    per_key,
                 };
                 (entry.profile.name.clone(), entry)
             })
@@ -359,7 +385,8 @@ impl TokenManager {
     }
 }
 
-struct Permit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+/// Request slots held until the request is over: its key's, then the profile's.
+struct Permits(#[allow(dead_code)] Vec<tokio::sync::OwnedSemaphorePermit>);
 
 impl Credentials for TokenManager {
     fn sign_in<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SignIn, NodeError>> {
@@ -445,11 +472,19 @@ impl Credentials for TokenManager {
         self.known.scrubber()
     }
 
-    fn slot<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Option<SlotGuard>> {
+    fn slot<'a>(&'a self, name: &'a str, key: Option<&'a str>) -> BoxFuture<'a, Option<SlotGuard>> {
         Box::pin(async move {
-            let slots = self.entries.get(name)?.slots.clone()?;
-            let permit = slots.acquire_owned().await.ok()?;
-            Some(Box::new(Permit(permit)) as SlotGuard)
+            let entry = self.entries.get(name)?;
+            // Always the key's slot first, then the profile's: a request holding the
+            // profile's slot never waits for another, so no two requests wait for each other.
+            let mut held = Vec::new();
+            if let (Some(per_key), Some(key)) = (&entry.per_key, key) {
+                held.push(per_key.of(key).acquire_owned().await.ok()?);
+            }
+            if let Some(slots) = &entry.slots {
+                held.push(slots.clone().acquire_owned().await.ok()?);
+            }
+            (!held.is_empty()).then(|| Box::new(Permits(held)) as SlotGuard)
         })
     }
 }

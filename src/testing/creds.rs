@@ -56,7 +56,11 @@ impl Credentials for StandInCredentials {
 
     fn invalidate(&self, _profile: &str, _generation: u64) {}
 
-    fn slot<'a>(&'a self, _profile: &'a str) -> BoxFuture<'a, Option<SlotGuard>> {
+    fn slot<'a>(
+        &'a self,
+        _profile: &'a str,
+        _key: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<SlotGuard>> {
         Box::pin(async { None })
     }
 }

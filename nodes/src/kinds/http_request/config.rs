@@ -46,6 +46,11 @@ pub struct HttpRequestConfig {
     /// fresh token and tries once more.
     #[serde(default)]
     pub auth: Option<String>,
+    /// Holds the request to the profile's `max_concurrent_per_key` requests in flight for the
+    /// key this template gives (`${params.user}`: Graph allows four at once per app and
+    /// mailbox), across every run of the process. Needs `auth`.
+    #[serde(default)]
+    pub concurrency_key: Option<String>,
     /// The time allowed for one attempt, in milliseconds: past it the attempt fails (category
     /// `timeout`), and is retried unless the method is POST or PATCH.
     #[serde(default)]
@@ -188,7 +193,7 @@ impl NodeConfig for HttpRequestConfig {
         status_exits: true,
         glyph: "⇄",
         expressions: &["/paginate/next"],
-        templates: &["/url", "/query", "/headers", "/body", "/body_text"],
+        templates: &["/url", "/query", "/headers", "/body", "/body_text", "/concurrency_key"],
         profiles: &["/auth"],
         ..KindInfo::DEFAULT
     };
@@ -278,6 +283,23 @@ impl NodeConfig for HttpRequestConfig {
             cx.error("/auth", "the profile name is empty");
             ok = false;
         }
+        let concurrency_key = match &self.concurrency_key {
+            None => None,
+            Some(_) if self.auth.is_none() => {
+                cx.error(
+                    "/concurrency_key",
+                    "`concurrency_key` counts requests per key against the `auth` profile's \
+                     `max_concurrent_per_key`: it needs `auth`",
+                );
+                ok = false;
+                None
+            }
+            Some(source) => {
+                let template = cx.template("/concurrency_key", source, &[]);
+                ok &= template.is_some();
+                template
+            }
+        };
         if self.timeout_ms == Some(0) {
             cx.error("/timeout_ms", "the timeout must be at least 1 ms");
             ok = false;
@@ -349,6 +371,7 @@ impl NodeConfig for HttpRequestConfig {
             headers,
             body,
             auth: self.auth,
+            concurrency_key,
             timeout_ms: self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
             retry,
             into,

@@ -41,6 +41,8 @@ pub struct HttpRequest {
     pub body: Option<Body>,
     /// The profile whose credentials go with the request.
     pub auth: Option<String>,
+    /// The key whose requests in flight the profile's `max_concurrent_per_key` bounds.
+    pub concurrency_key: Option<Template>,
     /// Per-attempt timeout.
     pub timeout_ms: u64,
     /// Retries.

@@ -81,6 +81,8 @@ pub(super) struct Prepared {
     pub(super) url: Url,
     pub(super) headers: Vec<(String, String)>,
     pub(super) body: Option<Vec<u8>>,
+    /// The key of `concurrency_key`, rendered.
+    pub(super) concurrency_key: Option<String>,
 }
 
 impl HttpRequest {
@@ -128,7 +130,14 @@ impl HttpRequest {
                 )
             }
         };
-        Ok(Prepared { url, headers, body })
+        let concurrency_key = match &self.concurrency_key {
+            Some(template) => Some(
+                cx.render_string(template)
+                    .map_err(|e| crate::kinds::eval_failed("concurrency_key", e))?,
+            ),
+            None => None,
+        };
+        Ok(Prepared { url, headers, body, concurrency_key })
     }
 }
 

@@ -66,7 +66,7 @@ impl HttpRequest {
                 request.secret_headers = credential.headers;
                 request.secret_query = credential.query;
                 generation = Some(credential.generation);
-                _slot = credentials.slot(profile).await;
+                _slot = credentials.slot(profile, prepared.concurrency_key.as_deref()).await;
             }
             let started = Instant::now();
             let result = http.send(request).await;
