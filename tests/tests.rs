@@ -16,6 +16,7 @@ mod util;
 mod auth_oidc;
 mod auth_sim;
 mod calendar_e2e;
+mod call_kind;
 mod cli_native;
 mod docs_examples;
 mod durable_runs;

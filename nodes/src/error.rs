@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// A node's failure: it takes its `error` exit (or `unauthenticated`), and the executor stores
-/// `vars.error = { node, type, category, message, status?, code? }`.
+/// `vars.error = { node, type, category, message, status?, code?, child? }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeError {
     /// The exit taken: `error`, or `unauthenticated` for a user sign-in that is missing.
@@ -19,6 +19,8 @@ pub struct NodeError {
     pub status: Option<u16>,
     /// The error code from an OAuth or Graph error body.
     pub code: Option<String>,
+    /// A child run's own `vars.error`, when a flow it called failed (the `call` kind).
+    pub child: Option<Box<serde_json::Value>>,
 }
 
 impl NodeError {
@@ -32,6 +34,7 @@ impl NodeError {
             message: crate::clip::clip_message(message.into()),
             status: None,
             code: None,
+            child: None,
         }
     }
 
@@ -59,6 +62,12 @@ impl NodeError {
     /// Adds an HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Adds a child run's own error.
+    pub fn with_child(mut self, error: serde_json::Value) -> Self {
+        self.child = Some(Box::new(error));
         self
     }
 

@@ -35,8 +35,45 @@ pub trait Node: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The flows this node calls (the `call` kind), with the parameters it gives each: the
+    /// loader loads them with the flow, and checks their parameters.
+    fn calls(&self) -> Vec<Call<'_>> {
+        Vec::new()
+    }
+
     /// Runs the node once.
     fn run<'a>(&'a self, cx: &'a mut RunCx<'_>) -> NodeFuture<'a>;
+}
+
+/// A flow a node calls: its path as the node names it (relative to the calling flow's file),
+/// and the parameters the node gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call<'a> {
+    /// The child flow's path.
+    pub flow: &'a str,
+    /// The parameters given.
+    pub params: Vec<&'a str>,
+}
+
+/// Runs the flows a run's nodes call: given by the engine to each run (the kit knows no
+/// executor). Children share the run's services and its interrupt (deadline, cancellation).
+pub trait Children: Send + Sync {
+    /// Runs the child flow `flow` (as the calling node names it) with `params`: its result,
+    /// or why it failed.
+    fn run<'a>(
+        &'a self,
+        flow: &'a str,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, ChildFailure>> + Send + 'a>>;
+}
+
+/// Why a child run failed.
+#[derive(Debug, Clone)]
+pub struct ChildFailure {
+    /// Its `vars.error` (or, when it never ran, what stopped it), as JSON.
+    pub error: serde_json::Value,
+    /// A message for people.
+    pub message: String,
 }
 
 /// What a node did.
@@ -127,6 +164,7 @@ pub struct RunCx<'r> {
     observed: bool,
     services: &'r Services,
     on_http: Option<&'r (dyn Fn(HttpEvent) + Send + Sync)>,
+    children: Option<&'r dyn Children>,
 }
 
 /// The parts of a [`RunCx`], for whoever runs nodes (the executor, a test harness).
@@ -157,6 +195,8 @@ pub struct RunParts<'r> {
     pub services: &'r Services,
     /// Receives the node's HTTP exchanges, when someone wants them (a trace).
     pub on_http: Option<&'r (dyn Fn(HttpEvent) + Send + Sync)>,
+    /// Runs the flows the run's nodes call.
+    pub children: Option<&'r dyn Children>,
 }
 
 impl<'r> RunCx<'r> {
@@ -175,6 +215,7 @@ impl<'r> RunCx<'r> {
             observed,
             services,
             on_http,
+            children,
         } = parts;
         Self {
             node,
@@ -189,6 +230,7 @@ impl<'r> RunCx<'r> {
             observed,
             services,
             on_http,
+            children,
         }
     }
 
@@ -301,6 +343,11 @@ impl<'r> RunCx<'r> {
     /// The process's services (credentials, HTTP).
     pub fn services(&self) -> &'r Services {
         self.services
+    }
+
+    /// What runs the flows this run's nodes call; a node that calls none never asks.
+    pub fn children(&self) -> Option<&'r dyn Children> {
+        self.children
     }
 
     /// Reports an HTTP exchange to the run's trace; `event` is only built when there is one.

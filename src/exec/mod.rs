@@ -6,6 +6,7 @@
 //! is the job of `step.rs`, which the node harness uses too; this module walks from step to step and
 //! turns how the walk ended into a [`RunReport`].
 
+mod children;
 mod journal;
 mod step;
 
@@ -193,6 +194,14 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     if let Some(limit) = options.timeout {
         interrupt.limit_to(limit);
     }
+    let children = children::ChildRuns {
+        flow,
+        runtime,
+        max_steps: options.max_steps,
+        max_vars_bytes: options.max_vars_bytes,
+        clock: options.clock,
+        interrupt: interrupt.clone(),
+    };
     let start = Start {
         params: options.params,
         vars: options.vars,
@@ -204,6 +213,9 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         RunState::new(flow, runtime, start, trace.as_deref().map(|t| (t, run_id.as_str())));
     if let Some((_, events)) = &journal {
         state.journal_into(events.clone());
+    }
+    if !flow.children.is_empty() {
+        state.calling(&children);
     }
     // Where the walk is, kept outside its future so that it survives a timeout or cancellation.
     let mut current = flow.start_index();

@@ -23,7 +23,7 @@ use tracing::Instrument;
 use weft_nodes::expr::{Clock, ExprScope, json_to_dynamic};
 use weft_nodes::node::{NodeState, RunParts};
 use weft_nodes::services::HttpEvent;
-use weft_nodes::{Interrupt, NodeError, Outcome, RunCx, Stop, VarPath, Vars, Written};
+use weft_nodes::{Children, Interrupt, NodeError, Outcome, RunCx, Stop, VarPath, Vars, Written};
 
 /// How a run starts: its parameters and variables, checked and typed.
 pub(crate) struct Start {
@@ -55,6 +55,8 @@ pub(crate) struct RunState<'r> {
     pub steps: u64,
     /// With a journal: the HTTP events of the step in progress, and its finished entry.
     journal: Option<(Arc<StepEvents>, Option<Step>)>,
+    /// Runs the flows the run's `call` nodes name.
+    children: Option<&'r dyn Children>,
 }
 
 /// What a step did.
@@ -100,7 +102,13 @@ impl<'r> RunState<'r> {
             previous: None,
             steps: 0,
             journal: None,
+            children: None,
         }
+    }
+
+    /// Lets the run's `call` nodes run flows through `children`.
+    pub(crate) fn calling(&mut self, children: &'r dyn Children) {
+        self.children = Some(children);
     }
 
     /// Makes each step leave a journal entry ([`RunState::take_entry`]), with the HTTP events
@@ -234,6 +242,7 @@ impl<'r> RunState<'r> {
                 observed,
                 services: &self.runtime.services,
                 on_http: on_http.as_ref().map(|f| f as &(dyn Fn(HttpEvent) + Send + Sync)),
+                children: self.children,
             });
             node.node.run(&mut cx).instrument(span).await
         };
@@ -363,6 +372,9 @@ fn error_value(node: &FlowNode, err: &NodeError) -> Dynamic {
     }
     if let Some(code) = &err.code {
         map.insert("code".into(), code.clone().into());
+    }
+    if let Some(child) = &err.child {
+        map.insert("child".into(), json_to_dynamic(child));
     }
     Dynamic::from_map(map)
 }

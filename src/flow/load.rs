@@ -11,7 +11,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_nodes::clip::{self, clip};
 use weft_nodes::expr::{ExprEngine, VarReads, json_to_dynamic};
@@ -105,7 +105,8 @@ impl Loader {
         }
     }
 
-    /// Loads a flow file read by the caller: its file name names the flow when it has no `name`.
+    /// Loads a flow file read by the caller: its file name names the flow when it has no `name`,
+    /// and the flows its `call` nodes name are found beside it.
     pub fn load_file(&self, bytes: &[u8], path: &Path) -> Loaded {
         let fallback = path
             .file_name()
@@ -113,11 +114,18 @@ impl Loader {
                 n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned()
             })
             .unwrap_or_default();
-        self.load_bytes(bytes, &fallback)
+        let chain = vec![std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
+        self.load(bytes, &fallback, &chain)
     }
 
-    /// Loads a flow from its text; `fallback_name` names it when the file has no `name`.
+    /// Loads a flow from its text; `fallback_name` names it when the file has no `name`. The
+    /// flows its `call` nodes name are found relative to the working directory.
     pub fn load_bytes(&self, bytes: &[u8], fallback_name: &str) -> Loaded {
+        self.load(bytes, fallback_name, &[])
+    }
+
+    /// Loads a flow whose file is the last of `chain` (the files calling it come before it).
+    fn load(&self, bytes: &[u8], fallback_name: &str, chain: &[PathBuf]) -> Loaded {
         let value = match json::parse(bytes) {
             Ok(value) => value,
             Err(err) => {
@@ -132,6 +140,7 @@ impl Loader {
             diagnostics: Vec::new(),
             reads: VarReads::default(),
             declared: Vec::new(),
+            chain,
         };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
@@ -149,6 +158,8 @@ struct Build<'l> {
     reads: VarReads,
     /// The names of the flow's declared parameters, which are all `params` holds.
     declared: Vec<String>,
+    /// The flow files being loaded, this one last: a call of one of them is a cycle.
+    chain: &'l [PathBuf],
 }
 
 /// A node as far as it could be read: id, kind (its name and what it says about itself), and the
@@ -264,6 +275,7 @@ impl Build<'_> {
             graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), exit);
         }
         let start = NodeIndex::new(start);
+        let children = self.children(&graph);
         self.graph_warnings(&graph, start);
         find_loop_bodies(&mut graph);
         let by_id = graph.node_indices().map(|ix| (graph[ix].id.clone(), ix)).collect();
@@ -279,7 +291,106 @@ impl Build<'_> {
             by_id,
             reads: std::mem::take(&mut self.reads),
             state,
+            children,
         })
+    }
+
+    /// Loads the flows the `call` nodes name, relative to this flow's file, with their own
+    /// children; refuses a cycle of calls (naming it) and parameters the child does not
+    /// declare or misses.
+    fn children(&mut self, graph: &DiGraph<FlowNode, String>) -> HashMap<String, Arc<Flow>> {
+        let mut children: HashMap<String, Arc<Flow>> = HashMap::new();
+        let dir = match self.chain.last() {
+            Some(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
+            None => std::env::current_dir().unwrap_or_default(),
+        };
+        for ix in graph.node_indices() {
+            let node = &graph[ix];
+            let pointer = format!("/nodes/{}/flow", ix.index());
+            for call in node.node.calls() {
+                let error =
+                    |message: String| Diagnostic::error(pointer.clone(), message).at_node(&node.id);
+                let path = dir.join(call.flow);
+                let path = std::path::absolute(&path).unwrap_or(path);
+                if let Some(at) = self.chain.iter().position(|p| *p == path) {
+                    let cycle: Vec<String> = self.chain[at..]
+                        .iter()
+                        .chain([&path])
+                        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                        .collect();
+                    self.diagnostics.push(error(format!(
+                        "the flows call each other in a cycle: {}",
+                        cycle.join(" → ")
+                    )));
+                    continue;
+                }
+                let child = match children.get(call.flow) {
+                    Some(child) => child.clone(),
+                    None => match self.child(&path) {
+                        Ok(child) => {
+                            children.insert(call.flow.to_owned(), child.clone());
+                            child
+                        }
+                        Err(message) => {
+                            self.diagnostics.push(error(format!(
+                                "the flow `{}` it calls {message}",
+                                clip(call.flow)
+                            )));
+                            continue;
+                        }
+                    },
+                };
+                for given in &call.params {
+                    if !child.parameters.contains_key(*given) {
+                        let declared: Vec<&str> =
+                            child.parameters.keys().map(String::as_str).collect();
+                        self.diagnostics.push(error(format!(
+                            "`params.{}`: the flow `{}` declares no such parameter (it has: {})",
+                            clip(given),
+                            clip(call.flow),
+                            clip::list(&declared)
+                        )));
+                    }
+                }
+                for (name, parameter) in &child.parameters {
+                    if parameter.required
+                        && parameter.default.is_none()
+                        && !call.params.contains(&name.as_str())
+                    {
+                        self.diagnostics.push(error(format!(
+                            "the flow `{}` requires parameter `{name}`, which `params` does not give",
+                            clip(call.flow)
+                        )));
+                    }
+                }
+            }
+        }
+        children
+    }
+
+    /// Reads and loads the child flow at `path`, its own calls resolved beside it.
+    fn child(&self, path: &Path) -> Result<Arc<Flow>, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+        let fallback = path
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned()
+            })
+            .unwrap_or_default();
+        let mut chain = self.chain.to_vec();
+        chain.push(path.to_owned());
+        let loaded = self.loader.load(&bytes, &fallback, &chain);
+        match loaded.flow {
+            Some(flow) => Ok(Arc::new(flow)),
+            None => {
+                let shown = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let first = loaded.diagnostics.iter().find(|d| d.is_error());
+                Err(format!(
+                    "does not load: {}",
+                    first.map_or_else(|| "it has errors".to_owned(), |d| d.located(&shown))
+                ))
+            }
+        }
     }
 
     /// `state`: kept variables that are declared, and a key that is an expression over

@@ -32,6 +32,8 @@ pub struct Flow {
     pub(crate) reads: VarReads,
     /// What it keeps between runs.
     pub state: Option<FlowState>,
+    /// The flows its `call` nodes run, loaded with it, by the path the node names.
+    pub children: HashMap<String, std::sync::Arc<Flow>>,
 }
 
 /// What a flow keeps between runs: the final values of some variables, after each run that

@@ -144,7 +144,8 @@ impl Catalog {
 fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read the file: {e}"))?;
     let name = flow_name(file);
-    let loaded = loader.load_bytes(&bytes, &name);
+    // As a file of the directory: the flows its `call` nodes name are found beside it.
+    let loaded = loader.load_file(&bytes, file);
     let shown = file.display().to_string();
     let Some(flow) = loaded.flow else {
         let errors: Vec<String> =

@@ -46,14 +46,14 @@ pub(super) async fn start(
             "expected { \"profiles\", \"params\", \"max_steps\", \"timeout_secs\" }".into()
         ));
     }
-    let bytes = read_file(path).await.map_err(|err| match err {
+    let bytes = read_file(path.clone()).await.map_err(|err| match err {
         FsError::NotFound { .. } => {
             ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)"))
         }
         err => state.files.refused(err),
     })?;
-    let name = file.trim_end_matches(".flow.json");
-    let loaded = state.engine.loader().load_bytes(&bytes, name);
+    // As a file of its folder: the flows its `call` nodes name are found beside it.
+    let loaded = state.engine.loader().load_file(&bytes, &path);
     let Some(flow) = loaded.flow else {
         let body = json!({
             "error": format!("`{file}` has errors: fix them and save before running it"),

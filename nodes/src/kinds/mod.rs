@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod authentication;
+pub mod call;
 pub mod decision;
 pub mod end;
 pub mod http_request;
@@ -23,6 +24,7 @@ impl Registry {
         registry.register::<assign::AssignConfig>();
         registry.register::<r#loop::LoopConfig>();
         registry.register::<end::EndConfig>();
+        registry.register::<call::CallConfig>();
         registry
     }
 }
@@ -75,7 +77,7 @@ mod tests {
                 "http_request",
                 json!({ "url": "https://x.test/${vars.a}", "query": { "q": "${vars.q}" },
                     "headers": { "x-h": "v" }, "body": { "k": ["${1}", { "d": "t" }] },
-                    "auth": "graph", "into": "r",
+                    "auth": "graph", "concurrency_key": "${vars.user}", "into": "r",
                     "paginate": { "next": "response.body.next", "items": "/value" } }),
             ),
             ("http_request", json!({ "url": "https://x.test", "body_text": "${vars.t}" })),
@@ -88,6 +90,12 @@ mod tests {
             ("assign", json!({ "set": { "vars.x": "1", "vars.y": "2" } })),
             ("loop", json!({ "over": "[1, 2]", "as": "it" })),
             ("end", json!({ "result": "vars.x" })),
+            (
+                "call",
+                json!({ "flow": "child.flow.json", "params": { "a": "item.a", "i": "index" },
+                    "for_each": "vars.list", "concurrency": 2, "into": "out" }),
+            ),
+            ("call", json!({ "flow": "child.flow.json", "params": { "a": "vars.a" } })),
         ]
     }
 
