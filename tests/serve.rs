@@ -956,7 +956,7 @@ async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     assert!(!body["result"].as_array().unwrap().is_empty(), "{body}");
     server.signal("-TERM");
     let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
-    assert!(out.stderr.contains("Serving 6 of 6 flows"), "{}", out.stderr);
+    assert!(out.stderr.contains("Serving 8 of 8 flows"), "{}", out.stderr);
     assert!(!out.stderr.contains("Not serving"), "{}", out.stderr);
 }
 

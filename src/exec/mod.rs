@@ -10,6 +10,7 @@ mod children;
 mod journal;
 mod step;
 
+pub(crate) use children::ChildRuns;
 pub use journal::{Journal, JournalError, Resume};
 pub(crate) use step::{RunState, Start, Stepped, error_path};
 

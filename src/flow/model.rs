@@ -230,13 +230,17 @@ impl Flow {
         })
     }
 
-    /// The authorization profiles the flow's nodes use, in order, without repeats.
+    /// The authorization profiles the flow's nodes use, and those of the flows it calls, in
+    /// order, without repeats.
     pub fn profiles(&self) -> Vec<String> {
-        let mut names: indexmap::IndexSet<&str> = indexmap::IndexSet::new();
+        let mut names: indexmap::IndexSet<String> = indexmap::IndexSet::new();
         for node in self.nodes() {
-            names.extend(node.node.profiles());
+            names.extend(node.node.profiles().into_iter().map(str::to_owned));
         }
-        names.into_iter().map(str::to_owned).collect()
+        for child in self.children.values() {
+            names.extend(child.profiles());
+        }
+        names.into_iter().collect()
     }
 
     /// The graph, for the executor and drawings.

@@ -405,7 +405,17 @@ async fn run_one(
         interrupt: interrupt.clone(),
         max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
     };
+    let children = crate::exec::ChildRuns {
+        flow,
+        runtime,
+        max_steps: crate::exec::DEFAULT_MAX_STEPS,
+        max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
+        clock,
+        interrupt: interrupt.clone(),
+    };
     let mut state = RunState::new(flow, runtime, start, None);
+    // A `call` node tested alone runs its children for real, with the case's canned HTTP.
+    state.calling(&children);
     let stepped = tokio::select! {
         stepped = state.step(ix) => stepped,
         stop = interrupt.stopped() => Stepped::Stopped(stop),
