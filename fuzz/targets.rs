@@ -874,7 +874,10 @@ pub fn redactor(data: &[u8]) {
     // What the executor records: redacted parameters and writes, the error as it is.
     let memory = std::sync::Arc::new(Memory::default());
     let sink = Scrubbing::new(memory.clone(), std::sync::Arc::new(Planted));
-    sink.record("run", Event::RunStarted { flow: "fuzz".into(), params: redacted.clone() });
+    sink.record(
+        "run",
+        Event::RunStarted { flow: "fuzz".into(), params: redacted.clone(), parent: None },
+    );
     sink.record(
         "run",
         Event::Http {

@@ -20,6 +20,9 @@ pub enum Event {
         flow: String,
         /// The parameters it got (redacted).
         params: Value,
+        /// For a child run (the `call` kind): the run and the node that called it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parent: Option<Parent>,
     },
     /// A node began.
     NodeStarted {
@@ -80,6 +83,15 @@ pub enum Event {
         /// Steps taken.
         steps: u64,
     },
+}
+
+/// The run and node that called a child run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Parent {
+    /// The calling run's id.
+    pub run: String,
+    /// The `call` node.
+    pub node: String,
 }
 
 /// Receives a run's events.

@@ -165,3 +165,28 @@ fn children_are_checked_with_their_parent() {
     );
     assert!(wrong.iter().any(|m| m.contains("requires parameter `n`")), "{wrong:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_shows_each_child_run_under_its_parent() {
+    weft::http::ensure_crypto_provider();
+    let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
+    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
+    std::fs::write(dir.path().join("parent.flow.json"), parent("[1, 2]", 2)).unwrap();
+    let engine = weft::Engine::builder().build().unwrap();
+    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let memory = std::sync::Arc::new(weft::trace::Memory::default());
+    let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
+    let options = RunOptions { params, trace: Some(memory.clone()), ..RunOptions::default() };
+    let report = weft::exec::run(&flow, &engine.runtime(None), options).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let events = memory.events();
+    let started: Vec<&Value> = events.iter().filter(|e| e["event"] == "run_started").collect();
+    assert_eq!(started.len(), 3, "the parent and two children");
+    assert_eq!(started[0]["run"], json!(report.id));
+    for child in &started[1..] {
+        assert_eq!(child["parent"], json!({ "run": report.id, "node": "each" }));
+        assert_ne!(child["run"], json!(report.id));
+        let requests = events.iter().filter(|e| e["event"] == "http" && e["run"] == child["run"]);
+        assert_eq!(requests.count(), 1, "each child's request under its own run id");
+    }
+}

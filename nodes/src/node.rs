@@ -58,10 +58,11 @@ pub struct Call<'a> {
 /// Runs the flows a run's nodes call: given by the engine to each run (the kit knows no
 /// executor). Children share the run's services and its interrupt (deadline, cancellation).
 pub trait Children: Send + Sync {
-    /// Runs the child flow `flow` (as the calling node names it) with `params`: its result,
-    /// or why it failed.
+    /// Runs the child flow `flow` (as the calling node `node` names it) with `params`: its
+    /// result, or why it failed.
     fn run<'a>(
         &'a self,
+        node: &'a str,
         flow: &'a str,
         params: serde_json::Map<String, serde_json::Value>,
     ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, ChildFailure>> + Send + 'a>>;

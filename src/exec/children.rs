@@ -4,9 +4,11 @@
 
 use super::{RunOptions, RunStatus, Runtime};
 use crate::flow::Flow;
+use crate::trace::{Parent, TraceSink};
 use serde_json::{Map, Value, json};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use weft_nodes::expr::Clock;
 use weft_nodes::node::ChildFailure;
 use weft_nodes::{Children, Interrupt};
@@ -19,11 +21,17 @@ pub(crate) struct ChildRuns<'r> {
     pub(crate) max_vars_bytes: usize,
     pub(crate) clock: Clock,
     pub(crate) interrupt: Interrupt,
+    /// Where the parent's events go: a child's go there too, under its own run id, its
+    /// `run_started` naming its parent.
+    pub(crate) trace: Option<Arc<dyn TraceSink>>,
+    /// The parent's run id.
+    pub(crate) run_id: String,
 }
 
 impl Children for ChildRuns<'_> {
     fn run<'a>(
         &'a self,
+        node: &'a str,
         flow: &'a str,
         params: Map<String, Value>,
     ) -> Pin<Box<dyn Future<Output = Result<Value, ChildFailure>> + Send + 'a>> {
@@ -45,6 +53,8 @@ impl Children for ChildRuns<'_> {
                 max_vars_bytes: self.max_vars_bytes,
                 clock: self.clock,
                 interrupt: self.interrupt.clone(),
+                trace: self.trace.clone(),
+                parent: Some(Parent { run: self.run_id.clone(), node: node.to_owned() }),
                 ..RunOptions::default()
             };
             let report = super::run(child, self.runtime, options).await;

@@ -102,6 +102,8 @@ pub struct RunOptions {
     pub journal: Option<Arc<dyn Journal>>,
     /// Where the run goes on from, when it resumes a journal.
     pub resume: Option<Resume>,
+    /// The run and node that called this one (a child run of the `call` kind).
+    pub parent: Option<crate::trace::Parent>,
 }
 
 impl Default for RunOptions {
@@ -118,6 +120,7 @@ impl Default for RunOptions {
             run_id: None,
             journal: None,
             resume: None,
+            parent: None,
         }
     }
 }
@@ -189,7 +192,8 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     if let Some(trace) = &trace {
         let mut params = Value::Object(options.params.clone());
         redact(&mut params);
-        trace.record(&run_id, Event::RunStarted { flow: flow.name.clone(), params });
+        let parent = options.parent.clone();
+        trace.record(&run_id, Event::RunStarted { flow: flow.name.clone(), params, parent });
     }
     let interrupt = options.interrupt;
     if let Some(limit) = options.timeout {
@@ -202,6 +206,8 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         max_vars_bytes: options.max_vars_bytes,
         clock: options.clock,
         interrupt: interrupt.clone(),
+        trace: trace.clone(),
+        run_id: run_id.clone(),
     };
     let start = Start {
         params: options.params,

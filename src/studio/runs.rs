@@ -216,7 +216,7 @@ impl RunState {
         self: &Arc<Self>,
         credentials: Option<Arc<dyn Credentials>>,
     ) -> Arc<dyn TraceSink> {
-        Arc::new(Sink(self.clone(), credentials))
+        Arc::new(Sink(self.clone(), credentials, std::sync::OnceLock::new()))
     }
 }
 
@@ -234,10 +234,16 @@ impl Drop for Finisher {
 
 /// The trace sink of a studio run, and the credentials whose secrets the inputs it keeps are
 /// scrubbed of (the executor scrubs the events themselves).
-struct Sink(Arc<RunState>, Option<Arc<dyn Credentials>>);
+/// The run's state, the credentials to scrub with, and the run shown: its first event's.
+/// The events of the child runs its `call` nodes start (their own run ids) are not drawn on
+/// this flow's canvas.
+struct Sink(Arc<RunState>, Option<Arc<dyn Credentials>>, std::sync::OnceLock<String>);
 
 impl TraceSink for Sink {
     fn record(&self, run: &str, mut event: Event) {
+        if self.2.get_or_init(|| run.to_owned()) != run {
+            return;
+        }
         let always = matches!(event, Event::RunFinished { .. });
         let mut line = to_line(run, &event);
         if line.len() > MAX_LINE
@@ -251,7 +257,10 @@ impl TraceSink for Sink {
         self.0.push("trace", line, always, false);
     }
 
-    fn before_node(&self, _run: &str, node: &str, vars: &Vars) {
+    fn before_node(&self, run: &str, node: &str, vars: &Vars) {
+        if self.2.get().is_some_and(|shown| shown != run) {
+            return;
+        }
         let mut budget = INPUT_BUDGET;
         let mut input = bounded_json(&vars.handle(), &mut budget, 0);
         redact(&mut input);

@@ -412,6 +412,8 @@ async fn run_one(
         max_vars_bytes: weft_nodes::vars::DEFAULT_MAX_BYTES,
         clock,
         interrupt: interrupt.clone(),
+        trace: None,
+        run_id: String::new(),
     };
     let mut state = RunState::new(flow, runtime, start, None);
     // A `call` node tested alone runs its children for real, with the case's canned HTTP.

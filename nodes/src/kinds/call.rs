@@ -188,8 +188,10 @@ impl Node for CallNode {
                 .ok_or_else(|| NodeError::new("call", "this run can't call other flows"))?;
             let Some(for_each) = &self.for_each else {
                 let params = self.params_for(cx, None)?;
-                let result =
-                    children.run(&self.flow, params).await.map_err(|f| self.failed(None, f))?;
+                let result = children
+                    .run(cx.node_id(), &self.flow, params)
+                    .await
+                    .map_err(|f| self.failed(None, f))?;
                 cx.write(&self.into, json_to_dynamic(&result))
                     .map_err(|e| NodeError::write_failed("call", &e))?;
                 return Ok(Outcome::Exit(Cow::Borrowed("ok")));
@@ -203,7 +205,8 @@ impl Node for CallNode {
             for (index, item) in items.into_iter().enumerate() {
                 calls.push(self.params_for(cx, Some((item, index)))?);
             }
-            let results = run_all(children, &self.flow, calls, self.concurrency).await;
+            let node = cx.node_id().to_owned();
+            let results = run_all(children, &node, &self.flow, calls, self.concurrency).await;
             let mut out = Vec::with_capacity(results.len());
             for (index, result) in results.into_iter().enumerate() {
                 match result {
@@ -228,6 +231,7 @@ type Running<'a> = (usize, Pin<Box<dyn Future<Output = Result<Value, ChildFailur
 /// (`None`: never started).
 async fn run_all<'a>(
     children: &'a dyn Children,
+    node: &'a str,
     flow: &'a str,
     calls: Vec<Map<String, Value>>,
     concurrency: usize,
@@ -240,7 +244,7 @@ async fn run_all<'a>(
     loop {
         while !failed && running.len() < concurrency {
             let Some((index, params)) = waiting.next() else { break };
-            running.push((index, children.run(flow, params)));
+            running.push((index, children.run(node, flow, params)));
         }
         if running.is_empty() {
             return results;
