@@ -15,37 +15,15 @@
 //!
 //! The client secret is read from `WEFT_SIM_SECRET` (default: the simulator's `sim-app-secret`).
 
+#[path = "common/calendar.rs"]
+mod calendar;
 #[path = "common/graph.rs"]
 mod graph;
 #[path = "common/sim.rs"]
 mod sim;
 
-use reqwest::Url;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-
-use graph::{Event, GraphEvent, Result};
+use graph::Result;
 use sim::sign_in;
-
-/// One calendarView page.
-#[derive(Deserialize)]
-struct Page {
-    value: Vec<GraphEvent>,
-    #[serde(rename = "@odata.nextLink")]
-    next_link: Option<String>,
-}
-
-/// Sends a request and parses the body of a 2xx answer, or returns an error naming the status.
-async fn fetch<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T> {
-    let response = request.send().await?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
-        return Err(format!("HTTP {status}: {text}").into());
-    }
-    Ok(serde_json::from_slice(&body)?)
-}
 
 /// Parses the arguments, fetches every page and prints the mapped items.
 async fn run() -> Result<()> {
@@ -58,37 +36,8 @@ async fn run() -> Result<()> {
 
     weft::http::ensure_crypto_provider();
     let client = reqwest::Client::builder().build()?;
-
     let bearer = sign_in(&client, base).await?;
-
-    // calendarView, every page.
-    let mut url = Url::parse(&format!("{base}/v1.0/users"))?;
-    url.path_segments_mut()
-        .map_err(|()| "base URL cannot have a path")?
-        .push(user)
-        .push("calendarView");
-    url.query_pairs_mut()
-        .append_pair("startDateTime", from)
-        .append_pair("endDateTime", to)
-        .append_pair("$top", &page_size.to_string())
-        .append_pair("$orderby", "start/dateTime")
-        .append_pair("$select", "id,subject,start,end,isAllDay,location,organizer");
-    let mut next = Some(url.to_string());
-    let mut events = Vec::new();
-    while let Some(url) = next.take() {
-        let page: Page = fetch(
-            client
-                .get(url)
-                .header("Authorization", &bearer)
-                .header("Prefer", "outlook.timezone=\"UTC\""),
-        )
-        .await?;
-        for item in page.value {
-            events.push(Event::try_from(item)?);
-        }
-        next = page.next_link;
-    }
-
+    let events = calendar::user_events(&client, base, &bearer, user, (from, to), page_size).await?;
     println!("{}", serde_json::to_string_pretty(&events)?);
     Ok(())
 }

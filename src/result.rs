@@ -27,6 +27,11 @@ impl RunResult {
         }
     }
 
+    /// The engine's value (a child run's result, handed to its parent without a copy).
+    pub(crate) fn into_dynamic(self) -> Dynamic {
+        self.0
+    }
+
     /// The result as JSON.
     pub fn to_json(&self) -> Value {
         dynamic_to_json(&self.0).unwrap_or(Value::Null)

@@ -59,13 +59,13 @@ pub struct Call<'a> {
 /// executor). Children share the run's services and its interrupt (deadline, cancellation).
 pub trait Children: Send + Sync {
     /// Runs the child flow `flow` (as the calling node `node` names it) with `params`: its
-    /// result, or why it failed.
+    /// result (the engine's value, handed over without a copy), or why it failed.
     fn run<'a>(
         &'a self,
         node: &'a str,
         flow: &'a str,
         params: serde_json::Map<String, serde_json::Value>,
-    ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, ChildFailure>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Dynamic, ChildFailure>> + Send + 'a>>;
 }
 
 /// Why a child run failed.

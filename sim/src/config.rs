@@ -178,6 +178,18 @@ impl SimConfig {
         ]
     }
 
+    /// `n` more users for load tests: `user0001@weft.test` … in UTC, ids derived from their
+    /// number; their calendars are generated like every user's, from the seed.
+    #[must_use]
+    pub fn with_generated_users(mut self, n: usize) -> Self {
+        for i in 1..=n {
+            let id = format!("00000000-0000-4000-8000-{i:012}");
+            let upn = format!("user{i:04}@weft.test");
+            self.users.push(SimUser::new(&id, &upn, &format!("User {i}"), "UTC"));
+        }
+        self
+    }
+
     /// The default users: Adele Vance (London), Megan Bowen (Seattle), Alex Wilber (Berlin).
     #[must_use]
     pub fn default_users() -> Vec<SimUser> {

@@ -33,6 +33,13 @@ pub(super) struct SimArgs {
     /// answered 429 (0: no limit, for load tests on one mailbox).
     #[arg(long, value_name = "N", default_value_t = 4)]
     mailbox_concurrency: usize,
+    /// Add N generated users (user0001@weft.test …) beside the three default ones, for load
+    /// tests over many mailboxes.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    users: usize,
+    /// Days of calendar generated either side of today (fewer: a faster start with many users).
+    #[arg(long, value_name = "DAYS")]
+    span_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,7 +94,9 @@ pub(super) fn sim(args: SimArgs) -> u8 {
         faults,
         mailbox_concurrency: args.mailbox_concurrency,
         ..SimConfig::default()
-    };
+    }
+    .with_generated_users(args.users);
+    let config = SimConfig { span_days: args.span_days.unwrap_or(config.span_days), ..config };
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
     };

@@ -34,7 +34,7 @@ impl Children for ChildRuns<'_> {
         node: &'a str,
         flow: &'a str,
         params: Map<String, Value>,
-    ) -> Pin<Box<dyn Future<Output = Result<Value, ChildFailure>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<rhai::Dynamic, ChildFailure>> + Send + 'a>> {
         Box::pin(async move {
             let failure = |message: String| ChildFailure {
                 error: json!({ "category": "call", "message": message }),
@@ -59,7 +59,7 @@ impl Children for ChildRuns<'_> {
             };
             let report = super::run(child, self.runtime, options).await;
             match report.status {
-                RunStatus::Succeeded => Ok(report.result.to_json()),
+                RunStatus::Succeeded => Ok(report.result.into_dynamic()),
                 RunStatus::Failed => {
                     let error = report.error.unwrap_or(Value::Null);
                     let message = error

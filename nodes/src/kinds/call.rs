@@ -5,7 +5,7 @@
 //! engine loaded with the calling flow (a cycle of calls is a load error there).
 
 use super::{eval_failed, type_name};
-use crate::expr::{Expr, dynamic_to_json, json_to_dynamic};
+use crate::expr::{Expr, dynamic_to_json};
 use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
 use crate::node::{Call, ChildFailure, Children, Node, NodeError, NodeFuture, Outcome, RunCx};
 use crate::vars::VarPath;
@@ -192,8 +192,7 @@ impl Node for CallNode {
                     .run(cx.node_id(), &self.flow, params)
                     .await
                     .map_err(|f| self.failed(None, f))?;
-                cx.write(&self.into, json_to_dynamic(&result))
-                    .map_err(|e| NodeError::write_failed("call", &e))?;
+                cx.write(&self.into, result).map_err(|e| NodeError::write_failed("call", &e))?;
                 return Ok(Outcome::Exit(Cow::Borrowed("ok")));
             };
             let list = cx.eval(for_each).map_err(|e| eval_failed("for_each", e))?.flatten();
@@ -216,7 +215,7 @@ impl Node for CallNode {
                     None => {}
                 }
             }
-            cx.write(&self.into, json_to_dynamic(&Value::Array(out)))
+            cx.write(&self.into, Dynamic::from_array(out))
                 .map_err(|e| NodeError::write_failed("call", &e))?;
             Ok(Outcome::Exit(Cow::Borrowed("ok")))
         })
@@ -224,7 +223,8 @@ impl Node for CallNode {
 }
 
 /// A child run in flight, with its element's index.
-type Running<'a> = (usize, Pin<Box<dyn Future<Output = Result<Value, ChildFailure>> + Send + 'a>>);
+type Running<'a> =
+    (usize, Pin<Box<dyn Future<Output = Result<Dynamic, ChildFailure>> + Send + 'a>>);
 
 /// Runs the children of `calls`, at most `concurrency` at a time, in the list's order of
 /// starting; after a failure, starts no more and lets those running end. The results by index
@@ -235,8 +235,8 @@ async fn run_all<'a>(
     flow: &'a str,
     calls: Vec<Map<String, Value>>,
     concurrency: usize,
-) -> Vec<Option<Result<Value, ChildFailure>>> {
-    let mut results: Vec<Option<Result<Value, ChildFailure>>> =
+) -> Vec<Option<Result<Dynamic, ChildFailure>>> {
+    let mut results: Vec<Option<Result<Dynamic, ChildFailure>>> =
         std::iter::repeat_with(|| None).take(calls.len()).collect();
     let mut waiting = calls.into_iter().enumerate();
     let mut running: Vec<Running<'a>> = Vec::with_capacity(concurrency);
