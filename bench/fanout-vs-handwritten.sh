@@ -88,14 +88,9 @@ for i in $(seq 1 "$RUNS"); do
     fi
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
-cpu() { awk '{ print $2 + $3 }' "$WORK/$1.times" | median; }
 for who in weft handwritten; do
     eval "${who}_wall=$(col $who 1) ${who}_cpu=$(cpu $who) ${who}_anon=$(col $who 4)"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 R_WALL=$(ratio "$weft_wall" "$handwritten_wall")
 R_CPU=$(ratio "$weft_cpu" "$handwritten_cpu")
 R_ANON=$(ratio "$weft_anon" "$handwritten_anon")

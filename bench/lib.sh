@@ -48,3 +48,14 @@ find_window() {
     PAGE_COUNT=$(((ITEMS + PAGE_SIZE - 1) / PAGE_SIZE))
     log "window $FROM .. $TO: $ITEMS items, $PAGE_COUNT pages of $PAGE_SIZE"
 }
+
+# The median of the numbers on stdin.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Column $2 of $WORK/$1.times (one measurement a line), its median.
+col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
+# User plus system CPU (columns 2 and 3) of $WORK/$1.times, its median.
+cpu() { awk '{ print $2 + $3 }' "$WORK/$1.times" | median; }
+# $1 / $2 to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# "met" when the ratio $1 is at most the target $2, else "MISSED".
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }

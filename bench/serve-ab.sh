@@ -99,5 +99,5 @@ for i in $(seq 1 "$PAIRS"); do
     RATES+=("$rate") CPUS+=("$cpu")
     printf '%4s %10s %10s %10s %10s %8s %8s\n' "$i" "$a_rps" "$a_cpu" "$b_rps" "$b_cpu" "$rate" "$cpu"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median "${RATES[@]}"), median B/A CPU per request $(median "${CPUS[@]}") (A=$A on $FLOWS_A, store $STORE_A; B=$B on $FLOWS_B, store $STORE_B)"
+median_of() { printf '%s\n' "$@" | median; }
+echo "SUMMARY serve-ab: $PAIRS pairs, c=32, ${LATENCY_MS} ms upstream: median B/A rate $(median_of "${RATES[@]}"), median B/A CPU per request $(median_of "${CPUS[@]}") (A=$A on $FLOWS_A, store $STORE_A; B=$B on $FLOWS_B, store $STORE_B)"

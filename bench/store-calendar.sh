@@ -71,14 +71,9 @@ STEPS=$("$WEFT" runs show "$("$WEFT" runs list --store "sqlite:$DB" --format jso
 "$WEFT" runs prune --older-than 0s --store "sqlite:$DB" 2>/dev/null
 SIZE_AFTER_PRUNE=$(stat -c %s "$DB")
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
-cpu() { awk '{ print $2 + $3 }' "$WORK/$1.times" | median; }
 for who in none sqlite; do
     eval "${who}_wall=$(col $who 1) ${who}_cpu=$(cpu $who) ${who}_rss=$(col $who 4)"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 R_WALL=$(ratio "$sqlite_wall" "$none_wall")
 R_CPU=$(ratio "$sqlite_cpu" "$none_cpu")
 

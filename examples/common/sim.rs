@@ -43,3 +43,14 @@ pub async fn sign_in(client: &reqwest::Client, base: &str) -> Result<String> {
     let token: TokenResponse = serde_json::from_slice(&response.bytes().await?)?;
     Ok(format!("Bearer {}", token.access_token))
 }
+
+/// The exit code of a hand-written program: success, or failure with the error on stderr.
+pub fn exit_code(result: Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
