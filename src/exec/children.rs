@@ -26,6 +26,8 @@ pub(crate) struct ChildRuns<'r> {
     pub(crate) trace: Option<Arc<dyn TraceSink>>,
     /// The parent's run id.
     pub(crate) run_id: String,
+    /// Children answered without running (tests).
+    pub(crate) stood_in: Option<Arc<super::StoodIn>>,
 }
 
 impl Children for ChildRuns<'_> {
@@ -40,6 +42,19 @@ impl Children for ChildRuns<'_> {
                 error: json!({ "category": "call", "message": message }),
                 message,
             };
+            if let Some(canned) = self.stood_in.as_ref().and_then(|s| s.get(flow)) {
+                return match canned {
+                    Ok(result) => Ok(weft_nodes::expr::json_to_dynamic(result)),
+                    Err(error) => Err(ChildFailure {
+                        message: error
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("it failed (stood in)")
+                            .to_owned(),
+                        error: error.clone(),
+                    }),
+                };
+            }
             let child = self
                 .flow
                 .children
@@ -55,6 +70,7 @@ impl Children for ChildRuns<'_> {
                 interrupt: self.interrupt.clone(),
                 trace: self.trace.clone(),
                 parent: Some(Parent { run: self.run_id.clone(), node: node.to_owned() }),
+                stood_in: self.stood_in.clone(),
                 ..RunOptions::default()
             };
             let report = super::run(child, self.runtime, options).await;

@@ -104,7 +104,13 @@ pub struct RunOptions {
     pub resume: Option<Resume>,
     /// The run and node that called this one (a child run of the `call` kind).
     pub parent: Option<crate::trace::Parent>,
+    /// Children answered without running (tests): by the flow a `call` node names, its result,
+    /// or (`Err`) the child's `vars.error`.
+    pub stood_in: Option<Arc<StoodIn>>,
 }
+
+/// Child flows answered without running, by the path a `call` node names.
+pub type StoodIn = std::collections::HashMap<String, Result<Value, Value>>;
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -121,6 +127,7 @@ impl Default for RunOptions {
             journal: None,
             resume: None,
             parent: None,
+            stood_in: None,
         }
     }
 }
@@ -208,6 +215,7 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         interrupt: interrupt.clone(),
         trace: trace.clone(),
         run_id: run_id.clone(),
+        stood_in: options.stood_in.clone(),
     };
     let start = Start {
         params: options.params,

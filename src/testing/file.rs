@@ -57,9 +57,36 @@ pub struct Case {
     /// matches none fails the case.
     #[serde(default)]
     pub http: Vec<Canned>,
+    /// Child flows stood in: by the flow a `call` node names, what every call of it gives,
+    /// without running it (the other children run, with the case's canned HTTP).
+    #[serde(default)]
+    pub children: IndexMap<String, CannedChild>,
     /// What must hold afterwards.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// What a stood-in child flow gives: its `result`, or (it failed) its `error`, as
+/// `vars.error` would hold it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedChild {
+    /// The child's result.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// The child's error: `{ message, code?, … }`.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+impl CannedChild {
+    /// As the executor takes it: the result, or the error.
+    pub fn outcome(&self) -> Result<Value, Value> {
+        match &self.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(self.result.clone().unwrap_or(Value::Null)),
+        }
+    }
 }
 
 /// The starting data of a case.

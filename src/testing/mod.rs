@@ -101,6 +101,9 @@ pub fn check_case(flow: &Value, case: &Value) -> Result<(), String> {
     if let Some(vars) = case.given.start_vars() {
         test = test.vars(Value::Object(vars));
     }
+    for (flow, child) in &case.children {
+        test = test.child(flow, child.outcome());
+    }
     if let Some(params) = case.given.params {
         test = test.params(Value::Object(params));
     }

@@ -183,6 +183,7 @@ pub struct NodeTest<'f> {
     params: Map<String, Value>,
     now: Option<DateTime<Utc>>,
     http: Vec<Canned>,
+    stood_in: crate::exec::StoodIn,
     creds: Creds,
     timeout: Duration,
     sim: Option<Simulated>,
@@ -199,6 +200,7 @@ impl<'f> NodeTest<'f> {
             params: Map::new(),
             now: None,
             http: Vec::new(),
+            stood_in: crate::exec::StoodIn::new(),
             creds: Creds::StandIn,
             timeout: DEFAULT_CASE_TIMEOUT,
         }
@@ -236,6 +238,13 @@ impl<'f> NodeTest<'f> {
     /// Adds canned exchanges.
     pub fn http(mut self, canned: impl IntoIterator<Item = Canned>) -> Self {
         self.http.extend(canned);
+        self
+    }
+
+    /// Stands in the child flow `flow` (as a `call` node names it): every call of it gives
+    /// `outcome` (its result, or `Err` with its `vars.error`) without running it.
+    pub fn child(mut self, flow: &str, outcome: Result<Value, Value>) -> Self {
+        self.stood_in.insert(flow.to_owned(), outcome);
         self
     }
 
@@ -319,14 +328,19 @@ impl<'f> NodeTest<'f> {
             }
         };
         let runtime = engine.runtime(Some(credentials));
+        let stood_in = Some(Arc::new(self.stood_in)).filter(|s| !s.is_empty());
         let mut run = match ix {
-            Some(ix) => run_one(flow, ix, &runtime, self.vars, params, clock, self.timeout).await,
+            Some(ix) => {
+                let one = One { given: self.vars, params, clock, timeout: self.timeout, stood_in };
+                run_one(flow, ix, &runtime, one).await
+            }
             None => {
                 let options = RunOptions {
                     params,
                     vars: Some(self.vars),
                     clock,
                     timeout: Some(self.timeout),
+                    stood_in,
                     ..RunOptions::default()
                 };
                 let report = exec::run(flow, &runtime, options).await;
@@ -387,15 +401,22 @@ fn vars_json(vars: &Vars) -> Value {
 }
 
 /// Runs node `ix` alone, as the executor runs a step, and stops at the exit it takes.
-async fn run_one(
-    flow: &Flow,
-    ix: petgraph::graph::NodeIndex,
-    runtime: &Runtime,
+/// What one node's run starts with.
+struct One {
     given: Map<String, Value>,
     params: Map<String, Value>,
     clock: Clock,
     timeout: Duration,
+    stood_in: Option<Arc<crate::exec::StoodIn>>,
+}
+
+async fn run_one(
+    flow: &Flow,
+    ix: petgraph::graph::NodeIndex,
+    runtime: &Runtime,
+    one: One,
 ) -> TestRun {
+    let One { given, params, clock, timeout, stood_in } = one;
     let interrupt = Interrupt::new();
     interrupt.limit_to(timeout);
     let start = Start {
@@ -414,6 +435,7 @@ async fn run_one(
         interrupt: interrupt.clone(),
         trace: None,
         run_id: String::new(),
+        stood_in,
     };
     let mut state = RunState::new(flow, runtime, start, None);
     // A `call` node tested alone runs its children for real, with the case's canned HTTP.

@@ -235,6 +235,9 @@ pub async fn run_case(harness: &Harness, prepared: &Prepared, case: &Case) -> Ca
     if let Some(vars) = case.given.start_vars() {
         test = test.vars(serde_json::Value::Object(vars));
     }
+    for (flow, child) in &case.children {
+        test = test.child(flow, child.outcome());
+    }
     if let Some(params) = &case.given.params {
         test = test.params(serde_json::Value::Object(params.clone()));
     }
