@@ -26,28 +26,8 @@ HANDWRITTEN=$TARGET/examples/calendar_handwritten
 
 log() { printf '%s\n' "$*" >&2; }
 
-# --- what the script needs -------------------------------------------------------------------
-if [ ! -x /usr/bin/time ]; then
-    log "installing GNU time"
-    SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get install -y time >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y time >/dev/null; }
-fi
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    log "building (release): weft and examples/calendar_handwritten"
-    # Two builds: an example builds with the dev-dependencies, whose features (wiremock's
-    # HTTP/2 server) would otherwise be compiled into the `weft` binary measured here too.
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
-    cargo build --profile "${PROFILE:-release}" --quiet --example calendar_handwritten
-fi
-
-mkdir -p "$ROOT/target/bench"
-WORK=$(mktemp -d "$ROOT/target/bench/calendar.XXXXXX")
-SIM_PID=
-cleanup() {
-    if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+prepare calendar_handwritten
+make_work calendar
 
 # --- the simulator -----------------------------------------------------------------------------
 start_sim

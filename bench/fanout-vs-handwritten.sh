@@ -27,20 +27,8 @@ HANDWRITTEN=$TARGET/examples/fanout_handwritten
 
 log() { printf '%s\n' "$*" >&2; }
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    log "building (release): weft and examples/fanout_handwritten"
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
-    cargo build --profile "${PROFILE:-release}" --quiet --example fanout_handwritten
-fi
-
-mkdir -p "$ROOT/target/bench"
-WORK=$(mktemp -d "$ROOT/target/bench/fanout.XXXXXX")
-SIM_PID=
-cleanup() {
-    if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+prepare fanout_handwritten
+make_work fanout
 
 SIM_ARGS="--users $USERS --span-days 14" start_sim
 FROM=$(date -u -d "$(date -u +%F) - $(( $(date -u +%u) - 1 )) days" +%Y-%m-%dT00:00:00Z)

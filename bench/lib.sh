@@ -1,4 +1,4 @@
-# Shared by the bench/ scripts (sourced, not run). Needs WEFT, WORK, LATENCY_MS and log().
+# Shared by the bench/ scripts (sourced, not run). Needs ROOT (make_work), WEFT, WORK, LATENCY_MS and log().
 
 # Starts `weft sim` with a fixed upstream latency on a free port and waits for its address:
 # sets SIM (its base URL) and SIM_PID, and exports what flows/profiles.sim.json reads.
@@ -59,3 +59,30 @@ cpu() { awk '{ print $2 + $3 }' "$WORK/$1.times" | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # "met" when the ratio $1 is at most the target $2, else "MISSED".
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
+
+# What the timing scripts need: GNU time (installed when missing) and, unless NO_BUILD=1, the
+# `weft` binary and the hand-written example $1 built (release, or PROFILE).
+prepare() {
+    if [ ! -x /usr/bin/time ]; then
+        log "installing GNU time"
+        local sudo=
+        [ "$(id -u)" -ne 0 ] && sudo=sudo
+        $sudo apt-get install -y time >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y time >/dev/null; }
+    fi
+    if [ "${NO_BUILD:-0}" != 1 ]; then
+        log "building (release): weft and examples/$1"
+        # Two builds: an example builds with the dev-dependencies, whose features (wiremock's
+        # HTTP/2 server) would otherwise be compiled into the `weft` binary measured too.
+        cargo build --profile "${PROFILE:-release}" --quiet --bin weft
+        cargo build --profile "${PROFILE:-release}" --quiet --example "$1"
+    fi
+}
+
+# A fresh work directory under target/bench/ named after $1 (sets WORK), removed at exit
+# together with the simulator start_sim starts.
+make_work() {
+    mkdir -p "$ROOT/target/bench"
+    WORK=$(mktemp -d "$ROOT/target/bench/$1.XXXXXX")
+    SIM_PID=
+    trap 'if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
+}

@@ -27,20 +27,8 @@ HANDWRITTEN=$TARGET/examples/calendar_handwritten # finds the window
 
 log() { printf '%s\n' "$*" >&2; }
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    log "building (release): weft and examples/calendar_handwritten"
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
-    cargo build --profile "${PROFILE:-release}" --quiet --example calendar_handwritten
-fi
-
-mkdir -p "$ROOT/target/bench"
-WORK=$(mktemp -d "$ROOT/target/bench/store-calendar.XXXXXX")
-SIM_PID=
-cleanup() {
-    if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+prepare calendar_handwritten
+make_work store-calendar
 
 start_sim
 find_window

@@ -14,7 +14,6 @@ use crate::store::{
 };
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use weft_nodes::Interrupt;
 
@@ -158,13 +157,11 @@ impl Durable {
         on_interrupt: OnInterrupt,
     ) -> Result<RunReport, DurableError> {
         let broken = Broken::default();
-        let asked_to_cancel = Arc::new(AtomicBool::new(false));
         let renewal = AbortOnDrop(tokio::spawn(keep_lease(
             self.store.clone(),
             claim.clone(),
             options.interrupt.clone(),
             broken.clone(),
-            asked_to_cancel.clone(),
         )));
         let journal = StoreJournal {
             store: self.store.clone(),
@@ -192,10 +189,10 @@ impl Durable {
             RunStatus::Succeeded => Status::Succeeded,
             RunStatus::Failed => Status::Failed,
             RunStatus::Interrupted => {
-                // Whoever asked the run to stop through the store meant to cancel it; a
-                // process stopping hands it back.
-                let cancelled = asked_to_cancel.load(Ordering::SeqCst)
-                    || self.store.renew(&claim).await?.cancel_requested;
+                // Whoever asked the run to stop through the store meant to cancel it (the
+                // request stays on the run until its next claim); a process stopping hands it
+                // back.
+                let cancelled = self.store.renew(&claim).await?.cancel_requested;
                 if on_interrupt == OnInterrupt::Release && !cancelled {
                     self.store.release(&claim).await?;
                     return Ok(report);
@@ -345,20 +342,13 @@ fn resume_point(detail: &RunDetail) -> Resume {
 /// Renews the claim's lease three times per lease period until the run ends (the task is
 /// aborted then). A run asked to stop is cancelled; a run whose claim is gone is stopped and
 /// marked lost.
-async fn keep_lease(
-    store: Arc<dyn Store>,
-    claim: Claim,
-    interrupt: Interrupt,
-    broken: Broken,
-    asked_to_cancel: Arc<AtomicBool>,
-) {
+async fn keep_lease(store: Arc<dyn Store>, claim: Claim, interrupt: Interrupt, broken: Broken) {
     let period = (claim.holder.lease / 3).max(std::time::Duration::from_millis(50));
     loop {
         tokio::time::sleep(period).await;
         match store.renew(&claim).await {
             Ok(renewed) => {
                 if renewed.cancel_requested {
-                    asked_to_cancel.store(true, Ordering::SeqCst);
                     interrupt.cancel();
                 }
             }

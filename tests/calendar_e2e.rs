@@ -16,7 +16,11 @@ async fn start(config: SimConfig) -> SimHandle {
 
 /// `weft ARGS…` with the simulator's address and `secret` for its profiles (`--profiles` names
 /// which).
-fn weft_with_sim<S: AsRef<std::ffi::OsStr>>(sim: &SimHandle, secret: &str, args: &[S]) -> Weft {
+pub(crate) fn weft_with_sim<S: AsRef<std::ffi::OsStr>>(
+    sim: &SimHandle,
+    secret: &str,
+    args: &[S],
+) -> Weft {
     Weft::new(&root(), args).env("WEFT_SIM_URL", sim.base_url()).env("WEFT_SIM_SECRET", secret)
 }
 

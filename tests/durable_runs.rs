@@ -4,8 +4,8 @@
 //! the node in flight again at each kill; and it is never taken over while its lease is live.
 //! A failed run resumed runs again from the node that failed, and the nodes before it do not.
 
-use crate::calendar_e2e::expected;
-use crate::util::{Dir, Outcome, Weft, anchor, flows, root};
+use crate::calendar_e2e::{expected, weft_with_sim};
+use crate::util::{Dir, Outcome, Weft, anchor, flows};
 use chrono::Duration;
 use serde_json::Value;
 use std::time::Duration as StdDuration;
@@ -14,10 +14,7 @@ use weft_sim::{SimConfig, SimHandle, Simulator};
 const USER: &str = "megan@weft.test";
 
 fn weft(sim: &SimHandle, store: &str, args: &[&str]) -> Weft {
-    Weft::new(&root(), args)
-        .args(["--store", store])
-        .env("WEFT_SIM_URL", sim.base_url())
-        .env("WEFT_SIM_SECRET", weft_sim::APP_CLIENT_SECRET)
+    weft_with_sim(sim, weft_sim::APP_CLIENT_SECRET, args).args(["--store", store])
 }
 
 /// The runs of the store, as `weft runs list --format json` gives them.

@@ -103,6 +103,16 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
     (status, body)
 }
 
+/// What `flows/profiles.sim.json` reads from the environment, for `sim`.
+fn sim_env(sim: &weft_sim::SimHandle) -> weft::engine::EnvLookup {
+    let sim_url = sim.base_url();
+    Arc::new(move |name: &str| match name {
+        "WEFT_SIM_URL" => Some(sim_url.clone()),
+        "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
+        _ => None,
+    })
+}
+
 fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_else(|| panic!("no error message: {body}"))
 }
@@ -781,12 +791,7 @@ async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_run
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.profiles = Some(flows.join("profiles.sim.json"));
     config.state_dir = Some(state.path().to_owned());
-    let sim_url = sim.base_url();
-    config.env = Arc::new(move |name: &str| match name {
-        "WEFT_SIM_URL" => Some(sim_url.clone()),
-        "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
-        _ => None,
-    });
+    config.env = sim_env(&sim);
     let server = start(config).await;
     assert!(server.flows().iter().any(|f| f == "graph-calendar"), "{:?}", server.flows());
     let url = server.url();
@@ -986,12 +991,7 @@ async fn runs_over_many_mailboxes_never_send_a_fifth_request_to_one() {
         let mut config = ServeConfig::new(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.state_dir = Some(dir.path().join("state"));
-        let sim_url = sim.base_url();
-        config.env = Arc::new(move |name: &str| match name {
-            "WEFT_SIM_URL" => Some(sim_url.clone()),
-            "WEFT_SIM_SECRET" => Some(APP_CLIENT_SECRET.to_owned()),
-            _ => None,
-        });
+        config.env = sim_env(&sim);
         let server = start(config).await;
         let (url, http) = (server.url(), client());
         let (from, to) = (anchor(), anchor() + Days::days(7));

@@ -48,17 +48,9 @@ enum StateCommand {
 }
 
 pub(super) fn state(args: StateArgs) -> u8 {
-    let url = args.store.url(|| super::store::default_url(args.state_dir.as_deref()));
-    let durable = match args.store.open(&url) {
-        Ok(Some(durable)) => durable,
-        Ok(None) => {
-            eprintln!("error: `--store none` keeps nothing: name a store (e.g. sqlite:runs.db)");
-            return EXIT_BAD_INPUT;
-        }
+    let (durable, runtime) = match super::store::open_kept(&args.store, args.state_dir.as_deref()) {
+        Ok(opened) => opened,
         Err(code) => return code,
-    };
-    let Some(runtime) = super::async_runtime() else {
-        return EXIT_FAILED;
     };
     let store = durable.store;
     let (flow, key) = match &args.command {

@@ -49,3 +49,21 @@ impl StoreArgs {
         }
     }
 }
+
+/// What `weft runs` and `weft state` work with: the store (the one given, else the default in
+/// `state_dir`; `none` is refused, there being nothing to read) and an async runtime.
+pub(super) fn open_kept(
+    args: &StoreArgs,
+    state_dir: Option<&Path>,
+) -> Result<(Durable, tokio::runtime::Runtime), u8> {
+    let url = args.url(|| default_url(state_dir));
+    let durable = match args.open(&url)? {
+        Some(durable) => durable,
+        None => {
+            eprintln!("error: `--store none` keeps nothing: name a store (e.g. sqlite:runs.db)");
+            return Err(EXIT_BAD_INPUT);
+        }
+    };
+    let runtime = super::async_runtime().ok_or(super::EXIT_FAILED)?;
+    Ok((durable, runtime))
+}

@@ -206,7 +206,8 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     if let Some(limit) = options.timeout {
         interrupt.limit_to(limit);
     }
-    let children = children::ChildRuns {
+    // Only a flow with `call` nodes runs children: the others pay nothing for them.
+    let children = (!flow.children.is_empty()).then(|| children::ChildRuns {
         flow,
         runtime,
         max_steps: options.max_steps,
@@ -216,7 +217,7 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         trace: trace.clone(),
         run_id: run_id.clone(),
         stood_in: options.stood_in.clone(),
-    };
+    });
     let start = Start {
         params: options.params,
         vars: options.vars,
@@ -229,8 +230,8 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     if let Some((_, events)) = &journal {
         state.journal_into(events.clone());
     }
-    if !flow.children.is_empty() {
-        state.calling(&children);
+    if let Some(children) = &children {
+        state.calling(children);
     }
     // Where the walk is, kept outside its future so that it survives a timeout or cancellation.
     let mut current = flow.start_index();

@@ -305,9 +305,6 @@ pub struct RunRecord {
     /// The profiles file it was started with.
     #[serde(skip)]
     pub profiles_path: Option<String>,
-    /// Its state key.
-    #[serde(skip)]
-    pub state_key: Option<String>,
 }
 
 /// A run with its parameters, result and steps: `weft runs show`, `GET /runs/{id}`.
@@ -519,8 +516,13 @@ pub fn new_run_id() -> String {
 /// The content hash a flow text is kept by: SHA-256, hex.
 pub fn content_hash(text: &str) -> String {
     use sha2::Digest;
+    use std::fmt::Write;
     let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, milliseconds).

@@ -25,7 +25,7 @@ const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema/001-runs.sql"))];
 
 /// The columns of a [`RunRecord`], in the order [`record`] reads them.
 const RUN_COLUMNS: &str = "id, flow, status, created_at, started_at, finished_at, attempts, \
-     parent, idempotency_key, flow_hash, lease_until, flow_path, profiles_path, state_key";
+     parent, idempotency_key, flow_hash, lease_until, flow_path, profiles_path";
 
 /// An SQLite run store.
 pub struct SqliteStore {
@@ -304,7 +304,6 @@ fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
         lease_live: running && lease_until.is_some_and(|until| until >= now),
         flow_path: row.get(11)?,
         profiles_path: row.get(12)?,
-        state_key: row.get(13)?,
     })
 }
 
@@ -317,11 +316,11 @@ fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, String, Option
     let found = conn
         .query_row(&sql, [id], |row| {
             let run = record(row, now)?;
-            let params: String = row.get(14)?;
-            let result: Option<String> = row.get(15)?;
-            let error: Option<String> = row.get(16)?;
-            let state_version: Option<i64> = row.get(17)?;
-            let text: Option<String> = row.get(18)?;
+            let params: String = row.get(13)?;
+            let result: Option<String> = row.get(14)?;
+            let error: Option<String> = row.get(15)?;
+            let state_version: Option<i64> = row.get(16)?;
+            let text: Option<String> = row.get(17)?;
             Ok((run, params, result, error, state_version, text))
         })
         .optional()
