@@ -31,6 +31,8 @@ pub(super) struct Entry {
     pub flow: Flow,
     /// Its file's exact text (a stored run pins it).
     pub text: String,
+    /// The text's content hash, as the run store keys it.
+    pub hash: String,
     /// Its file.
     pub file: PathBuf,
     /// The `GET /flows/{flow}` answer, serialised once.
@@ -124,6 +126,7 @@ impl Catalog {
                     summary: summary(&c.name, &c.flow, &c.profiles),
                     detail: detail(&c),
                     flow: c.flow,
+                    hash: crate::store::content_hash(&c.text),
                     text: c.text,
                     file: std::path::absolute(&c.file).unwrap_or(c.file),
                 };

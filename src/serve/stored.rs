@@ -116,16 +116,27 @@ pub(super) async fn execute(
 ) -> Result<RunReport, DurableError> {
     let durable = &stored.durable;
     let run = &claimed.detail.run;
-    let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
-    let loaded =
-        stored.loader.load_file(claimed.flow_text.as_bytes(), std::path::Path::new(&shown));
-    let Some(flow) = loaded.flow else {
-        durable.store.release(&claimed.claim).await?;
-        let why = loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default();
-        return Err(DurableError::Store(StoreError::Backend {
-            place: format!("run `{}`'s flow", claimed.claim.run),
-            message: why,
-        }));
+    // A run of a flow as it is served (most are: queued asynchronous runs) uses the flow
+    // compiled at start; one started with another version loads the text it pinned.
+    let served = app.flows.values().find(|entry| entry.hash == run.flow_hash).cloned();
+    let pinned;
+    let flow = match &served {
+        Some(entry) => &entry.flow,
+        None => {
+            let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
+            let loaded =
+                stored.loader.load_file(claimed.flow_text.as_bytes(), std::path::Path::new(&shown));
+            let Some(flow) = loaded.flow else {
+                durable.store.release(&claimed.claim).await?;
+                let why = loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default();
+                return Err(DurableError::Store(StoreError::Backend {
+                    place: format!("run `{}`'s flow", claimed.claim.run),
+                    message: why,
+                }));
+            };
+            pinned = flow;
+            &pinned
+        }
     };
     let options = RunOptions {
         max_steps: app.max_steps,
@@ -135,7 +146,7 @@ pub(super) async fn execute(
         ..RunOptions::default()
     };
     let runtime = app.runtime.clone();
-    let run = durable.resume(claimed, &flow, &runtime, options, OnInterrupt::Release);
+    let run = durable.resume(claimed, flow, &runtime, options, OnInterrupt::Release);
     tokio::pin!(run);
     tokio::select! {
         report = &mut run => report,
