@@ -7,10 +7,13 @@
 //! records the end. Whatever ran the run (`weft run`, `weft runs resume`, `weft serve`) gets
 //! the [`RunReport`] back, as from any run.
 
+use crate::exec::ChildRun;
 use crate::exec::{self, Journal, JournalError, Resume, RunOptions, RunReport, RunStatus, Runtime};
 use crate::flow::{Flow, FlowState};
+use crate::result::RunResult;
 use crate::store::{
-    Claim, Claimed, Created, Finish, Holder, NewRun, RunDetail, Status, Step, Store, StoreError,
+    ChildOf, Claim, Claimed, Created, Finish, Holder, NewRun, RunDetail, Status, Step, Store,
+    StoreError,
 };
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -50,18 +53,18 @@ pub struct Durable {
     pub holder: Holder,
 }
 
-/// A new run to record and run.
+/// A new run to record and run (it pins the texts of the flow and of every flow it calls).
 pub struct Recorded<'a> {
     /// The flow.
     pub flow: &'a Flow,
-    /// Its exact text.
-    pub text: String,
     /// The file it came from.
     pub flow_path: Option<String>,
     /// The profiles file it runs with.
     pub profiles_path: Option<String>,
     /// Makes a repeated request find this run.
     pub idempotency_key: Option<String>,
+    /// The run whose `call` node runs it.
+    pub parent: Option<ChildOf>,
 }
 
 impl Durable {
@@ -81,12 +84,13 @@ impl Durable {
             .store
             .create(NewRun {
                 flow: recorded.flow.name.clone(),
-                flow_text: recorded.text,
+                pinned: recorded.flow.pinned(),
                 flow_path: recorded.flow_path,
                 profiles_path: recorded.profiles_path,
                 params: Value::Object(params.clone()),
                 idempotency_key: recorded.idempotency_key,
                 start: start.then(|| self.holder.clone()),
+                parent: recorded.parent,
             })
             .await?;
         Ok(created)
@@ -163,11 +167,8 @@ impl Durable {
             options.interrupt.clone(),
             broken.clone(),
         )));
-        let journal = StoreJournal {
-            store: self.store.clone(),
-            claim: claim.clone(),
-            broken: broken.clone(),
-        };
+        let journal =
+            StoreJournal { durable: self.clone(), claim: claim.clone(), broken: broken.clone() };
         options.run_id = Some(claim.run.clone());
         options.journal = Some(Arc::new(journal));
         if let Some(state) = &flow.state {
@@ -194,12 +195,16 @@ impl Durable {
                 // back.
                 let cancelled = self.store.renew(&claim).await?.cancel_requested;
                 if on_interrupt == OnInterrupt::Release && !cancelled {
+                    self.settle_children(flow, &claim, false).await?;
                     self.store.release(&claim).await?;
                     return Ok(report);
                 }
                 Status::Cancelled
             }
         };
+        // Children stopped with their parent (a timeout, a cancel) are cancelled with it, or
+        // left for its next attempt to resume.
+        self.settle_children(flow, &claim, status == Status::Cancelled).await?;
         let result = serde_json::to_string(&report.result).unwrap_or_else(|_| "null".into());
         let state = match &flow.state {
             Some(state) if status == Status::Succeeded => Some(kept_values(state, &report)),
@@ -220,6 +225,83 @@ impl Durable {
                 Ok(report)
             }
             Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Ends what the children of a claimed run of `flow` left unfinished when it stopped.
+    async fn settle_children(
+        &self,
+        flow: &Flow,
+        claim: &Claim,
+        cancel: bool,
+    ) -> Result<(), DurableError> {
+        if flow.children.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.settle_children(claim, cancel).await?)
+    }
+
+    /// Runs a child of a durable run: the one that succeeded at the same step and element in
+    /// an earlier attempt of the parent gives its result again; one that did not finish, or
+    /// failed, goes on from its journal; else a new child run is recorded and run.
+    async fn run_child(
+        &self,
+        parent: &Claim,
+        child: ChildRun<'_>,
+    ) -> Result<RunReport, DurableError> {
+        let ChildRun { flow, runtime, options, node, step, index } = child;
+        let key = ChildOf {
+            run: parent.run.clone(),
+            node: node.to_owned(),
+            step,
+            index: index.map(|i| u64::try_from(i).unwrap_or(u64::MAX)),
+        };
+        // The first attempt of a parent has no children yet.
+        let found = if parent.attempt > 1 { self.store.child(&key).await? } else { None };
+        match found {
+            Some(found) if found.status == Status::Succeeded => Ok(RunReport {
+                id: found.id,
+                status: RunStatus::Succeeded,
+                result: RunResult::from_json(&found.result),
+                error: None,
+                node: None,
+                steps: 0,
+                vars: weft_nodes::Vars::new(rhai::Map::new()),
+            }),
+            Some(found) if found.status != Status::Cancelled => {
+                let interrupt = options.interrupt.clone();
+                let claimed = loop {
+                    match self.store.claim_child(&found.id, self.holder.clone()).await {
+                        Ok(claimed) => break claimed,
+                        // Its holder (this parent's last process) died: its lease runs out
+                        // soon.
+                        Err(StoreError::Held { left_ms, .. }) => {
+                            let wait = u64::try_from(left_ms.clamp(10, 60_000)).unwrap_or(10);
+                            tokio::select! {
+                                () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                                _ = interrupt.stopped() => {
+                                    return Err(DurableError::Store(StoreError::Held {
+                                        run: found.id,
+                                        left_ms,
+                                    }));
+                                }
+                            }
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                };
+                self.resume(claimed, flow, runtime, options, OnInterrupt::Release).await
+            }
+            _ => {
+                let recorded = Recorded {
+                    flow,
+                    flow_path: None,
+                    profiles_path: None,
+                    idempotency_key: None,
+                    parent: Some(key),
+                };
+                self.run(recorded, runtime, options, OnInterrupt::Release).await
+            }
         }
     }
 
@@ -366,7 +448,7 @@ async fn keep_lease(store: Arc<dyn Store>, claim: Claim, interrupt: Interrupt, b
 
 /// The journal of one claimed attempt, in the store.
 struct StoreJournal {
-    store: Arc<dyn Store>,
+    durable: Durable,
     claim: Claim,
     broken: Broken,
 }
@@ -375,7 +457,7 @@ impl Journal for StoreJournal {
     fn record(&self, mut step: Step) -> BoxFuture<'_, Result<(), JournalError>> {
         step.attempt = self.claim.attempt;
         Box::pin(async move {
-            match self.store.record_step(&self.claim, step).await {
+            match self.durable.store.record_step(&self.claim, step).await {
                 Ok(()) => Ok(()),
                 Err(err) => {
                     let message = err.to_string();
@@ -383,6 +465,15 @@ impl Journal for StoreJournal {
                     Err(JournalError(message))
                 }
             }
+        })
+    }
+
+    fn child<'a>(&'a self, child: ChildRun<'a>) -> BoxFuture<'a, Result<RunReport, JournalError>> {
+        Box::pin(async move {
+            self.durable
+                .run_child(&self.claim, child)
+                .await
+                .map_err(|err| JournalError(err.to_string()))
         })
     }
 }

@@ -27,6 +27,11 @@ impl RunResult {
         }
     }
 
+    /// A result kept as JSON (a stored child run's, given to its parent again).
+    pub(crate) fn from_json(value: &Value) -> Self {
+        Self(weft_nodes::expr::json_to_dynamic(value))
+    }
+
     /// The engine's value (a child run's result, handed to its parent without a copy).
     pub(crate) fn into_dynamic(self) -> Dynamic {
         self.0

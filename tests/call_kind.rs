@@ -190,3 +190,154 @@ async fn the_trace_shows_each_child_run_under_its_parent() {
         assert_eq!(requests.count(), 1, "each child's request under its own run id");
     }
 }
+
+/// A run store in `dir`, and this process holding runs in it.
+fn durable(dir: &Path) -> weft::durable::Durable {
+    let store = weft::store::sqlite::SqliteStore::open(&dir.join("runs.db")).unwrap();
+    weft::durable::Durable {
+        store: std::sync::Arc::new(store),
+        holder: weft::store::Holder::this_process(Duration::from_secs(10)),
+    }
+}
+
+fn recorded(flow: &weft::flow::Flow) -> weft::durable::Recorded<'_> {
+    weft::durable::Recorded {
+        flow,
+        flow_path: None,
+        profiles_path: None,
+        idempotency_key: None,
+        parent: None,
+    }
+}
+
+/// The children of `parent` in the store: (element, status, attempts), in element order.
+async fn children_of(
+    durable: &weft::durable::Durable,
+    parent: &str,
+) -> Vec<(u64, weft::store::Status, i64)> {
+    let filter = weft::store::Filter { parent: Some(parent.to_owned()), ..Default::default() };
+    let mut children: Vec<_> = durable
+        .store
+        .list(filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|run| (run.parent_index.unwrap(), run.status, run.attempts))
+        .collect();
+    children.sort_by_key(|c| c.0);
+    children
+}
+
+/// In a store, each child is a run of its own under its parent. A parent that failed at its
+/// fan-out, resumed, gives the children that succeeded their results again without running
+/// them, runs the failed one again — from the flow texts the run pinned, whatever the files
+/// say now — and its trace nests every child's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_pinned() {
+    use weft::durable::OnInterrupt;
+    use weft::store::Status;
+    weft::http::ensure_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    // Element 3's request fails once: its child fails, and the parent with it.
+    Mock::given(method("GET"))
+        .and(path_regex("^/n/3$"))
+        .respond_with(ResponseTemplate::new(404))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path_regex("^/n/")).respond_with(Scrambled).mount(&server).await;
+    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
+    std::fs::write(dir.path().join("parent.flow.json"), parent("[0, 1, 2, 3, 4, 5]", 2)).unwrap();
+    let engine = weft::Engine::builder().build().unwrap();
+    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let runtime = engine.runtime(None);
+    let durable = durable(dir.path());
+    let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
+    let options = || RunOptions { params: params.clone(), ..RunOptions::default() };
+    let failed =
+        durable.run(recorded(&flow), &runtime, options(), OnInterrupt::Cancel).await.unwrap();
+    assert_eq!(failed.status, RunStatus::Failed, "{:?}", failed.error);
+    let first = children_of(&durable, &failed.id).await;
+    assert!(first.contains(&(3, Status::Failed, 1)), "element 3's child failed: {first:?}");
+    let succeeded: Vec<u64> =
+        first.iter().filter(|c| c.1 == Status::Succeeded).map(|c| c.0).collect();
+    assert!(succeeded.contains(&0) && succeeded.contains(&1), "{first:?}");
+    // The child's file breaks after the run started: the run goes on with the text it pinned.
+    std::fs::write(dir.path().join("child.flow.json"), "{ not a flow").unwrap();
+
+    let claimed = durable.claim(&failed.id).await.unwrap();
+    let pinned = engine.loader().load_pinned(&claimed.pinned, &dir.path().join("parent.flow.json"));
+    let flow = pinned.flow.unwrap_or_else(|| panic!("{:?}", pinned.diagnostics));
+    let resumed =
+        durable.resume(claimed, &flow, &runtime, options(), OnInterrupt::Cancel).await.unwrap();
+    assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
+    assert_eq!(resumed.result.to_json(), json!([0, 1, 2, 3, 4, 5]));
+    let second = children_of(&durable, &failed.id).await;
+    assert_eq!(second.len(), 6, "one child run per element, none twice: {second:?}");
+    for (element, status, attempts) in &second {
+        assert_eq!(*status, Status::Succeeded);
+        let expected = if succeeded.contains(element) {
+            1
+        } else if *element == 3 {
+            2
+        } else {
+            1
+        };
+        assert_eq!(*attempts, expected, "element {element}: {second:?}");
+    }
+    // Each element was asked for once, and element 3 once more.
+    let asked = server.received_requests().await.unwrap();
+    for n in 0..6 {
+        let times = asked.iter().filter(|r| r.url.path() == format!("/n/{n}")).count();
+        assert_eq!(times, if n == 3 { 2 } else { 1 }, "element {n}");
+    }
+    let detail = durable.store.get(&failed.id).await.unwrap();
+    let events = weft::store::trace_tree(&*durable.store, detail).await.unwrap();
+    let started: Vec<&Value> = events.iter().filter(|e| e["event"] == "run_started").collect();
+    assert_eq!(started.len(), 7, "the parent and its six children");
+    for child in &started[1..] {
+        assert_eq!(child["parent"], json!({ "run": failed.id, "node": "each" }));
+    }
+}
+
+/// Cancelling a stored parent ends its children with it: none is left running for nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_parent_leaves_no_child_running() {
+    use weft::durable::OnInterrupt;
+    use weft::store::Status;
+    weft::http::ensure_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&hanging)
+        .await;
+    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
+    std::fs::write(dir.path().join("parent.flow.json"), parent("[1, 2, 3, 4]", 2)).unwrap();
+    let engine = weft::Engine::builder().build().unwrap();
+    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let runtime = engine.runtime(None);
+    let durable = durable(dir.path());
+    let params = serde_json::Map::from_iter([("base".to_owned(), json!(hanging.uri()))]);
+    let interrupt = weft_nodes::Interrupt::new();
+    let options = RunOptions { params, interrupt: interrupt.clone(), ..RunOptions::default() };
+    let stop = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        stop.cancel();
+    });
+    let report = tokio::time::timeout(
+        Duration::from_secs(20),
+        durable.run(recorded(&flow), &runtime, options, OnInterrupt::Cancel),
+    )
+    .await
+    .expect("the children stopped with their parent")
+    .unwrap();
+    assert_eq!(report.status, RunStatus::Interrupted);
+    let parent = durable.store.get(&report.id).await.unwrap();
+    assert_eq!(parent.run.status, Status::Cancelled);
+    let children = children_of(&durable, &report.id).await;
+    assert_eq!(children.len(), 2, "two were running: {children:?}");
+    assert!(children.iter().all(|c| c.1 == Status::Cancelled), "{children:?}");
+}

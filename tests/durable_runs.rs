@@ -165,10 +165,10 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
     let runtime = engine.runtime(None);
     let recorded = Recorded {
         flow: &flow,
-        text: text.clone(),
         flow_path: None,
         profiles_path: None,
         idempotency_key: None,
+        parent: None,
     };
     let failed =
         durable.run(recorded, &runtime, RunOptions::default(), OnInterrupt::Cancel).await.unwrap();
@@ -188,4 +188,92 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
     assert_eq!((run.run.status, run.run.attempts, run.error.clone()), (Status::Succeeded, 2, None));
     let steps: Vec<(&str, i64)> = run.steps.iter().map(|s| (s.node.as_str(), s.attempt)).collect();
     assert_eq!(steps, [("before", 1), ("ask", 2), ("done", 2)], "`before` ran once");
+}
+
+/// A fan-out killed with SIGKILL while its children run, resumed: the children that had
+/// succeeded are not run again (one child run per element, theirs still at their first
+/// attempt), those in flight go on from their own journals, and the result is every user's
+/// ground truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
+    let latency = StdDuration::from_millis(8);
+    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
+        .await
+        .unwrap();
+    let dir = Dir::new();
+    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let (from, to) = (anchor() - Duration::days(10), anchor() + Duration::days(10));
+    let team = ["adele@weft.test", "megan@weft.test", "alex@weft.test"];
+    // Twelve elements, eight children at a time: some end while others wait to start.
+    let users: Vec<&str> = team.iter().cycle().take(12).copied().collect();
+    let want: Vec<Vec<Value>> = users
+        .iter()
+        .map(|user| expected(&sim, user, from, to).iter().map(|e| e["id"].clone()).collect())
+        .collect();
+    let pages_wanted: usize = want.iter().map(Vec::len).sum();
+    let run = weft(&sim, &store, &["run", "--quiet", "--lease", "1s"])
+        .arg(flows().join("team-calendars.flow.json"))
+        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+        .args(["--param", &format!("graph_base={}", sim.graph_base())])
+        .args(["--param", &format!("users={}", serde_json::json!(users))])
+        .args(["--param", &format!("from={}", from.to_rfc3339())])
+        .args(["--param", &format!("to={}", to.to_rfc3339()), "--param", "page_size=1"]);
+    let children = |id: &str| -> Vec<Value> {
+        let out = weft(&sim, &store, &["runs", "list", "--parent", id, "--format", "json"]).run();
+        out.assert_code(0).json().as_array().unwrap().clone()
+    };
+    let succeeded = |listed: &[Value]| -> Vec<String> {
+        listed
+            .iter()
+            .filter(|c| c["status"] == "succeeded")
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (id, before, done) = tokio::task::block_in_place(|| {
+        let running = run.spawn();
+        let id = loop {
+            if let Some(run) = runs(&sim, &store).first() {
+                break run["id"].as_str().unwrap().to_owned();
+            }
+            std::thread::sleep(StdDuration::from_millis(20));
+        };
+        while succeeded(&children(&id)).is_empty() {
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        running.signal("-KILL");
+        assert_eq!(running.finish().code, None, "killed");
+        let before = children(&id);
+        // The children's leases run out with their parent's.
+        std::thread::sleep(StdDuration::from_millis(1100));
+        let done = weft(&sim, &store, &["runs", "resume", &id]).run();
+        (id, before, done)
+    });
+    let finished_before = succeeded(&before);
+    assert!(finished_before.len() < 12, "killed before the fan-out ended: {before:?}");
+
+    let got = done.assert_code(0).json();
+    let got: Vec<Vec<Value>> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["events"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect())
+        .collect();
+    assert_eq!(got, want, "every user's items, in the list's order");
+    let after = tokio::task::block_in_place(|| children(&id));
+    assert_eq!(after.len(), 12, "one child run per element: {after:?}");
+    for child in &after {
+        assert_eq!(child["status"], "succeeded", "{child}");
+        if finished_before.iter().any(|f| *f == child["id"]) {
+            assert_eq!(child["attempts"], 1, "a finished child ran again: {child}");
+        }
+    }
+    // Pages fetched again: at most the one each child in flight was fetching.
+    let pages = usize::try_from(sim.counters().calendar_view_pages).unwrap();
+    let in_flight = 12 - finished_before.len();
+    assert!(
+        (pages_wanted..=pages_wanted + in_flight).contains(&pages),
+        "{pages} pages for {pages_wanted} items, {in_flight} children not finished at the kill"
+    );
+    sim.shutdown().await;
 }

@@ -58,10 +58,10 @@ impl Fixture {
         let flow = self.flow(text);
         let recorded = Recorded {
             flow: &flow,
-            text: text.to_owned(),
             flow_path: None,
             profiles_path: None,
             idempotency_key: None,
+            parent: None,
         };
         let options = RunOptions {
             params: serde_json::Map::from_iter([("who".to_owned(), json!("ada"))]),

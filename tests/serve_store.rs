@@ -200,12 +200,13 @@ async fn orphan(fixture: &Fixture, lease: Duration) -> String {
         .store
         .create(NewRun {
             flow: "echo".into(),
-            flow_text: ECHO.into(),
+            pinned: weft::flow::Pinned { text: ECHO.into(), calls: Default::default() },
             flow_path: Some(fixture.dir.path().join("echo.flow.json").display().to_string()),
             profiles_path: None,
             params: json!({ "n": 50 }),
             idempotency_key: None,
             start: Some(Holder { owner: "a process that died".into(), lease }),
+            parent: None,
         })
         .await
         .unwrap();

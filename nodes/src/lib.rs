@@ -29,7 +29,7 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use error::NodeError;
 pub use interrupt::{Interrupt, Stop};
 pub use kind::{CompileCx, Kind, KindInfo, NodeConfig, Registry};
-pub use node::{Call, ChildFailure, Children, Node, NodeFuture, Outcome, RunCx};
+pub use node::{Call, ChildCall, ChildFailure, Children, Node, NodeFuture, Outcome, RunCx};
 pub use secret::Secret;
 pub use services::{Credentials, Services, SignIn};
 pub use vars::{VarPath, Vars, Written};

@@ -58,14 +58,25 @@ pub struct Call<'a> {
 /// Runs the flows a run's nodes call: given by the engine to each run (the kit knows no
 /// executor). Children share the run's services and its interrupt (deadline, cancellation).
 pub trait Children: Send + Sync {
-    /// Runs the child flow `flow` (as the calling node `node` names it) with `params`: its
-    /// result (the engine's value, handed over without a copy), or why it failed.
+    /// Runs one child: its result (the engine's value, handed over without a copy), or why it
+    /// failed.
     fn run<'a>(
         &'a self,
-        node: &'a str,
-        flow: &'a str,
-        params: serde_json::Map<String, serde_json::Value>,
+        call: ChildCall<'a>,
     ) -> Pin<Box<dyn Future<Output = Result<Dynamic, ChildFailure>> + Send + 'a>>;
+}
+
+/// One child run a `call` node asks for.
+#[derive(Debug, Clone)]
+pub struct ChildCall<'a> {
+    /// The calling node's id.
+    pub node: &'a str,
+    /// The child flow, as the node names it.
+    pub flow: &'a str,
+    /// With `for_each`, the element's index (a stored child run is known by it).
+    pub index: Option<usize>,
+    /// Its parameters.
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a child run failed.

@@ -95,7 +95,7 @@ fn load_and_run(args: RunArgs) -> u8 {
         Ok(engine) => engine,
         Err(code) => return code,
     };
-    let Some((flow, text)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
+    let Some((flow, _)) = super::validate::load_or_report(engine.loader(), &args.flow) else {
         return EXIT_BAD_INPUT;
     };
     let file = match &args.params_file {
@@ -172,12 +172,12 @@ fn load_and_run(args: RunArgs) -> u8 {
             |path: &Path| std::path::absolute(path).ok().map(|p| p.display().to_string());
         let recorded = Recorded {
             flow: &flow,
-            text: String::from_utf8_lossy(&text).into_owned(),
             flow_path: Some(args.flow.as_path())
                 .filter(|p| *p != Path::new("-"))
                 .and_then(absolute),
             profiles_path: absolute(&profiles),
             idempotency_key: None,
+            parent: None,
         };
         durable.run(recorded, &services, options, OnInterrupt::Cancel).await
     });

@@ -46,6 +46,9 @@ enum RunsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// The runs this run's `call` nodes ran (without it: the runs nobody called).
+        #[arg(long, value_name = "ID")]
+        parent: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -56,7 +59,8 @@ enum RunsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// A run's trace (weft.trace/1, JSON Lines), from its journal.
+    /// A run's trace (weft.trace/1, JSON Lines), from its journal, with those of the runs it
+    /// called.
     Trace {
         /// The run's id.
         id: String,
@@ -102,12 +106,12 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
     };
     let store = durable.store.clone();
     match args.command {
-        RunsCommand::List { flow, status, since, limit, format } => {
+        RunsCommand::List { flow, status, since, limit, parent, format } => {
             let since_ms = since.map(|age| {
                 chrono::Utc::now().timestamp_millis()
                     - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
             });
-            let filter = Filter { flow, status, since_ms, limit: Some(limit) };
+            let filter = Filter { flow, status, since_ms, limit: Some(limit), parent };
             match runtime.block_on(store.list(filter)) {
                 Ok(runs) => {
                     match format {
@@ -129,12 +133,14 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
             }
             Err(err) => fail(&err),
         },
-        RunsCommand::Trace { id } => match runtime.block_on(store.get(&id)) {
-            Ok(detail) => {
+        RunsCommand::Trace { id } => match runtime
+            .block_on(async { store::trace_tree(&*store, store.get(&id).await?).await })
+        {
+            Ok(events) => {
                 use std::io::Write;
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 // A reader that went away (`| head`) ends the listing, not the program.
-                let _ = store::trace_of(&detail)
+                let _ = events
                     .iter()
                     .try_for_each(|event| writeln!(out, "{event}"))
                     .and_then(|()| out.flush());
@@ -173,9 +179,10 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
 fn fail(err: &StoreError) -> u8 {
     eprintln!("error: {err}");
     match err {
-        StoreError::NoSuchRun(_) | StoreError::Finished { .. } | StoreError::Held { .. } => {
-            EXIT_BAD_INPUT
-        }
+        StoreError::NoSuchRun(_)
+        | StoreError::Finished { .. }
+        | StoreError::Held { .. }
+        | StoreError::Child { .. } => EXIT_BAD_INPUT,
         _ => EXIT_FAILED,
     }
 }
@@ -220,7 +227,7 @@ fn resume_run(
     let flow_path = run.flow_path.clone().map(PathBuf::from);
     let shown =
         flow_path.clone().unwrap_or_else(|| PathBuf::from(format!("{}.flow.json", run.flow)));
-    let loaded = engine.loader().load_file(claimed.flow_text.as_bytes(), &shown);
+    let loaded = engine.loader().load_pinned(&claimed.pinned, &shown);
     let Some(flow) = loaded.flow else {
         for d in &loaded.diagnostics {
             eprintln!("{}", d.located(&shown.display().to_string()));
@@ -343,6 +350,11 @@ fn show(detail: &RunDetail) -> String {
         &format!("{} (version {})", run.flow, &run.flow_hash[..12.min(run.flow_hash.len())]),
     );
     line("status", run.status.as_str());
+    if let Some(parent) = &run.parent {
+        let node = run.parent_node.as_deref().unwrap_or("?");
+        let element = run.parent_index.map(|i| format!(", element {i}")).unwrap_or_default();
+        line("called by", &format!("run {parent}, node `{node}`{element}"));
+    }
     line("attempts", &run.attempts.to_string());
     line("created", &run.created_at);
     if let Some(finished) = &run.finished_at {

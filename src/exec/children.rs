@@ -1,17 +1,19 @@
 //! The flows a run's `call` nodes run: each child is a run of its own (its own `vars` and step
 //! count) with the parent's services — the token cache, the HTTP client — and the parent's
-//! interrupt, so the parent's deadline and cancellation reach every child.
+//! interrupt, so the parent's deadline and cancellation reach every child. A durable parent's
+//! children are durable runs of their own, linked to it (its journal runs them).
 
+use super::journal::{ChildRun, Journal};
 use super::{RunOptions, RunStatus, Runtime};
 use crate::flow::Flow;
 use crate::trace::{Parent, TraceSink};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use weft_nodes::expr::Clock;
 use weft_nodes::node::ChildFailure;
-use weft_nodes::{Children, Interrupt};
+use weft_nodes::{ChildCall, Children, Interrupt};
 
 /// Runs the children of one run of `flow`.
 pub(crate) struct ChildRuns<'r> {
@@ -28,21 +30,36 @@ pub(crate) struct ChildRuns<'r> {
     pub(crate) run_id: String,
     /// Children answered without running (tests).
     pub(crate) stood_in: Option<Arc<super::StoodIn>>,
+    /// The parent's journal, when it is a durable run: its children are durable runs too.
+    pub(crate) journal: Option<Arc<dyn Journal>>,
 }
 
-impl Children for ChildRuns<'_> {
+impl<'r> ChildRuns<'r> {
+    /// The children the node of the parent's step `step` runs.
+    pub(crate) fn at(&self, step: u64) -> AtStep<'_, 'r> {
+        AtStep { runs: self, step }
+    }
+}
+
+/// The children of one step of the parent (a stored child run is known by its step).
+pub(crate) struct AtStep<'a, 'r> {
+    runs: &'a ChildRuns<'r>,
+    step: u64,
+}
+
+impl Children for AtStep<'_, '_> {
     fn run<'a>(
         &'a self,
-        node: &'a str,
-        flow: &'a str,
-        params: Map<String, Value>,
+        call: ChildCall<'a>,
     ) -> Pin<Box<dyn Future<Output = Result<rhai::Dynamic, ChildFailure>> + Send + 'a>> {
+        let this = self.runs;
         Box::pin(async move {
+            let ChildCall { node, flow, index, params } = call;
             let failure = |message: String| ChildFailure {
                 error: json!({ "category": "call", "message": message }),
                 message,
             };
-            if let Some(canned) = self.stood_in.as_ref().and_then(|s| s.get(flow)) {
+            if let Some(canned) = this.stood_in.as_ref().and_then(|s| s.get(flow)) {
                 return match canned {
                     Ok(result) => Ok(weft_nodes::expr::json_to_dynamic(result)),
                     Err(error) => Err(ChildFailure {
@@ -55,7 +72,7 @@ impl Children for ChildRuns<'_> {
                     }),
                 };
             }
-            let child = self
+            let child = this
                 .flow
                 .children
                 .get(flow)
@@ -64,16 +81,23 @@ impl Children for ChildRuns<'_> {
                 .map_err(|e| failure(format!("its parameters: {e}")))?;
             let options = RunOptions {
                 params,
-                max_steps: self.max_steps,
-                max_vars_bytes: self.max_vars_bytes,
-                clock: self.clock,
-                interrupt: self.interrupt.clone(),
-                trace: self.trace.clone(),
-                parent: Some(Parent { run: self.run_id.clone(), node: node.to_owned() }),
-                stood_in: self.stood_in.clone(),
+                max_steps: this.max_steps,
+                max_vars_bytes: this.max_vars_bytes,
+                clock: this.clock,
+                interrupt: this.interrupt.clone(),
+                trace: this.trace.clone(),
+                parent: Some(Parent { run: this.run_id.clone(), node: node.to_owned() }),
+                stood_in: this.stood_in.clone(),
                 ..RunOptions::default()
             };
-            let report = super::run(child, self.runtime, options).await;
+            let report = match &this.journal {
+                Some(journal) => {
+                    let (runtime, step) = (this.runtime, self.step);
+                    let child = ChildRun { flow: child, runtime, options, node, step, index };
+                    journal.child(child).await.map_err(|e| failure(e.0))?
+                }
+                None => super::run(child, this.runtime, options).await,
+            };
             match report.status {
                 RunStatus::Succeeded => Ok(report.result.into_dynamic()),
                 RunStatus::Failed => {

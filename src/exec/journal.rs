@@ -4,6 +4,8 @@
 //! The executor knows no store: whoever runs a durable run (`crate::durable`) gives it a
 //! journal that writes to one, and the steps to go on from.
 
+use super::{RunOptions, RunReport, Runtime};
+use crate::flow::Flow;
 use crate::store::Step;
 use crate::trace::{Event, TraceSink};
 use futures_util::future::BoxFuture;
@@ -22,6 +24,27 @@ pub trait Journal: Send + Sync {
     /// Keeps `step` durably; the run waits for it before its next node starts, and stops when
     /// it fails.
     fn record(&self, step: Step) -> BoxFuture<'_, Result<(), JournalError>>;
+
+    /// Runs a child of this run as a durable run of its own, linked to this one by the step
+    /// and element that called it — or gives the result of the one that already succeeded
+    /// there, in an earlier attempt of this run.
+    fn child<'a>(&'a self, child: ChildRun<'a>) -> BoxFuture<'a, Result<RunReport, JournalError>>;
+}
+
+/// A child run a durable run's `call` node asks for.
+pub struct ChildRun<'a> {
+    /// The child flow.
+    pub flow: &'a Flow,
+    /// The services it shares with its parent.
+    pub runtime: &'a Runtime,
+    /// How to run it (its parameters, limits, and its parent's interrupt and trace).
+    pub options: RunOptions,
+    /// The `call` node.
+    pub node: &'a str,
+    /// The parent's step that runs the node.
+    pub step: u64,
+    /// With `for_each`, the element's index.
+    pub index: Option<usize>,
 }
 
 /// What a resumed run goes on from.

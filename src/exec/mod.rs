@@ -11,7 +11,7 @@ mod journal;
 mod step;
 
 pub(crate) use children::ChildRuns;
-pub use journal::{Journal, JournalError, Resume};
+pub use journal::{ChildRun, Journal, JournalError, Resume};
 pub(crate) use step::{RunState, Start, Stepped, error_path};
 
 use crate::flow::Flow;
@@ -188,6 +188,8 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
     let started = Instant::now();
     let journal =
         options.journal.map(|journal| (journal, Arc::new(journal::StepEvents::default())));
+    // Children report to the parent's sink, not to its journal: each journals its own steps.
+    let children_trace = options.trace.clone();
     let trace = match (options.trace, &journal) {
         (Some(sink), Some((_, events))) => {
             Some(Arc::new(crate::trace::Tee(vec![sink, events.clone()])) as Arc<dyn TraceSink>)
@@ -214,9 +216,10 @@ pub async fn run(flow: &Flow, runtime: &Runtime, options: RunOptions) -> RunRepo
         max_vars_bytes: options.max_vars_bytes,
         clock: options.clock,
         interrupt: interrupt.clone(),
-        trace: trace.clone(),
+        trace: children_trace,
         run_id: run_id.clone(),
         stood_in: options.stood_in.clone(),
+        journal: journal.as_ref().map(|(journal, _)| journal.clone()),
     });
     let start = Start {
         params: options.params,

@@ -7,6 +7,7 @@
 //! keeps a record of steps (a trace, a journal) reads the values from `vars` once the step is
 //! over, and a step that keeps no record copies nothing.
 
+use super::children::ChildRuns;
 use super::journal::{Resume, Resumed, StepEvents};
 use super::{RunStatus, Runtime};
 use crate::flow::{Flow, FlowNode};
@@ -56,7 +57,7 @@ pub(crate) struct RunState<'r> {
     /// With a journal: the HTTP events of the step in progress, and its finished entry.
     journal: Option<(Arc<StepEvents>, Option<Step>)>,
     /// Runs the flows the run's `call` nodes name.
-    children: Option<&'r dyn Children>,
+    children: Option<&'r ChildRuns<'r>>,
 }
 
 /// What a step did.
@@ -107,7 +108,7 @@ impl<'r> RunState<'r> {
     }
 
     /// Lets the run's `call` nodes run flows through `children`.
-    pub(crate) fn calling(&mut self, children: &'r dyn Children) {
+    pub(crate) fn calling(&mut self, children: &'r ChildRuns<'r>) {
         self.children = Some(children);
     }
 
@@ -228,6 +229,7 @@ impl<'r> RunState<'r> {
         let span = tracing::debug_span!("node", id = %node.id, kind = node.kind, step = self.steps);
         self.written.clear();
         let observed = started.is_some() && self.records_values();
+        let children = self.children.map(|runs| runs.at(self.steps));
         let outcome = {
             let mut cx = RunCx::new(RunParts {
                 reads: &flow.reads,
@@ -242,7 +244,7 @@ impl<'r> RunState<'r> {
                 observed,
                 services: &self.runtime.services,
                 on_http: on_http.as_ref().map(|f| f as &(dyn Fn(HttpEvent) + Send + Sync)),
-                children: self.children,
+                children: children.as_ref().map(|c| c as &dyn Children),
             });
             node.node.run(&mut cx).instrument(span).await
         };

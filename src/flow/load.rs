@@ -4,6 +4,7 @@
 
 use super::json;
 use super::model::{Flow, FlowNode, FlowState, ParamType, Parameter};
+use super::pinned::Pinned;
 use super::wire::{EdgeWire, FORMAT, NODE_COMMON_FIELDS, ParameterWire, StateWire};
 use indexmap::IndexMap;
 use petgraph::algo::kosaraju_scc;
@@ -108,24 +109,34 @@ impl Loader {
     /// Loads a flow file read by the caller: its file name names the flow when it has no `name`,
     /// and the flows its `call` nodes name are found beside it.
     pub fn load_file(&self, bytes: &[u8], path: &Path) -> Loaded {
-        let fallback = path
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned()
-            })
-            .unwrap_or_default();
+        let fallback = file_stem(path);
         let chain = vec![std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
-        self.load(bytes, &fallback, &chain)
+        self.load(bytes, &fallback, &chain, None)
+    }
+
+    /// Loads a flow a stored run pinned, as the file at `path`: the flows its `call` nodes name
+    /// are the texts pinned with it, not the files beside it now.
+    pub fn load_pinned(&self, pinned: &Pinned, path: &Path) -> Loaded {
+        let fallback = file_stem(path);
+        let chain = vec![std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
+        self.load(pinned.text.as_bytes(), &fallback, &chain, Some(pinned))
     }
 
     /// Loads a flow from its text; `fallback_name` names it when the file has no `name`. The
     /// flows its `call` nodes name are found relative to the working directory.
     pub fn load_bytes(&self, bytes: &[u8], fallback_name: &str) -> Loaded {
-        self.load(bytes, fallback_name, &[])
+        self.load(bytes, fallback_name, &[], None)
     }
 
-    /// Loads a flow whose file is the last of `chain` (the files calling it come before it).
-    fn load(&self, bytes: &[u8], fallback_name: &str, chain: &[PathBuf]) -> Loaded {
+    /// Loads a flow whose file is the last of `chain` (the files calling it come before it),
+    /// its children from `pinned` when it is one a stored run pinned.
+    fn load(
+        &self,
+        bytes: &[u8],
+        fallback_name: &str,
+        chain: &[PathBuf],
+        pinned: Option<&Pinned>,
+    ) -> Loaded {
         let value = match json::parse(bytes) {
             Ok(value) => value,
             Err(err) => {
@@ -141,12 +152,17 @@ impl Loader {
             reads: VarReads::default(),
             declared: Vec::new(),
             chain,
+            pinned,
         };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
         locate(&mut diagnostics, &String::from_utf8_lossy(bytes));
         diagnostics.sort_by_key(|d| (d.line, d.column));
-        let flow = flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+        let flow =
+            flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)).map(|mut flow| {
+                flow.source = String::from_utf8_lossy(bytes).into();
+                flow
+            });
         Loaded { flow, diagnostics }
     }
 }
@@ -160,6 +176,8 @@ struct Build<'l> {
     declared: Vec<String>,
     /// The flow files being loaded, this one last: a call of one of them is a cycle.
     chain: &'l [PathBuf],
+    /// The texts a stored run pinned, when the flow is loaded from them.
+    pinned: Option<&'l Pinned>,
 }
 
 /// A node as far as it could be read: id, kind (its name and what it says about itself), and the
@@ -292,6 +310,7 @@ impl Build<'_> {
             reads: std::mem::take(&mut self.reads),
             state,
             children,
+            source: Arc::from(""),
         })
     }
 
@@ -326,7 +345,7 @@ impl Build<'_> {
                 }
                 let child = match children.get(call.flow) {
                     Some(child) => child.clone(),
-                    None => match self.child(&path) {
+                    None => match self.child(&path, call.flow) {
                         Ok(child) => {
                             children.insert(call.flow.to_owned(), child.clone());
                             child
@@ -368,18 +387,23 @@ impl Build<'_> {
         children
     }
 
-    /// Reads and loads the child flow at `path`, its own calls resolved beside it.
-    fn child(&self, path: &Path) -> Result<Arc<Flow>, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-        let fallback = path
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned()
-            })
-            .unwrap_or_default();
+    /// Reads and loads the child flow at `path` (`name` as the calling node names it), its own
+    /// calls resolved beside it — or, for a pinned flow, the text pinned under `name`.
+    fn child(&self, path: &Path, name: &str) -> Result<Arc<Flow>, String> {
+        let pinned = match self.pinned {
+            Some(pinned) => {
+                Some(pinned.calls.get(name).ok_or("is not among the flows the run pinned")?)
+            }
+            None => None,
+        };
+        let bytes = match pinned {
+            Some(pinned) => pinned.text.as_bytes().to_vec(),
+            None => std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?,
+        };
+        let fallback = file_stem(path);
         let mut chain = self.chain.to_vec();
         chain.push(path.to_owned());
-        let loaded = self.loader.load(&bytes, &fallback, &chain);
+        let loaded = self.loader.load(&bytes, &fallback, &chain, pinned);
         match loaded.flow {
             Some(flow) => Ok(Arc::new(flow)),
             None => {
@@ -791,4 +815,11 @@ fn find_loop_bodies(graph: &mut DiGraph<FlowNode, String>) {
         body.sort_unstable();
         graph[l].loop_body = Some(body);
     }
+}
+
+/// A flow file's name without `.flow.json`: the flow's name when the file gives none.
+fn file_stem(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".json").trim_end_matches(".flow").to_owned())
+        .unwrap_or_default()
 }

@@ -4,8 +4,10 @@
 pub mod json;
 pub mod load;
 pub mod model;
+mod pinned;
 pub mod schema;
 pub mod wire;
 
 pub use load::{Loaded, Loader};
 pub use model::{Flow, FlowNode, FlowState, ParamType, Parameter};
+pub use pinned::{Pinned, content_hash};

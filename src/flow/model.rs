@@ -34,6 +34,8 @@ pub struct Flow {
     pub state: Option<FlowState>,
     /// The flows its `call` nodes run, loaded with it, by the path the node names.
     pub children: HashMap<String, std::sync::Arc<Flow>>,
+    /// The text it was loaded from.
+    pub(crate) source: std::sync::Arc<str>,
 }
 
 /// What a flow keeps between runs: the final values of some variables, after each run that
@@ -204,6 +206,18 @@ fn article(ty: ParamType) -> &'static str {
 }
 
 impl Flow {
+    /// Its text and those of the flows it calls, as a stored run pins them.
+    pub fn pinned(&self) -> super::Pinned {
+        super::Pinned {
+            text: self.source.to_string(),
+            calls: self
+                .children
+                .iter()
+                .map(|(name, child)| (name.clone(), child.pinned()))
+                .collect(),
+        }
+    }
+
     /// The node the run starts at.
     pub fn start(&self) -> &FlowNode {
         &self.graph[self.start]

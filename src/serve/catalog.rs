@@ -29,8 +29,6 @@ pub struct Skipped {
 pub(super) struct Entry {
     /// The compiled flow.
     pub flow: Flow,
-    /// Its file's exact text (a stored run pins it).
-    pub text: String,
     /// The text's content hash, as the run store keys it.
     pub hash: String,
     /// Its file.
@@ -53,7 +51,6 @@ struct Candidate {
     name: String,
     file: PathBuf,
     flow: Flow,
-    text: String,
     json: Value,
     diagnostics: Vec<Diagnostic>,
     profiles: Vec<String>,
@@ -125,9 +122,8 @@ impl Catalog {
                 let entry = Entry {
                     summary: summary(&c.name, &c.flow, &c.profiles),
                     detail: detail(&c),
+                    hash: c.flow.pinned().hash(),
                     flow: c.flow,
-                    hash: crate::store::content_hash(&c.text),
-                    text: c.text,
                     file: std::path::absolute(&c.file).unwrap_or(c.file),
                 };
                 (c.name, Arc::new(entry))
@@ -165,7 +161,6 @@ fn load_one(loader: &crate::flow::Loader, file: &Path) -> Result<Candidate, Stri
         name,
         file: file.to_owned(),
         flow,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
         json,
         diagnostics: loaded.diagnostics,
         profiles,

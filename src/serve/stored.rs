@@ -11,7 +11,7 @@ use super::reply::{answer, answer_stored, error, interrupted, json_value};
 use crate::durable::{DurableError, OnInterrupt, Recorded};
 use crate::exec::{RunOptions, RunReport};
 use crate::store::{
-    Cancelled, Claim, Claimed, Created, Filter, RunDetail, Status, StoreError, trace_of,
+    Cancelled, Claim, Claimed, Created, Filter, RunDetail, Status, StoreError, trace_tree,
 };
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -51,9 +51,9 @@ pub(super) fn store_failed(err: &DurableError) -> Response {
         DurableError::Store(StoreError::NoSuchRun(_)) => {
             error(StatusCode::NOT_FOUND, &err.to_string())
         }
-        DurableError::Store(StoreError::Held { .. } | StoreError::Finished { .. }) => {
-            error(StatusCode::CONFLICT, &err.to_string())
-        }
+        DurableError::Store(
+            StoreError::Held { .. } | StoreError::Finished { .. } | StoreError::Child { .. },
+        ) => error(StatusCode::CONFLICT, &err.to_string()),
         DurableError::Lost(_) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
         _ => {
             tracing::error!("{err}");
@@ -124,8 +124,7 @@ pub(super) async fn execute(
         Some(entry) => &entry.flow,
         None => {
             let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
-            let loaded =
-                stored.loader.load_file(claimed.flow_text.as_bytes(), std::path::Path::new(&shown));
+            let loaded = stored.loader.load_pinned(&claimed.pinned, std::path::Path::new(&shown));
             let Some(flow) = loaded.flow else {
                 durable.store.release(&claimed.claim).await?;
                 let why = loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default();
@@ -224,6 +223,7 @@ pub(super) struct ListQuery {
     status: Option<String>,
     since: Option<String>,
     limit: Option<u32>,
+    parent: Option<String>,
 }
 
 /// `GET /runs`: runs, newest first.
@@ -233,7 +233,10 @@ pub(super) async fn list(
 ) -> Response {
     let Some(stored) = &app.stored else { return no_store() };
     let Ok(Query(query)) = query else {
-        return error(StatusCode::BAD_REQUEST, "the query must be flow=, status=, since=, limit=");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the query must be flow=, status=, since=, limit=, parent=",
+        );
     };
     let status = match query.status.as_deref().map(str::parse::<Status>).transpose() {
         Ok(status) => status,
@@ -246,7 +249,8 @@ pub(super) async fn list(
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let limit = Some(query.limit.unwrap_or(100).min(1000));
-    match stored.durable.store.list(Filter { flow: query.flow, status, since_ms, limit }).await {
+    let filter = Filter { flow: query.flow, status, since_ms, limit, parent: query.parent };
+    match stored.durable.store.list(filter).await {
         Ok(runs) => json_value(StatusCode::OK, &serde_json::to_value(runs).unwrap_or_default()),
         Err(err) => store_failed(&err.into()),
     }
@@ -289,8 +293,13 @@ pub(super) async fn trace(
         Ok(detail) => detail,
         Err(response) => return *response,
     };
+    let Some(stored) = &app.stored else { return no_store() };
+    let events = match trace_tree(&*stored.durable.store, detail).await {
+        Ok(events) => events,
+        Err(err) => return store_failed(&err.into()),
+    };
     let mut body = String::new();
-    for event in trace_of(&detail) {
+    for event in events {
         body.push_str(&event.to_string());
         body.push('\n');
     }
@@ -408,10 +417,10 @@ fn mismatch(id: &str) -> Response {
 fn recorded<'a>(stored: &Stored, entry: &'a Entry, key: Option<String>) -> Recorded<'a> {
     Recorded {
         flow: &entry.flow,
-        text: entry.text.clone(),
         flow_path: Some(entry.file.display().to_string()),
         profiles_path: Some(stored.profiles.clone()),
         idempotency_key: key,
+        parent: None,
     }
 }
 

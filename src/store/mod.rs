@@ -15,8 +15,9 @@ mod duration;
 pub mod sqlite;
 mod trace;
 
+pub use crate::flow::{Pinned, content_hash};
 pub use duration::parse_age;
-pub use trace::trace_of;
+pub use trace::{trace_of, trace_tree};
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -121,6 +122,17 @@ pub enum StoreError {
         run: String,
         /// How long the lease has left.
         left_ms: i64,
+    },
+    /// The run is a child run: its parent runs it, resumes it and cancels it.
+    #[error(
+        "run `{run}` is a child of run `{parent}` (its `call` node runs it): resume or cancel \
+         run `{parent}`"
+    )]
+    Child {
+        /// The run.
+        run: String,
+        /// Its parent.
+        parent: String,
     },
     /// The run can't be claimed in its status (it succeeded, or was cancelled).
     #[error("run `{run}` has {status} and can't be resumed")]
@@ -236,8 +248,8 @@ pub struct Claim {
 pub struct NewRun {
     /// The flow's name.
     pub flow: String,
-    /// The flow's exact text.
-    pub flow_text: String,
+    /// The flow's exact text, with those of the flows it calls.
+    pub pinned: Pinned,
     /// The file it was loaded from.
     pub flow_path: Option<String>,
     /// The profiles file it runs with.
@@ -248,6 +260,32 @@ pub struct NewRun {
     pub idempotency_key: Option<String>,
     /// Claim it at once (it starts now); `None` leaves it queued.
     pub start: Option<Holder>,
+    /// The run whose `call` node runs it.
+    pub parent: Option<ChildOf>,
+}
+
+/// Where a child run was called: a `call` node's step in its parent, and the element's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildOf {
+    /// The parent run.
+    pub run: String,
+    /// The `call` node.
+    pub node: String,
+    /// The parent's step that ran it.
+    pub step: u64,
+    /// With `for_each`, the element's index.
+    pub index: Option<u64>,
+}
+
+/// A child run a resumed parent finds in the store.
+#[derive(Debug, Clone)]
+pub struct FoundChild {
+    /// Its id.
+    pub id: String,
+    /// Its status.
+    pub status: Status,
+    /// Its result (JSON), when it succeeded.
+    pub result: Value,
 }
 
 /// What [`Store::create`] did.
@@ -288,6 +326,12 @@ pub struct RunRecord {
     pub attempts: i64,
     /// The run that called it.
     pub parent: Option<String>,
+    /// The parent's `call` node that called it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_node: Option<String>,
+    /// The element of the parent's `for_each` it ran for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_index: Option<u64>,
     /// Its idempotency key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -385,8 +429,8 @@ pub struct Claimed {
     pub claim: Claim,
     /// The run, before this claim.
     pub detail: RunDetail,
-    /// Its flow's text.
-    pub flow_text: String,
+    /// Its flow's text, with those of the flows it calls.
+    pub pinned: Pinned,
     /// The state version it started from.
     pub state_version: Option<i64>,
 }
@@ -402,6 +446,8 @@ pub struct Filter {
     pub since_ms: Option<i64>,
     /// At most this many (newest first).
     pub limit: Option<u32>,
+    /// The children of this run (`None`: the runs nobody called).
+    pub parent: Option<String>,
 }
 
 /// What [`Store::cancel`] did.
@@ -453,8 +499,23 @@ pub trait Store: Send + Sync + 'static {
     fn create(&self, run: NewRun) -> BoxFuture<'_, StoreResult<Created>>;
 
     /// Claims run `id` to run it: a queued run, or a running one whose lease expired
-    /// (`takeover`), or a failed one (a new attempt). Adds one to its attempts.
+    /// (`takeover`), or a failed one (a new attempt). Adds one to its attempts. A child run is
+    /// refused ([`StoreError::Child`]): only its parent claims it, with [`Store::claim_child`].
     fn claim(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>>;
+
+    /// Claims child run `id` for its parent, as [`Store::claim`] claims a run.
+    fn claim_child(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>>;
+
+    /// The newest child run called at `child`'s step and index of its parent.
+    fn child<'a>(&'a self, child: &'a ChildOf) -> BoxFuture<'a, StoreResult<Option<FoundChild>>>;
+
+    /// Ends what the claimed run's children (and theirs) left unfinished when it stopped:
+    /// cancels them (`cancel`), or hands them back for the parent's next attempt to resume.
+    fn settle_children<'a>(
+        &'a self,
+        claim: &'a Claim,
+        cancel: bool,
+    ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// Extends the claim's lease; says whether the run was asked to stop.
     fn renew<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, StoreResult<Renewed>>;
@@ -475,13 +536,14 @@ pub trait Store: Send + Sync + 'static {
     /// One run with its journal.
     fn get(&self, id: &str) -> BoxFuture<'_, StoreResult<RunDetail>>;
 
-    /// Cancels a run that is not over.
+    /// Cancels a run that is not over (not a child run: its parent's cancel reaches it).
     fn cancel(&self, id: &str) -> BoxFuture<'_, StoreResult<Cancelled>>;
 
     /// Deletes runs that ended before `before_ms` and gives their space back.
     fn prune(&self, before_ms: i64) -> BoxFuture<'_, StoreResult<u64>>;
 
-    /// Runs of `flows` no live process holds: queued, or running with an expired lease.
+    /// Runs of `flows` no live process holds: queued, or running with an expired lease (child
+    /// runs aside: their parent resumes them).
     fn orphans(&self, flows: Vec<String>) -> BoxFuture<'_, StoreResult<Vec<String>>>;
 
     /// Takes the state key of the claimed run, if no other live run holds it; `Ok(false)`
@@ -511,18 +573,6 @@ pub trait Store: Send + Sync + 'static {
 /// A new run id: a UUIDv7, ordered by time.
 pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// The content hash a flow text is kept by: SHA-256, hex.
-pub fn content_hash(text: &str) -> String {
-    use sha2::Digest;
-    use std::fmt::Write;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(2 * digest.len());
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
 }
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, milliseconds).

@@ -10,8 +10,9 @@
 //! blocks the runtime's workers.
 
 use super::{
-    Cancelled, Claim, Claimed, Created, Filter, Finish, HeldState, Holder, KeptState, NewRun,
-    Renewed, RunDetail, RunRecord, Status, Step, StoreError, StoreResult, rfc3339,
+    Cancelled, ChildOf, Claim, Claimed, Created, Filter, Finish, FoundChild, HeldState, Holder,
+    KeptState, NewRun, Renewed, RunDetail, RunRecord, Status, Step, StoreError, StoreResult,
+    rfc3339,
 };
 use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -21,11 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The schema's migrations, oldest first; the schema version is their count.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema/001-runs.sql"))];
+const MIGRATIONS: &[M<'static>] =
+    &[M::up(include_str!("schema/001-runs.sql")), M::up(include_str!("schema/002-children.sql"))];
 
 /// The columns of a [`RunRecord`], in the order [`record`] reads them.
 const RUN_COLUMNS: &str = "id, flow, status, created_at, started_at, finished_at, attempts, \
-     parent, idempotency_key, flow_hash, lease_until, flow_path, profiles_path";
+     parent, idempotency_key, flow_hash, lease_until, flow_path, profiles_path, parent_node, \
+     parent_index";
 
 /// An SQLite run store.
 pub struct SqliteStore {
@@ -304,28 +307,28 @@ fn record(row: &Row<'_>, now: i64) -> rusqlite::Result<RunRecord> {
         lease_live: running && lease_until.is_some_and(|until| until >= now),
         flow_path: row.get(11)?,
         profiles_path: row.get(12)?,
+        parent_node: row.get(13)?,
+        parent_index: row.get::<_, Option<i64>>(14)?.and_then(|i| u64::try_from(i).ok()),
     })
 }
 
-fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, String, Option<i64>)> {
+fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, Option<i64>)> {
     let now = now(conn)?;
     let sql = format!(
-        "SELECT {RUN_COLUMNS}, params, result, error, state_version, \
-         (SELECT text FROM flows WHERE hash = runs.flow_hash) FROM runs WHERE id = ?1"
+        "SELECT {RUN_COLUMNS}, params, result, error, state_version FROM runs WHERE id = ?1"
     );
     let found = conn
         .query_row(&sql, [id], |row| {
             let run = record(row, now)?;
-            let params: String = row.get(13)?;
-            let result: Option<String> = row.get(14)?;
-            let error: Option<String> = row.get(15)?;
-            let state_version: Option<i64> = row.get(16)?;
-            let text: Option<String> = row.get(17)?;
-            Ok((run, params, result, error, state_version, text))
+            let params: String = row.get(15)?;
+            let result: Option<String> = row.get(16)?;
+            let error: Option<String> = row.get(17)?;
+            let state_version: Option<i64> = row.get(18)?;
+            Ok((run, params, result, error, state_version))
         })
         .optional()
         .map_err(db)?;
-    let Some((run, params, result, error, state_version, text)) = found else {
+    let Some((run, params, result, error, state_version)) = found else {
         return Err(StoreError::NoSuchRun(id.to_owned()));
     };
     let mut stmt = conn
@@ -365,8 +368,52 @@ fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, String, Option
         error: Some(json(error)).filter(|e| !e.is_null()),
         steps,
     };
-    Ok((detail, text.unwrap_or_default(), state_version))
+    Ok((detail, state_version))
 }
+
+/// Keeps the texts of `pinned` (each once, by its hash) under the flow name `name`; its hash.
+fn pin(txn: &Connection, name: &str, pinned: &super::Pinned, now: i64) -> StoreResult<String> {
+    let mut calls = serde_json::Map::new();
+    for (called, child) in &pinned.calls {
+        calls.insert(called.clone(), pin(txn, called, child, now)?.into());
+    }
+    let hash = pinned.hash();
+    let calls = (!calls.is_empty()).then(|| Value::Object(calls).to_string());
+    exec(
+        txn,
+        "INSERT INTO flows (hash, name, text, calls, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (hash) DO NOTHING",
+        params![hash, name, pinned.text, calls, now],
+    )
+    .map_err(db)?;
+    Ok(hash)
+}
+
+/// The texts kept under `hash`, with those of the flows they call.
+fn pinned(conn: &Connection, hash: &str) -> StoreResult<super::Pinned> {
+    let found: Option<(String, Option<String>)> =
+        row(conn, "SELECT text, calls FROM flows WHERE hash = ?1", [hash], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(db)?;
+    let Some((text, calls)) = found else {
+        return Err(db(rusqlite::Error::QueryReturnedNoRows));
+    };
+    let mut pinned = super::Pinned { text, calls: Default::default() };
+    if let Value::Object(calls) = json(calls) {
+        for (called, hash) in calls {
+            let hash = hash.as_str().unwrap_or_default().to_owned();
+            pinned.calls.insert(called, self::pinned(conn, &hash)?);
+        }
+    }
+    Ok(pinned)
+}
+
+/// The runs `run` called, and theirs: `WITH tree AS (…)` before a statement about them.
+const CHILD_TREE: &str = "WITH RECURSIVE tree (id) AS (\
+     SELECT id FROM runs WHERE parent = ?1 \
+     UNION ALL SELECT runs.id FROM runs JOIN tree ON runs.parent = tree.id)";
 
 /// Checks that `claim` still holds its run (its attempt is the current one, its lease live by
 /// the store's clock).
@@ -400,6 +447,46 @@ fn fence(txn: &Connection, claim: &Claim, now: i64) -> StoreResult<bool> {
     .ok_or_else(|| StoreError::Fenced(claim.run.clone()))
 }
 
+/// Claims run `id` for `holder`: a child run only when `child` (its parent claims it).
+fn claim(conn: &mut Connection, id: &str, holder: Holder, child: bool) -> StoreResult<Claimed> {
+    let txn = write_txn(conn)?;
+    let now = now(&txn)?;
+    let (detail, state_version) = detail(&txn, id)?;
+    let run = &detail.run;
+    if let (Some(parent), false) = (&run.parent, child) {
+        return Err(StoreError::Child { run: id.to_owned(), parent: parent.clone() });
+    }
+    match run.status {
+        Status::Succeeded | Status::Cancelled => {
+            return Err(StoreError::Finished { run: id.to_owned(), status: run.status });
+        }
+        Status::Running if run.lease_live => {
+            let until: i64 = txn
+                .query_row("SELECT lease_until FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                .map_err(db)?;
+            return Err(StoreError::Held { run: id.to_owned(), left_ms: until - now });
+        }
+        Status::Queued | Status::Running | Status::Failed => {}
+    }
+    let attempt = run.attempts + 1;
+    let pinned = pinned(&txn, &run.flow_hash)?;
+    exec(
+        &txn,
+        "UPDATE runs SET status = 'running', attempts = ?1, lease_owner = ?2, \
+         lease_until = ?3, started_at = ?4, finished_at = NULL, cancel_requested = 0 \
+         WHERE id = ?5",
+        params![attempt, holder.owner, now + millis(holder.lease), now, id],
+    )
+    .map_err(db)?;
+    txn.commit().map_err(db)?;
+    Ok(Claimed {
+        claim: Claim { run: id.to_owned(), attempt, holder },
+        detail,
+        pinned,
+        state_version,
+    })
+}
+
 impl super::Store for SqliteStore {
     fn create(&self, run: NewRun) -> BoxFuture<'_, StoreResult<Created>> {
         self.grouped("cannot record a run", move |conn| {
@@ -420,14 +507,7 @@ impl super::Store for SqliteStore {
                     return Ok(Created::Existing { id, same_params });
                 }
             }
-            let hash = super::content_hash(&run.flow_text);
-            exec(
-                &txn,
-                "INSERT INTO flows (hash, name, text, created_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (hash) DO NOTHING",
-                params![hash, run.flow, run.flow_text, now],
-            )
-            .map_err(db)?;
+            let hash = pin(&txn, &run.flow, &run.pinned, now)?;
             let id = super::new_run_id();
             let (status, attempts, lease_owner, lease_until, started) = match &run.start {
                 Some(holder) => (
@@ -443,8 +523,9 @@ impl super::Store for SqliteStore {
                 &txn,
                 "INSERT INTO runs (id, flow, flow_hash, flow_path, profiles_path, params, \
                  status, attempts, lease_owner, lease_until, created_at, started_at, \
-                 idempotency_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 idempotency_key, parent, parent_node, parent_step, parent_index) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17)",
                 params![
                     id,
                     run.flow,
@@ -459,6 +540,13 @@ impl super::Store for SqliteStore {
                     now,
                     started,
                     run.idempotency_key,
+                    run.parent.as_ref().map(|p| &p.run),
+                    run.parent.as_ref().map(|p| &p.node),
+                    run.parent.as_ref().map(|p| i64::try_from(p.step).unwrap_or(i64::MAX)),
+                    run.parent
+                        .as_ref()
+                        .and_then(|p| p.index)
+                        .map(|i| i64::try_from(i).unwrap_or(i64::MAX)),
                 ],
             )
             .map_err(db)?;
@@ -470,41 +558,77 @@ impl super::Store for SqliteStore {
 
     fn claim(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>> {
         let id = id.to_owned();
-        self.call("cannot claim a run", move |conn| {
+        self.call("cannot claim a run", move |conn| claim(conn, &id, holder, false))
+    }
+
+    fn claim_child(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>> {
+        let id = id.to_owned();
+        self.call("cannot claim a run", move |conn| claim(conn, &id, holder, true))
+    }
+
+    fn child<'a>(&'a self, child: &'a ChildOf) -> BoxFuture<'a, StoreResult<Option<FoundChild>>> {
+        let child = child.clone();
+        self.call("cannot be read", move |conn| {
+            let step = i64::try_from(child.step).unwrap_or(i64::MAX);
+            let index = child.index.map(|i| i64::try_from(i).unwrap_or(i64::MAX));
+            row(
+                conn,
+                "SELECT id, status, result FROM runs WHERE parent = ?1 AND parent_step = ?2 \
+                 AND parent_index IS ?3 ORDER BY id DESC LIMIT 1",
+                params![child.run, step, index],
+                |row| {
+                    let status: String = row.get(1)?;
+                    Ok(FoundChild {
+                        id: row.get(0)?,
+                        status: status.parse().unwrap_or(Status::Failed),
+                        result: json(row.get(2)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+        })
+    }
+
+    fn settle_children<'a>(
+        &'a self,
+        claim: &'a Claim,
+        cancel: bool,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let claim = claim.clone();
+        self.call("cannot settle a run's children", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
-            let (detail, flow_text, state_version) = detail(&txn, &id)?;
-            let run = &detail.run;
-            match run.status {
-                Status::Succeeded | Status::Cancelled => {
-                    return Err(StoreError::Finished { run: id, status: run.status });
-                }
-                Status::Running if run.lease_live => {
-                    let until: i64 = txn
-                        .query_row("SELECT lease_until FROM runs WHERE id = ?1", [&id], |r| {
-                            r.get(0)
-                        })
-                        .map_err(db)?;
-                    return Err(StoreError::Held { run: id, left_ms: until - now });
-                }
-                Status::Queued | Status::Running | Status::Failed => {}
+            fence(&txn, &claim, now)?;
+            let not_over = "id IN (SELECT id FROM tree) AND status IN ('queued', 'running')";
+            if cancel {
+                exec(
+                    &txn,
+                    &format!(
+                        "{CHILD_TREE} UPDATE flow_state SET holder = NULL WHERE holder IN \
+                         (SELECT id FROM runs WHERE {not_over})"
+                    ),
+                    params![claim.run],
+                )
+                .map_err(db)?;
+                exec(
+                    &txn,
+                    &format!(
+                        "{CHILD_TREE} UPDATE runs SET status = 'cancelled', finished_at = ?2, \
+                         lease_until = NULL, lease_owner = NULL WHERE {not_over}"
+                    ),
+                    params![claim.run, now],
+                )
+                .map_err(db)?;
+            } else {
+                exec(
+                    &txn,
+                    &format!("{CHILD_TREE} UPDATE runs SET lease_until = 0 WHERE {not_over}"),
+                    params![claim.run],
+                )
+                .map_err(db)?;
             }
-            let attempt = run.attempts + 1;
-            exec(
-                &txn,
-                "UPDATE runs SET status = 'running', attempts = ?1, lease_owner = ?2, \
-                 lease_until = ?3, started_at = ?4, finished_at = NULL, cancel_requested = 0 \
-                 WHERE id = ?5",
-                params![attempt, holder.owner, now + millis(holder.lease), now, id],
-            )
-            .map_err(db)?;
-            txn.commit().map_err(db)?;
-            Ok(Claimed {
-                claim: Claim { run: id, attempt, holder },
-                detail,
-                flow_text,
-                state_version,
-            })
+            txn.commit().map_err(db)
         })
     }
 
@@ -639,13 +763,20 @@ impl super::Store for SqliteStore {
                 "SELECT {RUN_COLUMNS} FROM runs \
                  WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR status = ?2) \
                  AND (?3 IS NULL OR created_at >= ?3) \
+                 AND (parent = ?5 OR (?5 IS NULL AND parent IS NULL)) \
                  ORDER BY id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
             let limit = filter.limit.map_or(-1, i64::from);
             let rows = stmt
                 .query_map(
-                    params![filter.flow, filter.status.map(Status::as_str), filter.since_ms, limit],
+                    params![
+                        filter.flow,
+                        filter.status.map(Status::as_str),
+                        filter.since_ms,
+                        limit,
+                        filter.parent
+                    ],
                     |row| record(row, now),
                 )
                 .map_err(db)?;
@@ -655,7 +786,7 @@ impl super::Store for SqliteStore {
 
     fn get(&self, id: &str) -> BoxFuture<'_, StoreResult<RunDetail>> {
         let id = id.to_owned();
-        self.call("cannot be read", move |conn| detail(conn, &id).map(|(detail, ..)| detail))
+        self.call("cannot be read", move |conn| detail(conn, &id).map(|(detail, _)| detail))
     }
 
     fn cancel(&self, id: &str) -> BoxFuture<'_, StoreResult<Cancelled>> {
@@ -663,15 +794,20 @@ impl super::Store for SqliteStore {
         self.call("cannot cancel a run", move |conn| {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
-            let found: Option<(String, Option<i64>)> = txn
-                .query_row("SELECT status, lease_until FROM runs WHERE id = ?1", [&id], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
+            let found: Option<(String, Option<i64>, Option<String>)> = txn
+                .query_row(
+                    "SELECT status, lease_until, parent FROM runs WHERE id = ?1",
+                    [&id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
                 .optional()
                 .map_err(db)?;
-            let Some((status, lease_until)) = found else {
+            let Some((status, lease_until, parent)) = found else {
                 return Err(StoreError::NoSuchRun(id));
             };
+            if let Some(parent) = parent {
+                return Err(StoreError::Child { run: id, parent });
+            }
             let status: Status = status.parse().unwrap_or(Status::Failed);
             if status.is_final() && status != Status::Failed {
                 return Err(StoreError::Finished { run: id, status });
@@ -710,7 +846,11 @@ impl super::Store for SqliteStore {
                 .map_err(db)?;
             exec(
                 &txn,
-                "DELETE FROM flows WHERE NOT EXISTS (SELECT 1 FROM runs WHERE flow_hash = hash)",
+                // A flow that a kept flow calls stays, even if none of its runs is kept; one
+                // called by a flow deleted here goes at the next pruning.
+                "DELETE FROM flows WHERE NOT EXISTS (SELECT 1 FROM runs WHERE flow_hash = hash) \
+                 AND NOT EXISTS (SELECT 1 FROM flows AS caller \
+                 WHERE caller.calls LIKE '%\"' || flows.hash || '\"%')",
                 [],
             )
             .map_err(db)?;
@@ -733,7 +873,7 @@ impl super::Store for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT id, flow FROM runs WHERE status IN ('queued', 'running') \
-                     AND (status = 'queued' OR lease_until < ?1) ORDER BY id",
+                     AND (status = 'queued' OR lease_until < ?1) AND parent IS NULL ORDER BY id",
                 )
                 .map_err(db)?;
             let rows = stmt
@@ -867,12 +1007,16 @@ mod tests {
     fn new_run(key: Option<&str>, params: Value, start: Option<Holder>) -> NewRun {
         NewRun {
             flow: "f".into(),
-            flow_text: r#"{"format":"weft.flow/1"}"#.into(),
+            pinned: crate::flow::Pinned {
+                text: r#"{"format":"weft.flow/1"}"#.into(),
+                calls: Default::default(),
+            },
             flow_path: None,
             profiles_path: None,
             params,
             idempotency_key: key.map(str::to_owned),
             start,
+            parent: None,
         }
     }
 
@@ -1005,7 +1149,7 @@ mod tests {
         drop(SqliteStore::open(&path).unwrap());
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = SqliteStore::open(&path).err().unwrap();
-        assert!(matches!(err, StoreError::TooNew { found: 99, known: 1, .. }), "{err:?}");
+        assert!(matches!(err, StoreError::TooNew { found: 99, known: 2, .. }), "{err:?}");
         assert!(err.to_string().contains("newer version of Weft"), "{err}");
         let version: i64 = Connection::open(&path)
             .unwrap()
@@ -1052,5 +1196,87 @@ mod tests {
         assert_eq!((kept[0].vars.clone(), kept[0].version), (json!({"n": 2}), 2));
         assert_eq!(store.reset_state("f", Some("u")).await.unwrap(), 1);
         assert!(store.states("f", None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_of_the_first_schema_is_migrated_with_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        let mut conn = Connection::open(&path).unwrap();
+        Migrations::from_slice(&MIGRATIONS[..1]).to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO flows (hash, name, text, created_at) VALUES ('h', 'f', '{}', 1); \
+             INSERT INTO runs (id, flow, flow_hash, params, status, created_at, result) \
+             VALUES ('r1', 'f', 'h', '{}', 'succeeded', 1, '42');",
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let kept = store.get("r1").await.unwrap();
+        assert_eq!((kept.run.status, kept.result), (Status::Succeeded, json!(42)));
+        assert_eq!(kept.run.parent, None);
+    }
+
+    #[tokio::test]
+    async fn child_runs_are_found_by_step_and_element_and_only_their_parent_claims_or_ends_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("runs.db")).unwrap();
+        let mut parent_run = new_run(None, json!({}), Some(holder("one", 10_000)));
+        let child_text = crate::flow::Pinned { text: "child".into(), calls: Default::default() };
+        parent_run.pinned.calls.insert("c.flow.json".into(), child_text.clone());
+        let parent = match store.create(parent_run).await.unwrap() {
+            Created::New { claim: Some(claim), .. } => claim,
+            other => panic!("{other:?}"),
+        };
+        let key = |index| ChildOf { run: parent.run.clone(), node: "each".into(), step: 3, index };
+        let mut children = Vec::new();
+        for index in [Some(0), Some(1)] {
+            let mut child = new_run(None, json!({ "i": index }), Some(holder("one", 10_000)));
+            child.pinned = child_text.clone();
+            child.parent = Some(key(index));
+            match store.create(child).await.unwrap() {
+                Created::New { claim: Some(claim), .. } => children.push(claim),
+                other => panic!("{other:?}"),
+            }
+        }
+        store
+            .finish(&children[0], Finish { result: "7".into(), ..finish(Status::Succeeded) })
+            .await
+            .unwrap();
+        let found = store.child(&key(Some(0))).await.unwrap().unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.status, found.result),
+            (children[0].run.as_str(), Status::Succeeded, json!(7))
+        );
+        assert!(store.child(&key(None)).await.unwrap().is_none(), "no single call at that step");
+        // Listed under their parent only; never an orphan for a server to take over alone.
+        assert_eq!(store.list(Filter::default()).await.unwrap().len(), 1);
+        let listed = store
+            .list(Filter { parent: Some(parent.run.clone()), ..Filter::default() })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].parent_index, Some(0));
+        store.release(&children[1]).await.unwrap();
+        assert!(store.orphans(vec!["f".into()]).await.unwrap().is_empty());
+        // By hand, a child is neither resumed nor cancelled: its parent is.
+        let by_hand = store.claim(&children[1].run, holder("two", 10_000)).await.unwrap_err();
+        assert!(
+            matches!(&by_hand, StoreError::Child { parent: p, .. } if *p == parent.run),
+            "{by_hand:?}"
+        );
+        assert!(matches!(store.cancel(&children[1].run).await, Err(StoreError::Child { .. })));
+        let claimed = store.claim_child(&children[1].run, holder("one", 10_000)).await.unwrap();
+        assert_eq!(claimed.pinned, child_text);
+        // The parent's claim pins the child's text with its own.
+        let again = store.claim(&parent.run, holder("two", 10_000)).await;
+        assert!(matches!(again, Err(StoreError::Held { .. })));
+        store.settle_children(&parent, true).await.unwrap();
+        let cancelled = store.get(&children[1].run).await.unwrap();
+        assert_eq!(cancelled.run.status, Status::Cancelled);
+        assert_eq!(store.get(&children[0].run).await.unwrap().run.status, Status::Succeeded);
+        store.release(&parent).await.unwrap();
+        let parent_again = store.claim(&parent.run, holder("two", 10_000)).await.unwrap();
+        assert_eq!(parent_again.pinned.calls["c.flow.json"], child_text);
     }
 }

@@ -1,18 +1,52 @@
-//! The trace of a stored run: its journal and HTTP events, as `weft.trace/1` events.
+//! The trace of a stored run: its journal and HTTP events, as `weft.trace/1` events — with
+//! those of the runs it called, nested by their `run_started`'s `parent`.
 
-use super::{RunDetail, Status};
+use super::{Filter, RunDetail, Status, Store, StoreResult};
 use crate::trace::redact;
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
+
+/// The events of run `detail` and of every run it called (and they called), in time order.
+///
+/// # Errors
+///
+/// When the store can't be read.
+pub fn trace_tree(store: &dyn Store, detail: RunDetail) -> BoxFuture<'_, StoreResult<Vec<Value>>> {
+    Box::pin(async move {
+        let mut events = trace_of(&detail);
+        let filter = Filter { parent: Some(detail.run.id.clone()), ..Filter::default() };
+        let children = store.list(filter).await?;
+        if children.is_empty() {
+            return Ok(events);
+        }
+        for child in children {
+            let child = store.get(&child.id).await?;
+            events.extend(trace_tree(store, child).await?);
+        }
+        // RFC 3339 times of one form (UTC, milliseconds) sort as text; a stable sort keeps each
+        // run's own order among events of the same millisecond.
+        events.sort_by(|a, b| at(a).cmp(at(b)));
+        Ok(events)
+    })
+}
+
+fn at(event: &Value) -> &str {
+    event.get("at").and_then(Value::as_str).unwrap_or_default()
+}
 
 /// The `weft.trace/1` events of a stored run, in order; redacted as every trace is.
 pub fn trace_of(detail: &RunDetail) -> Vec<Value> {
     let run = &detail.run;
     let mut params = detail.params.clone();
     redact(&mut params);
-    let mut events = vec![json!({
+    let mut started = json!({
         "event": "run_started", "run": run.id, "at": run.created_at,
         "flow": run.flow, "params": params,
-    })];
+    });
+    if let (Some(parent), Value::Object(fields)) = (&run.parent, &mut started) {
+        fields.insert("parent".into(), json!({ "run": parent, "node": run.parent_node }));
+    }
+    let mut events = vec![started];
     for step in &detail.steps {
         let started = super::rfc3339(step.started_ms);
         let finished =

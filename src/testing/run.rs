@@ -436,6 +436,7 @@ async fn run_one(
         trace: None,
         run_id: String::new(),
         stood_in,
+        journal: None,
     };
     let mut state = RunState::new(flow, runtime, start, None);
     // A `call` node tested alone runs its children for real, with the case's canned HTTP.

@@ -7,17 +7,18 @@
 use super::{eval_failed, type_name};
 use crate::expr::{Expr, dynamic_to_json};
 use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
-use crate::node::{Call, ChildFailure, Children, Node, NodeError, NodeFuture, Outcome, RunCx};
+use crate::node::{
+    Call, ChildCall, ChildFailure, Children, Node, NodeError, NodeFuture, Outcome, RunCx,
+};
 use crate::vars::VarPath;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use indexmap::IndexMap;
 use rhai::{Array, Dynamic};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 /// The default of `into`.
 pub const DEFAULT_INTO: &str = "result";
@@ -188,10 +189,8 @@ impl Node for CallNode {
                 .ok_or_else(|| NodeError::new("call", "this run can't call other flows"))?;
             let Some(for_each) = &self.for_each else {
                 let params = self.params_for(cx, None)?;
-                let result = children
-                    .run(cx.node_id(), &self.flow, params)
-                    .await
-                    .map_err(|f| self.failed(None, f))?;
+                let call = ChildCall { node: cx.node_id(), flow: &self.flow, index: None, params };
+                let result = children.run(call).await.map_err(|f| self.failed(None, f))?;
                 cx.write(&self.into, result).map_err(|e| NodeError::write_failed("call", &e))?;
                 return Ok(Outcome::Exit(Cow::Borrowed("ok")));
             };
@@ -222,13 +221,12 @@ impl Node for CallNode {
     }
 }
 
-/// A child run in flight, with its element's index.
-type Running<'a> =
-    (usize, Pin<Box<dyn Future<Output = Result<Dynamic, ChildFailure>> + Send + 'a>>);
-
 /// Runs the children of `calls`, at most `concurrency` at a time, in the list's order of
 /// starting; after a failure, starts no more and lets those running end. The results by index
 /// (`None`: never started).
+///
+/// Only the children woken since the last poll are polled again: a wide fan-out spends its time
+/// in its children, not in looking at those still waiting.
 async fn run_all<'a>(
     children: &'a dyn Children,
     node: &'a str,
@@ -239,26 +237,17 @@ async fn run_all<'a>(
     let mut results: Vec<Option<Result<Dynamic, ChildFailure>>> =
         std::iter::repeat_with(|| None).take(calls.len()).collect();
     let mut waiting = calls.into_iter().enumerate();
-    let mut running: Vec<Running<'a>> = Vec::with_capacity(concurrency);
+    let mut running = FuturesUnordered::new();
     let mut failed = false;
     loop {
         while !failed && running.len() < concurrency {
             let Some((index, params)) = waiting.next() else { break };
-            running.push((index, children.run(node, flow, params)));
+            let call = ChildCall { node, flow, index: Some(index), params };
+            running.push(async move { (index, children.run(call).await) });
         }
-        if running.is_empty() {
+        let Some((index, result)) = running.next().await else {
             return results;
-        }
-        let (at, index, result) = std::future::poll_fn(|task| {
-            for (at, (index, child)) in running.iter_mut().enumerate() {
-                if let Poll::Ready(result) = child.as_mut().poll(task) {
-                    return Poll::Ready((at, *index, result));
-                }
-            }
-            Poll::Pending
-        })
-        .await;
-        drop(running.swap_remove(at));
+        };
         failed |= result.is_err();
         results[index] = Some(result);
     }

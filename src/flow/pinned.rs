@@ -1,0 +1,67 @@
+//! What a stored run pins: a flow's exact text with the exact texts of every flow it calls, so
+//! that a run and its resumption — children included — use the versions it started with, what
+//! ever happened to the files since.
+
+use std::collections::BTreeMap;
+
+/// A flow's text and, by the path each `call` node names, the flows it calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pinned {
+    /// The flow file's text.
+    pub text: String,
+    /// The flows its `call` nodes name, by that name.
+    pub calls: BTreeMap<String, Pinned>,
+}
+
+impl Pinned {
+    /// The content hash the tree is kept by: that of the text alone for a flow that calls
+    /// nothing (so a flow's hash is the SHA-256 of its file), else of the text and every
+    /// call's name and hash.
+    pub fn hash(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(self.text.as_bytes());
+        for (name, child) in &self.calls {
+            // NUL can't occur in a name or a hex hash: the parts can't run into each other.
+            hasher.update(b"\0");
+            hasher.update(name.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(child.hash().as_bytes());
+        }
+        hex(&hasher.finalize())
+    }
+}
+
+/// The content hash of one text: SHA-256, hex.
+pub fn content_hash(text: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_that_calls_nothing_is_known_by_its_texts_hash_and_a_child_changes_its_parents() {
+        let leaf = Pinned { text: "{}".into(), calls: BTreeMap::new() };
+        assert_eq!(leaf.hash(), content_hash("{}"));
+        let parent = |child: &str| Pinned {
+            text: "{}".into(),
+            calls: [("c.flow.json".to_owned(), Pinned { text: child.into(), ..Pinned::default() })]
+                .into(),
+        };
+        assert_ne!(parent("a").hash(), leaf.hash());
+        assert_ne!(parent("a").hash(), parent("b").hash());
+        assert_eq!(parent("a").hash(), parent("a").hash());
+    }
+}
