@@ -135,7 +135,11 @@ async fn a_custom_kind_is_loaded_run_drawn_and_described_from_what_it_declares()
     let mut broken = value.clone();
     broken["edges"][0]["to"] = json!("nowhere");
     let text = broken.to_string();
-    assert_eq!(crate::studio::analysis::used_profiles(&loader, text.as_bytes(), &broken), ["crm"]);
+    let path = std::path::Path::new("crm.flow.json");
+    assert_eq!(
+        crate::studio::analysis::used_profiles(&loader, text.as_bytes(), &broken, path),
+        ["crm"]
+    );
 }
 
 /// Without its loop-back exit, every arrival starts it afresh: the same flow never ends.

@@ -747,3 +747,102 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     b.call(reqwest::Method::DELETE, "", None).await;
     sim.shutdown().await;
 }
+
+/// A `call` node opens the flow it runs, and after a run lists its child runs: one opens the
+/// child's flow with that child's run drawn on it, and Back returns to the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
+    let _one = ONE_BROWSER.lock().await;
+    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["team-calendars.flow.json", "user-calendar.flow.json", "profiles.sim.json"] {
+        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    options.state_dir = Some(state.path().to_owned());
+    let studio =
+        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+    let url = format!("{}#team-calendars.flow.json", studio.url());
+    tokio::spawn(studio.run());
+
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, mut b) = open_browser(profile.path(), "children").await;
+    b.post("/url", json!({ "url": url })).await;
+    b.until("the app", "return document.body.dataset.ready === 'true'").await;
+    b.script(
+        "window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); \
+         window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
+    )
+    .await;
+    b.until("the team flow", "return !!document.querySelector('g.node[data-id=each_user]')").await;
+    // The child it calls is found beside it in the folder, as it is typed too.
+    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+    b.click("g.node[data-id=window] rect").await;
+    b.drag("g.node[data-id=window] rect", None, (0, 12)).await;
+    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+    b.click("#save").await;
+    b.until(
+        "saved",
+        "return (document.getElementById('status')?.textContent || '').startsWith('saved')",
+    )
+    .await;
+
+    b.click("#run").await;
+    b.until("the run form", "return !!document.querySelector('#run-form [data-param=users]')")
+        .await;
+    b.type_into("#run-form [data-param=users]", r#"["adele@weft.test", "megan@weft.test"]"#).await;
+    b.click("#run-start").await;
+    wait_for_run(&mut b, &[("window", "ok"), ("each_user", "ok"), ("done", "end")], "team").await;
+    let result: Value = serde_json::from_str(&text_of(&b, "#run-result").await).unwrap();
+    assert_eq!(result.as_array().unwrap().len(), 2, "{result}");
+
+    // The call node's panel: the flow it runs, and one child run per user.
+    b.click("g.node[data-id=each_user] rect").await;
+    b.until("the open button", "return !!document.querySelector('button.open-flow')").await;
+    assert_eq!(text_of(&b, "button.open-flow").await, "Open user-calendar.flow.json");
+    b.until("two child runs", "return document.querySelectorAll('#child-runs li').length === 2")
+        .await;
+    let children = b
+        .script(
+            "return [...document.querySelectorAll('#child-runs button')].map((e) => e.textContent)",
+        )
+        .await;
+    for child in children.as_array().unwrap() {
+        assert!(child.as_str().unwrap().starts_with("succeeded · "), "{children}");
+    }
+    b.shot("team-children").await;
+
+    // The second child's run, drawn on the child flow.
+    b.click("#child-runs li:nth-child(2) button").await;
+    b.until(
+        "the child flow",
+        "return document.getElementById('flows').value === 'user-calendar.flow.json' \
+         && !!document.querySelector('g.node[data-id=done].run-done')",
+    )
+    .await;
+    assert_eq!(b.script("return location.hash").await, json!("#user-calendar.flow.json"));
+    let exit =
+        b.script("return document.querySelector('g.node[data-id=done]').dataset.runExit").await;
+    assert_eq!(exit, json!("end"));
+    // Its requests are the second user's.
+    b.click("g.node[data-id=fetch] rect").await;
+    b.until("the child's requests", "return !!document.querySelector('#node-run-http li')").await;
+    let request = text_of(&b, "#node-run-http li").await;
+    assert!(request.contains("/users/megan%40weft.test/calendarView?"), "{request}");
+    b.shot("team-child-run").await;
+
+    // Back returns to the parent, its run still drawn.
+    b.script("history.back()").await;
+    b.until(
+        "the parent again",
+        "return document.getElementById('flows').value === 'team-calendars.flow.json' \
+         && !!document.querySelector('g.node[data-id=each_user].run-done')",
+    )
+    .await;
+    let errors = b.script("return window.__errors").await;
+    assert_eq!(errors, json!([]), "errors in the page");
+    b.call(reqwest::Method::DELETE, "", None).await;
+}

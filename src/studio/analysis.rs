@@ -1,18 +1,19 @@
-//! What the studio learns of a flow and of the kinds from the engine, without I/O: a flow's
-//! diagnostics as it is typed, the exits of each node (also of nodes in a flow that doesn't
-//! load), positions for the nodes without one, the profiles it uses, and the palette — every
-//! kind with what it says of itself.
+//! What the studio learns of a flow and of the kinds from the engine, reading no file but the
+//! flows its `call` nodes name (beside it in the folder): a flow's diagnostics as it is typed,
+//! the exits of each node (also of nodes in a flow that doesn't load), positions for the nodes
+//! without one, the profiles it uses, and the palette — every kind with what it says of itself.
 
 use super::{format, svg};
 use crate::flow::Loader;
 use serde_json::{Value, json};
+use std::path::Path;
 use weft_nodes::Registry;
 
 /// `{ valid, diagnostics, exits, layout }` of a flow's text (`value`: the same, parsed, if it
-/// is JSON): its diagnostics, the exits of each node that compiles, and positions for the
-/// nodes without one.
-pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name: &str) -> Value {
-    let loaded = loader.load_bytes(bytes, name);
+/// is JSON), as the file at `path`: its diagnostics, the exits of each node that compiles, and
+/// positions for the nodes without one.
+pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, path: &Path) -> Value {
+    let loaded = loader.load_file(bytes, path);
     let exits_of = |node: &dyn weft_nodes::Node| {
         let mut exits = node.exits();
         if !node.is_terminal() && !exits.iter().any(|e| e == "error") {
@@ -39,7 +40,7 @@ pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name
             single.insert("nodes".into(), json!([node]));
             single.insert("edges".into(), json!([]));
             let text = format::flow_text(&Value::Object(single));
-            if let Some(flow) = loader.load_bytes(text.as_bytes(), name).flow
+            if let Some(flow) = loader.load_file(text.as_bytes(), path).flow
                 && let Some(built) = flow.node(&id)
             {
                 exits.insert(id, exits_of(built.node.as_ref()));
@@ -55,10 +56,16 @@ pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, name
     })
 }
 
-/// The profiles a flow uses, by name in file order: from its built nodes when it loads, else
-/// from the fields their kinds say name profiles.
-pub(crate) fn used_profiles(loader: &Loader, bytes: &[u8], value: &Value) -> Vec<String> {
-    if let Some(flow) = loader.load_bytes(bytes, "flow").flow {
+/// The profiles a flow (the file at `path`) uses and the flows it calls use, by name in file
+/// order: from its built nodes when it loads, else from the fields their kinds say name
+/// profiles.
+pub(crate) fn used_profiles(
+    loader: &Loader,
+    bytes: &[u8],
+    value: &Value,
+    path: &Path,
+) -> Vec<String> {
+    if let Some(flow) = loader.load_file(bytes, path).flow {
         return flow.profiles();
     }
     let mut names: Vec<String> = Vec::new();

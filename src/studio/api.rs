@@ -54,8 +54,8 @@ pub(super) async fn get_flow(
         Err(refused) => return refused,
     };
     let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let name = file.trim_end_matches(".flow.json");
-    let analysis = analyze(state.engine.loader(), &bytes, value.as_ref(), name);
+    let path = state.files.dir().join(&file);
+    let analysis = analyze(state.engine.loader(), &bytes, value.as_ref(), &path);
     let text = String::from_utf8_lossy(&bytes);
     axum::Json(merge(
         json!({ "file": file, "version": version_of(&bytes), "text": text, "flow": value }),
@@ -64,14 +64,26 @@ pub(super) async fn get_flow(
     .into_response()
 }
 
-/// `POST /api/validate` with a flow: its text as it would be saved, and its analysis.
-pub(super) async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+/// `POST /api/validate?file=NAME` with a flow: its text as it would be saved, and its analysis
+/// as the file `NAME` of the folder (the flows its `call` nodes name are found beside it).
+pub(super) async fn validate(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let value = match parse_body(&body) {
         Ok(value) => value,
         Err(refused) => return refused.into_response(),
     };
+    let path = match query.get("file") {
+        Some(file) => match state.files.flow_path(file) {
+            Ok(path) => path,
+            Err(refused) => return refused.into_response(),
+        },
+        None => state.files.dir().join("flow.flow.json"),
+    };
     let text = format::flow_text(&value);
-    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(&value), "flow");
+    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(&value), &path);
     axum::Json(merge(json!({ "text": text }), analysis)).into_response()
 }
 
@@ -99,7 +111,7 @@ pub(super) async fn save_flow(
     if !flow.is_object() {
         return error(StatusCode::BAD_REQUEST, "`flow` must be a JSON object");
     }
-    let text = match state.files.save(&file, path, expected, flow).await {
+    let text = match state.files.save(&file, path.clone(), expected, flow).await {
         Ok(text) => text,
         Err(SaveRefused::Conflict { message, current }) => {
             let body = json!({ "error": message, "version": current });
@@ -107,8 +119,7 @@ pub(super) async fn save_flow(
         }
         Err(SaveRefused::Failed(refused)) => return refused.into_response(),
     };
-    let name = file.trim_end_matches(".flow.json");
-    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(flow), name);
+    let analysis = analyze(state.engine.loader(), text.as_bytes(), Some(flow), &path);
     axum::Json(merge(json!({ "version": version_of(text.as_bytes()), "text": text }), analysis))
         .into_response()
 }
@@ -169,7 +180,8 @@ pub(super) async fn flow_profiles(
         Err(refused) => return refused,
     };
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let names = used_profiles(state.engine.loader(), &bytes, &value);
+    let path = state.files.dir().join(&file);
+    let names = used_profiles(state.engine.loader(), &bytes, &value, &path);
     let files = state.files.profiles_files().await;
     let chosen = query.get("profiles").cloned().unwrap_or_else(|| "profiles.json".to_owned());
     if !files.contains(&chosen) {

@@ -9,7 +9,7 @@
 //! unpredictable temporary name.
 //!
 //! API (JSON): `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
-//! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate`, `POST /api/svg`,
+//! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate?file=NAME`, `POST /api/svg`,
 //! `GET /api/kinds`, `GET /api/settings`; runs: `POST /api/flows/{file}/runs` (starts one),
 //! `GET /api/runs/{id}/events` (its trace, server-sent events), `POST /api/runs/{id}/stop`,
 //! `GET /api/runs/{id}/input/{node}`; test cases: `GET|POST /api/flows/{file}/tests`. The web

@@ -26,6 +26,9 @@ use weft_nodes::{Credentials, Interrupt, Vars, clip};
 /// is always kept), so a long paging loop can't fill the memory.
 const MAX_EVENTS: usize = 20_000;
 const MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
+/// Of those, the most the runs of child flows may take: a wide fan-out leaves its parent's own
+/// events room, and the studio shows its first children.
+const MAX_CHILD_EVENTS: usize = 5_000;
 /// A trace line longer than this has its large written values replaced by a note.
 const MAX_LINE: usize = 512 * 1024;
 /// A written value (or result) longer than this, in JSON, is replaced by a note.
@@ -216,7 +219,12 @@ impl RunState {
         self: &Arc<Self>,
         credentials: Option<Arc<dyn Credentials>>,
     ) -> Arc<dyn TraceSink> {
-        Arc::new(Sink(self.clone(), credentials, std::sync::OnceLock::new()))
+        Arc::new(Sink {
+            state: self.clone(),
+            credentials,
+            shown: std::sync::OnceLock::new(),
+            child_events: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
 }
 
@@ -232,19 +240,28 @@ impl Drop for Finisher {
     }
 }
 
-/// The trace sink of a studio run, and the credentials whose secrets the inputs it keeps are
-/// scrubbed of (the executor scrubs the events themselves).
-/// The run's state, the credentials to scrub with, and the run shown: its first event's.
-/// The events of the child runs its `call` nodes start (their own run ids) are not drawn on
-/// this flow's canvas.
-struct Sink(Arc<RunState>, Option<Arc<dyn Credentials>>, std::sync::OnceLock<String>);
+/// The trace sink of a studio run: the run shown (its first event's), and the credentials whose
+/// secrets the inputs it keeps are scrubbed of (the executor scrubs the events themselves).
+/// The events of the child runs its `call` nodes start (their own run ids, their `run_started`
+/// naming their parent) are kept too, up to [`MAX_CHILD_EVENTS`], for the studio to show a
+/// child's run from its parent's; their inputs are not kept.
+struct Sink {
+    state: Arc<RunState>,
+    credentials: Option<Arc<dyn Credentials>>,
+    shown: std::sync::OnceLock<String>,
+    child_events: std::sync::atomic::AtomicUsize,
+}
 
 impl TraceSink for Sink {
     fn record(&self, run: &str, mut event: Event) {
-        if self.2.get_or_init(|| run.to_owned()) != run {
+        let own = self.shown.get_or_init(|| run.to_owned()) == run;
+        if !own
+            && self.child_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                >= MAX_CHILD_EVENTS
+        {
             return;
         }
-        let always = matches!(event, Event::RunFinished { .. });
+        let always = own && matches!(event, Event::RunFinished { .. });
         let mut line = to_line(run, &event);
         if line.len() > MAX_LINE
             && let Event::NodeFinished { writes, .. } = &mut event
@@ -254,20 +271,20 @@ impl TraceSink for Sink {
             }
             line = to_line(run, &event);
         }
-        self.0.push("trace", line, always, false);
+        self.state.push("trace", line, always, false);
     }
 
     fn before_node(&self, run: &str, node: &str, vars: &Vars) {
-        if self.2.get().is_some_and(|shown| shown != run) {
+        if self.shown.get().is_some_and(|shown| shown != run) {
             return;
         }
         let mut budget = INPUT_BUDGET;
         let mut input = bounded_json(&vars.handle(), &mut budget, 0);
         redact(&mut input);
-        if let Some(credentials) = &self.1 {
+        if let Some(credentials) = &self.credentials {
             credentials.scrubber().scrub_json(&mut input);
         }
-        self.0.log().inputs.insert(node.to_owned(), input);
+        self.state.log().inputs.insert(node.to_owned(), input);
     }
 }
 

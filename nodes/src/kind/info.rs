@@ -60,6 +60,9 @@ pub struct KindInfo {
     pub templates: &'static [&'static str],
     /// Field patterns of the fields that name an authorization profile.
     pub profiles: &'static [&'static str],
+    /// Field patterns of the fields that name a flow file the node runs (a `call`'s `/flow`),
+    /// relative to the flow's own file: an editor opens it from the node.
+    pub flows: &'static [&'static str],
 }
 
 impl KindInfo {
@@ -74,6 +77,7 @@ impl KindInfo {
         expressions: &[],
         templates: &[],
         profiles: &[],
+        flows: &[],
     };
 
     /// The `x-weft-*` annotations of the kind's schema: every member, always.
@@ -91,6 +95,7 @@ impl KindInfo {
         put("expressions", json!(self.expressions));
         put("templates", json!(self.templates));
         put("profiles", json!(self.profiles));
+        put("flows", json!(self.flows));
         map
     }
 
@@ -199,6 +204,6 @@ mod tests {
         assert_eq!(annotations["x-weft-loop-exits"], json!(["next"]));
         assert_eq!(annotations["x-weft-shape"], "box");
         assert_eq!(annotations["x-weft-status-exits"], false);
-        assert_eq!(annotations.as_object().map(Map::len), Some(9));
+        assert_eq!(annotations.as_object().map(Map::len), Some(10));
     }
 }

@@ -60,8 +60,12 @@ impl NodeConfig for CallConfig {
     const KIND: &'static str = "call";
     const DESCRIPTION: &'static str =
         "Runs another flow, or one per element of a list several at a time, and keeps the results";
-    const INFO: &'static KindInfo =
-        &KindInfo { glyph: "⤷", expressions: &["/params/*", "/for_each"], ..KindInfo::DEFAULT };
+    const INFO: &'static KindInfo = &KindInfo {
+        glyph: "⤷",
+        expressions: &["/params/*", "/for_each"],
+        flows: &["/flow"],
+        ..KindInfo::DEFAULT
+    };
     const DOC: &'static KindDoc = &KindDoc {
         exits: &[
             ("ok", "Every child run succeeded (at once for `for_each` over an empty list)."),

@@ -161,9 +161,15 @@ mod tests {
             assert_eq!(built, exits, "{name}: exits");
             assert_eq!(node.accepts_exit("404"), info.status_exits, "{name}: status exits");
             assert_eq!(node.profiles(), info.profile_names(&fields), "{name}: profiles");
+            let called: Vec<&str> = node.calls().iter().map(|c| c.flow).collect();
+            let named: Vec<&str> =
+                info.flows.iter().flat_map(|pattern| strings_at(pattern, &fields)).collect();
+            assert_eq!(called, named, "{name}: the flows it runs");
             assert!(info.loop_exits.iter().all(|e| info.exits.contains(e)), "{name}: loop exits");
             let properties = kind.schema()["properties"].clone();
-            for pattern in info.expressions.iter().chain(info.templates).chain(info.profiles) {
+            for pattern in
+                info.expressions.iter().chain(info.templates).chain(info.profiles).chain(info.flows)
+            {
                 let field = pattern.split('/').nth(1).unwrap_or_default();
                 assert!(properties.get(field).is_some(), "{name}: {pattern} is not a field");
             }

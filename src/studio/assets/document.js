@@ -289,7 +289,8 @@ export class FlowDocument {
 
   async #validate() {
     const seq = ++this.#validateSeq;
-    const { status: code, data } = await api('POST', '/api/validate', this.#flow);
+    const file = this.#file ? `?file=${encodeURIComponent(this.#file)}` : '';
+    const { status: code, data } = await api('POST', `/api/validate${file}`, this.#flow);
     if (seq !== this.#validateSeq) return;
     if (code !== 200) {
       this.#hooks.problem(data.error || `validation failed (${code})`);

@@ -10,6 +10,19 @@ export const tokensOf = (pointer) => pointer.split('/').slice(1).map((t) => t.re
 // A member name as a JSON pointer token.
 export const escapePointer = (key) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
+// The file `name` names relative to the file `from` (both relative to the studio's folder), or
+// null when it would leave the folder.
+export function relativeFile(from, name) {
+  const parts = from.split('/').slice(0, -1);
+  for (const part of name.split('/')) {
+    if (part === '..') {
+      if (!parts.length) return null;
+      parts.pop();
+    } else if (part !== '.' && part !== '') parts.push(part);
+  }
+  return parts.join('/');
+}
+
 // The strings of `value` that `pattern` names.
 function stringsAt(value, pattern) {
   const out = [];
@@ -89,6 +102,12 @@ export class Kinds {
   isCode(node, tokens) {
     const patterns = [...(this.about(node, 'expressions') || []), ...(this.about(node, 'templates') || [])];
     return patterns.some((p) => tokensOf(p).every((t, i) => i < tokens.length && (t === '*' || t === tokens[i])));
+  }
+
+  // The flow files `node` runs (a call's `flow`), as its fields name them: relative to the
+  // file of the flow it is in.
+  flowsOf(node) {
+    return (this.about(node, 'flows') || []).flatMap((p) => stringsAt(node, p)).filter(Boolean);
   }
 
   // The exits of a node the server has not built (yet): those its fields name, then its kind's.

@@ -41,10 +41,10 @@ async function start() {
   const runs = new Runs({
     doc,
     settings: settings.status === 200 ? settings.data : undefined,
-    hooks: { redraw, redrawSoon: oncePerFrame(redraw), panel: () => panel.render(), footer: () => panel.showDiagnostics() },
+    hooks: { redraw, redrawSoon: oncePerFrame(redraw), panel: () => panel.render(), footer: () => panel.showDiagnostics(), open: (file) => openLinked(file) },
   });
   const canvas = new Canvas({ doc, kinds: catalogue, lastRun: (id) => runs.nodeOf(id) });
-  const panel = new Panel({ doc, kinds: catalogue, runs });
+  const panel = new Panel({ doc, kinds: catalogue, runs, open: (file) => openLinked(file) });
 
   const palette = $('palette');
   for (const kind of catalogue.all()) {
@@ -80,6 +80,32 @@ async function start() {
     panel.render();
     status(`opened ${file}`);
   };
+
+  // Opens a flow another one links to (the child a call node runs, or back to its parent) as a
+  // new entry of the browser's history, so that Back returns.
+  const openLinked = async (file) => {
+    if (![...select.options].some((o) => o.value === file)) {
+      status(`${file} is not a flow of this folder`, true);
+      return;
+    }
+    if (file === doc.file) {
+      redraw();
+      panel.render();
+      return;
+    }
+    if (doc.dirty && !confirm('Discard the unsaved changes?')) return;
+    history.pushState(null, '', `#${encodeURIComponent(file)}`);
+    select.value = file;
+    await openFlow(file, { force: true });
+  };
+  // Back and Forward, and a `#file` typed into the address bar.
+  window.addEventListener('popstate', () => {
+    const file = decodeURIComponent(location.hash.slice(1));
+    if (file && file !== doc.file && [...select.options].some((o) => o.value === file)) {
+      select.value = file;
+      openFlow(file);
+    }
+  });
 
   const save = async () => {
     const outcome = await doc.save();

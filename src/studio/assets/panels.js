@@ -5,7 +5,7 @@
 
 import { api, flowUrl } from './api.js';
 import { $, label } from './dom.js';
-import { escapePointer, resolve } from './kinds.js';
+import { escapePointer, relativeFile, resolve } from './kinds.js';
 import { Form, assignKey } from './form.js';
 
 export class Panel {
@@ -15,10 +15,14 @@ export class Panel {
   #form;
   #tests = {}; // `${file}#${node or ''}` → the last test report
 
-  constructor({ doc, kinds, runs }) {
+  #open;
+
+  // `open(file)`: opens another flow of the folder.
+  constructor({ doc, kinds, runs, open }) {
     this.#doc = doc;
     this.#kinds = kinds;
     this.#runs = runs;
+    this.#open = open;
     this.#form = new Form(doc);
   }
 
@@ -68,6 +72,16 @@ export class Panel {
         })));
       }
       if (this.#kinds.about(node, 'status-exits')) panel.append(this.#statusExits(node));
+      for (const name of this.#kinds.flowsOf(node)) {
+        const file = relativeFile(doc.file || '', name);
+        const b = document.createElement('button');
+        b.className = 'open-flow';
+        b.textContent = `Open ${name}`;
+        b.disabled = !file || doc.dirty;
+        b.title = doc.dirty ? 'Save the flow first' : `Open the flow this node runs (${file})`;
+        b.onclick = () => this.#open(file);
+        panel.append(b, this.#runs.childSection(node.id, file));
+      }
       if (doc.version) panel.append(this.#testsSection(node.id));
     } else if (sel?.edge !== undefined && doc.edges()[sel.edge]) {
       const e = doc.edges()[sel.edge];

@@ -30,13 +30,18 @@ export class Runs {
   #settings;
   #profilesFile;
   // The last run: { id, file, status, nodes: { id: { state, exit, ms, error, writes, http,
-  // count, taken } }, report, source }.
+  // count, taken } }, report, source, trace (its run id in its trace), children }. `children`:
+  // the runs its `call` nodes started, and theirs, by run id: { id, caller (the calling run's
+  // id), node (the call node), status, nodes, ms }, in the order they started.
   #run = null;
+  // The child run drawn on the canvas when its flow's file is open: { child, file }.
+  #shown = null;
   #params = {}; // file → { parameter: text in the form }
   #limits = { max_steps: '', timeout_secs: '' };
 
   // `settings`: the server's (`GET /api/settings`), if it answered. `hooks`: `redraw()`,
-  // `redrawSoon()` (once per frame), `panel()` (the side panel), `footer()` (the diagnostics).
+  // `redrawSoon()` (once per frame), `panel()` (the side panel), `footer()` (the diagnostics),
+  // `open(file)` (opens another flow of the folder).
   constructor({ doc, settings, hooks }) {
     this.#doc = doc;
     this.#settings = settings || DEFAULT_SETTINGS;
@@ -48,10 +53,53 @@ export class Runs {
     return this.#run?.status === 'running';
   }
 
-  // What the last run of the open file did at node `id`, if it got there.
+  // What the last run of the open file did at node `id`, if it got there: the run's own
+  // nodes, or, with a child's flow open, those of the child run chosen from its parent.
   nodeOf(id) {
+    return this.#openRun()?.nodes[id];
+  }
+
+  // The run drawn for the open file: the last run, or the child run chosen in its flow.
+  #openRun() {
     const run = this.#run;
-    return run && run.file === this.#doc.file ? run.nodes[id] : undefined;
+    if (!run) return undefined;
+    if (run.file === this.#doc.file) return run;
+    const shown = this.#shown;
+    return shown && shown.file === this.#doc.file ? shown.child : undefined;
+  }
+
+  // The child runs the call node `id` of the open flow started in the run drawn, listed with a
+  // button each that opens `file` (the child's flow) with that child's run drawn on it.
+  childSection(id, file) {
+    const box = document.createElement('section');
+    box.id = 'child-runs';
+    const open = this.#openRun();
+    const caller = open === this.#run ? open?.trace : open?.id;
+    const children = Object.values(this.#run?.children || {}).filter((c) => c.caller === caller && c.node === id);
+    if (!children.length) return box;
+    const h = document.createElement('h2');
+    h.textContent = `Child runs (${children.length})`;
+    box.append(h);
+    const list = document.createElement('ol');
+    list.start = 0;
+    for (const child of children) {
+      const item = document.createElement('li');
+      const b = document.createElement('button');
+      b.className = 'child-run';
+      b.textContent = `${child.status}${child.ms !== undefined ? ` · ${child.ms} ms` : ''}`;
+      if (child.status === 'failed') b.classList.add('unresolved');
+      b.title = `Open ${file} with this run drawn on it`;
+      b.onclick = () => {
+        this.#shown = { child, file };
+        this.#hooks.open(file);
+      };
+      item.append(b);
+      list.append(item);
+    }
+    box.append(list);
+    const dropped = this.#run?.report?.dropped_events;
+    if (dropped) box.append(label(`(the studio kept the first children's events: ${dropped} later events were not kept)`));
+    return box;
   }
 
   // The run form sits in the flow's panel.
@@ -173,7 +221,16 @@ export class Runs {
     line.id = 'run-status';
     box.append(line);
     const run = this.#run;
-    if (run && run.file === file) {
+    const shown = this.#shown;
+    if (run && run.file !== file && shown?.file === file) {
+      line.id = 'child-run-status';
+      line.textContent = `Drawn: a child run of ${run.file} (its node ${shown.child.node}), ${shown.child.status}`;
+      const back = document.createElement('button');
+      back.id = 'child-run-parent';
+      back.textContent = `Back to ${run.file}`;
+      back.onclick = () => this.#hooks.open(run.file);
+      box.append(back);
+    } else if (run && run.file === file) {
       line.textContent = this.#statusText();
       line.className = run.status === 'failed' ? 'unresolved' : '';
       if (run.report) {
@@ -233,8 +290,9 @@ export class Runs {
       return;
     }
     this.#run?.source?.close();
-    const run = { id: data.run, file, status: 'running', nodes: {}, report: null };
+    const run = { id: data.run, file, status: 'running', nodes: {}, report: null, children: {} };
     this.#run = run;
+    this.#shown = null;
     const source = new EventSource(data.events);
     run.source = source;
     source.addEventListener('trace', (ev) => this.#onTrace(run, JSON.parse(ev.data)));
@@ -243,7 +301,9 @@ export class Runs {
       run.report = JSON.parse(ev.data);
       run.status = run.report.status;
       // A node still running when the run ended was cut short (stop, timeout, step limit).
-      for (const n of Object.values(run.nodes)) {
+      const children = Object.values(run.children);
+      for (const child of children) if (child.status === 'running') child.status = 'cut short';
+      for (const n of [run, ...children].flatMap((r) => Object.values(r.nodes))) {
         if (n.state !== 'running') continue;
         const message = run.report.dropped_events
           ? `the run went on, but its later events were past what the studio keeps (${run.report.dropped_events} not kept)`
@@ -273,12 +333,19 @@ export class Runs {
   }
 
   #onTrace(run, e) {
-    const n = e.node !== undefined ? (run.nodes[e.node] || (run.nodes[e.node] = { count: 0, http: [], taken: new Set() })) : null;
-    switch (e.event) {
-      case 'run_started':
+    if (e.event === 'run_started') {
+      if (e.parent) {
+        run.children[e.run] = { id: e.run, caller: e.parent.run, node: e.parent.node, status: 'running', nodes: {} };
+      } else {
         // A reconnected stream starts again from the beginning.
-        run.nodes = {};
-        break;
+        Object.assign(run, { trace: e.run, nodes: {}, children: {} });
+      }
+    }
+    // The run the event is of: the run itself, or one of its children.
+    const of = e.run === run.trace ? run : run.children[e.run];
+    if (!of) return;
+    const n = e.node !== undefined ? (of.nodes[e.node] || (of.nodes[e.node] = { count: 0, http: [], taken: new Set() })) : null;
+    switch (e.event) {
       case 'node_started':
         Object.assign(n, { state: 'running', step: e.step, error: undefined });
         n.count += 1;
@@ -293,13 +360,16 @@ export class Runs {
         if (e.exit) n.taken.add(e.exit);
         break;
       case 'run_finished':
-        Object.assign(run, { ms: e.ms, steps: e.steps });
+        Object.assign(of, { ms: e.ms, steps: e.steps });
+        if (of !== run) of.status = e.status;
         break;
       default:
         break;
     }
     if (this.#run !== run) return;
     this.#hooks.redrawSoon();
+    // A child's end changes the list of child runs in its caller's panel.
+    if (e.event === 'run_finished' && of !== run && this.#doc.selected?.node === of.node) this.#hooks.panel();
     // The open node's panel follows its node.
     if (n && this.#doc.selected?.node === e.node && e.event === 'node_finished') this.#hooks.panel();
   }
@@ -337,6 +407,8 @@ export class Runs {
       }
       box.append(list);
     }
+    // The studio keeps the inputs of the run's own nodes, not its children's.
+    if (this.#openRun() !== this.#run) return box;
     box.append(label('input', 'The variables when it started (redacted; large values cut)'));
     const input = pre('node-run-input', '…');
     box.append(input);
