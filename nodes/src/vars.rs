@@ -18,6 +18,7 @@
 use crate::clip::clip;
 use crate::expr::{VarReads, dynamic_to_json, parse_json};
 use rhai::{Array, Blob, Dynamic, ImmutableString, Map};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -225,6 +226,10 @@ pub struct Vars {
     /// The estimated size of everything in `root`, kept up to date by every write.
     bytes: Arc<AtomicUsize>,
     max_bytes: usize,
+    /// The estimated size of top-level variables a write or a parse has measured since, so that
+    /// replacing one does not walk the old value again (a paging loop replaces its page at
+    /// every step). A write below a variable forgets its size.
+    sizes: Arc<Mutex<HashMap<ImmutableString, usize>>>,
 }
 
 /// Why a write to `vars` could not be made.
@@ -326,7 +331,34 @@ impl Vars {
     pub fn with_limit(initial: Map, max_bytes: usize) -> Self {
         let root = Dynamic::from_map(initial).into_read_only().into_shared();
         let bytes = Arc::new(AtomicUsize::new(approx_bytes(&root)));
-        Self { root, pending: Arc::default(), bytes, max_bytes }
+        Self { root, pending: Arc::default(), bytes, max_bytes, sizes: Arc::default() }
+    }
+
+    fn sizes(&self) -> std::sync::MutexGuard<'_, HashMap<ImmutableString, usize>> {
+        self.sizes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The size of the value at `path`, `slot`: remembered for a top-level variable, else
+    /// measured.
+    fn size_of(&self, path: &VarPath, slot: &Dynamic) -> usize {
+        match path.segments.as_slice() {
+            [name] => self.sizes().get(name).copied().unwrap_or_else(|| approx_bytes(slot)),
+            _ => approx_bytes(slot),
+        }
+    }
+
+    /// Remembers that the value at `path` now measures `size` (a top-level variable), or
+    /// forgets the size of the variable it is in.
+    fn measured(&self, path: &VarPath, size: usize) {
+        match path.segments.as_slice() {
+            [name] => {
+                self.sizes().insert(name.clone(), size);
+            }
+            [name, ..] => {
+                self.sizes().remove(name);
+            }
+            [] => {}
+        }
     }
 
     /// The estimated size of all variables ([`approx_bytes`]).
@@ -415,7 +447,9 @@ impl Vars {
             at_path_mut(&mut map, &path.segments, |slot| {
                 let (value, old) =
                     slot.read_lock::<JsonText>().map(|text| (text.value(), approx_bytes(slot)))?;
-                self.recount(old, approx_bytes(&value));
+                let new = approx_bytes(&value);
+                self.recount(old, new);
+                self.measured(&path, new);
                 *slot = value.into_read_only();
                 Some(())
             });
@@ -447,8 +481,9 @@ impl Vars {
         self.settle_for_write(path);
         let new = approx_bytes(&value);
         self.with_slot(path, |slot| {
-            self.account(path, approx_bytes(slot), new)?;
+            self.account(path, self.size_of(path, slot), new)?;
             *slot = value.into_read_only();
+            self.measured(path, new);
             Ok(())
         })
     }
@@ -459,7 +494,8 @@ impl Vars {
         self.settle(|p| p.overlaps(&path.segments));
         let new = approx_bytes(&value);
         self.with_slot(path, |slot| {
-            self.account(path, approx_bytes(slot), new)?;
+            self.account(path, self.size_of(path, slot), new)?;
+            self.measured(path, new);
             Ok(std::mem::replace(slot, value.into_read_only()))
         })
     }
@@ -470,8 +506,9 @@ impl Vars {
         self.settle_for_write(path);
         let new = approx_bytes(&value);
         self.with_slot(path, |slot| {
-            self.recount(approx_bytes(slot), new);
+            self.recount(self.size_of(path, slot), new);
             *slot = value.into_read_only();
+            self.measured(path, new);
             Ok(())
         })
     }
@@ -484,12 +521,22 @@ impl Vars {
             if slot.is_unit() {
                 self.account(path, 0, new.saturating_add(SLOT + 24))?;
                 *slot = Dynamic::from_array(items).into_read_only();
+                self.measured(path, new.saturating_add(SLOT + 24));
                 return Ok(());
             }
             let mut list =
                 slot.as_array_mut().map_err(|_| VarsError::NotAList(path.to_string()))?;
             self.account(path, 0, new)?;
             list.extend(items.into_iter().map(Dynamic::into_read_only));
+            // The list grew by what was counted: a remembered size grows with it.
+            match path.segments.as_slice() {
+                [name] => {
+                    if let Some(size) = self.sizes().get_mut(name) {
+                        *size = size.saturating_add(new);
+                    }
+                }
+                _ => self.measured(path, 0),
+            }
             Ok(())
         })
     }
@@ -513,6 +560,9 @@ impl Vars {
         match removed {
             Some(value) => {
                 self.recount(approx_bytes(&value), 0);
+                if let Some(name) = path.segments.first() {
+                    self.sizes().remove(name);
+                }
                 true
             }
             None => false,
@@ -617,6 +667,45 @@ mod tests {
 
     fn path(s: &str) -> VarPath {
         VarPath::parse(s).unwrap()
+    }
+
+    /// The sizes remembered for top-level variables count exactly what walking them again
+    /// would: whatever the order of writes, parses, appends and removals, the total is the one
+    /// a `Vars` that remembers nothing keeps.
+    #[test]
+    fn remembered_sizes_count_what_walking_the_values_counts() {
+        let (remembers, walks) = (Vars::new(Map::new()), Vars::new(Map::new()));
+        fn page(n: i64) -> Dynamic {
+            let items: Array = (0..n).map(|i| Dynamic::from(format!("item {i}"))).collect();
+            let mut map = Map::new();
+            map.insert("value".into(), Dynamic::from_array(items));
+            Dynamic::from_map(map)
+        }
+        let steps: [fn(&Vars); 16] = [
+            |v| v.set(&path("page"), page(3)).unwrap(),
+            |v| v.set(&path("page"), page(7)).unwrap(),
+            |v| v.append(&path("events"), vec![page(2)]).unwrap(),
+            |v| v.append(&path("events"), vec![page(1), page(4)]).unwrap(),
+            |v| v.set(&path("page.extra"), page(2)).unwrap(),
+            |v| v.set(&path("page"), page(1)).unwrap(),
+            |v| v.set_json_text(&path("body"), text(r#"{"a": [1, 2, "three"]}"#)).unwrap(),
+            |v| drop(v.handle()),
+            |v| v.set(&path("body"), page(5)).unwrap(),
+            |v| v.set_json_text(&path("deep.body"), text(r#"[1, 2]"#)).unwrap(),
+            |v| drop(v.handle()),
+            |v| v.set(&path("deep"), page(2)).unwrap(),
+            |v| drop(v.replace(&path("events"), page(3)).unwrap()),
+            |v| v.set_unlimited(&path("events"), page(6)).unwrap(),
+            |v| assert!(v.remove(&path("page"))),
+            |v| v.set(&path("page"), page(2)).unwrap(),
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            step(&remembers);
+            walks.sizes().clear();
+            step(&walks);
+            walks.sizes().clear();
+            assert_eq!(remembers.bytes(), walks.bytes(), "after step {i}");
+        }
     }
 
     #[test]

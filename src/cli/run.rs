@@ -164,21 +164,15 @@ fn load_and_run(args: RunArgs) -> u8 {
         interrupt: interrupt.clone(),
         ..RunOptions::default()
     };
-    let report = until_stopped(&runtime, interrupt, async {
+    let absolute = |path: &Path| std::path::absolute(path).ok().map(|p| p.display().to_string());
+    let flow_path = Some(args.flow.as_path()).filter(|p| *p != Path::new("-")).and_then(absolute);
+    let profiles_path = absolute(&profiles);
+    let report = until_stopped(&runtime, interrupt, async move {
         let Some(durable) = durable else {
             return Ok(exec::run(&flow, &services, options).await);
         };
-        let absolute =
-            |path: &Path| std::path::absolute(path).ok().map(|p| p.display().to_string());
-        let recorded = Recorded {
-            flow: &flow,
-            flow_path: Some(args.flow.as_path())
-                .filter(|p| *p != Path::new("-"))
-                .and_then(absolute),
-            profiles_path: absolute(&profiles),
-            idempotency_key: None,
-            parent: None,
-        };
+        let recorded =
+            Recorded { flow: &flow, flow_path, profiles_path, idempotency_key: None, parent: None };
         durable.run(recorded, &services, options, OnInterrupt::Cancel).await
     });
     match report {
@@ -203,20 +197,27 @@ fn load_and_run(args: RunArgs) -> u8 {
 }
 
 /// Runs `run` to its end on `runtime`, Ctrl-C or SIGTERM cancelling it through `interrupt`.
-pub(super) fn until_stopped<T>(
+pub(super) fn until_stopped<T: Send + 'static>(
     runtime: &tokio::runtime::Runtime,
     interrupt: Interrupt,
-    run: impl Future<Output = T>,
+    run: impl Future<Output = T> + Send + 'static,
 ) -> T {
     runtime.block_on(async {
-        // A task of its own, on a worker thread: `block_on` polls the run on this thread, and a
-        // run that computes would not let a signal handler polled beside it run. The run's
-        // evaluations see the interrupt and stop.
+        // The signal handler is a task of its own, so that a run that computes can't keep it
+        // from running; the run's evaluations see the interrupt and stop.
         tokio::spawn(async move {
             super::stop_signal().await;
             interrupt.cancel();
         });
-        run.await
+        // The run is a task too, on the worker threads beside the I/O driver: polled from this
+        // thread, it would have to be woken across threads at every response.
+        match tokio::spawn(run).await {
+            Ok(ended) => ended,
+            Err(err) => match err.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => std::panic::resume_unwind(Box::new("the run's task was cancelled")),
+            },
+        }
     })
 }
 

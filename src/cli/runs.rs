@@ -250,7 +250,10 @@ fn resume_run(
         interrupt: interrupt.clone(),
         ..RunOptions::default()
     };
-    let resumed = durable.resume(claimed, &flow, &services, options, OnInterrupt::Cancel);
+    let durable = durable.clone();
+    let resumed = async move {
+        durable.resume(claimed, &flow, &services, options, OnInterrupt::Cancel).await
+    };
     let report = super::run::until_stopped(runtime, interrupt, resumed);
     match report {
         Ok(report) => super::run::report_end(&report, args.out.as_deref()),
