@@ -31,6 +31,7 @@ mod secrets_canary;
 mod serve;
 mod serve_store;
 mod sim;
+mod sim_writes;
 mod studio_api;
 #[cfg(unix)]
 mod studio_browser;

@@ -119,6 +119,9 @@ pub struct SimConfig {
     pub device_code_lifetime: Duration,
     /// Approve a pending device code by itself on this poll (1 = the first), for demos.
     pub device_auto_approve_after: Option<u32>,
+    /// How long a `calendarView/delta` token stays valid (`None`: until
+    /// [`crate::SimHandle::expire_delta_tokens`]); an expired one gets 410 `SyncStateNotFound`.
+    pub delta_token_lifetime: Option<Duration>,
 }
 
 impl SimConfig {
@@ -147,7 +150,8 @@ impl SimConfig {
             .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.upn.eq_ignore_ascii_case(id_or_upn))
     }
 
-    /// The default apps: [`APP_CLIENT_ID`] (confidential, `Calendars.Read`),
+    /// The default apps: [`APP_CLIENT_ID`] (confidential, `Calendars.Read` and
+    /// `Calendars.ReadWrite`),
     /// [`NOPERM_CLIENT_ID`] (confidential, no calendar permission) and [`PUBLIC_CLIENT_ID`]
     /// (public).
     #[must_use]
@@ -158,8 +162,8 @@ impl SimConfig {
                 client_id: APP_CLIENT_ID.to_owned(),
                 name: "Weft calendar reader".to_owned(),
                 secret: Some(APP_CLIENT_SECRET.to_owned()),
-                roles: strings(&["Calendars.Read"]),
-                delegated: strings(&["Calendars.Read", "User.Read"]),
+                roles: strings(&["Calendars.Read", "Calendars.ReadWrite"]),
+                delegated: strings(&["Calendars.Read", "Calendars.ReadWrite", "User.Read"]),
             },
             SimApp {
                 client_id: NOPERM_CLIENT_ID.to_owned(),
@@ -173,7 +177,7 @@ impl SimConfig {
                 name: "Weft CLI".to_owned(),
                 secret: None,
                 roles: Vec::new(),
-                delegated: strings(&["Calendars.Read", "User.Read"]),
+                delegated: strings(&["Calendars.Read", "Calendars.ReadWrite", "User.Read"]),
             },
         ]
     }
@@ -236,6 +240,7 @@ impl Default for SimConfig {
             device_interval: 5,
             device_code_lifetime: Duration::from_secs(900),
             device_auto_approve_after: None,
+            delta_token_lifetime: None,
         }
     }
 }

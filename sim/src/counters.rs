@@ -50,6 +50,18 @@ pub struct Counters {
     pub faults_dropped: u64,
     /// Requests delayed on purpose.
     pub faults_latency: u64,
+    /// Events created (`POST …/events`, or from outside).
+    pub events_created: u64,
+    /// POSTs answered with the event their `transactionId` created before: nothing created.
+    pub events_repeated: u64,
+    /// Events changed (`PATCH`, or from outside).
+    pub events_updated: u64,
+    /// Events deleted.
+    pub events_deleted: u64,
+    /// Pages of `calendarView/delta` answered.
+    pub delta_pages: u64,
+    /// Delta rounds refused with 410 `SyncStateNotFound` (an expired token).
+    pub delta_expired: u64,
 }
 
 impl Counters {

@@ -12,8 +12,8 @@ use super::event::{Attendee, Event, EventType, Person, Place, Recurrence, make_i
 use super::rng::Rng;
 use super::time::{self, Tz};
 
-/// One user's calendar.
-#[derive(Debug)]
+/// One user's calendar: generated, then changed by writes (through Graph, or from outside).
+#[derive(Debug, Clone)]
 pub(crate) struct Calendar {
     /// What calendarView can return (single instances, occurrences, exceptions), ordered by
     /// start, then end, then id.
@@ -22,6 +22,12 @@ pub(crate) struct Calendar {
     masters: Vec<Event>,
     /// The longest event, bounding how far back an overlapping event can start.
     longest: Duration,
+    /// One more at each change; a delta round knows the changes after the version it saw.
+    version: u64,
+    /// The event each change touched, with the version it made, oldest first.
+    changes: Vec<(u64, String)>,
+    /// The events created with a `transactionId`, by it: a repeated POST finds its event.
+    transactions: std::collections::HashMap<String, String>,
 }
 
 impl Calendar {
@@ -65,7 +71,101 @@ impl Calendar {
         let Generator { mut view, masters, .. } = g;
         view.sort_by(|a, b| (a.start, a.end, &a.id).cmp(&(b.start, b.end, &b.id)));
         let longest = view.iter().map(|e| e.end - e.start).max().unwrap_or_else(Duration::zero);
-        Self { view, masters, longest }
+        Self {
+            view,
+            masters,
+            longest,
+            version: 0,
+            changes: Vec::new(),
+            transactions: Default::default(),
+        }
+    }
+
+    /// The calendar's version: how many changes it has seen.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The event with `id` (a series master too).
+    pub(crate) fn event(&self, id: &str) -> Option<&Event> {
+        self.view.iter().chain(&self.masters).find(|e| e.id == id)
+    }
+
+    /// The event created with `transaction`, if one was.
+    pub(crate) fn by_transaction(&self, transaction: &str) -> Option<&Event> {
+        self.event(self.transactions.get(transaction)?)
+    }
+
+    /// Adds `event` (a single instance).
+    pub(crate) fn create(&mut self, event: Event) {
+        if let Some(transaction) = &event.transaction_id {
+            self.transactions.insert(transaction.clone(), event.id.clone());
+        }
+        self.changed(&event.id);
+        self.insert(event);
+    }
+
+    /// Replaces the event with `event.id`; false when there is none.
+    pub(crate) fn replace(&mut self, event: Event) -> bool {
+        if !self.remove(&event.id) {
+            return false;
+        }
+        self.changed(&event.id);
+        if event.kind == EventType::SeriesMaster {
+            self.masters.push(event);
+        } else {
+            self.insert(event);
+        }
+        true
+    }
+
+    /// Deletes the event with `id`; false when there is none.
+    pub(crate) fn delete(&mut self, id: &str) -> bool {
+        let removed = self.remove(id);
+        if removed {
+            self.changed(id);
+        }
+        removed
+    }
+
+    /// The events changed after `version`, up to `upto`, each once, in the order of their last
+    /// change.
+    pub(crate) fn changed_between(&self, version: u64, upto: u64) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        let mut ids: Vec<&str> = self
+            .changes
+            .iter()
+            .rev()
+            .filter(|(v, _)| *v > version && *v <= upto)
+            .filter(|(_, id)| seen.insert(id.as_str()))
+            .map(|(_, id)| id.as_str())
+            .collect();
+        ids.reverse();
+        ids
+    }
+
+    fn changed(&mut self, id: &str) {
+        self.version += 1;
+        self.changes.push((self.version, id.to_owned()));
+    }
+
+    fn insert(&mut self, event: Event) {
+        self.longest = self.longest.max(event.end - event.start);
+        let key = |e: &Event| (e.start, e.end, e.id.clone());
+        let at = self.view.partition_point(|e| key(e) < key(&event));
+        self.view.insert(at, event);
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        if let Some(at) = self.view.iter().position(|e| e.id == id) {
+            self.view.remove(at);
+            return true;
+        }
+        if let Some(at) = self.masters.iter().position(|e| e.id == id) {
+            self.masters.remove(at);
+            return true;
+        }
+        false
     }
 }
 
@@ -203,6 +303,7 @@ impl<'a> Generator<'a> {
             reminder_minutes: 15,
             recurrence: None,
             original_start: None,
+            transaction_id: None,
         }
     }
 

@@ -97,6 +97,8 @@ pub(crate) struct Event {
     pub(crate) reminder_minutes: i64,
     pub(crate) recurrence: Option<Recurrence>,
     pub(crate) original_start: Option<DateTime<Utc>>,
+    /// What the client that created it named its POST (`transactionId`).
+    pub(crate) transaction_id: Option<String>,
 }
 
 /// The event properties `$select` may name (Graph's `microsoft.graph.event`).
@@ -186,7 +188,8 @@ pub(crate) fn make_id(seed: u64, user: &str, key: &str) -> String {
 }
 
 impl Event {
-    fn change_key(&self) -> String {
+    /// Changes with every edit (it hashes the id and the last modification time).
+    pub(crate) fn change_key(&self) -> String {
         let modified = self.modified.to_rfc3339();
         digest(&[&self.id, &modified], 28)
     }
@@ -267,7 +270,7 @@ impl Event {
         put("lastModifiedDateTime", json!(graph_instant(&self.modified)));
         put("changeKey", json!(change_key));
         put("categories", json!(self.categories));
-        put("transactionId", Value::Null);
+        put("transactionId", json!(self.transaction_id));
         put("originalStartTimeZone", json!(self.zone));
         put("originalEndTimeZone", json!(self.zone));
         put("iCalUId", json!(uid));

@@ -217,6 +217,67 @@ impl SimHandle {
         entra::decline(&self.state, user_code)
     }
 
+    /// Makes every `calendarView/delta` token issued so far expire: the next round started
+    /// from one gets 410 `SyncStateNotFound`.
+    pub fn expire_delta_tokens(&self) {
+        self.state.expire_delta_tokens();
+    }
+
+    /// Creates an event in `user`'s calendar from outside (as another client would), from
+    /// the fields a `POST …/events` takes; the event as Graph returns it.
+    ///
+    /// # Errors
+    ///
+    /// The user is unknown, or the fields are not a valid event (Graph's message).
+    pub fn create_event(
+        &self,
+        user: &str,
+        fields: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let user = self.user(user)?;
+        let serde_json::Value::Object(fields) = fields else {
+            return Err("the fields must be a JSON object".into());
+        };
+        graph::write::create_event(&self.state, user, &fields)
+            .map(|e| e.to_json(None))
+            .map_err(|e| e.message)
+    }
+
+    /// Changes the fields `fields` gives of event `id` in `user`'s calendar from outside; the
+    /// event as Graph returns it.
+    ///
+    /// # Errors
+    ///
+    /// The user or the event is unknown, or the fields are not valid (Graph's message).
+    pub fn update_event(
+        &self,
+        user: &str,
+        id: &str,
+        fields: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let user = self.user(user)?;
+        let serde_json::Value::Object(fields) = fields else {
+            return Err("the fields must be a JSON object".into());
+        };
+        graph::write::update_event(&self.state, user, id, None, &fields)
+            .map(|e| e.to_json(None))
+            .map_err(|e| e.message)
+    }
+
+    /// Deletes event `id` from `user`'s calendar from outside.
+    ///
+    /// # Errors
+    ///
+    /// The user or the event is unknown.
+    pub fn delete_event(&self, user: &str, id: &str) -> Result<(), String> {
+        let user = self.user(user)?;
+        graph::write::delete_event(&self.state, user, id, None).map_err(|e| e.message)
+    }
+
+    fn user(&self, user: &str) -> Result<&SimUser, String> {
+        self.state.config.user(user).ok_or_else(|| format!("no user `{user}` in the simulator"))
+    }
+
     /// The items `GET /users/{user}/calendarView?startDateTime=start&endDateTime=end` returns
     /// over all its pages, in the server's order, times in UTC, all properties. `user` is an
     /// id or UPN; an unknown user has no events.

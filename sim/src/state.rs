@@ -37,10 +37,12 @@ pub(crate) struct State {
     pub(crate) faults: Mutex<FaultState>,
     /// Graph requests still to be answered 401 regardless of their token.
     pub(crate) forced_401: AtomicU32,
+    /// Delta tokens of an earlier generation have expired.
+    delta_generation: AtomicU32,
     pub(crate) store: Mutex<Store>,
     calendars: Mutex<HashMap<String, Arc<Calendar>>>,
-    /// Pages already answered, by everything their text depends on (`graph::page_key`).
-    /// Calendars never change once generated, so a stored page can't go stale; answering a
+    /// Pages already answered, by everything their text depends on (`graph::page_key`, the
+    /// calendar's version included), so a stored page can't go stale; answering a
     /// repeated request from it keeps the simulator's CPU per page small, so that a benchmark
     /// measures the engine in front of it rather than the simulator.
     pages: Mutex<Pages>,
@@ -64,6 +66,7 @@ impl State {
             base_url,
             faults: Mutex::new(faults),
             forced_401: AtomicU32::new(0),
+            delta_generation: AtomicU32::new(0),
             store: Mutex::new(Store::default()),
             calendars: Mutex::new(HashMap::new()),
             pages: Mutex::new(Pages::default()),
@@ -104,6 +107,36 @@ impl State {
             }
         }
         Ok(page)
+    }
+
+    /// Changes the user's calendar (generated first when it was not yet); a page built from
+    /// an earlier version is never answered again (the version is part of its key).
+    pub(crate) fn edit_calendar<R>(&self, user: &SimUser, f: impl FnOnce(&mut Calendar) -> R) -> R {
+        let mut cache = lock(&self.calendars);
+        let calendar = cache
+            .entry(user.id.clone())
+            .or_insert_with(|| Arc::new(Calendar::generate(&self.config, user)));
+        // Readers holding the old version keep it; this one is copied once, then changed.
+        f(Arc::make_mut(calendar))
+    }
+
+    /// The generation of delta tokens: those of an earlier one have expired.
+    pub(crate) fn delta_generation(&self) -> u64 {
+        self.delta_generation.load(Ordering::SeqCst).into()
+    }
+
+    /// Makes every delta token issued so far expire.
+    pub(crate) fn expire_delta_tokens(&self) {
+        self.delta_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether a delta token of `generation` issued at `issued_ms` has expired.
+    pub(crate) fn delta_expired(&self, generation: u64, issued_ms: i64) -> bool {
+        let too_old = self.config.delta_token_lifetime.is_some_and(|life| {
+            let age = chrono::Utc::now().timestamp_millis().saturating_sub(issued_ms);
+            u128::try_from(age).unwrap_or(0) > life.as_millis()
+        });
+        generation != self.delta_generation() || too_old
     }
 
     /// The user's calendar, generated on first use.

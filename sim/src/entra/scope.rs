@@ -160,7 +160,7 @@ mod tests {
                 .unwrap_or_default();
         assert_eq!(got, ["openid", "offline_access", "Calendars.Read"]);
         let got = delegated("https://graph.microsoft.com/.default", app, "").unwrap_or_default();
-        assert_eq!(got, ["Calendars.Read", "User.Read"]);
+        assert_eq!(got, ["Calendars.Read", "Calendars.ReadWrite", "User.Read"]);
         assert!(delegated("https://other.test/x", app, "").is_err());
         assert_eq!(response_scope(&["offline_access".into(), "User.Read".into()]), "User.Read");
     }

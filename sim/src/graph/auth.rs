@@ -71,3 +71,15 @@ pub(crate) fn can_read_shared(principal: &Principal) -> bool {
         }
     }
 }
+
+/// Whether the principal may change the calendar of the user `owner` (`Calendars.ReadWrite`;
+/// when delegated, another user's needs `Calendars.ReadWrite.Shared`).
+pub(crate) fn can_write_calendar(principal: &Principal, owner: &str) -> bool {
+    match principal {
+        Principal::App { roles } => any_of(roles, &["Calendars.ReadWrite"]),
+        Principal::User { scopes, user_id } if user_id == owner => {
+            any_of(scopes, &["Calendars.ReadWrite", "Calendars.ReadWrite.Shared"])
+        }
+        Principal::User { scopes, .. } => any_of(scopes, &["Calendars.ReadWrite.Shared"]),
+    }
+}

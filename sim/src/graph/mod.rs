@@ -2,18 +2,21 @@
 //! and the user itself, behind bearer token checks, injected faults and fixed latency.
 
 mod auth;
+mod delta;
 mod error;
 mod list;
 mod options;
 mod skiptoken;
+pub(crate) mod write;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use serde_json::json;
 
 use crate::config::SimUser;
@@ -30,7 +33,7 @@ use options::Prefer;
 
 /// The Graph routes.
 pub(crate) fn routes() -> Router<Arc<State>> {
-    Router::new().route("/v1.0/{*rest}", get(handle))
+    Router::new().route("/v1.0/{*rest}", any(handle))
 }
 
 /// The ids Graph puts on every response.
@@ -43,8 +46,10 @@ async fn handle(
     AxState(state): AxState<Arc<State>>,
     ConnectInfo(conn): ConnectInfo<ConnTag>,
     Path(rest): Path<String>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     state.count(|c| c.graph_requests += 1);
     let request_id = state.guid();
@@ -82,7 +87,8 @@ async fn handle(
             }
         }
     } else {
-        serve(&state, &rest, &uri, &headers).unwrap_or_else(|e| e.respond(&state, &ids))
+        let request = Request { method: &method, uri: &uri, headers: &headers, body: &body };
+        serve(&state, &rest, &request).unwrap_or_else(|e| e.respond(&state, &ids))
     };
     let h = response.headers_mut();
     for (name, value) in [
@@ -140,7 +146,19 @@ enum Resource<'a> {
     Profile,
     Calendars,
     CalendarView(Option<&'a str>),
+    /// `calendarView/delta` of the primary calendar.
+    Delta,
     Events(Option<&'a str>),
+    /// One event, by id.
+    Event(&'a str),
+}
+
+/// A Graph request, as `serve` reads it.
+struct Request<'r> {
+    method: &'r Method,
+    uri: &'r Uri,
+    headers: &'r HeaderMap,
+    body: &'r [u8],
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -174,6 +192,13 @@ fn route(rest: &str) -> Result<(Target<'_>, Resource<'_>), GraphError> {
             Resource::CalendarView(Some(id))
         }
         [c, id, e] if eq(c, "calendars") && eq(e, "events") => Resource::Events(Some(id)),
+        [v, d] if eq(v, "calendarView") && eq(d, "delta") => Resource::Delta,
+        [c, v, d] if eq(c, "calendar") && eq(v, "calendarView") && eq(d, "delta") => {
+            Resource::Delta
+        }
+        [e, id] if eq(e, "events") => Resource::Event(id),
+        [c, e, id] if eq(c, "calendar") && eq(e, "events") => Resource::Event(id),
+        [c, _, e, id] if eq(c, "calendars") && eq(e, "events") => Resource::Event(id),
         [.., last] => return Err(not_found_segment(last)),
     };
     Ok((target, resource))
@@ -248,16 +273,32 @@ fn calendar_has_events(
     }
 }
 
-fn serve(
-    state: &State,
-    rest: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<Response, GraphError> {
+/// 405 for a method the resource does not take.
+fn not_allowed(method: &Method) -> GraphError {
+    GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BadRequest",
+        format!("The HTTP method '{method}' is not supported for this resource."),
+    )
+}
+
+fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, GraphError> {
+    let Request { method, uri, headers, body } = *request;
     let principal = auth::authenticate(state, headers)?;
     let (target, resource) = route(rest)?;
+    let allowed: &[Method] = match resource {
+        Resource::Events(_) => &[Method::GET, Method::POST],
+        Resource::Event(_) => &[Method::GET, Method::PATCH, Method::DELETE],
+        _ => &[Method::GET],
+    };
+    if !allowed.contains(method) {
+        return Err(not_allowed(method));
+    }
     let needs_calendars = !matches!(resource, Resource::Profile);
     let user = resolve(state, &principal, &target, needs_calendars)?;
+    if *method != Method::GET && !auth::can_write_calendar(&principal, &user.id) {
+        return Err(GraphError::access_denied());
+    }
     let link_base = state.link_base(headers);
     let pairs =
         Query::<Vec<(String, String)>>::try_from_uri(uri).map(|Query(p)| p).map_err(|_| {
@@ -282,7 +323,7 @@ fn serve(
         }
         Resource::CalendarView(calendar) => {
             let prefer = Prefer::from_headers(headers);
-            let page = state.page(page_key(user, &link_base, uri, &prefer), || {
+            let page = state.page(page_key(state, user, &link_base, uri, &prefer), || {
                 let (start, end) = options::window(&pairs)?;
                 let has = calendar_has_events(state, user, calendar)?;
                 let cal = state.calendar(user);
@@ -296,9 +337,29 @@ fn serve(
             });
             Ok(page.response())
         }
+        Resource::Delta => {
+            let url = format!("{link_base}{}", uri.path());
+            delta::page(state, user, &url, &link_base, &pairs, &Prefer::from_headers(headers))
+        }
+        Resource::Event(id) => {
+            let prefer = Prefer::from_headers(headers);
+            match *method {
+                Method::PATCH => write::update(state, user, id, headers, body, &prefer),
+                Method::DELETE => write::delete(state, user, id, headers),
+                _ => write::get(state, user, id, &prefer),
+            }
+        }
+        Resource::Events(calendar) if *method == Method::POST => {
+            let (default, _) = calendar_ids(state, user);
+            if calendar.is_some_and(|id| id != default) {
+                calendar_has_events(state, user, calendar)?;
+                return Err(GraphError::access_denied());
+            }
+            write::create(state, user, body, &Prefer::from_headers(headers))
+        }
         Resource::Events(calendar) => {
             let prefer = Prefer::from_headers(headers);
-            let page = state.page(page_key(user, &link_base, uri, &prefer), || {
+            let page = state.page(page_key(state, user, &link_base, uri, &prefer), || {
                 let has = calendar_has_events(state, user, calendar)?;
                 let cal = state.calendar(user);
                 let events = if has { cal.listing() } else { Vec::new() };
@@ -317,9 +378,10 @@ fn serve(
 /// Everything a page's text depends on: the user, the address links are built on, the request
 /// URI (path, query options, skip token) and the preferences applied (not the raw `Prefer`
 /// headers: preferences Graph ignores must not make new keys).
-fn page_key(user: &SimUser, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
+fn page_key(state: &State, user: &SimUser, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
     let zone = prefer.time_zone.as_ref().map(|(name, _)| name);
-    format!("{}\n{link_base}\n{uri}\n{zone:?}\n{:?}", user.id, prefer.max_page_size)
+    let version = state.calendar(user).version();
+    format!("{}\n{version}\n{link_base}\n{uri}\n{zone:?}\n{:?}", user.id, prefer.max_page_size)
 }
 
 /// A page of `events` as the request at `uri` asks for it, its links on `link_base`.
