@@ -22,6 +22,7 @@ mod docs_examples;
 mod durable_runs;
 mod flow_state;
 mod fuzz_corpus;
+mod graph_sync;
 mod harness;
 mod http_node;
 mod loader_props;

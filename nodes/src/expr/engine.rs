@@ -1160,6 +1160,11 @@ mod tests {
         assert_eq!(ok(r#"url_encode("a b&c=d/é~._-")"#), json!("a%20b%26c%3Dd%2F%C3%A9~._-"));
         assert_eq!(ok("url_encode(42)"), json!("42"));
         assert_eq!(
+            ok(r#"sha256("abc")"#),
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(ok(r#"sha256(#{ a: 1 })"#), ok(r#"sha256("{\"a\":1}")"#), "JSON of a map");
+        assert_eq!(
             ok(r#"to_json(#{ a: [1, 2.5, "x", ()], b: true })"#),
             json!(r#"{"a":[1,2.5,"x",null],"b":true}"#)
         );

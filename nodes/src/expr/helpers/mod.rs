@@ -16,6 +16,7 @@
 //! | `start_of_day(s)`, `start_of_week(s)` | midnight UTC of the day, of the Monday |
 //! | `url_encode(v)` | RFC 3986 percent-encoding of `v` (UTF-8, all but `A-Za-z0-9-._~`) |
 //! | `to_json(v)`, `parse_json(s)` | compact JSON text, and back |
+//! | `sha256(v)` | the SHA-256 of `v` (a string's UTF-8, anything else's JSON), 64 hex digits |
 
 pub mod clock;
 
@@ -159,6 +160,11 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_fn("url_encode", |v: Dynamic| -> HelperResult<ImmutableString> {
         stringify(&v).map(|s| percent_encode(&s).into()).map_err(|e| fail("url_encode", e))
     });
+    // A stable key from data (a `transactionId`, an `Idempotency-Key`): a retried run sends
+    // the same one.
+    engine.register_fn("sha256", |v: Dynamic| -> HelperResult<ImmutableString> {
+        stringify(&v).map(|s| sha256_hex(&s).into()).map_err(|e| fail("sha256", e))
+    });
     let to_json = |v: Dynamic| -> HelperResult<ImmutableString> {
         dynamic_to_json(&v).map(|json| json.to_string().into()).map_err(|e| fail("to_json", e))
     };
@@ -191,4 +197,14 @@ pub(crate) fn register(engine: &mut Engine) {
         }
         Ok(map)
     });
+}
+
+/// The SHA-256 of `text`'s UTF-8, as 64 lower-case hex digits.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().fold(String::with_capacity(64), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }

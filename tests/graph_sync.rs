@@ -1,0 +1,267 @@
+//! The Graph write and sync flows through the binary against the simulator: an event created
+//! (a retried run creating nothing more), read back, updated with a stale etag (the 412
+//! handled), deleted; a sync whose first round is the window's ground truth, whose next round
+//! reports exactly the changes made from outside — creates, updates, deletes, moves out of the
+//! window, changes outside it — with the new delta link kept in the flow's state; an expired
+//! delta link leading to a correct full round; and a sync killed mid-round and resumed
+//! reporting every event once.
+
+use crate::calendar_e2e::{expected, weft_with_sim};
+use crate::util::{Dir, Weft, anchor, flows};
+use chrono::Duration;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration as StdDuration;
+use weft_sim::{SimConfig, SimHandle, Simulator};
+
+const USER: &str = "adele@weft.test";
+
+/// `weft run FLOW` against `sim`, with sign-ins and the store in `dir`.
+fn run(sim: &SimHandle, dir: &Dir, flow: &str, params: &[(&str, String)]) -> Weft {
+    let mut weft = weft_with_sim(sim, weft_sim::APP_CLIENT_SECRET, &["run", "--quiet"])
+        .arg(flows().join(flow))
+        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+        .args(["--state-dir", dir.path().to_str().unwrap()])
+        .args(["--param", &format!("graph_base={}", sim.graph_base())])
+        .args(["--param", &format!("user={USER}")]);
+    for (name, value) in params {
+        weft = weft.args(["--param", &format!("{name}={value}")]);
+    }
+    weft
+}
+
+fn ids(items: &Value) -> BTreeSet<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().map_or_else(|| e["id"].as_str().unwrap().to_owned(), str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_created_once_read_back_updated_past_a_conflict_and_deleted() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let create = [
+        ("subject", "Planning".to_owned()),
+        ("start", "2026-11-25T09:00:00".to_owned()),
+        ("end", "2026-11-25T10:00:00".to_owned()),
+        ("time_zone", "W. Europe Standard Time".to_owned()),
+        ("attendees", r#"["megan@weft.test"]"#.to_owned()),
+    ];
+    let (first, again) = tokio::task::block_in_place(|| {
+        let first = run(&sim, &dir, "graph-create-event.flow.json", &create).run();
+        let again = run(&sim, &dir, "graph-create-event.flow.json", &create).run();
+        (first.assert_code(0).json(), again.assert_code(0).json())
+    });
+    assert_eq!(first["subject"], "Planning");
+    assert_eq!(first["start"]["dateTime"], "2026-11-25T08:00:00.0000000", "read back, in UTC");
+    assert_eq!(first["attendees"][0]["emailAddress"]["address"], "megan@weft.test");
+    // The same run again: its transactionId finds the first event, and nothing is created.
+    assert_eq!(again["id"], first["id"]);
+    let counters = sim.counters();
+    assert_eq!((counters.events_created, counters.events_repeated), (1, 1));
+    let id = first["id"].as_str().unwrap().to_owned();
+    let stale = first["@odata.etag"].as_str().unwrap().to_owned();
+
+    // Someone else changes it; an update from the stale version reads it again and wins.
+    sim.update_event(USER, &id, json!({ "location": { "displayName": "Room 4" } })).unwrap();
+    let update = [
+        ("id", id.clone()),
+        ("etag", stale.clone()),
+        ("changes", json!({ "subject": "Planning (moved)" }).to_string()),
+    ];
+    let updated = tokio::task::block_in_place(|| {
+        run(&sim, &dir, "graph-update-event.flow.json", &update).run().assert_code(0).json()
+    });
+    assert_eq!(updated["subject"], "Planning (moved)");
+    assert_eq!(updated["location"]["displayName"], "Room 4", "the other change is kept");
+    assert_ne!(updated["@odata.etag"], json!(stale));
+
+    // Deleted with a one-node flow; the event is gone from Graph.
+    let delete = dir.path().join("delete.flow.json");
+    std::fs::write(
+        &delete,
+        json!({ "format": "weft.flow/1", "start": "delete",
+            "parameters": { "graph_base": { "type": "string" }, "user": { "type": "string" }, "id": { "type": "string" } },
+            "nodes": [ { "id": "delete", "type": "http_request", "method": "DELETE", "auth": "graph-app",
+                "url": "${params.graph_base}/users/${url_encode(params.user)}/events/${url_encode(params.id)}" } ] })
+        .to_string(),
+    )
+    .unwrap();
+    let deleted = tokio::task::block_in_place(|| {
+        weft_with_sim(&sim, weft_sim::APP_CLIENT_SECRET, &["run", "--quiet"])
+            .arg(&delete)
+            .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+            .args(["--param", &format!("graph_base={}", sim.graph_base())])
+            .args(["--param", &format!("user={USER}"), "--param", &format!("id={id}")])
+            .run()
+    });
+    deleted.assert_code(0);
+    assert_eq!(sim.counters().events_deleted, 1);
+    let window = sim.ground_truth(USER, anchor(), anchor() + Duration::days(7));
+    assert!(window.iter().all(|e| e["id"] != id.as_str()), "the event is gone");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_expired_link() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let (from, to) = (anchor(), anchor() + Duration::days(14));
+    let window =
+        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", "9".to_owned())];
+    let sync = || {
+        tokio::task::block_in_place(|| {
+            run(&sim, &dir, "graph-sync.flow.json", &window).run().assert_code(0).json()
+        })
+    };
+    let state = || {
+        tokio::task::block_in_place(|| {
+            weft_with_sim(
+                &sim,
+                weft_sim::APP_CLIENT_SECRET,
+                &["state", "show", "graph-sync", "--key", USER],
+            )
+            .args(["--state-dir", dir.path().to_str().unwrap()])
+            .run()
+            .assert_code(0)
+            .json()
+        })
+    };
+
+    let first = sync();
+    assert_eq!(first["full"], true);
+    assert_eq!(
+        first["upserted"],
+        Value::Array(expected(&sim, USER, from, to)),
+        "the window, as the calendar flow maps it"
+    );
+    assert_eq!(first["removed"], json!([]));
+    let pages = sim.counters().delta_pages;
+    let link = state();
+    assert!(link.to_string().contains("$deltatoken"), "{link}");
+
+    // Nothing changed: one request.
+    let quiet = sync();
+    assert_eq!(
+        (quiet["full"].clone(), quiet["upserted"].clone(), quiet["removed"].clone()),
+        (json!(false), json!([]), json!([]))
+    );
+    assert_eq!(sim.counters().delta_pages, pages + 1);
+
+    // Outside changes: in the window a create, an update and a delete; a move out of it; a
+    // create outside it.
+    let singles: Vec<String> = sim
+        .ground_truth(USER, from, to)
+        .iter()
+        .filter(|e| e["type"] == "singleInstance")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    let at = |day: &str, hour: u32| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
+    let created = sim
+        .create_event(
+            USER,
+            json!({ "subject": "New", "start": at("2026-11-26", 10), "end": at("2026-11-26", 11) }),
+        )
+        .unwrap();
+    sim.update_event(USER, &singles[0], json!({ "subject": "Renamed" })).unwrap();
+    sim.delete_event(USER, &singles[1]).unwrap();
+    sim.update_event(
+        USER,
+        &singles[2],
+        json!({ "start": at("2027-03-01", 10), "end": at("2027-03-01", 11) }),
+    )
+    .unwrap();
+    let outside = sim
+        .create_event(
+            USER,
+            json!({ "subject": "Far", "start": at("2027-04-01", 10), "end": at("2027-04-01", 11) }),
+        )
+        .unwrap();
+
+    let second = sync();
+    assert_eq!(second["full"], false);
+    assert_eq!(
+        ids(&second["upserted"]),
+        [created["id"].as_str().unwrap().to_owned(), singles[0].clone()].into()
+    );
+    assert!(second["upserted"].as_array().unwrap().iter().any(|e| e["subject"] == "Renamed"));
+    assert_eq!(
+        ids(&second["removed"]),
+        [singles[1].clone(), singles[2].clone(), outside["id"].as_str().unwrap().to_owned()].into()
+    );
+    let newer = state();
+    assert_ne!(newer, link, "the new delta link is kept");
+
+    // The link expires: the next run starts a full round by itself, and it is right.
+    sim.expire_delta_tokens();
+    let third = sync();
+    assert_eq!(third["full"], true);
+    assert_eq!(third["upserted"], Value::Array(expected(&sim, USER, from, to)));
+    assert_eq!(sim.counters().delta_expired, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_mid_round_and_resumed_reports_every_event_once() {
+    let latency = StdDuration::from_millis(4);
+    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
+        .await
+        .unwrap();
+    let dir = Dir::new();
+    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let (from, to) = (anchor() - Duration::days(21), anchor() + Duration::days(21));
+    let window =
+        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", "1".to_owned())];
+    let want = expected(&sim, USER, from, to);
+    assert!(want.len() > 100, "a long round: {}", want.len());
+    let runs = || -> Vec<Value> {
+        let out = weft_with_sim(
+            &sim,
+            weft_sim::APP_CLIENT_SECRET,
+            &["runs", "list", "--format", "json", "--store", &store],
+        )
+        .run();
+        out.assert_code(0).json().as_array().unwrap().clone()
+    };
+    let steps = |id: &str| -> usize {
+        let out = weft_with_sim(
+            &sim,
+            weft_sim::APP_CLIENT_SECRET,
+            &["runs", "show", id, "--format", "json", "--store", &store],
+        )
+        .run();
+        out.assert_code(0).json()["steps"].as_array().unwrap().len()
+    };
+    let done = tokio::task::block_in_place(|| {
+        let running = run(&sim, &dir, "graph-sync.flow.json", &window)
+            .args(["--store", &store, "--lease", "1s"])
+            .spawn();
+        let id = loop {
+            if let Some(run) = runs().first() {
+                break run["id"].as_str().unwrap().to_owned();
+            }
+            std::thread::sleep(StdDuration::from_millis(20));
+        };
+        while steps(&id) < 60 {
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        running.signal("-KILL");
+        assert_eq!(running.finish().code, None, "killed");
+        std::thread::sleep(StdDuration::from_millis(1100));
+        weft_with_sim(
+            &sim,
+            weft_sim::APP_CLIENT_SECRET,
+            &["runs", "resume", &id, "--store", &store],
+        )
+        .run()
+    });
+    let got = done.assert_code(0).json();
+    assert_eq!(got["full"], true);
+    assert_eq!(got["upserted"], Value::Array(want), "every event once, in order");
+    sim.shutdown().await;
+}
