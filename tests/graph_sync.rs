@@ -265,3 +265,30 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_event_once() {
     assert_eq!(got["upserted"], Value::Array(want), "every event once, in order");
     sim.shutdown().await;
 }
+
+/// The examples of the other resources run against the simulator: a profile, the newest
+/// messages, the default To Do list's tasks, the calendars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_mail_tasks_and_calendars_flows_read_the_simulator() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let [profile, mail, tasks, calendars] = ["profile", "mail", "tasks", "calendars"].map(|name| {
+        tokio::task::block_in_place(|| {
+            run(&sim, &dir, &format!("graph-{name}.flow.json"), &[]).run().assert_code(0).json()
+        })
+    });
+    assert_eq!(profile["name"], "Adele Vance");
+    assert_eq!(profile["mail"], USER);
+    let mail = mail.as_array().unwrap();
+    assert_eq!(mail.len(), 10, "the ten newest");
+    let received: Vec<&str> = mail.iter().map(|m| m["received"].as_str().unwrap()).collect();
+    assert!(received.windows(2).all(|w| w[0] >= w[1]), "newest first: {received:?}");
+    assert!(mail.iter().all(|m| m["from"].is_string() && m["is_read"].is_boolean()));
+    let tasks = tasks.as_array().unwrap();
+    assert!(!tasks.is_empty());
+    assert!(tasks.iter().all(|t| t["title"].is_string() && t["status"].is_string()));
+    let calendars = calendars.as_array().unwrap();
+    assert_eq!(calendars.iter().filter(|c| c["is_default"] == true).count(), 1, "{calendars:?}");
+    sim.shutdown().await;
+}

@@ -104,6 +104,15 @@ async fn events_are_created_once_read_patched_with_if_match_and_deleted() {
     assert_eq!(truth.iter().filter(|e| e["id"] == created["id"]).count(), 1);
 
     let one = format!("{events}/{id}");
+    // Immutable ids asked for, and said to be applied (the simulator's ids never change).
+    let response = client()
+        .get(&one)
+        .bearer_auth(&token)
+        .header("prefer", "IdType=\"ImmutableId\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["preference-applied"], "IdType=\"ImmutableId\"");
     let (status, read) = call(Method::GET, &one, &token, &[], None).await;
     assert_eq!((status, &read["subject"]), (StatusCode::OK, &json!("Plan")));
     let etag = read["@odata.etag"].as_str().unwrap().to_owned();

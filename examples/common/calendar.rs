@@ -56,7 +56,7 @@ pub async fn user_events(
             client
                 .get(url)
                 .header("Authorization", bearer)
-                .header("Prefer", "outlook.timezone=\"UTC\""),
+                .header("Prefer", "outlook.timezone=\"UTC\", IdType=\"ImmutableId\""),
         )
         .await?;
         for item in page.value {

@@ -150,8 +150,9 @@ impl SimConfig {
             .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.upn.eq_ignore_ascii_case(id_or_upn))
     }
 
-    /// The default apps: [`APP_CLIENT_ID`] (confidential, `Calendars.Read` and
-    /// `Calendars.ReadWrite`),
+    /// The default apps: [`APP_CLIENT_ID`] (confidential: `Calendars.Read`,
+    /// `Calendars.ReadWrite`, and `User.Read.All`, `Mail.Read`, `Tasks.Read.All` and
+    /// `Sites.Read.All` for the other examples),
     /// [`NOPERM_CLIENT_ID`] (confidential, no calendar permission) and [`PUBLIC_CLIENT_ID`]
     /// (public).
     #[must_use]
@@ -162,7 +163,14 @@ impl SimConfig {
                 client_id: APP_CLIENT_ID.to_owned(),
                 name: "Weft calendar reader".to_owned(),
                 secret: Some(APP_CLIENT_SECRET.to_owned()),
-                roles: strings(&["Calendars.Read", "Calendars.ReadWrite"]),
+                roles: strings(&[
+                    "Calendars.Read",
+                    "Calendars.ReadWrite",
+                    "User.Read.All",
+                    "Mail.Read",
+                    "Tasks.Read.All",
+                    "Sites.Read.All",
+                ]),
                 delegated: strings(&["Calendars.Read", "Calendars.ReadWrite", "User.Read"]),
             },
             SimApp {

@@ -83,3 +83,17 @@ pub(crate) fn can_write_calendar(principal: &Principal, owner: &str) -> bool {
         Principal::User { scopes, .. } => any_of(scopes, &["Calendars.ReadWrite.Shared"]),
     }
 }
+
+/// Whether the principal may read a resource of the mailbox of `owner` that needs one of
+/// `roles` (app-only) or one of `scopes` (delegated: the signed-in user's own mailbox only).
+pub(crate) fn may_read(
+    principal: &Principal,
+    owner: &str,
+    roles: &[&str],
+    scopes: &[&str],
+) -> bool {
+    match principal {
+        Principal::App { roles: granted } => any_of(granted, roles),
+        Principal::User { scopes: granted, user_id } => user_id == owner && any_of(granted, scopes),
+    }
+}

@@ -6,6 +6,7 @@ mod delta;
 mod error;
 mod list;
 mod options;
+mod resources;
 mod skiptoken;
 pub(crate) mod write;
 
@@ -151,6 +152,32 @@ enum Resource<'a> {
     Events(Option<&'a str>),
     /// One event, by id.
     Event(&'a str),
+    Messages,
+    TodoLists,
+    /// The tasks of a To Do list.
+    Tasks(&'a str),
+    Trending,
+}
+
+impl Resource<'_> {
+    /// The application roles and the delegated scopes (any one of each) that may read a
+    /// resource other than a calendar; `None` for calendars (checked apart).
+    fn permissions(&self) -> Option<(&'static [&'static str], &'static [&'static str])> {
+        Some(match self {
+            Self::Profile => (
+                &["User.Read.All", "User.ReadBasic.All"],
+                &["User.Read", "User.ReadBasic.All", "User.Read.All"],
+            ),
+            Self::Messages => {
+                (&["Mail.Read", "Mail.ReadBasic.All"], &["Mail.Read", "Mail.ReadBasic"])
+            }
+            Self::TodoLists | Self::Tasks(_) => {
+                (&["Tasks.Read.All", "Tasks.ReadWrite.All"], &["Tasks.Read", "Tasks.ReadWrite"])
+            }
+            Self::Trending => (&["Sites.Read.All"], &["Sites.Read.All"]),
+            _ => return None,
+        })
+    }
 }
 
 /// A Graph request, as `serve` reads it.
@@ -197,6 +224,10 @@ fn route(rest: &str) -> Result<(Target<'_>, Resource<'_>), GraphError> {
             Resource::Delta
         }
         [e, id] if eq(e, "events") => Resource::Event(id),
+        [m] if eq(m, "messages") => Resource::Messages,
+        [t, l] if eq(t, "todo") && eq(l, "lists") => Resource::TodoLists,
+        [t, l, id, k] if eq(t, "todo") && eq(l, "lists") && eq(k, "tasks") => Resource::Tasks(id),
+        [i, t] if eq(i, "insights") && eq(t, "trending") => Resource::Trending,
         [c, e, id] if eq(c, "calendar") && eq(e, "events") => Resource::Event(id),
         [c, _, e, id] if eq(c, "calendars") && eq(e, "events") => Resource::Event(id),
         [.., last] => return Err(not_found_segment(last)),
@@ -294,8 +325,13 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
     if !allowed.contains(method) {
         return Err(not_allowed(method));
     }
-    let needs_calendars = !matches!(resource, Resource::Profile);
-    let user = resolve(state, &principal, &target, needs_calendars)?;
+    let permissions = resource.permissions();
+    let user = resolve(state, &principal, &target, permissions.is_none())?;
+    if let Some((roles, scopes)) = permissions
+        && !auth::may_read(&principal, &user.id, roles, scopes)
+    {
+        return Err(GraphError::access_denied());
+    }
     if *method != Method::GET && !auth::can_write_calendar(&principal, &user.id) {
         return Err(GraphError::access_denied());
     }
@@ -306,6 +342,38 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
         })?;
     let metadata = format!("{link_base}/v1.0/$metadata#users('{}')", user.id);
     match resource {
+        Resource::Messages => {
+            let items = resources::messages(state, user);
+            let url = format!("{link_base}{}", uri.path());
+            resources::page(state, &items, &pairs, &url, &format!("{metadata}/messages"))
+        }
+        Resource::TodoLists => {
+            let items = resources::todo_lists(state, user);
+            let url = format!("{link_base}{}", uri.path());
+            resources::page(state, &items, &pairs, &url, &format!("{metadata}/todo/lists"))
+        }
+        Resource::Tasks(list) => {
+            let items = resources::tasks(state, user, list).ok_or_else(|| {
+                GraphError::new(
+                    StatusCode::NOT_FOUND,
+                    "ErrorItemNotFound",
+                    "The specified object was not found in the store.",
+                )
+            })?;
+            let url = format!("{link_base}{}", uri.path());
+            resources::page(
+                state,
+                &items,
+                &pairs,
+                &url,
+                &format!("{metadata}/todo/lists('{list}')/tasks"),
+            )
+        }
+        Resource::Trending => {
+            let items = resources::trending(state, user);
+            let url = format!("{link_base}{}", uri.path());
+            resources::page(state, &items, &pairs, &url, &format!("{metadata}/insights/trending"))
+        }
         Resource::Profile => Ok(ok_json(
             &json!({
                 "@odata.context": format!("{link_base}/v1.0/$metadata#users/$entity"),
@@ -314,6 +382,12 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
                 "userPrincipalName": user.upn,
                 "mail": user.upn,
                 "preferredLanguage": "en-US",
+                "givenName": user.display_name.split(' ').next(),
+                "surname": user.display_name.split(' ').nth(1),
+                "jobTitle": "Product Manager",
+                "officeLocation": "18/2111",
+                "businessPhones": ["+1 425 555 0109"],
+                "mobilePhone": null,
             }),
             None,
         )),
@@ -381,7 +455,10 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
 fn page_key(state: &State, user: &SimUser, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
     let zone = prefer.time_zone.as_ref().map(|(name, _)| name);
     let version = state.calendar(user).version();
-    format!("{}\n{version}\n{link_base}\n{uri}\n{zone:?}\n{:?}", user.id, prefer.max_page_size)
+    format!(
+        "{}\n{version}\n{link_base}\n{uri}\n{zone:?}\n{:?}\n{}",
+        user.id, prefer.max_page_size, prefer.immutable_id
+    )
 }
 
 /// A page of `events` as the request at `uri` asks for it, its links on `link_base`.

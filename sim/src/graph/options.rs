@@ -40,6 +40,8 @@ pub(crate) struct Prefer {
     pub(crate) time_zone: Option<(String, Tz)>,
     /// `odata.maxpagesize`.
     pub(crate) max_page_size: Option<usize>,
+    /// `IdType="ImmutableId"`.
+    pub(crate) immutable_id: bool,
 }
 
 impl Prefer {
@@ -63,6 +65,9 @@ impl Prefer {
                     "odata.maxpagesize" => {
                         prefer.max_page_size = v.parse().ok().filter(|n| (1..=MAX_TOP).contains(n));
                     }
+                    // The simulator's ids never change (nothing moves between folders), so
+                    // every id is immutable: the preference is honoured by being said.
+                    "idtype" if v.eq_ignore_ascii_case("ImmutableId") => prefer.immutable_id = true,
                     _ => {}
                 }
             }
@@ -78,6 +83,9 @@ impl Prefer {
         }
         if let Some(n) = self.max_page_size {
             parts.push(format!("odata.maxpagesize={n}"));
+        }
+        if self.immutable_id {
+            parts.push("IdType=\"ImmutableId\"".to_owned());
         }
         (!parts.is_empty()).then(|| parts.join(", "))
     }
