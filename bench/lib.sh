@@ -7,7 +7,7 @@ start_sim() {
     # Outlook would throttle (4 per app and mailbox); the benchmarks measure the engines.
     # SIM_ARGS replaces that, e.g. many mailboxes with Outlook's limit kept.
     # shellcheck disable=SC2086
-    "$WEFT" sim --port 0 --latency-ms "$LATENCY_MS" ${SIM_ARGS:---mailbox-concurrency 0} >"$WORK/sim.log" 2>&1 &
+    "$WEFT" sim --port 0 --quiet --latency-ms "$LATENCY_MS" ${SIM_ARGS:---mailbox-concurrency 0} >"$WORK/sim.log" 2>&1 &
     SIM_PID=$!
     SIM=
     for _ in $(seq 1 100); do

@@ -292,3 +292,48 @@ async fn the_profile_mail_tasks_and_calendars_flows_read_the_simulator() {
     assert_eq!(calendars.iter().filter(|c| c["is_default"] == true).count(), 1, "{calendars:?}");
     sim.shutdown().await;
 }
+
+/// What a sync round costs, from the simulator's counters: one request when nothing changed,
+/// ⌈k / page size⌉ for k changed events. Prints the table docs/PERFORMANCE.md quotes
+/// (`cargo test --test integration sync_round_costs -- --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_round_costs() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let (from, to) = (anchor(), anchor() + Duration::days(14));
+    let size = 10;
+    let window =
+        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", size.to_string())];
+    let sync = || {
+        tokio::task::block_in_place(|| {
+            run(&sim, &dir, "graph-sync.flow.json", &window).run().assert_code(0).json()
+        })
+    };
+    let full = sync();
+    let events = full["upserted"].as_array().unwrap().len();
+    println!("| changed events k | page size | requests | ⌈k / page size⌉ |");
+    println!("|---|---|---|---|");
+    println!(
+        "| first round: {events} events | {size} | {} | {} |",
+        sim.counters().delta_pages,
+        events.div_ceil(size)
+    );
+    for k in [0_usize, 1, 10, 11, 25, 100] {
+        for i in 0..k {
+            let day = format!("2026-11-{:02}", 24 + i % 5);
+            let at = |hour: usize| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
+            let hour = 6 + i % 12;
+            let event =
+                json!({ "subject": format!("Change {i}"), "start": at(hour), "end": at(hour + 1) });
+            sim.create_event(USER, event).unwrap();
+        }
+        let before = sim.counters().delta_pages;
+        let round = sync();
+        let requests = usize::try_from(sim.counters().delta_pages - before).unwrap();
+        assert_eq!(round["upserted"].as_array().unwrap().len(), k);
+        assert_eq!(requests, k.div_ceil(size).max(1), "{k} changes");
+        println!("| {k} | {size} | {requests} | {} |", k.div_ceil(size));
+    }
+    sim.shutdown().await;
+}

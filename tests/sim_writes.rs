@@ -242,3 +242,69 @@ async fn delta_rounds_report_the_window_then_exactly_its_changes() {
     assert_eq!(items, sim.ground_truth(USER, from, to));
     sim.shutdown().await;
 }
+
+/// With churn, calendars change from outside by themselves, and a delta round reports it;
+/// every request answered reaches the request log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_changes_calendars_and_every_request_is_logged() {
+    let config = SimConfig {
+        seed: 11,
+        anchor: at("2026-11-23T12:00:00Z"),
+        span_days: 30,
+        churn_per_second: 200.0,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config).await.unwrap();
+    let mut log = sim.requests();
+    let token = app_token(&sim, APP_CLIENT_ID, APP_CLIENT_SECRET).await;
+    let first = format!(
+        "{}/users/{USER}/calendarView/delta?startDateTime=2026-11-09T00:00:00Z&endDateTime=2026-12-07T00:00:00Z",
+        sim.graph_base()
+    );
+    let (_, delta, _) = round(&first, &token).await;
+    // Changes pile up (about 200 a second, over the three users).
+    loop {
+        let c = sim.counters();
+        if c.events_created + c.events_updated + c.events_deleted >= 60 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (changes, _, _) = round(&delta, &token).await;
+    assert!(!changes.is_empty(), "the churn changed the user's window");
+    let mut lines = Vec::new();
+    while let Ok(line) = log.try_recv() {
+        lines.push(line);
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("POST /weft-sim/oauth2/v2.0/token → 200")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with(&format!("GET /v1.0/users/{USER}/calendarView/delta?startDateTime="))
+            && l.contains("→ 200")),
+        "{lines:?}"
+    );
+    sim.shutdown().await;
+}
+
+/// `weft sim` prints a line per request on stderr, and none with `--quiet`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weft_sim_prints_each_request_unless_quiet() {
+    for quiet in [false, true] {
+        let mut args = vec!["sim", "--port", "0"];
+        if quiet {
+            args.push("--quiet");
+        }
+        let mut running = crate::util::Weft::new(&crate::util::root(), &args).spawn();
+        let banner = tokio::task::block_in_place(|| running.stdout_line());
+        let url = banner.rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{banner}");
+        let status = client().get(format!("{url}/v1.0/me")).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        running.signal("-INT");
+        let out = tokio::task::block_in_place(|| running.finish());
+        assert_eq!(out.stderr.contains("GET /v1.0/me → 401"), !quiet, "{}", out.stderr);
+    }
+}

@@ -119,6 +119,9 @@ pub struct SimConfig {
     pub device_code_lifetime: Duration,
     /// Approve a pending device code by itself on this poll (1 = the first), for demos.
     pub device_auto_approve_after: Option<u32>,
+    /// Changes made to the calendars from outside per second (0: none), as other clients
+    /// would: events created, renamed or moved, and deleted near the anchor.
+    pub churn_per_second: f64,
     /// How long a `calendarView/delta` token stays valid (`None`: until
     /// [`crate::SimHandle::expire_delta_tokens`]); an expired one gets 410 `SyncStateNotFound`.
     pub delta_token_lifetime: Option<Duration>,
@@ -249,6 +252,7 @@ impl Default for SimConfig {
             device_code_lifetime: Duration::from_secs(900),
             device_auto_approve_after: None,
             delta_token_lifetime: None,
+            churn_per_second: 0.0,
         }
     }
 }

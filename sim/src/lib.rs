@@ -32,6 +32,7 @@
 //!   refused with 400 rather than ignored.
 
 mod catalog;
+mod churn;
 mod config;
 mod conn;
 mod counters;
@@ -44,6 +45,7 @@ mod graph;
 mod inject;
 mod mailbox;
 mod pages;
+mod requests;
 mod rng;
 mod state;
 mod sync;
@@ -91,7 +93,13 @@ impl Simulator {
         let addr = listener.addr()?;
         let base_url = format!("http://{addr}");
         let state = Arc::new(State::new(config, base_url));
-        let app: Router = entra::routes().merge(graph::routes()).with_state(Arc::clone(&state));
+        let app: Router = entra::routes()
+            .merge(graph::routes())
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), requests::log))
+            .with_state(Arc::clone(&state));
+        if state.config.churn_per_second.is_finite() && state.config.churn_per_second > 0.0 {
+            tokio::spawn(churn::run(Arc::downgrade(&state)));
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let server = axum::serve(listener, app.into_make_service_with_connect_info::<ConnTag>())
             .with_graceful_shutdown(async {
@@ -215,6 +223,14 @@ impl SimHandle {
     /// Declines a pending device code; false when no pending code has this user code.
     pub fn decline_device_code(&self, user_code: &str) -> bool {
         entra::decline(&self.state, user_code)
+    }
+
+    /// The request log from now on: one line per request answered (method, path — with its
+    /// query for Graph —, status, milliseconds). Lines a slow reader falls far behind on are
+    /// skipped.
+    #[must_use]
+    pub fn requests(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.state.requests.subscribe()
     }
 
     /// Makes every `calendarView/delta` token issued so far expire: the next round started

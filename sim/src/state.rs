@@ -52,6 +52,8 @@ pub(crate) struct State {
     delays: Option<Delays>,
     /// Requests in flight per app and mailbox, against Outlook's limit.
     pub(crate) mailboxes: Mailboxes,
+    /// The request log ([`crate::requests`]).
+    pub(crate) requests: tokio::sync::broadcast::Sender<String>,
 }
 
 impl State {
@@ -62,6 +64,7 @@ impl State {
         Self {
             delays,
             mailboxes: Mailboxes::new(config.mailbox_concurrency),
+            requests: super::requests::channel(),
             config,
             base_url,
             faults: Mutex::new(faults),

@@ -40,6 +40,24 @@ pub(super) struct SimArgs {
     /// Days of calendar generated either side of today (fewer: a faster start with many users).
     #[arg(long, value_name = "DAYS")]
     span_days: Option<u32>,
+    /// Change the calendars from outside this many times per second (create, rename or move,
+    /// delete events near today), so that delta rounds have something to report.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = churn_rate)]
+    churn: f64,
+    /// How long a calendarView delta link stays valid, in seconds (default: until the
+    /// simulator stops); an expired one is answered 410 SyncStateNotFound.
+    #[arg(long, value_name = "SECS")]
+    delta_token_lifetime: Option<u64>,
+    /// Print no line per request (by default each request answered is printed on stderr).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn churn_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.0..=1000.0).contains(&rate) => Ok(rate),
+        _ => Err("a rate of changes per second, from 0 to 1000".into()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -96,7 +114,12 @@ pub(super) fn sim(args: SimArgs) -> u8 {
         ..SimConfig::default()
     }
     .with_generated_users(args.users);
-    let config = SimConfig { span_days: args.span_days.unwrap_or(config.span_days), ..config };
+    let config = SimConfig {
+        span_days: args.span_days.unwrap_or(config.span_days),
+        churn_per_second: args.churn,
+        delta_token_lifetime: args.delta_token_lifetime.map(Duration::from_secs),
+        ..config
+    };
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
     };
@@ -121,8 +144,25 @@ pub(super) fn sim(args: SimArgs) -> u8 {
             sim.graph_base()
         );
         println!("Ctrl-C stops it.");
+        let printing = (!args.quiet).then(|| tokio::spawn(print_requests(sim.requests())));
         let _ = tokio::signal::ctrl_c().await;
         sim.shutdown().await;
+        // The log closes with the simulator: what it still holds is printed first.
+        if let Some(printing) = printing {
+            let _ = tokio::time::timeout(Duration::from_secs(1), printing).await;
+        }
         0
     })
+}
+
+/// Prints each request the simulator answers on stderr, one line each.
+async fn print_requests(mut lines: tokio::sync::broadcast::Receiver<String>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match lines.recv().await {
+            Ok(line) => eprintln!("{line}"),
+            Err(RecvError::Lagged(missed)) => eprintln!("({missed} requests not shown)"),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
