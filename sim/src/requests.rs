@@ -9,12 +9,8 @@ use std::time::Instant;
 use axum::extract::{Request, State as AxState};
 use axum::middleware::Next;
 use axum::response::Response;
-use tokio::sync::broadcast;
 
 use crate::state::State;
-
-/// How many lines a slow listener may fall behind before it misses some.
-pub(crate) const BACKLOG: usize = 1024;
 
 /// Answers the request, then logs it when someone listens.
 pub(crate) async fn log(
@@ -37,9 +33,4 @@ pub(crate) async fn log(
     let ms = started.elapsed().as_millis();
     let _ = log.send(format!("{method} {shown} → {} · {ms} ms", response.status().as_u16()));
     response
-}
-
-/// A new log.
-pub(crate) fn channel() -> broadcast::Sender<String> {
-    broadcast::channel(BACKLOG).0
 }

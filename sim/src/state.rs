@@ -19,6 +19,9 @@ use super::pages::Page;
 use super::rng::Rng;
 use super::sync::lock;
 
+/// How many lines of the request log a slow listener may fall behind before it misses some.
+const REQUEST_BACKLOG: usize = 1024;
+
 /// The text kept for repeated page requests, at most.
 const MAX_PAGE_BYTES: usize = 64 << 20;
 
@@ -52,7 +55,7 @@ pub(crate) struct State {
     delays: Option<Delays>,
     /// Requests in flight per app and mailbox, against Outlook's limit.
     pub(crate) mailboxes: Mailboxes,
-    /// The request log ([`crate::requests`]).
+    /// The request log: a line per request answered, for whoever listens.
     pub(crate) requests: tokio::sync::broadcast::Sender<String>,
 }
 
@@ -64,7 +67,7 @@ impl State {
         Self {
             delays,
             mailboxes: Mailboxes::new(config.mailbox_concurrency),
-            requests: super::requests::channel(),
+            requests: tokio::sync::broadcast::channel(REQUEST_BACKLOG).0,
             config,
             base_url,
             faults: Mutex::new(faults),
