@@ -59,6 +59,27 @@ async fn server() -> MockServer {
     server
 }
 
+/// A server that answers every GET a minute late: its children only end when stopped.
+async fn hanging() -> MockServer {
+    let hanging = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&hanging)
+        .await;
+    hanging
+}
+
+/// Writes the child and `parent` into `dir` and loads the parent: the engine and the flow.
+fn load(dir: &Path, parent: &str) -> (weft::Engine, weft::flow::Flow) {
+    weft::http::ensure_crypto_provider();
+    std::fs::write(dir.join("child.flow.json"), CHILD).unwrap();
+    std::fs::write(dir.join("parent.flow.json"), parent).unwrap();
+    let engine = weft::Engine::builder().build().unwrap();
+    let loaded = engine.loader().load_path(&dir.join("parent.flow.json"));
+    let flow = loaded.flow.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    (engine, flow)
+}
+
 /// Loads `parent` (written beside the child in `dir`) and runs it with `base`.
 async fn run(
     dir: &Path,
@@ -66,12 +87,7 @@ async fn run(
     base: &str,
     timeout: Option<Duration>,
 ) -> weft::exec::RunReport {
-    weft::http::ensure_crypto_provider();
-    std::fs::write(dir.join("child.flow.json"), CHILD).unwrap();
-    std::fs::write(dir.join("parent.flow.json"), parent).unwrap();
-    let engine = weft::Engine::builder().build().unwrap();
-    let loaded = engine.loader().load_path(&dir.join("parent.flow.json"));
-    let flow = loaded.flow.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    let (engine, flow) = load(dir, parent);
     let params = serde_json::Map::from_iter([("base".to_owned(), json!(base))]);
     let options = RunOptions { params, timeout, ..RunOptions::default() };
     weft::exec::run(&flow, &engine.runtime(None), options).await
@@ -118,11 +134,7 @@ async fn a_child_failing_mid_fan_out_fails_the_node_naming_the_element() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_parents_deadline_stops_its_children() {
     let dir = tempfile::tempdir().unwrap();
-    let hanging = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
-        .mount(&hanging)
-        .await;
+    let hanging = hanging().await;
     let ran = tokio::time::timeout(
         Duration::from_secs(20),
         run(
@@ -168,12 +180,8 @@ fn children_are_checked_with_their_parent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trace_shows_each_child_run_under_its_parent() {
-    weft::http::ensure_crypto_provider();
     let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
-    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
-    std::fs::write(dir.path().join("parent.flow.json"), parent("[1, 2]", 2)).unwrap();
-    let engine = weft::Engine::builder().build().unwrap();
-    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let (engine, flow) = load(dir.path(), &parent("[1, 2]", 2));
     let memory = std::sync::Arc::new(weft::trace::Memory::default());
     let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
     let options = RunOptions { params, trace: Some(memory.clone()), ..RunOptions::default() };
@@ -236,7 +244,6 @@ async fn children_of(
 async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_pinned() {
     use weft::durable::OnInterrupt;
     use weft::store::Status;
-    weft::http::ensure_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let server = MockServer::start().await;
     // Element 3's request fails once: its child fails, and the parent with it.
@@ -247,10 +254,7 @@ async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_p
         .mount(&server)
         .await;
     Mock::given(method("GET")).and(path_regex("^/n/")).respond_with(Scrambled).mount(&server).await;
-    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
-    std::fs::write(dir.path().join("parent.flow.json"), parent("[0, 1, 2, 3, 4, 5]", 2)).unwrap();
-    let engine = weft::Engine::builder().build().unwrap();
-    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let (engine, flow) = load(dir.path(), &parent("[0, 1, 2, 3, 4, 5]", 2));
     let runtime = engine.runtime(None);
     let durable = durable(dir.path());
     let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
@@ -306,17 +310,9 @@ async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_p
 async fn a_cancelled_parent_leaves_no_child_running() {
     use weft::durable::OnInterrupt;
     use weft::store::Status;
-    weft::http::ensure_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let hanging = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
-        .mount(&hanging)
-        .await;
-    std::fs::write(dir.path().join("child.flow.json"), CHILD).unwrap();
-    std::fs::write(dir.path().join("parent.flow.json"), parent("[1, 2, 3, 4]", 2)).unwrap();
-    let engine = weft::Engine::builder().build().unwrap();
-    let flow = engine.loader().load_path(&dir.path().join("parent.flow.json")).flow.unwrap();
+    let hanging = hanging().await;
+    let (engine, flow) = load(dir.path(), &parent("[1, 2, 3, 4]", 2));
     let runtime = engine.runtime(None);
     let durable = durable(dir.path());
     let params = serde_json::Map::from_iter([("base".to_owned(), json!(hanging.uri()))]);

@@ -30,6 +30,19 @@ fn run(sim: &SimHandle, dir: &Dir, flow: &str, params: &[(&str, String)]) -> Wef
     weft
 }
 
+/// Creates `n` events from outside, an hour each, in the last week of November 2026; their ids.
+fn create_events(sim: &SimHandle, n: usize) -> BTreeSet<String> {
+    (0..n)
+        .map(|i| {
+            let day = format!("2026-11-{:02}", 23 + i % 7);
+            let at = |hour: usize| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
+            let hour = 6 + i % 12;
+            let event = json!({ "subject": format!("Change {i}"), "start": at(hour), "end": at(hour + 1) });
+            sim.create_event(USER, event).unwrap()["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
 fn ids(items: &Value) -> BTreeSet<String> {
     items
         .as_array()
@@ -223,15 +236,7 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
     });
     assert_eq!(first.assert_code(0).json()["full"], true);
     // 120 changes from outside, then a round of them one a page, killed in the middle.
-    let mut changed = BTreeSet::new();
-    for i in 0..120 {
-        let day = format!("2026-11-{:02}", 23 + i % 7);
-        let at = |hour: usize| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
-        let hour = 6 + i % 12;
-        let event =
-            json!({ "subject": format!("Change {i}"), "start": at(hour), "end": at(hour + 1) });
-        changed.insert(sim.create_event(USER, event).unwrap()["id"].as_str().unwrap().to_owned());
-    }
+    let changed = create_events(&sim, 120);
     let runs = || -> Vec<Value> {
         let out = weft_with_sim(
             &sim,
@@ -338,14 +343,7 @@ async fn sync_round_costs() {
         events.div_ceil(size)
     );
     for k in [0_usize, 1, 10, 11, 25, 100] {
-        for i in 0..k {
-            let day = format!("2026-11-{:02}", 24 + i % 5);
-            let at = |hour: usize| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
-            let hour = 6 + i % 12;
-            let event =
-                json!({ "subject": format!("Change {i}"), "start": at(hour), "end": at(hour + 1) });
-            sim.create_event(USER, event).unwrap();
-        }
+        create_events(&sim, k);
         let before = sim.counters().delta_pages;
         let round = sync();
         let requests = usize::try_from(sim.counters().delta_pages - before).unwrap();

@@ -426,6 +426,42 @@ async fn edit_a_flow_in_the_browser() {
     b.call(reqwest::Method::DELETE, "", None).await;
 }
 
+/// A studio over a folder of `files` from `flows/`, with a simulator of its own (what `weft
+/// studio --sim` does), and a browser on it at `hash`, the page's errors collected in
+/// `window.__errors`; what it holds lives as long as it does.
+struct SimStudio {
+    sim: weft_sim::SimHandle,
+    b: Browser,
+    /// The studio's folder.
+    dir: PathBuf,
+    kept: (Driver, [tempfile::TempDir; 3]),
+}
+
+async fn sim_studio(files: &[&str], scenario: &str, hash: &str) -> SimStudio {
+    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in files {
+        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    options.state_dir = Some(state.path().to_owned());
+    let studio =
+        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+    let url = format!("{}{hash}", studio.url());
+    tokio::spawn(studio.run());
+    let profile = tempfile::tempdir().unwrap();
+    let (driver, b) = open_browser(profile.path(), scenario).await;
+    b.post("/url", json!({ "url": url })).await;
+    b.until("the app", "return document.body.dataset.ready === 'true'").await;
+    b.script(
+        "window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); \
+         window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
+    )
+    .await;
+    SimStudio { sim, b, dir: dir.path().to_owned(), kept: (driver, [dir, state, profile]) }
+}
+
 /// The text of an element (empty when there is none).
 async fn text_of(b: &Browser, css: &str) -> String {
     let text =
@@ -483,29 +519,8 @@ type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_and_run_the_calendar_flow_against_the_simulator() {
     let _one = ONE_BROWSER.lock().await;
-    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"] {
-        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
-    }
-    let state = tempfile::tempdir().unwrap();
-    // What `weft studio --sim` does, with the simulator of this test.
-    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
-    options.state_dir = Some(state.path().to_owned());
-    let studio =
-        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
-    let url = studio.url();
-    tokio::spawn(studio.run());
-
-    let profile = tempfile::tempdir().unwrap();
-    let (_driver, mut b) = open_browser(profile.path(), "calendar").await;
-    b.post("/url", json!({ "url": url })).await;
-    b.until("the app", "return document.body.dataset.ready === 'true'").await;
-    b.script(
-        "window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); \
-         window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
-    )
-    .await;
+    let files = ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"];
+    let SimStudio { sim, mut b, dir, kept: _kept } = sim_studio(&files, "calendar", "").await;
     b.until("the calendar", "return document.querySelectorAll('g.node').length === 8").await;
     b.shot("calendar-opened").await;
 
@@ -601,10 +616,9 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     b.click("#save").await;
     b.until("the save", "return document.getElementById('status').textContent.startsWith('saved')")
         .await;
-    let saved: Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("graph-calendar.flow.json")).unwrap(),
-    )
-    .unwrap();
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("graph-calendar.flow.json")).unwrap())
+            .unwrap();
     assert!(
         saved["edges"]
             .as_array()
@@ -695,7 +709,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
         "return document.getElementById('status').textContent.startsWith('saved')",
     )
     .await;
-    let built = dir.path().join("my-calendar.flow.json");
+    let built = dir.join("my-calendar.flow.json");
     Weft::new(&root(), ["validate"]).arg(&built).run().assert_code(0);
 
     // Run it: graph_base comes from the simulator, user from its default.
@@ -753,28 +767,9 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
     let _one = ONE_BROWSER.lock().await;
-    let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["team-calendars.flow.json", "user-calendar.flow.json", "profiles.sim.json"] {
-        std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
-    }
-    let state = tempfile::tempdir().unwrap();
-    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
-    options.state_dir = Some(state.path().to_owned());
-    let studio =
-        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
-    let url = format!("{}#team-calendars.flow.json", studio.url());
-    tokio::spawn(studio.run());
-
-    let profile = tempfile::tempdir().unwrap();
-    let (_driver, mut b) = open_browser(profile.path(), "children").await;
-    b.post("/url", json!({ "url": url })).await;
-    b.until("the app", "return document.body.dataset.ready === 'true'").await;
-    b.script(
-        "window.__errors = []; window.addEventListener('error', (e) => window.__errors.push(e.message)); \
-         window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
-    )
-    .await;
+    let files = ["team-calendars.flow.json", "user-calendar.flow.json", "profiles.sim.json"];
+    let SimStudio { sim: _sim, mut b, kept: _kept, .. } =
+        sim_studio(&files, "children", "#team-calendars.flow.json").await;
     b.until("the team flow", "return !!document.querySelector('g.node[data-id=each_user]')").await;
     // The child it calls is found beside it in the folder, as it is typed too.
     b.until("validation", "return document.getElementById('validity').textContent === 'valid'")

@@ -251,10 +251,7 @@ impl SimHandle {
         fields: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
         let user = self.user(user)?;
-        let serde_json::Value::Object(fields) = fields else {
-            return Err("the fields must be a JSON object".into());
-        };
-        graph::write::create_event(&self.state, user, &fields)
+        graph::write::create_event(&self.state, user, &object(fields)?)
             .map(|e| e.to_json(None))
             .map_err(|e| e.message)
     }
@@ -272,10 +269,7 @@ impl SimHandle {
         fields: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
         let user = self.user(user)?;
-        let serde_json::Value::Object(fields) = fields else {
-            return Err("the fields must be a JSON object".into());
-        };
-        graph::write::update_event(&self.state, user, id, None, &fields)
+        graph::write::update_event(&self.state, user, id, None, &object(fields)?)
             .map(|e| e.to_json(None))
             .map_err(|e| e.message)
     }
@@ -335,5 +329,13 @@ impl Drop for SimHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// The members of `fields`, which must be a JSON object.
+fn object(fields: serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match fields {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err("the fields must be a JSON object".into()),
     }
 }
