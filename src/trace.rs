@@ -92,6 +92,9 @@ pub struct Parent {
     pub run: String,
     /// The `call` node.
     pub node: String,
+    /// With `for_each`, the element's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 /// Receives a run's events.

@@ -7,7 +7,7 @@
 use crate::calendar_e2e::{expected, weft_with_sim};
 use crate::util::{Dir, Outcome, Weft, anchor, flows};
 use chrono::Duration;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration as StdDuration;
 use weft_sim::{SimConfig, SimHandle, Simulator};
 
@@ -275,5 +275,48 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
         (pages_wanted..=pages_wanted + in_flight).contains(&pages),
         "{pages} pages for {pages_wanted} items, {in_flight} children not finished at the kill"
     );
+    sim.shutdown().await;
+}
+
+/// A resume refused before it starts (here: no such profiles file) leaves the failed run as it
+/// was — failed, at its first attempt — so the next resume still retries the node that failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_resume_leaves_a_failed_run_as_it_was() {
+    let sim =
+        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let dir = Dir::new();
+    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let show = |id: &str| {
+        weft(&sim, &store, &["runs", "show", id, "--format", "json"]).run().assert_code(0).json()
+    };
+    let failed = tokio::task::block_in_place(|| {
+        weft(&sim, &store, &["run", "--quiet"])
+            .arg(flows().join("team-calendars.flow.json"))
+            .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+            .args(["--param", &format!("graph_base={}", sim.graph_base())])
+            .args(["--param", r#"users=["adele@weft.test","nobody@weft.test"]"#])
+            .run()
+    });
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    // The hint names the store, so that it can be pasted as it is.
+    assert!(failed.stderr.contains(&format!("--store {store}")), "{}", failed.stderr);
+    let id =
+        tokio::task::block_in_place(|| runs(&sim, &store))[0]["id"].as_str().unwrap().to_owned();
+
+    let refused = tokio::task::block_in_place(|| {
+        weft(&sim, &store, &["runs", "resume", &id, "--profiles", "/nonexistent/profiles.json"])
+            .run()
+    });
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    let run = tokio::task::block_in_place(|| show(&id));
+    assert_eq!((run["status"].clone(), run["attempts"].clone()), (json!("failed"), json!(1)));
+
+    let again = tokio::task::block_in_place(|| weft(&sim, &store, &["runs", "resume", &id]).run());
+    assert_eq!(again.code, Some(1), "the unknown user fails again: {}", again.stderr);
+    let run = tokio::task::block_in_place(|| show(&id));
+    assert_eq!(run["attempts"], 2);
+    let steps = run["steps"].as_array().unwrap();
+    let call = steps.iter().find(|s| s["node"] == "each_user").unwrap();
+    assert_eq!(call["attempt"], 2, "the call node ran again: {steps:?}");
     sim.shutdown().await;
 }

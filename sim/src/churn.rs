@@ -59,7 +59,7 @@ fn change(state: &Arc<State>, rng: &mut Rng, n: u64) {
         .collect();
     let roll = rng.below(10);
     // Any refusal (an event deleted meanwhile) only means no change this time.
-    let _ = match (roll, rng.pick(&singles)) {
+    let made = match (roll, rng.pick(&singles)) {
         (0..=3, _) | (_, None) => {
             let (day, hour) = (rng.range(-14, 14), rng.range(8, 17));
             let event = json!({
@@ -67,7 +67,7 @@ fn change(state: &Arc<State>, rng: &mut Rng, n: u64) {
                 "start": at(day, hour),
                 "end": at(day, hour + 1),
             });
-            write::create_event(state, user, &fields(event)).map(drop)
+            write::create_event(state, user, &fields(event)).map(|e| format!("created {}", e.id))
         }
         (4..=7, Some(id)) => {
             let change = if rng.chance(0.5) {
@@ -76,8 +76,16 @@ fn change(state: &Arc<State>, rng: &mut Rng, n: u64) {
                 let (day, hour) = (rng.range(-14, 14), rng.range(8, 17));
                 json!({ "start": at(day, hour), "end": at(day, hour + 1) })
             };
-            write::update_event(state, user, id, None, &fields(change)).map(drop)
+            write::update_event(state, user, id, None, &fields(change))
+                .map(|_| format!("changed {id}"))
         }
-        (_, Some(id)) => write::delete_event(state, user, id, None),
+        (_, Some(id)) => {
+            write::delete_event(state, user, id, None).map(|()| format!("deleted {id}"))
+        }
     };
+    if let Ok(made) = made
+        && state.requests.receiver_count() > 0
+    {
+        let _ = state.requests.send(format!("churn: {made} in the calendar of {}", user.upn));
+    }
 }

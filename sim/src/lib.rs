@@ -226,8 +226,8 @@ impl SimHandle {
     }
 
     /// The request log from now on: one line per request answered (method, path — with its
-    /// query for Graph —, status, milliseconds). Lines a slow reader falls far behind on are
-    /// skipped.
+    /// query for Graph —, status, milliseconds), and one per change the churn makes. Lines a
+    /// slow reader falls far behind on are skipped.
     #[must_use]
     pub fn requests(&self) -> tokio::sync::broadcast::Receiver<String> {
         self.state.requests.subscribe()

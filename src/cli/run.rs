@@ -178,10 +178,11 @@ fn load_and_run(args: RunArgs) -> u8 {
     match report {
         Ok(report) if report.status == RunStatus::Failed && stored => {
             let code = report_end(&report, args.out.as_deref());
+            // Commands to paste as they are: the same store, and the simulator if it ran here.
+            let (id, sim) = (&report.id, if args.sim { " --sim" } else { "" });
             eprintln!(
-                "run {} is kept: `weft runs show {0}`; once fixed, `weft runs resume {0}` runs \
-                 it again from the node that failed",
-                report.id
+                "run {id} is kept: `weft runs show {id} --store {url}`; once fixed, `weft runs \
+                 resume {id} --store {url}{sim}` runs it again from the node that failed"
             );
             code
         }

@@ -179,7 +179,7 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
 fn fail(err: &StoreError) -> u8 {
     eprintln!("error: {err}");
     match err {
-        StoreError::NoSuchRun(_)
+        StoreError::NoSuchRun { .. }
         | StoreError::Finished { .. }
         | StoreError::Held { .. }
         | StoreError::Child { .. } => EXIT_BAD_INPUT,
@@ -216,23 +216,30 @@ fn resume_run(
         Ok(engine) => engine,
         Err(code) => return code,
     };
-    let claimed = match runtime.block_on(durable.claim(&args.id)) {
-        Ok(claimed) => claimed,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_BAD_INPUT;
-        }
+    // Everything that can refuse the run is checked before it is claimed: a refused resume
+    // leaves the run as it was.
+    let checked = runtime.block_on(async {
+        let detail = durable.store.get(&args.id).await?;
+        let pinned = durable.store.pinned(&detail.run.flow_hash).await?;
+        Ok::<_, StoreError>((detail, pinned))
+    });
+    let (detail, pinned) = match checked {
+        Ok(checked) => checked,
+        Err(err) => return fail(&err),
     };
-    let run = &claimed.detail.run;
+    let run = &detail.run;
+    if let Some(parent) = &run.parent {
+        return fail(&StoreError::Child { run: run.id.clone(), parent: parent.clone() });
+    }
     let flow_path = run.flow_path.clone().map(PathBuf::from);
     let shown =
         flow_path.clone().unwrap_or_else(|| PathBuf::from(format!("{}.flow.json", run.flow)));
-    let loaded = engine.loader().load_pinned(&claimed.pinned, &shown);
+    let loaded = engine.loader().load_pinned(&pinned, &shown);
     let Some(flow) = loaded.flow else {
         for d in &loaded.diagnostics {
             eprintln!("{}", d.located(&shown.display().to_string()));
         }
-        return release(runtime, durable, &claimed.claim, EXIT_BAD_INPUT);
+        return EXIT_BAD_INPUT;
     };
     let profiles = args.profiles.clone().or_else(|| run.profiles_path.clone().map(PathBuf::from));
     let profiles =
@@ -241,8 +248,12 @@ fn resume_run(
         Ok(services) => services,
         Err(err) => {
             eprintln!("error: {err}");
-            return release(runtime, durable, &claimed.claim, EXIT_BAD_INPUT);
+            return EXIT_BAD_INPUT;
         }
+    };
+    let claimed = match runtime.block_on(durable.store.claim(&args.id, durable.holder.clone())) {
+        Ok(claimed) => claimed,
+        Err(err) => return fail(&err),
     };
     let interrupt = Interrupt::new();
     let options = RunOptions {
@@ -264,19 +275,6 @@ fn resume_run(
     }
 }
 
-/// Gives a claimed run back when it can't be run here (its lease ends now).
-fn release(
-    runtime: &tokio::runtime::Runtime,
-    durable: &Durable,
-    claim: &store::Claim,
-    code: u8,
-) -> u8 {
-    if let Err(err) = runtime.block_on(durable.store.release(claim)) {
-        eprintln!("error: {err}");
-    }
-    code
-}
-
 /// Runs as aligned columns.
 fn table(runs: &[RunRecord]) -> String {
     let mut rows = vec![[
@@ -292,9 +290,15 @@ fn table(runs: &[RunRecord]) -> String {
             Status::Running if !run.lease_live => "running (no live holder)".to_owned(),
             other => other.to_string(),
         };
+        // A child run says which node and element of its parent it ran for.
+        let flow = match (&run.parent_node, run.parent_index) {
+            (Some(node), Some(index)) => format!("{} ← {node}[{index}]", run.flow),
+            (Some(node), None) => format!("{} ← {node}", run.flow),
+            _ => run.flow.clone(),
+        };
         rows.push([
             run.id.clone(),
-            run.flow.clone(),
+            flow,
             status,
             run.created_at.clone(),
             took(run),

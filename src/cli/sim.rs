@@ -144,25 +144,40 @@ pub(super) fn sim(args: SimArgs) -> u8 {
             sim.graph_base()
         );
         println!("Ctrl-C stops it.");
-        let printing = (!args.quiet).then(|| tokio::spawn(print_requests(sim.requests())));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let printing = (!args.quiet).then(|| tokio::spawn(print_requests(sim.requests(), stopped)));
         let _ = tokio::signal::ctrl_c().await;
         sim.shutdown().await;
-        // The log closes with the simulator: what it still holds is printed first.
+        // What the log still holds is printed before the process ends.
+        let _ = stop.send(());
         if let Some(printing) = printing {
-            let _ = tokio::time::timeout(Duration::from_secs(1), printing).await;
+            let _ = printing.await;
         }
         0
     })
 }
 
-/// Prints each request the simulator answers on stderr, one line each.
-async fn print_requests(mut lines: tokio::sync::broadcast::Receiver<String>) {
-    use tokio::sync::broadcast::error::RecvError;
+/// Prints each line of the simulator's log on stderr — the requests it answers, the changes
+/// its churn makes — until `stop`, then what is left.
+async fn print_requests(
+    mut lines: tokio::sync::broadcast::Receiver<String>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     loop {
-        match lines.recv().await {
-            Ok(line) => eprintln!("{line}"),
-            Err(RecvError::Lagged(missed)) => eprintln!("({missed} requests not shown)"),
-            Err(RecvError::Closed) => return,
+        tokio::select! {
+            line = lines.recv() => match line {
+                Ok(line) => eprintln!("{line}"),
+                Err(RecvError::Lagged(missed)) => eprintln!("({missed} lines not shown)"),
+                Err(RecvError::Closed) => return,
+            },
+            _ = &mut stop => loop {
+                match lines.try_recv() {
+                    Ok(line) => eprintln!("{line}"),
+                    Err(TryRecvError::Lagged(missed)) => eprintln!("({missed} lines not shown)"),
+                    Err(_) => return,
+                }
+            },
         }
     }
 }

@@ -86,7 +86,7 @@ impl Children for AtStep<'_, '_> {
                 clock: this.clock,
                 interrupt: this.interrupt.clone(),
                 trace: this.trace.clone(),
-                parent: Some(Parent { run: this.run_id.clone(), node: node.to_owned() }),
+                parent: Some(Parent { run: this.run_id.clone(), node: node.to_owned(), index }),
                 stood_in: this.stood_in.clone(),
                 ..RunOptions::default()
             };

@@ -48,7 +48,7 @@ pub(super) fn accepted(id: &str, status: Status) -> Response {
 /// How a store failure is answered.
 pub(super) fn store_failed(err: &DurableError) -> Response {
     match err {
-        DurableError::Store(StoreError::NoSuchRun(_)) => {
+        DurableError::Store(StoreError::NoSuchRun { .. }) => {
             error(StatusCode::NOT_FOUND, &err.to_string())
         }
         DurableError::Store(
@@ -359,6 +359,7 @@ pub(super) async fn resume(
             Ok(detail) => store_failed(&DurableError::Store(StoreError::Finished {
                 run: id,
                 status: detail.run.status,
+                what: "resumed",
             })),
             Err(err) => store_failed(&err.into()),
         };

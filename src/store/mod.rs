@@ -109,8 +109,13 @@ pub enum StoreError {
         known: i64,
     },
     /// No run has that id.
-    #[error("there is no run `{0}` in the store")]
-    NoSuchRun(String),
+    #[error("there is no run `{run}` in the store {store}")]
+    NoSuchRun {
+        /// The id asked for.
+        run: String,
+        /// Where the store is (`at runs.db`), for people who looked in another.
+        store: String,
+    },
     /// The claim is no longer the run's current one, or its lease expired: another process
     /// may have taken the run over, and this one must not write it.
     #[error("run `{0}` is no longer held by this process (its lease expired or it was taken over)")]
@@ -125,8 +130,8 @@ pub enum StoreError {
     },
     /// The run is a child run: its parent runs it, resumes it and cancels it.
     #[error(
-        "run `{run}` is a child of run `{parent}` (its `call` node runs it): resume or cancel \
-         run `{parent}`"
+        "run `{run}` is a child of run `{parent}` (its `call` node runs it): it is resumed and \
+         cancelled with run `{parent}`, not on its own"
     )]
     Child {
         /// The run.
@@ -134,13 +139,16 @@ pub enum StoreError {
         /// Its parent.
         parent: String,
     },
-    /// The run can't be claimed in its status (it succeeded, or was cancelled).
-    #[error("run `{run}` has {status} and can't be resumed")]
+    /// The run is over in a status that allows no more (it succeeded, or was cancelled; or,
+    /// to cancel, failed too).
+    #[error("run `{run}` has {status} and can't be {what}")]
     Finished {
         /// The run.
         run: String,
         /// Its status.
         status: Status,
+        /// What was asked: `resumed` or `cancelled`.
+        what: &'static str,
     },
     /// Another run stored state for the key since this one started.
     #[error(
@@ -505,6 +513,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims child run `id` for its parent, as [`Store::claim`] claims a run.
     fn claim_child(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>>;
+
+    /// The texts kept under `hash` (a run's `flow_hash`), with those of the flows they call.
+    fn pinned<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<Pinned>>;
 
     /// The newest child run called at `child`'s step and index of its parent.
     fn child<'a>(&'a self, child: &'a ChildOf) -> BoxFuture<'a, StoreResult<Option<FoundChild>>>;

@@ -94,7 +94,7 @@ impl SqliteStore {
         what: &'static str,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
-        let (conn, queue) = (self.conn.clone(), self.queue.clone());
+        let (conn, queue, path) = (self.conn.clone(), self.queue.clone(), self.path.clone());
         let place = format!("at {} {what}", self.path.display());
         Box::pin(async move {
             let joined = tokio::task::spawn_blocking(move || {
@@ -107,6 +107,9 @@ impl SqliteStore {
             match joined {
                 Ok(result) => result.map_err(|err| match err {
                     StoreError::Backend { message, .. } => StoreError::Backend { place, message },
+                    StoreError::NoSuchRun { run, .. } => {
+                        StoreError::NoSuchRun { run, store: format!("at {}", path.display()) }
+                    }
                     other => other,
                 }),
                 Err(err) => Err(StoreError::Backend { place, message: err.to_string() }),
@@ -329,7 +332,7 @@ fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, Option<i64>)> 
         .optional()
         .map_err(db)?;
     let Some((run, params, result, error, state_version)) = found else {
-        return Err(StoreError::NoSuchRun(id.to_owned()));
+        return Err(StoreError::NoSuchRun { run: id.to_owned(), store: String::new() });
     };
     let mut stmt = conn
         .prepare_cached(
@@ -458,7 +461,11 @@ fn claim(conn: &mut Connection, id: &str, holder: Holder, child: bool) -> StoreR
     }
     match run.status {
         Status::Succeeded | Status::Cancelled => {
-            return Err(StoreError::Finished { run: id.to_owned(), status: run.status });
+            return Err(StoreError::Finished {
+                run: id.to_owned(),
+                status: run.status,
+                what: "resumed",
+            });
         }
         Status::Running if run.lease_live => {
             let until: i64 = txn
@@ -564,6 +571,11 @@ impl super::Store for SqliteStore {
     fn claim_child(&self, id: &str, holder: Holder) -> BoxFuture<'_, StoreResult<Claimed>> {
         let id = id.to_owned();
         self.call("cannot claim a run", move |conn| claim(conn, &id, holder, true))
+    }
+
+    fn pinned<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<super::Pinned>> {
+        let hash = hash.to_owned();
+        self.call("cannot be read", move |conn| pinned(conn, &hash))
     }
 
     fn child<'a>(&'a self, child: &'a ChildOf) -> BoxFuture<'a, StoreResult<Option<FoundChild>>> {
@@ -803,14 +815,14 @@ impl super::Store for SqliteStore {
                 .optional()
                 .map_err(db)?;
             let Some((status, lease_until, parent)) = found else {
-                return Err(StoreError::NoSuchRun(id));
+                return Err(StoreError::NoSuchRun { run: id, store: String::new() });
             };
             if let Some(parent) = parent {
                 return Err(StoreError::Child { run: id, parent });
             }
             let status: Status = status.parse().unwrap_or(Status::Failed);
             if status.is_final() && status != Status::Failed {
-                return Err(StoreError::Finished { run: id, status });
+                return Err(StoreError::Finished { run: id, status, what: "cancelled" });
             }
             let live = status == Status::Running && lease_until.is_some_and(|u| u >= now);
             let outcome = if live {

@@ -44,7 +44,11 @@ pub fn trace_of(detail: &RunDetail) -> Vec<Value> {
         "flow": run.flow, "params": params,
     });
     if let (Some(parent), Value::Object(fields)) = (&run.parent, &mut started) {
-        fields.insert("parent".into(), json!({ "run": parent, "node": run.parent_node }));
+        let mut called = json!({ "run": parent, "node": run.parent_node });
+        if let (Some(index), Value::Object(called)) = (run.parent_index, &mut called) {
+            called.insert("index".into(), index.into());
+        }
+        fields.insert("parent".into(), called);
     }
     let mut events = vec![started];
     for step in &detail.steps {
