@@ -438,10 +438,23 @@ struct SimStudio {
 }
 
 async fn sim_studio(files: &[&str], scenario: &str, hash: &str) -> SimStudio {
+    sim_studio_with(files, &[], scenario, hash).await
+}
+
+/// As [`sim_studio`], with `written` files (name, text) in the folder too.
+async fn sim_studio_with(
+    files: &[&str],
+    written: &[(&str, String)],
+    scenario: &str,
+    hash: &str,
+) -> SimStudio {
     let sim = weft_sim::Simulator::start(weft_sim::SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     for name in files {
         std::fs::copy(Path::new("flows").join(name), dir.path().join(name)).unwrap();
+    }
+    for (name, text) in written {
+        std::fs::write(dir.path().join(name), text).unwrap();
     }
     let state = tempfile::tempdir().unwrap();
     let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
@@ -561,6 +574,21 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     b.shot("calendar-import").await;
     assert_eq!(items, expected);
     assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
+    // Its mapping panel takes the page the last run read as its sample.
+    b.click("#mapping-from-run").await;
+    b.until(
+        "the sample's fields",
+        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
+    )
+    .await;
+    assert_eq!(
+        b.script("return document.getElementById('mapping-list').value").await,
+        json!("/value")
+    );
+    let paths = b
+        .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
+        .await;
+    assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
     b.click("g.node[data-id=fetch] rect").await;
     b.until("fetch's requests", "return !!document.querySelector('#node-run-http li')").await;
     let request = text_of(&b, "#node-run-http li").await;
@@ -733,6 +761,21 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert!(!items.is_empty());
     assert_eq!(Value::Array(items.clone()), result);
     assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
+    // Its mapping panel takes the page the last run read as its sample.
+    b.click("#mapping-from-run").await;
+    b.until(
+        "the sample's fields",
+        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
+    )
+    .await;
+    assert_eq!(
+        b.script("return document.getElementById('mapping-list').value").await,
+        json!("/value")
+    );
+    let paths = b
+        .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
+        .await;
+    assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
 
     // A user Graph does not know: the request's node fails, in red, with Graph's error.
     b.click("#run").await;
@@ -837,6 +880,124 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
          && !!document.querySelector('g.node[data-id=each_user].run-done')",
     )
     .await;
+    let errors = b.script("return window.__errors").await;
+    assert_eq!(errors, json!([]), "errors in the page");
+    b.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// A JSON Import's mapping built from a pasted sample, as WEM's modeler does: the list found,
+/// its fields listed with their types (Graph's `{ dateTime, timeZone }` as one instant), some
+/// left out and one renamed; the studio writes `select`, `map` and `fields`, the flow
+/// validates, and the saved flow maps the sample as the panel said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_import_mapping_is_built_from_a_sample() {
+    let _one = ONE_BROWSER.lock().await;
+    let flow = json!({
+        "format": "weft.flow/1", "name": "import-sample",
+        "parameters": { "doc": { "type": "object" } },
+        "start": "import",
+        "nodes": [
+            { "id": "import", "type": "json_import", "from": "params.doc", "into": "items", "position": [40, 40] },
+            { "id": "done", "type": "end", "result": "vars.items", "position": [40, 140] }
+        ],
+        "edges": [ { "from": "import", "to": "done" } ]
+    });
+    let written = [("import-sample.flow.json", flow.to_string())];
+    let SimStudio { mut b, dir, kept: _kept, .. } =
+        sim_studio_with(&[], &written, "mapping", "#import-sample.flow.json").await;
+    b.until("the flow", "return !!document.querySelector('g.node[data-id=import]')").await;
+    b.click("g.node[data-id=import] rect").await;
+    b.until("the mapping panel", "return !!document.getElementById('mapping-sample')").await;
+    let sample = json!({ "@odata.context": "…", "value": [
+        { "@odata.etag": "W/\"1\"", "id": "e1", "subject": "Standup", "isAllDay": false,
+          "start": { "dateTime": "2026-11-23T09:00:00.0000000", "timeZone": "UTC" },
+          "organizer": { "emailAddress": { "name": "Ada", "address": "ada@contoso.com" } } },
+        { "@odata.etag": "W/\"2\"", "id": "e2", "subject": "Retro", "isAllDay": true,
+          "start": { "dateTime": "2026-11-27T00:00:00.0000000", "timeZone": "UTC" } } ] });
+    b.script(&format!(
+        "const t = document.getElementById('mapping-sample'); t.value = {}; \
+         t.dispatchEvent(new Event('input'));",
+        serde_json::to_string(&sample.to_string()).unwrap()
+    ))
+    .await;
+    b.until(
+        "the fields",
+        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
+    )
+    .await;
+    assert_eq!(
+        b.script("return document.getElementById('mapping-list').value").await,
+        json!("/value")
+    );
+    let rows = b
+        .script(
+            "return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => \
+             [r.dataset.path, r.querySelector('.mapping-name').value, r.querySelector('.mapping-type').value, \
+              r.querySelector('.mapping-optional').checked])",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        json!([
+            ["@odata.etag", "odata_etag", "string", false],
+            ["id", "id", "string", false],
+            ["subject", "subject", "string", false],
+            ["isAllDay", "is_all_day", "boolean", false],
+            ["start", "start", "datetime", false],
+            ["organizer.emailAddress.name", "name", "string", true],
+            ["organizer.emailAddress.address", "address", "string", true]
+        ]),
+        "the fields, their names and types, optional where an item lacks them"
+    );
+    // Leave out the etag and the organizer's name; call the address `organizer`.
+    b.script(
+        "const row = (p) => document.querySelector(`#mapping-fields tr[data-path=\"${p}\"]`); \
+         for (const p of ['@odata.etag', 'organizer.emailAddress.name']) row(p).querySelector('.mapping-keep').click(); \
+         const name = row('organizer.emailAddress.address').querySelector('.mapping-name'); \
+         name.value = 'organizer'; name.dispatchEvent(new Event('input'));",
+    )
+    .await;
+    b.script("document.getElementById('mapping').scrollIntoView({ block: 'start' })").await;
+    b.shot("mapping-panel").await;
+    b.click("#mapping-apply").await;
+    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
+        .await;
+    b.click("#save").await;
+    b.until(
+        "saved",
+        "return (document.getElementById('status')?.textContent || '').startsWith('saved')",
+    )
+    .await;
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("import-sample.flow.json")).unwrap(),
+    )
+    .unwrap();
+    let import = &saved["nodes"][0];
+    assert_eq!(import["select"], "/value");
+    assert_eq!(
+        import["map"],
+        "#{ id: item.id, subject: item.subject, is_all_day: item.isAllDay, start: item.start, organizer: item.organizer?.emailAddress?.address }"
+    );
+    assert_eq!(
+        import["fields"],
+        json!({ "id": "string", "subject": "string", "is_all_day": "boolean", "start": "datetime", "organizer": "string?" })
+    );
+    let params = dir.join("params.json");
+    std::fs::write(&params, json!({ "doc": sample }).to_string()).unwrap();
+    let ran = tokio::task::block_in_place(|| {
+        crate::util::Weft::new(&crate::util::root(), ["run", "--quiet"])
+            .arg(dir.join("import-sample.flow.json"))
+            .arg("--params")
+            .arg(&params)
+            .run()
+    });
+    assert_eq!(
+        ran.assert_code(0).json(),
+        json!([
+            { "id": "e1", "subject": "Standup", "is_all_day": false, "start": "2026-11-23T09:00:00Z", "organizer": "ada@contoso.com" },
+            { "id": "e2", "subject": "Retro", "is_all_day": true, "start": "2026-11-27T00:00:00Z", "organizer": null }
+        ])
+    );
     let errors = b.script("return window.__errors").await;
     assert_eq!(errors, json!([]), "errors in the page");
     b.call(reqwest::Method::DELETE, "", None).await;

@@ -28,6 +28,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/form.js", JAVASCRIPT, include_str!("assets/form.js")),
     ("/assets/panels.js", JAVASCRIPT, include_str!("assets/panels.js")),
     ("/assets/run.js", JAVASCRIPT, include_str!("assets/run.js")),
+    ("/assets/mapping.js", JAVASCRIPT, include_str!("assets/mapping.js")),
 ];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");

@@ -63,6 +63,21 @@ pub struct KindInfo {
     /// Field patterns of the fields that name a flow file the node runs (a `call`'s `/flow`),
     /// relative to the flow's own file: an editor opens it from the node.
     pub flows: &'static [&'static str],
+    /// The fields an editor writes when it builds the node's mapping from a sample document
+    /// (a JSON Import's), when the kind maps JSON.
+    pub mapping: Option<MappingFields>,
+}
+
+/// The fields of a kind that maps a list of JSON items, by name: what an editor fills from a
+/// sample document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingFields {
+    /// JSON pointer to the list in the document (`/value`).
+    pub select: &'static str,
+    /// The expression over `item` that gives each imported item.
+    pub map: &'static str,
+    /// The typed shape of each item: name → type.
+    pub fields: &'static str,
 }
 
 impl KindInfo {
@@ -78,6 +93,7 @@ impl KindInfo {
         templates: &[],
         profiles: &[],
         flows: &[],
+        mapping: None,
     };
 
     /// The `x-weft-*` annotations of the kind's schema: every member, always.
@@ -96,6 +112,13 @@ impl KindInfo {
         put("templates", json!(self.templates));
         put("profiles", json!(self.profiles));
         put("flows", json!(self.flows));
+        put(
+            "mapping",
+            self.mapping.map_or(
+                Value::Null,
+                |m| json!({ "select": m.select, "map": m.map, "fields": m.fields }),
+            ),
+        );
         map
     }
 
@@ -204,6 +227,6 @@ mod tests {
         assert_eq!(annotations["x-weft-loop-exits"], json!(["next"]));
         assert_eq!(annotations["x-weft-shape"], "box");
         assert_eq!(annotations["x-weft-status-exits"], false);
-        assert_eq!(annotations.as_object().map(Map::len), Some(10));
+        assert_eq!(annotations.as_object().map(Map::len), Some(11));
     }
 }

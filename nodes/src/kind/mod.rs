@@ -11,7 +11,7 @@ mod schema;
 
 pub use compile::CompileCx;
 pub use doc::{KindDoc, Writes};
-pub use info::{KindInfo, Shape, strings_at, strings_with_pointers_at};
+pub use info::{KindInfo, MappingFields, Shape, strings_at, strings_with_pointers_at};
 pub use schema::{escape_token, schema_of, serde_path_pointer};
 
 use crate::clip::clip;

@@ -167,6 +167,12 @@ mod tests {
             assert_eq!(called, named, "{name}: the flows it runs");
             assert!(info.loop_exits.iter().all(|e| info.exits.contains(e)), "{name}: loop exits");
             let properties = kind.schema()["properties"].clone();
+            if let Some(m) = info.mapping {
+                for field in [m.select, m.map, m.fields] {
+                    let properties = kind.schema()["properties"].clone();
+                    assert!(properties.get(field).is_some(), "{name}: mapping {field}");
+                }
+            }
             for pattern in
                 info.expressions.iter().chain(info.templates).chain(info.profiles).chain(info.flows)
             {

@@ -7,6 +7,7 @@ import { api, flowUrl } from './api.js';
 import { $, label } from './dom.js';
 import { escapePointer, relativeFile, resolve } from './kinds.js';
 import { Form, assignKey } from './form.js';
+import { mappingSection } from './mapping.js';
 
 export class Panel {
   #doc;
@@ -72,6 +73,18 @@ export class Panel {
         })));
       }
       if (this.#kinds.about(node, 'status-exits')) panel.append(this.#statusExits(node));
+      const mapping = this.#kinds.about(node, 'mapping');
+      if (mapping) {
+        panel.append(mappingSection({
+          write: (written) => doc.commit(() => {
+            for (const part of ['select', 'map', 'fields']) {
+              assignKey(node, mapping[part], written[part], reference);
+            }
+          }),
+          // What the expression `from` (a plain `vars.…` path) read in the last run.
+          lastSample: () => this.#runs.lastValue(node.from),
+        }));
+      }
       for (const name of this.#kinds.flowsOf(node)) {
         const file = relativeFile(doc.file || '', name);
         const b = document.createElement('button');

@@ -68,6 +68,18 @@ export class Runs {
     return shown && shown.file === this.#doc.file ? shown.child : undefined;
   }
 
+  // The value the last run of the open flow left at `expression` when it is a plain path
+  // (`vars.page.body`): the latest write of its first variable by any node, followed along
+  // the rest of the path; undefined when there is none.
+  lastValue(expression) {
+    const run = this.#openRun();
+    const path = /^vars(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(expression || '') ? expression.split('.').slice(1) : null;
+    if (!run || !path) return undefined;
+    const writes = Object.values(run.nodes).map((n) => n.writes).filter((w) => w && path[0] in w);
+    if (!writes.length) return undefined;
+    return path.slice(1).reduce((v, key) => (v == null ? undefined : v[key]), writes[writes.length - 1][path[0]]);
+  }
+
   // The child runs the call node `id` of the open flow started in the run drawn, listed with a
   // button each that opens `file` (the child's flow) with that child's run drawn on it.
   childSection(id, file) {

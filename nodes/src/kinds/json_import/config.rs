@@ -5,7 +5,7 @@ use super::fast::Plan;
 use super::mapping::{FieldMapping, item_properties};
 use super::shape::FieldType;
 use super::{JsonImport, Target};
-use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes, escape_token};
+use crate::kind::{CompileCx, KindDoc, KindInfo, MappingFields, NodeConfig, Writes, escape_token};
 use crate::node::Node;
 use crate::vars::VarPath;
 use indexmap::IndexMap;
@@ -45,8 +45,12 @@ pub struct JsonImportConfig {
 impl NodeConfig for JsonImportConfig {
     const KIND: &'static str = "json_import";
     const DESCRIPTION: &'static str = "Maps a JSON document into a list in the flow's data";
-    const INFO: &'static KindInfo =
-        &KindInfo { glyph: "⇣", expressions: &["/from", "/map"], ..KindInfo::DEFAULT };
+    const INFO: &'static KindInfo = &KindInfo {
+        glyph: "⇣",
+        expressions: &["/from", "/map"],
+        mapping: Some(MappingFields { select: "select", map: "map", fields: "fields" }),
+        ..KindInfo::DEFAULT
+    };
     const DOC: &'static KindDoc = &KindDoc {
         exits: &[
             ("ok", "Every element was imported."),
