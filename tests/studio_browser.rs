@@ -591,6 +591,18 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
     b.click("g.node[data-id=fetch] rect").await;
     b.until("fetch's requests", "return !!document.querySelector('#node-run-http li')").await;
+    // Each field with its line of the generated reference; the palette says what each kind does.
+    let refs = b
+        .script("return [...document.querySelectorAll('#panel .ref')].map((r) => r.textContent)")
+        .await;
+    let refs: Vec<&str> = refs.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(refs.contains(&"string, template"), "{refs:?}");
+    assert!(
+        refs.iter().any(|r| r.starts_with("\"GET\" | \"POST\"") && r.ends_with("default \"GET\"")),
+        "{refs:?}"
+    );
+    let palette = text_of(&b, "#palette button[data-kind=http_request] small").await;
+    assert_eq!(palette, "Calls an HTTP API");
     let request = text_of(&b, "#node-run-http li").await;
     assert!(
         request.starts_with(&format!(

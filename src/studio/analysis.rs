@@ -82,8 +82,9 @@ pub(crate) fn used_profiles(
     names
 }
 
-/// `{ kinds: [{ name, description, glyph, schema }] }`: the palette, and in each schema what the
-/// kind says about itself (`x-weft-*`: exits, expression fields, status exits, …).
+/// `{ kinds: [{ name, description, glyph, schema, fields }] }`: the palette, in each schema what
+/// the kind says about itself (`x-weft-*`: exits, expression fields, status exits, …), and the
+/// generated reference of each field (type, default, what its strings are).
 pub(crate) fn kinds_of(registry: &Registry) -> Value {
     let kinds: Vec<Value> = registry
         .kinds()
@@ -93,6 +94,8 @@ pub(crate) fn kinds_of(registry: &Registry) -> Value {
                 "description": k.description(),
                 "glyph": k.info().glyph,
                 "schema": k.schema(),
+                // The reference `weft explain` prints, field by field, for the panels.
+                "fields": weft_nodes::kind::reference::reference(k).fields,
             })
         })
         .collect();

@@ -49,7 +49,11 @@ async function start() {
   const palette = $('palette');
   for (const kind of catalogue.all()) {
     const b = document.createElement('button');
-    b.textContent = `${kind.glyph} ${kind.name}`;
+    const name = document.createElement('span');
+    name.textContent = `${kind.glyph} ${kind.name}`;
+    const about = document.createElement('small');
+    about.textContent = kind.description;
+    b.append(name, about);
     b.title = kind.description;
     b.dataset.kind = kind.name;
     b.onclick = () => { if (doc.flow) canvas.addNode(kind.name); };

@@ -9,6 +9,16 @@ import { escapePointer, relativeFile, resolve } from './kinds.js';
 import { Form, assignKey } from './form.js';
 import { mappingSection } from './mapping.js';
 
+// A field's line of the generated reference: its type, what its strings are, its default.
+function referenceLine(field) {
+  const el = document.createElement('div');
+  el.className = 'ref';
+  const holds = field.holds ? `, ${field.holds}` : '';
+  const fallback = field.default !== undefined ? ` · default ${JSON.stringify(field.default)}` : '';
+  el.textContent = `${field.type}${holds}${fallback}`;
+  return el;
+}
+
 export class Panel {
   #doc;
   #kinds;
@@ -67,7 +77,10 @@ export class Panel {
       for (const [key, sub] of Object.entries(schema?.properties || {})) {
         const s = resolve(sub, schema);
         const required = (schema.required || []).includes(key);
-        panel.append(label(required ? `${key} *` : key, s.description));
+        const title = label(required ? `${key} *` : key, s.description);
+        const ref = kind.fields?.find((f) => f.name === key);
+        if (ref) title.firstChild.after(referenceLine(ref));
+        panel.append(title);
         panel.append(form.control(sub, schema, node[key], `/nodes/${i}/${escapePointer(key)}`, (v) => doc.edit(() => {
           assignKey(node, key, v, reference);
         })));
