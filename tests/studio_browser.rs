@@ -1014,3 +1014,83 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
     assert_eq!(errors, json!([]), "errors in the page");
     b.call(reqwest::Method::DELETE, "", None).await;
 }
+
+/// The positions of the drawn nodes, by id, from their `transform`.
+async fn drawn_positions(b: &Browser) -> std::collections::BTreeMap<String, (f64, f64)> {
+    let drawn = b
+        .script(
+            "return [...document.querySelectorAll('g.node')].map((g) => { \
+             const m = /translate\\(([-\\d.]+),([-\\d.]+)\\)/.exec(g.getAttribute('transform')); \
+             return [g.dataset.id, Number(m[1]), Number(m[2])]; })",
+        )
+        .await;
+    drawn
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (n[0].as_str().unwrap().to_owned(), (n[1].as_f64().unwrap(), n[2].as_f64().unwrap()))
+        })
+        .collect()
+}
+
+/// No two node boxes (170 × 52) overlap.
+fn assert_apart(positions: &std::collections::BTreeMap<String, (f64, f64)>) {
+    let all: Vec<(&String, &(f64, f64))> = positions.iter().collect();
+    for (i, (a, (ax, ay))) in all.iter().enumerate() {
+        for (b, (bx, by)) in &all[i + 1..] {
+            let apart = (ax - bx).abs() >= 170.0 || (ay - by).abs() >= 52.0;
+            assert!(apart, "{a} at ({ax}, {ay}) overlaps {b} at ({bx}, {by})");
+        }
+    }
+}
+
+/// "Tidy up" lays a flow out in layers from its start (undoably), and a flow without positions —
+/// 40 nodes, each with an error edge to one failure node — is laid out so on opening: no node
+/// over another, every step below the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_are_laid_out_in_layers() {
+    let _one = ONE_BROWSER.lock().await;
+    let mut nodes = vec![];
+    let mut edges = vec![];
+    for i in 0..39 {
+        nodes.push(json!({ "id": format!("step{i:02}"), "type": "assign", "set": { "vars.n": format!("{i}") } }));
+        if i > 0 {
+            edges.push(json!({ "from": format!("step{:02}", i - 1), "to": format!("step{i:02}") }));
+        }
+        edges.push(json!({ "from": format!("step{i:02}"), "exit": "error", "to": "failed" }));
+    }
+    nodes
+        .push(json!({ "id": "failed", "type": "end", "status": "failed", "result": "vars.error" }));
+    let wide = json!({ "format": "weft.flow/1", "name": "forty", "start": "step00", "nodes": nodes, "edges": edges });
+    let written = [("forty.flow.json", wide.to_string())];
+    let files = ["graph-calendar.flow.json", "profiles.sim.json"];
+    let SimStudio { mut b, dir, kept: _kept, .. } =
+        sim_studio_with(&files, &written, "layout", "#forty.flow.json").await;
+    b.until("the forty nodes", "return document.querySelectorAll('g.node').length === 40").await;
+    let forty = drawn_positions(&b).await;
+    assert_apart(&forty);
+    for i in 1..39 {
+        let (above, below) = (&forty[&format!("step{:02}", i - 1)], &forty[&format!("step{i:02}")]);
+        assert!(below.1 > above.1, "step{i:02} is below the step before it: {forty:?}");
+    }
+    b.shot("forty-nodes").await;
+
+    // The calendar flow, tidied up: the start on top, the end below the steps, and Undo.
+    b.script("location.hash = '#graph-calendar.flow.json'").await;
+    b.until("the calendar", "return document.querySelectorAll('g.node').length === 8").await;
+    let before = drawn_positions(&b).await;
+    b.click("#tidy").await;
+    b.until("tidied", "return document.getElementById('undo').disabled === false").await;
+    let tidy = drawn_positions(&b).await;
+    assert_apart(&tidy);
+    let top = tidy.values().map(|p| p.1).fold(f64::MAX, f64::min);
+    assert_eq!(tidy["window"].1, top, "the start on top: {tidy:?}");
+    assert!(tidy["done"].1 > tidy["more"].1 && tidy["more"].1 > tidy["import"].1, "{tidy:?}");
+    b.shot("calendar-tidy").await;
+    b.click("#undo").await;
+    b.until("undone", "return document.getElementById('undo').disabled === true").await;
+    assert_eq!(drawn_positions(&b).await, before, "Undo puts every node back");
+    let _ = dir;
+    b.call(reqwest::Method::DELETE, "", None).await;
+}

@@ -4,10 +4,9 @@
 
 import { $ } from './dom.js';
 import { failedRun, runLine } from './run.js';
+import { NODE_SIZE } from './layout.js';
 
-// A node's box, as in the server's drawing (`svg.rs`).
-const W = 170;
-const H = 52;
+const [W, H] = NODE_SIZE;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function svg(tag, attrs = {}, text) {

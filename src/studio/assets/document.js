@@ -6,6 +6,7 @@
 
 import { api, flowUrl } from './api.js';
 import { tokensOf } from './kinds.js';
+import { NODE_SIZE, arrange } from './layout.js';
 
 const UNDO_STEPS = 200;
 const VALIDATE_DELAY_MS = 300;
@@ -299,11 +300,30 @@ export class FlowDocument {
     this.#analysed(data);
   }
 
+  // Every node laid out again in layers, as one undoable step.
+  tidy() {
+    if (!this.#flow) return;
+    const placed = this.#arranged();
+    this.commit((flow) => {
+      for (const node of flow.nodes || []) {
+        if (placed[node.id]) node.position = placed[node.id];
+      }
+    });
+  }
+
+  #arranged() {
+    const nodes = this.nodes().filter((n) => typeof n.id === 'string');
+    return arrange(nodes, this.edges(), this.#flow.start, NODE_SIZE);
+  }
+
   // The server's analysis: `{ diagnostics, exits, layout }`.
   #analysed(data) {
     this.#diagnostics = data.diagnostics || [];
     this.#exits = data.exits || {};
-    this.#layout = data.layout || {};
+    // Nodes without a position are laid out in layers here (the server's one-column
+    // fallback is for drawings without a browser).
+    const unplaced = this.nodes().some((n) => !Array.isArray(n.position));
+    this.#layout = unplaced ? this.#arranged() : {};
     this.#hooks.analysed();
   }
 }

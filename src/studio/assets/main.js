@@ -24,6 +24,8 @@ async function start() {
     $('undo').disabled = !doc.canUndo;
     $('redo').disabled = !doc.canRedo;
     $('delete').disabled = !doc.selected;
+    $('tidy').disabled = !doc.flow;
+    $('fit').disabled = !doc.flow;
     $('save').disabled = !doc.file;
     $('run').disabled = !doc.file;
     $('stop').disabled = !runs.running;
@@ -153,6 +155,8 @@ async function start() {
   $('undo').onclick = () => doc.undo();
   $('redo').onclick = () => doc.redo();
   $('delete').onclick = () => doc.deleteSelected();
+  $('tidy').onclick = () => { doc.tidy(); canvas.fit(); };
+  $('fit').onclick = () => canvas.fit();
   $('save').onclick = save;
   $('new').onclick = newFlow;
   $('reopen').onclick = () => openFlow(doc.file, { force: true });
