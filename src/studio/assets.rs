@@ -31,6 +31,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/mapping.js", JAVASCRIPT, include_str!("assets/mapping.js")),
     ("/assets/layout.js", JAVASCRIPT, include_str!("assets/layout.js")),
     ("/assets/vendor/dagre.esm.js", JAVASCRIPT, include_str!("assets/vendor/dagre.esm.js")),
+    (
+        "/assets/vendor/dagre.LICENSE",
+        "text/plain; charset=utf-8",
+        include_str!("assets/vendor/dagre.LICENSE"),
+    ),
 ];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -82,8 +87,15 @@ mod tests {
             assert!(served.contains(&path.as_str()), "{path} is loaded but not served");
         }
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/studio/assets");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let vendored = std::fs::read_dir(dir.join("vendor"))
+            .unwrap()
+            .map(|e| format!("vendor/{}", e.unwrap().file_name().to_string_lossy()));
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != "vendor")
+            .chain(vendored);
+        for name in files {
             let path = format!("/assets/{name}");
             assert!(
                 name == "index.html" || served.contains(&path.as_str()),
