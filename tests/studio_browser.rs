@@ -1074,7 +1074,15 @@ async fn flows_are_laid_out_in_layers() {
         let (above, below) = (&forty[&format!("step{:02}", i - 1)], &forty[&format!("step{i:02}")]);
         assert!(below.1 > above.1, "step{i:02} is below the step before it: {forty:?}");
     }
+    // The 39 failures into one end are badges at their exits; "All edges" draws them.
+    let badges =
+        "return document.querySelectorAll('g.edge.badge[data-exit=error][data-to=failed]').length";
+    assert_eq!(b.script(badges).await, json!(39));
     b.shot("forty-nodes").await;
+    b.click("#edges-all").await;
+    b.until("every edge", "return document.querySelectorAll('g.edge.badge').length === 0").await;
+    b.shot("forty-nodes-all-edges").await;
+    b.click("#edges-all").await;
 
     // The calendar flow, tidied up: the start on top, the end below the steps, and Undo.
     b.script("location.hash = '#graph-calendar.flow.json'").await;

@@ -7,6 +7,9 @@ import { failedRun, runLine } from './run.js';
 import { NODE_SIZE } from './layout.js';
 
 const [W, H] = NODE_SIZE;
+// Exits that lead to a failure, and how many of them into one node make it a badge.
+const FAILURE_EXITS = new Set(['error', 'unauthenticated']);
+const BUNDLE_FROM = 3;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function svg(tag, attrs = {}, text) {
@@ -26,6 +29,8 @@ export class Canvas {
   #kinds;
   #lastRun;
   #view = { x: 0, y: 0, k: 1 };
+  // Every edge drawn as an edge, failures too (the header's "All edges").
+  allEdges = false;
 
   // `lastRun(id)`: what the last run of this file did at node `id`, if it got there.
   constructor({ doc, kinds, lastRun }) {
@@ -46,6 +51,13 @@ export class Canvas {
     edgeLayer.replaceChildren();
     nodeLayer.replaceChildren();
     if (!doc.flow) return;
+    // Failures many nodes lead to (one `failed` end) are drawn as a badge at each exit rather
+    // than as edges across the canvas, unless all edges are asked for.
+    const failures = {};
+    for (const e of doc.edges()) {
+      if (FAILURE_EXITS.has(e.exit)) failures[e.to] = (failures[e.to] || 0) + 1;
+    }
+    const badgesAt = {};
     doc.edges().forEach((e, index) => {
       const from = doc.node(e.from);
       const to = doc.node(e.to);
@@ -53,13 +65,26 @@ export class Canvas {
       const exit = e.exit || 'ok';
       const [tx, ty] = doc.positionOf(to);
       const start = this.#handlePoint(from, exit);
-      const d = curve(start, [tx + W / 2, ty]);
       const selected = doc.selected?.edge === index;
       const bad = doc.diagnostics.some((d) => d.pointer === `/edges/${index}` || d.pointer.startsWith(`/edges/${index}/`));
       const taken = this.#lastRun(e.from)?.taken?.has(exit);
-      const g = svg('g', { class: `edge${selected ? ' selected' : ''}${bad ? ' bad' : ''}${taken ? ' taken' : ''}`, 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
-      g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
-      g.append(svg('text', { x: (start[0] + tx + W / 2) / 2 + 4, y: (start[1] + ty) / 2 }, exit));
+      const bundled = !this.allEdges && FAILURE_EXITS.has(exit) && failures[e.to] >= BUNDLE_FROM;
+      const classes = ['edge', selected && 'selected', bad && 'bad', taken && 'taken', bundled && 'badge'].filter(Boolean);
+      const g = svg('g', { class: classes.join(' '), 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
+      if (bundled) {
+        const text = `→ ${to.title || to.id}`;
+        const width = 6.5 * text.length + 10;
+        // A node's second badge goes below its first, not over it.
+        const drop = 10 + 18 * (badgesAt[e.from] = (badgesAt[e.from] ?? -1) + 1);
+        const [x, y] = start;
+        g.append(svg('path', { d: `M${x},${y} L${x},${y + drop}` }));
+        g.append(svg('rect', { x: x - width / 2, y: y + drop, width, height: 16, rx: 8 }));
+        g.append(svg('text', { x, y: y + drop + 12, 'text-anchor': 'middle' }, text));
+      } else {
+        const d = curve(start, [tx + W / 2, ty]);
+        g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
+        g.append(svg('text', { x: (start[0] + tx + W / 2) / 2 + 4, y: (start[1] + ty) / 2 }, exit));
+      }
       g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); doc.select({ edge: index }); });
       edgeLayer.append(g);
     });

@@ -157,6 +157,11 @@ async function start() {
   $('delete').onclick = () => doc.deleteSelected();
   $('tidy').onclick = () => { doc.tidy(); canvas.fit(); };
   $('fit').onclick = () => canvas.fit();
+  $('edges-all').onclick = () => {
+    canvas.allEdges = !canvas.allEdges;
+    $('edges-all').setAttribute('aria-pressed', String(canvas.allEdges));
+    redraw();
+  };
   $('save').onclick = save;
   $('new').onclick = newFlow;
   $('reopen').onclick = () => openFlow(doc.file, { force: true });
