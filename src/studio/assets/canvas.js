@@ -19,7 +19,23 @@ function svg(tag, attrs = {}, text) {
   return el;
 }
 
+// The x an edge back up runs along: right of both ends' nodes.
+const sideOf = (x1, x2) => Math.max(x1, x2 + W / 2) + 60;
+
+// Where an edge's label goes: halfway, beside the side an edge back up runs along.
+function labelPoint([x1, y1], [x2, y2]) {
+  if (y2 < y1 - 10) return [sideOf(x1, x2) + 4, (y1 + y2) / 2];
+  return [(x1 + x2) / 2 + 4, (y1 + y2) / 2];
+}
+
 function curve([x1, y1], [x2, y2]) {
+  // An edge back up (a loop's body returning to it, a retry) goes around the side, beside
+  // the nodes between, instead of through them.
+  if (y2 < y1 - 10) {
+    const side = sideOf(x1, x2);
+    return `M${x1},${y1} C${x1},${y1 + 50} ${side},${y1 + 50} ${side},${(y1 + y2) / 2} `
+      + `S${x2},${y2 - 50} ${x2},${y2}`;
+  }
   const bend = Math.max(40, Math.abs(y2 - y1) / 2);
   return `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
 }
@@ -81,9 +97,11 @@ export class Canvas {
         g.append(svg('rect', { x: x - width / 2, y: y + drop, width, height: 16, rx: 8 }));
         g.append(svg('text', { x, y: y + drop + 12, 'text-anchor': 'middle' }, text));
       } else {
-        const d = curve(start, [tx + W / 2, ty]);
+        const end = [tx + W / 2, ty];
+        const d = curve(start, end);
+        const [lx, ly] = labelPoint(start, end);
         g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
-        g.append(svg('text', { x: (start[0] + tx + W / 2) / 2 + 4, y: (start[1] + ty) / 2 }, exit));
+        g.append(svg('text', { x: lx, y: ly }, exit));
       }
       g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); doc.select({ edge: index }); });
       edgeLayer.append(g);
