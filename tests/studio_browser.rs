@@ -1079,6 +1079,29 @@ async fn flows_are_laid_out_in_layers() {
         "return document.querySelectorAll('g.edge.badge[data-exit=error][data-to=failed]').length";
     assert_eq!(b.script(badges).await, json!(39));
     b.shot("forty-nodes").await;
+    // Larger than the canvas: a minimap of every node, and a click on it goes there.
+    let minimap = "return getComputedStyle(document.getElementById('minimap')).display !== 'none' \
+                   && document.querySelectorAll('#minimap rect.mini-node').length === 40";
+    b.until("the minimap", minimap).await;
+    let last_visible = "const r = document.querySelector('g.node[data-id=failed]').getBoundingClientRect(); \
+                        const c = document.getElementById('canvas').getBoundingClientRect(); \
+                        return r.top >= c.top && r.bottom <= c.bottom && r.left >= c.left && r.right <= c.right;";
+    // The failure node, the flow's last, drawn last in the minimap: a click on it goes there.
+    let dot = b
+        .script(
+            "const r = [...document.querySelectorAll('#minimap rect.mini-node')].pop().getBoundingClientRect(); \
+             return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];",
+        )
+        .await;
+    let before = b.script(last_visible).await;
+    let actions = json!([
+        { "type": "pointerMove", "duration": 0, "origin": "viewport", "x": dot[0], "y": dot[1] },
+        { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 }
+    ]);
+    b.post("/actions", json!({ "actions": [ { "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": actions } ] })).await;
+    b.until("the end in view", last_visible).await;
+    assert_eq!(before, json!(false), "the end was out of view before the click");
+    b.shot("forty-nodes-minimap").await;
     b.click("#edges-all").await;
     b.until("every edge", "return document.querySelectorAll('g.edge.badge').length === 0").await;
     b.shot("forty-nodes-all-edges").await;

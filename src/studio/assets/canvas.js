@@ -45,6 +45,8 @@ export class Canvas {
   #kinds;
   #lastRun;
   #view = { x: 0, y: 0, k: 1 };
+  // How the minimap maps the flow (set when it is drawn).
+  #mini = null;
   // Every edge drawn as an edge, failures too (the header's "All edges").
   allEdges = false;
 
@@ -56,6 +58,54 @@ export class Canvas {
     const canvas = $('canvas');
     canvas.addEventListener('pointerdown', (ev) => this.#startPan(ev));
     canvas.addEventListener('wheel', (ev) => this.#zoom(ev), { passive: false });
+    $('minimap').addEventListener('pointerdown', (ev) => this.#jump(ev));
+  }
+
+  // The bounds of the drawing, in the flow's coordinates: [minX, minY, maxX, maxY].
+  #bounds() {
+    let b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const n of this.#doc.nodes()) {
+      const [x, y] = this.#doc.positionOf(n);
+      b = [Math.min(b[0], x), Math.min(b[1], y), Math.max(b[2], x + W), Math.max(b[3], y + H + 20)];
+    }
+    return b;
+  }
+
+  // The minimap: every node, and the part the canvas shows, when the flow is larger than that.
+  #minimap() {
+    const map = $('minimap');
+    const rect = $('canvas').getBoundingClientRect();
+    const [minX, minY, maxX, maxY] = this.#bounds();
+    const v = this.#view;
+    const seen = [-v.x / v.k, -v.y / v.k, (rect.width - v.x) / v.k, (rect.height - v.y) / v.k];
+    const inside = minX >= seen[0] && minY >= seen[1] && maxX <= seen[2] && maxY <= seen[3];
+    const hide = minX === Infinity || inside;
+    map.style.display = hide ? 'none' : 'block';
+    if (hide) return;
+    const [mw, mh, pad] = [180, 120, 6];
+    const s = Math.min((mw - 2 * pad) / (maxX - minX), (mh - 2 * pad) / (maxY - minY));
+    this.#mini = { s, minX, minY, pad };
+    const at = (x, y) => [pad + (x - minX) * s, pad + (y - minY) * s];
+    map.replaceChildren();
+    for (const n of this.#doc.nodes()) {
+      const [x, y] = at(...this.#doc.positionOf(n));
+      map.append(svg('rect', { class: 'mini-node', x, y, width: Math.max(2, W * s), height: Math.max(2, H * s) }));
+    }
+    const [vx, vy] = at(seen[0], seen[1]);
+    map.append(svg('rect', { class: 'mini-view', x: vx, y: vy, width: (seen[2] - seen[0]) * s, height: (seen[3] - seen[1]) * s }));
+  }
+
+  // A click on the minimap centres the canvas on that point of the flow.
+  #jump(ev) {
+    ev.stopPropagation();
+    if (!this.#mini) return;
+    const { s, minX, minY, pad } = this.#mini;
+    const box = $('minimap').getBoundingClientRect();
+    const [x, y] = [minX + (ev.clientX - box.left - pad) / s, minY + (ev.clientY - box.top - pad) / s];
+    const rect = $('canvas').getBoundingClientRect();
+    const k = this.#view.k;
+    this.#view = { k, x: rect.width / 2 - x * k, y: rect.height / 2 - y * k };
+    this.render();
   }
 
   render() {
@@ -66,6 +116,7 @@ export class Canvas {
     const nodeLayer = $('nodes');
     edgeLayer.replaceChildren();
     nodeLayer.replaceChildren();
+    this.#minimap();
     if (!doc.flow) return;
     // Failures many nodes lead to (one `failed` end) are drawn as a badge at each exit rather
     // than as edges across the canvas, unless all edges are asked for.
@@ -153,14 +204,7 @@ export class Canvas {
   // canvas (never up).
   fit() {
     const rect = $('canvas').getBoundingClientRect();
-    let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const n of this.#doc.nodes()) {
-      const [x, y] = this.#doc.positionOf(n);
-      minX = Math.min(minX, x);
-      minY = Math.min(minY, y);
-      maxX = Math.max(maxX, x + W);
-      maxY = Math.max(maxY, y + H + 20);
-    }
+    const [minX, minY, maxX, maxY] = this.#bounds();
     if (minX === Infinity) {
       this.#view = { x: 0, y: 0, k: 1 };
       return;
