@@ -475,6 +475,23 @@ async fn sim_studio_with(
     SimStudio { sim, b, dir: dir.path().to_owned(), kept: (driver, [dir, state, profile]) }
 }
 
+/// With a JSON Import node of the calendar selected after a run, takes the page the run read
+/// as the mapping panel's sample: the calendarView page's `/value` and its fields.
+async fn sample_from_run(b: &Browser) {
+    b.click("#mapping-from-run").await;
+    b.until(
+        "the sample's fields",
+        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
+    )
+    .await;
+    let list = b.script("return document.getElementById('mapping-list').value").await;
+    assert_eq!(list, json!("/value"));
+    let paths = b
+        .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
+        .await;
+    assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
+}
+
 /// The text of an element (empty when there is none).
 async fn text_of(b: &Browser, css: &str) -> String {
     let text =
@@ -575,20 +592,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert_eq!(items, expected);
     assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
     // Its mapping panel takes the page the last run read as its sample.
-    b.click("#mapping-from-run").await;
-    b.until(
-        "the sample's fields",
-        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
-    )
-    .await;
-    assert_eq!(
-        b.script("return document.getElementById('mapping-list').value").await,
-        json!("/value")
-    );
-    let paths = b
-        .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
-        .await;
-    assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
+    sample_from_run(&b).await;
     b.click("g.node[data-id=fetch] rect").await;
     b.until("fetch's requests", "return !!document.querySelector('#node-run-http li')").await;
     // Each field with its line of the generated reference; the palette says what each kind does.
@@ -774,20 +778,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert_eq!(Value::Array(items.clone()), result);
     assert!(items.iter().all(|i| i["subject"].is_string() && i["start"].is_string()), "{items:?}");
     // Its mapping panel takes the page the last run read as its sample.
-    b.click("#mapping-from-run").await;
-    b.until(
-        "the sample's fields",
-        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
-    )
-    .await;
-    assert_eq!(
-        b.script("return document.getElementById('mapping-list').value").await,
-        json!("/value")
-    );
-    let paths = b
-        .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
-        .await;
-    assert!(paths.as_array().unwrap().contains(&json!("subject")), "{paths}");
+    sample_from_run(&b).await;
 
     // A user Graph does not know: the request's node fails, in red, with Graph's error.
     b.click("#run").await;
