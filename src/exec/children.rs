@@ -62,14 +62,7 @@ impl Children for AtStep<'_, '_> {
             if let Some(canned) = this.stood_in.as_ref().and_then(|s| s.get(flow)) {
                 return match canned {
                     Ok(result) => Ok(weft_nodes::expr::json_to_dynamic(result)),
-                    Err(error) => Err(ChildFailure {
-                        message: error
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or("it failed (stood in)")
-                            .to_owned(),
-                        error: error.clone(),
-                    }),
+                    Err(error) => Err(failed_with(error.clone(), "it failed (stood in)")),
                 };
             }
             let child = this
@@ -100,17 +93,18 @@ impl Children for AtStep<'_, '_> {
             };
             match report.status {
                 RunStatus::Succeeded => Ok(report.result.into_dynamic()),
-                RunStatus::Failed => {
-                    let error = report.error.unwrap_or(Value::Null);
-                    let message = error
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("it ended at an `end` node with status failed")
-                        .to_owned();
-                    Err(ChildFailure { error, message })
-                }
+                RunStatus::Failed => Err(failed_with(
+                    report.error.unwrap_or(Value::Null),
+                    "it ended at an `end` node with status failed",
+                )),
                 RunStatus::Interrupted => Err(failure("it was interrupted".into())),
             }
         })
     }
+}
+
+/// A child that failed with `error` (its `vars.error`): its message, else `otherwise`.
+fn failed_with(error: Value, otherwise: &str) -> ChildFailure {
+    let message = error.get("message").and_then(Value::as_str).unwrap_or(otherwise).to_owned();
+    ChildFailure { error, message }
 }

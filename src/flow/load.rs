@@ -396,9 +396,9 @@ impl Build<'_> {
             }
             None => None,
         };
-        let bytes = match pinned {
-            Some(pinned) => pinned.text.as_bytes().to_vec(),
-            None => std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?,
+        let bytes: std::borrow::Cow<'_, [u8]> = match pinned {
+            Some(pinned) => pinned.text.as_bytes().into(),
+            None => std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?.into(),
         };
         let fallback = file_stem(path);
         let mut chain = self.chain.to_vec();

@@ -18,15 +18,23 @@ impl Pinned {
     /// nothing (so a flow's hash is the SHA-256 of its file), else of the text and every
     /// call's name and hash.
     pub fn hash(&self) -> String {
+        let calls: Vec<(&str, String)> =
+            self.calls.iter().map(|(name, child)| (name.as_str(), child.hash())).collect();
+        self.hash_with(&calls)
+    }
+
+    /// [`Pinned::hash`], given the hashes of the flows it calls by name, in name order (a
+    /// store that has just hashed them need not hash them again).
+    pub fn hash_with(&self, calls: &[(&str, String)]) -> String {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         hasher.update(self.text.as_bytes());
-        for (name, child) in &self.calls {
+        for (name, hash) in calls {
             // NUL can't occur in a name or a hex hash: the parts can't run into each other.
             hasher.update(b"\0");
             hasher.update(name.as_bytes());
             hasher.update(b"\0");
-            hasher.update(child.hash().as_bytes());
+            hasher.update(hash.as_bytes());
         }
         hex(&hasher.finalize())
     }

@@ -17,7 +17,7 @@ mod trace;
 
 pub use crate::flow::{Pinned, content_hash};
 pub use duration::parse_age;
-pub use trace::{trace_of, trace_tree};
+pub use trace::trace_tree;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;

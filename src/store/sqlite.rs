@@ -95,7 +95,6 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
         let (conn, queue, path) = (self.conn.clone(), self.queue.clone(), self.path.clone());
-        let place = format!("at {} {what}", self.path.display());
         Box::pin(async move {
             let joined = tokio::task::spawn_blocking(move || {
                 let result = f(&mut conn.lock().unwrap_or_else(PoisonError::into_inner));
@@ -105,14 +104,8 @@ impl SqliteStore {
             })
             .await;
             match joined {
-                Ok(result) => result.map_err(|err| match err {
-                    StoreError::Backend { message, .. } => StoreError::Backend { place, message },
-                    StoreError::NoSuchRun { run, .. } => {
-                        StoreError::NoSuchRun { run, store: format!("at {}", path.display()) }
-                    }
-                    other => other,
-                }),
-                Err(err) => Err(StoreError::Backend { place, message: err.to_string() }),
+                Ok(result) => result.map_err(|err| placed(err, &path, what)),
+                Err(err) => Err(placed(db_message(err.to_string()), &path, what)),
             }
         })
     }
@@ -162,13 +155,7 @@ impl SqliteStore {
                     Some(err) => Err(err.clone()),
                     None => result,
                 };
-                let _ = tx.send(result.map_err(|err| match err {
-                    StoreError::Backend { message, .. } => StoreError::Backend {
-                        place: format!("at {} {what}", path.display()),
-                        message,
-                    },
-                    other => other,
-                }));
+                let _ = tx.send(result.map_err(|err| placed(err, &path, what)));
             })
         });
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(job);
@@ -227,9 +214,27 @@ fn lead(conn: &Mutex<Connection>, queue: &Mutex<Vec<Job>>) {
     }
 }
 
-/// A backend error, placed by [`SqliteStore::call`].
+/// `err` said of the store at `path`: a backend error names what was being done there, a
+/// missing run the store it is missing from.
+fn placed(err: StoreError, path: &Path, what: &str) -> StoreError {
+    match err {
+        StoreError::Backend { message, .. } => {
+            StoreError::Backend { place: format!("at {} {what}", path.display()), message }
+        }
+        StoreError::NoSuchRun { run, .. } => {
+            StoreError::NoSuchRun { run, store: format!("at {}", path.display()) }
+        }
+        other => other,
+    }
+}
+
+/// A backend error, placed by [`placed`].
 fn db(err: rusqlite::Error) -> StoreError {
-    StoreError::Backend { place: String::new(), message: err.to_string() }
+    db_message(err.to_string())
+}
+
+fn db_message(message: String) -> StoreError {
+    StoreError::Backend { place: String::new(), message }
 }
 
 /// A write transaction, `IMMEDIATE` (the write lock taken at its start), rolled back unless
@@ -376,12 +381,17 @@ fn detail(conn: &Connection, id: &str) -> StoreResult<(RunDetail, Option<i64>)> 
 
 /// Keeps the texts of `pinned` (each once, by its hash) under the flow name `name`; its hash.
 fn pin(txn: &Connection, name: &str, pinned: &super::Pinned, now: i64) -> StoreResult<String> {
-    let mut calls = serde_json::Map::new();
+    let mut calls = Vec::with_capacity(pinned.calls.len());
     for (called, child) in &pinned.calls {
-        calls.insert(called.clone(), pin(txn, called, child, now)?.into());
+        calls.push((called.as_str(), pin(txn, called, child, now)?));
     }
-    let hash = pinned.hash();
-    let calls = (!calls.is_empty()).then(|| Value::Object(calls).to_string());
+    let hash = pinned.hash_with(&calls);
+    let calls = (!calls.is_empty()).then(|| {
+        Value::Object(
+            calls.into_iter().map(|(name, hash)| (name.to_owned(), hash.into())).collect(),
+        )
+        .to_string()
+    });
     exec(
         txn,
         "INSERT INTO flows (hash, name, text, calls, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \

@@ -35,7 +35,7 @@ fn at(event: &Value) -> &str {
 }
 
 /// The `weft.trace/1` events of a stored run, in order; redacted as every trace is.
-pub fn trace_of(detail: &RunDetail) -> Vec<Value> {
+fn trace_of(detail: &RunDetail) -> Vec<Value> {
     let run = &detail.run;
     let mut params = detail.params.clone();
     redact(&mut params);

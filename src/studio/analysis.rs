@@ -1,17 +1,17 @@
 //! What the studio learns of a flow and of the kinds from the engine, reading no file but the
 //! flows its `call` nodes name (beside it in the folder): a flow's diagnostics as it is typed,
-//! the exits of each node (also of nodes in a flow that doesn't load), positions for the nodes
-//! without one, the profiles it uses, and the palette — every kind with what it says of itself.
+//! the exits of each node (also of nodes in a flow that doesn't load), the profiles it uses, and
+//! the palette — every kind with what it says of itself. (The page lays out nodes without a
+//! position itself.)
 
-use super::{format, svg};
+use super::format;
 use crate::flow::Loader;
 use serde_json::{Value, json};
 use std::path::Path;
 use weft_nodes::Registry;
 
-/// `{ valid, diagnostics, exits, layout }` of a flow's text (`value`: the same, parsed, if it
-/// is JSON), as the file at `path`: its diagnostics, the exits of each node that compiles, and
-/// positions for the nodes without one.
+/// `{ valid, diagnostics, exits }` of a flow's text (`value`: the same, parsed, if it is JSON),
+/// as the file at `path`: its diagnostics, and the exits of each node that compiles.
 pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, path: &Path) -> Value {
     let loaded = loader.load_file(bytes, path);
     let exits_of = |node: &dyn weft_nodes::Node| {
@@ -47,13 +47,7 @@ pub(super) fn analyze(loader: &Loader, bytes: &[u8], value: Option<&Value>, path
             }
         }
     }
-    let layout = value.map(svg::layout).unwrap_or_default();
-    json!({
-        "valid": !loaded.has_errors(),
-        "diagnostics": loaded.diagnostics,
-        "exits": exits,
-        "layout": layout,
-    })
+    json!({ "valid": !loaded.has_errors(), "diagnostics": loaded.diagnostics, "exits": exits })
 }
 
 /// The profiles a flow (the file at `path`) uses and the flows it calls use, by name in file

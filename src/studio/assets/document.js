@@ -1,6 +1,6 @@
 // The flow being edited: the document and its file and version, undo and redo, the
-// selection, and what the server last said of it (diagnostics, each node's exits, a layout
-// for the nodes without a position). It is the one owner of this state: views read it
+// selection, what the server last said of it (diagnostics, each node's exits), and a layout
+// for the nodes without a position. It is the one owner of this state: views read it
 // through its getters and change it through its methods, which record undo steps, mark it
 // unsaved, have the server validate it and tell the views through the hooks it was given.
 
@@ -64,7 +64,7 @@ export class FlowDocument {
     return this.nodes().findIndex((n) => n.id === id);
   }
 
-  // Where a node is drawn: its `position`, else the server's layout.
+  // Where a node is drawn: its `position`, else the layered layout.
   positionOf(node) {
     if (Array.isArray(node.position) && node.position.length === 2) return node.position;
     return this.#layout[node.id] || [40, 40];
@@ -316,12 +316,12 @@ export class FlowDocument {
     return arrange(nodes, this.edges(), this.#flow.start, NODE_SIZE);
   }
 
-  // The server's analysis: `{ diagnostics, exits, layout }`.
+  // The server's analysis: `{ diagnostics, exits }`.
   #analysed(data) {
     this.#diagnostics = data.diagnostics || [];
     this.#exits = data.exits || {};
-    // Nodes without a position are laid out in layers here (the server's one-column
-    // fallback is for drawings without a browser).
+    // Nodes without a position are laid out in layers here (the server's own layout is for
+    // drawings without a browser: `weft graph`).
     const unplaced = this.nodes().some((n) => !Array.isArray(n.position));
     this.#layout = unplaced ? this.#arranged() : {};
     this.#hooks.analysed();
