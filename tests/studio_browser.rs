@@ -81,6 +81,21 @@ impl Browser {
     }
 
     /// The centre of an element, in viewport pixels (found afresh: the canvas is redrawn often).
+    /// Waits until the page says the flow is valid.
+    async fn until_valid(&self, what: &str) {
+        self.until(what, "return document.getElementById('validity').textContent === 'valid'")
+            .await;
+    }
+
+    /// Waits until the status line says the flow was saved.
+    async fn until_saved(&self) {
+        self.until(
+            "saved",
+            "return (document.getElementById('status')?.textContent || '').startsWith('saved')",
+        )
+        .await;
+    }
+
     async fn centre(&self, css: &str) -> (i64, i64) {
         let at = self
             .script(&format!(
@@ -309,8 +324,7 @@ async fn edit_a_flow_in_the_browser() {
     )
     .await;
     b.type_into(when, "vars.n > 0").await;
-    b.until("valid again", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("valid again").await;
 
     // A node from the palette, then deleted again.
     b.click("#palette button[data-kind=decision]").await;
@@ -324,8 +338,7 @@ async fn edit_a_flow_in_the_browser() {
     b.until("the deletion", "return !document.querySelector('g.node[data-id=decision_1]')").await;
 
     b.click("#save").await;
-    b.until("the save", "return document.getElementById('status').textContent.startsWith('saved')")
-        .await;
+    b.until_saved().await;
     b.shot("saved").await;
 
     let text = std::fs::read_to_string(&file).unwrap();
@@ -394,11 +407,7 @@ async fn edit_a_flow_in_the_browser() {
     b.click("#palette button[data-kind=end]").await;
     b.until("the end node", "return !!document.querySelector('g.node.start[data-id=end_1]')").await;
     b.click("#save").await;
-    b.until(
-        "the new file",
-        "return document.getElementById('status').textContent.startsWith('saved')",
-    )
-    .await;
+    b.until_saved().await;
     b.shot("new-flow").await;
 
     // Zoom with the wheel, pan by dragging the background.
@@ -654,12 +663,10 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
         "return !!document.querySelector('g.edge[data-from=fetch][data-exit=\"404\"][data-to=failed]')",
     )
     .await;
-    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("validation").await;
     b.shot("calendar-404").await;
     b.click("#save").await;
-    b.until("the save", "return document.getElementById('status').textContent.startsWith('saved')")
-        .await;
+    b.until_saved().await;
     let saved: Value =
         serde_json::from_slice(&std::fs::read(dir.join("graph-calendar.flow.json")).unwrap())
             .unwrap();
@@ -744,15 +751,10 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
         )
         .await;
     }
-    b.until("a valid flow", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("a valid flow").await;
     b.shot("built-connected").await;
     b.click("#save").await;
-    b.until(
-        "the new file",
-        "return document.getElementById('status').textContent.startsWith('saved')",
-    )
-    .await;
+    b.until_saved().await;
     let built = dir.join("my-calendar.flow.json");
     Weft::new(&root(), ["validate"]).arg(&built).run().assert_code(0);
 
@@ -818,18 +820,12 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
         sim_studio(&files, "children", "#team-calendars.flow.json").await;
     b.until("the team flow", "return !!document.querySelector('g.node[data-id=each_user]')").await;
     // The child it calls is found beside it in the folder, as it is typed too.
-    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("validation").await;
     b.click("g.node[data-id=window] rect").await;
     b.drag("g.node[data-id=window] rect", None, (0, 12)).await;
-    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("validation").await;
     b.click("#save").await;
-    b.until(
-        "saved",
-        "return (document.getElementById('status')?.textContent || '').startsWith('saved')",
-    )
-    .await;
+    b.until_saved().await;
 
     b.click("#run").await;
     b.until("the run form", "return !!document.querySelector('#run-form [data-param=users]')")
@@ -963,14 +959,9 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
     b.script("document.getElementById('mapping').scrollIntoView({ block: 'start' })").await;
     b.shot("mapping-panel").await;
     b.click("#mapping-apply").await;
-    b.until("validation", "return document.getElementById('validity').textContent === 'valid'")
-        .await;
+    b.until_valid("validation").await;
     b.click("#save").await;
-    b.until(
-        "saved",
-        "return (document.getElementById('status')?.textContent || '').startsWith('saved')",
-    )
-    .await;
+    b.until_saved().await;
     let saved: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("import-sample.flow.json")).unwrap(),
     )
