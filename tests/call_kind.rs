@@ -273,7 +273,8 @@ async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_p
     std::fs::write(dir.path().join("child.flow.json"), "{ not a flow").unwrap();
 
     let claimed = durable.claim(&failed.id).await.unwrap();
-    let pinned = engine.loader().load_pinned(&claimed.pinned, &dir.path().join("parent.flow.json"));
+    let texts = durable.store.pinned(&claimed.detail.run.flow_hash).await.unwrap();
+    let pinned = engine.loader().load_pinned(&texts, &dir.path().join("parent.flow.json"));
     let flow = pinned.flow.unwrap_or_else(|| panic!("{:?}", pinned.diagnostics));
     let resumed =
         durable.resume(claimed, &flow, &runtime, options(), OnInterrupt::Cancel).await.unwrap();

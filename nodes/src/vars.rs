@@ -354,10 +354,14 @@ impl Vars {
             [name] => {
                 self.sizes().insert(name.clone(), size);
             }
-            [name, ..] => {
-                self.sizes().remove(name);
-            }
-            [] => {}
+            _ => self.forget_size(path),
+        }
+    }
+
+    /// Forgets the size of the top-level variable `path` is in (it changed by an unknown amount).
+    fn forget_size(&self, path: &VarPath) {
+        if let Some(name) = path.segments.first() {
+            self.sizes().remove(name);
         }
     }
 
@@ -535,7 +539,7 @@ impl Vars {
                         *size = size.saturating_add(new);
                     }
                 }
-                _ => self.measured(path, 0),
+                _ => self.forget_size(path),
             }
             Ok(())
         })
@@ -560,9 +564,7 @@ impl Vars {
         match removed {
             Some(value) => {
                 self.recount(approx_bytes(&value), 0);
-                if let Some(name) = path.segments.first() {
-                    self.sizes().remove(name);
-                }
+                self.forget_size(path);
                 true
             }
             None => false,

@@ -474,14 +474,13 @@ impl Profiles {
             });
         };
         let r = Resolver { file: &self.file, profile: name, lookup };
-        let limits = |max: Option<u32>, per_key: Option<u32>| (max, per_key);
         let (kind, (max_concurrent, max_concurrent_per_key), hosts) = match wire {
             ProfileWire::Oauth2(w) => {
-                (r.oauth2(w)?, limits(w.max_concurrent, w.max_concurrent_per_key), &w.hosts)
+                (r.oauth2(w)?, (w.max_concurrent, w.max_concurrent_per_key), &w.hosts)
             }
             ProfileWire::Bearer(w) => (
                 ProfileKind::Bearer(r.secret("token", &w.token)?),
-                limits(w.max_concurrent, w.max_concurrent_per_key),
+                (w.max_concurrent, w.max_concurrent_per_key),
                 &w.hosts,
             ),
             ProfileWire::Basic(w) => (
@@ -489,7 +488,7 @@ impl Profiles {
                     username: r.text("username", &w.username)?,
                     password: r.secret("password", &w.password)?,
                 },
-                limits(w.max_concurrent, w.max_concurrent_per_key),
+                (w.max_concurrent, w.max_concurrent_per_key),
                 &w.hosts,
             ),
             ProfileWire::ApiKey(w) => {
@@ -505,7 +504,7 @@ impl Profiles {
                 };
                 (
                     ProfileKind::ApiKey { value: r.secret("value", &w.value)?, place },
-                    limits(w.max_concurrent, w.max_concurrent_per_key),
+                    (w.max_concurrent, w.max_concurrent_per_key),
                     &w.hosts,
                 )
             }

@@ -65,7 +65,10 @@ impl PerKey {
 
     fn of(&self, key: &str) -> Arc<Semaphore> {
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if keys.len() >= Self::KEPT && !keys.contains_key(key) {
+        if let Some(slots) = keys.get(key) {
+            return slots.clone();
+        }
+        if keys.len() >= Self::KEPT {
             // A key whose semaphore only the map holds has no request in flight.
             keys.retain(|_, slots| Arc::strong_count(slots) > 1);
         }

@@ -149,11 +149,11 @@ fn load_and_run(args: RunArgs) -> u8 {
             flow.name
         ));
     }
-    let stored = url != StoreUrl::None;
     let durable = match args.store.open(&url) {
         Ok(durable) => durable,
         Err(code) => return code,
     };
+    let stored = durable.is_some();
     let interrupt = Interrupt::new();
     let options = RunOptions {
         params,

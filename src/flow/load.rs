@@ -109,17 +109,19 @@ impl Loader {
     /// Loads a flow file read by the caller: its file name names the flow when it has no `name`,
     /// and the flows its `call` nodes name are found beside it.
     pub fn load_file(&self, bytes: &[u8], path: &Path) -> Loaded {
-        let fallback = file_stem(path);
-        let chain = vec![std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
-        self.load(bytes, &fallback, &chain, None)
+        self.load_at(bytes, path, None)
     }
 
     /// Loads a flow a stored run pinned, as the file at `path`: the flows its `call` nodes name
     /// are the texts pinned with it, not the files beside it now.
     pub fn load_pinned(&self, pinned: &Pinned, path: &Path) -> Loaded {
-        let fallback = file_stem(path);
-        let chain = vec![std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
-        self.load(pinned.text.as_bytes(), &fallback, &chain, Some(pinned))
+        self.load_at(pinned.text.as_bytes(), path, Some(pinned))
+    }
+
+    /// Loads the flow file at `path` (its name names the flow when it has no `name`).
+    fn load_at(&self, bytes: &[u8], path: &Path, pinned: Option<&Pinned>) -> Loaded {
+        let chain = [std::path::absolute(path).unwrap_or_else(|_| path.to_owned())];
+        self.load(bytes, &file_stem(path), &chain, pinned)
     }
 
     /// Loads a flow from its text; `fallback_name` names it when the file has no `name`. The
@@ -156,11 +158,12 @@ impl Loader {
         };
         let flow = build.flow(value, fallback_name);
         let mut diagnostics = build.diagnostics;
-        locate(&mut diagnostics, &String::from_utf8_lossy(bytes));
+        let text = String::from_utf8_lossy(bytes);
+        locate(&mut diagnostics, &text);
         diagnostics.sort_by_key(|d| (d.line, d.column));
         let flow =
             flow.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)).map(|mut flow| {
-                flow.source = String::from_utf8_lossy(bytes).into();
+                flow.source = text.into();
                 flow
             });
         Loaded { flow, diagnostics }

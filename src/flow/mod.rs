@@ -10,4 +10,4 @@ pub mod wire;
 
 pub use load::{Loaded, Loader};
 pub use model::{Flow, FlowNode, FlowState, ParamType, Parameter};
-pub use pinned::{Pinned, content_hash};
+pub use pinned::Pinned;

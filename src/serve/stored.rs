@@ -10,8 +10,10 @@ use super::catalog::Entry;
 use super::reply::{answer, answer_stored, error, interrupted, json_value};
 use crate::durable::{DurableError, OnInterrupt, Recorded};
 use crate::exec::{RunOptions, RunReport};
+use crate::flow::Flow;
 use crate::store::{
-    Cancelled, Claim, Claimed, Created, Filter, RunDetail, Status, StoreError, trace_tree,
+    Cancelled, Claim, Claimed, Created, Filter, RunDetail, RunRecord, Status, StoreError,
+    trace_tree,
 };
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -107,6 +109,17 @@ pub(super) fn execute_in_background(app: Arc<App>, id: String) {
     });
 }
 
+/// Loads the flow texts `run` pinned, as the file it came from.
+async fn load_pinned(stored: &Stored, run: &RunRecord) -> Result<Flow, StoreError> {
+    let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
+    let texts = stored.durable.store.pinned(&run.flow_hash).await?;
+    let loaded = stored.loader.load_pinned(&texts, std::path::Path::new(&shown));
+    loaded.flow.ok_or_else(|| StoreError::Backend {
+        place: format!("run `{}`'s flow", run.id),
+        message: loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default(),
+    })
+}
+
 /// Runs a claimed run to its end here (its slot already taken), from the flow text it pinned.
 pub(super) async fn execute(
     app: &Arc<App>,
@@ -122,20 +135,16 @@ pub(super) async fn execute(
     let pinned;
     let flow = match &served {
         Some(entry) => &entry.flow,
-        None => {
-            let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
-            let loaded = stored.loader.load_pinned(&claimed.pinned, std::path::Path::new(&shown));
-            let Some(flow) = loaded.flow else {
+        None => match load_pinned(stored, run).await {
+            Ok(flow) => {
+                pinned = flow;
+                &pinned
+            }
+            Err(err) => {
                 durable.store.release(&claimed.claim).await?;
-                let why = loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default();
-                return Err(DurableError::Store(StoreError::Backend {
-                    place: format!("run `{}`'s flow", claimed.claim.run),
-                    message: why,
-                }));
-            };
-            pinned = flow;
-            &pinned
-        }
+                return Err(DurableError::Store(err));
+            }
+        },
     };
     let options = RunOptions {
         max_steps: app.max_steps,
@@ -256,19 +265,17 @@ pub(super) async fn list(
     }
 }
 
-/// The run the path names, or the answer saying why there is none.
+/// The store and the run the path names, or the answer saying why there is none.
 async fn stored_run(
     app: &App,
     id: Result<Path<String>, PathRejection>,
-) -> Result<RunDetail, Box<Response>> {
+) -> Result<(&Stored, RunDetail), Box<Response>> {
     let Some(stored) = &app.stored else { return Err(Box::new(no_store())) };
-    let Ok(Path(id)) = id else {
-        return Err(Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "the run id in the path is not valid",
-        )));
-    };
-    stored.durable.store.get(&id).await.map_err(|err| Box::new(store_failed(&err.into())))
+    let id = run_id(id)?;
+    match stored.durable.store.get(&id).await {
+        Ok(detail) => Ok((stored, detail)),
+        Err(err) => Err(Box::new(store_failed(&err.into()))),
+    }
 }
 
 /// `GET /runs/{id}`: the run with its parameters, result, error and steps.
@@ -277,7 +284,7 @@ pub(super) async fn show(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     match stored_run(&app, id).await {
-        Ok(detail) => {
+        Ok((_, detail)) => {
             json_value(StatusCode::OK, &serde_json::to_value(detail.redacted()).unwrap_or_default())
         }
         Err(response) => *response,
@@ -289,11 +296,10 @@ pub(super) async fn trace(
     State(app): State<Arc<App>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let detail = match stored_run(&app, id).await {
-        Ok(detail) => detail,
+    let (stored, detail) = match stored_run(&app, id).await {
+        Ok(found) => found,
         Err(response) => return *response,
     };
-    let Some(stored) = &app.stored else { return no_store() };
     let events = match trace_tree(&*stored.durable.store, detail).await {
         Ok(events) => events,
         Err(err) => return store_failed(&err.into()),

@@ -15,7 +15,7 @@ mod duration;
 pub mod sqlite;
 mod trace;
 
-pub use crate::flow::{Pinned, content_hash};
+pub use crate::flow::Pinned;
 pub use duration::parse_age;
 pub use trace::trace_tree;
 
@@ -437,8 +437,6 @@ pub struct Claimed {
     pub claim: Claim,
     /// The run, before this claim.
     pub detail: RunDetail,
-    /// Its flow's text, with those of the flows it calls.
-    pub pinned: Pinned,
     /// The state version it started from.
     pub state_version: Option<i64>,
 }

@@ -428,6 +428,33 @@ const CHILD_TREE: &str = "WITH RECURSIVE tree (id) AS (\
      SELECT id FROM runs WHERE parent = ?1 \
      UNION ALL SELECT runs.id FROM runs JOIN tree ON runs.parent = tree.id)";
 
+/// The runs below run `?1` (in [`CHILD_TREE`]) that are not over.
+const UNFINISHED_BELOW: &str = "id IN (SELECT id FROM tree) AND status IN ('queued', 'running')";
+
+/// Cancels the runs `which` selects (a condition on `runs`, in which `?1` is run `id` and
+/// `tree` its [`CHILD_TREE`]) and frees the flow state they hold.
+fn cancel_runs(txn: &Connection, which: &str, id: &str, now: i64) -> StoreResult<()> {
+    exec(
+        txn,
+        &format!(
+            "{CHILD_TREE} UPDATE flow_state SET holder = NULL WHERE holder IN \
+             (SELECT id FROM runs WHERE {which})"
+        ),
+        params![id],
+    )
+    .map_err(db)?;
+    exec(
+        txn,
+        &format!(
+            "{CHILD_TREE} UPDATE runs SET status = 'cancelled', finished_at = ?2, \
+             lease_until = NULL, lease_owner = NULL WHERE {which}"
+        ),
+        params![id, now],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 /// Checks that `claim` still holds its run (its attempt is the current one, its lease live by
 /// the store's clock).
 fn held(txn: &Connection, claim: &Claim) -> StoreResult<()> {
@@ -486,7 +513,6 @@ fn claim(conn: &mut Connection, id: &str, holder: Holder, child: bool) -> StoreR
         Status::Queued | Status::Running | Status::Failed => {}
     }
     let attempt = run.attempts + 1;
-    let pinned = pinned(&txn, &run.flow_hash)?;
     exec(
         &txn,
         "UPDATE runs SET status = 'running', attempts = ?1, lease_owner = ?2, \
@@ -496,12 +522,7 @@ fn claim(conn: &mut Connection, id: &str, holder: Holder, child: bool) -> StoreR
     )
     .map_err(db)?;
     txn.commit().map_err(db)?;
-    Ok(Claimed {
-        claim: Claim { run: id.to_owned(), attempt, holder },
-        detail,
-        pinned,
-        state_version,
-    })
+    Ok(Claimed { claim: Claim { run: id.to_owned(), attempt, holder }, detail, state_version })
 }
 
 impl super::Store for SqliteStore {
@@ -622,30 +643,14 @@ impl super::Store for SqliteStore {
             let txn = write_txn(conn)?;
             let now = now(&txn)?;
             fence(&txn, &claim, now)?;
-            let not_over = "id IN (SELECT id FROM tree) AND status IN ('queued', 'running')";
             if cancel {
-                exec(
-                    &txn,
-                    &format!(
-                        "{CHILD_TREE} UPDATE flow_state SET holder = NULL WHERE holder IN \
-                         (SELECT id FROM runs WHERE {not_over})"
-                    ),
-                    params![claim.run],
-                )
-                .map_err(db)?;
-                exec(
-                    &txn,
-                    &format!(
-                        "{CHILD_TREE} UPDATE runs SET status = 'cancelled', finished_at = ?2, \
-                         lease_until = NULL, lease_owner = NULL WHERE {not_over}"
-                    ),
-                    params![claim.run, now],
-                )
-                .map_err(db)?;
+                cancel_runs(&txn, UNFINISHED_BELOW, &claim.run, now)?;
             } else {
                 exec(
                     &txn,
-                    &format!("{CHILD_TREE} UPDATE runs SET lease_until = 0 WHERE {not_over}"),
+                    &format!(
+                        "{CHILD_TREE} UPDATE runs SET lease_until = 0 WHERE {UNFINISHED_BELOW}"
+                    ),
                     params![claim.run],
                 )
                 .map_err(db)?;
@@ -785,7 +790,7 @@ impl super::Store for SqliteStore {
                 "SELECT {RUN_COLUMNS} FROM runs \
                  WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR status = ?2) \
                  AND (?3 IS NULL OR created_at >= ?3) \
-                 AND (parent = ?5 OR (?5 IS NULL AND parent IS NULL)) \
+                 AND parent IS ?5 \
                  ORDER BY id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
@@ -840,15 +845,7 @@ impl super::Store for SqliteStore {
                     .map_err(db)?;
                 Cancelled::Requested
             } else {
-                exec(
-                    &txn,
-                    "UPDATE runs SET status = 'cancelled', finished_at = ?1, lease_until = NULL, \
-                     lease_owner = NULL WHERE id = ?2",
-                    params![now, id],
-                )
-                .map_err(db)?;
-                exec(&txn, "UPDATE flow_state SET holder = NULL WHERE holder = ?1", [&id])
-                    .map_err(db)?;
+                cancel_runs(&txn, "id = ?1", &id, now)?;
                 Cancelled::Now
             };
             txn.commit().map_err(db)?;
@@ -1289,7 +1286,8 @@ mod tests {
         );
         assert!(matches!(store.cancel(&children[1].run).await, Err(StoreError::Child { .. })));
         let claimed = store.claim_child(&children[1].run, holder("one", 10_000)).await.unwrap();
-        assert_eq!(claimed.pinned, child_text);
+        let pinned = store.pinned(&claimed.detail.run.flow_hash).await.unwrap();
+        assert_eq!(pinned, child_text);
         // The parent's claim pins the child's text with its own.
         let again = store.claim(&parent.run, holder("two", 10_000)).await;
         assert!(matches!(again, Err(StoreError::Held { .. })));
@@ -1299,6 +1297,7 @@ mod tests {
         assert_eq!(store.get(&children[0].run).await.unwrap().run.status, Status::Succeeded);
         store.release(&parent).await.unwrap();
         let parent_again = store.claim(&parent.run, holder("two", 10_000)).await.unwrap();
-        assert_eq!(parent_again.pinned.calls["c.flow.json"], child_text);
+        let pinned = store.pinned(&parent_again.detail.run.flow_hash).await.unwrap();
+        assert_eq!(pinned.calls["c.flow.json"], child_text);
     }
 }

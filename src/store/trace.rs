@@ -11,22 +11,31 @@ use serde_json::{Map, Value, json};
 /// # Errors
 ///
 /// When the store can't be read.
-pub fn trace_tree(store: &dyn Store, detail: RunDetail) -> BoxFuture<'_, StoreResult<Vec<Value>>> {
-    Box::pin(async move {
-        let mut events = trace_of(&detail);
-        let filter = Filter { parent: Some(detail.run.id.clone()), ..Filter::default() };
-        let children = store.list(filter).await?;
-        if children.is_empty() {
-            return Ok(events);
-        }
-        for child in children {
-            let child = store.get(&child.id).await?;
-            events.extend(trace_tree(store, child).await?);
-        }
+pub async fn trace_tree(store: &dyn Store, detail: RunDetail) -> StoreResult<Vec<Value>> {
+    let mut events = Vec::new();
+    if gather(store, detail, &mut events).await? {
         // RFC 3339 times of one form (UTC, milliseconds) sort as text; a stable sort keeps each
         // run's own order among events of the same millisecond.
         events.sort_by(|a, b| at(a).cmp(at(b)));
-        Ok(events)
+    }
+    Ok(events)
+}
+
+/// Adds the events of run `detail` and of the runs it called to `events`; whether it called
+/// any.
+fn gather<'a>(
+    store: &'a dyn Store,
+    detail: RunDetail,
+    events: &'a mut Vec<Value>,
+) -> BoxFuture<'a, StoreResult<bool>> {
+    Box::pin(async move {
+        events.extend(trace_of(&detail));
+        let filter = Filter { parent: Some(detail.run.id), ..Filter::default() };
+        let children = store.list(filter).await?;
+        for child in &children {
+            gather(store, store.get(&child.id).await?, events).await?;
+        }
+        Ok(!children.is_empty())
     })
 }
 

@@ -4,7 +4,7 @@
 //! The kit knows no executor: the node asks the run's [`Children`] to run the child, which the
 //! engine loaded with the calling flow (a cycle of calls is a load error there).
 
-use super::{eval_failed, type_name};
+use super::{eval_failed, eval_list};
 use crate::expr::{Expr, dynamic_to_json};
 use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
 use crate::node::{
@@ -14,7 +14,7 @@ use crate::vars::VarPath;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use indexmap::IndexMap;
-use rhai::{Array, Dynamic};
+use rhai::Dynamic;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -191,35 +191,35 @@ impl Node for CallNode {
             let children = cx
                 .children()
                 .ok_or_else(|| NodeError::new("call", "this run can't call other flows"))?;
-            let Some(for_each) = &self.for_each else {
-                let params = self.params_for(cx, None)?;
-                let call = ChildCall { node: cx.node_id(), flow: &self.flow, index: None, params };
-                let result = children.run(call).await.map_err(|f| self.failed(None, f))?;
-                cx.write(&self.into, result).map_err(|e| NodeError::write_failed("call", &e))?;
-                return Ok(Outcome::Exit(Cow::Borrowed("ok")));
-            };
-            let list = cx.eval(for_each).map_err(|e| eval_failed("for_each", e))?.flatten();
-            let kind = type_name(&list);
-            let items = list.try_cast::<Array>().ok_or_else(|| {
-                NodeError::expression(format!("`for_each` gave {kind}, not a list"))
-            })?;
-            let mut calls = Vec::with_capacity(items.len());
-            for (index, item) in items.into_iter().enumerate() {
-                calls.push(self.params_for(cx, Some((item, index)))?);
-            }
-            let node = cx.node_id().to_owned();
-            let results = run_all(children, &node, &self.flow, calls, self.concurrency).await;
-            let mut out = Vec::with_capacity(results.len());
-            for (index, result) in results.into_iter().enumerate() {
-                match result {
-                    Some(Ok(value)) => out.push(value),
-                    Some(Err(failure)) => return Err(self.failed(Some(index), failure)),
-                    // Not started: an earlier child failed (whose error comes first).
-                    None => {}
+            let result = match &self.for_each {
+                None => {
+                    let params = self.params_for(cx, None)?;
+                    let call =
+                        ChildCall { node: cx.node_id(), flow: &self.flow, index: None, params };
+                    children.run(call).await.map_err(|f| self.failed(None, f))?
                 }
-            }
-            cx.write(&self.into, Dynamic::from_array(out))
-                .map_err(|e| NodeError::write_failed("call", &e))?;
+                Some(for_each) => {
+                    let items = eval_list(cx, for_each, "for_each")?;
+                    let mut calls = Vec::with_capacity(items.len());
+                    for (index, item) in items.into_iter().enumerate() {
+                        calls.push(self.params_for(cx, Some((item, index)))?);
+                    }
+                    let node = cx.node_id().to_owned();
+                    let results =
+                        run_all(children, &node, &self.flow, calls, self.concurrency).await;
+                    let mut out = Vec::with_capacity(results.len());
+                    for (index, result) in results.into_iter().enumerate() {
+                        match result {
+                            Some(Ok(value)) => out.push(value),
+                            Some(Err(failure)) => return Err(self.failed(Some(index), failure)),
+                            // Not started: an earlier child failed (whose error comes first).
+                            None => {}
+                        }
+                    }
+                    Dynamic::from_array(out)
+                }
+            };
+            cx.write(&self.into, result).map_err(|e| NodeError::write_failed("call", &e))?;
             Ok(Outcome::Exit(Cow::Borrowed("ok")))
         })
     }

@@ -4,7 +4,7 @@
 //! its body starts it afresh. Its body is what `next` leads to that comes back: the loader works
 //! it out when the flow loads, since the kind declares that `next` loops back.
 
-use super::{eval_failed, type_name};
+use super::eval_list;
 use crate::expr::{Expr, dynamic_to_json, json_to_dynamic};
 use crate::kind::{CompileCx, KindDoc, KindInfo, NodeConfig, Writes};
 use crate::node::{Node, NodeError, NodeFuture, Outcome, Persist, RunCx};
@@ -120,11 +120,7 @@ impl Node for Loop {
         Box::pin(async move {
             let fresh = !cx.arrived_from_body() || !cx.state::<Position>().active;
             if fresh {
-                let list = cx.eval(&self.over).map_err(|e| eval_failed("over", e))?.flatten();
-                let kind = type_name(&list);
-                let items = list.try_cast::<Array>().ok_or_else(|| {
-                    NodeError::expression(format!("`over` gave {kind}, not a list"))
-                })?;
+                let items = eval_list(cx, &self.over, "over")?;
                 *cx.state::<Position>() =
                     Position { items, next: 0, active: true, items_saved: false };
             }

@@ -40,6 +40,18 @@ pub(crate) fn eval_failed(field: &str, err: EvalError) -> NodeError {
     NodeError::expression(format!("`{}`: {err}", crate::clip::clip(field)))
 }
 
+/// The list expression `expr` of field `field` gives.
+pub(crate) fn eval_list(
+    cx: &mut crate::node::RunCx<'_>,
+    expr: &crate::expr::Expr,
+    field: &str,
+) -> Result<rhai::Array, NodeError> {
+    let list = cx.eval(expr).map_err(|e| eval_failed(field, e))?.flatten();
+    let kind = type_name(&list);
+    list.try_cast::<rhai::Array>()
+        .ok_or_else(|| NodeError::expression(format!("`{field}` gave {kind}, not a list")))
+}
+
 /// The name of a value's type as flow authors know it (JSON's names).
 pub fn type_name(value: &rhai::Dynamic) -> &'static str {
     if value.is_unit() {
@@ -169,7 +181,6 @@ mod tests {
             let properties = kind.schema()["properties"].clone();
             if let Some(m) = info.mapping {
                 for field in [m.select, m.map, m.fields] {
-                    let properties = kind.schema()["properties"].clone();
                     assert!(properties.get(field).is_some(), "{name}: mapping {field}");
                 }
             }

@@ -202,9 +202,5 @@ pub(crate) fn register(engine: &mut Engine) {
 /// The SHA-256 of `text`'s UTF-8, as 64 lower-case hex digits.
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().fold(String::with_capacity(64), |mut hex, byte| {
-        let _ = write!(hex, "{byte:02x}");
-        hex
-    })
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
 }
