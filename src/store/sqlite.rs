@@ -845,7 +845,8 @@ impl super::Store for SqliteStore {
                     .map_err(db)?;
                 Cancelled::Requested
             } else {
-                cancel_runs(&txn, "id = ?1", &id, now)?;
+                // Nobody holds it to cancel its children: they go with it.
+                cancel_runs(&txn, &format!("id = ?1 OR ({UNFINISHED_BELOW})"), &id, now)?;
                 Cancelled::Now
             };
             txn.commit().map_err(db)?;
@@ -1299,5 +1300,43 @@ mod tests {
         let parent_again = store.claim(&parent.run, holder("two", 10_000)).await.unwrap();
         let pinned = store.pinned(&parent_again.detail.run.flow_hash).await.unwrap();
         assert_eq!(pinned.calls["c.flow.json"], child_text);
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_parent_nobody_holds_cancels_its_unfinished_children_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("runs.db")).unwrap();
+        let parent = match store.create(new_run(None, json!({}), Some(holder("one", 10_000)))).await
+        {
+            Ok(Created::New { claim: Some(claim), .. }) => claim,
+            other => panic!("{other:?}"),
+        };
+        let mut children = Vec::new();
+        for index in [Some(0), Some(1)] {
+            let mut child = new_run(None, json!({}), Some(holder("one", 10_000)));
+            child.parent =
+                Some(ChildOf { run: parent.run.clone(), node: "each".into(), step: 1, index });
+            match store.create(child).await.unwrap() {
+                Created::New { claim: Some(claim), .. } => children.push(claim),
+                other => panic!("{other:?}"),
+            }
+        }
+        store.finish(&children[0], finish(Status::Succeeded)).await.unwrap();
+        // The parent's process stopped: it and its unfinished child are handed back.
+        store.release(&children[1]).await.unwrap();
+        store.release(&parent).await.unwrap();
+
+        assert!(matches!(store.cancel(&parent.run).await.unwrap(), Cancelled::Now));
+        let status = |id: String| {
+            let store = &store;
+            async move { store.get(&id).await.unwrap().run.status }
+        };
+        assert_eq!(status(parent.run.clone()).await, Status::Cancelled);
+        assert_eq!(status(children[1].run.clone()).await, Status::Cancelled, "none left running");
+        assert_eq!(
+            status(children[0].run.clone()).await,
+            Status::Succeeded,
+            "a finished one stays"
+        );
     }
 }
