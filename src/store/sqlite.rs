@@ -6,8 +6,11 @@
 //! write is an `IMMEDIATE` transaction (the write lock taken at its start), so two processes
 //! sharing the file queue on the lock rather than fail half-way.
 //!
-//! The connection is used from blocking threads (`spawn_blocking`): a store call never
-//! blocks the runtime's workers.
+//! Reads and occasional writes use the connection from blocking threads (`spawn_blocking`).
+//! The writes a run makes as it goes (its creation, journal steps, renewals, finish) are
+//! grouped and run on the caller's thread: a run waits for its journal at every step, and a
+//! hop to a blocking thread and back would cost more than the write. Such a write can hold a
+//! runtime worker while another process has the file's write lock (up to the busy timeout).
 
 use super::{
     Cancelled, ChildOf, Claim, Claimed, Created, Filter, Finish, FoundChild, HeldState, Holder,
