@@ -14,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use weft_nodes::Registry;
 
@@ -24,11 +25,12 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-/// The saved text of the flow `file`, or the answer that refuses it (404 when there is none).
-async fn saved_flow(state: &AppState, file: &str) -> Result<Vec<u8>, Response> {
+/// The path of the flow `file` (checked) and its saved text, or the answer that refuses it (404
+/// when there is none).
+async fn saved_flow(state: &AppState, file: &str) -> Result<(PathBuf, Vec<u8>), Response> {
     let path = state.files.flow_path(file).map_err(IntoResponse::into_response)?;
-    match read_file(path).await {
-        Ok(bytes) => Ok(bytes),
+    match read_file(path.clone()).await {
+        Ok(bytes) => Ok((path, bytes)),
         Err(FsError::NotFound { .. }) => {
             Err(error(StatusCode::NOT_FOUND, format!("no flow `{file}`")))
         }
@@ -49,12 +51,11 @@ pub(super) async fn get_flow(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
 ) -> Response {
-    let bytes = match saved_flow(&state, &file).await {
-        Ok(bytes) => bytes,
+    let (path, bytes) = match saved_flow(&state, &file).await {
+        Ok(saved) => saved,
         Err(refused) => return refused,
     };
     let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let path = state.files.dir().join(&file);
     let analysis = analyze(state.engine.loader(), &bytes, value.as_ref(), &path);
     let text = String::from_utf8_lossy(&bytes);
     axum::Json(merge(
@@ -134,7 +135,7 @@ pub(super) async fn flow_svg(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
 ) -> Response {
-    match saved_flow(&state, &file).await.map(|b| serde_json::from_slice::<Value>(&b)) {
+    match saved_flow(&state, &file).await.map(|(_, b)| serde_json::from_slice::<Value>(&b)) {
         Ok(Ok(value)) => svg_response(&value, state.engine.loader().registry()),
         Ok(Err(err)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("not JSON: {err}")),
         Err(refused) => refused,
@@ -175,12 +176,11 @@ pub(super) async fn flow_profiles(
     UrlPath(file): UrlPath<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let bytes = match saved_flow(&state, &file).await {
-        Ok(bytes) => bytes,
+    let (path, bytes) = match saved_flow(&state, &file).await {
+        Ok(saved) => saved,
         Err(refused) => return refused,
     };
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let path = state.files.dir().join(&file);
     let names = used_profiles(state.engine.loader(), &bytes, &value, &path);
     let files = state.files.profiles_files().await;
     let chosen = query.get("profiles").cloned().unwrap_or_else(|| "profiles.json".to_owned());

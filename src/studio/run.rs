@@ -113,12 +113,16 @@ pub(super) async fn start(
             return Ok((StatusCode::CONFLICT, axum::Json(body)).into_response());
         }
     };
+    // The run's id in its trace, made here (as the executor makes one) so that the sink knows
+    // the run's own events from those of the child runs its `call` nodes start.
+    let run_id = crate::store::new_run_id();
     let options = RunOptions {
         params,
         max_steps,
         timeout: Some(Duration::from_secs_f64(timeout)),
-        trace: Some(run.sink(credentials)),
+        trace: Some(run.sink(run_id.clone(), credentials)),
         interrupt: run.interrupt(),
+        run_id: Some(run_id),
         ..RunOptions::default()
     };
     state.runs.spawn(run.clone(), async move { exec::run(&flow, &runtime, options).await });

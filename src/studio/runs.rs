@@ -213,16 +213,18 @@ impl RunState {
         was_running
     }
 
-    /// The trace sink that keeps this run's events and inputs; `credentials`: the run's, whose
-    /// secrets the inputs are scrubbed of.
+    /// The trace sink that keeps this run's events and inputs; `run_id`: the executor's id for
+    /// the run (its `RunOptions::run_id`); `credentials`: the run's, whose secrets the inputs
+    /// are scrubbed of.
     pub(super) fn sink(
         self: &Arc<Self>,
+        run_id: String,
         credentials: Option<Arc<dyn Credentials>>,
     ) -> Arc<dyn TraceSink> {
         Arc::new(Sink {
             state: self.clone(),
             credentials,
-            shown: std::sync::OnceLock::new(),
+            shown: run_id,
             child_events: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -240,21 +242,22 @@ impl Drop for Finisher {
     }
 }
 
-/// The trace sink of a studio run: the run shown (its first event's), and the credentials whose
-/// secrets the inputs it keeps are scrubbed of (the executor scrubs the events themselves).
+/// The trace sink of a studio run: the run shown (by the id the executor was given for it), and
+/// the credentials whose secrets the inputs it keeps are scrubbed of (the executor scrubs the
+/// events themselves).
 /// The events of the child runs its `call` nodes start (their own run ids, their `run_started`
 /// naming their parent) are kept too, up to [`MAX_CHILD_EVENTS`], for the studio to show a
 /// child's run from its parent's; their inputs are not kept.
 struct Sink {
     state: Arc<RunState>,
     credentials: Option<Arc<dyn Credentials>>,
-    shown: std::sync::OnceLock<String>,
+    shown: String,
     child_events: std::sync::atomic::AtomicUsize,
 }
 
 impl TraceSink for Sink {
     fn record(&self, run: &str, mut event: Event) {
-        let own = self.shown.get_or_init(|| run.to_owned()) == run;
+        let own = self.shown == run;
         if !own
             && self.child_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 >= MAX_CHILD_EVENTS
@@ -275,7 +278,7 @@ impl TraceSink for Sink {
     }
 
     fn before_node(&self, run: &str, node: &str, vars: &Vars) {
-        if self.shown.get().is_some_and(|shown| shown != run) {
+        if self.shown != run {
             return;
         }
         let mut budget = INPUT_BUDGET;

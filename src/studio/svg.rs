@@ -42,7 +42,7 @@ pub struct Drawing {
 
 /// Positions for the nodes that have none: layers by distance from `start` (breadth first,
 /// following edges), then the unreachable nodes in a last layer; columns in file order.
-pub fn layout(value: &Value) -> HashMap<String, [f64; 2]> {
+fn layout(value: &Value) -> HashMap<String, [f64; 2]> {
     let nodes: Vec<&serde_json::Map<String, Value>> = value
         .get("nodes")
         .and_then(Value::as_array)

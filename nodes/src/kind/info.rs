@@ -72,6 +72,9 @@ pub struct KindInfo {
 /// sample document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MappingFields {
+    /// The expression that gives the document (`vars.page.body`): where an editor finds the
+    /// sample a run read.
+    pub source: &'static str,
     /// JSON pointer to the list in the document (`/value`).
     pub select: &'static str,
     /// The expression over `item` that gives each imported item.
@@ -116,7 +119,7 @@ impl KindInfo {
             "mapping",
             self.mapping.map_or(
                 Value::Null,
-                |m| json!({ "select": m.select, "map": m.map, "fields": m.fields }),
+                |m| json!({ "source": m.source, "select": m.select, "map": m.map, "fields": m.fields }),
             ),
         );
         map

@@ -3,41 +3,42 @@
 // drag from an exit's handle to a node to wire it, pan, zoom. Changes go to the document.
 
 import { $ } from './dom.js';
+import { FAILURE_EXITS } from './kinds.js';
 import { failedRun, runLine } from './run.js';
 import { NODE_SIZE } from './layout.js';
 
 const [W, H] = NODE_SIZE;
-// Exits that lead to a failure, and how many of them into one node make it a badge.
-const FAILURE_EXITS = new Set(['error', 'unauthenticated']);
+// How many failure exits into one node make it a badge.
 const BUNDLE_FROM = 3;
+// The margin inside the minimap.
+const MINI_PAD = 6;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-function svg(tag, attrs = {}, text) {
-  const el = document.createElementNS(SVG_NS, tag);
+function setAttributes(el, attrs) {
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+function svg(tag, attrs = {}, text) {
+  const el = setAttributes(document.createElementNS(SVG_NS, tag), attrs);
   if (text !== undefined) el.textContent = text;
   return el;
 }
 
-// The x an edge back up runs along: right of both ends' nodes.
-const sideOf = (x1, x2) => Math.max(x1, x2 + W / 2) + 60;
-
-// Where an edge's label goes: halfway, beside the side an edge back up runs along.
-function labelPoint([x1, y1], [x2, y2]) {
-  if (y2 < y1 - 10) return [sideOf(x1, x2) + 4, (y1 + y2) / 2];
-  return [(x1 + x2) / 2 + 4, (y1 + y2) / 2];
-}
-
-function curve([x1, y1], [x2, y2]) {
-  // An edge back up (a loop's body returning to it, a retry) goes around the side, beside
-  // the nodes between, instead of through them.
+// An edge's route from `[x1, y1]` to `[x2, y2]`: its path `d`, and where its `label` goes
+// (halfway, beside the side an edge back up runs along).
+function route([x1, y1], [x2, y2]) {
+  // An edge back up (a loop's body returning to it, a retry) goes around the side, right of
+  // both ends' nodes, beside the nodes between instead of through them.
   if (y2 < y1 - 10) {
-    const side = sideOf(x1, x2);
-    return `M${x1},${y1} C${x1},${y1 + 50} ${side},${y1 + 50} ${side},${(y1 + y2) / 2} `
+    const side = Math.max(x1, x2 + W / 2) + 60;
+    const d = `M${x1},${y1} C${x1},${y1 + 50} ${side},${y1 + 50} ${side},${(y1 + y2) / 2} `
       + `S${x2},${y2 - 50} ${x2},${y2}`;
+    return { d, label: [side + 4, (y1 + y2) / 2] };
   }
   const bend = Math.max(40, Math.abs(y2 - y1) / 2);
-  return `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
+  const d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
+  return { d, label: [(x1 + x2) / 2 + 4, (y1 + y2) / 2] };
 }
 
 export class Canvas {
@@ -45,8 +46,6 @@ export class Canvas {
   #kinds;
   #lastRun;
   #view = { x: 0, y: 0, k: 1 };
-  // How the minimap maps the flow (set when it is drawn).
-  #mini = null;
   // Every edge drawn as an edge, failures too (the header's "All edges").
   allEdges = false;
 
@@ -71,52 +70,72 @@ export class Canvas {
     return b;
   }
 
-  // The minimap: every node, and the part the canvas shows, when the flow is larger than that.
-  #minimap() {
+  // How the minimap shows the flow: its bounds, their scale `s` to the minimap (of the size the
+  // page's style gives it) and `at(x, y)`, where a point of the flow is on it; null for no node.
+  #miniScale() {
+    const bounds = this.#bounds();
+    const [minX, minY, maxX, maxY] = bounds;
+    if (minX === Infinity) return null;
+    const style = getComputedStyle($('minimap'));
+    const [mw, mh] = [parseFloat(style.width), parseFloat(style.height)];
+    const s = Math.min((mw - 2 * MINI_PAD) / (maxX - minX), (mh - 2 * MINI_PAD) / (maxY - minY));
+    return { bounds, s, at: (x, y) => [MINI_PAD + (x - minX) * s, MINI_PAD + (y - minY) * s] };
+  }
+
+  // The minimap's nodes, and the rectangle of the part the canvas shows (placed by `#applyView`).
+  #drawMinimap() {
+    const map = $('minimap');
+    map.replaceChildren();
+    const mini = this.#miniScale();
+    if (!mini) return;
+    for (const n of this.#doc.nodes()) {
+      const [x, y] = mini.at(...this.#doc.positionOf(n));
+      map.append(svg('rect', { class: 'mini-node', x, y, width: Math.max(2, W * mini.s), height: Math.max(2, H * mini.s) }));
+    }
+    map.append(svg('rect', { class: 'mini-view' }));
+  }
+
+  // Shows the flow as the view says: the drawing moved and scaled, and the minimap, when the
+  // flow is larger than the canvas shows, with the part it shows.
+  #applyView() {
+    const v = this.#view;
+    $('viewport').setAttribute('transform', `translate(${v.x},${v.y}) scale(${v.k})`);
     const map = $('minimap');
     const rect = $('canvas').getBoundingClientRect();
-    const [minX, minY, maxX, maxY] = this.#bounds();
-    const v = this.#view;
+    const mini = this.#miniScale();
     const seen = [-v.x / v.k, -v.y / v.k, (rect.width - v.x) / v.k, (rect.height - v.y) / v.k];
+    const [minX, minY, maxX, maxY] = mini?.bounds || [];
     const inside = minX >= seen[0] && minY >= seen[1] && maxX <= seen[2] && maxY <= seen[3];
-    const hide = minX === Infinity || inside;
+    const hide = !mini || inside;
     map.style.display = hide ? 'none' : 'block';
-    if (hide) return;
-    const [mw, mh, pad] = [180, 120, 6];
-    const s = Math.min((mw - 2 * pad) / (maxX - minX), (mh - 2 * pad) / (maxY - minY));
-    this.#mini = { s, minX, minY, pad };
-    const at = (x, y) => [pad + (x - minX) * s, pad + (y - minY) * s];
-    map.replaceChildren();
-    for (const n of this.#doc.nodes()) {
-      const [x, y] = at(...this.#doc.positionOf(n));
-      map.append(svg('rect', { class: 'mini-node', x, y, width: Math.max(2, W * s), height: Math.max(2, H * s) }));
-    }
-    const [vx, vy] = at(seen[0], seen[1]);
-    map.append(svg('rect', { class: 'mini-view', x: vx, y: vy, width: (seen[2] - seen[0]) * s, height: (seen[3] - seen[1]) * s }));
+    const view = map.querySelector('rect.mini-view');
+    if (hide || !view) return;
+    const [vx, vy] = mini.at(seen[0], seen[1]);
+    setAttributes(view, { x: vx, y: vy, width: (seen[2] - seen[0]) * mini.s, height: (seen[3] - seen[1]) * mini.s });
   }
 
   // A click on the minimap centres the canvas on that point of the flow.
   #jump(ev) {
     ev.stopPropagation();
-    if (!this.#mini) return;
-    const { s, minX, minY, pad } = this.#mini;
+    const mini = this.#miniScale();
+    if (!mini) return;
+    const [minX, minY] = mini.bounds;
     const box = $('minimap').getBoundingClientRect();
-    const [x, y] = [minX + (ev.clientX - box.left - pad) / s, minY + (ev.clientY - box.top - pad) / s];
+    const [x, y] = [minX + (ev.clientX - box.left - MINI_PAD) / mini.s, minY + (ev.clientY - box.top - MINI_PAD) / mini.s];
     const rect = $('canvas').getBoundingClientRect();
     const k = this.#view.k;
     this.#view = { k, x: rect.width / 2 - x * k, y: rect.height / 2 - y * k };
-    this.render();
+    this.#applyView();
   }
 
   render() {
     const doc = this.#doc;
-    const v = this.#view;
-    $('viewport').setAttribute('transform', `translate(${v.x},${v.y}) scale(${v.k})`);
     const edgeLayer = $('edges');
     const nodeLayer = $('nodes');
     edgeLayer.replaceChildren();
     nodeLayer.replaceChildren();
-    this.#minimap();
+    this.#drawMinimap();
+    this.#applyView();
     if (!doc.flow) return;
     // Failures many nodes lead to (one `failed` end) are drawn as a badge at each exit rather
     // than as edges across the canvas, unless all edges are asked for.
@@ -148,9 +167,7 @@ export class Canvas {
         g.append(svg('rect', { x: x - width / 2, y: y + drop, width, height: 16, rx: 8 }));
         g.append(svg('text', { x, y: y + drop + 12, 'text-anchor': 'middle' }, text));
       } else {
-        const end = [tx + W / 2, ty];
-        const d = curve(start, end);
-        const [lx, ly] = labelPoint(start, end);
+        const { d, label: [lx, ly] } = route(start, [tx + W / 2, ty]);
         g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
         g.append(svg('text', { x: lx, y: ly }, exit));
       }
@@ -285,7 +302,7 @@ export class Canvas {
     const start = this.#handlePoint(this.#doc.node(id), exit);
     const rubber = $('rubber');
     this.#track(ev, (e) => {
-      rubber.setAttribute('d', curve(start, this.#toWorld(e)));
+      rubber.setAttribute('d', route(start, this.#toWorld(e)).d);
     }, (e) => {
       rubber.setAttribute('d', '');
       const [wx, wy] = this.#toWorld(e);
@@ -307,7 +324,7 @@ export class Canvas {
     this.#track(ev, (e) => {
       this.#view.x = x + e.clientX - sx;
       this.#view.y = y + e.clientY - sy;
-      this.render();
+      this.#applyView();
     }, () => $('canvas').classList.remove('panning'));
   }
 
@@ -321,6 +338,6 @@ export class Canvas {
     v.x = px - ((px - v.x) * k) / v.k;
     v.y = py - ((py - v.y) * k) / v.k;
     v.k = k;
-    this.render();
+    this.#applyView();
   }
 }

@@ -6,10 +6,13 @@
 
 import { api, flowUrl } from './api.js';
 import { tokensOf } from './kinds.js';
-import { NODE_SIZE, arrange } from './layout.js';
+import { arrange } from './layout.js';
 
 const UNDO_STEPS = 200;
 const VALIDATE_DELAY_MS = 300;
+
+// Whether `node` has a position of its own (else it is laid out).
+const hasPosition = (node) => Array.isArray(node.position) && node.position.length === 2;
 
 export class FlowDocument {
   #kinds;
@@ -22,7 +25,10 @@ export class FlowDocument {
   #undo = [];
   #redo = [];
   #exits = {};
+  // The layered layout (node id → position) and what it was made of: the ids, the edges and
+  // the start, all it depends on.
   #layout = {};
+  #layoutKey = null;
   #diagnostics = [];
   #extraExits = {}; // node id → status exits added in the panel, not wired yet
   // Edits through the form: one undo step per field visit.
@@ -66,7 +72,7 @@ export class FlowDocument {
 
   // Where a node is drawn: its `position`, else the layered layout.
   positionOf(node) {
-    if (Array.isArray(node.position) && node.position.length === 2) return node.position;
+    if (hasPosition(node)) return node.position;
     return this.#layout[node.id] || [40, 40];
   }
 
@@ -249,6 +255,7 @@ export class FlowDocument {
     this.#dirty = true;
     this.#exits = {};
     this.#layout = {};
+    this.#layoutKey = null;
     this.#extraExits = {};
     this.#flow = { format: 'weft.flow/1', name, nodes: [], edges: [] };
     this.#validateSoon();
@@ -306,14 +313,23 @@ export class FlowDocument {
     const placed = this.#arranged();
     this.commit((flow) => {
       for (const node of flow.nodes || []) {
-        if (placed[node.id]) node.position = placed[node.id];
+        if (placed[node.id]) node.position = [...placed[node.id]];
       }
     });
   }
 
+  // The layered layout of the flow as it is: laid out again only when its ids, edges or start
+  // changed.
   #arranged() {
     const nodes = this.nodes().filter((n) => typeof n.id === 'string');
-    return arrange(nodes, this.edges(), this.#flow.start, NODE_SIZE);
+    const edges = this.edges();
+    const start = this.#flow.start;
+    const key = JSON.stringify([nodes.map((n) => n.id), edges.map((e) => [e?.from, e?.to, e?.exit]), start]);
+    if (key !== this.#layoutKey) {
+      this.#layout = arrange(nodes, edges, start);
+      this.#layoutKey = key;
+    }
+    return this.#layout;
   }
 
   // The server's analysis: `{ diagnostics, exits }`.
@@ -322,8 +338,7 @@ export class FlowDocument {
     this.#exits = data.exits || {};
     // Nodes without a position are laid out in layers here (the server's own layout is for
     // drawings without a browser: `weft graph`).
-    const unplaced = this.nodes().some((n) => !Array.isArray(n.position));
-    this.#layout = unplaced ? this.#arranged() : {};
+    if (this.nodes().some((n) => !hasPosition(n))) this.#arranged();
     this.#hooks.analysed();
   }
 }

@@ -10,6 +10,10 @@ export const tokensOf = (pointer) => pointer.split('/').slice(1).map((t) => t.re
 // A member name as a JSON pointer token.
 export const escapePointer = (key) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
+// The exits that lead to a failure: a run that took one failed there, the layout lets their
+// edges weigh nothing, the canvas may draw them as badges.
+export const FAILURE_EXITS = new Set(['error', 'unauthenticated']);
+
 // The file `name` names relative to the file `from` (both relative to the studio's folder), or
 // null when it would leave the folder.
 export function relativeFile(from, name) {
@@ -104,16 +108,20 @@ export class Kinds {
     return patterns.some((p) => tokensOf(p).every((t, i) => i < tokens.length && (t === '*' || t === tokens[i])));
   }
 
+  // The non-empty strings of `node` at the field patterns of `x-weft-<key>`.
+  #named(node, key) {
+    return (this.about(node, key) || []).flatMap((p) => stringsAt(node, p)).filter(Boolean);
+  }
+
   // The flow files `node` runs (a call's `flow`), as its fields name them: relative to the
   // file of the flow it is in.
   flowsOf(node) {
-    return (this.about(node, 'flows') || []).flatMap((p) => stringsAt(node, p)).filter(Boolean);
+    return this.#named(node, 'flows');
   }
 
   // The exits of a node the server has not built (yet): those its fields name, then its kind's.
   fallbackExits(node) {
-    const named = (this.about(node, 'exit-fields') || []).flatMap((p) => stringsAt(node, p)).filter(Boolean);
-    return [...named, ...(this.about(node, 'exits') || ['ok', 'error'])];
+    return [...this.#named(node, 'exit-fields'), ...(this.about(node, 'exits') || ['ok', 'error'])];
   }
 
   // A new node of `kind`: its required fields with their empty values.

@@ -3,13 +3,15 @@
 // for the layering only. Used for nodes that have no position, and by "Tidy up".
 
 import { Graph, layout } from './vendor/dagre.esm.js';
+import { FAILURE_EXITS } from './kinds.js';
 
 // A node's box on the canvas, as in the server's drawing (`svg.rs`).
 export const NODE_SIZE = [170, 52];
 
-// `nodes`: `{ id }` with `start` first; `edges`: `{ from, to, exit }`; `size`: a node's
-// `[width, height]`. The top-left corner of each node, by id.
-export function arrange(nodes, edges, start, [width, height]) {
+// `nodes`: `{ id }` with `start` first; `edges`: `{ from, to, exit }`. The top-left corner of
+// each node (a box of `NODE_SIZE`), by id.
+export function arrange(nodes, edges, start) {
+  const [width, height] = NODE_SIZE;
   const g = new Graph({ multigraph: true });
   g.setGraph({ rankdir: 'TB', nodesep: 60, ranksep: 70, edgesep: 24, marginx: 40, marginy: 40 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -22,7 +24,7 @@ export function arrange(nodes, edges, start, [width, height]) {
     const exit = e.exit || 'ok';
     // Failures don't pull the flow's main line sideways: many error edges to one end would
     // otherwise lay the steps out as a staircase.
-    const weight = exit === 'error' || exit === 'unauthenticated' ? 0 : 2;
+    const weight = FAILURE_EXITS.has(exit) ? 0 : 2;
     // Room for the exit's label beside the edge.
     g.setEdge(e.from, e.to, { width: 7 * exit.length + 8, height: 14, labelpos: 'c', minlen: 1, weight }, `${i}`);
   });

@@ -70,18 +70,26 @@ async function start() {
     select.append(o);
   };
 
-  const openFlow = async (file, { force = false } = {}) => {
+  // Whether `file` is a flow of the folder (in the list).
+  const isListed = (file) => [...select.options].some((o) => o.value === file);
+
+  // Opens `file`, once the unsaved changes may be discarded (unless `force`); its address
+  // replaces the page's in the browser's history, or with `push` is a new entry (Back returns).
+  const openFlow = async (file, { force = false, push = false } = {}) => {
     if (!force && doc.dirty && !confirm('Discard the unsaved changes?')) {
       select.value = doc.file ?? '';
       return;
     }
+    const url = `#${encodeURIComponent(file)}`;
+    if (push) history.pushState(null, '', url);
+    select.value = file;
     const refused = await doc.open(file);
     if (refused) {
       status(refused, true);
       return;
     }
     canvas.fit();
-    history.replaceState(null, '', `#${encodeURIComponent(file)}`);
+    if (!push) history.replaceState(null, '', url);
     redraw();
     panel.render();
     status(`opened ${file}`);
@@ -90,7 +98,7 @@ async function start() {
   // Opens a flow another one links to (the child a call node runs, or back to its parent) as a
   // new entry of the browser's history, so that Back returns.
   const openLinked = async (file) => {
-    if (![...select.options].some((o) => o.value === file)) {
+    if (!isListed(file)) {
       status(`${file} is not a flow of this folder`, true);
       return;
     }
@@ -99,18 +107,12 @@ async function start() {
       panel.render();
       return;
     }
-    if (doc.dirty && !confirm('Discard the unsaved changes?')) return;
-    history.pushState(null, '', `#${encodeURIComponent(file)}`);
-    select.value = file;
-    await openFlow(file, { force: true });
+    await openFlow(file, { push: true });
   };
   // Back and Forward, and a `#file` typed into the address bar.
   window.addEventListener('popstate', () => {
     const file = decodeURIComponent(location.hash.slice(1));
-    if (file && file !== doc.file && [...select.options].some((o) => o.value === file)) {
-      select.value = file;
-      openFlow(file);
-    }
+    if (file && file !== doc.file && isListed(file)) openFlow(file);
   });
 
   const save = async () => {
@@ -136,7 +138,7 @@ async function start() {
       return;
     }
     const file = `${name}.flow.json`;
-    if ([...select.options].some((o) => o.value === file)) {
+    if (isListed(file)) {
       status(`${file} exists already: pick it in the list`, true);
       return;
     }
@@ -180,7 +182,6 @@ async function start() {
   const wanted = decodeURIComponent(location.hash.slice(1));
   const first = flows.data.flows.find((f) => f.file === wanted) || flows.data.flows[0];
   if (first) {
-    select.value = first.file;
     await openFlow(first.file);
   } else {
     status('no *.flow.json files in this directory');

@@ -5,6 +5,7 @@
 // names a kind.
 
 import { label } from './dom.js';
+import { escapePointer, tokensOf } from './kinds.js';
 
 const TYPES = ['string', 'number', 'integer', 'boolean', 'datetime', 'object', 'array'];
 const INSTANT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -13,11 +14,10 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 // Graph's `{ dateTime, timeZone }`: one instant, not two fields.
 const isZoned = (v) => isObject(v) && typeof v.dateTime === 'string' && 'timeZone' in v;
-const escapeToken = (k) => k.replace(/~/g, '~0').replace(/\//g, '~1');
 
 // The JSON pointers of the lists of objects in `doc` (the document itself first when it is
 // one), breadth first, at most `limit`.
-export function listsIn(doc, limit = 20) {
+function listsIn(doc, limit = 20) {
   const found = [];
   const queue = [['', doc]];
   while (queue.length && found.length < limit) {
@@ -25,19 +25,15 @@ export function listsIn(doc, limit = 20) {
     if (Array.isArray(value)) {
       if (value.some(isObject)) found.push(pointer);
     } else if (isObject(value)) {
-      for (const [k, v] of Object.entries(value)) queue.push([`${pointer}/${escapeToken(k)}`, v]);
+      for (const [k, v] of Object.entries(value)) queue.push([`${pointer}/${escapePointer(k)}`, v]);
     }
   }
   return found;
 }
 
 // The value at `pointer` in `doc`.
-export function at(doc, pointer) {
-  if (pointer === '') return doc;
-  return pointer.split('/').slice(1).reduce((v, t) => {
-    const key = t.replace(/~1/g, '/').replace(/~0/g, '~');
-    return v == null ? undefined : v[key];
-  }, doc);
+function at(doc, pointer) {
+  return tokensOf(pointer).reduce((v, key) => (v == null ? undefined : v[key]), doc);
 }
 
 function typeOf(v) {
@@ -52,7 +48,7 @@ function typeOf(v) {
 // The leaves of the items: `{ path: [keys], type, optional }` in first-seen order. A nested
 // object is followed (a `{ dateTime, timeZone }` is one leaf); a value missing or null in some
 // item makes its field optional; integers and other numbers together make a number.
-export function leavesOf(items) {
+function leavesOf(items) {
   const leaves = new Map();
   const seen = (path, v) => {
     const key = JSON.stringify(path);
@@ -84,7 +80,7 @@ export function leavesOf(items) {
 const snake = (s) => s.replace(/[^A-Za-z0-9]+/g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/^_+|_+$/g, '') || 'field';
 
 // A name for each leaf: its last key in snake case, or its whole path where two would collide.
-export function namesFor(leaves) {
+function namesFor(leaves) {
   const short = leaves.map((l) => snake(l.path[l.path.length - 1]));
   return leaves.map((l, i) => {
     const name = short.filter((s) => s === short[i]).length > 1 ? snake(l.path.join('_')) : short[i];
@@ -94,7 +90,7 @@ export function namesFor(leaves) {
 
 // The expression that reads `path` of `item`, `?.` after the first key (a missing object gives
 // `()`, not an error).
-export function access(path) {
+function access(path) {
   return path.reduce((expr, key, i) => {
     if (IDENT.test(key)) return `${expr}${i === 0 ? '.' : '?.'}${key}`;
     return `${expr}${i === 0 ? '' : '?'}[${JSON.stringify(key)}]`;
@@ -102,7 +98,7 @@ export function access(path) {
 }
 
 // `select`, `map` and `fields` for the chosen rows: `{ name, path, type, optional }`.
-export function mappingOf(pointer, rows) {
+function mappingOf(pointer, rows) {
   const map = `#{ ${rows.map((r) => `${r.name}: ${access(r.path)}`).join(', ')} }`;
   const fields = Object.fromEntries(rows.map((r) => [r.name, `${r.type}${r.optional ? '?' : ''}`]));
   return { select: pointer === '' ? undefined : pointer, map, fields };
@@ -150,7 +146,7 @@ export function mappingSection({ write, lastSample }) {
       head.append(th);
     }
     table.append(head);
-    rows.forEach((row, i) => {
+    rows.forEach((row) => {
       const tr = document.createElement('tr');
       tr.dataset.path = row.path.join('.');
       const keep = document.createElement('input');
@@ -185,7 +181,6 @@ export function mappingSection({ write, lastSample }) {
         tr.append(td);
       }
       table.append(tr);
-      rows[i] = row;
     });
     message.textContent = rows.length ? `${items.length} items in the sample` : 'no fields in that list';
   };
@@ -226,10 +221,8 @@ export function mappingSection({ write, lastSample }) {
     if (!kept.length) message.textContent = 'tick at least one field';
     else if (bad) message.textContent = `\`${bad.name}\` is not a name: letters, digits and _`;
     else if (twice) message.textContent = `two fields are named \`${twice.name}\``;
-    else {
-      write(mappingOf(lists.value, kept));
-      message.textContent = `wrote ${kept.length} fields`;
-    }
+    // Written, the panel is drawn anew (this section too): nothing to say here.
+    else write(mappingOf(lists.value, kept));
   };
   box.append(text, fromRun, label('list', 'The list to import'), lists, table, apply, message);
   return box;

@@ -94,8 +94,8 @@ export class Panel {
               assignKey(node, mapping[part], written[part], reference);
             }
           }),
-          // What the expression `from` (a plain `vars.…` path) read in the last run.
-          lastSample: () => this.#runs.lastValue(node.from),
+          // What the document's expression (a plain `vars.…` path) read in the last run.
+          lastSample: () => this.#runs.lastValue(node[mapping.source]),
         }));
       }
       for (const name of this.#kinds.flowsOf(node)) {

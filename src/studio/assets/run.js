@@ -4,12 +4,13 @@
 
 import { api, flowUrl } from './api.js';
 import { $, label, pre, status } from './dom.js';
+import { FAILURE_EXITS } from './kinds.js';
 
 // What the run form starts with when the server doesn't say.
 const DEFAULT_SETTINGS = { profiles: null, params: {}, sim: null, max_steps: 10000 };
 
 // Whether a node's last run failed: it failed, was cut short or took an error exit.
-export const failedRun = (n) => !!n.error || n.stopped || n.exit === 'error' || n.exit === 'unauthenticated';
+export const failedRun = (n) => !!n.error || n.stopped || FAILURE_EXITS.has(n.exit);
 
 // A node's last run in a few words, for the drawing.
 export function runLine(n) {
@@ -233,16 +234,16 @@ export class Runs {
     line.id = 'run-status';
     box.append(line);
     const run = this.#run;
-    const shown = this.#shown;
-    if (run && run.file !== file && shown?.file === file) {
+    const open = this.#openRun();
+    if (open && open !== run) {
       line.id = 'child-run-status';
-      line.textContent = `Drawn: a child run of ${run.file} (its node ${shown.child.node}), ${shown.child.status}`;
+      line.textContent = `Drawn: a child run of ${run.file} (its node ${open.node}), ${open.status}`;
       const back = document.createElement('button');
       back.id = 'child-run-parent';
       back.textContent = `Back to ${run.file}`;
       back.onclick = () => this.#hooks.open(run.file);
       box.append(back);
-    } else if (run && run.file === file) {
+    } else if (open) {
       line.textContent = this.#statusText();
       line.className = run.status === 'failed' ? 'unresolved' : '';
       if (run.report) {

@@ -48,7 +48,12 @@ impl NodeConfig for JsonImportConfig {
     const INFO: &'static KindInfo = &KindInfo {
         glyph: "⇣",
         expressions: &["/from", "/map"],
-        mapping: Some(MappingFields { select: "select", map: "map", fields: "fields" }),
+        mapping: Some(MappingFields {
+            source: "from",
+            select: "select",
+            map: "map",
+            fields: "fields",
+        }),
         ..KindInfo::DEFAULT
     };
     const DOC: &'static KindDoc = &KindDoc {
