@@ -218,21 +218,24 @@ export class Canvas {
   }
 
   // Shows the whole drawing: scrolled to its corner, and scaled down when it is larger than the
-  // canvas (never up).
+  // canvas (never up). The view is shown at once: the flow need not be drawn again.
   fit() {
     const rect = $('canvas').getBoundingClientRect();
     const [minX, minY, maxX, maxY] = this.#bounds();
     if (minX === Infinity) {
-      this.#view = { x: 0, y: 0, k: 1 };
+      this.resetView();
       return;
     }
     const margin = 40;
     const k = Math.min(1, (rect.width - 2 * margin) / (maxX - minX), (rect.height - 2 * margin) / (maxY - minY));
     this.#view = { k: Math.max(0.2, k), x: margin - minX * Math.max(0.2, k), y: margin - minY * Math.max(0.2, k) };
+    this.#applyView();
   }
 
+  // Shows the flow's origin at the canvas's corner, unscaled.
   resetView() {
     this.#view = { x: 0, y: 0, k: 1 };
+    this.#applyView();
   }
 
   // Adds a node of `kind` near the middle of what the canvas shows, and selects it.
