@@ -180,7 +180,7 @@ mod tests {
             assert!(info.loop_exits.iter().all(|e| info.exits.contains(e)), "{name}: loop exits");
             let properties = kind.schema()["properties"].clone();
             if let Some(m) = info.mapping {
-                for field in [m.select, m.map, m.fields] {
+                for field in [m.source, m.select, m.map, m.fields] {
                     assert!(properties.get(field).is_some(), "{name}: mapping {field}");
                 }
             }
