@@ -50,8 +50,10 @@ fn change(state: &Arc<State>, rng: &mut Rng, n: u64) {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    let calendar = state.calendar(user);
-    let singles: Vec<String> = calendar
+    // The calendar is a temporary: a reference kept across the write below would make
+    // `State::edit_calendar` copy the whole calendar on every change.
+    let singles: Vec<String> = state
+        .calendar(user)
         .view(anchor - Span::days(14), anchor + Span::days(14))
         .into_iter()
         .filter(|e| e.kind == EventType::SingleInstance)

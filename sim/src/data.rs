@@ -22,10 +22,9 @@ pub(crate) struct Calendar {
     masters: Vec<Event>,
     /// The longest event, bounding how far back an overlapping event can start.
     longest: Duration,
-    /// One more at each change; a delta round knows the changes after the version it saw.
-    version: u64,
-    /// The event each change touched, with the version it made, oldest first.
-    changes: Vec<(u64, String)>,
+    /// The event each change touched, oldest first: the change at index `i` made version
+    /// `i + 1`, so a delta round knows the changes after the version it saw.
+    changes: Vec<String>,
     /// The events created with a `transactionId`, by it: a repeated POST finds its event.
     transactions: std::collections::HashMap<String, String>,
 }
@@ -52,7 +51,7 @@ impl Calendar {
             .filter(|e| e.kind == EventType::SingleInstance)
             .chain(self.masters.iter())
             .collect();
-        all.sort_by(|a, b| (a.start, a.end, &a.id).cmp(&(b.start, b.end, &b.id)));
+        all.sort_by(|a, b| order(a).cmp(&order(b)));
         all
     }
 
@@ -69,21 +68,14 @@ impl Calendar {
         g.standup(first, last);
         g.one_on_one(first, last);
         let Generator { mut view, masters, .. } = g;
-        view.sort_by(|a, b| (a.start, a.end, &a.id).cmp(&(b.start, b.end, &b.id)));
+        view.sort_by(|a, b| order(a).cmp(&order(b)));
         let longest = view.iter().map(|e| e.end - e.start).max().unwrap_or_else(Duration::zero);
-        Self {
-            view,
-            masters,
-            longest,
-            version: 0,
-            changes: Vec::new(),
-            transactions: Default::default(),
-        }
+        Self { view, masters, longest, changes: Vec::new(), transactions: Default::default() }
     }
 
     /// The calendar's version: how many changes it has seen.
     pub(crate) fn version(&self) -> u64 {
-        self.version
+        self.changes.len() as u64
     }
 
     /// The event with `id` (a series master too).
@@ -131,28 +123,30 @@ impl Calendar {
     /// The events changed after `version`, up to `upto`, each once, in the order of their last
     /// change.
     pub(crate) fn changed_between(&self, version: u64, upto: u64) -> Vec<&str> {
+        // Versions `version + 1 ..= upto` are the changes at indices `version .. upto`.
+        let index = |v: u64| usize::try_from(v).unwrap_or(usize::MAX).min(self.changes.len());
+        let (since, upto) = (index(version), index(upto));
         let mut seen = std::collections::HashSet::new();
         let mut ids: Vec<&str> = self
             .changes
+            .get(since.min(upto)..upto)
+            .unwrap_or_default()
             .iter()
             .rev()
-            .filter(|(v, _)| *v > version && *v <= upto)
-            .filter(|(_, id)| seen.insert(id.as_str()))
-            .map(|(_, id)| id.as_str())
+            .map(String::as_str)
+            .filter(|id| seen.insert(*id))
             .collect();
         ids.reverse();
         ids
     }
 
     fn changed(&mut self, id: &str) {
-        self.version += 1;
-        self.changes.push((self.version, id.to_owned()));
+        self.changes.push(id.to_owned());
     }
 
     fn insert(&mut self, event: Event) {
         self.longest = self.longest.max(event.end - event.start);
-        let key = |e: &Event| (e.start, e.end, e.id.clone());
-        let at = self.view.partition_point(|e| key(e) < key(&event));
+        let at = self.view.partition_point(|e| order(e) < order(&event));
         self.view.insert(at, event);
     }
 
@@ -167,6 +161,11 @@ impl Calendar {
         }
         false
     }
+}
+
+/// calendarView's order: by start, then end, then id.
+fn order(e: &Event) -> (DateTime<Utc>, DateTime<Utc>, &str) {
+    (e.start, e.end, &e.id)
 }
 
 /// Working state while one calendar is generated.

@@ -18,7 +18,7 @@ pub(crate) async fn log(
     request: Request,
     next: Next,
 ) -> Response {
-    let log = state.requests.clone();
+    let log = &state.requests;
     if log.receiver_count() == 0 {
         return next.run(request).await;
     }

@@ -119,11 +119,8 @@ impl State {
     /// an earlier version is never answered again (the version is part of its key).
     pub(crate) fn edit_calendar<R>(&self, user: &SimUser, f: impl FnOnce(&mut Calendar) -> R) -> R {
         let mut cache = lock(&self.calendars);
-        let calendar = cache
-            .entry(user.id.clone())
-            .or_insert_with(|| Arc::new(Calendar::generate(&self.config, user)));
         // Readers holding the old version keep it; this one is copied once, then changed.
-        f(Arc::make_mut(calendar))
+        f(Arc::make_mut(self.cached(&mut cache, user)))
     }
 
     /// The generation of delta tokens: those of an earlier one have expired.
@@ -147,12 +144,18 @@ impl State {
 
     /// The user's calendar, generated on first use.
     pub(crate) fn calendar(&self, user: &SimUser) -> Arc<Calendar> {
-        let mut cache = lock(&self.calendars);
-        Arc::clone(
-            cache
-                .entry(user.id.clone())
-                .or_insert_with(|| Arc::new(Calendar::generate(&self.config, user))),
-        )
+        Arc::clone(self.cached(&mut lock(&self.calendars), user))
+    }
+
+    /// The user's entry in `cache`, generated when it has none.
+    fn cached<'c>(
+        &self,
+        cache: &'c mut HashMap<String, Arc<Calendar>>,
+        user: &SimUser,
+    ) -> &'c mut Arc<Calendar> {
+        cache
+            .entry(user.id.clone())
+            .or_insert_with(|| Arc::new(Calendar::generate(&self.config, user)))
     }
 
     /// Updates the counters.

@@ -11,20 +11,18 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::SimUser;
 use crate::event::EventType;
-use crate::rng::hash64;
 use crate::state::State;
 use crate::urlenc::query;
 
 use super::error::GraphError;
 use super::list::ok_json;
 use super::options::{self, DEFAULT_TOP, MAX_TOP, Prefer};
+use super::skiptoken::{open, seal};
 
 /// Where a round is: the window, the changes it reports, and the next item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +46,11 @@ impl Round {
             "{}.{}.{since}.{}.{}.{}.{}",
             self.start, self.end, self.upto, self.offset, self.issued, self.generation
         );
-        let tag = hash64(format!("{seed}\u{0}{user}\u{0}{raw}").as_bytes());
-        URL_SAFE_NO_PAD.encode(format!("{raw}.{tag:016x}"))
+        seal(seed, user, &raw)
     }
 
     fn decode(seed: u64, user: &str, token: &str) -> Option<Self> {
-        let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).ok()?;
-        let raw = String::from_utf8(raw).ok()?;
-        let (body, tag) = raw.rsplit_once('.')?;
-        let tag = u64::from_str_radix(tag, 16).ok()?;
-        if tag != hash64(format!("{seed}\u{0}{user}\u{0}{body}").as_bytes()) {
-            return None;
-        }
+        let body = open(seed, user, token)?;
         let parts: Vec<&str> = body.split('.').collect();
         let [start, end, since, upto, offset, issued, generation] = parts.as_slice() else {
             return None;
@@ -86,33 +77,34 @@ pub(super) fn page(
     prefer: &Prefer,
 ) -> Result<Response, GraphError> {
     let seed = state.config.seed;
-    let token = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name));
     let calendar = state.calendar(user);
     let now = Utc::now().timestamp_millis();
-    let round = match (token("$deltatoken"), token("$skiptoken")) {
-        (Some((_, t)), _) => {
-            let issued = Round::decode(seed, &user.id, t).ok_or_else(invalid_token)?;
-            if state.delta_expired(issued.generation, issued.issued) {
-                state.count(|c| c.delta_expired += 1);
-                return Err(sync_state_not_found());
-            }
-            Round {
-                since: Some(issued.upto),
-                upto: calendar.version(),
-                offset: 0,
-                issued: now,
-                ..issued
-            }
-        }
-        (None, Some((_, t))) => {
+    // A delta token wins over a skip token; both carry a round, checked the same way.
+    let token = match options::option(pairs, "$deltatoken") {
+        Some(t) => Some((t, true)),
+        None => options::option(pairs, "$skiptoken").map(|t| (t, false)),
+    };
+    let round = match token {
+        Some((t, delta)) => {
             let round = Round::decode(seed, &user.id, t).ok_or_else(invalid_token)?;
             if state.delta_expired(round.generation, round.issued) {
                 state.count(|c| c.delta_expired += 1);
                 return Err(sync_state_not_found());
             }
-            round
+            if delta {
+                // The next round: the changes since the one that issued the token.
+                Round {
+                    since: Some(round.upto),
+                    upto: calendar.version(),
+                    offset: 0,
+                    issued: now,
+                    ..round
+                }
+            } else {
+                round
+            }
         }
-        (None, None) => {
+        None => {
             let (start, end) = options::window(pairs)?;
             Round {
                 start: start.timestamp_millis(),
@@ -128,27 +120,45 @@ pub(super) fn page(
     let start = DateTime::from_timestamp_millis(round.start).unwrap_or_default();
     let end = DateTime::from_timestamp_millis(round.end).unwrap_or_default();
     let zone = prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
-    let items: Vec<Value> = match round.since {
-        None => calendar.view(start, end).into_iter().map(|e| e.to_json(zone)).collect(),
-        Some(since) => calendar
-            .changed_between(since, round.upto)
-            .into_iter()
-            .map(|id| match calendar.event(id) {
-                Some(e) if e.kind != EventType::SeriesMaster && e.end > start && e.start < end => {
-                    e.to_json(zone)
-                }
-                _ => json!({
-                    "@odata.type": "#microsoft.graph.event",
-                    "id": id,
-                    "@removed": { "reason": "deleted" },
-                }),
-            })
-            .collect(),
-    };
     let size = prefer.max_page_size.unwrap_or(DEFAULT_TOP).clamp(1, MAX_TOP);
-    let from = round.offset.min(items.len());
-    let to = from.saturating_add(size).min(items.len());
-    let value: Vec<Value> = items.get(from..to).unwrap_or_default().to_vec();
+    let this_page = |len: usize| {
+        let from = round.offset.min(len);
+        from..from.saturating_add(size).min(len)
+    };
+    // Only this page's items are written out: a round can be far longer than a page.
+    let (value, to, total): (Vec<Value>, usize, usize) = match round.since {
+        None => {
+            let events = calendar.view(start, end);
+            let page = this_page(events.len());
+            let to = page.end;
+            let value =
+                events.get(page).unwrap_or_default().iter().map(|e| e.to_json(zone)).collect();
+            (value, to, events.len())
+        }
+        Some(since) => {
+            let ids = calendar.changed_between(since, round.upto);
+            let page = this_page(ids.len());
+            let to = page.end;
+            let value = ids
+                .get(page)
+                .unwrap_or_default()
+                .iter()
+                .map(|&id| match calendar.event(id) {
+                    Some(e)
+                        if e.kind != EventType::SeriesMaster && e.end > start && e.start < end =>
+                    {
+                        e.to_json(zone)
+                    }
+                    _ => json!({
+                        "@odata.type": "#microsoft.graph.event",
+                        "id": id,
+                        "@removed": { "reason": "deleted" },
+                    }),
+                })
+                .collect();
+            (value, to, ids.len())
+        }
+    };
     let served = value.len();
     let mut body = Map::new();
     body.insert(
@@ -156,7 +166,7 @@ pub(super) fn page(
         json!(format!("{link_base}/v1.0/$metadata#Collection(event)")),
     );
     body.insert("value".into(), Value::Array(value));
-    if to < items.len() {
+    if to < total {
         let next = Round { offset: to, ..round };
         let link = query(&[("$skiptoken".to_owned(), next.encode(seed, &user.id))]);
         body.insert("@odata.nextLink".into(), json!(format!("{url}?{link}")));

@@ -45,6 +45,15 @@ impl GraphError {
         )
     }
 
+    /// 404 `ErrorItemNotFound`: no such event, calendar or list.
+    pub(crate) fn item_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        )
+    }
+
     /// The response, counted.
     pub(crate) fn respond(&self, state: &State, ids: &RequestIds) -> Response {
         match self.status.as_u16() {

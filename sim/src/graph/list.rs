@@ -16,7 +16,7 @@ use crate::pages::Page;
 pub(crate) const ODATA_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// Keeps `id`, `@odata.etag` and the selected properties.
-fn select(item: Value, keep: Option<&[&'static str]>) -> Value {
+fn select(item: Value, keep: Option<&[&str]>) -> Value {
     let (Some(keep), Value::Object(map)) = (keep, &item) else {
         return item;
     };
@@ -49,31 +49,75 @@ impl Page {
 /// The page of `events` the options ask for.
 pub(crate) fn page(events: &[&Event], opts: &ListOptions, cx: &PageContext<'_>) -> Page {
     let zone = opts.prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
-    let start = opts.offset.min(events.len());
-    let end = start.saturating_add(opts.top).min(events.len());
-    let items: Vec<Value> = events
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|e| select(e.to_json(zone), opts.select.as_deref()))
-        .collect();
-    let served = items.len();
     let context = match &opts.select {
         Some(fields) => format!("{}({})", cx.context, fields.join(",")),
         None => cx.context.clone(),
     };
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context));
-    if opts.count {
-        body.insert("@odata.count".into(), json!(events.len()));
+    Listing {
+        context,
+        offset: opts.offset,
+        top: opts.top,
+        select: opts.select.as_deref(),
+        count: opts.count,
+        carried: &opts.carried,
+        canonical: &opts.canonical,
+        url: cx.url,
+        seed: cx.seed,
+        applied: opts.prefer.applied(),
     }
-    body.insert("value".into(), Value::Array(items));
-    if end < events.len() {
-        let mut pairs = opts.carried.clone();
-        pairs.push(("$skiptoken".to_owned(), skiptoken::encode(cx.seed, &opts.canonical, end)));
-        body.insert("@odata.nextLink".into(), json!(format!("{}?{}", cx.url, query(&pairs))));
+    .page(events, |e| e.to_json(zone))
+}
+
+/// How one page of a collection is cut and linked, once its request's options are read.
+pub(crate) struct Listing<'a> {
+    /// `@odata.context`, as written.
+    pub(crate) context: String,
+    /// Where the page starts.
+    pub(crate) offset: usize,
+    /// Page size.
+    pub(crate) top: usize,
+    /// Properties to keep besides `id` and `@odata.etag`; `None` keeps all.
+    pub(crate) select: Option<&'a [&'a str]>,
+    /// Whether to give `@odata.count`.
+    pub(crate) count: bool,
+    /// The query pairs the next link carries besides its `$skiptoken`.
+    pub(crate) carried: &'a [(String, String)],
+    /// What the next link's skip token is bound to.
+    pub(crate) canonical: &'a str,
+    /// The absolute URL of the request without its query.
+    pub(crate) url: &'a str,
+    /// The seed skip tokens are signed with.
+    pub(crate) seed: u64,
+    /// The `Preference-Applied` value.
+    pub(crate) applied: Option<String>,
+}
+
+impl Listing<'_> {
+    /// The page of `items`, each written by `to_json`.
+    pub(crate) fn page<T>(self, items: &[T], to_json: impl Fn(&T) -> Value) -> Page {
+        let start = self.offset.min(items.len());
+        let end = start.saturating_add(self.top).min(items.len());
+        let value: Vec<Value> = items
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|item| select(to_json(item), self.select))
+            .collect();
+        let served = value.len();
+        let mut body = Map::new();
+        body.insert("@odata.context".into(), json!(self.context));
+        if self.count {
+            body.insert("@odata.count".into(), json!(items.len()));
+        }
+        body.insert("value".into(), Value::Array(value));
+        if end < items.len() {
+            let mut pairs = self.carried.to_vec();
+            let token = skiptoken::encode(self.seed, self.canonical, end);
+            pairs.push(("$skiptoken".to_owned(), token));
+            body.insert("@odata.nextLink".into(), json!(format!("{}?{}", self.url, query(&pairs))));
+        }
+        Page { text: Value::Object(body).to_string().into(), applied: self.applied, served }
     }
-    Page { text: Value::Object(body).to_string().into(), applied: opts.prefer.applied(), served }
 }
 
 /// A 200 with Graph's content type and the applied preferences.

@@ -296,11 +296,7 @@ fn calendar_has_events(
         None => Ok(true),
         Some(id) if id == default => Ok(true),
         Some(id) if id == birthdays => Ok(false),
-        Some(_) => Err(GraphError::new(
-            StatusCode::NOT_FOUND,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        )),
+        Some(_) => Err(GraphError::item_not_found()),
     }
 }
 
@@ -341,38 +337,20 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             GraphError::bad_request("BadRequest", "The query string could not be read.")
         })?;
     let metadata = format!("{link_base}/v1.0/$metadata#users('{}')", user.id);
+    // The request's address without its query: what links and skip tokens are built on.
+    let url = format!("{link_base}{}", uri.path());
+    let generated = |items: fn(&State, &SimUser) -> Vec<serde_json::Value>, suffix: &str| {
+        resources::page(state, &items(state, user), &pairs, &url, &format!("{metadata}/{suffix}"))
+    };
     match resource {
-        Resource::Messages => {
-            let items = resources::messages(state, user);
-            let url = format!("{link_base}{}", uri.path());
-            resources::page(state, &items, &pairs, &url, &format!("{metadata}/messages"))
-        }
-        Resource::TodoLists => {
-            let items = resources::todo_lists(state, user);
-            let url = format!("{link_base}{}", uri.path());
-            resources::page(state, &items, &pairs, &url, &format!("{metadata}/todo/lists"))
-        }
+        Resource::Messages => generated(resources::messages, "messages"),
+        Resource::TodoLists => generated(resources::todo_lists, "todo/lists"),
+        Resource::Trending => generated(resources::trending, "insights/trending"),
         Resource::Tasks(list) => {
-            let items = resources::tasks(state, user, list).ok_or_else(|| {
-                GraphError::new(
-                    StatusCode::NOT_FOUND,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                )
-            })?;
-            let url = format!("{link_base}{}", uri.path());
-            resources::page(
-                state,
-                &items,
-                &pairs,
-                &url,
-                &format!("{metadata}/todo/lists('{list}')/tasks"),
-            )
-        }
-        Resource::Trending => {
-            let items = resources::trending(state, user);
-            let url = format!("{link_base}{}", uri.path());
-            resources::page(state, &items, &pairs, &url, &format!("{metadata}/insights/trending"))
+            let items =
+                resources::tasks(state, user, list).ok_or_else(GraphError::item_not_found)?;
+            let context = format!("{metadata}/todo/lists('{list}')/tasks");
+            resources::page(state, &items, &pairs, &url, &context)
         }
         Resource::Profile => Ok(ok_json(
             &json!({
@@ -397,14 +375,15 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
         }
         Resource::CalendarView(calendar) => {
             let prefer = Prefer::from_headers(headers);
-            let page = state.page(page_key(state, user, &link_base, uri, &prefer), || {
-                let (start, end) = options::window(&pairs)?;
-                let has = calendar_has_events(state, user, calendar)?;
-                let cal = state.calendar(user);
-                let events = if has { cal.view(start, end) } else { Vec::new() };
-                let context = format!("{metadata}/calendarView");
-                list(state, user, uri, &link_base, prefer, &pairs, &events, context)
-            })?;
+            let cal = state.calendar(user);
+            let page =
+                state.page(page_key(user, cal.version(), &link_base, uri, &prefer), || {
+                    let (start, end) = options::window(&pairs)?;
+                    let has = calendar_has_events(state, user, calendar)?;
+                    let events = if has { cal.view(start, end) } else { Vec::new() };
+                    let context = format!("{metadata}/calendarView");
+                    list(state, user, uri, &url, prefer, &pairs, &events, context)
+                })?;
             state.count(|c| {
                 c.calendar_view_pages += 1;
                 c.items_served += page.served as u64;
@@ -412,7 +391,6 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             Ok(page.response())
         }
         Resource::Delta => {
-            let url = format!("{link_base}{}", uri.path());
             delta::page(state, user, &url, &link_base, &pairs, &Prefer::from_headers(headers))
         }
         Resource::Event(id) => {
@@ -424,22 +402,22 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             }
         }
         Resource::Events(calendar) if *method == Method::POST => {
-            let (default, _) = calendar_ids(state, user);
-            if calendar.is_some_and(|id| id != default) {
-                calendar_has_events(state, user, calendar)?;
+            // Birthdays takes no events; an unknown calendar is not found.
+            if !calendar_has_events(state, user, calendar)? {
                 return Err(GraphError::access_denied());
             }
             write::create(state, user, body, &Prefer::from_headers(headers))
         }
         Resource::Events(calendar) => {
             let prefer = Prefer::from_headers(headers);
-            let page = state.page(page_key(state, user, &link_base, uri, &prefer), || {
-                let has = calendar_has_events(state, user, calendar)?;
-                let cal = state.calendar(user);
-                let events = if has { cal.listing() } else { Vec::new() };
-                let context = format!("{metadata}/events");
-                list(state, user, uri, &link_base, prefer, &pairs, &events, context)
-            })?;
+            let cal = state.calendar(user);
+            let page =
+                state.page(page_key(user, cal.version(), &link_base, uri, &prefer), || {
+                    let has = calendar_has_events(state, user, calendar)?;
+                    let events = if has { cal.listing() } else { Vec::new() };
+                    let context = format!("{metadata}/events");
+                    list(state, user, uri, &url, prefer, &pairs, &events, context)
+                })?;
             state.count(|c| {
                 c.events_pages += 1;
                 c.items_served += page.served as u64;
@@ -449,25 +427,25 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
     }
 }
 
-/// Everything a page's text depends on: the user, the address links are built on, the request
-/// URI (path, query options, skip token) and the preferences applied (not the raw `Prefer`
-/// headers: preferences Graph ignores must not make new keys).
-fn page_key(state: &State, user: &SimUser, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
+/// Everything a page's text depends on: the user and their calendar's `version`, the address
+/// links are built on, the request URI (path, query options, skip token) and the preferences
+/// applied (not the raw `Prefer` headers: preferences Graph ignores must not make new keys).
+fn page_key(user: &SimUser, version: u64, link_base: &str, uri: &Uri, prefer: &Prefer) -> String {
     let zone = prefer.time_zone.as_ref().map(|(name, _)| name);
-    let version = state.calendar(user).version();
     format!(
         "{}\n{version}\n{link_base}\n{uri}\n{zone:?}\n{:?}\n{}",
         user.id, prefer.max_page_size, prefer.immutable_id
     )
 }
 
-/// A page of `events` as the request at `uri` asks for it, its links on `link_base`.
+/// A page of `events` as the request at `uri` asks for it, its links on `url` (the request's
+/// absolute address without its query).
 #[allow(clippy::too_many_arguments)]
 fn list(
     state: &State,
     user: &SimUser,
     uri: &Uri,
-    link_base: &str,
+    url: &str,
     prefer: Prefer,
     pairs: &[(String, String)],
     events: &[&Event],
@@ -475,8 +453,7 @@ fn list(
 ) -> Result<Page, GraphError> {
     let bound_to = format!("{}|{}", user.id, uri.path());
     let opts = options::parse(pairs, &bound_to, state.config.seed, prefer)?;
-    let url = format!("{link_base}{}", uri.path());
-    Ok(page(events, &opts, &PageContext { context, url: &url, seed: state.config.seed }))
+    Ok(page(events, &opts, &PageContext { context, url, seed: state.config.seed }))
 }
 
 fn calendars(state: &State, user: &SimUser, metadata: &str) -> serde_json::Value {

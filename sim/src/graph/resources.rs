@@ -4,17 +4,16 @@
 
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::catalog::EXTERNALS;
 use crate::config::SimUser;
 use crate::event::{graph_instant, make_id};
 use crate::rng::Rng;
 use crate::state::State;
-use crate::urlenc::query;
 
 use super::error::GraphError;
-use super::list::ok_json;
+use super::list::Listing;
 use super::options::{DEFAULT_TOP, MAX_TOP};
 use super::skiptoken;
 
@@ -162,10 +161,9 @@ pub(super) fn page(
     url: &str,
     context: &str,
 ) -> Result<Response, GraphError> {
-    let canonical = url.to_owned();
     let mut top = DEFAULT_TOP;
     let mut offset = 0;
-    let mut select: Option<Vec<String>> = None;
+    let mut select: Option<Vec<&str>> = None;
     let mut carried = Vec::new();
     for (name, value) in pairs {
         match name.as_str() {
@@ -180,40 +178,29 @@ pub(super) fn page(
                 carried.push((name.clone(), value.clone()));
             }
             "$skiptoken" => {
-                offset =
-                    skiptoken::decode(state.config.seed, &canonical, value).ok_or_else(|| {
-                        GraphError::bad_request("BadRequest", "The $skiptoken is not valid.")
-                    })?;
+                offset = skiptoken::decode(state.config.seed, url, value).ok_or_else(|| {
+                    GraphError::bad_request("BadRequest", "The $skiptoken is not valid.")
+                })?;
             }
             "$select" => {
-                select = Some(value.split(',').map(|s| s.trim().to_owned()).collect());
+                select = Some(value.split(',').map(str::trim).collect());
                 carried.push((name.clone(), value.clone()));
             }
             _ => carried.push((name.clone(), value.clone())),
         }
     }
-    let from = offset.min(items.len());
-    let to = from.saturating_add(top).min(items.len());
-    let value: Vec<Value> = items[from..to]
-        .iter()
-        .map(|item| match (&select, item) {
-            (Some(keep), Value::Object(fields)) => Value::Object(
-                fields
-                    .iter()
-                    .filter(|(k, _)| k.as_str() == "id" || keep.iter().any(|s| s == *k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect::<Map<_, _>>(),
-            ),
-            _ => item.clone(),
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context));
-    body.insert("value".into(), Value::Array(value));
-    if to < items.len() {
-        carried
-            .push(("$skiptoken".to_owned(), skiptoken::encode(state.config.seed, &canonical, to)));
-        body.insert("@odata.nextLink".into(), json!(format!("{url}?{}", query(&carried))));
-    }
-    Ok(ok_json(&Value::Object(body), None))
+    // These items have no `@odata.etag`, so the listing keeps `id` and the selection alone.
+    let listing = Listing {
+        context: context.to_owned(),
+        offset,
+        top,
+        select: select.as_deref(),
+        count: false,
+        carried: &carried,
+        canonical: url,
+        url,
+        seed: state.config.seed,
+        applied: None,
+    };
+    Ok(listing.page(items, Value::clone).response())
 }

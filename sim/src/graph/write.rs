@@ -3,7 +3,7 @@
 //! `changeKey`) and `DELETE` (204) of `…/events/{id}`, with `If-Match` checked against the
 //! event's `@odata.etag` (412 when stale).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Map, Value};
@@ -14,7 +14,7 @@ use crate::state::State;
 use crate::time;
 
 use super::error::GraphError;
-use super::list::ODATA_JSON;
+use super::list::ok_json;
 use super::options::Prefer;
 
 /// `POST …/events`: the created event (or the one a repeated `transactionId` names), 201.
@@ -104,7 +104,7 @@ pub(super) fn get(
     prefer: &Prefer,
 ) -> Result<Response, GraphError> {
     let calendar = state.calendar(user);
-    let event = calendar.event(id).ok_or_else(not_found)?;
+    let event = calendar.event(id).ok_or_else(GraphError::item_not_found)?;
     Ok(event_response(StatusCode::OK, event, prefer))
 }
 
@@ -131,7 +131,7 @@ pub(crate) fn update_event(
     fields: &Map<String, Value>,
 ) -> Result<Event, GraphError> {
     let updated = state.edit_calendar(user, |calendar| {
-        let mut event = calendar.event(id).ok_or_else(not_found)?.clone();
+        let mut event = calendar.event(id).ok_or_else(GraphError::item_not_found)?.clone();
         check_match(if_match, &event)?;
         apply(&mut event, fields)?;
         // A new modification time, so a new change key, even within one clock tick.
@@ -162,7 +162,7 @@ pub(crate) fn delete_event(
     if_match: Option<&str>,
 ) -> Result<(), GraphError> {
     state.edit_calendar(user, |calendar| {
-        let event = calendar.event(id).ok_or_else(not_found)?;
+        let event = calendar.event(id).ok_or_else(GraphError::item_not_found)?;
         check_match(if_match, event)?;
         calendar.delete(id);
         Ok::<_, GraphError>(())
@@ -193,22 +193,9 @@ fn check_match(given: Option<&str>, event: &Event) -> Result<(), GraphError> {
 /// The event, answered with `status`, its times in the preferred zone.
 fn event_response(status: StatusCode, event: &Event, prefer: &Prefer) -> Response {
     let zone = prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
-    let mut response = (status, event.to_json(zone).to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ODATA_JSON));
-    headers.insert("odata-version", HeaderValue::from_static("4.0"));
-    if let Some(v) = prefer.applied().and_then(|v| HeaderValue::from_str(&v).ok()) {
-        headers.insert("preference-applied", v);
-    }
+    let mut response = ok_json(&event.to_json(zone), prefer.applied());
+    *response.status_mut() = status;
     response
-}
-
-fn not_found() -> GraphError {
-    GraphError::new(
-        StatusCode::NOT_FOUND,
-        "ErrorItemNotFound",
-        "The specified object was not found in the store.",
-    )
 }
 
 fn invalid(message: impl Into<String>) -> GraphError {
