@@ -16,6 +16,10 @@
 //!
 //! The client secret is read from `WEFT_SIM_SECRET` (default: the simulator's `sim-app-secret`).
 
+// Only its calendarView URL is used here: the service fetches one page, not every page.
+#[allow(dead_code)]
+#[path = "common/calendar.rs"]
+mod calendar;
 #[path = "common/graph.rs"]
 mod graph;
 #[path = "common/sim.rs"]
@@ -28,9 +32,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
+use calendar::calendar_view_url;
 use graph::{Event, GraphEvent, Result};
 use sim::sign_in;
 
@@ -73,17 +77,12 @@ struct Shared {
 
 /// Fetches and maps one page.
 async fn page(shared: &Shared, params: &Params) -> Result<Vec<Event>> {
-    let mut url = Url::parse(&format!("{}/users", params.graph_base.trim_end_matches('/')))?;
-    url.path_segments_mut()
-        .map_err(|()| "base URL cannot have a path")?
-        .push(&params.user)
-        .push("calendarView");
-    url.query_pairs_mut()
-        .append_pair("startDateTime", &params.from)
-        .append_pair("endDateTime", &params.to)
-        .append_pair("$top", &params.page_size.to_string())
-        .append_pair("$orderby", "start/dateTime")
-        .append_pair("$select", "id,subject,start,end,isAllDay,location,organizer");
+    let url = calendar_view_url(
+        params.graph_base.trim_end_matches('/'),
+        &params.user,
+        (&params.from, &params.to),
+        params.page_size,
+    )?;
     let response = shared
         .client
         .get(url)

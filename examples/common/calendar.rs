@@ -28,17 +28,16 @@ async fn fetch<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<
     Ok(serde_json::from_slice(&body)?)
 }
 
-/// The items of `user` between `from` and `to`, `page_size` a page, with the same query and
-/// `Prefer` header as the flows, following `@odata.nextLink` to the last page.
-pub async fn user_events(
-    client: &reqwest::Client,
-    base: &str,
-    bearer: &str,
+/// The URL of the first calendarView page of `user` between `from` and `to` on the Graph API
+/// at `graph` (`…/v1.0`), `page_size` a page, with the flows' query: the window, `$top`,
+/// `$orderby` and `$select`.
+pub fn calendar_view_url(
+    graph: &str,
     user: &str,
     (from, to): (&str, &str),
     page_size: u32,
-) -> Result<Vec<Event>> {
-    let mut url = Url::parse(&format!("{base}/v1.0/users"))?;
+) -> Result<Url> {
+    let mut url = Url::parse(&format!("{graph}/users"))?;
     url.path_segments_mut()
         .map_err(|()| "base URL cannot have a path")?
         .push(user)
@@ -49,6 +48,20 @@ pub async fn user_events(
         .append_pair("$top", &page_size.to_string())
         .append_pair("$orderby", "start/dateTime")
         .append_pair("$select", "id,subject,start,end,isAllDay,location,organizer");
+    Ok(url)
+}
+
+/// The items of `user` between `from` and `to`, `page_size` a page, with the same query and
+/// `Prefer` header as the flows, following `@odata.nextLink` to the last page.
+pub async fn user_events(
+    client: &reqwest::Client,
+    base: &str,
+    bearer: &str,
+    user: &str,
+    window: (&str, &str),
+    page_size: u32,
+) -> Result<Vec<Event>> {
+    let url = calendar_view_url(&format!("{base}/v1.0"), user, window, page_size)?;
     let mut next = Some(url.to_string());
     let mut events = Vec::new();
     while let Some(url) = next.take() {
