@@ -2,17 +2,14 @@
 //! results equal the simulator's ground truth, with faults on, with tokens expiring, and the
 //! failures a user meets (wrong secret, missing permission) reported clearly without secrets.
 
-use crate::util::{Outcome, Weft, anchor, flows, free_port, root};
+use crate::util::{Outcome, Weft, anchor, flows, free_port, root, sim_at_anchor};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
+use std::path::Path;
 use weft::nodes::expr::time;
-use weft_sim::{FaultConfig, FaultKind, SimConfig, SimHandle, Simulator};
+use weft_sim::{FaultConfig, FaultKind, SimConfig, SimHandle};
 
 const USER: &str = "megan@weft.test";
-
-async fn start(config: SimConfig) -> SimHandle {
-    Simulator::start(SimConfig { anchor: anchor(), ..config }).await.unwrap()
-}
 
 /// `weft ARGS…` with the simulator's address and `secret` for its profiles (`--profiles` names
 /// which).
@@ -22,6 +19,15 @@ pub(crate) fn weft_with_sim<S: AsRef<std::ffi::OsStr>>(
     args: &[S],
 ) -> Weft {
     Weft::new(&root(), args).env("WEFT_SIM_URL", sim.base_url()).env("WEFT_SIM_SECRET", secret)
+}
+
+/// `weft run --quiet FLOW` against `sim`, with the simulator's profiles and its `graph_base`:
+/// FLOW a file of `flows/` by its name, or any flow by its absolute path.
+pub(crate) fn run_on_sim(sim: &SimHandle, flow: impl AsRef<Path>) -> Weft {
+    weft_with_sim(sim, weft_sim::APP_CLIENT_SECRET, &["run", "--quiet"])
+        .arg(flows().join(flow))
+        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+        .args(["--param", &format!("graph_base={}", sim.graph_base())])
 }
 
 /// Runs the calendar flow for a window; `secret` is what the profile's client secret resolves to.
@@ -80,7 +86,7 @@ async fn check_window(sim: &SimHandle, from: DateTime<Utc>, to: DateTime<Utc>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_windows_equal_the_ground_truth() {
-    let sim = start(SimConfig::default()).await;
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let week = anchor();
     check_window(&sim, week, week + Duration::days(7)).await;
     // Five weeks: many pages at 7 items a page.
@@ -102,7 +108,7 @@ async fn throttling_and_faults_lose_and_duplicate_nothing() {
             FaultKind::DropConnection,
         ],
     );
-    let sim = start(SimConfig { faults, ..SimConfig::default() }).await;
+    let sim = sim_at_anchor(SimConfig { faults, ..SimConfig::default() }).await;
     check_window(&sim, anchor() - Duration::days(7), anchor() + Duration::days(14)).await;
     let counters = sim.counters();
     assert!(counters.faults_injected() > 0, "faults were injected: {counters:?}");
@@ -117,7 +123,7 @@ async fn a_token_expiring_mid_run_is_renewed() {
         latency: std::time::Duration::from_millis(150),
         ..SimConfig::default()
     };
-    let sim = start(config).await;
+    let sim = sim_at_anchor(config).await;
     check_window(&sim, anchor() - Duration::days(14), anchor() + Duration::days(14)).await;
     let counters = sim.counters();
     assert!(counters.tokens_issued() >= 2, "the token was renewed: {counters:?}");
@@ -129,7 +135,7 @@ async fn a_token_expiring_mid_run_is_renewed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_shows_the_aadsts_code_and_not_the_secret() {
-    let sim = start(SimConfig::default()).await;
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let wrong = "wr0ng-S3cret-value-4711";
     let (from, to) = (anchor().to_rfc3339(), (anchor() + Duration::days(7)).to_rfc3339());
     let trace = tempfile::NamedTempFile::new().unwrap();
@@ -153,7 +159,7 @@ async fn a_wrong_secret_shows_the_aadsts_code_and_not_the_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_permission_is_reported_as_403() {
-    let sim = start(SimConfig::default()).await;
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))
         .unwrap()
@@ -199,7 +205,7 @@ fn the_demo_prints_this_weeks_calendar() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
     // `http_request` has no `unauthenticated` exit: a lost or missing sign-in is its `error`.
-    let sim = start(SimConfig::default()).await;
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let flow = json!({ "format": "weft.flow/1", "start": "fetch", "nodes": [
         { "id": "fetch", "type": "http_request", "method": "GET", "auth": "graph-user",
@@ -234,7 +240,7 @@ async fn a_missing_user_sign_in_at_an_http_request_takes_its_error_exit() {
 /// user calendar flow returns the signed-in user's ground truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_flavour_signs_in_with_weft_login_then_reads_me_calendarview() {
-    let sim = start(SimConfig::default()).await;
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let profiles = std::fs::read_to_string(flows().join("profiles.sim.json"))

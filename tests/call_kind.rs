@@ -3,10 +3,12 @@
 //! over `[]`, a child failing in the middle of a fan-out, and the parent's deadline stopping
 //! its children.
 
+use crate::util::{durable, recorded};
 use serde_json::{Value, json};
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
-use weft::exec::{RunOptions, RunStatus};
+use weft::exec::{RunOptions, RunReport, RunStatus};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -80,29 +82,33 @@ fn load(dir: &Path, parent: &str) -> (weft::Engine, weft::flow::Flow) {
     (engine, flow)
 }
 
-/// Loads `parent` (written beside the child in `dir`) and runs it with `base`.
-async fn run(
-    dir: &Path,
-    parent: &str,
-    base: &str,
-    timeout: Option<Duration>,
-) -> weft::exec::RunReport {
-    let (engine, flow) = load(dir, parent);
+/// The parent's parameters: the children ask `base`.
+fn options(base: &str) -> RunOptions {
     let params = serde_json::Map::from_iter([("base".to_owned(), json!(base))]);
-    let options = RunOptions { params, timeout, ..RunOptions::default() };
-    weft::exec::run(&flow, &engine.runtime(None), options).await
+    RunOptions { params, ..RunOptions::default() }
+}
+
+/// Loads `parent` (written beside the child in `dir`) and runs it with `base`.
+async fn run(dir: &Path, parent: &str, base: &str, timeout: Option<Duration>) -> RunReport {
+    let (engine, flow) = load(dir, parent);
+    weft::exec::run(&flow, &engine.runtime(None), RunOptions { timeout, ..options(base) }).await
+}
+
+/// A fan-out over the numbers of `range`, `concurrency` at a time, against a fresh [`server`]:
+/// the folder of the flows, the server and the run's report.
+async fn fan_out(
+    range: Range<u32>,
+    concurrency: u32,
+) -> (tempfile::TempDir, MockServer, RunReport) {
+    let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
+    let list = format!("{:?}", range.collect::<Vec<_>>());
+    let report = run(dir.path(), &parent(&list, concurrency), &server.uri(), None).await;
+    (dir, server, report)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_come_in_input_order_whatever_the_latencies() {
-    let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
-    let report = run(
-        dir.path(),
-        &parent(&format!("{:?}", (0..12).collect::<Vec<_>>()), 4),
-        &server.uri(),
-        None,
-    )
-    .await;
+    let (dir, server, report) = fan_out(0..12, 4).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     assert_eq!(report.result.to_json(), json!((0..12).collect::<Vec<_>>()));
     assert_eq!(server.received_requests().await.unwrap().len(), 12);
@@ -112,14 +118,7 @@ async fn results_come_in_input_order_whatever_the_latencies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_failing_mid_fan_out_fails_the_node_naming_the_element() {
-    let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
-    let report = run(
-        dir.path(),
-        &parent(&format!("{:?}", (10..30).collect::<Vec<_>>()), 3),
-        &server.uri(),
-        None,
-    )
-    .await;
+    let (_dir, server, report) = fan_out(10..30, 3).await;
     assert_eq!(report.status, RunStatus::Failed);
     let error = report.error.unwrap();
     let message = error["message"].as_str().unwrap();
@@ -183,8 +182,7 @@ async fn the_trace_shows_each_child_run_under_its_parent() {
     let (dir, server) = (tempfile::tempdir().unwrap(), server().await);
     let (engine, flow) = load(dir.path(), &parent("[1, 2]", 2));
     let memory = std::sync::Arc::new(weft::trace::Memory::default());
-    let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
-    let options = RunOptions { params, trace: Some(memory.clone()), ..RunOptions::default() };
+    let options = RunOptions { trace: Some(memory.clone()), ..options(&server.uri()) };
     let report = weft::exec::run(&flow, &engine.runtime(None), options).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     let events = memory.events();
@@ -198,25 +196,6 @@ async fn the_trace_shows_each_child_run_under_its_parent() {
         assert_ne!(child["run"], json!(report.id));
         let requests = events.iter().filter(|e| e["event"] == "http" && e["run"] == child["run"]);
         assert_eq!(requests.count(), 1, "each child's request under its own run id");
-    }
-}
-
-/// A run store in `dir`, and this process holding runs in it.
-fn durable(dir: &Path) -> weft::durable::Durable {
-    let store = weft::store::sqlite::SqliteStore::open(&dir.join("runs.db")).unwrap();
-    weft::durable::Durable {
-        store: std::sync::Arc::new(store),
-        holder: weft::store::Holder::this_process(Duration::from_secs(10)),
-    }
-}
-
-fn recorded(flow: &weft::flow::Flow) -> weft::durable::Recorded<'_> {
-    weft::durable::Recorded {
-        flow,
-        flow_path: None,
-        profiles_path: None,
-        idempotency_key: None,
-        parent: None,
     }
 }
 
@@ -259,10 +238,9 @@ async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_p
     let (engine, flow) = load(dir.path(), &parent("[0, 1, 2, 3, 4, 5]", 2));
     let runtime = engine.runtime(None);
     let durable = durable(dir.path());
-    let params = serde_json::Map::from_iter([("base".to_owned(), json!(server.uri()))]);
-    let options = || RunOptions { params: params.clone(), ..RunOptions::default() };
+    let base = server.uri();
     let failed =
-        durable.run(recorded(&flow), &runtime, options(), OnInterrupt::Cancel).await.unwrap();
+        durable.run(recorded(&flow), &runtime, options(&base), OnInterrupt::Cancel).await.unwrap();
     assert_eq!(failed.status, RunStatus::Failed, "{:?}", failed.error);
     let first = children_of(&durable, &failed.id).await;
     assert!(first.contains(&(3, Status::Failed, 1)), "element 3's child failed: {first:?}");
@@ -276,21 +254,19 @@ async fn a_resumed_parent_reuses_the_children_that_succeeded_from_the_texts_it_p
     let texts = durable.store.pinned(&claimed.detail.run.flow_hash).await.unwrap();
     let pinned = engine.loader().load_pinned(&texts, &dir.path().join("parent.flow.json"));
     let flow = pinned.flow.unwrap_or_else(|| panic!("{:?}", pinned.diagnostics));
-    let resumed =
-        durable.resume(claimed, &flow, &runtime, options(), OnInterrupt::Cancel).await.unwrap();
+    let resumed = durable
+        .resume(claimed, &flow, &runtime, options(&base), OnInterrupt::Cancel)
+        .await
+        .unwrap();
     assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
     assert_eq!(resumed.result.to_json(), json!([0, 1, 2, 3, 4, 5]));
     let second = children_of(&durable, &failed.id).await;
     assert_eq!(second.len(), 6, "one child run per element, none twice: {second:?}");
     for (element, status, attempts) in &second {
         assert_eq!(*status, Status::Succeeded);
-        let expected = if succeeded.contains(element) {
-            1
-        } else if *element == 3 {
-            2
-        } else {
-            1
-        };
+        // Element 3 failed, so it ran again; those that had succeeded did not, and the rest
+        // first ran on the resume.
+        let expected = if *element == 3 { 2 } else { 1 };
         assert_eq!(*attempts, expected, "element {element}: {second:?}");
     }
     // Each element was asked for once, and element 3 once more.
@@ -319,9 +295,8 @@ async fn a_cancelled_parent_leaves_no_child_running() {
     let (engine, flow) = load(dir.path(), &parent("[1, 2, 3, 4]", 2));
     let runtime = engine.runtime(None);
     let durable = durable(dir.path());
-    let params = serde_json::Map::from_iter([("base".to_owned(), json!(hanging.uri()))]);
     let interrupt = weft_nodes::Interrupt::new();
-    let options = RunOptions { params, interrupt: interrupt.clone(), ..RunOptions::default() };
+    let options = RunOptions { interrupt: interrupt.clone(), ..options(&hanging.uri()) };
     let stop = interrupt.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;

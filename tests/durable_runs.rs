@@ -4,29 +4,51 @@
 //! the node in flight again at each kill; and it is never taken over while its lease is live.
 //! A failed run resumed runs again from the node that failed, and the nodes before it do not.
 
-use crate::calendar_e2e::{expected, weft_with_sim};
-use crate::util::{Dir, Outcome, Weft, anchor, flows};
+use crate::calendar_e2e::{expected, run_on_sim, weft_with_sim};
+use crate::util::{Dir, Outcome, Weft, anchor, durable, recorded, sim_at_anchor};
 use chrono::Duration;
 use serde_json::{Value, json};
 use std::time::Duration as StdDuration;
-use weft_sim::{SimConfig, SimHandle, Simulator};
+use weft_sim::{SimConfig, SimHandle};
 
 const USER: &str = "megan@weft.test";
 
-fn weft(sim: &SimHandle, store: &str, args: &[&str]) -> Weft {
+/// `weft ARGS… --store STORE` against `sim`.
+pub(crate) fn weft(sim: &SimHandle, store: &str, args: &[&str]) -> Weft {
     weft_with_sim(sim, weft_sim::APP_CLIENT_SECRET, args).args(["--store", store])
 }
 
-/// The runs of the store, as `weft runs list --format json` gives them.
-fn runs(sim: &SimHandle, store: &str) -> Vec<Value> {
-    let out = weft(sim, store, &["runs", "list", "--format", "json"]).run();
+/// The runs of the store, as `weft runs list --format json FILTER…` gives them.
+pub(crate) fn runs(sim: &SimHandle, store: &str, filter: &[&str]) -> Vec<Value> {
+    let out = weft(sim, store, &["runs", "list", "--format", "json"]).args(filter).run();
     out.assert_code(0).json().as_array().unwrap().clone()
 }
 
+/// The child runs of the run `id`.
+fn children(sim: &SimHandle, store: &str, id: &str) -> Vec<Value> {
+    runs(sim, store, &["--parent", id])
+}
+
+/// Waits until the store lists more than `known` runs: the id of the newest, the one just
+/// started.
+pub(crate) fn new_run(sim: &SimHandle, store: &str, known: usize) -> String {
+    loop {
+        let listed = runs(sim, store, &[]);
+        if listed.len() > known {
+            return listed[0]["id"].as_str().unwrap().to_owned();
+        }
+        std::thread::sleep(StdDuration::from_millis(20));
+    }
+}
+
+/// The run `id`, as `weft runs show --format json` gives it.
+fn show(sim: &SimHandle, store: &str, id: &str) -> Value {
+    weft(sim, store, &["runs", "show", id, "--format", "json"]).run().assert_code(0).json()
+}
+
 /// How many steps the run has journaled.
-fn journaled(sim: &SimHandle, store: &str, id: &str) -> usize {
-    let out = weft(sim, store, &["runs", "show", id, "--format", "json"]).run();
-    out.assert_code(0).json()["steps"].as_array().unwrap().len()
+pub(crate) fn journaled(sim: &SimHandle, store: &str, id: &str) -> usize {
+    show(sim, store, id)["steps"].as_array().unwrap().len()
 }
 
 /// A small deterministic generator of kill delays, seeded from the clock (printed on failure).
@@ -42,21 +64,16 @@ impl Delays {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice() {
     let latency = StdDuration::from_millis(4);
-    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = sim_at_anchor(SimConfig { latency, ..SimConfig::default() }).await;
     let dir = Dir::new();
-    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let store = dir.store_url();
     let (from, to) = (anchor() - Duration::days(21), anchor() + Duration::days(21));
     let want = expected(&sim, USER, from, to);
     assert!(want.len() > 150, "a long paging run: {} items, one a page", want.len());
-    let graph_base = format!("graph_base={}", sim.graph_base());
     let (from_param, to_param) =
         (format!("from={}", from.to_rfc3339()), format!("to={}", to.to_rfc3339()));
-    let run = weft(&sim, &store, &["run", "--quiet", "--lease", "1s"])
-        .arg(flows().join("graph-calendar.flow.json"))
-        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
-        .args(["--param", &graph_base, "--param", &format!("user={USER}")])
+    let run = run_on_sim(&sim, "graph-calendar.flow.json")
+        .args(["--store", &store, "--lease", "1s", "--param", &format!("user={USER}")])
         .args(["--param", &from_param, "--param", &to_param, "--param", "page_size=1"]);
     let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7).unsigned_abs();
     let mut delays = Delays(seed);
@@ -64,18 +81,13 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
     let (id, kills, done): (String, u64, Outcome) = tokio::task::block_in_place(|| {
         // The first kill, well into the paging.
         let running = run.spawn();
-        let id = loop {
-            if let Some(run) = runs(&sim, &store).first() {
-                break run["id"].as_str().unwrap().to_owned();
-            }
-            std::thread::sleep(StdDuration::from_millis(20));
-        };
+        let id = new_run(&sim, &store, 0);
         while journaled(&sim, &store, &id) < 40 {
             std::thread::sleep(StdDuration::from_millis(20));
         }
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
-        let listed = runs(&sim, &store);
+        let listed = runs(&sim, &store, &[]);
         assert_eq!(listed[0]["status"], "running", "{listed:?}");
 
         // Its lease is live for a second: nobody may take it over yet.
@@ -112,7 +124,7 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
         (n..=n + kills).contains(&pages),
         "seed {seed}: {pages} pages for {n} items and {kills} kills"
     );
-    let listed = tokio::task::block_in_place(|| runs(&sim, &store));
+    let listed = tokio::task::block_in_place(|| runs(&sim, &store, &[]));
     assert_eq!(listed[0]["status"], "succeeded");
     assert_eq!(listed[0]["id"], id.as_str());
     let attempts = listed[0]["attempts"].as_u64().unwrap();
@@ -124,9 +136,9 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
 /// the nodes before it don't run again, and its status and result are replaced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_run_resumes_at_the_node_that_failed() {
-    use weft::durable::{Durable, OnInterrupt, Recorded};
+    use weft::durable::OnInterrupt;
     use weft::exec::{RunOptions, RunStatus};
-    use weft::store::{Holder, Status, Store};
+    use weft::store::Status;
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -139,10 +151,10 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "n": 7 })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "n": 7 })))
         .mount(&server)
         .await;
-    let text = serde_json::json!({
+    let text = json!({
         "format": "weft.flow/1", "name": "retry",
         "start": "before",
         "nodes": [
@@ -154,24 +166,14 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
     })
     .to_string();
     let dir = Dir::new();
-    let store =
-        std::sync::Arc::new(weft::store::sqlite::SqliteStore::open(&dir.join("runs.db")).unwrap());
-    let durable = Durable {
-        store: store.clone(),
-        holder: Holder { owner: "test".into(), lease: StdDuration::from_secs(10) },
-    };
+    let durable = durable(dir.path());
     let engine = weft::Engine::builder().build().unwrap();
     let flow = engine.loader().load_bytes(text.as_bytes(), "retry").flow.unwrap();
     let runtime = engine.runtime(None);
-    let recorded = Recorded {
-        flow: &flow,
-        flow_path: None,
-        profiles_path: None,
-        idempotency_key: None,
-        parent: None,
-    };
-    let failed =
-        durable.run(recorded, &runtime, RunOptions::default(), OnInterrupt::Cancel).await.unwrap();
+    let failed = durable
+        .run(recorded(&flow), &runtime, RunOptions::default(), OnInterrupt::Cancel)
+        .await
+        .unwrap();
     assert_eq!(failed.status, RunStatus::Failed, "{:?}", failed.error);
     let id = failed.id.clone();
 
@@ -180,11 +182,8 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
         .resume(claimed, &flow, &runtime, RunOptions::default(), OnInterrupt::Cancel)
         .await
         .unwrap();
-    assert_eq!(
-        (resumed.status, resumed.result.to_json()),
-        (RunStatus::Succeeded, serde_json::json!(49))
-    );
-    let run = store.get(&id).await.unwrap();
+    assert_eq!((resumed.status, resumed.result.to_json()), (RunStatus::Succeeded, json!(49)));
+    let run = durable.store.get(&id).await.unwrap();
     assert_eq!((run.run.status, run.run.attempts, run.error.clone()), (Status::Succeeded, 2, None));
     let steps: Vec<(&str, i64)> = run.steps.iter().map(|s| (s.node.as_str(), s.attempt)).collect();
     assert_eq!(steps, [("before", 1), ("ask", 2), ("done", 2)], "`before` ran once");
@@ -197,11 +196,9 @@ async fn a_failed_run_resumes_at_the_node_that_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
     let latency = StdDuration::from_millis(8);
-    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = sim_at_anchor(SimConfig { latency, ..SimConfig::default() }).await;
     let dir = Dir::new();
-    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let store = dir.store_url();
     let (from, to) = (anchor() - Duration::days(10), anchor() + Duration::days(10));
     let team = ["adele@weft.test", "megan@weft.test", "alex@weft.test"];
     // Twelve elements, eight children at a time: some end while others wait to start.
@@ -211,17 +208,11 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
         .map(|user| expected(&sim, user, from, to).iter().map(|e| e["id"].clone()).collect())
         .collect();
     let pages_wanted: usize = want.iter().map(Vec::len).sum();
-    let run = weft(&sim, &store, &["run", "--quiet", "--lease", "1s"])
-        .arg(flows().join("team-calendars.flow.json"))
-        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
-        .args(["--param", &format!("graph_base={}", sim.graph_base())])
-        .args(["--param", &format!("users={}", serde_json::json!(users))])
+    let run = run_on_sim(&sim, "team-calendars.flow.json")
+        .args(["--store", &store, "--lease", "1s"])
+        .args(["--param", &format!("users={}", json!(users))])
         .args(["--param", &format!("from={}", from.to_rfc3339())])
         .args(["--param", &format!("to={}", to.to_rfc3339()), "--param", "page_size=1"]);
-    let children = |id: &str| -> Vec<Value> {
-        let out = weft(&sim, &store, &["runs", "list", "--parent", id, "--format", "json"]).run();
-        out.assert_code(0).json().as_array().unwrap().clone()
-    };
     let succeeded = |listed: &[Value]| -> Vec<String> {
         listed
             .iter()
@@ -232,18 +223,13 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
 
     let (id, before, done) = tokio::task::block_in_place(|| {
         let running = run.spawn();
-        let id = loop {
-            if let Some(run) = runs(&sim, &store).first() {
-                break run["id"].as_str().unwrap().to_owned();
-            }
-            std::thread::sleep(StdDuration::from_millis(20));
-        };
-        while succeeded(&children(&id)).is_empty() {
+        let id = new_run(&sim, &store, 0);
+        while succeeded(&children(&sim, &store, &id)).is_empty() {
             std::thread::sleep(StdDuration::from_millis(20));
         }
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
-        let before = children(&id);
+        let before = children(&sim, &store, &id);
         // The children's leases run out with their parent's.
         std::thread::sleep(StdDuration::from_millis(1100));
         let done = weft(&sim, &store, &["runs", "resume", &id]).run();
@@ -260,7 +246,7 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
         .map(|c| c["events"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect())
         .collect();
     assert_eq!(got, want, "every user's items, in the list's order");
-    let after = tokio::task::block_in_place(|| children(&id));
+    let after = tokio::task::block_in_place(|| children(&sim, &store, &id));
     assert_eq!(after.len(), 12, "one child run per element: {after:?}");
     for child in &after {
         assert_eq!(child["status"], "succeeded", "{child}");
@@ -282,41 +268,34 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
 /// was — failed, at its first attempt — so the next resume still retries the node that failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_resume_leaves_a_failed_run_as_it_was() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
-    let store = format!("sqlite:{}", dir.join("runs.db").display());
-    let show = |id: &str| {
-        weft(&sim, &store, &["runs", "show", id, "--format", "json"]).run().assert_code(0).json()
-    };
-    let failed = tokio::task::block_in_place(|| {
-        weft(&sim, &store, &["run", "--quiet"])
-            .arg(flows().join("team-calendars.flow.json"))
-            .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
-            .args(["--param", &format!("graph_base={}", sim.graph_base())])
+    let store = dir.store_url();
+    // The binary blocks this thread; the simulator keeps serving on the other worker.
+    tokio::task::block_in_place(|| {
+        let failed = run_on_sim(&sim, "team-calendars.flow.json")
+            .args(["--store", &store])
             .args(["--param", r#"users=["adele@weft.test","nobody@weft.test"]"#])
-            .run()
-    });
-    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
-    // The hint names the store, so that it can be pasted as it is.
-    assert!(failed.stderr.contains(&format!("--store {store}")), "{}", failed.stderr);
-    let id =
-        tokio::task::block_in_place(|| runs(&sim, &store))[0]["id"].as_str().unwrap().to_owned();
+            .run();
+        assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+        // The hint names the store, so that it can be pasted as it is.
+        assert!(failed.stderr.contains(&format!("--store {store}")), "{}", failed.stderr);
+        let id = runs(&sim, &store, &[])[0]["id"].as_str().unwrap().to_owned();
 
-    let refused = tokio::task::block_in_place(|| {
-        weft(&sim, &store, &["runs", "resume", &id, "--profiles", "/nonexistent/profiles.json"])
-            .run()
-    });
-    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
-    let run = tokio::task::block_in_place(|| show(&id));
-    assert_eq!((run["status"].clone(), run["attempts"].clone()), (json!("failed"), json!(1)));
+        let refused = weft(&sim, &store, &["runs", "resume", &id])
+            .args(["--profiles", "/nonexistent/profiles.json"])
+            .run();
+        assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+        let run = show(&sim, &store, &id);
+        assert_eq!((run["status"].clone(), run["attempts"].clone()), (json!("failed"), json!(1)));
 
-    let again = tokio::task::block_in_place(|| weft(&sim, &store, &["runs", "resume", &id]).run());
-    assert_eq!(again.code, Some(1), "the unknown user fails again: {}", again.stderr);
-    let run = tokio::task::block_in_place(|| show(&id));
-    assert_eq!(run["attempts"], 2);
-    let steps = run["steps"].as_array().unwrap();
-    let call = steps.iter().find(|s| s["node"] == "each_user").unwrap();
-    assert_eq!(call["attempt"], 2, "the call node ran again: {steps:?}");
+        let again = weft(&sim, &store, &["runs", "resume", &id]).run();
+        assert_eq!(again.code, Some(1), "the unknown user fails again: {}", again.stderr);
+        let run = show(&sim, &store, &id);
+        assert_eq!(run["attempts"], 2);
+        let steps = run["steps"].as_array().unwrap();
+        let call = steps.iter().find(|s| s["node"] == "each_user").unwrap();
+        assert_eq!(call["attempt"], 2, "the call node ran again: {steps:?}");
+    });
     sim.shutdown().await;
 }

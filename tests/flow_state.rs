@@ -3,10 +3,11 @@
 //! `state_conflict`. And through the binary: `weft run` keeps state in the default store,
 //! `weft state` shows and resets it.
 
+use crate::util::recorded;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use weft::durable::{Durable, OnInterrupt, Recorded};
+use weft::durable::{Durable, OnInterrupt};
 use weft::exec::{RunOptions, RunStatus};
 use weft::flow::Flow;
 use weft::store::sqlite::SqliteStore;
@@ -56,19 +57,12 @@ impl Fixture {
 
     async fn run(&self, durable: &Durable, text: &str) -> weft::exec::RunReport {
         let flow = self.flow(text);
-        let recorded = Recorded {
-            flow: &flow,
-            flow_path: None,
-            profiles_path: None,
-            idempotency_key: None,
-            parent: None,
-        };
         let options = RunOptions {
             params: serde_json::Map::from_iter([("who".to_owned(), json!("ada"))]),
             ..RunOptions::default()
         };
         let runtime = self.engine.runtime(None);
-        durable.run(recorded, &runtime, options, OnInterrupt::Cancel).await.unwrap()
+        durable.run(recorded(&flow), &runtime, options, OnInterrupt::Cancel).await.unwrap()
     }
 
     async fn kept(&self) -> Option<Value> {

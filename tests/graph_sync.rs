@@ -6,28 +6,35 @@
 //! delta link leading to a correct full round; a sync killed mid-round and resumed reporting
 //! every change once; the other resources' flows; and what a round costs.
 
-use crate::calendar_e2e::{expected, weft_with_sim};
-use crate::util::{Dir, Weft, anchor, flows};
+use crate::calendar_e2e::{expected, run_on_sim, weft_with_sim};
+use crate::durable_runs::{journaled, new_run, runs, weft};
+use crate::util::{Dir, Weft, anchor, sim_at_anchor};
 use chrono::Duration;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration as StdDuration;
-use weft_sim::{SimConfig, SimHandle, Simulator};
+use weft_sim::{SimConfig, SimHandle};
 
 const USER: &str = "adele@weft.test";
 
-/// `weft run FLOW` against `sim`, with sign-ins and the store in `dir`.
-fn run(sim: &SimHandle, dir: &Dir, flow: &str, params: &[(&str, String)]) -> Weft {
-    let mut weft = weft_with_sim(sim, weft_sim::APP_CLIENT_SECRET, &["run", "--quiet"])
-        .arg(flows().join(flow))
-        .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
+/// `weft run FLOW` (see [`run_on_sim`]) for [`USER`] against `sim`, with sign-ins and the
+/// store in `dir`.
+fn run(sim: &SimHandle, dir: &Dir, flow: impl AsRef<Path>, params: &[(&str, String)]) -> Weft {
+    let mut weft = run_on_sim(sim, flow)
         .args(["--state-dir", dir.path().to_str().unwrap()])
-        .args(["--param", &format!("graph_base={}", sim.graph_base())])
         .args(["--param", &format!("user={USER}")]);
     for (name, value) in params {
         weft = weft.args(["--param", &format!("{name}={value}")]);
     }
     weft
+}
+
+/// A round of the sync flow over `window`, which must succeed: its result.
+fn sync(sim: &SimHandle, dir: &Dir, window: &[(&str, String)]) -> Value {
+    tokio::task::block_in_place(|| {
+        run(sim, dir, "graph-sync.flow.json", window).run().assert_code(0).json()
+    })
 }
 
 /// Creates `n` events from outside, an hour each, in the last week of November 2026; their ids.
@@ -54,8 +61,7 @@ fn ids(items: &Value) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_is_created_once_read_back_updated_past_a_conflict_and_deleted() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
     let create = [
         ("subject", "Planning".to_owned()),
@@ -104,14 +110,8 @@ async fn an_event_is_created_once_read_back_updated_past_a_conflict_and_deleted(
         .to_string(),
     )
     .unwrap();
-    let deleted = tokio::task::block_in_place(|| {
-        weft_with_sim(&sim, weft_sim::APP_CLIENT_SECRET, &["run", "--quiet"])
-            .arg(&delete)
-            .args(["--profiles", flows().join("profiles.sim.json").to_str().unwrap()])
-            .args(["--param", &format!("graph_base={}", sim.graph_base())])
-            .args(["--param", &format!("user={USER}"), "--param", &format!("id={id}")])
-            .run()
-    });
+    let deleted =
+        tokio::task::block_in_place(|| run(&sim, &dir, &delete, &[("id", id.clone())]).run());
     deleted.assert_code(0);
     assert_eq!(sim.counters().events_deleted, 1);
     let window = sim.ground_truth(USER, anchor(), anchor() + Duration::days(7));
@@ -121,17 +121,11 @@ async fn an_event_is_created_once_read_back_updated_past_a_conflict_and_deleted(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_expired_link() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
     let (from, to) = (anchor(), anchor() + Duration::days(14));
     let window =
         [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", "9".to_owned())];
-    let sync = || {
-        tokio::task::block_in_place(|| {
-            run(&sim, &dir, "graph-sync.flow.json", &window).run().assert_code(0).json()
-        })
-    };
     let state = || {
         tokio::task::block_in_place(|| {
             weft_with_sim(
@@ -146,7 +140,7 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
         })
     };
 
-    let first = sync();
+    let first = sync(&sim, &dir, &window);
     assert_eq!(first["full"], true);
     assert_eq!(
         first["upserted"],
@@ -159,7 +153,7 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
     assert!(link.to_string().contains("$deltatoken"), "{link}");
 
     // Nothing changed: one request.
-    let quiet = sync();
+    let quiet = sync(&sim, &dir, &window);
     assert_eq!(
         (quiet["full"].clone(), quiet["upserted"].clone(), quiet["removed"].clone()),
         (json!(false), json!([]), json!([]))
@@ -196,7 +190,7 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
         )
         .unwrap();
 
-    let second = sync();
+    let second = sync(&sim, &dir, &window);
     assert_eq!(second["full"], false);
     assert_eq!(
         ids(&second["upserted"]),
@@ -212,7 +206,7 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
 
     // The link expires: the next run starts a full round by itself, and it is right.
     sim.expire_delta_tokens();
-    let third = sync();
+    let third = sync(&sim, &dir, &window);
     assert_eq!(third["full"], true);
     assert_eq!(third["upserted"], Value::Array(expected(&sim, USER, from, to)));
     assert_eq!(sim.counters().delta_expired, 1);
@@ -222,11 +216,9 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
     let latency = StdDuration::from_millis(4);
-    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = sim_at_anchor(SimConfig { latency, ..SimConfig::default() }).await;
     let dir = Dir::new();
-    let store = format!("sqlite:{}", dir.join("runs.db").display());
+    let store = dir.store_url();
     let (from, to) = (anchor(), anchor() + Duration::days(14));
     let window = |size: &str| {
         [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", size.to_owned())]
@@ -237,48 +229,19 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
     assert_eq!(first.assert_code(0).json()["full"], true);
     // 120 changes from outside, then a round of them one a page, killed in the middle.
     let changed = create_events(&sim, 120);
-    let runs = || -> Vec<Value> {
-        let out = weft_with_sim(
-            &sim,
-            weft_sim::APP_CLIENT_SECRET,
-            &["runs", "list", "--format", "json", "--store", &store],
-        )
-        .run();
-        out.assert_code(0).json().as_array().unwrap().clone()
-    };
-    let steps = |id: &str| -> usize {
-        let out = weft_with_sim(
-            &sim,
-            weft_sim::APP_CLIENT_SECRET,
-            &["runs", "show", id, "--format", "json", "--store", &store],
-        )
-        .run();
-        out.assert_code(0).json()["steps"].as_array().unwrap().len()
-    };
     let done = tokio::task::block_in_place(|| {
-        let known = runs().len();
+        let known = runs(&sim, &store, &[]).len();
         let running = run(&sim, &dir, "graph-sync.flow.json", &window("1"))
             .args(["--store", &store, "--lease", "1s"])
             .spawn();
-        let id = loop {
-            let listed = runs();
-            if listed.len() > known {
-                break listed[0]["id"].as_str().unwrap().to_owned();
-            }
-            std::thread::sleep(StdDuration::from_millis(20));
-        };
-        while steps(&id) < 60 {
+        let id = new_run(&sim, &store, known);
+        while journaled(&sim, &store, &id) < 60 {
             std::thread::sleep(StdDuration::from_millis(20));
         }
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
         std::thread::sleep(StdDuration::from_millis(1100));
-        weft_with_sim(
-            &sim,
-            weft_sim::APP_CLIENT_SECRET,
-            &["runs", "resume", &id, "--store", &store],
-        )
-        .run()
+        weft(&sim, &store, &["runs", "resume", &id]).run()
     });
     let got = done.assert_code(0).json();
     assert_eq!(got["full"], false);
@@ -293,12 +256,11 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
 /// messages, the default To Do list's tasks, the calendars.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_profile_mail_tasks_and_calendars_flows_read_the_simulator() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
     let [profile, mail, tasks, calendars] = ["profile", "mail", "tasks", "calendars"].map(|name| {
         tokio::task::block_in_place(|| {
-            run(&sim, &dir, &format!("graph-{name}.flow.json"), &[]).run().assert_code(0).json()
+            run(&sim, &dir, format!("graph-{name}.flow.json"), &[]).run().assert_code(0).json()
         })
     });
     assert_eq!(profile["name"], "Adele Vance");
@@ -321,19 +283,13 @@ async fn the_profile_mail_tasks_and_calendars_flows_read_the_simulator() {
 /// (`cargo test --test integration sync_round_costs -- --nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_round_costs() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
     let (from, to) = (anchor(), anchor() + Duration::days(14));
     let size = 10;
     let window =
         [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", size.to_string())];
-    let sync = || {
-        tokio::task::block_in_place(|| {
-            run(&sim, &dir, "graph-sync.flow.json", &window).run().assert_code(0).json()
-        })
-    };
-    let full = sync();
+    let full = sync(&sim, &dir, &window);
     let events = full["upserted"].as_array().unwrap().len();
     println!("| changed events k | page size | requests | ⌈k / page size⌉ |");
     println!("|---|---|---|---|");
@@ -345,7 +301,7 @@ async fn sync_round_costs() {
     for k in [0_usize, 1, 10, 11, 25, 100] {
         create_events(&sim, k);
         let before = sim.counters().delta_pages;
-        let round = sync();
+        let round = sync(&sim, &dir, &window);
         let requests = usize::try_from(sim.counters().delta_pages - before).unwrap();
         assert_eq!(round["upserted"].as_array().unwrap().len(), k);
         assert_eq!(requests, k.div_ceil(size).max(1), "{k} changes");

@@ -3,14 +3,14 @@
 //! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
 use crate::util::http::{client, read, wait_until_up};
-use crate::util::{Weft, anchor, busy_flow, flows, free_port};
+use crate::util::{Weft, anchor, busy_flow, flows, free_port, root, sim_at_anchor};
 use chrono::Duration as Days;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::serve::{ServeConfig, ServeError, Server, ServerHandle};
-use weft_sim::{APP_CLIENT_SECRET, SimConfig, Simulator};
+use weft_sim::{APP_CLIENT_SECRET, SimConfig};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -99,7 +99,7 @@ async fn post(
 
 /// GETs `url`: the status and the JSON answer.
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let (status, _, body) = crate::util::http::read(client.get(url)).await;
+    let (status, _, body) = read(client.get(url)).await;
     (status, body)
 }
 
@@ -783,8 +783,7 @@ async fn until_called(upstream: &MockServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calendar_flow_runs_against_the_simulator_with_one_token_for_all_runs() {
-    let sim =
-        Simulator::start(SimConfig { anchor: anchor(), ..SimConfig::default() }).await.unwrap();
+    let sim = sim_at_anchor(SimConfig::default()).await;
     let flows = flows();
     let state = tempfile::tempdir().unwrap();
     let mut config = ServeConfig::new(&flows);
@@ -945,7 +944,7 @@ async fn regression_a_busy_run_outlives_the_per_run_timeout() {
 async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     let state = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
-    let server = Weft::new(&crate::util::root(), ["serve", "flows", "--sim", "--listen", &listen])
+    let server = Weft::new(&root(), ["serve", "flows", "--sim", "--listen", &listen])
         .arg("--state-dir")
         .arg(state.path())
         .env_remove("TENANT_ID")
@@ -961,7 +960,7 @@ async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     assert!(!body["result"].as_array().unwrap().is_empty(), "{body}");
     server.signal("-TERM");
     let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
-    let shipped = std::fs::read_dir(crate::util::flows())
+    let shipped = std::fs::read_dir(flows())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".flow.json"))
         .count();
@@ -977,9 +976,7 @@ async fn serve_sim_serves_the_graph_flows_of_the_readme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_over_many_mailboxes_never_send_a_fifth_request_to_one() {
     let latency = Duration::from_millis(20);
-    let sim = Simulator::start(SimConfig { anchor: anchor(), latency, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = sim_at_anchor(SimConfig { latency, ..SimConfig::default() }).await;
     let shipped = std::fs::read_to_string(flows().join("profiles.sim.json")).unwrap();
     assert!(shipped.contains(r#""max_concurrent_per_key": 4"#), "the shipped Graph profiles");
     let unlimited = shipped.replace(r#""max_concurrent_per_key": 4,"#, "");
@@ -993,9 +990,7 @@ async fn runs_over_many_mailboxes_never_send_a_fifth_request_to_one() {
         )
         .unwrap();
         std::fs::write(dir.path().join("profiles.json"), profiles).unwrap();
-        let mut config = ServeConfig::new(dir.path());
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.state_dir = Some(dir.path().join("state"));
+        let mut config = config(dir.path());
         config.env = sim_env(&sim);
         let server = start(config).await;
         let (url, http) = (server.url(), client());

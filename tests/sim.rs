@@ -72,7 +72,8 @@ async fn post_form(url: &str, body: String) -> (u16, HeaderMap, Value) {
     http::post(&client(), url, "application/x-www-form-urlencoded", body).await
 }
 
-async fn app_token(sim: &SimHandle, id: &str, secret: &str) -> String {
+/// An app's token (client credentials) for Graph.
+pub(crate) async fn app_token(sim: &SimHandle, id: &str, secret: &str) -> String {
     let body = form(&[
         ("client_id", id),
         ("client_secret", secret),
@@ -128,8 +129,13 @@ fn assert_graph_error(json: &Value, code: &str) {
     assert!(inner["client-request-id"].is_string(), "{json}");
 }
 
-/// Follows every next link verbatim, returning all items and the number of pages.
-async fn collect(first: &str, token: &str, headers: &[(&str, &str)]) -> (Vec<Value>, usize) {
+/// Follows every next link verbatim, returning all items, the number of pages and the last
+/// page's delta link (a delta round ends with one).
+pub(crate) async fn collect(
+    first: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> (Vec<Value>, usize, Option<String>) {
     let mut items = Vec::new();
     let mut pages = 0;
     let mut url = first.to_owned();
@@ -140,10 +146,9 @@ async fn collect(first: &str, token: &str, headers: &[(&str, &str)]) -> (Vec<Val
         items.extend(body["value"].as_array().unwrap().iter().cloned());
         match body["@odata.nextLink"].as_str() {
             Some(next) => url = next.to_owned(),
-            None => break,
+            None => return (items, pages, body["@odata.deltaLink"].as_str().map(str::to_owned)),
         }
     }
-    (items, pages)
 }
 
 /// Runs authorize for the public client and returns the code.
@@ -341,7 +346,7 @@ async fn authorization_code_with_pkce() {
         "{}/me/calendarView?startDateTime=2026-11-23T00:00:00Z&endDateTime=2026-11-30T00:00:00Z&$top=50",
         sim.graph_base()
     );
-    let (items, _) = collect(&url, access, &[]).await;
+    let (items, _, _) = collect(&url, access, &[]).await;
     let truth =
         sim.ground_truth("adele@weft.test", at("2026-11-23T00:00:00Z"), at("2026-11-30T00:00:00Z"));
     assert_eq!(items, truth);
@@ -471,7 +476,7 @@ async fn calendar_view_paging_matches_ground_truth() {
         "{}/users/megan@weft.test/calendarView?startDateTime={from}&endDateTime={to}&$top=7",
         sim.graph_base()
     );
-    let (items, pages) =
+    let (items, pages, _) =
         collect(&url, &token, &[("client-request-id", "0f9e5a0c-1d2b-4c3d-8e7f-001122334455")])
             .await;
     let truth = sim.ground_truth("megan@weft.test", at(from), at(to));

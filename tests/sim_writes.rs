@@ -4,8 +4,9 @@
 //! ones exactly the changes, deletions and moves out of the window as `@removed` — and an
 //! expired delta token answered 410 `SyncStateNotFound`.
 
+use crate::sim::{app_token, collect};
 use crate::util::at;
-use crate::util::http::{client, form};
+use crate::util::http::client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -16,32 +17,18 @@ use weft_sim::{
 
 const USER: &str = "adele@weft.test";
 
-async fn sim() -> SimHandle {
-    let config = SimConfig {
+/// A calendar of 30 days around 23 November 2026, the same for every test.
+fn config() -> SimConfig {
+    SimConfig {
         seed: 11,
         anchor: at("2026-11-23T12:00:00Z"),
         span_days: 30,
         ..SimConfig::default()
-    };
-    Simulator::start(config).await.unwrap()
+    }
 }
 
-async fn app_token(sim: &SimHandle, id: &str, secret: &str) -> String {
-    let body = form(&[
-        ("client_id", id),
-        ("client_secret", secret),
-        ("grant_type", "client_credentials"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ]);
-    let response = client()
-        .post(sim.token_url())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let json: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    json["access_token"].as_str().unwrap().to_owned()
+async fn sim() -> SimHandle {
+    Simulator::start(config()).await.unwrap()
 }
 
 /// Sends a Graph request; the status, the JSON body (`null` when empty) and the headers.
@@ -142,21 +129,11 @@ async fn events_are_created_once_read_patched_with_if_match_and_deleted() {
     sim.shutdown().await;
 }
 
-/// Every item of a delta round, following next links; the delta link it ends with.
+/// Every item of a delta round, seven a page, following next links; the delta link it ends
+/// with; the number of pages.
 async fn round(url: &str, token: &str) -> (Vec<Value>, String, usize) {
-    let (mut items, mut next, mut pages) = (Vec::new(), url.to_owned(), 0);
-    loop {
-        let (status, page) =
-            call(Method::GET, &next, token, &[("prefer", "odata.maxpagesize=7")], None).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        pages += 1;
-        items.extend(page["value"].as_array().unwrap().iter().cloned());
-        if let Some(link) = page["@odata.nextLink"].as_str() {
-            next = link.to_owned();
-        } else {
-            return (items, page["@odata.deltaLink"].as_str().unwrap().to_owned(), pages);
-        }
-    }
+    let (items, pages, delta) = collect(url, token, &[("prefer", "odata.maxpagesize=7")]).await;
+    (items, delta.expect("a delta round ends with a delta link"), pages)
 }
 
 fn ids(items: &[Value]) -> BTreeSet<String> {
@@ -188,13 +165,12 @@ async fn delta_rounds_report_the_window_then_exactly_its_changes() {
         "subject": "New", "start": { "dateTime": "2026-11-25T10:00:00", "timeZone": "UTC" },
         "end": { "dateTime": "2026-11-25T11:00:00", "timeZone": "UTC" } });
     let created = sim.create_event(USER, inside).unwrap();
-    let ids_before: Vec<String> =
-        truth.iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
-    let singles: Vec<&String> = ids_before
+    let singles: Vec<String> = truth
         .iter()
-        .filter(|id| truth.iter().any(|e| e["id"] == id.as_str() && e["type"] == "singleInstance"))
+        .filter(|e| e["type"] == "singleInstance")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
-    let (updated, deleted, moved) = (singles[0], singles[1], singles[2]);
+    let (updated, deleted, moved) = (&singles[0], &singles[1], &singles[2]);
     sim.update_event(USER, updated, json!({ "subject": "Renamed" })).unwrap();
     sim.delete_event(USER, deleted).unwrap();
     sim.update_event(
@@ -247,14 +223,7 @@ async fn delta_rounds_report_the_window_then_exactly_its_changes() {
 /// every request answered reaches the request log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_changes_calendars_and_every_request_is_logged() {
-    let config = SimConfig {
-        seed: 11,
-        anchor: at("2026-11-23T12:00:00Z"),
-        span_days: 30,
-        churn_per_second: 200.0,
-        ..SimConfig::default()
-    };
-    let sim = Simulator::start(config).await.unwrap();
+    let sim = Simulator::start(SimConfig { churn_per_second: 200.0, ..config() }).await.unwrap();
     let mut log = sim.requests();
     let token = app_token(&sim, APP_CLIENT_ID, APP_CLIENT_SECRET).await;
     let first = format!(

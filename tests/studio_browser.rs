@@ -80,7 +80,6 @@ impl Browser {
         }
     }
 
-    /// The centre of an element, in viewport pixels (found afresh: the canvas is redrawn often).
     /// Waits until the page says the flow is valid.
     async fn until_valid(&self, what: &str) {
         self.until(what, "return document.getElementById('validity').textContent === 'valid'")
@@ -96,6 +95,7 @@ impl Browser {
         .await;
     }
 
+    /// The centre of an element, in viewport pixels (found afresh: the canvas is redrawn often).
     async fn centre(&self, css: &str) -> (i64, i64) {
         let at = self
             .script(&format!(
@@ -484,10 +484,9 @@ async fn sim_studio_with(
     SimStudio { sim, b, dir: dir.path().to_owned(), kept: (driver, [dir, state, profile]) }
 }
 
-/// With a JSON Import node of the calendar selected after a run, takes the page the run read
-/// as the mapping panel's sample: the calendarView page's `/value` and its fields.
-async fn sample_from_run(b: &Browser) {
-    b.click("#mapping-from-run").await;
+/// Waits until the mapping panel lists the fields of its sample, and checks it found the list
+/// at `/value` (as Graph's pages hold it).
+async fn until_sample(b: &Browser) {
     b.until(
         "the sample's fields",
         "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
@@ -495,6 +494,13 @@ async fn sample_from_run(b: &Browser) {
     .await;
     let list = b.script("return document.getElementById('mapping-list').value").await;
     assert_eq!(list, json!("/value"));
+}
+
+/// With a JSON Import node of the calendar selected after a run, takes the page the run read
+/// as the mapping panel's sample: the calendarView page's `/value` and its fields.
+async fn sample_from_run(b: &Browser) {
+    b.click("#mapping-from-run").await;
+    until_sample(b).await;
     let paths = b
         .script("return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => r.dataset.path)")
         .await;
@@ -919,15 +925,7 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
         serde_json::to_string(&sample.to_string()).unwrap()
     ))
     .await;
-    b.until(
-        "the fields",
-        "return document.querySelectorAll('#mapping-fields tr[data-path]').length > 0",
-    )
-    .await;
-    assert_eq!(
-        b.script("return document.getElementById('mapping-list').value").await,
-        json!("/value")
-    );
+    until_sample(&b).await;
     let rows = b
         .script(
             "return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => \
@@ -979,7 +977,7 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
     let params = dir.join("params.json");
     std::fs::write(&params, json!({ "doc": sample }).to_string()).unwrap();
     let ran = tokio::task::block_in_place(|| {
-        crate::util::Weft::new(&crate::util::root(), ["run", "--quiet"])
+        Weft::new(&root(), ["run", "--quiet"])
             .arg(dir.join("import-sample.flow.json"))
             .arg("--params")
             .arg(&params)
@@ -1047,7 +1045,7 @@ async fn flows_are_laid_out_in_layers() {
     let wide = json!({ "format": "weft.flow/1", "name": "forty", "start": "step00", "nodes": nodes, "edges": edges });
     let written = [("forty.flow.json", wide.to_string())];
     let files = ["graph-calendar.flow.json", "profiles.sim.json"];
-    let SimStudio { mut b, dir, kept: _kept, .. } =
+    let SimStudio { mut b, kept: _kept, .. } =
         sim_studio_with(&files, &written, "layout", "#forty.flow.json").await;
     b.until("the forty nodes", "return document.querySelectorAll('g.node').length === 40").await;
     let forty = drawn_positions(&b).await;
@@ -1104,6 +1102,5 @@ async fn flows_are_laid_out_in_layers() {
     b.click("#undo").await;
     b.until("undone", "return document.getElementById('undo').disabled === true").await;
     assert_eq!(drawn_positions(&b).await, before, "Undo puts every node back");
-    let _ = dir;
     b.call(reqwest::Method::DELETE, "", None).await;
 }

@@ -43,6 +43,32 @@ pub async fn sign_in_sim(config: weft_sim::SimConfig) -> weft_sim::SimHandle {
     weft_sim::Simulator::start(weft_sim::SimConfig { span_days: 30, ..config }).await.unwrap()
 }
 
+/// The simulator with `config`, its clock at [`anchor`]: the week the tests' expectations are
+/// computed for.
+pub async fn sim_at_anchor(config: weft_sim::SimConfig) -> weft_sim::SimHandle {
+    weft_sim::Simulator::start(weft_sim::SimConfig { anchor: anchor(), ..config }).await.unwrap()
+}
+
+/// A run store in `dir` (`runs.db`), and this process holding runs in it.
+pub fn durable(dir: &Path) -> weft::durable::Durable {
+    let store = weft::store::sqlite::SqliteStore::open(&dir.join("runs.db")).unwrap();
+    weft::durable::Durable {
+        store: std::sync::Arc::new(store),
+        holder: weft::store::Holder::this_process(Duration::from_secs(10)),
+    }
+}
+
+/// `flow` recorded as a new run: no file behind it, no idempotency key, no parent.
+pub fn recorded(flow: &weft::flow::Flow) -> weft::durable::Recorded<'_> {
+    weft::durable::Recorded {
+        flow,
+        flow_path: None,
+        profiles_path: None,
+        idempotency_key: None,
+        parent: None,
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (for a listener a child process opens).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -74,6 +100,11 @@ impl Dir {
     /// A path inside the directory (not created).
     pub fn join(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The run store [`durable`] opens in the directory, as `--store` names it.
+    pub fn store_url(&self) -> String {
+        format!("sqlite:{}", self.join("runs.db").display())
     }
 
     /// Runs `weft` with `args`, in this directory.
