@@ -14,17 +14,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ROOT=$PWD
 RUNS=${RUNS:-5}
 LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=${PAGE_SIZE:-10}
 PAGES=${PAGES:-400}
 USER_UPN=${USER_UPN:-adele@weft.test}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
-WEFT=$TARGET/weft
-HANDWRITTEN=$TARGET/examples/calendar_handwritten
-
-log() { printf '%s\n' "$*" >&2; }
 
 prepare calendar_handwritten
 make_work calendar
@@ -41,32 +35,18 @@ FLOW_CMD=("$WEFT" run flows/graph-calendar.flow.json --profiles flows/profiles.s
 HAND_CMD=("$HANDWRITTEN" "$SIM" "$USER_UPN" "$FROM" "$TO" "$PAGE_SIZE")
 
 # --- same output? (also the warm-up) -----------------------------------------------------------
-"${FLOW_CMD[@]}" >"$WORK/flow.json"
+"${FLOW_CMD[@]}" >"$WORK/want.json"
 "${HAND_CMD[@]}" >"$WORK/handwritten.json"
-if cmp -s "$WORK/flow.json" "$WORK/handwritten.json"; then
+if cmp -s "$WORK/want.json" "$WORK/handwritten.json"; then
     SAME=identical
-    log "outputs identical ($(grep -c '"id":' "$WORK/flow.json") items, $(wc -c <"$WORK/flow.json") bytes)"
+    log "outputs identical ($(grep -c '"id":' "$WORK/want.json") items, $(wc -c <"$WORK/want.json") bytes)"
 else
     SAME=DIFFERENT
-    log "OUTPUTS DIFFER:"; diff "$WORK/flow.json" "$WORK/handwritten.json" | head -20 >&2 || true
+    log "OUTPUTS DIFFER:"; diff "$WORK/want.json" "$WORK/handwritten.json" | head -20 >&2 || true
 fi
 
 # --- measure, interleaved ----------------------------------------------------------------------
-measure() { # name cmd… ; appends "wall user sys rss" to $WORK/name.times
-    local name=$1; shift
-    /usr/bin/time -f '%e %U %S %M' -o "$WORK/one.time" "$@" >"$WORK/$name.out"
-    cmp -s "$WORK/$name.out" "$WORK/flow.json" || SAME=DIFFERENT
-    cat "$WORK/one.time" >>"$WORK/$name.times"
-    log "  $name: $(cat "$WORK/one.time")"
-}
-for i in $(seq 1 "$RUNS"); do
-    log "run $i/$RUNS"
-    if [ $((i % 2)) -eq 1 ]; then
-        measure weft "${FLOW_CMD[@]}"; measure handwritten "${HAND_CMD[@]}"
-    else
-        measure handwritten "${HAND_CMD[@]}"; measure weft "${FLOW_CMD[@]}"
-    fi
-done
+interleave weft FLOW_CMD handwritten HAND_CMD
 
 for who in weft handwritten; do
     eval "${who}_wall=$(col $who 1) ${who}_user=$(col $who 2) ${who}_sys=$(col $who 3) ${who}_cpu=$(cpu $who) ${who}_rss=$(col $who 4)"

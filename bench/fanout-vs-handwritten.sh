@@ -16,16 +16,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ROOT=$PWD
 RUNS=${RUNS:-3}
 USERS=${USERS:-3000}
 LATENCY_MS=${LATENCY_MS:-20}
 PAGE_SIZE=${PAGE_SIZE:-20}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
-WEFT=$TARGET/weft
-HANDWRITTEN=$TARGET/examples/fanout_handwritten
-
-log() { printf '%s\n' "$*" >&2; }
 
 prepare fanout_handwritten
 make_work fanout
@@ -49,7 +43,8 @@ log "warm-up (the simulator generates each user's calendar on first use)"
 SAME=identical
 cmp -s "$WORK/want.json" "$WORK/hand.json" || { SAME=DIFFERENT; log "OUTPUTS DIFFER"; }
 
-measure() { # name cmd… ; appends "wall user sys rssanon_kib" to $WORK/name.times
+# As lib.sh's measure, with the peak anonymous memory instead of GNU time's peak RSS.
+measure_anon() { # NAME cmd… ; appends "wall user sys rssanon_kib" to $WORK/NAME.times
     local name=$1 pid child peak=0 rss
     shift
     /usr/bin/time -f '%e %U %S' -o "$WORK/one.time" "$@" >"$WORK/$name.out" &
@@ -67,14 +62,7 @@ measure() { # name cmd… ; appends "wall user sys rssanon_kib" to $WORK/name.ti
     echo "$(cat "$WORK/one.time") $peak" >>"$WORK/$name.times"
     log "  $name: $(tail -1 "$WORK/$name.times")"
 }
-for i in $(seq 1 "$RUNS"); do
-    log "run $i/$RUNS"
-    if [ $((i % 2)) -eq 1 ]; then
-        measure weft "${WEFT_CMD[@]}"; measure handwritten "${HAND_CMD[@]}"
-    else
-        measure handwritten "${HAND_CMD[@]}"; measure weft "${WEFT_CMD[@]}"
-    fi
-done
+MEASURE=measure_anon interleave weft WEFT_CMD handwritten HAND_CMD
 
 for who in weft handwritten; do
     eval "${who}_wall=$(col $who 1) ${who}_cpu=$(cpu $who) ${who}_anon=$(col $who 4)"

@@ -1,4 +1,17 @@
-# Shared by the bench/ scripts (sourced, not run). Needs ROOT (make_work), WEFT, WORK, LATENCY_MS and log().
+# Shared by the bench/ scripts (sourced from the repository's root, not run): sets ROOT and
+# log(). The simulator needs WEFT, WORK and LATENCY_MS; the measurements WORK and RUNS.
+
+ROOT=$PWD
+
+# A line on stderr: stdout is left to the script's table.
+log() { printf '%s\n' "$*" >&2; }
+
+# apt-get install, quietly, updating the package lists first when the packages are not found.
+apt_install() {
+    local sudo=
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get install -y "$@" >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$@" >/dev/null; }
+}
 
 # Starts `weft sim` with a fixed upstream latency on a free port and waits for its address:
 # sets SIM (its base URL) and SIM_PID, and exports what flows/profiles.sim.json reads.
@@ -60,15 +73,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # "met" when the ratio $1 is at most the target $2, else "MISSED".
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 
-# What the timing scripts need: GNU time (installed when missing) and, unless NO_BUILD=1, the
-# `weft` binary and the hand-written example $1 built (release, or PROFILE).
-prepare() {
-    if [ ! -x /usr/bin/time ]; then
-        log "installing GNU time"
-        local sudo=
-        [ "$(id -u)" -ne 0 ] && sudo=sudo
-        $sudo apt-get install -y time >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y time >/dev/null; }
-    fi
+# The `weft` binary and the hand-written example $1 (release, or PROFILE), built unless
+# NO_BUILD=1: sets TARGET (where cargo puts them), WEFT and HANDWRITTEN.
+build() {
+    TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
+    WEFT=$TARGET/weft
+    HANDWRITTEN=$TARGET/examples/$1
     if [ "${NO_BUILD:-0}" != 1 ]; then
         log "building (release): weft and examples/$1"
         # Two builds: an example builds with the dev-dependencies, whose features (wiremock's
@@ -76,6 +86,39 @@ prepare() {
         cargo build --profile "${PROFILE:-release}" --quiet --bin weft
         cargo build --profile "${PROFILE:-release}" --quiet --example "$1"
     fi
+}
+
+# What the timing scripts need: GNU time (installed when missing) and `build $1`.
+prepare() {
+    [ -x /usr/bin/time ] || { log "installing GNU time"; apt_install time; }
+    build "$1"
+}
+
+# Runs cmd… once under GNU time: appends "wall-s user-s sys-s peak-RSS-KiB" to $WORK/NAME.times
+# and sets SAME=DIFFERENT when what it prints is not $WORK/want.json.
+measure() { # NAME cmd…
+    local name=$1
+    shift
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/one.time" "$@" >"$WORK/$name.out"
+    cmp -s "$WORK/$name.out" "$WORK/want.json" || SAME=DIFFERENT
+    cat "$WORK/one.time" >>"$WORK/$name.times"
+    log "  $name: $(cat "$WORK/one.time")"
+}
+
+# RUNS rounds of `measure NAME_A cmd…` and `measure NAME_B cmd…`, the commands held in the
+# arrays named ARRAY_A and ARRAY_B; the order alternates, so that a host whose speed drifts
+# (other jobs on it) weighs on both alike. MEASURE names another function to measure with.
+interleave() { # NAME_A ARRAY_A NAME_B ARRAY_B
+    local -n cmd_a=$2 cmd_b=$4
+    local how=${MEASURE:-measure} i
+    for i in $(seq 1 "$RUNS"); do
+        log "run $i/$RUNS"
+        if [ $((i % 2)) -eq 1 ]; then
+            "$how" "$1" "${cmd_a[@]}"; "$how" "$3" "${cmd_b[@]}"
+        else
+            "$how" "$3" "${cmd_b[@]}"; "$how" "$1" "${cmd_a[@]}"
+        fi
+    done
 }
 
 # A fresh work directory under target/bench/ named after $1 (sets WORK), removed at exit

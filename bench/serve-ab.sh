@@ -39,7 +39,6 @@ FLOWS_B=${FLOWS_B:-bench/weft}
 STORE_A=${STORE_A:-none}
 STORE_B=${STORE_B:-none}
 WEFT=$B # runs the simulator
-log() { printf '%s\n' "$*" >&2; }
 command -v wrk >/dev/null || { log "needs wrk (Debian package wrk)"; exit 1; }
 
 mkdir -p target/bench

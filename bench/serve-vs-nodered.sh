@@ -24,32 +24,17 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ROOT=$PWD
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-5}
 LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=25
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
-WEFT=$TARGET/weft
-HANDWRITTEN=$TARGET/examples/serve_handwritten
 NR_DIR=$ROOT/bench/nodered
-log() { printf '%s\n' "$*" >&2; }
-SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 
 # --- what the script needs -------------------------------------------------------------------
-apt_install() {
-    $SUDO apt-get install -y "$@" >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "$@" >/dev/null; }
-}
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 command -v npm >/dev/null || { log "installing npm"; apt_install npm; }
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    log "building weft and the hand-written service (release)"
-    # Two builds: an example builds with the dev-dependencies, whose features (wiremock's
-    # HTTP/2 server) would otherwise be compiled into the `weft` binary measured here too.
-    cargo build --profile "${PROFILE:-release}" --quiet --bin weft
-    cargo build --profile "${PROFILE:-release}" --quiet --example serve_handwritten
-fi
+build serve_handwritten
 
 # Node-RED 5 on Node 24, from npm; else Node-RED 4 on the machine's Node.
 NODE= NR_JS= NR_NOTE=

@@ -15,19 +15,13 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ROOT=$PWD
 RUNS=${RUNS:-5}
 LATENCY_MS=${LATENCY_MS:-5}
 PAGE_SIZE=${PAGE_SIZE:-10}
 PAGES=${PAGES:-400}
 USER_UPN=${USER_UPN:-adele@weft.test}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-release}
-WEFT=$TARGET/weft
-HANDWRITTEN=$TARGET/examples/calendar_handwritten # finds the window
 
-log() { printf '%s\n' "$*" >&2; }
-
-prepare calendar_handwritten
+prepare calendar_handwritten # its program finds the window
 make_work store-calendar
 
 start_sim
@@ -37,22 +31,12 @@ RUN_CMD=("$WEFT" run flows/graph-calendar.flow.json --profiles flows/profiles.si
     --param "graph_base=$SIM/v1.0" --param "user=$USER_UPN" --param "from=$FROM"
     --param "to=$TO" --param "page_size=$PAGE_SIZE" --state-dir "$WORK/state" --quiet)
 
-"${RUN_CMD[@]}" --store none >"$WORK/want.json" # the warm-up, and what every run must print
+NONE_CMD=("${RUN_CMD[@]}" --store none)
+SQLITE_CMD=("${RUN_CMD[@]}" --store "sqlite:$DB")
+
+"${NONE_CMD[@]}" >"$WORK/want.json" # the warm-up, and what every run must print
 SAME=identical
-measure() { # name store ; appends "wall user sys rss" to $WORK/name.times
-    /usr/bin/time -f '%e %U %S %M' -o "$WORK/one.time" "${RUN_CMD[@]}" --store "$2" >"$WORK/$1.out"
-    cmp -s "$WORK/$1.out" "$WORK/want.json" || SAME=DIFFERENT
-    cat "$WORK/one.time" >>"$WORK/$1.times"
-    log "  $1: $(cat "$WORK/one.time")"
-}
-for i in $(seq 1 "$RUNS"); do
-    log "run $i/$RUNS"
-    if [ $((i % 2)) -eq 1 ]; then
-        measure none none; measure sqlite "sqlite:$DB"
-    else
-        measure sqlite "sqlite:$DB"; measure none none
-    fi
-done
+interleave none NONE_CMD sqlite SQLITE_CMD
 SIZE_AFTER_RUNS=$(stat -c %s "$DB")
 STEPS=$("$WEFT" runs show "$("$WEFT" runs list --store "sqlite:$DB" --format json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -1)" \
     --store "sqlite:$DB" --format json | grep -c '"node":' || true)
