@@ -860,9 +860,11 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
 
     // The second child's run, drawn on the child flow.
     b.click("#child-runs li:nth-child(2) button").await;
+    // `done` ran in the parent too: the child's own `fetch` says the child is drawn.
     b.until(
         "the child flow",
         "return document.getElementById('flows').value === 'user-calendar.flow.json' \
+         && !!document.querySelector('g.node[data-id=fetch]') \
          && !!document.querySelector('g.node[data-id=done].run-done')",
     )
     .await;
@@ -1082,6 +1084,13 @@ async fn flows_are_laid_out_in_layers() {
     b.until("the end in view", last_visible).await;
     assert_eq!(before, json!(false), "the end was out of view before the click");
     b.shot("forty-nodes-minimap").await;
+    // Fit shows the whole flow at once: clicked and looked at in one script, so no later
+    // redraw can be what shows it.
+    let first_visible = last_visible.replace("data-id=failed", "data-id=step00");
+    assert_eq!(b.script(&first_visible).await, json!(false), "the start was out of view");
+    let fitted =
+        b.script(&format!("document.getElementById('fit').click(); {first_visible}")).await;
+    assert_eq!(fitted, json!(true), "Fit shows the whole flow at once");
     b.click("#edges-all").await;
     b.until("every edge", "return document.querySelectorAll('g.edge.badge').length === 0").await;
     b.shot("forty-nodes-all-edges").await;
