@@ -1038,3 +1038,106 @@ async fn regression_secret_scrubbing_misses_encodings_in_studio_runs() {
         assert!(!shown.contains(part), "{part} shown: {shown}");
     }
 }
+
+/// A studio with a run store records its runs; each flow's history lists them, draws one from
+/// its stored trace, resumes one that never ran to its end, and cancels one; without a store,
+/// the history says none are kept.
+#[tokio::test]
+async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
+    let dir = flows_dir();
+    let kept = tempfile::tempdir().unwrap();
+    let durable = crate::util::durable(kept.path());
+    let options = weft::studio::StudioOptions {
+        store: Some(durable.clone()),
+        store_url: Some("sqlite:runs.db".into()),
+        ..Default::default()
+    };
+    let studio =
+        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
+    let base = format!("http://{}", studio.local_addr());
+    let token = studio.token().to_owned();
+    tokio::spawn(studio.run());
+    let s = Running { base, token, client: http::client() };
+    assert_eq!(s.json("/api/settings").await.1["store"], "sqlite:runs.db");
+
+    // A run from the studio is recorded: the history lists it under the id of its trace.
+    let path = "/api/flows/countdown.flow.json/runs";
+    let (status, started) =
+        s.send(reqwest::Method::POST, path, &json!({ "params": { "from": 2 } })).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events = read_events(&s, started["events"].as_str().unwrap()).await;
+    let id = events[0].1["run"].as_str().unwrap().to_owned();
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["result"], json!({ "seen": [2, 1], "last": 0 }));
+    let (status, history) = s.json("/api/flows/countdown.flow.json/history").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["flow"], "countdown");
+    let runs = history["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{history}");
+    assert_eq!(
+        (&runs[0]["id"], &runs[0]["status"], &runs[0]["resumable"], &runs[0]["cancellable"]),
+        (&json!(id), &json!("succeeded"), &json!(false), &json!(false))
+    );
+
+    // Drawn from the store: the same nodes and exits as the live stream, and the result.
+    let (status, shown) = s.json(&format!("/api/history/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["run"]["result"], report["result"]);
+    assert_eq!(shown["run"]["params"], json!({ "from": 2 }));
+    let exits = |events: Vec<&Value>| -> Vec<(Value, Value)> {
+        events
+            .into_iter()
+            .filter(|e| e["event"] == "node_finished")
+            .map(|e| (e["node"].clone(), e["exit"].clone()))
+            .collect()
+    };
+    let live = exits(events.iter().map(|(_, e)| e).collect());
+    assert_eq!(exits(shown["events"].as_array().unwrap().iter().collect()), live);
+    assert_eq!(live.len(), 7);
+
+    // Runs nobody ran to their end (queued here): one resumed from the history, as the live
+    // run of its file, one cancelled. A run that is over is neither.
+    let file = dir.path().join("countdown.flow.json");
+    let engine = weft::Engine::builder().build().unwrap();
+    let flow = engine.loader().load_file(&std::fs::read(&file).unwrap(), &file).flow.unwrap();
+    let mut queued = Vec::new();
+    for from in [1, 3] {
+        let params = json!({ "from": from }).as_object().unwrap().clone();
+        match durable.record(crate::util::recorded(&flow), &params, false).await.unwrap() {
+            weft::store::Created::New { id, claim: None } => queued.push(id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (_, history) = s.json("/api/flows/countdown.flow.json/history").await;
+    let first = &history["runs"][0];
+    assert_eq!((&first["id"], &first["status"]), (&json!(queued[1]), &json!("queued")));
+    assert_eq!((&first["resumable"], &first["cancellable"]), (&json!(true), &json!(true)));
+
+    let body = json!({ "file": "countdown.flow.json" });
+    let (status, resumed) =
+        s.send(reqwest::Method::POST, &format!("/api/history/{}/resume", queued[0]), &body).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    let events = read_events(&s, resumed["events"].as_str().unwrap()).await;
+    let report = &events.last().unwrap().1;
+    assert_eq!(report["result"], json!({ "seen": [1], "last": 0 }), "{report}");
+    assert_eq!(events[0].1["run"], json!(queued[0]));
+
+    let (status, cancelled) = s
+        .send(reqwest::Method::POST, &format!("/api/history/{}/cancel", queued[1]), &json!({}))
+        .await;
+    assert_eq!((status, &cancelled["status"]), (StatusCode::OK, &json!("cancelled")));
+    let (_, history) = s.json("/api/flows/countdown.flow.json/history").await;
+    let statuses: Vec<&Value> =
+        history["runs"].as_array().unwrap().iter().map(|r| &r["status"]).collect();
+    assert_eq!(statuses, [&json!("cancelled"), &json!("succeeded"), &json!("succeeded")]);
+    let (status, refused) =
+        s.send(reqwest::Method::POST, &format!("/api/history/{}/resume", queued[1]), &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let (status, _) = s.json("/api/history/no-such-run").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let without = start(dir.path()).await;
+    let (status, refused) = without.json("/api/flows/countdown.flow.json/history").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(refused["error"].as_str().unwrap().contains("--store none"), "{refused}");
+}

@@ -443,6 +443,8 @@ struct SimStudio {
     b: Browser,
     /// The studio's folder.
     dir: PathBuf,
+    /// Its run store's database.
+    store: PathBuf,
     kept: (Driver, [tempfile::TempDir; 3]),
 }
 
@@ -468,6 +470,9 @@ async fn sim_studio_with(
     let state = tempfile::tempdir().unwrap();
     let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
     options.state_dir = Some(state.path().to_owned());
+    let store = state.path().join("runs.db");
+    options.store = Some(crate::util::durable(state.path()));
+    options.store_url = Some(format!("sqlite:{}", store.display()));
     let studio =
         Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
     let url = format!("{}{hash}", studio.url());
@@ -481,7 +486,8 @@ async fn sim_studio_with(
          window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));",
     )
     .await;
-    SimStudio { sim, b, dir: dir.path().to_owned(), kept: (driver, [dir, state, profile]) }
+    let dir_path = dir.path().to_owned();
+    SimStudio { sim, b, dir: dir_path, store, kept: (driver, [dir, state, profile]) }
 }
 
 /// Waits until the mapping panel lists the fields of its sample, and checks it found the list
@@ -515,7 +521,7 @@ async fn text_of(b: &Browser, css: &str) -> String {
 }
 
 /// Waits for the run to end and checks that it succeeded and every node of `nodes` shows the
-/// exit it took on the canvas; returns the run's result.
+/// exit it took on the canvas.
 async fn wait_for_run(b: &mut Browser, nodes: &[(&str, &str)], what: &str) {
     b.until(
         &format!("{what}: the run's end"),
@@ -525,6 +531,11 @@ async fn wait_for_run(b: &mut Browser, nodes: &[(&str, &str)], what: &str) {
     b.shot(&format!("{what}-ran")).await;
     let status = text_of(b, "#run-status").await;
     assert!(status.starts_with("succeeded"), "{status}");
+    assert_exits(b, nodes).await;
+}
+
+/// Checks that every node of `nodes` shows the exit it took in the run drawn.
+async fn assert_exits(b: &Browser, nodes: &[(&str, &str)]) {
     for (node, exit) in nodes {
         let shown = b
             .script(&format!(
@@ -565,7 +576,8 @@ type NodeSpec<'a> = (&'a str, &'a str, (i64, i64), &'a [(&'a str, &'a str)]);
 async fn build_and_run_the_calendar_flow_against_the_simulator() {
     let _one = ONE_BROWSER.lock().await;
     let files = ["graph-calendar.flow.json", "graph-calendar.test.json", "profiles.sim.json"];
-    let SimStudio { sim, mut b, dir, kept: _kept } = sim_studio(&files, "calendar", "").await;
+    let SimStudio { sim, mut b, dir, store, kept: _kept } =
+        sim_studio(&files, "calendar", "").await;
     b.until("the calendar", "return document.querySelectorAll('g.node').length === 8").await;
     b.shot("calendar-opened").await;
 
@@ -633,6 +645,9 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert!(request.contains("→ 200"), "{request}");
     let page = text_of(&b, "#node-run-output").await;
     assert!(!page.contains(weft_sim::APP_CLIENT_SECRET));
+    // The page Graph answered: the sample the built flow's mapping starts from below.
+    let sample = serde_json::from_str::<Value>(&page).unwrap()["page"]["body"].clone();
+    assert!(sample["value"].is_array(), "{sample}");
 
     // fetch's test cases, from its panel.
     b.click("#node-tests-run").await;
@@ -719,12 +734,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
             "json_import",
             "json_import_1",
             (-320, -40),
-            &[
-                ("from", "vars.page.body"),
-                ("select", "/value"),
-                ("map", "#{ subject: item.subject, start: item.start.dateTime }"),
-                ("into", "events"),
-            ],
+            &[("from", "vars.page.body"), ("into", "events")],
         ),
         ("end", "end_1", (-320, 70), &[("result", "vars.events")]),
     ];
@@ -739,6 +749,23 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
             b.type_into(&css, value).await;
         }
     }
+    // Its mapping from the sample response: keep the subject and the start.
+    b.click("g.node[data-id=json_import_1] rect").await;
+    b.until("the mapping panel", "return !!document.getElementById('mapping-sample')").await;
+    b.script(&format!(
+        "const t = document.getElementById('mapping-sample'); t.value = {}; \
+         t.dispatchEvent(new Event('input'));",
+        serde_json::to_string(&sample.to_string()).unwrap()
+    ))
+    .await;
+    until_sample(&b).await;
+    b.script(
+        "for (const row of document.querySelectorAll('#mapping-fields tr[data-path]')) { \
+           const keep = row.querySelector('.mapping-keep'); \
+           if (keep.checked !== ['subject', 'start'].includes(row.dataset.path)) keep.click(); }",
+    )
+    .await;
+    b.click("#mapping-apply").await;
     b.shot("built-nodes").await;
     for (from, to) in [
         ("authentication_1", "http_request_1"),
@@ -763,6 +790,11 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     b.until_saved().await;
     let built = dir.join("my-calendar.flow.json");
     Weft::new(&root(), ["validate"]).arg(&built).run().assert_code(0);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&built).unwrap()).unwrap();
+    let import = &saved["nodes"][2];
+    assert_eq!(import["select"], "/value", "{import}");
+    assert_eq!(import["map"], "#{ start: item.start, subject: item.subject }", "{import}");
+    assert_eq!(import["fields"]["start"], "datetime", "{import}");
 
     // Run it: graph_base comes from the simulator, user from its default.
     b.click("#run").await;
@@ -812,6 +844,74 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     assert_eq!(error["node"], "http_request_1");
     assert!(text_of(&b, "#node-run-http li").await.contains("→ 404"));
     b.shot("built-failed").await;
+
+    // Yesterday's run: the built flow's first run, moved a day back in the store.
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let yesterday: String = db
+        .query_row(
+            "SELECT id FROM runs WHERE status = 'succeeded' AND flow_path LIKE '%my-calendar.flow.json'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let day = "- 86400000";
+    db.execute(
+        &format!(
+            "UPDATE runs SET created_at = created_at {day}, started_at = started_at {day}, \
+             finished_at = finished_at {day} WHERE id = ?1"
+        ),
+        [&yesterday],
+    )
+    .unwrap();
+    b.click("#run").await;
+    b.until(
+        "the history",
+        "return document.querySelectorAll('#history-runs .history-run').length === 2",
+    )
+    .await;
+    let listed = b
+        .script("return [...document.querySelectorAll('.history-run')].map((b) => [b.dataset.id, b.textContent])")
+        .await;
+    let (failed, old) = (&listed[0], &listed[1]);
+    assert_eq!(old[0], json!(yesterday), "{listed}");
+    assert!(old[1].as_str().unwrap().starts_with("✓ yesterday "), "{listed}");
+    assert!(old[1].as_str().unwrap().contains(" · succeeded"), "{listed}");
+    assert!(failed[1].as_str().unwrap().starts_with("✗ today "), "{listed}");
+    b.click(&format!(".history-run[data-id='{yesterday}']")).await;
+    b.until(
+        "yesterday's run drawn",
+        "return (document.getElementById('history-drawn')?.textContent || '').startsWith('Drawn: the run of yesterday')",
+    )
+    .await;
+    assert!(text_of(&b, "#run-status").await.starts_with("succeeded"));
+    assert_exits(&b, &exits).await;
+    let drawn: Value = serde_json::from_str(&text_of(&b, "#run-result").await).unwrap();
+    assert_eq!(drawn, result);
+    assert!(text_of(&b, "#history-params").await.contains("\"user\": \"adele@weft.test\""));
+    b.script("document.getElementById('history').scrollIntoView({ block: 'start' })").await;
+    b.shot("history-yesterday").await;
+
+    // The failed run, drawn and run again from the node that failed: the user is still
+    // unknown, so it fails there again, in its second attempt.
+    let failed = failed[0].as_str().unwrap().to_owned();
+    b.click(&format!(".history-run[data-id='{failed}']")).await;
+    b.until("the failed run drawn", "return !!document.getElementById('history-resume')").await;
+    assert!(text_of(&b, "#history-drawn").await.contains(", failed"));
+    b.click("#history-resume").await;
+    b.until(
+        "the run again",
+        "return !document.getElementById('history-drawn') && \
+         (document.getElementById('run-status')?.textContent || '').startsWith('failed at http_request_1')",
+    )
+    .await;
+    let attempts: (i64, String) = db
+        .query_row("SELECT attempts, status FROM runs WHERE id = ?1", [&failed], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(attempts, (2, "failed".to_owned()));
+    let errors = b.script("return window.__errors").await;
+    assert_eq!(errors, json!([]), "errors in the page");
     b.call(reqwest::Method::DELETE, "", None).await;
     sim.shutdown().await;
 }

@@ -20,12 +20,21 @@ pub(super) struct StudioArgs {
     /// `profiles.sim.json` resolves to it and the run form's `graph_base` points at it.
     #[arg(long)]
     sim: bool,
-    /// Where sign-ins are kept (default: the platform's data directory).
+    /// Where sign-ins are kept (default: the platform's data directory), and `weft.db`, the
+    /// default store.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Where runs are recorded, journaled and listed in each flow's history.
+    #[command(flatten)]
+    store: super::store::StoreArgs,
 }
 
 pub(super) fn studio(args: StudioArgs) -> u8 {
+    let url = args.store.url(|| super::store::default_url(args.state_dir.as_deref()));
+    let durable = match args.store.open(&url) {
+        Ok(durable) => durable,
+        Err(code) => return code,
+    };
     let Some(runtime) = super::async_runtime() else {
         return EXIT_FAILED;
     };
@@ -47,6 +56,8 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
             None => StudioOptions::default(),
         };
         options.state_dir = args.state_dir.clone();
+        options.store_url = durable.is_some().then(|| url.to_string());
+        options.store = durable;
         let studio = match Studio::bind_with(&args.dir, args.listen, options).await {
             Ok(studio) => studio,
             Err(err) => {
@@ -60,6 +71,10 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
                 "Simulator (Entra ID + Graph) on {}: runs with profiles.sim.json use it",
                 sim.base_url()
             );
+        }
+        match &url {
+            weft::store::StoreUrl::None => println!("Runs are not kept (--store none)"),
+            url => println!("Runs are kept in {url}: each flow's history lists them"),
         }
         let code = tokio::select! {
             served = studio.run() => match served {

@@ -27,7 +27,10 @@ fn merge(mut a: Value, b: Value) -> Value {
 
 /// The path of the flow `file` (checked) and its saved text, or the answer that refuses it (404
 /// when there is none).
-async fn saved_flow(state: &AppState, file: &str) -> Result<(PathBuf, Vec<u8>), Response> {
+pub(super) async fn saved_flow(
+    state: &AppState,
+    file: &str,
+) -> Result<(PathBuf, Vec<u8>), Response> {
     let path = state.files.flow_path(file).map_err(IntoResponse::into_response)?;
     match read_file(path.clone()).await {
         Ok(bytes) => Ok((path, bytes)),
@@ -155,7 +158,8 @@ pub(super) async fn kinds(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(kinds_of(state.engine.loader().registry())).into_response()
 }
 
-/// `GET /api/settings`: what the run form starts with, `{ profiles, params, sim, max_steps }`
+/// `GET /api/settings`: what the run form starts with, `{ profiles, params, sim, max_steps,
+/// store }`
 /// (no secret: the environment overlay stays on the server).
 pub(super) async fn settings(State(state): State<Arc<AppState>>) -> Response {
     let options = &state.options;
@@ -164,6 +168,7 @@ pub(super) async fn settings(State(state): State<Arc<AppState>>) -> Response {
         "params": options.params,
         "sim": options.sim_url,
         "max_steps": crate::exec::DEFAULT_MAX_STEPS,
+        "store": options.store_url,
     }))
     .into_response()
 }

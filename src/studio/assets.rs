@@ -29,6 +29,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/panels.js", JAVASCRIPT, include_str!("assets/panels.js")),
     ("/assets/run.js", JAVASCRIPT, include_str!("assets/run.js")),
     ("/assets/mapping.js", JAVASCRIPT, include_str!("assets/mapping.js")),
+    ("/assets/history.js", JAVASCRIPT, include_str!("assets/history.js")),
     ("/assets/layout.js", JAVASCRIPT, include_str!("assets/layout.js")),
     ("/assets/vendor/dagre.esm.js", JAVASCRIPT, include_str!("assets/vendor/dagre.esm.js")),
     (

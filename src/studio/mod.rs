@@ -12,13 +12,15 @@
 //! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate?file=NAME`, `POST /api/svg`,
 //! `GET /api/kinds`, `GET /api/settings`; runs: `POST /api/flows/{file}/runs` (starts one),
 //! `GET /api/runs/{id}/events` (its trace, server-sent events), `POST /api/runs/{id}/stop`,
-//! `GET /api/runs/{id}/input/{node}`; test cases: `GET|POST /api/flows/{file}/tests`. The web
+//! `GET /api/runs/{id}/input/{node}`; the history, from the run store:
+//! `GET /api/flows/{file}/history`, `GET /api/history/{id}`, `POST /api/history/{id}/cancel`,
+//! `POST /api/history/{id}/resume`; test cases: `GET|POST /api/flows/{file}/tests`. The web
 //! app (plain ES modules and SVG, no build step) is embedded in the binary.
 //!
 //! This module binds the server and routes requests; each job is a module of its own: who may
 //! call (`access`), the web app (`assets`), the directory's files (`files`), what the engine
 //! says of a flow and of the kinds (`analysis`), the flow endpoints (`api`), runs (`run`, the
-//! endpoints; `runs`, the runs and their logs), test cases (`cases`), the refusals and request
+//! endpoints; `runs`, the runs and their logs; `history`, the store's runs), test cases (`cases`), the refusals and request
 //! bodies they share (`reply`), the state every handler shares (`state`), and the file layout
 //! and the drawing ([`format`](mod@format), [`svg`]).
 
@@ -29,6 +31,7 @@ mod assets;
 mod cases;
 mod files;
 pub mod format;
+mod history;
 mod reply;
 mod run;
 mod runs;
@@ -129,6 +132,10 @@ fn router(state: Arc<AppState>, guard: Arc<Guard>) -> Router {
         .route("/api/runs/{id}/events", get(run::events))
         .route("/api/runs/{id}/stop", post(run::stop))
         .route("/api/runs/{id}/input/{node}", get(run::input))
+        .route("/api/flows/{file}/history", get(history::list))
+        .route("/api/history/{id}", get(history::show))
+        .route("/api/history/{id}/cancel", post(history::cancel))
+        .route("/api/history/{id}/resume", post(history::resume))
         .layer(axum::middleware::from_fn_with_state(guard, access::guard))
         .with_state(state)
 }

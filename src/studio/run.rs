@@ -1,7 +1,9 @@
 //! Runs from the studio: the saved flow, with a profiles file of the directory and parameters
 //! from the run form, through the same executor as `weft run`; its events streamed to the
-//! browser as server-sent events, its nodes' inputs on request, a stop switch. The runs
-//! themselves are kept by [`super::runs`].
+//! browser as server-sent events, its nodes' inputs on request, a stop switch. With a run
+//! store, each run is recorded and journaled there (as `weft run --store` does), and stopping
+//! it cancels it. The runs themselves are kept by [`super::runs`]; those of the store are read
+//! by [`super::history`].
 //!
 //! Nothing secret reaches the browser: see [`super::runs`] for the events and inputs; profile
 //! errors name the profile, field and variable, never a value.
@@ -10,23 +12,29 @@ use super::files::{load_profiles, read_file};
 use super::reply::{ApiError, parse_body};
 use super::runs::{Entry, RunState};
 use super::state::AppState;
-use crate::exec::{self, RunOptions};
+use crate::durable::{OnInterrupt, Recorded};
+use crate::exec::{self, RunOptions, RunReport, RunStatus};
+use crate::flow::Flow;
+use crate::result::RunResult;
 use crate::safe_fs::FsError;
+use crate::store::Created;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use weft_nodes::{Credentials, clip};
+use weft_nodes::{Credentials, Vars, clip};
 
 /// The default and the largest time limit of a studio run.
-const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
+pub(super) const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 const MAX_TIMEOUT_SECS: f64 = 3_600.0;
 /// The largest step limit the form may ask for.
 const MAX_STEPS: u64 = 1_000_000;
@@ -79,55 +87,122 @@ pub(super) async fn start(
             bad(format!("`timeout_secs` must be a number of seconds up to {MAX_TIMEOUT_SECS}"))
         })?,
     };
-    let names = flow.profiles();
-    let mut credentials = None;
-    if !names.is_empty() {
-        let chosen = match request.get("profiles") {
-            Some(Value::String(name)) => name.clone(),
-            None | Some(Value::Null) => "profiles.json".to_owned(),
-            Some(_) => return Err(bad("`profiles` must be a file name".into())),
-        };
-        if !state.files.profiles_files().await.contains(&chosen) {
-            return Err(bad(format!("no profiles file `{chosen}` in the directory")));
-        }
-        let profiles_path = state.files.dir().join(&chosen);
-        let engine = state.engine.clone();
-        let manager = tokio::task::spawn_blocking(move || {
-            let profiles = load_profiles(&profiles_path)?;
-            engine.credentials_of(&profiles, &names).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| bad(format!("{chosen}: {e}")))?;
-        credentials = manager.map(|m| m as Arc<dyn Credentials>);
-    }
-    let runtime = state.engine.runtime(credentials.clone());
-
+    let credentials = credentials_for(&state, &flow, request.get("profiles")).await?;
     let run = match state.runs.begin(&file)? {
         Ok(run) => run,
-        Err(current) => {
-            let body = json!({
-                "error": format!("`{file}` is running already: stop it or wait for its end"),
-                "run": current,
-            });
-            return Ok((StatusCode::CONFLICT, axum::Json(body)).into_response());
-        }
+        Err(current) => return Ok(running_already(&file, &current)),
     };
-    // The run's id in its trace, made here (as the executor makes one) so that the sink knows
-    // the run's own events from those of the child runs its `call` nodes start.
-    let run_id = crate::store::new_run_id();
     let options = RunOptions {
         params,
         max_steps,
         timeout: Some(Duration::from_secs_f64(timeout)),
-        trace: Some(run.sink(run_id.clone(), credentials)),
         interrupt: run.interrupt(),
-        run_id: Some(run_id),
         ..RunOptions::default()
     };
-    state.runs.spawn(run.clone(), async move { exec::run(&flow, &runtime, options).await });
+    let runtime = state.engine.runtime(credentials.as_ref().map(|(c, _)| c.clone()));
+    let sink = {
+        let run = run.clone();
+        let credentials = credentials.as_ref().map(|(c, _)| c.clone());
+        move |id: String| run.sink(id, credentials)
+    };
+    let work: BoxFuture<'static, RunReport> = match state.options.store.clone() {
+        // Recorded and journaled: the store gives the run its id, and the history keeps it.
+        Some(durable) => Box::pin(async move {
+            let recorded = Recorded {
+                flow: &flow,
+                flow_path: Some(path.display().to_string()),
+                profiles_path: credentials.map(|(_, p)| p.display().to_string()),
+                idempotency_key: None,
+                parent: None,
+            };
+            let claim = match durable.record(recorded, &options.params, true).await {
+                Ok(Created::New { claim: Some(claim), .. }) => claim,
+                Ok(_) => return store_failed("the store did not start the run".into()),
+                Err(err) => return store_failed(err.to_string()),
+            };
+            let options = RunOptions { trace: Some(sink(claim.run.clone())), ..options };
+            durable
+                .drive(&flow, &runtime, claim, options, OnInterrupt::Cancel)
+                .await
+                .unwrap_or_else(|err| store_failed(err.to_string()))
+        }),
+        None => Box::pin(async move {
+            // The run's id in its trace, made here (as the executor makes one) so that the
+            // sink knows the run's own events from those of the child runs its `call` nodes
+            // start.
+            let run_id = crate::store::new_run_id();
+            let options =
+                RunOptions { trace: Some(sink(run_id.clone())), run_id: Some(run_id), ..options };
+            exec::run(&flow, &runtime, options).await
+        }),
+    };
+    Ok(launched(&state, run, work))
+}
+
+/// The 409 of a flow whose last run, `current`, still runs.
+pub(super) fn running_already(file: &str, current: &str) -> Response {
+    let body = json!({
+        "error": format!("`{file}` is running already: stop it or wait for its end"),
+        "run": current,
+    });
+    (StatusCode::CONFLICT, axum::Json(body)).into_response()
+}
+
+/// Executes `work`, the studio run `run`, and answers where its events are streamed.
+pub(super) fn launched(
+    state: &AppState,
+    run: Arc<RunState>,
+    work: BoxFuture<'static, RunReport>,
+) -> Response {
+    state.runs.spawn(run.clone(), work);
     let body = json!({ "run": run.id(), "events": format!("/api/runs/{}/events", run.id()) });
-    Ok(axum::Json(body).into_response())
+    axum::Json(body).into_response()
+}
+
+/// The report of a run the store refused to record or to go on with.
+pub(super) fn store_failed(message: String) -> RunReport {
+    RunReport {
+        id: String::new(),
+        status: RunStatus::Failed,
+        result: RunResult::default(),
+        error: Some(json!({ "category": "store", "message": message })),
+        node: None,
+        steps: 0,
+        vars: Vars::new(rhai::Map::new()),
+    }
+}
+
+/// The credentials of the profiles `flow` uses, read from the profiles file `chosen` of the
+/// directory (`profiles.json` when none is), with that file's path; `None` when it uses none.
+pub(super) async fn credentials_for(
+    state: &AppState,
+    flow: &Flow,
+    chosen: Option<&Value>,
+) -> Result<Option<(Arc<dyn Credentials>, PathBuf)>, ApiError> {
+    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
+    let names = flow.profiles();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let chosen = match chosen {
+        Some(Value::String(name)) => name.clone(),
+        None | Some(Value::Null) => "profiles.json".to_owned(),
+        Some(_) => return Err(bad("`profiles` must be a file name".into())),
+    };
+    if !state.files.profiles_files().await.contains(&chosen) {
+        return Err(bad(format!("no profiles file `{chosen}` in the directory")));
+    }
+    let profiles_path = state.files.dir().join(&chosen);
+    let engine = state.engine.clone();
+    let read = profiles_path.clone();
+    let manager = tokio::task::spawn_blocking(move || {
+        let profiles = load_profiles(&read)?;
+        engine.credentials_of(&profiles, &names).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| bad(format!("{chosen}: {e}")))?;
+    Ok(manager.map(|m| (m as Arc<dyn Credentials>, profiles_path)))
 }
 
 /// Where a stream is in a run's log.

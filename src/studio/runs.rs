@@ -67,6 +67,11 @@ impl Runs {
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no run `{}`", clip(id))))
     }
 
+    /// The run of this studio that runs `id` of the store (its id in its trace), while it runs.
+    pub(super) fn traced(&self, id: &str) -> Option<Arc<RunState>> {
+        self.lock().values().find(|r| !r.done() && r.traced.get().is_some_and(|t| t == id)).cloned()
+    }
+
     /// A new run of `file`, which replaces its last one; `Ok(Err(id))` when the last one, `id`,
     /// is still running.
     pub(super) fn begin(&self, file: &str) -> Result<Result<Arc<RunState>, String>, ApiError> {
@@ -103,6 +108,8 @@ pub(super) struct RunState {
     /// Bumped after every change of the log, for the streams waiting on it.
     changed: watch::Sender<u64>,
     stop: Interrupt,
+    /// Its id in its trace (and in the store), once its sink is made.
+    traced: std::sync::OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -123,6 +130,7 @@ impl RunState {
             log: Mutex::new(Log::default()),
             changed: watch::channel(0).0,
             stop: Interrupt::new(),
+            traced: std::sync::OnceLock::new(),
         }
     }
 
@@ -153,6 +161,13 @@ impl RunState {
             log.done |= last;
         }
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Starts the log with `lines` of trace: what a resumed run did before.
+    pub(super) fn seed(&self, lines: Vec<String>) {
+        for line in lines {
+            self.push("trace", line, false, false);
+        }
     }
 
     /// Whether the run ended (its log has its report).
@@ -221,6 +236,7 @@ impl RunState {
         run_id: String,
         credentials: Option<Arc<dyn Credentials>>,
     ) -> Arc<dyn TraceSink> {
+        let _ = self.traced.set(run_id.clone());
         Arc::new(Sink {
             state: self.clone(),
             credentials,
@@ -292,7 +308,7 @@ impl TraceSink for Sink {
 }
 
 /// `value`, or a note saying how large it was when its JSON is longer than [`MAX_VALUE`].
-fn capped(value: Value) -> Value {
+pub(super) fn capped(value: Value) -> Value {
     let size = serde_json::to_string(&value).map_or(0, |s| s.len());
     if size > MAX_VALUE {
         Value::String(format!("[{size} bytes of JSON: too large to show]"))

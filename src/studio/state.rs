@@ -26,7 +26,7 @@ impl AppState {
 }
 
 /// How the studio runs flows.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct StudioOptions {
     /// Values of `${env.NAME}` in profiles that take precedence over the process environment
     /// for studio runs (the simulator's address and secret with `--sim`). Never sent to the
@@ -41,6 +41,11 @@ pub struct StudioOptions {
     pub state_dir: Option<PathBuf>,
     /// The simulator's address, shown in the app, when one runs for this studio.
     pub sim_url: Option<String>,
+    /// Where runs are recorded and journaled, and the history read from (`None`: runs are not
+    /// kept beyond each flow's last one, in memory).
+    pub store: Option<crate::durable::Durable>,
+    /// The store's address, as the app shows it.
+    pub store_url: Option<String>,
 }
 
 impl StudioOptions {

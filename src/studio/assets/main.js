@@ -40,13 +40,14 @@ async function start() {
     },
     problem: (message) => status(message, true),
   });
+  const given = settings.status === 200 ? settings.data : undefined;
   const runs = new Runs({
     doc,
-    settings: settings.status === 200 ? settings.data : undefined,
+    settings: given,
     hooks: { redraw, redrawSoon: oncePerFrame(redraw), panel: () => panel.render(), footer: () => panel.showDiagnostics(), open: (file) => openLinked(file) },
   });
   const canvas = new Canvas({ doc, kinds: catalogue, lastRun: (id) => runs.nodeOf(id) });
-  const panel = new Panel({ doc, kinds: catalogue, runs, open: (file) => openLinked(file) });
+  const panel = new Panel({ doc, kinds: catalogue, runs, settings: given, open: (file) => openLinked(file) });
 
   const palette = $('palette');
   for (const kind of catalogue.all()) {

@@ -1,5 +1,5 @@
-// What the page shows beside the canvas: the side panel (the flow's fields, profiles, run form
-// and test cases; or the selected node's form, generated from its kind's schema and
+// What the page shows beside the canvas: the side panel (the flow's fields, profiles, run form,
+// history and test cases; or the selected node's form, generated from its kind's schema and
 // annotations, with its last run and test cases; or the selected edge), and the diagnostics
 // under the canvas, marked on the form fields they name.
 
@@ -8,6 +8,7 @@ import { $, label } from './dom.js';
 import { escapePointer, relativeFile, resolve } from './kinds.js';
 import { Form, assignKey } from './form.js';
 import { mappingSection } from './mapping.js';
+import { historySection } from './history.js';
 
 // A field's line of the generated reference: its type, what its strings are, its default.
 function referenceLine(field) {
@@ -27,10 +28,12 @@ export class Panel {
   #tests = {}; // `${file}#${node or ''}` → the last test report
 
   #open;
+  #settings;
 
-  // `open(file)`: opens another flow of the folder.
-  constructor({ doc, kinds, runs, open }) {
+  // `open(file)`: opens another flow of the folder. `settings`: the server's.
+  constructor({ doc, kinds, runs, open, settings }) {
     this.#doc = doc;
+    this.#settings = settings;
     this.#kinds = kinds;
     this.#runs = runs;
     this.#open = open;
@@ -144,6 +147,7 @@ export class Panel {
         panel.append(label('profiles', 'The authorization profiles the saved flow uses, and whether they resolve'));
         panel.append(this.#runs.profilesBox());
         panel.append(this.#runs.formSection());
+        panel.append(historySection(doc, this.#runs, this.#settings));
         panel.append(this.#testsSection(null));
       }
     }

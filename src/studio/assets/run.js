@@ -31,7 +31,8 @@ export class Runs {
   #settings;
   #profilesFile;
   // The last run: { id, file, status, nodes: { id: { state, exit, ms, error, writes, http,
-  // count, taken } }, report, source, trace (its run id in its trace), children }. `children`:
+  // count, taken } }, report, source, trace (its run id in its trace), children, record (for a
+  // stored run drawn from the history: its record; it has no `id`) }. `children`:
   // the runs its `call` nodes started, and theirs, by run id: { id, caller (the calling run's
   // id), node (the call node), status, nodes, ms }, in the order they started.
   #run = null;
@@ -302,27 +303,61 @@ export class Runs {
       }
       return;
     }
+    this.#follow(file, data);
+  }
+
+  // Resumes the stored run `id` (from the history) as the open file's live run: its stream
+  // starts with what the run did before.
+  async resume(id) {
+    const file = this.#doc.file;
+    const body = { file, profiles: this.#profilesFile || this.#settings.profiles || undefined };
+    const { status: code, data } = await api('POST', `/api/history/${encodeURIComponent(id)}/resume`, body);
+    if (code !== 200) {
+      status(`not resumed: ${data.error || code}`, true);
+      return;
+    }
+    this.#follow(file, data);
+  }
+
+  // Draws the stored run `data` (`GET /api/history/{id}`: its record and trace) as the last
+  // run of the open file.
+  showStored(data) {
+    this.#run?.source?.close();
+    const record = data.run;
+    const run = { id: null, record, file: this.#doc.file, status: record.status, nodes: {}, report: null, children: {} };
+    this.#run = run;
+    this.#shown = null;
+    for (const e of data.events) this.#onTrace(run, e);
+    const report = { status: record.status, result: record.result, error: record.error, node: record.error?.node, steps: run.steps };
+    if (data.dropped_events) report.dropped_events = data.dropped_events;
+    if (record.status === 'running' || record.status === 'queued') {
+      run.report = report;
+      run.status = record.live ? 'running elsewhere' : 'interrupted';
+    } else this.#ended(run, report);
+    this.#hooks.redraw();
+    this.#hooks.panel();
+  }
+
+  // The record of the stored run drawn for the open file, if one from the history is.
+  get drawnRecord() {
+    const run = this.#run;
+    return run?.record && run.file === this.#doc.file ? run.record : undefined;
+  }
+
+  // Follows the live run `data` (`{ run, events }`) of `file` over server-sent events.
+  #follow(file, data) {
     this.#run?.source?.close();
     const run = { id: data.run, file, status: 'running', nodes: {}, report: null, children: {} };
     this.#run = run;
     this.#shown = null;
     const source = new EventSource(data.events);
     run.source = source;
+    // Each connection, a reconnection too, streams the run from its beginning.
+    source.addEventListener('open', () => Object.assign(run, { nodes: {}, children: {} }));
     source.addEventListener('trace', (ev) => this.#onTrace(run, JSON.parse(ev.data)));
     source.addEventListener('report', (ev) => {
       source.close();
-      run.report = JSON.parse(ev.data);
-      run.status = run.report.status;
-      // A node still running when the run ended was cut short (stop, timeout, step limit).
-      const children = Object.values(run.children);
-      for (const child of children) if (child.status === 'running') child.status = 'cut short';
-      for (const n of [run, ...children].flatMap((r) => Object.values(r.nodes))) {
-        if (n.state !== 'running') continue;
-        const message = run.report.dropped_events
-          ? `the run went on, but its later events were past what the studio keeps (${run.report.dropped_events} not kept)`
-          : run.status;
-        Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: run.report.error ?? { message } });
-      }
+      this.#ended(run, JSON.parse(ev.data));
       if (this.#run === run) {
         status(`run ${run.status}${run.report.node && run.status !== 'succeeded' ? ` at ${run.report.node}` : ''}`, run.status !== 'succeeded');
         this.#hooks.redraw();
@@ -345,14 +380,26 @@ export class Runs {
     this.#hooks.panel();
   }
 
+  // The run ended with `report`: a node (or child run) still running was cut short.
+  #ended(run, report) {
+    run.report = report;
+    run.status = report.status;
+    const children = Object.values(run.children);
+    for (const child of children) if (child.status === 'running') child.status = 'cut short';
+    for (const n of [run, ...children].flatMap((r) => Object.values(r.nodes))) {
+      if (n.state !== 'running') continue;
+      const message = report.dropped_events
+        ? `the run went on, but its later events were past what the studio keeps (${report.dropped_events} not kept)`
+        : run.status;
+      Object.assign(n, { state: 'done', stopped: true, exit: undefined, ms: undefined, error: report.error ?? { message } });
+    }
+  }
+
   #onTrace(run, e) {
     if (e.event === 'run_started') {
       if (e.parent) {
         run.children[e.run] = { id: e.run, caller: e.parent.run, node: e.parent.node, status: 'running', nodes: {} };
-      } else {
-        // A reconnected stream starts again from the beginning.
-        Object.assign(run, { trace: e.run, nodes: {}, children: {} });
-      }
+      } else run.trace = e.run;
     }
     // The run the event is of: the run itself, or one of its children.
     const of = e.run === run.trace ? run : run.children[e.run];
@@ -420,8 +467,9 @@ export class Runs {
       }
       box.append(list);
     }
-    // The studio keeps the inputs of the run's own nodes, not its children's.
-    if (this.#openRun() !== this.#run) return box;
+    // The studio keeps the inputs of its live run's own nodes, not its children's nor a stored
+    // run's.
+    if (this.#openRun() !== this.#run || this.#run.record) return box;
     box.append(label('input', 'The variables when it started (redacted; large values cut)'));
     const input = pre('node-run-input', '…');
     box.append(input);

@@ -1,0 +1,238 @@
+//! The studio's run history, read from the run store: a flow's recent runs, one run's stored
+//! trace (drawn on the canvas as a live run's is), and cancelling or resuming a run from there.
+//!
+//! What reaches the browser is what `weft runs trace` shows: parameters, writes and results
+//! redacted by the trace's rule, large written values replaced by a note.
+
+use super::api::saved_flow;
+use super::reply::{ApiError, parse_body};
+use super::run::{DEFAULT_TIMEOUT_SECS, credentials_for, launched, running_already, store_failed};
+use super::runs::capped;
+use super::state::AppState;
+use crate::durable::{Durable, OnInterrupt};
+use crate::exec::{RunOptions, RunReport};
+use crate::store::{
+    Cancelled, Filter, RunDetail, RunRecord, Status, Store, StoreError, trace_tree,
+};
+use crate::trace::redact;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use weft_nodes::clip;
+
+/// How many runs a flow's history lists, newest first.
+const LISTED: u32 = 30;
+/// The most events of a stored trace sent to the browser (the live runs' budget).
+const MAX_EVENTS: usize = 20_000;
+
+/// The studio's store, or the 404 saying it keeps none.
+fn durable(state: &AppState) -> Result<&Durable, ApiError> {
+    state.options.store.as_ref().ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "this studio keeps no runs (it was started with --store none)".into(),
+        )
+    })
+}
+
+/// How a store's refusal is answered.
+fn refused(err: StoreError) -> ApiError {
+    let status = match err {
+        StoreError::NoSuchRun { .. } => StatusCode::NOT_FOUND,
+        StoreError::Held { .. } | StoreError::Finished { .. } | StoreError::Child { .. } => {
+            StatusCode::CONFLICT
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError(status, err.to_string())
+}
+
+/// A run as the history lists it: the record, whether a live process holds it, and whether it
+/// can be resumed (interrupted or failed) or cancelled (not over).
+fn listed(run: &RunRecord) -> Value {
+    let mut shown = serde_json::to_value(run).unwrap_or_default();
+    let resumable = match run.status {
+        Status::Failed | Status::Queued => true,
+        Status::Running => !run.lease_live,
+        Status::Succeeded | Status::Cancelled => false,
+    };
+    if let Value::Object(fields) = &mut shown {
+        fields.insert("live".into(), run.lease_live.into());
+        fields.insert("resumable".into(), (resumable && run.parent.is_none()).into());
+        fields
+            .insert("cancellable".into(), (!run.status.is_final() && run.parent.is_none()).into());
+    }
+    shown
+}
+
+/// `GET /api/flows/{file}/history`: `{ flow, runs }`, the newest runs of the saved flow (by
+/// its name, as the store knows flows), each as [`listed`].
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, Response> {
+    let durable = durable(&state).map_err(IntoResponse::into_response)?;
+    let (_, bytes) = saved_flow(&state, &file).await?;
+    let named = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|flow| flow.get("name")?.as_str().map(str::to_owned));
+    let flow = named.unwrap_or_else(|| file.trim_end_matches(".flow.json").to_owned());
+    let filter = Filter { flow: Some(flow.clone()), limit: Some(LISTED), ..Filter::default() };
+    let runs = durable.store.list(filter).await.map_err(|e| refused(e).into_response())?;
+    let runs: Vec<Value> = runs.iter().map(listed).collect();
+    Ok(axum::Json(json!({ "flow": flow, "runs": runs })).into_response())
+}
+
+/// `GET /api/history/{id}`: `{ run, events }`, the run (as [`listed`], with its parameters,
+/// result and error) and its trace with its children's, as `weft.trace/1` events.
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let store = &durable(&state)?.store;
+    let detail = store.get(&id).await.map_err(refused)?;
+    let mut run = listed(&detail.run);
+    let mut shown = json!({
+        "params": detail.params, "result": capped(detail.result.clone()), "error": detail.error,
+    });
+    redact(&mut shown);
+    if let (Value::Object(run), Value::Object(shown)) = (&mut run, shown) {
+        run.extend(shown);
+    }
+    let (events, dropped) = stored_trace(&**store, detail).await?;
+    Ok(axum::Json(json!({ "run": run, "events": events, "dropped_events": dropped }))
+        .into_response())
+}
+
+/// The trace of a stored run and of the runs it called, as the browser gets it: at most
+/// [`MAX_EVENTS`] events (and how many more there were), large written values replaced by a
+/// note.
+async fn stored_trace(
+    store: &dyn Store,
+    detail: RunDetail,
+) -> Result<(Vec<Value>, usize), ApiError> {
+    let mut events = trace_tree(store, detail).await.map_err(refused)?;
+    let dropped = events.len().saturating_sub(MAX_EVENTS);
+    events.truncate(MAX_EVENTS);
+    for event in &mut events {
+        if let Some(Value::Object(writes)) = event.get_mut("writes") {
+            for value in writes.values_mut() {
+                *value = capped(value.take());
+            }
+        }
+    }
+    Ok((events, dropped))
+}
+
+/// `POST /api/history/{id}/cancel`: cancels a run that is not over: at once when nobody holds
+/// it or this studio runs it, else at its holder's next lease renewal.
+pub(super) async fn cancel(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let store = &durable(&state)?.store;
+    let status = match store.cancel(&id).await.map_err(refused)? {
+        Cancelled::Now => "cancelled",
+        Cancelled::Requested => {
+            if let Some(run) = state.runs.traced(&id) {
+                run.stop();
+            }
+            "cancelling"
+        }
+    };
+    Ok(axum::Json(json!({ "id": id, "status": status })).into_response())
+}
+
+/// `POST /api/history/{id}/resume` with `{ file, profiles? }`: the run goes on (an interrupted
+/// one after its last finished step, a failed one from the node that failed) as the live run
+/// of `file`, from the flow texts it pinned; its stored trace comes first in the stream.
+/// Profiles: the file given, else the one it was started with when it is in the directory.
+pub(super) async fn resume(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let durable = durable(&state)?.clone();
+    let request = parse_body(&body)?;
+    let Some(file) = request.get("file").and_then(Value::as_str) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "expected { \"file\", \"profiles\"? }".into(),
+        ));
+    };
+    let path = state.files.flow_path(file)?;
+    // Everything that can refuse the run is checked before it is claimed: a refused resume
+    // leaves the run as it was.
+    let detail = durable.store.get(&id).await.map_err(refused)?;
+    let run = &detail.run;
+    if let Some(parent) = &run.parent {
+        return Err(refused(StoreError::Child { run: run.id.clone(), parent: parent.clone() }));
+    }
+    if run.status.is_final() && run.status != Status::Failed {
+        let status = run.status;
+        return Err(refused(StoreError::Finished { run: id, status, what: "resumed" }));
+    }
+    let pinned = durable.store.pinned(&run.flow_hash).await.map_err(refused)?;
+    let loaded = state.engine.loader().load_pinned(&pinned, &path);
+    let Some(flow) = loaded.flow else {
+        let first = loaded.diagnostics.first().map(|d| d.located(file)).unwrap_or_default();
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("run `{}`'s flow can't be loaded: {first}", clip(&id)),
+        ));
+    };
+    let chosen = match request.get("profiles") {
+        Some(chosen @ Value::String(_)) => Some(chosen.clone()),
+        _ => started_with(&state, run).await.map(Value::String),
+    };
+    let credentials = credentials_for(&state, &flow, chosen.as_ref()).await?.map(|(c, _)| c);
+    let seed = before_resume(&durable, detail).await?;
+    let live = match state.runs.begin(file)? {
+        Ok(live) => live,
+        Err(current) => return Ok(running_already(file, &current)),
+    };
+    live.seed(seed);
+    let runtime = state.engine.runtime(credentials.clone());
+    let options = RunOptions {
+        timeout: Some(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS)),
+        interrupt: live.interrupt(),
+        trace: Some(live.sink(id.clone(), credentials)),
+        ..RunOptions::default()
+    };
+    let work: BoxFuture<'static, RunReport> = Box::pin(async move {
+        let claimed = match durable.claim(&id).await {
+            Ok(claimed) => claimed,
+            Err(err) => return store_failed(err.to_string()),
+        };
+        durable
+            .resume(claimed, &flow, &runtime, options, OnInterrupt::Cancel)
+            .await
+            .unwrap_or_else(|err| store_failed(err.to_string()))
+    });
+    Ok(launched(&state, live, work))
+}
+
+/// The profiles file of the directory run `run` was started with, if it is one.
+async fn started_with(state: &AppState, run: &RunRecord) -> Option<String> {
+    let path = std::path::PathBuf::from(run.profiles_path.as_ref()?);
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let here = path.parent()? == state.files.dir();
+    (here && state.files.profiles_files().await.contains(&name)).then_some(name)
+}
+
+/// The stored trace of a run about to be resumed, as trace lines, without its end: the
+/// stream of the resumed run starts with what it did before.
+async fn before_resume(durable: &Durable, detail: RunDetail) -> Result<Vec<String>, ApiError> {
+    let id = detail.run.id.clone();
+    let (events, _) = stored_trace(&*durable.store, detail).await?;
+    Ok(events
+        .into_iter()
+        .filter(|e| !(e["event"] == "run_finished" && e["run"] == id.as_str()))
+        .map(|e| e.to_string())
+        .collect())
+}
