@@ -1213,3 +1213,79 @@ async fn flows_are_laid_out_in_layers() {
     assert_eq!(drawn_positions(&b).await, before, "Undo puts every node back");
     b.call(reqwest::Method::DELETE, "", None).await;
 }
+
+/// What makes a drawn flow hard to read, as the page finds it: an edge through a node other
+/// than its ends (its path sampled every 4 px), and labels (edges', exits', badges') over one
+/// another or over a node.
+const READING_PROBLEMS: &str = r#"
+const problems = [];
+const boxes = (sel) => [...document.querySelectorAll(sel)];
+const nodes = boxes('g.node').map((g) => ({ id: g.dataset.id, r: g.querySelector('rect').getBoundingClientRect() }));
+const inside = (p, r, m) => p.x > r.left + m && p.x < r.right - m && p.y > r.top + m && p.y < r.bottom - m;
+for (const g of boxes('g.edge:not(.badge)')) {
+  const path = g.querySelector('path:not(.hit)');
+  const m = path.getScreenCTM();
+  const length = path.getTotalLength();
+  const name = `${g.dataset.from} -${g.dataset.exit}-> ${g.dataset.to}`;
+  for (const n of nodes) {
+    if (n.id === g.dataset.from || n.id === g.dataset.to) continue;
+    for (let at = 0; at <= length; at += 4) {
+      const p = path.getPointAtLength(at).matrixTransform(m);
+      if (inside(p, n.r, 2)) { problems.push(`${name} crosses ${n.id}`); break; }
+    }
+  }
+}
+const labels = [
+  ...boxes('g.edge:not(.badge) text').map((t) => ({ what: `label ${t.parentNode.dataset.from} -${t.textContent}->`, r: t.getBoundingClientRect() })),
+  ...boxes('g.edge.badge rect').map((t) => ({ what: `badge ${t.parentNode.dataset.from} -${t.parentNode.dataset.exit}->`, r: t.getBoundingClientRect() })),
+  ...boxes('g.node .handle-label').map((t) => ({ what: `exit ${t.closest('g.node').dataset.id}.${t.textContent}`, node: t.closest('g.node').dataset.id, r: t.getBoundingClientRect() })),
+];
+const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+labels.forEach((a, i) => {
+  for (const b of labels.slice(i + 1)) if (overlap(a.r, b.r)) problems.push(`${a.what} over ${b.what}`);
+  for (const n of nodes) if (n.id !== a.node && overlap(a.r, n.r)) problems.push(`${a.what} over node ${n.id}`);
+});
+return problems;
+"#;
+
+/// Every shipped flow, opened as it is (no node moved), reads at a glance: no edge through a
+/// node, no label over another or over a node, no node over another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_flow_reads_at_a_glance() {
+    let _one = ONE_BROWSER.lock().await;
+    let mut files: Vec<String> = std::fs::read_dir("flows")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".flow.json"))
+        .collect();
+    files.sort();
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let SimStudio { mut b, kept: _kept, .. } = sim_studio(&names, "shipped", "").await;
+    let mut problems = vec![];
+    for file in &files {
+        b.script(&format!("location.hash = '#{file}'")).await;
+        let count = serde_json::from_str::<Value>(
+            &std::fs::read_to_string(Path::new("flows").join(file)).unwrap(),
+        )
+        .unwrap()["nodes"]
+            .as_array()
+            .unwrap()
+            .len();
+        b.until(
+            file,
+            &format!(
+                "return document.getElementById('flows').value === '{file}' && \
+                 document.querySelectorAll('g.node').length === {count}"
+            ),
+        )
+        .await;
+        b.click("#fit").await;
+        b.shot(file.trim_end_matches(".flow.json")).await;
+        assert_apart(&drawn_positions(&b).await);
+        for problem in b.script(READING_PROBLEMS).await.as_array().unwrap() {
+            problems.push(format!("{file}: {}", problem.as_str().unwrap()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    b.call(reqwest::Method::DELETE, "", None).await;
+}

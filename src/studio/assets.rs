@@ -31,6 +31,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/assets/mapping.js", JAVASCRIPT, include_str!("assets/mapping.js")),
     ("/assets/history.js", JAVASCRIPT, include_str!("assets/history.js")),
     ("/assets/layout.js", JAVASCRIPT, include_str!("assets/layout.js")),
+    ("/assets/routes.js", JAVASCRIPT, include_str!("assets/routes.js")),
     ("/assets/vendor/dagre.esm.js", JAVASCRIPT, include_str!("assets/vendor/dagre.esm.js")),
     (
         "/assets/vendor/dagre.LICENSE",

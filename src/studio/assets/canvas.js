@@ -6,10 +6,13 @@ import { $ } from './dom.js';
 import { FAILURE_EXITS } from './kinds.js';
 import { failedRun, runLine } from './run.js';
 import { NODE_SIZE } from './layout.js';
+import { Router, curve } from './routes.js';
 
 const [W, H] = NODE_SIZE;
-// How many failure exits into one node make it a badge.
+// How many failure exits into one node make it a badge, and how far below the exits a badge
+// hangs (under their names).
 const BUNDLE_FROM = 3;
+const BADGE_DROP = 18;
 // The margin inside the minimap.
 const MINI_PAD = 6;
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -25,21 +28,8 @@ function svg(tag, attrs = {}, text) {
   return el;
 }
 
-// An edge's route from `[x1, y1]` to `[x2, y2]`: its path `d`, and where its `label` goes
-// (halfway, beside the side an edge back up runs along).
-function route([x1, y1], [x2, y2]) {
-  // An edge back up (a loop's body returning to it, a retry) goes around the side, right of
-  // both ends' nodes, beside the nodes between instead of through them.
-  if (y2 < y1 - 10) {
-    const side = Math.max(x1, x2 + W / 2) + 60;
-    const d = `M${x1},${y1} C${x1},${y1 + 50} ${side},${y1 + 50} ${side},${(y1 + y2) / 2} `
-      + `S${x2},${y2 - 50} ${x2},${y2}`;
-    return { d, label: [side + 4, (y1 + y2) / 2] };
-  }
-  const bend = Math.max(40, Math.abs(y2 - y1) / 2);
-  const d = `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`;
-  return { d, label: [(x1 + x2) / 2 + 4, (y1 + y2) / 2] };
-}
+// The name of `exit` under its handle, shortened when the node's exits are many.
+const shortName = (exits, exit) => (exits.length > 2 && exit.length > 7 ? `${exit.slice(0, 6)}…` : exit);
 
 export class Canvas {
   #doc;
@@ -143,37 +133,57 @@ export class Canvas {
     for (const e of doc.edges()) {
       if (FAILURE_EXITS.has(e.exit)) failures[e.to] = (failures[e.to] || 0) + 1;
     }
-    const badgesAt = {};
+    const router = new Router(doc.nodes().filter((n) => typeof n.id === 'string').map((n) => {
+      const [x, y] = doc.positionOf(n);
+      return { id: n.id, x, y };
+    }));
+    // A node's failures into one node are one badge under its exits' names, wired to each.
+    const badges = {};
+    const drawn = [];
     doc.edges().forEach((e, index) => {
       const from = doc.node(e.from);
       const to = doc.node(e.to);
       if (!from || !to) return;
       const exit = e.exit || 'ok';
-      const [tx, ty] = doc.positionOf(to);
-      const start = this.#handlePoint(from, exit);
-      const selected = doc.selected?.edge === index;
-      const bad = doc.diagnostics.some((d) => d.pointer === `/edges/${index}` || d.pointer.startsWith(`/edges/${index}/`));
-      const taken = this.#lastRun(e.from)?.taken?.has(exit);
       const bundled = !this.allEdges && FAILURE_EXITS.has(exit) && failures[e.to] >= BUNDLE_FROM;
-      const classes = ['edge', selected && 'selected', bad && 'bad', taken && 'taken', bundled && 'badge'].filter(Boolean);
-      const g = svg('g', { class: classes.join(' '), 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
-      if (bundled) {
-        const text = `→ ${to.title || to.id}`;
-        const width = 6.5 * text.length + 10;
-        // A node's second badge goes below its first, not over it.
-        const drop = 10 + 18 * (badgesAt[e.from] = (badgesAt[e.from] ?? -1) + 1);
-        const [x, y] = start;
-        g.append(svg('path', { d: `M${x},${y} L${x},${y + drop}` }));
-        g.append(svg('rect', { x: x - width / 2, y: y + drop, width, height: 16, rx: 8 }));
-        g.append(svg('text', { x, y: y + drop + 12, 'text-anchor': 'middle' }, text));
-      } else {
-        const { d, label: [lx, ly] } = route(start, [tx + W / 2, ty]);
-        g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
-        g.append(svg('text', { x: lx, y: ly }, exit));
+      const edge = { e, index, from, to, exit, start: this.#handlePoint(from, exit) };
+      if (!bundled) {
+        drawn.push(edge);
+        return;
       }
-      g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); doc.select({ edge: index }); });
-      edgeLayer.append(g);
+      const badge = badges[`${e.from}\n${e.to}`] || (badges[`${e.from}\n${e.to}`] = { to, edges: [] });
+      badge.edges.push(edge);
     });
+    for (const { to, edges } of Object.values(badges)) {
+      const text = `→ ${to.title || to.id}`;
+      const width = 6.5 * text.length + 10;
+      const xs = edges.map((edge) => edge.start[0]);
+      const x = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const y = edges[0].start[1] + BADGE_DROP;
+      router.reserve({ l: x - width / 2, t: y, r: x + width / 2, b: y + 16 });
+      edges.forEach((edge, i) => {
+        const g = this.#edgeGroup(edge, ['badge']);
+        const [hx, hy] = edge.start;
+        g.append(svg('path', { d: `M${hx},${hy} L${hx},${hy + 6} L${x},${y}` }));
+        // The badge itself once, in its first edge's group.
+        if (i === 0) {
+          g.append(svg('rect', { x: x - width / 2, y, width, height: 16, rx: 8 }));
+          g.append(svg('text', { x, y: y + 12, 'text-anchor': 'middle' }, text));
+        }
+        edgeLayer.append(g);
+      });
+    }
+    for (const edge of drawn) {
+      const [tx, ty] = doc.positionOf(edge.to);
+      const { d, points } = router.route(edge.e.from, edge.e.to, edge.start, [tx + W / 2, ty]);
+      const g = this.#edgeGroup(edge, []);
+      g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
+      // Where there is no room, an exit whose name shows in full under its handle goes unsaid.
+      const list = doc.exitsOf(edge.from);
+      const at = router.label(edge.exit, points, shortName(list, edge.exit) === edge.exit);
+      if (at) g.append(svg('text', { x: at[0], y: at[1] }, edge.exit));
+      edgeLayer.append(g);
+    }
     for (const node of doc.nodes()) {
       if (typeof node.id !== 'string') continue;
       const [x, y] = doc.positionOf(node);
@@ -210,8 +220,7 @@ export class Canvas {
         const handle = svg('circle', { cx: hx, cy: H, r: 6, class: 'handle', 'data-exit': exit });
         handle.append(svg('title', {}, `exit ${exit}: drag to a node`));
         handle.addEventListener('pointerdown', (ev) => this.#startConnect(ev, node.id, exit));
-        const short = list.length > 2 && exit.length > 7 ? `${exit.slice(0, 6)}…` : exit;
-        g.append(handle, svg('text', { x: hx + 7, y: H + 12, class: 'handle-label' }, short));
+        g.append(handle, svg('text', { x: hx + 7, y: H + 12, class: 'handle-label' }, shortName(list, exit)));
       });
       nodeLayer.append(g);
     }
@@ -248,6 +257,19 @@ export class Canvas {
     const x = Math.round((rect.width / 2 - v.x) / v.k - W / 2 + (n % 5) * 12);
     const y = Math.round((rect.height / 2 - v.y) / v.k - H / 2 + (n % 5) * 12);
     this.#doc.add(this.#kinds.create(kind, id, [x, y]));
+  }
+
+  // The group an edge is drawn in: its classes (selected, invalid, taken by the last run),
+  // what it joins, and a click that selects it.
+  #edgeGroup({ e, index, exit }, extra) {
+    const doc = this.#doc;
+    const selected = doc.selected?.edge === index;
+    const bad = doc.diagnostics.some((d) => d.pointer === `/edges/${index}` || d.pointer.startsWith(`/edges/${index}/`));
+    const taken = this.#lastRun(e.from)?.taken?.has(exit);
+    const classes = ['edge', selected && 'selected', bad && 'bad', taken && 'taken', ...extra].filter(Boolean);
+    const g = svg('g', { class: classes.join(' '), 'data-from': e.from, 'data-exit': exit, 'data-to': e.to });
+    g.addEventListener('pointerdown', (ev) => { ev.stopPropagation(); doc.select({ edge: index }); });
+    return g;
   }
 
   #handlePoint(node, exit) {
@@ -305,7 +327,7 @@ export class Canvas {
     const start = this.#handlePoint(this.#doc.node(id), exit);
     const rubber = $('rubber');
     this.#track(ev, (e) => {
-      rubber.setAttribute('d', route(start, this.#toWorld(e)).d);
+      rubber.setAttribute('d', curve(start, this.#toWorld(e)).d);
     }, (e) => {
       rubber.setAttribute('d', '');
       const [wx, wy] = this.#toWorld(e);

@@ -1,0 +1,145 @@
+// Where edges and their labels go on the canvas. An edge runs from its exit's handle (a node's
+// bottom) to the top of the node it leads to: a plain curve when nothing is in the way, else
+// down a free lane beside the nodes between, so that no edge crosses a node; an edge back up (a
+// loop's body returning to it) always takes a lane beside the nodes. Each label takes the first
+// place along its edge where it covers no node, no exit's name, no badge and no other label.
+
+import { NODE_SIZE } from './layout.js';
+
+const [W, H] = NODE_SIZE;
+// The room under a node that its exits' names take.
+const EXIT_NAMES = 16;
+// How far a lane keeps from a node, and where a route turns off and into its ends.
+const CLEAR = 14;
+const TURN = 22;
+// How far apart lanes side by side are.
+const LANE_GAP = 8;
+// Where along an edge a label is tried, as fractions of its length, best first.
+const LABEL_AT = [0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9];
+// A label's height, and its width per character (11 px text).
+const LABEL_H = 13;
+const CHAR_W = 6.4;
+
+// The plain curve from `[x1, y1]` down to `[x2, y2]`: `{ d, points }`.
+export function curve([x1, y1], [x2, y2]) {
+  const bend = Math.max(40, Math.abs(y2 - y1) / 2);
+  const c = [[x1, y1], [x1, y1 + bend], [x2, y2 - bend], [x2, y2]];
+  return { d: `M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}`, points: bezier(c) };
+}
+
+const overlaps = (a, b) => a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b;
+
+export class Router {
+  #boxes;
+  #taken = [];
+  // The vertical lanes taken so far: `{ x, t, b }`.
+  #lanes = [];
+
+  // `nodes`: `{ id, x, y }`, each node's top-left corner.
+  constructor(nodes) {
+    this.#boxes = nodes.map(({ id, x, y }) => ({ id, l: x, t: y, r: x + W, b: y + H + EXIT_NAMES }));
+  }
+
+  // Keeps the box `{ l, t, r, b }` (a badge) free of labels.
+  reserve(box) {
+    this.#taken.push(box);
+  }
+
+  // The route of an edge from node `from`'s exit at `[x1, y1]` to node `to`'s top at
+  // `[x2, y2]`: `{ d, points }` (its path, and points along it for its label).
+  route(from, to, [x1, y1], [x2, y2]) {
+    const back = y2 < y1 + CLEAR;
+    if (!back && !this.#blocked(from, to, [x1, y1], [x2, y2])) return curve([x1, y1], [x2, y2]);
+    const [ya, yb] = [y1 + TURN, y2 - TURN];
+    // An edge back up passes its own ends too.
+    const band = this.#boxes.filter((n) => (back || (n.id !== from && n.id !== to))
+      && n.b > Math.min(ya, yb) && n.t < Math.max(ya, yb));
+    const lane = this.#freeLane(band, x1, x2, Math.min(ya, yb), Math.max(ya, yb));
+    this.#lanes.push({ x: lane, t: Math.min(ya, yb), b: Math.max(ya, yb) });
+    const points = [[x1, y1], [x1, ya], [lane, ya], [lane, yb], [x2, yb], [x2, y2]];
+    return { d: rounded(points), points };
+  }
+
+  // Where `text` goes beside the edge through `points`: `[x, y]` of its start (the baseline's
+  // left end), at the first free place, which it then takes; `null` when there is none and it
+  // may be left out (`optional`), else the best place all the same.
+  label(text, points, optional) {
+    const width = CHAR_W * text.length + 2;
+    const candidates = [];
+    for (const f of LABEL_AT) {
+      const [x, y] = along(points, f);
+      candidates.push([x + 5, y + 4], [x - 5 - width, y + 4]);
+    }
+    const box = ([x, y]) => ({ l: x, t: y - LABEL_H + 2, r: x + width, b: y + 3 });
+    let free = candidates.find((c) => {
+      const b = box(c);
+      return !this.#boxes.some((n) => overlaps(b, n)) && !this.#taken.some((t) => overlaps(b, t));
+    });
+    if (!free && optional) return null;
+    free ??= candidates[0];
+    this.#taken.push(box(free));
+    return free;
+  }
+
+  // The x of a vertical lane from `top` to `bottom` clear of every box of `band`, nearest to
+  // both ends, and beside the lanes taken rather than on them.
+  #freeLane(band, x1, x2, top, bottom) {
+    const clear = (x) => band.every((n) => x <= n.l - CLEAR + 1 || x >= n.r + CLEAR - 1);
+    const shared = (x) => this.#lanes.some((l) => Math.abs(l.x - x) < LANE_GAP && l.t < bottom && top < l.b);
+    const sides = band.flatMap((n) => [0, 1, 2, 3].flatMap((k) => [n.l - CLEAR - k * LANE_GAP, n.r + CLEAR + k * LANE_GAP]));
+    const candidates = [x1, x2, ...sides].filter(clear);
+    const cost = (x) => Math.abs(x - x1) + Math.abs(x - x2) + (shared(x) ? 1000 : 0);
+    return candidates.reduce((best, x) => (cost(x) < cost(best) ? x : best), candidates[0] ?? x1);
+  }
+
+  // Whether a node other than the ends lies in the way of the straight curve.
+  #blocked(from, to, [x1, y1], [x2, y2]) {
+    const way = { l: Math.min(x1, x2) - CLEAR, t: y1, r: Math.max(x1, x2) + CLEAR, b: y2 };
+    return this.#boxes.some((n) => n.id !== from && n.id !== to && overlaps(way, n));
+  }
+}
+
+// A polyline through `points` with its corners rounded.
+function rounded(points, radius = 10) {
+  let d = `M${points[0][0]},${points[0][1]}`;
+  for (let i = 1; i < points.length - 1; i++) {
+    const [p, c, n] = [points[i - 1], points[i], points[i + 1]];
+    const r = Math.min(radius, dist(p, c) / 2, dist(c, n) / 2);
+    const a = toward(c, p, r);
+    const b = toward(c, n, r);
+    d += ` L${a[0]},${a[1]} Q${c[0]},${c[1]} ${b[0]},${b[1]}`;
+  }
+  const last = points[points.length - 1];
+  return `${d} L${last[0]},${last[1]}`;
+}
+
+const dist = ([ax, ay], [bx, by]) => Math.hypot(bx - ax, by - ay);
+
+// The point `r` from `from` toward `to`.
+function toward(from, to, r) {
+  const len = dist(from, to) || 1;
+  return [from[0] + ((to[0] - from[0]) * r) / len, from[1] + ((to[1] - from[1]) * r) / len];
+}
+
+// Points along the cubic curve with control points `c`.
+function bezier(c) {
+  const out = [];
+  for (let i = 0; i <= 16; i++) {
+    const t = i / 16;
+    const u = 1 - t;
+    const k = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
+    out.push([0, 1].map((axis) => k.reduce((s, w, j) => s + w * c[j][axis], 0)));
+  }
+  return out;
+}
+
+// The point at fraction `f` of the length of the polyline through `points`.
+function along(points, f) {
+  const lengths = points.slice(1).map((p, i) => dist(points[i], p));
+  let rest = f * lengths.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < lengths.length; i++) {
+    if (rest <= lengths[i] && lengths[i] > 0) return toward(points[i], points[i + 1], rest);
+    rest -= lengths[i];
+  }
+  return points[points.length - 1];
+}
