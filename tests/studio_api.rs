@@ -14,7 +14,11 @@ struct Running {
 }
 
 async fn start(dir: &Path) -> Running {
-    let studio = Studio::bind(dir, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    start_with(dir, weft::studio::StudioOptions::default()).await
+}
+
+async fn start_with(dir: &Path, options: weft::studio::StudioOptions) -> Running {
+    let studio = Studio::bind_with(dir, "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
     let base = format!("http://{}", studio.local_addr());
     let token = studio.token().to_owned();
     assert_eq!(studio.url(), format!("{base}/?token={token}"));
@@ -685,12 +689,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     let state = tempfile::tempdir().unwrap();
     let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
     options.state_dir = Some(state.path().to_owned());
-    let studio =
-        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
-    let base = format!("http://{}", studio.local_addr());
-    let token = studio.token().to_owned();
-    tokio::spawn(studio.run());
-    let s = Running { base, token, client: http::client() };
+    let s = start_with(dir.path(), options).await;
 
     let (_, settings) = s.json("/api/settings").await;
     assert_eq!(settings["profiles"], "profiles.sim.json");
@@ -1052,12 +1051,7 @@ async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
         store_url: Some("sqlite:runs.db".into()),
         ..Default::default()
     };
-    let studio =
-        Studio::bind_with(dir.path(), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
-    let base = format!("http://{}", studio.local_addr());
-    let token = studio.token().to_owned();
-    tokio::spawn(studio.run());
-    let s = Running { base, token, client: http::client() };
+    let s = start_with(dir.path(), options).await;
     assert_eq!(s.json("/api/settings").await.1["store"], "sqlite:runs.db");
 
     // A run from the studio is recorded: the history lists it under the id of its trace.

@@ -502,6 +502,18 @@ async fn until_sample(b: &Browser) {
     assert_eq!(list, json!("/value"));
 }
 
+/// Pastes `sample` into the mapping panel of the selected JSON Import node, and waits for its
+/// fields (see [`until_sample`]).
+async fn paste_sample(b: &Browser, sample: &Value) {
+    b.script(&format!(
+        "const t = document.getElementById('mapping-sample'); t.value = {}; \
+         t.dispatchEvent(new Event('input'));",
+        serde_json::to_string(&sample.to_string()).unwrap()
+    ))
+    .await;
+    until_sample(b).await;
+}
+
 /// With a JSON Import node of the calendar selected after a run, takes the page the run read
 /// as the mapping panel's sample: the calendarView page's `/value` and its fields.
 async fn sample_from_run(b: &Browser) {
@@ -752,13 +764,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
     // Its mapping from the sample response: keep the subject and the start.
     b.click("g.node[data-id=json_import_1] rect").await;
     b.until("the mapping panel", "return !!document.getElementById('mapping-sample')").await;
-    b.script(&format!(
-        "const t = document.getElementById('mapping-sample'); t.value = {}; \
-         t.dispatchEvent(new Event('input'));",
-        serde_json::to_string(&sample.to_string()).unwrap()
-    ))
-    .await;
-    until_sample(&b).await;
+    paste_sample(&b, &sample).await;
     b.script(
         "for (const row of document.querySelectorAll('#mapping-fields tr[data-path]')) { \
            const keep = row.querySelector('.mapping-keep'); \
@@ -1021,13 +1027,7 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
           "organizer": { "emailAddress": { "name": "Ada", "address": "ada@contoso.com" } } },
         { "@odata.etag": "W/\"2\"", "id": "e2", "subject": "Retro", "isAllDay": true,
           "start": { "dateTime": "2026-11-27T00:00:00.0000000", "timeZone": "UTC" } } ] });
-    b.script(&format!(
-        "const t = document.getElementById('mapping-sample'); t.value = {}; \
-         t.dispatchEvent(new Event('input'));",
-        serde_json::to_string(&sample.to_string()).unwrap()
-    ))
-    .await;
-    until_sample(&b).await;
+    paste_sample(&b, &sample).await;
     let rows = b
         .script(
             "return [...document.querySelectorAll('#mapping-fields tr[data-path]')].map((r) => \
