@@ -1215,20 +1215,21 @@ async fn flows_are_laid_out_in_layers() {
 }
 
 /// What makes a drawn flow hard to read, as the page finds it: an edge through a node other
-/// than its ends (its path sampled every 4 px), and labels (edges', exits', badges') over one
-/// another or over a node.
+/// than its ends or through another node's badge (its path sampled every 4 px), and labels
+/// (edges', exits', badges') over one another or over a node.
 const READING_PROBLEMS: &str = r#"
 const problems = [];
 const boxes = (sel) => [...document.querySelectorAll(sel)];
 const nodes = boxes('g.node').map((g) => ({ id: g.dataset.id, r: g.querySelector('rect').getBoundingClientRect() }));
+const badges = boxes('g.edge.badge rect').map((b) => ({ id: `${b.parentNode.dataset.from}'s badge`, from: b.parentNode.dataset.from, r: b.getBoundingClientRect() }));
 const inside = (p, r, m) => p.x > r.left + m && p.x < r.right - m && p.y > r.top + m && p.y < r.bottom - m;
 for (const g of boxes('g.edge:not(.badge)')) {
   const path = g.querySelector('path:not(.hit)');
   const m = path.getScreenCTM();
   const length = path.getTotalLength();
   const name = `${g.dataset.from} -${g.dataset.exit}-> ${g.dataset.to}`;
-  for (const n of nodes) {
-    if (n.id === g.dataset.from || n.id === g.dataset.to) continue;
+  for (const n of [...nodes, ...badges]) {
+    if (n.id === g.dataset.from || n.id === g.dataset.to || n.from === g.dataset.from) continue;
     for (let at = 0; at <= length; at += 4) {
       const p = path.getPointAtLength(at).matrixTransform(m);
       if (inside(p, n.r, 2)) { problems.push(`${name} crosses ${n.id}`); break; }

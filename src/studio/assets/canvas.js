@@ -160,7 +160,7 @@ export class Canvas {
       const xs = edges.map((edge) => edge.start[0]);
       const x = xs.reduce((a, b) => a + b, 0) / xs.length;
       const y = edges[0].start[1] + BADGE_DROP;
-      router.reserve({ l: x - width / 2, t: y, r: x + width / 2, b: y + 16 });
+      router.reserve(edges[0].e.from, { l: x - width / 2, t: y, r: x + width / 2, b: y + 16 });
       edges.forEach((edge, i) => {
         const g = this.#edgeGroup(edge, ['badge']);
         const [hx, hy] = edge.start;
@@ -227,8 +227,9 @@ export class Canvas {
   }
 
   // Shows the whole drawing: scrolled to its corner, and scaled down when it is larger than the
-  // canvas (never up). The view is shown at once: the flow need not be drawn again.
-  fit() {
+  // canvas (never up, nor below `smallest`). The view is shown at once: the flow need not be
+  // drawn again.
+  fit(smallest = 0.2) {
     const rect = $('canvas').getBoundingClientRect();
     const [minX, minY, maxX, maxY] = this.#bounds();
     if (minX === Infinity) {
@@ -237,7 +238,8 @@ export class Canvas {
     }
     const margin = 40;
     const k = Math.min(1, (rect.width - 2 * margin) / (maxX - minX), (rect.height - 2 * margin) / (maxY - minY));
-    this.#view = { k: Math.max(0.2, k), x: margin - minX * Math.max(0.2, k), y: margin - minY * Math.max(0.2, k) };
+    const scale = Math.max(smallest, k);
+    this.#view = { k: scale, x: margin - minX * scale, y: margin - minY * scale };
     this.#applyView();
   }
 

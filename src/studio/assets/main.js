@@ -89,7 +89,9 @@ async function start() {
       status(refused, true);
       return;
     }
-    canvas.fit();
+    // Opened at a scale its names can be read at: a larger flow shows its start, and the
+    // minimap the rest (Fit shows it all).
+    canvas.fit(0.6);
     if (!push) history.replaceState(null, '', url);
     redraw();
     panel.render();

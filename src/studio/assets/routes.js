@@ -30,7 +30,11 @@ export function curve([x1, y1], [x2, y2]) {
 const overlaps = (a, b) => a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b;
 
 export class Router {
+  // What routes keep clear of: the nodes (with their exits' names) and the badges, each
+  // `{ id (the node it belongs to), l, t, r, b }`.
   #boxes;
+  #badges = [];
+  // What labels keep clear of besides the nodes: the badges and the labels placed so far.
   #taken = [];
   // The vertical lanes taken so far: `{ x, t, b }`.
   #lanes = [];
@@ -40,24 +44,52 @@ export class Router {
     this.#boxes = nodes.map(({ id, x, y }) => ({ id, l: x, t: y, r: x + W, b: y + H + EXIT_NAMES }));
   }
 
-  // Keeps the box `{ l, t, r, b }` (a badge) free of labels.
-  reserve(box) {
+  // Keeps the box `{ l, t, r, b }` of node `id`'s badge free of routes and labels.
+  reserve(id, box) {
+    this.#badges.push({ id, badge: true, ...box });
     this.#taken.push(box);
   }
 
   // The route of an edge from node `from`'s exit at `[x1, y1]` to node `to`'s top at
-  // `[x2, y2]`: `{ d, points }` (its path, and points along it for its label).
+  // `[x2, y2]`: `{ d, points }` (its path, and points along it for its label). The first route
+  // that crosses nothing: the plain curve; a step across the gap between the two, halfway or
+  // just above the target; a lane beside what lies between, turning off and in at one of a
+  // few heights; else the first lane.
   route(from, to, [x1, y1], [x2, y2]) {
     const back = y2 < y1 + CLEAR;
     if (!back && !this.#blocked(from, to, [x1, y1], [x2, y2])) return curve([x1, y1], [x2, y2]);
-    const [ya, yb] = [y1 + TURN, y2 - TURN];
-    // An edge back up passes its own ends too.
-    const band = this.#boxes.filter((n) => (back || (n.id !== from && n.id !== to))
-      && n.b > Math.min(ya, yb) && n.t < Math.max(ya, yb));
-    const lane = this.#freeLane(band, x1, x2, Math.min(ya, yb), Math.max(ya, yb));
-    this.#lanes.push({ x: lane, t: Math.min(ya, yb), b: Math.max(ya, yb) });
-    const points = [[x1, y1], [x1, ya], [lane, ya], [lane, yb], [x2, yb], [x2, y2]];
+    const tries = [];
+    if (!back) {
+      for (const ym of [(y1 + y2) / 2, y2 - 10]) tries.push([[x1, y1], [x1, ym], [x2, ym], [x2, y2]]);
+    }
+    for (const [down, up] of [[TURN, TURN], [TURN + 18, TURN], [TURN, 10], [TURN + 18, 10], [TURN + 36, TURN]]) {
+      const [ya, yb] = [y1 + down, y2 - up];
+      if (!back && ya > yb - 4) continue;
+      const [top, bottom] = [Math.min(ya, yb), Math.max(ya, yb)];
+      // An edge back up passes its own ends too.
+      const band = [...this.#boxes, ...this.#badges]
+        .filter((n) => (back || (n.id !== from && n.id !== to)) && n.b > top && n.t < bottom);
+      const lane = this.#freeLane(band, x1, x2, top, bottom);
+      tries.push([[x1, y1], [x1, ya], [lane, ya], [lane, yb], [x2, yb], [x2, y2]]);
+    }
+    const points = tries.find((p) => this.#clear(p, from, to)) ?? tries.find((p) => p.length === 6) ?? tries[0];
+    if (points.length === 6) {
+      const [, , [lane, ya], [, yb]] = points;
+      this.#lanes.push({ x: lane, t: Math.min(ya, yb), b: Math.max(ya, yb) });
+    }
     return { d: rounded(points), points };
+  }
+
+  // Whether the polyline through `points` crosses no node and no badge: its first segment
+  // leaves `from` (through its exits' names and past its badge), its last enters `to`.
+  #clear(points, from, to) {
+    const last = points.length - 2;
+    return points.slice(1).every(([x, y], i) => {
+      const [px, py] = points[i];
+      const seg = { l: Math.min(px, x) - 1, t: Math.min(py, y), r: Math.max(px, x) + 1, b: Math.max(py, y) };
+      const mine = (n) => (i === 0 && n.id === from) || (i === last && n.id === to && !n.badge);
+      return ![...this.#boxes, ...this.#badges].some((n) => !mine(n) && overlaps(seg, n));
+    });
   }
 
   // Where `text` goes beside the edge through `points`: `[x, y]` of its start (the baseline's
@@ -92,10 +124,11 @@ export class Router {
     return candidates.reduce((best, x) => (cost(x) < cost(best) ? x : best), candidates[0] ?? x1);
   }
 
-  // Whether a node other than the ends lies in the way of the straight curve.
+  // Whether a node other than the ends, or another node's badge, lies in the way of the plain
+  // curve.
   #blocked(from, to, [x1, y1], [x2, y2]) {
     const way = { l: Math.min(x1, x2) - CLEAR, t: y1, r: Math.max(x1, x2) + CLEAR, b: y2 };
-    return this.#boxes.some((n) => n.id !== from && n.id !== to && overlaps(way, n));
+    return [...this.#boxes, ...this.#badges].some((n) => n.id !== from && n.id !== to && overlaps(way, n));
   }
 }
 
