@@ -923,7 +923,8 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
 }
 
 /// A `call` node opens the flow it runs, and after a run lists its child runs: one opens the
-/// child's flow with that child's run drawn on it, and Back returns to the parent.
+/// child's flow with that child's run drawn on it, and Back returns to the parent. The run
+/// drawn again from the history lists its children the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
     let _one = ONE_BROWSER.lock().await;
@@ -993,6 +994,30 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
          && !!document.querySelector('g.node[data-id=each_user].run-done')",
     )
     .await;
+
+    // The same run from the history: drawn from the store, its child runs with it.
+    b.click("#run").await;
+    b.until("the history", "return document.querySelectorAll('.history-run').length === 1").await;
+    b.click(".history-run").await;
+    b.until("the stored run", "return !!document.getElementById('history-drawn')").await;
+    b.click("g.node[data-id=each_user] rect").await;
+    b.until(
+        "two stored child runs",
+        "return document.querySelectorAll('#child-runs li').length === 2",
+    )
+    .await;
+    b.click("#child-runs li:nth-child(2) button").await;
+    b.until(
+        "the stored child",
+        "return document.getElementById('flows').value === 'user-calendar.flow.json' \
+         && !!document.querySelector('g.node[data-id=done].run-done')",
+    )
+    .await;
+    b.click("g.node[data-id=fetch] rect").await;
+    b.until("the child's requests", "return !!document.querySelector('#node-run-http li')").await;
+    let request = text_of(&b, "#node-run-http li").await;
+    assert!(request.contains("/users/megan%40weft.test/calendarView?"), "{request}");
+    b.shot("team-stored-child-run").await;
     let errors = b.script("return window.__errors").await;
     assert_eq!(errors, json!([]), "errors in the page");
     b.call(reqwest::Method::DELETE, "", None).await;
