@@ -1015,7 +1015,12 @@ async fn regression_secret_scrubbing_misses_encodings_in_studio_runs() {
         { "id": "done", "type": "end", "result": "vars.response.status" } ],
         "edges": [ { "from": "call", "to": "done" } ] });
     std::fs::write(dir.path().join("echo.flow.json"), flow.to_string()).unwrap();
-    let s = start(dir.path()).await;
+    let kept = tempfile::tempdir().unwrap();
+    let options = weft::studio::StudioOptions {
+        store: Some(crate::util::durable(kept.path())),
+        ..Default::default()
+    };
+    let s = start_with(dir.path(), options).await;
     let (status, started) = s
         .send(
             reqwest::Method::POST,
@@ -1032,7 +1037,18 @@ async fn regression_secret_scrubbing_misses_encodings_in_studio_runs() {
     let seen = &input["vars"]["response"]["body"]["seen"];
     assert!(seen.as_array().unwrap().iter().all(|s| s.as_str().unwrap().contains("[redacted]")));
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("Bearer {TOKEN}"));
-    let shown = format!("{events:?} {input}");
+    // The run drawn again from the history: its journaled writes are scrubbed as well.
+    let (_, history) = s.json("/api/flows/echo.flow.json/history").await;
+    let stored = history["runs"][0]["id"].as_str().unwrap().to_owned();
+    let (status, drawn) = s.json(&format!("/api/history/{stored}")).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    let body = drawn["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["writes"]["response"]["body"].as_object());
+    assert!(body.is_some_and(|b| b["seen"].to_string().contains("[redacted]")), "{drawn}");
+    let shown = format!("{events:?} {input} {drawn}");
     for part in ["s3cr3t", "CANARY", &b64[12..36]] {
         assert!(!shown.contains(part), "{part} shown: {shown}");
     }
@@ -1105,7 +1121,8 @@ async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
     let (_, history) = s.json("/api/flows/countdown.flow.json/history").await;
     let first = &history["runs"][0];
     assert_eq!((&first["id"], &first["status"]), (&json!(queued[1]), &json!("queued")));
-    assert_eq!((&first["resumable"], &first["cancellable"]), (&json!(true), &json!(true)));
+    // Queued runs wait for the server that queued them: cancelled here, resumed only by asking.
+    assert_eq!((&first["resumable"], &first["cancellable"]), (&json!(false), &json!(true)));
 
     let body = json!({ "file": "countdown.flow.json" });
     let (status, resumed) =
@@ -1129,6 +1146,18 @@ async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     let (status, _) = s.json("/api/history/no-such-run").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A run another process holds is not resumed, and the flow's last run stays as it was.
+    let params = json!({ "from": 5 }).as_object().unwrap().clone();
+    let held = match durable.record(crate::util::recorded(&flow), &params, true).await.unwrap() {
+        weft::store::Created::New { id, claim: Some(_) } => id,
+        other => panic!("{other:?}"),
+    };
+    let (status, refused) =
+        s.send(reqwest::Method::POST, &format!("/api/history/{held}/resume"), &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let last = read_events(&s, resumed["events"].as_str().unwrap()).await;
+    assert_eq!(last.last().unwrap().1["result"], json!({ "seen": [1], "last": 0 }));
 
     let without = start(dir.path()).await;
     let (status, refused) = without.json("/api/flows/countdown.flow.json/history").await;

@@ -1240,7 +1240,7 @@ async fn flows_are_laid_out_in_layers() {
 }
 
 /// What makes a drawn flow hard to read, as the page finds it: an edge through a node other
-/// than its ends or through another node's badge (its path sampled every 4 px), and labels
+/// than its ends or through a badge (its path sampled every 4 px), and labels
 /// (edges', exits', badges') over one another or over a node.
 const READING_PROBLEMS: &str = r#"
 const problems = [];
@@ -1254,7 +1254,7 @@ for (const g of boxes('g.edge:not(.badge)')) {
   const length = path.getTotalLength();
   const name = `${g.dataset.from} -${g.dataset.exit}-> ${g.dataset.to}`;
   for (const n of [...nodes, ...badges]) {
-    if (n.id === g.dataset.from || n.id === g.dataset.to || n.from === g.dataset.from) continue;
+    if (n.id === g.dataset.from || n.id === g.dataset.to) continue;
     for (let at = 0; at <= length; at += 4) {
       const p = path.getPointAtLength(at).matrixTransform(m);
       if (inside(p, n.r, 2)) { problems.push(`${name} crosses ${n.id}`); break; }

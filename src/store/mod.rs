@@ -17,7 +17,7 @@ mod trace;
 
 pub use crate::flow::Pinned;
 pub use duration::parse_age;
-pub use trace::trace_tree;
+pub use trace::{trace_tree, trace_tree_within};
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;

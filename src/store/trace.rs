@@ -12,28 +12,52 @@ use serde_json::{Map, Value, json};
 ///
 /// When the store can't be read.
 pub async fn trace_tree(store: &dyn Store, detail: RunDetail) -> StoreResult<Vec<Value>> {
+    Ok(trace_tree_within(store, detail, usize::MAX).await?.0)
+}
+
+/// [`trace_tree`], with at most about `most` events: the runs called are read only while
+/// fewer have been gathered (a wide fan-out is not read whole to be cut). Also answers whether
+/// it is the whole trace.
+///
+/// # Errors
+///
+/// When the store can't be read.
+pub async fn trace_tree_within(
+    store: &dyn Store,
+    detail: RunDetail,
+    most: usize,
+) -> StoreResult<(Vec<Value>, bool)> {
     let mut events = Vec::new();
-    if gather(store, detail, &mut events).await? {
+    let mut whole = true;
+    if gather(store, detail, &mut events, most, &mut whole).await? {
         // RFC 3339 times of one form (UTC, milliseconds) sort as text; a stable sort keeps each
         // run's own order among events of the same millisecond.
         events.sort_by(|a, b| at(a).cmp(at(b)));
     }
-    Ok(events)
+    whole &= events.len() <= most;
+    events.truncate(most);
+    Ok((events, whole))
 }
 
-/// Adds the events of run `detail` and of the runs it called to `events`; whether it called
-/// any.
+/// Adds the events of run `detail` and of the runs it called to `events`, reading no more
+/// runs once there are `most` (`whole` then becomes false); whether it called any.
 fn gather<'a>(
     store: &'a dyn Store,
     detail: RunDetail,
     events: &'a mut Vec<Value>,
+    most: usize,
+    whole: &'a mut bool,
 ) -> BoxFuture<'a, StoreResult<bool>> {
     Box::pin(async move {
         events.extend(trace_of(&detail));
         let filter = Filter { parent: Some(detail.run.id), ..Filter::default() };
         let children = store.list(filter).await?;
         for child in &children {
-            gather(store, store.get(&child.id).await?, events).await?;
+            if events.len() >= most {
+                *whole = false;
+                break;
+            }
+            gather(store, store.get(&child.id).await?, events, most, whole).await?;
         }
         Ok(!children.is_empty())
     })

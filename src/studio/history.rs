@@ -1,18 +1,21 @@
 //! The studio's run history, read from the run store: a flow's recent runs, one run's stored
 //! trace (drawn on the canvas as a live run's is), and cancelling or resuming a run from there.
 //!
-//! What reaches the browser is what `weft runs trace` shows: parameters, writes and results
-//! redacted by the trace's rule, large written values replaced by a note.
+//! What reaches the browser is what `weft runs trace` shows, within the live runs' budget
+//! (events and bytes; large written values replaced by a note): values under keys that name a
+//! credential redacted, and the secrets of the profiles the run used (those its profiles file
+//! still resolves to) scrubbed wherever they stand, as in a live run's events.
 
 use super::api::saved_flow;
 use super::reply::{ApiError, parse_body};
 use super::run::{DEFAULT_TIMEOUT_SECS, credentials_for, launched, running_already, store_failed};
-use super::runs::capped;
+use super::runs::{MAX_EVENTS, MAX_LOG_BYTES, cap_values, capped};
 use super::state::AppState;
-use crate::durable::{Durable, OnInterrupt};
+use crate::durable::{Durable, DurableError, OnInterrupt};
 use crate::exec::{RunOptions, RunReport};
+use crate::flow::Flow;
 use crate::store::{
-    Cancelled, Filter, RunDetail, RunRecord, Status, Store, StoreError, trace_tree,
+    Cancelled, Filter, RunDetail, RunRecord, Status, Store, StoreError, trace_tree_within,
 };
 use crate::trace::redact;
 use axum::body::Bytes;
@@ -27,8 +30,6 @@ use weft_nodes::clip;
 
 /// How many runs a flow's history lists, newest first.
 const LISTED: u32 = 30;
-/// The most events of a stored trace sent to the browser (the live runs' budget).
-const MAX_EVENTS: usize = 20_000;
 
 /// The studio's store, or the 404 saying it keeps none.
 fn durable(state: &AppState) -> Result<&Durable, ApiError> {
@@ -53,13 +54,14 @@ fn refused(err: StoreError) -> ApiError {
 }
 
 /// A run as the history lists it: the record, whether a live process holds it, and whether it
-/// can be resumed (interrupted or failed) or cancelled (not over).
+/// can be resumed (interrupted or failed; a queued one waits for the server that queued it) or
+/// cancelled (not over).
 fn listed(run: &RunRecord) -> Value {
     let mut shown = serde_json::to_value(run).unwrap_or_default();
     let resumable = match run.status {
-        Status::Failed | Status::Queued => true,
+        Status::Failed => true,
         Status::Running => !run.lease_live,
-        Status::Succeeded | Status::Cancelled => false,
+        Status::Queued | Status::Succeeded | Status::Cancelled => false,
     };
     if let Value::Object(fields) = &mut shown {
         fields.insert("live".into(), run.lease_live.into());
@@ -96,37 +98,85 @@ pub(super) async fn show(
 ) -> Result<Response, ApiError> {
     let store = &durable(&state)?.store;
     let detail = store.get(&id).await.map_err(refused)?;
+    // The run's secrets, as far as its profiles file still resolves them (else only the keys
+    // that name a credential are redacted).
+    let flow = pinned_flow(&state, store, &detail.run, None).await.ok();
+    let scrub = match flow {
+        Some(flow) => {
+            let chosen = started_with(&state, &detail.run).await.map(Value::String);
+            credentials_for(&state, &flow, chosen.as_ref()).await.ok().flatten()
+        }
+        None => None,
+    };
     let mut run = listed(&detail.run);
     let mut shown = json!({
         "params": detail.params, "result": capped(detail.result.clone()), "error": detail.error,
     });
     redact(&mut shown);
+    let (mut events, dropped) = stored_trace(&**store, detail, MAX_EVENTS).await?;
+    if let Some((credentials, _)) = scrub {
+        let scrubber = credentials.scrubber();
+        scrubber.scrub_json(&mut shown);
+        events.iter_mut().for_each(|event| scrubber.scrub_json(event));
+    }
     if let (Value::Object(run), Value::Object(shown)) = (&mut run, shown) {
         run.extend(shown);
     }
-    let (events, dropped) = stored_trace(&**store, detail).await?;
     Ok(axum::Json(json!({ "run": run, "events": events, "dropped_events": dropped }))
         .into_response())
 }
 
-/// The trace of a stored run and of the runs it called, as the browser gets it: at most
-/// [`MAX_EVENTS`] events (and how many more there were), large written values replaced by a
-/// note.
+/// The trace of a stored run and of the runs it called, as the browser gets it: at most `most`
+/// events and [`MAX_LOG_BYTES`] of them, large written values replaced by a note; and how many
+/// were left out (at least that many: the runs called past the budget are not read).
 async fn stored_trace(
     store: &dyn Store,
     detail: RunDetail,
+    most: usize,
 ) -> Result<(Vec<Value>, usize), ApiError> {
-    let mut events = trace_tree(store, detail).await.map_err(refused)?;
-    let dropped = events.len().saturating_sub(MAX_EVENTS);
-    events.truncate(MAX_EVENTS);
+    let (mut events, whole) = trace_tree_within(store, detail, most).await.map_err(refused)?;
+    let mut bytes = 0;
+    let mut kept = 0;
     for event in &mut events {
         if let Some(Value::Object(writes)) = event.get_mut("writes") {
-            for value in writes.values_mut() {
-                *value = capped(value.take());
-            }
+            cap_values(writes.values_mut());
         }
+        bytes += serde_json::to_string(event).map_or(0, |text| text.len());
+        if bytes > MAX_LOG_BYTES {
+            break;
+        }
+        kept += 1;
     }
+    let dropped = events.len() - kept + usize::from(!whole);
+    events.truncate(kept);
     Ok((events, dropped))
+}
+
+/// The flow texts run `run` pinned, loaded as the file `path` of the directory (by default the
+/// file it was started from, or one named after the flow).
+async fn pinned_flow(
+    state: &AppState,
+    store: &Arc<dyn Store>,
+    run: &RunRecord,
+    path: Option<&std::path::Path>,
+) -> Result<Flow, ApiError> {
+    let pinned = store.pinned(&run.flow_hash).await.map_err(refused)?;
+    let path = match path {
+        Some(path) => path.to_owned(),
+        None => run.flow_path.as_ref().map_or_else(
+            || state.files.dir().join(format!("{}.flow.json", run.flow)),
+            std::path::PathBuf::from,
+        ),
+    };
+    let loaded = state.engine.loader().load_pinned(&pinned, &path);
+    loaded.flow.ok_or_else(|| {
+        let shown = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let first = loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default();
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("run `{}`'s flow can't be loaded: {first}", clip(&run.id)),
+        )
+    })
 }
 
 /// `POST /api/history/{id}/cancel`: cancels a run that is not over: at once when nobody holds
@@ -166,8 +216,8 @@ pub(super) async fn resume(
         ));
     };
     let path = state.files.flow_path(file)?;
-    // Everything that can refuse the run is checked before it is claimed: a refused resume
-    // leaves the run as it was.
+    // What can refuse the run is checked before it is claimed, and the claim is given back
+    // when the file's last run still runs: a refused resume leaves the run as it was.
     let detail = durable.store.get(&id).await.map_err(refused)?;
     let run = &detail.run;
     if let Some(parent) = &run.parent {
@@ -177,26 +227,34 @@ pub(super) async fn resume(
         let status = run.status;
         return Err(refused(StoreError::Finished { run: id, status, what: "resumed" }));
     }
-    let pinned = durable.store.pinned(&run.flow_hash).await.map_err(refused)?;
-    let loaded = state.engine.loader().load_pinned(&pinned, &path);
-    let Some(flow) = loaded.flow else {
-        let first = loaded.diagnostics.first().map(|d| d.located(file)).unwrap_or_default();
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("run `{}`'s flow can't be loaded: {first}", clip(&id)),
-        ));
-    };
+    let flow = pinned_flow(&state, &durable.store, run, Some(&path)).await?;
     let chosen = match request.get("profiles") {
         Some(chosen @ Value::String(_)) => Some(chosen.clone()),
         _ => started_with(&state, run).await.map(Value::String),
     };
     let credentials = credentials_for(&state, &flow, chosen.as_ref()).await?.map(|(c, _)| c);
-    let seed = before_resume(&durable, detail).await?;
+    let claimed = durable.claim(&id).await.map_err(|err| match err {
+        DurableError::Store(err) => refused(err),
+        other => ApiError(StatusCode::CONFLICT, other.to_string()),
+    })?;
     let live = match state.runs.begin(file)? {
         Ok(live) => live,
-        Err(current) => return Ok(running_already(file, &current)),
+        Err(current) => {
+            durable.store.release(&claimed.claim).await.map_err(refused)?;
+            return Ok(running_already(file, &current));
+        }
     };
-    live.seed(seed);
+    // The stream starts with what the run did before, within half the live budget.
+    match stored_trace(&*durable.store, claimed.detail.clone(), MAX_EVENTS / 2).await {
+        Ok((events, _)) => live.seed(
+            events
+                .into_iter()
+                .filter(|e| !(e["event"] == "run_finished" && e["run"] == id.as_str()))
+                .map(|e| e.to_string())
+                .collect(),
+        ),
+        Err(err) => tracing::warn!(run = %id, "cannot read the run's trace: {}", err.1),
+    }
     let runtime = state.engine.runtime(credentials.clone());
     let options = RunOptions {
         timeout: Some(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS)),
@@ -205,10 +263,6 @@ pub(super) async fn resume(
         ..RunOptions::default()
     };
     let work: BoxFuture<'static, RunReport> = Box::pin(async move {
-        let claimed = match durable.claim(&id).await {
-            Ok(claimed) => claimed,
-            Err(err) => return store_failed(err.to_string()),
-        };
         durable
             .resume(claimed, &flow, &runtime, options, OnInterrupt::Cancel)
             .await
@@ -223,16 +277,4 @@ async fn started_with(state: &AppState, run: &RunRecord) -> Option<String> {
     let name = path.file_name()?.to_string_lossy().into_owned();
     let here = path.parent()? == state.files.dir();
     (here && state.files.profiles_files().await.contains(&name)).then_some(name)
-}
-
-/// The stored trace of a run about to be resumed, as trace lines, without its end: the
-/// stream of the resumed run starts with what it did before.
-async fn before_resume(durable: &Durable, detail: RunDetail) -> Result<Vec<String>, ApiError> {
-    let id = detail.run.id.clone();
-    let (events, _) = stored_trace(&*durable.store, detail).await?;
-    Ok(events
-        .into_iter()
-        .filter(|e| !(e["event"] == "run_finished" && e["run"] == id.as_str()))
-        .map(|e| e.to_string())
-        .collect())
 }

@@ -24,8 +24,8 @@ use weft_nodes::{Credentials, Interrupt, Vars, clip};
 
 /// The most events a run keeps, and their most bytes; later node events are dropped (the end
 /// is always kept), so a long paging loop can't fill the memory.
-const MAX_EVENTS: usize = 20_000;
-const MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_EVENTS: usize = 20_000;
+pub(super) const MAX_LOG_BYTES: usize = 64 * 1024 * 1024;
 /// Of those, the most the runs of child flows may take: a wide fan-out leaves its parent's own
 /// events room, and the studio shows its first children.
 const MAX_CHILD_EVENTS: usize = 5_000;
@@ -285,9 +285,7 @@ impl TraceSink for Sink {
         if line.len() > MAX_LINE
             && let Event::NodeFinished { writes, .. } = &mut event
         {
-            for value in writes.values_mut() {
-                *value = capped(std::mem::take(value));
-            }
+            cap_values(writes.values_mut());
             line = to_line(run, &event);
         }
         self.state.push("trace", line, always, false);
@@ -304,6 +302,13 @@ impl TraceSink for Sink {
             credentials.scrubber().scrub_json(&mut input);
         }
         self.state.log().inputs.insert(node.to_owned(), input);
+    }
+}
+
+/// Replaces each of `values` (a node's writes) longer than [`MAX_VALUE`] in JSON by a note.
+pub(super) fn cap_values<'a>(values: impl Iterator<Item = &'a mut Value>) {
+    for value in values {
+        *value = capped(std::mem::take(value));
     }
 }
 

@@ -38,6 +38,9 @@ export class Canvas {
   #view = { x: 0, y: 0, k: 1 };
   // Every edge drawn as an edge, failures too (the header's "All edges").
   allEdges = false;
+  // The edges' shapes, and what they were worked out from (see `#edgeShapes`).
+  #shapes = [];
+  #shapesKey = null;
 
   // `lastRun(id)`: what the last run of this file did at node `id`, if it got there.
   constructor({ doc, kinds, lastRun }) {
@@ -127,61 +130,19 @@ export class Canvas {
     this.#drawMinimap();
     this.#applyView();
     if (!doc.flow) return;
-    // Failures many nodes lead to (one `failed` end) are drawn as a badge at each exit rather
-    // than as edges across the canvas, unless all edges are asked for.
-    const failures = {};
-    for (const e of doc.edges()) {
-      if (FAILURE_EXITS.has(e.exit)) failures[e.to] = (failures[e.to] || 0) + 1;
-    }
-    const router = new Router(doc.nodes().filter((n) => typeof n.id === 'string').map((n) => {
-      const [x, y] = doc.positionOf(n);
-      return { id: n.id, x, y };
-    }));
-    // A node's failures into one node are one badge under its exits' names, wired to each.
-    const badges = {};
-    const drawn = [];
-    doc.edges().forEach((e, index) => {
-      const from = doc.node(e.from);
-      const to = doc.node(e.to);
-      if (!from || !to) return;
-      const exit = e.exit || 'ok';
-      const bundled = !this.allEdges && FAILURE_EXITS.has(exit) && failures[e.to] >= BUNDLE_FROM;
-      const edge = { e, index, from, to, exit, start: this.#handlePoint(from, exit) };
-      if (!bundled) {
-        drawn.push(edge);
-        return;
-      }
-      const badge = badges[`${e.from}\n${e.to}`] || (badges[`${e.from}\n${e.to}`] = { to, edges: [] });
-      badge.edges.push(edge);
-    });
-    for (const { to, edges } of Object.values(badges)) {
-      const text = `→ ${to.title || to.id}`;
-      const width = 6.5 * text.length + 10;
-      const xs = edges.map((edge) => edge.start[0]);
-      const x = xs.reduce((a, b) => a + b, 0) / xs.length;
-      const y = edges[0].start[1] + BADGE_DROP;
-      router.reserve(edges[0].e.from, { l: x - width / 2, t: y, r: x + width / 2, b: y + 16 });
-      edges.forEach((edge, i) => {
-        const g = this.#edgeGroup(edge, ['badge']);
-        const [hx, hy] = edge.start;
-        g.append(svg('path', { d: `M${hx},${hy} L${hx},${hy + 6} L${x},${y}` }));
-        // The badge itself once, in its first edge's group.
-        if (i === 0) {
-          g.append(svg('rect', { x: x - width / 2, y, width, height: 16, rx: 8 }));
-          g.append(svg('text', { x, y: y + 12, 'text-anchor': 'middle' }, text));
+    for (const item of this.#edgeShapes()) {
+      const g = this.#edgeGroup(item.edge, item.badge ? ['badge'] : []);
+      if (item.badge) {
+        const { stub, box } = item.badge;
+        g.append(svg('path', { d: stub }));
+        if (box) {
+          g.append(svg('rect', { x: box.x - box.width / 2, y: box.y, width: box.width, height: 16, rx: 8 }));
+          g.append(svg('text', { x: box.x, y: box.y + 12, 'text-anchor': 'middle' }, box.text));
         }
-        edgeLayer.append(g);
-      });
-    }
-    for (const edge of drawn) {
-      const [tx, ty] = doc.positionOf(edge.to);
-      const { d, points } = router.route(edge.e.from, edge.e.to, edge.start, [tx + W / 2, ty]);
-      const g = this.#edgeGroup(edge, []);
-      g.append(svg('path', { d, 'marker-end': 'url(#arrow)' }), svg('path', { d, class: 'hit' }));
-      // Where there is no room, an exit whose name shows in full under its handle goes unsaid.
-      const list = doc.exitsOf(edge.from);
-      const at = router.label(edge.exit, points, shortName(list, edge.exit) === edge.exit);
-      if (at) g.append(svg('text', { x: at[0], y: at[1] }, edge.exit));
+      } else {
+        g.append(svg('path', { d: item.d, 'marker-end': 'url(#arrow)' }), svg('path', { d: item.d, class: 'hit' }));
+        if (item.label) g.append(svg('text', { x: item.label[0], y: item.label[1] }, item.edge.exit));
+      }
       edgeLayer.append(g);
     }
     for (const node of doc.nodes()) {
@@ -259,6 +220,70 @@ export class Canvas {
     const x = Math.round((rect.width / 2 - v.x) / v.k - W / 2 + (n % 5) * 12);
     const y = Math.round((rect.height / 2 - v.y) / v.k - H / 2 + (n % 5) * 12);
     this.#doc.add(this.#kinds.create(kind, id, [x, y]));
+  }
+
+  // Where each edge goes: `{ edge: { e, index, exit }, d, label }` (its path and its label's
+  // place, if it has one), or `{ edge, badge: { stub, box } }` for a failure drawn as a badge
+  // (the badge's `box` with its first edge only). Worked out again only when a node, an edge
+  // or "All edges" changed: a run's progress redraws the canvas every frame.
+  #edgeShapes() {
+    const doc = this.#doc;
+    const nodes = doc.nodes().filter((n) => typeof n.id === 'string');
+    const key = JSON.stringify([this.allEdges, nodes.map((n) => [n.id, n.title, doc.positionOf(n), doc.exitsOf(n)]), doc.edges()]);
+    if (key === this.#shapesKey) return this.#shapes;
+    const router = new Router(nodes.map((n) => {
+      const [x, y] = doc.positionOf(n);
+      return { id: n.id, x, y };
+    }));
+    // Failures many nodes lead to (one `failed` end) are drawn as a badge at each exit rather
+    // than as edges across the canvas, unless all edges are asked for: a node's failures into
+    // one node are one badge under its exits' names, wired to each.
+    const failures = {};
+    for (const e of doc.edges()) {
+      if (FAILURE_EXITS.has(e.exit)) failures[e.to] = (failures[e.to] || 0) + 1;
+    }
+    const badges = {};
+    const drawn = [];
+    doc.edges().forEach((e, index) => {
+      const from = doc.node(e.from);
+      const to = doc.node(e.to);
+      if (!from || !to) return;
+      const exit = e.exit || 'ok';
+      const bundled = !this.allEdges && FAILURE_EXITS.has(exit) && failures[e.to] >= BUNDLE_FROM;
+      const edge = { e, index, from, to, exit, start: this.#handlePoint(from, exit) };
+      if (!bundled) {
+        drawn.push(edge);
+        return;
+      }
+      const badge = badges[`${e.from}\n${e.to}`] || (badges[`${e.from}\n${e.to}`] = { to, edges: [] });
+      badge.edges.push(edge);
+    });
+    const shapes = [];
+    const stacked = {}; // node → its badges so far: the next one hangs below them
+    for (const { to, edges } of Object.values(badges)) {
+      const text = `→ ${to.title || to.id}`;
+      const width = 6.5 * text.length + 10;
+      const xs = edges.map((edge) => edge.start[0]);
+      const x = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const below = (stacked[edges[0].e.from] = (stacked[edges[0].e.from] ?? -1) + 1);
+      const y = edges[0].start[1] + BADGE_DROP + 18 * below;
+      router.reserve(edges[0].e.from, { l: x - width / 2, t: y, r: x + width / 2, b: y + 16 });
+      edges.forEach((edge, i) => {
+        const [hx, hy] = edge.start;
+        const stub = `M${hx},${hy} L${hx},${hy + 6} L${x},${y}`;
+        shapes.push({ edge, badge: { stub, box: i === 0 ? { x, y, width, text } : null } });
+      });
+    }
+    for (const edge of drawn) {
+      const [tx, ty] = doc.positionOf(edge.to);
+      const { d, points } = router.route(edge.e.from, edge.e.to, edge.start, [tx + W / 2, ty]);
+      // Where there is no room, an exit whose name shows in full under its handle goes unsaid.
+      const full = shortName(doc.exitsOf(edge.from), edge.exit) === edge.exit;
+      shapes.push({ edge, d, label: router.label(edge.exit, points, full) });
+    }
+    this.#shapesKey = key;
+    this.#shapes = shapes;
+    return shapes;
   }
 
   // The group an edge is drawn in: its classes (selected, invalid, taken by the last run),

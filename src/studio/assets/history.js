@@ -112,8 +112,12 @@ async function fill(file, list, runs) {
   }
 }
 
-// Draws stored run `id`.
+// Draws stored run `id` (unless it is the live run, drawn already).
 async function open(id, runs) {
+  if (runs.follows(id)) {
+    status('this run is running here: it is drawn as it goes');
+    return;
+  }
   const { status: code, data } = await api('GET', `/api/history/${encodeURIComponent(id)}`);
   if (code !== 200) {
     status(`cannot open the run: ${data.error || code}`, true);

@@ -52,12 +52,17 @@ export class Router {
 
   // The route of an edge from node `from`'s exit at `[x1, y1]` to node `to`'s top at
   // `[x2, y2]`: `{ d, points }` (its path, and points along it for its label). The first route
-  // that crosses nothing: the plain curve; a step across the gap between the two, halfway or
-  // just above the target; a lane beside what lies between, turning off and in at one of a
-  // few heights; else the first lane.
+  // that crosses nothing: the plain curve (clear of its own node's badges too); a step across
+  // the gap between the two, halfway or just above the target; a lane beside what lies
+  // between, turning off and in at one of a few heights; else the first lane.
   route(from, to, [x1, y1], [x2, y2]) {
     const back = y2 < y1 + CLEAR;
-    if (!back && !this.#blocked(from, to, [x1, y1], [x2, y2])) return curve([x1, y1], [x2, y2]);
+    if (!back && !this.#blocked(from, to, [x1, y1], [x2, y2])) {
+      const plain = curve([x1, y1], [x2, y2]);
+      const own = this.#badges.filter((n) => n.id === from);
+      const through = ([x, y]) => own.some((n) => x > n.l && x < n.r && y > n.t && y < n.b);
+      if (!plain.points.some(through)) return plain;
+    }
     const tries = [];
     if (!back) {
       for (const ym of [(y1 + y2) / 2, y2 - 10]) tries.push([[x1, y1], [x1, ym], [x2, ym], [x2, y2]]);
@@ -125,7 +130,7 @@ export class Router {
   }
 
   // Whether a node other than the ends, or another node's badge, lies in the way of the plain
-  // curve.
+  // curve (its own badges are checked against the curve itself).
   #blocked(from, to, [x1, y1], [x2, y2]) {
     const way = { l: Math.min(x1, x2) - CLEAR, t: y1, r: Math.max(x1, x2) + CLEAR, b: y2 };
     return [...this.#boxes, ...this.#badges].some((n) => n.id !== from && n.id !== to && overlaps(way, n));

@@ -338,6 +338,11 @@ export class Runs {
     this.#hooks.panel();
   }
 
+  // Whether the open file's live run is the stored run `id` (its id in its trace).
+  follows(id) {
+    return this.running && this.#run.trace === id && this.#run.file === this.#doc.file;
+  }
+
   // The record of the stored run drawn for the open file, if one from the history is.
   get drawnRecord() {
     const run = this.#run;
