@@ -1133,6 +1133,13 @@ async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
     assert_eq!(report["result"], json!({ "seen": [1], "last": 0 }), "{report}");
     assert_eq!(events[0].1["run"], json!(queued[0]));
 
+    // Resumed on another flow's canvas: refused.
+    let elsewhere = json!({ "file": "graph-calendar.flow.json" });
+    let path = format!("/api/history/{}/resume", queued[1]);
+    let (status, refused) = s.send(reqwest::Method::POST, &path, &elsewhere).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("a run of flow `countdown`"), "{refused}");
+
     let (status, cancelled) = s
         .send(reqwest::Method::POST, &format!("/api/history/{}/cancel", queued[1]), &json!({}))
         .await;

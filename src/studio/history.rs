@@ -8,7 +8,7 @@
 
 use super::api::saved_flow;
 use super::reply::{ApiError, parse_body};
-use super::run::{DEFAULT_TIMEOUT_SECS, credentials_for, launched, running_already, store_failed};
+use super::run::{credentials_for, launched, limits, running_already, store_failed};
 use super::runs::{MAX_EVENTS, MAX_LOG_BYTES, cap_values, capped};
 use super::state::AppState;
 use crate::durable::{Durable, DurableError, OnInterrupt};
@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 use weft_nodes::clip;
 
 /// How many runs a flow's history lists, newest first.
@@ -80,14 +79,20 @@ pub(super) async fn list(
 ) -> Result<Response, Response> {
     let durable = durable(&state).map_err(IntoResponse::into_response)?;
     let (_, bytes) = saved_flow(&state, &file).await?;
-    let named = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|flow| flow.get("name")?.as_str().map(str::to_owned));
-    let flow = named.unwrap_or_else(|| file.trim_end_matches(".flow.json").to_owned());
+    let flow = flow_name(&file, &bytes);
     let filter = Filter { flow: Some(flow.clone()), limit: Some(LISTED), ..Filter::default() };
     let runs = durable.store.list(filter).await.map_err(|e| refused(e).into_response())?;
     let runs: Vec<Value> = runs.iter().map(listed).collect();
     Ok(axum::Json(json!({ "flow": flow, "runs": runs })).into_response())
+}
+
+/// The name the store knows the flow of `file` (its text `bytes`) by: its `name`, else the
+/// file's name without `.flow.json`.
+fn flow_name(file: &str, bytes: &[u8]) -> String {
+    let named = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|flow| flow.get("name")?.as_str().map(str::to_owned));
+    named.unwrap_or_else(|| file.trim_end_matches(".flow.json").to_owned())
 }
 
 /// `GET /api/history/{id}`: `{ run, events }`, the run (as [`listed`], with its parameters,
@@ -198,7 +203,7 @@ pub(super) async fn cancel(
     Ok(axum::Json(json!({ "id": id, "status": status })).into_response())
 }
 
-/// `POST /api/history/{id}/resume` with `{ file, profiles? }`: the run goes on (an interrupted
+/// `POST /api/history/{id}/resume` with `{ file, profiles?, max_steps?, timeout_secs? }`: the run goes on (an interrupted
 /// one after its last finished step, a failed one from the node that failed) as the live run
 /// of `file`, from the flow texts it pinned; its stored trace comes first in the stream.
 /// Profiles: the file given, else the one it was started with when it is in the directory.
@@ -209,6 +214,7 @@ pub(super) async fn resume(
 ) -> Result<Response, ApiError> {
     let durable = durable(&state)?.clone();
     let request = parse_body(&body)?;
+    let limited = limits(&request)?;
     let Some(file) = request.get("file").and_then(Value::as_str) else {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -228,6 +234,16 @@ pub(super) async fn resume(
         return Err(refused(StoreError::Finished { run: id, status, what: "resumed" }));
     }
     let flow = pinned_flow(&state, &durable.store, run, Some(&path)).await?;
+    // Drawn on the file's canvas: the run must be one of the file's flow.
+    let (_, saved) = saved_flow(&state, file).await.map_err(|_| {
+        ApiError(StatusCode::NOT_FOUND, format!("no flow `{file}` (save it first)"))
+    })?;
+    if flow_name(file, &saved) != run.flow {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("run `{}` is a run of flow `{}`, not of `{file}`", clip(&id), clip(&run.flow)),
+        ));
+    }
     let chosen = match request.get("profiles") {
         Some(chosen @ Value::String(_)) => Some(chosen.clone()),
         _ => started_with(&state, run).await.map(Value::String),
@@ -257,10 +273,9 @@ pub(super) async fn resume(
     }
     let runtime = state.engine.runtime(credentials.clone());
     let options = RunOptions {
-        timeout: Some(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS)),
         interrupt: live.interrupt(),
         trace: Some(live.sink(id.clone(), credentials)),
-        ..RunOptions::default()
+        ..limited
     };
     let work: BoxFuture<'static, RunReport> = Box::pin(async move {
         durable

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use weft_nodes::{Credentials, Vars, clip};
 
 /// The default and the largest time limit of a studio run.
-pub(super) const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
+const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 const MAX_TIMEOUT_SECS: f64 = 3_600.0;
 /// The largest step limit the form may ask for.
 const MAX_STEPS: u64 = 1_000_000;
@@ -75,30 +75,13 @@ pub(super) async fn start(
         Some(_) => return Err(bad("`params` must be a JSON object".into())),
     };
     let params = crate::params::resolve(&flow, given, &[]).map_err(|e| bad(e.to_string()))?;
-    let max_steps = match request.get("max_steps") {
-        None | Some(Value::Null) => exec::DEFAULT_MAX_STEPS,
-        Some(n) => n.as_u64().filter(|n| (1..=MAX_STEPS).contains(n)).ok_or_else(|| {
-            bad(format!("`max_steps` must be a whole number from 1 to {MAX_STEPS}"))
-        })?,
-    };
-    let timeout = match request.get("timeout_secs") {
-        None | Some(Value::Null) => DEFAULT_TIMEOUT_SECS,
-        Some(n) => n.as_f64().filter(|n| *n > 0.0 && *n <= MAX_TIMEOUT_SECS).ok_or_else(|| {
-            bad(format!("`timeout_secs` must be a number of seconds up to {MAX_TIMEOUT_SECS}"))
-        })?,
-    };
+    let limited = limits(&request)?;
     let credentials = credentials_for(&state, &flow, request.get("profiles")).await?;
     let run = match state.runs.begin(&file)? {
         Ok(run) => run,
         Err(current) => return Ok(running_already(&file, &current)),
     };
-    let options = RunOptions {
-        params,
-        max_steps,
-        timeout: Some(Duration::from_secs_f64(timeout)),
-        interrupt: run.interrupt(),
-        ..RunOptions::default()
-    };
+    let options = RunOptions { params, interrupt: run.interrupt(), ..limited };
     let runtime = state.engine.runtime(credentials.as_ref().map(|(c, _)| c.clone()));
     let sink = {
         let run = run.clone();
@@ -137,6 +120,28 @@ pub(super) async fn start(
         }),
     };
     Ok(launched(&state, run, work))
+}
+
+/// The options a request's `max_steps` and `timeout_secs` ask for (the defaults when absent).
+pub(super) fn limits(request: &Value) -> Result<RunOptions, ApiError> {
+    let bad = |message: String| ApiError(StatusCode::BAD_REQUEST, message);
+    let max_steps = match request.get("max_steps") {
+        None | Some(Value::Null) => exec::DEFAULT_MAX_STEPS,
+        Some(n) => n.as_u64().filter(|n| (1..=MAX_STEPS).contains(n)).ok_or_else(|| {
+            bad(format!("`max_steps` must be a whole number from 1 to {MAX_STEPS}"))
+        })?,
+    };
+    let timeout = match request.get("timeout_secs") {
+        None | Some(Value::Null) => DEFAULT_TIMEOUT_SECS,
+        Some(n) => n.as_f64().filter(|n| *n > 0.0 && *n <= MAX_TIMEOUT_SECS).ok_or_else(|| {
+            bad(format!("`timeout_secs` must be a number of seconds up to {MAX_TIMEOUT_SECS}"))
+        })?,
+    };
+    Ok(RunOptions {
+        max_steps,
+        timeout: Some(Duration::from_secs_f64(timeout)),
+        ..RunOptions::default()
+    })
 }
 
 /// The 409 of a flow whose last run, `current`, still runs.

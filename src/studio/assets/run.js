@@ -281,6 +281,11 @@ export class Runs {
     return params;
   }
 
+  // Adds the limits typed in the form to a request's `body` (the defaults apply to the others).
+  #addLimits(body) {
+    for (const key of ['max_steps', 'timeout_secs']) if (this.#limits[key] !== '') body[key] = Number(this.#limits[key]);
+  }
+
   // Starts a run of the saved file and follows its trace.
   async start() {
     const doc = this.#doc;
@@ -291,7 +296,7 @@ export class Runs {
     let params;
     try { params = this.#collectParams(); } catch (err) { status(err.message, true); return; }
     const body = { profiles: this.#profilesFile || this.#settings.profiles || 'profiles.json', params };
-    for (const key of ['max_steps', 'timeout_secs']) if (this.#limits[key] !== '') body[key] = Number(this.#limits[key]);
+    this.#addLimits(body);
     const file = doc.file;
     const { status: code, data } = await api('POST', flowUrl(file, 'runs'), body);
     if (code !== 200) {
@@ -311,6 +316,7 @@ export class Runs {
   async resume(id) {
     const file = this.#doc.file;
     const body = { file, profiles: this.#profilesFile || this.#settings.profiles || undefined };
+    this.#addLimits(body);
     const { status: code, data } = await api('POST', `/api/history/${encodeURIComponent(id)}/resume`, body);
     if (code !== 200) {
       status(`not resumed: ${data.error || code}`, true);
