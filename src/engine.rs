@@ -198,10 +198,16 @@ impl Engine {
                 SetupError::NoProfilesFile { path: path.to_owned(), names: names.to_vec() }
             }
         })?;
-        if let Some(sim) = &self.sim {
-            sim.stand_in(&mut profiles);
-        }
+        self.stand_in(&mut profiles);
         Ok(profiles)
+    }
+
+    /// With a simulator, lets its apps stand in for the `oauth2` profiles of `profiles` (read
+    /// some other way than [`Engine::load_profiles`]).
+    pub fn stand_in(&self, profiles: &mut Profiles) {
+        if let Some(sim) = &self.sim {
+            sim.stand_in(profiles);
+        }
     }
 
     /// Resolves the profile `name` of `profiles`, reading `${env.NAME}` as this engine does.

@@ -687,7 +687,7 @@ async fn the_calendar_runs_against_the_simulator_without_leaking_its_secret() {
     let dir = run_dir();
     std::fs::copy("flows/profiles.sim.json", dir.path().join("profiles.sim.json")).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    let mut options = weft::studio::StudioOptions::simulator(&sim);
     options.state_dir = Some(state.path().to_owned());
     let s = start_with(dir.path(), options).await;
 
@@ -805,12 +805,10 @@ async fn the_command_with_sim_runs_the_simulator() {
     let url = first.rsplit(' ').next().unwrap().to_owned();
     let (base, token) = url.split_once("/?token=").unwrap();
     assert!(second.starts_with("Simulator (Entra ID + Graph) on http://127.0.0.1:"), "{second}");
-    let sim = second
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
+    let mut addresses = second.split_whitespace().filter(|w| w.starts_with("http"));
+    let mut address = || addresses.next().unwrap().trim_end_matches([',', ':']).to_owned();
+    let (sim, graph) = (address(), address());
+    assert_eq!(graph, format!("{sim}/v1.0"));
     let s = Running { base: base.to_owned(), token: token.to_owned(), client: http::client() };
     let (_, settings) = s.json("/api/settings").await;
     assert_eq!(settings["sim"], sim.as_str());
@@ -825,6 +823,17 @@ async fn the_command_with_sim_runs_the_simulator() {
     let report = &events.last().unwrap().1;
     assert_eq!(report["status"], "succeeded", "{report}");
     assert!(!report["result"].as_array().unwrap().is_empty());
+
+    // As with `weft run --sim`, the real profiles and Graph's own address run against it too.
+    let body = json!({ "profiles": "profiles.json", "params": { "user": "megan@weft.test" } });
+    let (status, started) =
+        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events =
+        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
+    let again = &events.last().unwrap().1;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(again["result"], report["result"]);
 }
 
 /// The studio's answer to `GET path` within 5 s. A read blocked on one of `fifos` fails the

@@ -468,7 +468,7 @@ async fn sim_studio_with(
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let state = tempfile::tempdir().unwrap();
-    let mut options = weft::studio::StudioOptions::simulator(&sim.base_url(), &sim.graph_base());
+    let mut options = weft::studio::StudioOptions::simulator(&sim);
     options.state_dir = Some(state.path().to_owned());
     let store = state.path().join("runs.db");
     options.store = Some(crate::util::durable(state.path()));

@@ -231,6 +231,10 @@ fn resume_run(
     if let Some(parent) = &run.parent {
         return fail(&StoreError::Child { run: run.id.clone(), parent: parent.clone() });
     }
+    if run.status.is_final() && run.status != Status::Failed {
+        let (id, status) = (run.id.clone(), run.status);
+        return fail(&StoreError::Finished { run: id, status, what: "resumed" });
+    }
     let flow_path = run.flow_path.clone().map(PathBuf::from);
     let shown =
         flow_path.clone().unwrap_or_else(|| PathBuf::from(format!("{}.flow.json", run.flow)));

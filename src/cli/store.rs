@@ -13,7 +13,8 @@ use super::EXIT_BAD_INPUT;
 /// Where runs are kept.
 #[derive(Debug, Clone, Args)]
 pub(super) struct StoreArgs {
-    /// Where runs are kept: `none`, or `sqlite:PATH` (default: `sqlite:<state dir>/weft.db`).
+    /// Where runs are kept: `none`, or `sqlite:PATH` (default: `sqlite:<state dir>/weft.db`;
+    /// `weft run` keeps a run only when this is given or its flow keeps state).
     #[arg(long, value_name = "URL", global = true)]
     pub store: Option<StoreUrl>,
     /// How long this process's hold on a run lasts without renewal (e.g. 10s): a run whose

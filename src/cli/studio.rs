@@ -16,8 +16,9 @@ pub(super) struct StudioArgs {
     /// The loopback address to listen on (`127.0.0.1:PORT`; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8790")]
     listen: SocketAddr,
-    /// Start the Entra ID + Graph simulator in-process and run flows against it:
-    /// `profiles.sim.json` resolves to it and the run form's `graph_base` points at it.
+    /// Start the Entra ID + Graph simulator in-process and run flows against it: requests for
+    /// Microsoft's sign-in and Graph hosts go to it, its app stands in for every oauth2
+    /// profile, and the run form starts with `profiles.sim.json` and `graph_base` at it.
     #[arg(long)]
     sim: bool,
     /// Where sign-ins are kept (default: the platform's data directory), and `weft.db`, the
@@ -52,7 +53,7 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
             None
         };
         let mut options = match &sim {
-            Some(sim) => StudioOptions::simulator(&sim.base_url(), &sim.graph_base()),
+            Some(sim) => StudioOptions::simulator(sim),
             None => StudioOptions::default(),
         };
         options.state_dir = args.state_dir.clone();
@@ -68,8 +69,9 @@ pub(super) fn studio(args: StudioArgs) -> u8 {
         println!("Weft Studio: open {}", studio.url());
         if let Some(sim) = &sim {
             println!(
-                "Simulator (Entra ID + Graph) on {}: runs with profiles.sim.json use it",
-                sim.base_url()
+                "Simulator (Entra ID + Graph) on {}, Graph at {}: it answers for Microsoft in runs",
+                sim.base_url(),
+                sim.graph_base()
             );
         }
         match &url {

@@ -110,8 +110,8 @@ const OTHER_HOST: Refusal = Refusal::new(
 );
 const OTHER_ORIGIN: Refusal = Refusal::new(
     StatusCode::FORBIDDEN,
-    "cross-origin request refused: without an access token this server does not answer \
-     requests sent by other web pages",
+    "cross-origin request refused: this server does not answer requests sent by other web \
+     pages",
 );
 
 impl LocalOnly {

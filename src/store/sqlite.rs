@@ -449,8 +449,9 @@ fn cancel_runs(txn: &Connection, which: &str, id: &str, now: i64) -> StoreResult
     exec(
         txn,
         &format!(
-            "{CHILD_TREE} UPDATE runs SET status = 'cancelled', finished_at = ?2, \
-             lease_until = NULL, lease_owner = NULL WHERE {which}"
+            "{CHILD_TREE} UPDATE runs SET status = 'cancelled', \
+             finished_at = COALESCE(finished_at, ?2), lease_until = NULL, lease_owner = NULL \
+             WHERE {which}"
         ),
         params![id, now],
     )

@@ -200,7 +200,7 @@ pub(super) async fn flow_profiles(
     let profiles_path = state.files.dir().join(&chosen);
     let engine = state.engine.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let profiles = load_profiles(&profiles_path);
+        let profiles = load_profiles(&engine, &profiles_path);
         names
             .iter()
             .map(|name| match &profiles {

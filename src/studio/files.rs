@@ -195,10 +195,16 @@ pub(super) async fn read_file(path: PathBuf) -> Result<Vec<u8>, FsError> {
     task.await.unwrap_or_else(|err| Err(FsError::Io { path, error: std::io::Error::other(err) }))
 }
 
-/// Reads and parses a profiles file of the studio's directory (see [`MAX_FILE_BYTES`]).
-pub(super) fn load_profiles(path: &Path) -> Result<crate::auth::Profiles, String> {
+/// Reads and parses a profiles file of the studio's directory (see [`MAX_FILE_BYTES`]), as
+/// `engine` runs them (with a simulator, its apps stand in for the `oauth2` profiles).
+pub(super) fn load_profiles(
+    engine: &crate::Engine,
+    path: &Path,
+) -> Result<crate::auth::Profiles, String> {
     let bytes = safe_fs::read(path, MAX_FILE_BYTES).map_err(|e| e.to_string())?;
-    crate::auth::Profiles::parse(&bytes, path).map_err(|e| e.to_string())
+    let mut profiles = crate::auth::Profiles::parse(&bytes, path).map_err(|e| e.to_string())?;
+    engine.stand_in(&mut profiles);
+    Ok(profiles)
 }
 
 /// Paths in messages are shown relative to the directory.

@@ -54,7 +54,7 @@ fn refused(err: StoreError) -> ApiError {
 
 /// A run as the history lists it: the record, whether a live process holds it, and whether it
 /// can be resumed (interrupted or failed; a queued one waits for the server that queued it) or
-/// cancelled (not over).
+/// cancelled (not over, or failed: given up, it is not run again).
 fn listed(run: &RunRecord) -> Value {
     let mut shown = serde_json::to_value(run).unwrap_or_default();
     let resumable = match run.status {
@@ -65,8 +65,8 @@ fn listed(run: &RunRecord) -> Value {
     if let Value::Object(fields) = &mut shown {
         fields.insert("live".into(), run.lease_live.into());
         fields.insert("resumable".into(), (resumable && run.parent.is_none()).into());
-        fields
-            .insert("cancellable".into(), (!run.status.is_final() && run.parent.is_none()).into());
+        let over = run.status.is_final() && run.status != Status::Failed;
+        fields.insert("cancellable".into(), (!over && run.parent.is_none()).into());
     }
     shown
 }
@@ -184,8 +184,8 @@ async fn pinned_flow(
     })
 }
 
-/// `POST /api/history/{id}/cancel`: cancels a run that is not over: at once when nobody holds
-/// it or this studio runs it, else at its holder's next lease renewal.
+/// `POST /api/history/{id}/cancel`: cancels a run that is not over (or failed): at once when
+/// nobody holds it or this studio runs it, else at its holder's next lease renewal.
 pub(super) async fn cancel(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,

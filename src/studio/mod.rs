@@ -2,27 +2,35 @@
 //!
 //! Secure by default: it binds loopback only; every request must carry the per-start access
 //! token (the `x-weft-token` header, or the cookie set when the printed URL is opened); the
-//! `Host` header must name the server (against DNS rebinding) and state-changing requests must
-//! come from its own origin (against CSRF); files are confined to the flows directory, by name,
-//! and read and written through [`crate::safe_fs`]: regular files only (a symbolic link there is
-//! refused, never followed), at most [`MAX_FILE_BYTES`] read, saves atomic under an
-//! unpredictable temporary name.
+//! `Host` header must name the server (against DNS rebinding); a request with an `Origin` must
+//! come from the studio's own, and a state-changing one must carry the token header or an
+//! `Origin` (against CSRF: the cookie alone never suffices); files are confined to the flows
+//! directory, by name, and read and written through [`crate::safe_fs`]: regular files only (a
+//! symbolic link there is refused, never followed), at most [`MAX_FILE_BYTES`] read, saves
+//! atomic under an unpredictable temporary name.
 //!
-//! API (JSON): `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
-//! `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate?file=NAME`, `POST /api/svg`,
-//! `GET /api/kinds`, `GET /api/settings`; runs: `POST /api/flows/{file}/runs` (starts one),
-//! `GET /api/runs/{id}/events` (its trace, server-sent events), `POST /api/runs/{id}/stop`,
-//! `GET /api/runs/{id}/input/{node}`; the history, from the run store:
-//! `GET /api/flows/{file}/history`, `GET /api/history/{id}`, `POST /api/history/{id}/cancel`,
-//! `POST /api/history/{id}/resume`; test cases: `GET|POST /api/flows/{file}/tests`. The web
-//! app (plain ES modules and SVG, no build step) is embedded in the binary.
+//! The API (JSON):
+//! - flows: `GET /api/flows`, `GET|PUT /api/flows/{file}`, `GET /api/flows/{file}/svg`,
+//!   `GET /api/flows/{file}/profiles?profiles=FILE`, `POST /api/validate?file=NAME`,
+//!   `POST /api/svg`, `GET /api/kinds`, `GET /api/settings`;
+//! - runs: `POST /api/flows/{file}/runs` with `{ profiles? (default `profiles.json`), params?,
+//!   max_steps?, timeout_secs? }` starts one and answers `{ run, events }`: `run` is the
+//!   studio's id of it, for `GET /api/runs/{id}/events` (its trace, server-sent events),
+//!   `POST /api/runs/{id}/stop` and `GET /api/runs/{id}/input/{node}`; its id in its trace and
+//!   in the store is its `run_started` event's `run`;
+//! - the history, from the run store: `GET /api/flows/{file}/history`, `GET /api/history/{id}`,
+//!   `POST /api/history/{id}/cancel`, `POST /api/history/{id}/resume` with `{ file, profiles?,
+//!   max_steps?, timeout_secs? }`;
+//! - test cases: `GET|POST /api/flows/{file}/tests`.
+//!
+//! The web app (plain ES modules and SVG, no build step) is embedded in the binary.
 //!
 //! This module binds the server and routes requests; each job is a module of its own: who may
 //! call (`access`), the web app (`assets`), the directory's files (`files`), what the engine
 //! says of a flow and of the kinds (`analysis`), the flow endpoints (`api`), runs (`run`, the
-//! endpoints; `runs`, the runs and their logs; `history`, the store's runs), test cases (`cases`), the refusals and request
-//! bodies they share (`reply`), the state every handler shares (`state`), and the file layout
-//! and the drawing ([`format`](mod@format), [`svg`]).
+//! endpoints; `runs`, the runs and their logs; `history`, the store's runs), test cases
+//! (`cases`), the refusals and request bodies they share (`reply`), the state every handler
+//! shares (`state`), and the file layout and the drawing ([`format`](mod@format), [`svg`]).
 
 mod access;
 pub(crate) mod analysis;

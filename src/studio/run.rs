@@ -201,7 +201,7 @@ pub(super) async fn credentials_for(
     let engine = state.engine.clone();
     let read = profiles_path.clone();
     let manager = tokio::task::spawn_blocking(move || {
-        let profiles = load_profiles(&read)?;
+        let profiles = load_profiles(&engine, &read)?;
         engine.credentials_of(&profiles, &names).map_err(|e| e.to_string())
     })
     .await

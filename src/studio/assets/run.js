@@ -338,7 +338,7 @@ export class Runs {
     if (data.dropped_events) report.dropped_events = data.dropped_events;
     if (record.status === 'running' || record.status === 'queued') {
       run.report = report;
-      run.status = record.live ? 'running elsewhere' : 'interrupted';
+      if (record.status === 'running') run.status = record.live ? 'running elsewhere' : 'interrupted';
     } else this.#ended(run, report);
     this.#hooks.redraw();
     this.#hooks.panel();
