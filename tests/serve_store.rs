@@ -193,6 +193,24 @@ async fn a_running_run_is_cancelled() {
     server.shutdown().await;
 }
 
+/// At `--timeout` a synchronous POST answers 504 and the run is cancelled, not left failed to
+/// be run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_its_time_limit_is_cancelled() {
+    let fixture = fixture();
+    let slow = slow_server(Duration::from_secs(20)).await;
+    let mut config = config(&fixture, Duration::from_secs(10));
+    config.timeout = Some(Duration::from_millis(300));
+    let server = start(config).await;
+    let (status, _, body) =
+        post(&format!("{}/runs/slow", server.url()), json!({ "url": slow.uri() }), &[]).await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["category"], "timeout", "{body}");
+    let run = ended(&server, body["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    server.shutdown().await;
+}
+
 /// Records a run of `echo` as a process that then died would have left it: running, under a
 /// lease of `lease`, with nothing journaled.
 async fn orphan(fixture: &Fixture, lease: Duration) -> String {

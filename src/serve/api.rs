@@ -304,6 +304,8 @@ async fn run(
     // built it.
     let (runtime, timeout) = (app.runtime.clone(), app.timeout);
     let trace = move |memory: Option<Arc<Memory>>| memory.map(|m| m.events());
+    // The stored run's id, to cancel it at its time limit.
+    let mut stored_id = None;
     let mut running = match app.stored.clone() {
         None => app.pool.spawn(async move {
             let report = exec::run(&entry.flow, &runtime, options).await;
@@ -322,6 +324,7 @@ async fn run(
                 Err(response) => return response,
             };
             let in_flight = stored.executing(&claim.run, interrupt.clone());
+            stored_id = Some((stored.clone(), claim.run.clone()));
             app.pool.spawn(async move {
                 let ran = stored
                     .durable
@@ -331,6 +334,10 @@ async fn run(
                 match ran {
                     Ok(report) => {
                         let timed_out = timed_out(timeout, started.elapsed());
+                        // Past its time limit a run is cancelled, not left failed for a retry.
+                        if timed_out(&report) {
+                            stored::cancel_quietly(&stored, &report.id).await;
+                        }
                         answer(report, true, timed_out, trace(memory))
                     }
                     Err(err) => stored::store_failed(&err),
@@ -354,7 +361,13 @@ async fn run(
     let ended = tokio::select! {
         ended = &mut running => Some(ended),
         () = shutdown => None,
-        () = net => None,
+        () = net => {
+            // Past its time limit: cancelled (a shutdown hands the run back instead).
+            if let Some((stored, id)) = &stored_id {
+                stored::cancel_quietly(stored, id).await;
+            }
+            None
+        }
     };
     let ended = match ended {
         Some(ended) => Some(ended),

@@ -316,6 +316,13 @@ pub(super) async fn trace(
     response
 }
 
+/// Cancels run `id` (its time limit passed), saying in the log when the store refuses.
+pub(super) async fn cancel_quietly(stored: &Stored, id: &str) {
+    if let Err(err) = stored.durable.store.cancel(id).await {
+        tracing::warn!(run = %id, "cannot cancel the run past its time limit: {err}");
+    }
+}
+
 /// `POST /runs/{id}/cancel`.
 pub(super) async fn cancel(
     State(app): State<Arc<App>>,
