@@ -337,6 +337,42 @@ async fn edit_a_flow_in_the_browser() {
     b.click("#delete").await;
     b.until("the deletion", "return !document.querySelector('g.node[data-id=decision_1]')").await;
 
+    // Copy and paste (Ctrl+C, Ctrl+V), and duplicate (Ctrl+D): a new node with the fields of
+    // the one copied, beside it, selected; Undo takes it away.
+    let key = |k: &str| {
+        format!(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{k}', ctrlKey: true, bubbles: true }}))"
+        )
+    };
+    b.click("g.node[data-id=tick] rect").await;
+    b.script(&format!("{}; {}", key("c"), key("v"))).await;
+    b.until(
+        "the pasted node",
+        "return !!document.querySelector('g.node.selected[data-id=tick_2]')",
+    )
+    .await;
+    b.script(&key("d")).await;
+    b.until("the duplicate", "return !!document.querySelector('g.node.selected[data-id=tick_3]')")
+        .await;
+    let copies = b
+        .script(
+            "const at = (id) => document.querySelector(`g.node[data-id=${id}]`).getAttribute('transform'); \
+             return [at('tick'), at('tick_2'), at('tick_3')];",
+        )
+        .await;
+    let moved = |t: &Value| -> (f64, f64) {
+        let text = t.as_str().unwrap().trim_start_matches("translate(").trim_end_matches(')');
+        let (x, y) = text.split_once(',').unwrap();
+        (x.parse().unwrap(), y.parse().unwrap())
+    };
+    let (tick, pasted, duplicated) = (moved(&copies[0]), moved(&copies[1]), moved(&copies[2]));
+    assert_eq!((pasted.0 - tick.0, pasted.1 - tick.1), (30.0, 30.0), "{copies}");
+    assert_eq!((duplicated.0 - pasted.0, duplicated.1 - pasted.1), (30.0, 30.0), "{copies}");
+    for _ in 0..2 {
+        b.click("#undo").await;
+    }
+    b.until("the copies undone", "return !document.querySelector('g.node[data-id^=tick_]')").await;
+
     b.click("#save").await;
     b.until_saved().await;
     b.shot("saved").await;

@@ -171,6 +171,19 @@ export class FlowDocument {
     this.select({ node: node.id });
   }
 
+  // Adds a copy of `node` (of this flow or another) a little below and right of it, under an
+  // id of its own, and selects it; its edges are not copied.
+  paste(node) {
+    const copy = structuredClone(node);
+    const base = String(node.id).replace(/_\d+$/, '');
+    let n = 2;
+    while (this.node(`${base}_${n}`)) n++;
+    copy.id = `${base}_${n}`;
+    const [x, y] = this.positionOf(node);
+    copy.position = [x + 30, y + 30];
+    this.add(copy);
+  }
+
   // Wires `exit` of `from` to `to`, replacing the exit's edge if it had one (one edge per exit).
   connect(from, exit, to) {
     this.commit((flow) => {
