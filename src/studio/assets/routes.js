@@ -14,6 +14,10 @@ const CLEAR = 14;
 const TURN = 22;
 // How far apart lanes side by side are.
 const LANE_GAP = 8;
+// Where a route through a lane turns off below its exit and in above its target: `[down, up]`
+// from each, best first.
+const TURNS = [[TURN, TURN], [TURN + 9, TURN], [TURN + 18, TURN], [TURN, 10], [TURN + 9, 10],
+  [TURN + 18, 10], [TURN + 27, TURN], [TURN + 36, TURN]];
 // Where along an edge a label is tried, as fractions of its length, best first.
 const LABEL_AT = [0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9];
 // A label's height, and its width per character (11 px text).
@@ -36,8 +40,9 @@ export class Router {
   #badges = [];
   // What labels keep clear of besides the nodes: the badges and the labels placed so far.
   #taken = [];
-  // The vertical lanes taken so far: `{ x, t, b }`.
+  // The vertical lanes and the horizontal tracks taken so far: `{ x, t, b }`, `{ y, l, r }`.
   #lanes = [];
+  #tracks = [];
 
   // `nodes`: `{ id, x, y }`, each node's top-left corner.
   constructor(nodes) {
@@ -54,7 +59,8 @@ export class Router {
   // `[x2, y2]`: `{ d, points }` (its path, and points along it for its label). The first route
   // that crosses nothing: the plain curve (clear of its own node's badges too); a step across
   // the gap between the two, halfway or just above the target; a lane beside what lies
-  // between, turning off and in at one of a few heights; else the first lane.
+  // between, turning off and in at one of a few heights; beside the routes before it rather
+  // than on them when it can be; else the first lane.
   route(from, to, [x1, y1], [x2, y2]) {
     const back = y2 < y1 + CLEAR;
     if (!back && !this.#blocked(from, to, [x1, y1], [x2, y2])) {
@@ -67,7 +73,7 @@ export class Router {
     if (!back) {
       for (const ym of [(y1 + y2) / 2, y2 - 10]) tries.push([[x1, y1], [x1, ym], [x2, ym], [x2, y2]]);
     }
-    for (const [down, up] of [[TURN, TURN], [TURN + 18, TURN], [TURN, 10], [TURN + 18, 10], [TURN + 36, TURN]]) {
+    for (const [down, up] of TURNS) {
       const [ya, yb] = [y1 + down, y2 - up];
       if (!back && ya > yb - 4) continue;
       const [top, bottom] = [Math.min(ya, yb), Math.max(ya, yb)];
@@ -77,12 +83,34 @@ export class Router {
       const lane = this.#freeLane(band, x1, x2, top, bottom);
       tries.push([[x1, y1], [x1, ya], [lane, ya], [lane, yb], [x2, yb], [x2, y2]]);
     }
-    const points = tries.find((p) => this.#clear(p, from, to)) ?? tries.find((p) => p.length === 6) ?? tries[0];
-    if (points.length === 6) {
-      const [, , [lane, ya], [, yb]] = points;
-      this.#lanes.push({ x: lane, t: Math.min(ya, yb), b: Math.max(ya, yb) });
-    }
+    const clear = tries.filter((p) => this.#clear(p, from, to));
+    const points = clear.find((p) => !this.#alongTaken(p)) ?? clear[0]
+      ?? tries.find((p) => p.length === 6) ?? tries[0];
+    this.#take(points);
     return { d: rounded(points), points };
+  }
+
+  // Keeps the straight runs of `points` (but its first and last) for the routes that follow
+  // to run beside rather than on.
+  #take(points) {
+    for (let i = 2; i < points.length - 1; i++) {
+      const [[px, py], [x, y]] = [points[i - 1], points[i]];
+      if (px === x) this.#lanes.push({ x, t: Math.min(py, y), b: Math.max(py, y) });
+      else this.#tracks.push({ y, l: Math.min(px, x), r: Math.max(px, x) });
+    }
+  }
+
+  // Whether a straight run of `points` (but its first and last) lies on one taken before.
+  #alongTaken(points) {
+    for (let i = 2; i < points.length - 1; i++) {
+      const [[px, py], [x, y]] = [points[i - 1], points[i]];
+      const [lo, hi] = px === x ? [Math.min(py, y), Math.max(py, y)] : [Math.min(px, x), Math.max(px, x)];
+      const on = px === x
+        ? this.#lanes.some((l) => Math.abs(l.x - x) < LANE_GAP && l.t < hi && lo < l.b)
+        : this.#tracks.some((t) => Math.abs(t.y - y) < LANE_GAP && t.l < hi && lo < t.r);
+      if (on) return true;
+    }
+    return false;
   }
 
   // Whether the polyline through `points` crosses no node and no badge: its first segment
