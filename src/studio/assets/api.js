@@ -3,15 +3,22 @@
 // page's Origin to the calls that change something, which the server checks.
 
 // One call: `{ status, data }`, `data` the answer's JSON (or `{ error: text }` when it is not
-// JSON). Never throws on an HTTP status: callers decide what a status means.
+// JSON). Never throws: callers decide what a status means, and a server out of reach is
+// status 0.
 export async function api(method, path, body) {
   const init = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
-  const text = await response.text();
+  let response;
+  let text;
+  try {
+    response = await fetch(path, init);
+    text = await response.text();
+  } catch {
+    return { status: 0, data: { error: 'the studio cannot be reached (was it stopped?)' } };
+  }
   let data = null;
   try { data = JSON.parse(text); } catch { data = { error: text }; }
   return { status: response.status, data };
