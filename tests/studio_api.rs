@@ -791,6 +791,16 @@ async fn test_cases_run_from_the_studio() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// Runs graph-calendar with the run form's `body`; its report.
+async fn calendar_report(s: &Running, body: &Value) -> Value {
+    let path = "/api/flows/graph-calendar.flow.json/runs";
+    let (status, started) = s.send(reqwest::Method::POST, path, body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let events =
+        read_events(s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
+    events.last().unwrap().1.clone()
+}
+
 #[tokio::test]
 async fn the_command_with_sim_runs_the_simulator() {
     let dir = flows_dir();
@@ -815,23 +825,13 @@ async fn the_command_with_sim_runs_the_simulator() {
     assert_eq!(settings["params"]["graph_base"], format!("{sim}/v1.0"));
     let body = json!({ "profiles": "profiles.sim.json",
                        "params": { "user": "megan@weft.test", "graph_base": format!("{sim}/v1.0") } });
-    let (status, started) =
-        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let events =
-        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
-    let report = &events.last().unwrap().1;
+    let report = calendar_report(&s, &body).await;
     assert_eq!(report["status"], "succeeded", "{report}");
     assert!(!report["result"].as_array().unwrap().is_empty());
 
     // As with `weft run --sim`, the real profiles and Graph's own address run against it too.
     let body = json!({ "profiles": "profiles.json", "params": { "user": "megan@weft.test" } });
-    let (status, started) =
-        s.send(reqwest::Method::POST, "/api/flows/graph-calendar.flow.json/runs", &body).await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let events =
-        read_events(&s, &format!("/api/runs/{}/events", started["run"].as_str().unwrap())).await;
-    let again = &events.last().unwrap().1;
+    let again = calendar_report(&s, &body).await;
     assert_eq!(again["status"], "succeeded", "{again}");
     assert_eq!(again["result"], report["result"]);
 }

@@ -1016,11 +1016,7 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
         b.script("return document.querySelector('g.node[data-id=done]').dataset.runExit").await;
     assert_eq!(exit, json!("end"));
     // Its requests are the second user's.
-    b.click("g.node[data-id=fetch] rect").await;
-    b.until("the child's requests", "return !!document.querySelector('#node-run-http li')").await;
-    let request = text_of(&b, "#node-run-http li").await;
-    assert!(request.contains("/users/megan%40weft.test/calendarView?"), "{request}");
-    b.shot("team-child-run").await;
+    assert_second_users_requests(&mut b, "team-child-run").await;
 
     // Back returns to the parent, its run still drawn.
     b.script("history.back()").await;
@@ -1049,14 +1045,20 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
          && !!document.querySelector('g.node[data-id=done].run-done')",
     )
     .await;
-    b.click("g.node[data-id=fetch] rect").await;
-    b.until("the child's requests", "return !!document.querySelector('#node-run-http li')").await;
-    let request = text_of(&b, "#node-run-http li").await;
-    assert!(request.contains("/users/megan%40weft.test/calendarView?"), "{request}");
-    b.shot("team-stored-child-run").await;
+    assert_second_users_requests(&mut b, "team-stored-child-run").await;
     let errors = b.script("return window.__errors").await;
     assert_eq!(errors, json!([]), "errors in the page");
     b.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// With the second child of the team flow drawn, checks that its `fetch` node's requests are
+/// the second user's, and takes the screenshot `shot`.
+async fn assert_second_users_requests(b: &mut Browser, shot: &str) {
+    b.click("g.node[data-id=fetch] rect").await;
+    b.until("the child's requests", "return !!document.querySelector('#node-run-http li')").await;
+    let request = text_of(b, "#node-run-http li").await;
+    assert!(request.contains("/users/megan%40weft.test/calendarView?"), "{request}");
+    b.shot(shot).await;
 }
 
 /// A JSON Import's mapping built from a pasted sample, as WEM's modeler does: the list found,
