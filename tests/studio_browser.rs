@@ -117,18 +117,46 @@ impl Browser {
     }
 
     /// Presses at `from` and releases at `to` (viewport pixels), moving in between.
-    async fn drag_points(&self, (x, y): (i64, i64), (tx, ty): (i64, i64)) {
-        let actions = vec![
+    async fn drag_points(&self, from: (i64, i64), to: (i64, i64)) {
+        self.pointer(&Self::drag_actions(from, to), false).await;
+    }
+
+    /// The pointer actions of a drag from `(x, y)` to `(tx, ty)`.
+    fn drag_actions((x, y): (i64, i64), (tx, ty): (i64, i64)) -> Vec<Value> {
+        vec![
             json!({ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }),
             json!({ "type": "pointerDown", "button": 0 }),
             json!({ "type": "pointerMove", "duration": 100, "origin": "viewport", "x": x + 5, "y": y + 5 }),
             json!({ "type": "pointerMove", "duration": 200, "origin": "viewport", "x": tx, "y": ty }),
             json!({ "type": "pointerUp", "button": 0 }),
-        ];
-        let body = json!({ "actions": [ { "type": "pointer", "id": "mouse",
-                           "parameters": { "pointerType": "mouse" }, "actions": actions } ] });
-        self.post("/actions", body).await;
+        ]
+    }
+
+    /// Performs the mouse's `actions`, Shift held down throughout when `shift`, and releases
+    /// everything.
+    async fn pointer(&self, actions: &[Value], shift: bool) {
+        let mut sources = vec![json!({ "type": "pointer", "id": "mouse",
+                                       "parameters": { "pointerType": "mouse" }, "actions": actions })];
+        if shift {
+            // One key action per tick of the mouse's, and one more: Shift is down for all of them.
+            let mut keys = vec![json!({ "type": "keyDown", "value": "\u{E008}" })];
+            keys.extend((1..actions.len()).map(|_| json!({ "type": "pause", "duration": 0 })));
+            keys.push(json!({ "type": "keyUp", "value": "\u{E008}" }));
+            sources.push(json!({ "type": "key", "id": "keyboard", "actions": keys }));
+        }
+        self.post("/actions", json!({ "actions": sources })).await;
         self.call(reqwest::Method::DELETE, "/actions", None).await;
+    }
+
+    /// Clicks the centre of an element with Shift held down.
+    async fn shift_click(&self, css: &str) {
+        let (x, y) = self.centre(css).await;
+        let actions = [
+            json!({ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }),
+            json!({ "type": "pointerDown", "button": 0 }),
+            json!({ "type": "pointerUp", "button": 0 }),
+        ];
+        self.pointer(&actions, true).await;
     }
 
     /// Clicks the centre of an element with the mouse.
@@ -372,6 +400,53 @@ async fn edit_a_flow_in_the_browser() {
         b.click("#undo").await;
     }
     b.until("the copies undone", "return !document.querySelector('g.node[data-id^=tick_]')").await;
+
+    // Several nodes: Shift+click selects more and tick; copied and pasted, the copies keep the
+    // edges between them; dragging one moves both; Delete removes both. A Shift+drag rectangle
+    // selects the nodes it holds.
+    b.click("g.node[data-id=more] rect").await;
+    b.shift_click("g.node[data-id=tick] rect").await;
+    b.until(
+        "two selected",
+        "return document.getElementById('selection-count')?.textContent === '2 nodes selected'",
+    )
+    .await;
+    b.script(&format!("{}; {}", key("c"), key("v"))).await;
+    b.until(
+        "the pasted pair",
+        "return document.querySelectorAll('g.node.selected').length === 2 && \
+         !!document.querySelector('g.node.selected[data-id=more_2]') && \
+         !!document.querySelector('g.edge[data-from=more_2][data-exit=tick][data-to=tick_2]') && \
+         !!document.querySelector('g.edge[data-from=tick_2][data-to=more_2]')",
+    )
+    .await;
+    let before = drawn_positions(&b).await;
+    b.drag("g.node[data-id=tick_2] rect", None, (40, 0)).await;
+    let after = drawn_positions(&b).await;
+    for id in ["more_2", "tick_2"] {
+        assert!((after[id].0 - before[id].0 - 40.0).abs() < 2.0, "{id}: {before:?} → {after:?}");
+    }
+    assert_eq!(after["more"], before["more"], "a node not selected stays");
+    b.shot("several").await;
+    b.click("#delete").await;
+    b.until("the pair deleted", "return !document.querySelector('g.node[data-id$=_2]')").await;
+    let (l, t) = b.centre("g.node[data-id=finish] rect").await;
+    let corner = b
+        .script(
+            "const r = document.querySelector('g.node[data-id=finish] rect').getBoundingClientRect(); \
+             return [Math.round(r.width), Math.round(r.height)];",
+        )
+        .await;
+    let (w, h) = (corner[0].as_i64().unwrap(), corner[1].as_i64().unwrap());
+    // From below and right of it, where nothing is drawn, to above and left of it.
+    let lasso =
+        Browser::drag_actions((l + w / 2 + 24, t + h / 2 + 24), (l - w / 2 - 8, t - h / 2 - 8));
+    b.pointer(&lasso, true).await;
+    b.until(
+        "the rectangle's node",
+        "return [...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join() === 'finish'",
+    )
+    .await;
 
     b.click("#save").await;
     b.until_saved().await;

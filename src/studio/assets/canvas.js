@@ -1,6 +1,7 @@
 // The canvas: the flow drawn in SVG (nodes at their positions, edges from each exit's handle,
-// the last run's progress on them), and what the pointer does there: select, drag a node,
-// drag from an exit's handle to a node to wire it, pan, zoom. Changes go to the document.
+// the last run's progress on them), and what the pointer does there: select (Shift+click and
+// a Shift+drag rectangle select several), drag the selected nodes, drag from an exit's handle
+// to a node to wire it, pan, zoom. Changes go to the document.
 
 import { $ } from './dom.js';
 import { FAILURE_EXITS } from './kinds.js';
@@ -145,13 +146,14 @@ export class Canvas {
       }
       edgeLayer.append(g);
     }
+    const selected = new Set(doc.selectedIds());
     for (const node of doc.nodes()) {
       if (typeof node.id !== 'string') continue;
       const [x, y] = doc.positionOf(node);
       const diags = doc.diagnosticsOf(node.id);
       const classes = ['node'];
       if (doc.flow.start === node.id) classes.push('start');
-      if (doc.selected?.node === node.id) classes.push('selected');
+      if (selected.has(node.id)) classes.push('selected');
       if (diags.some((d) => d.severity === 'error')) classes.push('bad');
       else if (diags.length) classes.push('warn');
       const ran = this.#lastRun(node.id);
@@ -326,22 +328,28 @@ export class Canvas {
     canvas.addEventListener('pointerup', up);
   }
 
+  // A node pressed: Shift adds it to the selection or takes it out; else it is dragged, with
+  // the other selected nodes when it is one of them.
   #startMove(ev, id) {
     if (ev.button !== 0) return;
     ev.stopPropagation();
     const doc = this.#doc;
-    doc.select({ node: id });
+    if (ev.shiftKey) {
+      doc.toggle(id);
+      return;
+    }
+    const ids = doc.selectedIds().includes(id) ? doc.selectedIds() : [id];
+    if (ids.length === 1) doc.select({ node: id });
     const before = doc.checkpoint();
     const [sx, sy] = this.#toWorld(ev);
-    const [ox, oy] = doc.positionOf(doc.node(id));
+    const from = ids.map((n) => [n, doc.positionOf(doc.node(n))]);
     let moved = false;
     this.#track(ev, (e) => {
       const [wx, wy] = this.#toWorld(e);
-      const nx = Math.round(ox + wx - sx);
-      const ny = Math.round(oy + wy - sy);
-      if (!moved && Math.abs(nx - ox) < 2 && Math.abs(ny - oy) < 2) return;
+      const [dx, dy] = [Math.round(wx - sx), Math.round(wy - sy)];
+      if (!moved && Math.abs(dx) < 2 && Math.abs(dy) < 2) return;
       moved = true;
-      doc.place(id, [nx, ny]);
+      for (const [n, [ox, oy]] of from) doc.place(n, [ox + dx, oy + dy]);
       this.render();
     }, () => {
       if (moved) doc.recordSince(before);
@@ -366,8 +374,14 @@ export class Canvas {
     });
   }
 
+  // The background pressed: Shift draws a rectangle that selects the nodes it holds; else the
+  // view pans.
   #startPan(ev) {
     if (ev.button !== 0) return;
+    if (ev.shiftKey) {
+      this.#startLasso(ev);
+      return;
+    }
     this.#doc.select(null);
     const { x, y } = this.#view;
     const sx = ev.clientX;
@@ -378,6 +392,26 @@ export class Canvas {
       this.#view.y = y + e.clientY - sy;
       this.#applyView();
     }, () => $('canvas').classList.remove('panning'));
+  }
+
+  #startLasso(ev) {
+    const doc = this.#doc;
+    const [sx, sy] = this.#toWorld(ev);
+    const rubber = $('rubber');
+    let box = [sx, sy, sx, sy];
+    this.#track(ev, (e) => {
+      const [wx, wy] = this.#toWorld(e);
+      box = [Math.min(sx, wx), Math.min(sy, wy), Math.max(sx, wx), Math.max(sy, wy)];
+      rubber.setAttribute('d', `M${box[0]},${box[1]} H${box[2]} V${box[3]} H${box[0]} Z`);
+    }, () => {
+      rubber.setAttribute('d', '');
+      const [l, t, r, b] = box;
+      const inside = doc.nodes().filter((n) => {
+        const [x, y] = doc.positionOf(n);
+        return x >= l && y >= t && x + W <= r && y + H <= b;
+      });
+      doc.selectNodes(inside.map((n) => n.id));
+    });
   }
 
   #zoom(ev) {

@@ -21,7 +21,7 @@ export class FlowDocument {
   #version = null;
   #flow = null;
   #dirty = false;
-  #selected = null; // { node: id } or { edge: index }
+  #selected = null; // { node: id }, { nodes: [id, …] } (two or more) or { edge: index }
   #undo = [];
   #redo = [];
   #exits = {};
@@ -106,6 +106,23 @@ export class FlowDocument {
     this.#hooks.panel();
   }
 
+  // The ids of the selected nodes (none when an edge or nothing is selected).
+  selectedIds() {
+    const sel = this.#selected;
+    return sel?.nodes ? [...sel.nodes] : sel?.node ? [sel.node] : [];
+  }
+
+  // Selects the nodes `ids`: one as `{ node }`, more as `{ nodes }`, none as nothing.
+  selectNodes(ids) {
+    this.select(ids.length > 1 ? { nodes: ids } : ids.length ? { node: ids[0] } : null);
+  }
+
+  // Adds node `id` to the selected nodes, or takes it out (Shift+click).
+  toggle(id) {
+    const ids = this.selectedIds();
+    this.selectNodes(ids.includes(id) ? ids.filter((n) => n !== id) : [...ids, id]);
+  }
+
   // Records an undo step, applies `change` to the flow, redraws (the form too, unless
   // `form` is false) and has it validated.
   commit(change, { form = true } = {}) {
@@ -171,17 +188,39 @@ export class FlowDocument {
     this.select({ node: node.id });
   }
 
-  // Adds a copy of `node` (of this flow or another) a little below and right of it, under an
-  // id of its own, and selects it; its edges are not copied.
-  paste(node) {
-    const copy = structuredClone(node);
-    const base = String(node.id).replace(/_\d+$/, '');
-    let n = 2;
-    while (this.node(`${base}_${n}`)) n++;
-    copy.id = `${base}_${n}`;
-    const [x, y] = this.positionOf(node);
-    copy.position = [x + 30, y + 30];
-    this.add(copy);
+  // The selected nodes and the edges between them, as copied (Ctrl+C); null when no node is
+  // selected.
+  copySelection() {
+    const ids = new Set(this.selectedIds());
+    if (!ids.size) return null;
+    const nodes = this.nodes().filter((n) => ids.has(n.id))
+      .map((n) => ({ ...structuredClone(n), position: this.positionOf(n) }));
+    const edges = this.edges().filter((e) => ids.has(e.from) && ids.has(e.to));
+    return structuredClone({ nodes, edges });
+  }
+
+  // Adds a copy of `copied` (`copySelection`, of this flow or another) a little below and right
+  // of where it was, each node under an id of its own, the edges between them wired to the
+  // copies, as one undo step; selects the copies.
+  paste(copied) {
+    const renamed = {};
+    const nodes = copied.nodes.map((node) => {
+      const base = String(node.id).replace(/_\d+$/, '');
+      let n = 2;
+      while (this.node(`${base}_${n}`) || Object.values(renamed).includes(`${base}_${n}`)) n++;
+      renamed[node.id] = `${base}_${n}`;
+      const [x, y] = node.position;
+      return { ...structuredClone(node), id: renamed[node.id], position: [x + 30, y + 30] };
+    });
+    const edges = copied.edges.map((e) => ({ ...e, from: renamed[e.from], to: renamed[e.to] }));
+    this.commit((flow) => {
+      if (!Array.isArray(flow.nodes)) flow.nodes = [];
+      if (!Array.isArray(flow.edges)) flow.edges = [];
+      flow.nodes.push(...nodes);
+      flow.edges.push(...edges);
+      if (!flow.start) flow.start = nodes[0].id;
+    }, { form: false });
+    this.selectNodes(nodes.map((n) => n.id));
   }
 
   // Wires `exit` of `from` to `to`, replacing the exit's edge if it had one (one edge per exit).
@@ -198,12 +237,12 @@ export class FlowDocument {
   deleteSelected() {
     const sel = this.#selected;
     if (!sel) return;
-    if (sel.node) {
-      const id = sel.node;
+    const ids = new Set(this.selectedIds());
+    if (ids.size) {
       this.commit((flow) => {
-        flow.nodes = this.nodes().filter((n) => n.id !== id);
-        flow.edges = this.edges().filter((e) => e.from !== id && e.to !== id);
-        if (flow.start === id) {
+        flow.nodes = this.nodes().filter((n) => !ids.has(n.id));
+        flow.edges = this.edges().filter((e) => !ids.has(e.from) && !ids.has(e.to));
+        if (ids.has(flow.start)) {
           if (flow.nodes.length) flow.start = flow.nodes[0].id;
           else delete flow.start;
         }
@@ -297,6 +336,10 @@ export class FlowDocument {
   #changed({ form = true } = {}) {
     this.#dirty = true;
     if (this.#selected?.node && !this.node(this.#selected.node)) this.#selected = null;
+    if (this.#selected?.nodes) {
+      const kept = this.#selected.nodes.filter((id) => this.node(id));
+      this.#selected = kept.length > 1 ? { nodes: kept } : kept.length ? { node: kept[0] } : null;
+    }
     if (this.#selected?.edge !== undefined && !this.edges()[this.#selected.edge]) this.#selected = null;
     this.#hooks.redraw();
     if (form) this.#hooks.panel();

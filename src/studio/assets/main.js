@@ -172,9 +172,8 @@ async function start() {
   $('reopen').onclick = () => openFlow(doc.file, { force: true });
   $('run').onclick = () => runs.showForm();
   $('stop').onclick = () => runs.stop();
-  // The node copied last (Ctrl+C), pasted as a new node (Ctrl+V) in this flow or another.
+  // The nodes copied last (Ctrl+C), pasted as new nodes (Ctrl+V) in this flow or another.
   let copied = null;
-  const selectedNode = () => (doc.selected?.node ? doc.node(doc.selected.node) : undefined);
   document.addEventListener('keydown', (ev) => {
     const typing = /INPUT|TEXTAREA|SELECT/.test(document.activeElement?.tagName || '');
     const mod = ev.ctrlKey || ev.metaKey;
@@ -182,9 +181,9 @@ async function start() {
     else if (typing) return;
     else if (mod && ev.key === 'z' && !ev.shiftKey) { ev.preventDefault(); doc.undo(); }
     else if (mod && (ev.key === 'y' || (ev.key === 'z' && ev.shiftKey))) { ev.preventDefault(); doc.redo(); }
-    else if (mod && ev.key === 'c' && selectedNode()) copied = structuredClone(selectedNode());
+    else if (mod && ev.key === 'c' && doc.selectedIds().length) copied = doc.copySelection();
     else if (mod && ev.key === 'v' && copied && doc.flow) { ev.preventDefault(); doc.paste(copied); }
-    else if (mod && ev.key === 'd' && selectedNode()) { ev.preventDefault(); doc.paste(selectedNode()); }
+    else if (mod && ev.key === 'd' && doc.selectedIds().length) { ev.preventDefault(); doc.paste(doc.copySelection()); }
     else if (ev.key === 'Delete' || ev.key === 'Backspace') doc.deleteSelected();
   });
   window.addEventListener('beforeunload', (ev) => { if (doc.dirty) ev.preventDefault(); });

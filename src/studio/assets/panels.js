@@ -1,7 +1,7 @@
 // What the page shows beside the canvas: the side panel (the flow's fields, profiles, run form,
 // history and test cases; or the selected node's form, generated from its kind's schema and
-// annotations, with its last run and test cases; or the selected edge), and the diagnostics
-// under the canvas, marked on the form fields they name.
+// annotations, with its last run and test cases; or the selected nodes; or the selected
+// edge), and the diagnostics under the canvas, marked on the form fields they name.
 
 import { api, flowUrl } from './api.js';
 import { $, label } from './dom.js';
@@ -112,6 +112,10 @@ export class Panel {
         panel.append(b, this.#runs.childSection(node.id, file));
       }
       if (doc.version) panel.append(this.#testsSection(node.id));
+    } else if (sel?.nodes) {
+      h.textContent = `${sel.nodes.length} nodes selected`;
+      h.id = 'selection-count';
+      panel.append(h, label(sel.nodes.join(', '), 'Drag one to move them all; Delete removes them; Ctrl+C copies them with the edges between them, Ctrl+D duplicates them; Shift+click adds or takes out one.'));
     } else if (sel?.edge !== undefined && doc.edges()[sel.edge]) {
       const e = doc.edges()[sel.edge];
       h.textContent = 'Edge';
