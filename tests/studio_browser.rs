@@ -447,6 +447,15 @@ async fn edit_a_flow_in_the_browser() {
         "return [...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join() === 'finish'",
     )
     .await;
+    // A click without Shift on one of several selected nodes selects it alone.
+    b.shift_click("g.node[data-id=more] rect").await;
+    b.until("two again", "return document.querySelectorAll('g.node.selected').length === 2").await;
+    b.click("g.node[data-id=more] rect").await;
+    b.until(
+        "more alone",
+        "return [...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join() === 'more'",
+    )
+    .await;
 
     b.click("#save").await;
     b.until_saved().await;

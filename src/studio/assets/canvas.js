@@ -329,7 +329,7 @@ export class Canvas {
   }
 
   // A node pressed: Shift adds it to the selection or takes it out; else it is dragged, with
-  // the other selected nodes when it is one of them.
+  // the other selected nodes when it is one of them (a click without a drag selects it alone).
   #startMove(ev, id) {
     if (ev.button !== 0) return;
     ev.stopPropagation();
@@ -353,6 +353,8 @@ export class Canvas {
       this.render();
     }, () => {
       if (moved) doc.recordSince(before);
+      // A click (no drag) on one of several selected nodes selects it alone.
+      else if (ids.length > 1) doc.select({ node: id });
     });
   }
 
