@@ -1175,6 +1175,25 @@ async fn the_history_lists_draws_resumes_and_cancels_stored_runs() {
     let last = read_events(&s, resumed["events"].as_str().unwrap()).await;
     assert_eq!(last.last().unwrap().1["result"], json!({ "seen": [1], "last": 0 }));
 
+    // Thirty at a time, newest first; `before` gives the older ones.
+    for _ in 0..30 {
+        durable.record(crate::util::recorded(&flow), &params, false).await.unwrap();
+    }
+    let (_, page) = s.json("/api/flows/countdown.flow.json/history").await;
+    assert_eq!((page["runs"].as_array().unwrap().len(), &page["more"]), (30, &json!(true)));
+    let oldest = page["runs"][29]["id"].as_str().unwrap();
+    let (_, rest) =
+        s.json(&format!("/api/flows/countdown.flow.json/history?before={oldest}")).await;
+    assert_eq!(rest["more"], false, "{rest}");
+    let ids: Vec<&str> = [&page, &rest]
+        .iter()
+        .flat_map(|p| p["runs"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    // The studio's run, the two queued, the held one, and these thirty: each once, in order.
+    assert_eq!(ids.len(), 34, "{ids:?}");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+
     let without = start(dir.path()).await;
     let (status, refused) = without.json("/api/flows/countdown.flow.json/history").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

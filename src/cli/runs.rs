@@ -111,7 +111,8 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
                 chrono::Utc::now().timestamp_millis()
                     - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
             });
-            let filter = Filter { flow, status, since_ms, limit: Some(limit), parent };
+            let filter =
+                Filter { flow, status, since_ms, limit: Some(limit), parent, before: None };
             match runtime.block_on(store.list(filter)) {
                 Ok(runs) => {
                     match format {

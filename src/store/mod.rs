@@ -454,6 +454,8 @@ pub struct Filter {
     pub limit: Option<u32>,
     /// The children of this run (`None`: the runs nobody called).
     pub parent: Option<String>,
+    /// Older than this run (the next page of a listing, newest first).
+    pub before: Option<String>,
 }
 
 /// What [`Store::cancel`] did.

@@ -794,7 +794,7 @@ impl super::Store for SqliteStore {
                 "SELECT {RUN_COLUMNS} FROM runs \
                  WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR status = ?2) \
                  AND (?3 IS NULL OR created_at >= ?3) \
-                 AND parent IS ?5 \
+                 AND parent IS ?5 AND (?6 IS NULL OR id < ?6) \
                  ORDER BY id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
@@ -806,7 +806,8 @@ impl super::Store for SqliteStore {
                         filter.status.map(Status::as_str),
                         filter.since_ms,
                         limit,
-                        filter.parent
+                        filter.parent,
+                        filter.before
                     ],
                     |row| record(row, now),
                 )

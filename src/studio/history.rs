@@ -19,15 +19,16 @@ use crate::store::{
 };
 use crate::trace::redact;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use weft_nodes::clip;
 
-/// How many runs a flow's history lists, newest first.
+/// How many runs a flow's history lists at a time, newest first.
 const LISTED: u32 = 30;
 
 /// The studio's store, or the 404 saying it keeps none.
@@ -71,19 +72,29 @@ fn listed(run: &RunRecord) -> Value {
     shown
 }
 
-/// `GET /api/flows/{file}/history`: `{ flow, runs }`, the newest runs of the saved flow (by
-/// its name, as the store knows flows), each as [`listed`].
+/// `GET /api/flows/{file}/history?before=ID`: `{ flow, runs, more }`, the newest runs of the
+/// saved flow (by its name, as the store knows flows), each as [`listed`] — older than run
+/// `ID` when it is given; `more`: whether older ones are left.
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Response> {
     let durable = durable(&state).map_err(IntoResponse::into_response)?;
     let (_, bytes) = saved_flow(&state, &file).await?;
     let flow = flow_name(&file, &bytes);
-    let filter = Filter { flow: Some(flow.clone()), limit: Some(LISTED), ..Filter::default() };
-    let runs = durable.store.list(filter).await.map_err(|e| refused(e).into_response())?;
+    // One more than shown says whether older ones are left.
+    let filter = Filter {
+        flow: Some(flow.clone()),
+        limit: Some(LISTED + 1),
+        before: query.get("before").cloned(),
+        ..Filter::default()
+    };
+    let mut runs = durable.store.list(filter).await.map_err(|e| refused(e).into_response())?;
+    let more = runs.len() > LISTED as usize;
+    runs.truncate(LISTED as usize);
     let runs: Vec<Value> = runs.iter().map(listed).collect();
-    Ok(axum::Json(json!({ "flow": flow, "runs": runs })).into_response())
+    Ok(axum::Json(json!({ "flow": flow, "runs": runs, "more": more })).into_response())
 }
 
 /// The name the store knows the flow of `file` (its text `bytes`) by: its `name`, else the

@@ -18,9 +18,9 @@
 //!   studio's id of it, for `GET /api/runs/{id}/events` (its trace, server-sent events),
 //!   `POST /api/runs/{id}/stop` and `GET /api/runs/{id}/input/{node}`; its id in its trace and
 //!   in the store is its `run_started` event's `run`;
-//! - the history, from the run store: `GET /api/flows/{file}/history`, `GET /api/history/{id}`,
-//!   `POST /api/history/{id}/cancel`, `POST /api/history/{id}/resume` with `{ file, profiles?,
-//!   max_steps?, timeout_secs? }`;
+//! - the history, from the run store: `GET /api/flows/{file}/history?before=ID`,
+//!   `GET /api/history/{id}`, `POST /api/history/{id}/cancel`,
+//!   `POST /api/history/{id}/resume` with `{ file, profiles?, max_steps?, timeout_secs? }`;
 //! - test cases: `GET|POST /api/flows/{file}/tests`.
 //!
 //! The web app (plain ES modules and SVG, no build step) is embedded in the binary.

@@ -87,13 +87,16 @@ function drawnLine(run, runs) {
   return line;
 }
 
-async function fill(file, list, runs) {
-  const { status: code, data } = await api('GET', flowUrl(file, 'history'));
+// Lists the flow's runs in `list`, those older than run `before` when it is given, and a
+// button for the older ones when there are more.
+async function fill(file, list, runs, before) {
+  const query = before ? `history?before=${encodeURIComponent(before)}` : 'history';
+  const { status: code, data } = await api('GET', flowUrl(file, query));
   if (code !== 200) {
     list.replaceWith(Object.assign(document.createElement('div'), { className: 'unresolved', textContent: data.error || String(code) }));
     return;
   }
-  if (!data.runs.length) {
+  if (!data.runs.length && !before) {
     list.replaceWith(Object.assign(document.createElement('div'), { className: 'help', textContent: `No run of ${data.flow} yet.` }));
     return;
   }
@@ -108,6 +111,18 @@ async function fill(file, list, runs) {
     b.title = `Draw run ${run.id} on the canvas`;
     b.onclick = () => open(run.id, runs);
     item.append(b);
+    list.append(item);
+  }
+  if (data.more) {
+    const item = document.createElement('li');
+    const older = document.createElement('button');
+    older.id = 'history-older';
+    older.textContent = 'Older runs…';
+    older.onclick = () => {
+      item.remove();
+      fill(file, list, runs, data.runs[data.runs.length - 1].id);
+    };
+    item.append(older);
     list.append(item);
   }
 }
