@@ -229,16 +229,11 @@ fn resume_run(
         Err(err) => return fail(&err),
     };
     let run = &detail.run;
-    if let Some(parent) = &run.parent {
-        return fail(&StoreError::Child { run: run.id.clone(), parent: parent.clone() });
-    }
-    if run.status.is_final() && run.status != Status::Failed {
-        let (id, status) = (run.id.clone(), run.status);
-        return fail(&StoreError::Finished { run: id, status, what: "resumed" });
+    if let Some(refused) = run.resume_refused() {
+        return fail(&refused);
     }
     let flow_path = run.flow_path.clone().map(PathBuf::from);
-    let shown =
-        flow_path.clone().unwrap_or_else(|| PathBuf::from(format!("{}.flow.json", run.flow)));
+    let shown = run.flow_file();
     let loaded = engine.loader().load_pinned(&pinned, &shown);
     let Some(flow) = loaded.flow else {
         for d in &loaded.diagnostics {

@@ -111,12 +111,16 @@ pub(super) fn execute_in_background(app: Arc<App>, id: String) {
 
 /// Loads the flow texts `run` pinned, as the file it came from.
 async fn load_pinned(stored: &Stored, run: &RunRecord) -> Result<Flow, StoreError> {
-    let shown = run.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", run.flow));
+    let shown = run.flow_file();
     let texts = stored.durable.store.pinned(&run.flow_hash).await?;
-    let loaded = stored.loader.load_pinned(&texts, std::path::Path::new(&shown));
+    let loaded = stored.loader.load_pinned(&texts, &shown);
     loaded.flow.ok_or_else(|| StoreError::Backend {
         place: format!("run `{}`'s flow", run.id),
-        message: loaded.diagnostics.first().map(|d| d.located(&shown)).unwrap_or_default(),
+        message: loaded
+            .diagnostics
+            .first()
+            .map(|d| d.located(&shown.display().to_string()))
+            .unwrap_or_default(),
     })
 }
 
@@ -366,7 +370,7 @@ pub(super) async fn resume(
     }
     if wants_async(&headers) {
         return match stored.durable.store.get(&id).await {
-            Ok(detail) if !detail.run.status.is_final() || detail.run.status == Status::Failed => {
+            Ok(detail) if !detail.run.status.is_settled() => {
                 execute_in_background(app.clone(), id.clone());
                 accepted(&id, detail.run.status)
             }

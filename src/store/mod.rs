@@ -196,6 +196,12 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
     }
+
+    /// Whether the run is over for good: it succeeded or was cancelled (a failed run can still
+    /// be run again, or cancelled).
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Cancelled)
+    }
 }
 
 impl FromStr for Status {
@@ -373,6 +379,26 @@ pub struct RunDetail {
     pub error: Option<Value>,
     /// Its journal.
     pub steps: Vec<Step>,
+}
+
+impl RunRecord {
+    /// The file the run's flow came from, or one named after the flow: where its pinned text
+    /// is loaded as (its file name names a flow that has no `name`).
+    pub fn flow_file(&self) -> std::path::PathBuf {
+        let file = self.flow_path.clone().unwrap_or_else(|| format!("{}.flow.json", self.flow));
+        std::path::PathBuf::from(file)
+    }
+
+    /// Why the run can't be resumed by itself, before anything is claimed: it is a child run
+    /// (its parent resumes it), or it is settled. The store's claim says the rest (a live
+    /// holder).
+    pub fn resume_refused(&self) -> Option<StoreError> {
+        if let Some(parent) = &self.parent {
+            return Some(StoreError::Child { run: self.id.clone(), parent: parent.clone() });
+        }
+        let (run, status) = (self.id.clone(), self.status);
+        status.is_settled().then_some(StoreError::Finished { run, status, what: "resumed" })
+    }
 }
 
 impl RunDetail {

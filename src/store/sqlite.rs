@@ -841,7 +841,7 @@ impl super::Store for SqliteStore {
                 return Err(StoreError::Child { run: id, parent });
             }
             let status: Status = status.parse().unwrap_or(Status::Failed);
-            if status.is_final() && status != Status::Failed {
+            if status.is_settled() {
                 return Err(StoreError::Finished { run: id, status, what: "cancelled" });
             }
             let live = status == Status::Running && lease_until.is_some_and(|u| u >= now);

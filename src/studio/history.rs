@@ -66,8 +66,8 @@ fn listed(run: &RunRecord) -> Value {
     if let Value::Object(fields) = &mut shown {
         fields.insert("live".into(), run.lease_live.into());
         fields.insert("resumable".into(), (resumable && run.parent.is_none()).into());
-        let over = run.status.is_final() && run.status != Status::Failed;
-        fields.insert("cancellable".into(), (!over && run.parent.is_none()).into());
+        let cancellable = !run.status.is_settled() && run.parent.is_none();
+        fields.insert("cancellable".into(), cancellable.into());
     }
     shown
 }
@@ -177,13 +177,7 @@ async fn pinned_flow(
     path: Option<&std::path::Path>,
 ) -> Result<Flow, ApiError> {
     let pinned = store.pinned(&run.flow_hash).await.map_err(refused)?;
-    let path = match path {
-        Some(path) => path.to_owned(),
-        None => run.flow_path.as_ref().map_or_else(
-            || state.files.dir().join(format!("{}.flow.json", run.flow)),
-            std::path::PathBuf::from,
-        ),
-    };
+    let path = path.map_or_else(|| run.flow_file(), std::path::Path::to_owned);
     let loaded = state.engine.loader().load_pinned(&pinned, &path);
     loaded.flow.ok_or_else(|| {
         let shown = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
@@ -237,12 +231,8 @@ pub(super) async fn resume(
     // when the file's last run still runs: a refused resume leaves the run as it was.
     let detail = durable.store.get(&id).await.map_err(refused)?;
     let run = &detail.run;
-    if let Some(parent) = &run.parent {
-        return Err(refused(StoreError::Child { run: run.id.clone(), parent: parent.clone() }));
-    }
-    if run.status.is_final() && run.status != Status::Failed {
-        let status = run.status;
-        return Err(refused(StoreError::Finished { run: id, status, what: "resumed" }));
+    if let Some(err) = run.resume_refused() {
+        return Err(refused(err));
     }
     let flow = pinned_flow(&state, &durable.store, run, Some(&path)).await?;
     // Drawn on the file's canvas: the run must be one of the file's flow.
