@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::event::EventType;
 use crate::graph::write;
@@ -46,10 +46,7 @@ fn change(state: &Arc<State>, rng: &mut Rng, n: u64) {
             + Span::hours(hour);
         json!({ "dateTime": start.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC" })
     };
-    let fields = |value: Value| match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
+    let fields = |value: Value| crate::object(value).unwrap_or_default();
     // The calendar is a temporary: a reference kept across the write below would make
     // `State::edit_calendar` copy the whole calendar on every change.
     let singles: Vec<String> = state

@@ -21,7 +21,7 @@ use crate::urlenc::query;
 
 use super::error::GraphError;
 use super::list::ok_json;
-use super::options::{self, DEFAULT_TOP, MAX_TOP, Prefer};
+use super::options::{self, DEFAULT_TOP, Prefer};
 use super::skiptoken::{open, seal};
 
 /// Where a round is: the window, the changes it reports, and the next item.
@@ -119,8 +119,9 @@ pub(super) fn page(
     };
     let start = DateTime::from_timestamp_millis(round.start).unwrap_or_default();
     let end = DateTime::from_timestamp_millis(round.end).unwrap_or_default();
-    let zone = prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
-    let size = prefer.max_page_size.unwrap_or(DEFAULT_TOP).clamp(1, MAX_TOP);
+    let zone = prefer.zone();
+    // `max_page_size` is within 1..=MAX_TOP already.
+    let size = prefer.max_page_size.unwrap_or(DEFAULT_TOP);
     let this_page = |len: usize| {
         let from = round.offset.min(len);
         from..from.saturating_add(size).min(len)

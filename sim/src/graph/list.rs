@@ -48,7 +48,7 @@ impl Page {
 
 /// The page of `events` the options ask for.
 pub(crate) fn page(events: &[&Event], opts: &ListOptions, cx: &PageContext<'_>) -> Page {
-    let zone = opts.prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
+    let zone = opts.prefer.zone();
     let context = match &opts.select {
         Some(fields) => format!("{}({})", cx.context, fields.join(",")),
         None => cx.context.clone(),

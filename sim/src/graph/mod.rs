@@ -337,10 +337,11 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             GraphError::bad_request("BadRequest", "The query string could not be read.")
         })?;
     let metadata = format!("{link_base}/v1.0/$metadata#users('{}')", user.id);
-    // The request's address without its query: what links and skip tokens are built on.
-    let url = format!("{link_base}{}", uri.path());
+    // The request's address without its query: what links and skip tokens are built on (made
+    // only when a page is built: a cached page needs none).
+    let url = || format!("{link_base}{}", uri.path());
     let generated = |items: fn(&State, &SimUser) -> Vec<serde_json::Value>, suffix: &str| {
-        resources::page(state, &items(state, user), &pairs, &url, &format!("{metadata}/{suffix}"))
+        resources::page(state, &items(state, user), &pairs, &url(), &format!("{metadata}/{suffix}"))
     };
     match resource {
         Resource::Messages => generated(resources::messages, "messages"),
@@ -350,7 +351,7 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             let items =
                 resources::tasks(state, user, list).ok_or_else(GraphError::item_not_found)?;
             let context = format!("{metadata}/todo/lists('{list}')/tasks");
-            resources::page(state, &items, &pairs, &url, &context)
+            resources::page(state, &items, &pairs, &url(), &context)
         }
         Resource::Profile => Ok(ok_json(
             &json!({
@@ -382,7 +383,7 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
                     let has = calendar_has_events(state, user, calendar)?;
                     let events = if has { cal.view(start, end) } else { Vec::new() };
                     let context = format!("{metadata}/calendarView");
-                    list(state, user, uri, &url, prefer, &pairs, &events, context)
+                    list(state, user, uri, &url(), prefer, &pairs, &events, context)
                 })?;
             state.count(|c| {
                 c.calendar_view_pages += 1;
@@ -391,7 +392,7 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
             Ok(page.response())
         }
         Resource::Delta => {
-            delta::page(state, user, &url, &link_base, &pairs, &Prefer::from_headers(headers))
+            delta::page(state, user, &url(), &link_base, &pairs, &Prefer::from_headers(headers))
         }
         Resource::Event(id) => {
             let prefer = Prefer::from_headers(headers);
@@ -416,7 +417,7 @@ fn serve(state: &State, rest: &str, request: &Request<'_>) -> Result<Response, G
                     let has = calendar_has_events(state, user, calendar)?;
                     let events = if has { cal.listing() } else { Vec::new() };
                     let context = format!("{metadata}/events");
-                    list(state, user, uri, &url, prefer, &pairs, &events, context)
+                    list(state, user, uri, &url(), prefer, &pairs, &events, context)
                 })?;
             state.count(|c| {
                 c.events_pages += 1;

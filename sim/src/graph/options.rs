@@ -44,7 +44,17 @@ pub(crate) struct Prefer {
     pub(crate) immutable_id: bool,
 }
 
+/// A page size as `$top` or `odata.maxpagesize` give it: a whole number from 1 to [`MAX_TOP`].
+pub(crate) fn top(value: &str) -> Option<usize> {
+    value.parse().ok().filter(|n| (1..=MAX_TOP).contains(n))
+}
+
 impl Prefer {
+    /// The zone `outlook.timezone` names, with its name as given.
+    pub(crate) fn zone(&self) -> Option<(&str, Tz)> {
+        self.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz))
+    }
+
     /// Reads every `Prefer` header; unknown or invalid preferences are ignored, as the
     /// `Prefer` header semantics require (RFC 7240).
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
@@ -63,7 +73,7 @@ impl Prefer {
                         }
                     }
                     "odata.maxpagesize" => {
-                        prefer.max_page_size = v.parse().ok().filter(|n| (1..=MAX_TOP).contains(n));
+                        prefer.max_page_size = top(v);
                     }
                     // The simulator's ids never change (nothing moves between folders), so
                     // every id is immutable: the preference is honoured by being said.
@@ -149,14 +159,12 @@ pub(crate) fn parse(
         }
     }
     let top = match option(pairs, "$top") {
-        Some(v) => {
-            v.parse::<usize>().ok().filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| {
-                GraphError::bad_request(
-                    "BadRequest",
-                    format!("Invalid $top value '{v}': it must be an integer from 1 to {MAX_TOP}."),
-                )
-            })?
-        }
+        Some(v) => top(v).ok_or_else(|| {
+            GraphError::bad_request(
+                "BadRequest",
+                format!("Invalid $top value '{v}': it must be an integer from 1 to {MAX_TOP}."),
+            )
+        })?,
         None => prefer.max_page_size.unwrap_or(DEFAULT_TOP),
     };
     let select = option(pairs, "$select").map(parse_select).transpose()?;

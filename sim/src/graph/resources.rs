@@ -14,7 +14,7 @@ use crate::state::State;
 
 use super::error::GraphError;
 use super::list::Listing;
-use super::options::{DEFAULT_TOP, MAX_TOP};
+use super::options::{self, DEFAULT_TOP};
 use super::skiptoken;
 
 const SUBJECTS: &[&str] = &[
@@ -75,9 +75,13 @@ pub(super) fn messages(state: &State, user: &SimUser) -> Vec<Value> {
         .collect()
 }
 
-/// A mailbox's To Do lists: the default one and two of the user's own.
+/// A mailbox's To Do lists, by name, with their `wellknownListName`: the default one and two of
+/// the user's own.
+const LISTS: [(&str, &str); 3] = [("Tasks", "defaultList"), ("Work", "none"), ("Home", "none")];
+
+/// A mailbox's To Do lists.
 pub(super) fn todo_lists(state: &State, user: &SimUser) -> Vec<Value> {
-    [("Tasks", "defaultList"), ("Work", "none"), ("Home", "none")]
+    LISTS
         .iter()
         .map(|(name, known)| {
             json!({
@@ -97,7 +101,7 @@ fn list_id(state: &State, user: &SimUser, name: &str) -> String {
 
 /// The tasks of the list `list`, or `None` when the user has no such list.
 pub(super) fn tasks(state: &State, user: &SimUser, list: &str) -> Option<Vec<Value>> {
-    let name = ["Tasks", "Work", "Home"].into_iter().find(|n| list_id(state, user, n) == list)?;
+    let name = LISTS.iter().map(|(n, _)| *n).find(|n| list_id(state, user, n) == list)?;
     let mut rng = Rng::derive(state.config.seed, &format!("{}:tasks:{name}", user.id));
     let statuses = ["notStarted", "inProgress", "completed", "waitingOnOthers", "deferred"];
     let count = 3 + rng.below(5);
@@ -168,13 +172,9 @@ pub(super) fn page(
     for (name, value) in pairs {
         match name.as_str() {
             "$top" => {
-                top =
-                    value.parse().ok().filter(|t| (1..=MAX_TOP).contains(t)).ok_or_else(|| {
-                        GraphError::bad_request(
-                            "BadRequest",
-                            format!("Invalid $top value '{value}'."),
-                        )
-                    })?;
+                top = options::top(value).ok_or_else(|| {
+                    GraphError::bad_request("BadRequest", format!("Invalid $top value '{value}'."))
+                })?;
                 carried.push((name.clone(), value.clone()));
             }
             "$skiptoken" => {

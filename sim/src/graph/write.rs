@@ -192,7 +192,7 @@ fn check_match(given: Option<&str>, event: &Event) -> Result<(), GraphError> {
 
 /// The event, answered with `status`, its times in the preferred zone.
 fn event_response(status: StatusCode, event: &Event, prefer: &Prefer) -> Response {
-    let zone = prefer.time_zone.as_ref().map(|(name, tz)| (name.as_str(), *tz));
+    let zone = prefer.zone();
     let mut response = ok_json(&event.to_json(zone), prefer.applied());
     *response.status_mut() = status;
     response
