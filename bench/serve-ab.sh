@@ -57,7 +57,7 @@ export BODY="{\"graph_base\":\"$SIM/v1.0\",\"user\":\"adele@weft.test\",\"from\"
 
 # One measurement of the binary $1 serving the flows in $3 on port $2 with the store $4 (none or
 # sqlite): "requests/s µs-CPU-per-request".
-measure() {
+measure_serve() {
     local bin=$1 port=$2 flows=$3 store=$4 pid out requests before after
     [ "$store" = sqlite ] && store="sqlite:$WORK/state-$port/weft.db"
     "$bin" serve "$flows" --listen "127.0.0.1:$port" --profiles bench/weft/profiles.json \
@@ -91,8 +91,8 @@ printf '%4s %10s %10s %10s %10s %8s %8s\n' pair "A req/s" "A µs/req" "B req/s" 
 RATES=() CPUS=()
 for i in $(seq 1 "$PAIRS"); do
     # Not in a subshell: the server it starts is in PIDS for cleanup, and its `exit` ends the script.
-    measure "$A" "$PORT_A" "$FLOWS_A" "$STORE_A" >"$WORK/a"; read -r a_rps a_cpu <"$WORK/a"
-    measure "$B" "$PORT_B" "$FLOWS_B" "$STORE_B" >"$WORK/b"; read -r b_rps b_cpu <"$WORK/b"
+    measure_serve "$A" "$PORT_A" "$FLOWS_A" "$STORE_A" >"$WORK/a"; read -r a_rps a_cpu <"$WORK/a"
+    measure_serve "$B" "$PORT_B" "$FLOWS_B" "$STORE_B" >"$WORK/b"; read -r b_rps b_cpu <"$WORK/b"
     rate=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", b / a }')
     cpu=$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", b / a }')
     RATES+=("$rate") CPUS+=("$cpu")

@@ -11,11 +11,7 @@ fn the_examples_pass_their_tests() {
     let outcome = Weft::new(&root(), ["test", "docs/examples"]).run();
     outcome.assert_code(0);
     assert!(outcome.stdout.contains(" passed, 0 failed"), "{}", outcome.stdout);
-    let flows = std::fs::read_dir(root().join("docs/examples"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(".flow.json"))
-        .collect::<Vec<_>>();
+    let flows = crate::util::flow_files(&root().join("docs/examples"));
     assert!(flows.len() >= 4, "{flows:?}");
     for flow in flows {
         let test = flow.replace(".flow.json", ".test.json");

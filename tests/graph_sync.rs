@@ -9,7 +9,7 @@
 use crate::calendar_e2e::{expected, run_on_sim, weft_with_sim};
 use crate::durable_runs::{journaled, new_run, runs, weft};
 use crate::util::{Dir, Weft, anchor, sim_at_anchor};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,14 +37,29 @@ fn sync(sim: &SimHandle, dir: &Dir, window: &[(&str, String)]) -> Value {
     })
 }
 
+/// The two weeks the sync tests keep up with, from the anchor.
+fn span() -> (DateTime<Utc>, DateTime<Utc>) {
+    (anchor(), anchor() + Duration::days(14))
+}
+
+/// graph-sync's parameters for [`span`], in pages of `page_size`.
+fn window(page_size: impl ToString) -> [(&'static str, String); 3] {
+    let (from, to) = span();
+    [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", page_size.to_string())]
+}
+
+/// An instant of Graph's shape: `day` at `hour` o'clock, UTC.
+fn utc(day: &str, hour: usize) -> Value {
+    json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" })
+}
+
 /// Creates `n` events from outside, an hour each, in the last week of November 2026; their ids.
 fn create_events(sim: &SimHandle, n: usize) -> BTreeSet<String> {
     (0..n)
         .map(|i| {
             let day = format!("2026-11-{:02}", 23 + i % 7);
-            let at = |hour: usize| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
             let hour = 6 + i % 12;
-            let event = json!({ "subject": format!("Change {i}"), "start": at(hour), "end": at(hour + 1) });
+            let event = json!({ "subject": format!("Change {i}"), "start": utc(&day, hour), "end": utc(&day, hour + 1) });
             sim.create_event(USER, event).unwrap()["id"].as_str().unwrap().to_owned()
         })
         .collect()
@@ -123,9 +138,8 @@ async fn an_event_is_created_once_read_back_updated_past_a_conflict_and_deleted(
 async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_expired_link() {
     let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
-    let (from, to) = (anchor(), anchor() + Duration::days(14));
-    let window =
-        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", "9".to_owned())];
+    let (from, to) = span();
+    let window = window(9);
     let state = || {
         tokio::task::block_in_place(|| {
             weft_with_sim(
@@ -168,11 +182,10 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
         .filter(|e| e["type"] == "singleInstance")
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
-    let at = |day: &str, hour: u32| json!({ "dateTime": format!("{day}T{hour:02}:00:00"), "timeZone": "UTC" });
     let created = sim
         .create_event(
             USER,
-            json!({ "subject": "New", "start": at("2026-11-26", 10), "end": at("2026-11-26", 11) }),
+            json!({ "subject": "New", "start": utc("2026-11-26", 10), "end": utc("2026-11-26", 11) }),
         )
         .unwrap();
     sim.update_event(USER, &singles[0], json!({ "subject": "Renamed" })).unwrap();
@@ -180,13 +193,13 @@ async fn a_sync_reports_the_window_then_exactly_what_changed_and_survives_an_exp
     sim.update_event(
         USER,
         &singles[2],
-        json!({ "start": at("2027-03-01", 10), "end": at("2027-03-01", 11) }),
+        json!({ "start": utc("2027-03-01", 10), "end": utc("2027-03-01", 11) }),
     )
     .unwrap();
     let outside = sim
         .create_event(
             USER,
-            json!({ "subject": "Far", "start": at("2027-04-01", 10), "end": at("2027-04-01", 11) }),
+            json!({ "subject": "Far", "start": utc("2027-04-01", 10), "end": utc("2027-04-01", 11) }),
         )
         .unwrap();
 
@@ -219,10 +232,6 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
     let sim = sim_at_anchor(SimConfig { latency, ..SimConfig::default() }).await;
     let dir = Dir::new();
     let store = dir.store_url();
-    let (from, to) = (anchor(), anchor() + Duration::days(14));
-    let window = |size: &str| {
-        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", size.to_owned())]
-    };
     let first = tokio::task::block_in_place(|| {
         run(&sim, &dir, "graph-sync.flow.json", &window("50")).args(["--store", &store]).run()
     });
@@ -285,10 +294,8 @@ async fn the_profile_mail_tasks_and_calendars_flows_read_the_simulator() {
 async fn sync_round_costs() {
     let sim = sim_at_anchor(SimConfig::default()).await;
     let dir = Dir::new();
-    let (from, to) = (anchor(), anchor() + Duration::days(14));
     let size = 10;
-    let window =
-        [("from", from.to_rfc3339()), ("to", to.to_rfc3339()), ("page_size", size.to_string())];
+    let window = window(size);
     let full = sync(&sim, &dir, &window);
     let events = full["upserted"].as_array().unwrap().len();
     println!("| changed events k | page size | requests | ⌈k / page size⌉ |");

@@ -960,10 +960,7 @@ async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     assert!(!body["result"].as_array().unwrap().is_empty(), "{body}");
     server.signal("-TERM");
     let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
-    let shipped = std::fs::read_dir(flows())
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".flow.json"))
-        .count();
+    let shipped = crate::util::flow_files(&flows()).len();
     let serving = format!("Serving {shipped} of {shipped} flows");
     assert!(out.stderr.contains(&serving), "{}", out.stderr);
     assert!(!out.stderr.contains("Not serving"), "{}", out.stderr);

@@ -41,7 +41,7 @@ thread_local! {
     static CLIENT: reqwest::Client = http::client();
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     CLIENT.with(Clone::clone)
 }
 
@@ -85,7 +85,7 @@ pub(crate) async fn app_token(sim: &SimHandle, id: &str, secret: &str) -> String
     json["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn get(
+pub(crate) async fn get(
     url: &str,
     token: Option<&str>,
     headers: &[(&str, &str)],

@@ -4,9 +4,8 @@
 //! ones exactly the changes, deletions and moves out of the window as `@removed` — and an
 //! expired delta token answered 410 `SyncStateNotFound`.
 
-use crate::sim::{app_token, collect};
+use crate::sim::{app_token, client, collect, get};
 use crate::util::at;
-use crate::util::http::client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -31,7 +30,7 @@ async fn sim() -> SimHandle {
     Simulator::start(config()).await.unwrap()
 }
 
-/// Sends a Graph request; the status, the JSON body (`null` when empty) and the headers.
+/// Sends a Graph request; the status and the JSON body (`null` when empty).
 async fn call(
     method: Method,
     url: &str,
@@ -92,14 +91,8 @@ async fn events_are_created_once_read_patched_with_if_match_and_deleted() {
 
     let one = format!("{events}/{id}");
     // Immutable ids asked for, and said to be applied (the simulator's ids never change).
-    let response = client()
-        .get(&one)
-        .bearer_auth(&token)
-        .header("prefer", "IdType=\"ImmutableId\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["preference-applied"], "IdType=\"ImmutableId\"");
+    let (_, headers, _) = get(&one, Some(&token), &[("prefer", "IdType=\"ImmutableId\"")]).await;
+    assert_eq!(headers["preference-applied"], "IdType=\"ImmutableId\"");
     let (status, read) = call(Method::GET, &one, &token, &[], None).await;
     assert_eq!((status, &read["subject"]), (StatusCode::OK, &json!("Plan")));
     let etag = read["@odata.etag"].as_str().unwrap().to_owned();

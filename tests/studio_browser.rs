@@ -132,9 +132,25 @@ impl Browser {
         ]
     }
 
+    /// The pointer actions of a click at `(x, y)`.
+    fn click_actions((x, y): (i64, i64)) -> Vec<Value> {
+        vec![
+            json!({ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }),
+            json!({ "type": "pointerDown", "button": 0 }),
+            json!({ "type": "pointerUp", "button": 0 }),
+        ]
+    }
+
     /// Performs the mouse's `actions`, Shift held down throughout when `shift`, and releases
     /// everything.
     async fn pointer(&self, actions: &[Value], shift: bool) {
+        self.perform(actions, shift).await;
+        self.call(reqwest::Method::DELETE, "/actions", None).await;
+    }
+
+    /// Performs the mouse's `actions`, Shift held down throughout when `shift`; nothing is
+    /// released afterwards.
+    async fn perform(&self, actions: &[Value], shift: bool) {
         let mut sources = vec![json!({ "type": "pointer", "id": "mouse",
                                        "parameters": { "pointerType": "mouse" }, "actions": actions })];
         if shift {
@@ -145,18 +161,11 @@ impl Browser {
             sources.push(json!({ "type": "key", "id": "keyboard", "actions": keys }));
         }
         self.post("/actions", json!({ "actions": sources })).await;
-        self.call(reqwest::Method::DELETE, "/actions", None).await;
     }
 
     /// Clicks the centre of an element with Shift held down.
     async fn shift_click(&self, css: &str) {
-        let (x, y) = self.centre(css).await;
-        let actions = [
-            json!({ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }),
-            json!({ "type": "pointerDown", "button": 0 }),
-            json!({ "type": "pointerUp", "button": 0 }),
-        ];
-        self.pointer(&actions, true).await;
+        self.pointer(&Self::click_actions(self.centre(css).await), true).await;
     }
 
     /// Clicks the centre of an element with the mouse.
@@ -166,16 +175,8 @@ impl Browser {
             "document.querySelector(\"{css}\").scrollIntoView({{ block: 'nearest' }})"
         ))
         .await;
-        let (x, y) = self.centre(css).await;
-        let actions = json!([
-            { "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y },
-            { "type": "pointerDown", "button": 0 },
-            { "type": "pointerUp", "button": 0 }
-        ]);
-        let body = json!({ "actions": [ { "type": "pointer", "id": "mouse",
-                           "parameters": { "pointerType": "mouse" }, "actions": actions } ] });
         // Not released afterwards: the click may open a dialog, which refuses other commands.
-        self.post("/actions", body).await;
+        self.perform(&Self::click_actions(self.centre(css).await), false).await;
     }
 
     /// Replaces the text of a field by typing (select all, then the keys).
@@ -382,20 +383,10 @@ async fn edit_a_flow_in_the_browser() {
     b.script(&key("d")).await;
     b.until("the duplicate", "return !!document.querySelector('g.node.selected[data-id=tick_3]')")
         .await;
-    let copies = b
-        .script(
-            "const at = (id) => document.querySelector(`g.node[data-id=${id}]`).getAttribute('transform'); \
-             return [at('tick'), at('tick_2'), at('tick_3')];",
-        )
-        .await;
-    let moved = |t: &Value| -> (f64, f64) {
-        let text = t.as_str().unwrap().trim_start_matches("translate(").trim_end_matches(')');
-        let (x, y) = text.split_once(',').unwrap();
-        (x.parse().unwrap(), y.parse().unwrap())
-    };
-    let (tick, pasted, duplicated) = (moved(&copies[0]), moved(&copies[1]), moved(&copies[2]));
-    assert_eq!((pasted.0 - tick.0, pasted.1 - tick.1), (30.0, 30.0), "{copies}");
-    assert_eq!((duplicated.0 - pasted.0, duplicated.1 - pasted.1), (30.0, 30.0), "{copies}");
+    let copies = drawn_positions(&b).await;
+    let (tick, pasted, duplicated) = (copies["tick"], copies["tick_2"], copies["tick_3"]);
+    assert_eq!((pasted.0 - tick.0, pasted.1 - tick.1), (30.0, 30.0), "{copies:?}");
+    assert_eq!((duplicated.0 - pasted.0, duplicated.1 - pasted.1), (30.0, 30.0), "{copies:?}");
     for _ in 0..2 {
         b.click("#undo").await;
     }
@@ -608,6 +599,14 @@ async fn sim_studio_with(
     .await;
     let dir_path = dir.path().to_owned();
     SimStudio { sim, b, dir: dir_path, store, kept: (driver, [dir, state, profile]) }
+}
+
+/// Checks that the page (of [`sim_studio_with`]) logged no error, and ends the browser's
+/// session.
+async fn close_clean(b: &Browser) {
+    let errors = b.script("return window.__errors").await;
+    assert_eq!(errors, json!([]), "errors in the page");
+    b.call(reqwest::Method::DELETE, "", None).await;
 }
 
 /// Waits until the mapping panel lists the fields of its sample, and checks it found the list
@@ -1036,9 +1035,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
         })
         .unwrap();
     assert_eq!(attempts, (2, "failed".to_owned()));
-    let errors = b.script("return window.__errors").await;
-    assert_eq!(errors, json!([]), "errors in the page");
-    b.call(reqwest::Method::DELETE, "", None).await;
+    close_clean(&b).await;
     sim.shutdown().await;
 }
 
@@ -1130,9 +1127,7 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
     )
     .await;
     assert_second_users_requests(&mut b, "team-stored-child-run").await;
-    let errors = b.script("return window.__errors").await;
-    assert_eq!(errors, json!([]), "errors in the page");
-    b.call(reqwest::Method::DELETE, "", None).await;
+    close_clean(&b).await;
 }
 
 /// With the second child of the team flow drawn, checks that its `fetch` node's requests are
@@ -1239,9 +1234,7 @@ async fn a_json_import_mapping_is_built_from_a_sample() {
             { "id": "e2", "subject": "Retro", "is_all_day": true, "start": "2026-11-27T00:00:00Z", "organizer": null }
         ])
     );
-    let errors = b.script("return window.__errors").await;
-    assert_eq!(errors, json!([]), "errors in the page");
-    b.call(reqwest::Method::DELETE, "", None).await;
+    close_clean(&b).await;
 }
 
 /// The positions of the drawn nodes, by id, from their `transform`.
@@ -1323,11 +1316,8 @@ async fn flows_are_laid_out_in_layers() {
         )
         .await;
     let before = b.script(last_visible).await;
-    let actions = json!([
-        { "type": "pointerMove", "duration": 0, "origin": "viewport", "x": dot[0], "y": dot[1] },
-        { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 }
-    ]);
-    b.post("/actions", json!({ "actions": [ { "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": actions } ] })).await;
+    let dot = (dot[0].as_i64().unwrap(), dot[1].as_i64().unwrap());
+    b.pointer(&Browser::click_actions(dot), false).await;
     b.until("the end in view", last_visible).await;
     assert_eq!(before, json!(false), "the end was out of view before the click");
     b.shot("forty-nodes-minimap").await;
@@ -1401,12 +1391,7 @@ return problems;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_flow_reads_at_a_glance() {
     let _one = ONE_BROWSER.lock().await;
-    let mut files: Vec<String> = std::fs::read_dir("flows")
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".flow.json"))
-        .collect();
-    files.sort();
+    let files = crate::util::flow_files(&crate::util::flows());
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let SimStudio { mut b, kept: _kept, .. } = sim_studio(&names, "shipped", "").await;
     let mut problems = vec![];

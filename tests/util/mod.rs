@@ -27,6 +27,17 @@ pub fn flows() -> PathBuf {
     root().join("flows")
 }
 
+/// The names of the `*.flow.json` files in `dir`, sorted.
+pub fn flow_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".flow.json"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Monday 23 November 2026, 00:00 UTC: the week the calendar tests read.
 pub fn anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap()
