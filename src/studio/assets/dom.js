@@ -11,6 +11,9 @@ export function status(text, isError = false) {
   $('reopen').hidden = true;
 }
 
+// A new element `tag` with the properties `props` (`id`, `className`, `textContent`, …).
+export const el = (tag, props = {}) => Object.assign(document.createElement(tag), props);
+
 // A field's label, with its help text under it when there is one.
 export function label(text, help) {
   const frag = document.createDocumentFragment();

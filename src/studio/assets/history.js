@@ -3,7 +3,7 @@
 // drawn run can be resumed (interrupted or failed) or cancelled (not over) from here.
 
 import { api, flowUrl } from './api.js';
-import { pre, status } from './dom.js';
+import { el, pre, status } from './dom.js';
 
 const MARKS = { succeeded: '✓', failed: '✗', cancelled: '⊘', running: '…', queued: '…' };
 
@@ -35,17 +35,9 @@ function statusOf(run) {
 // The history section of the flow's panel: `runs` draws, resumes and knows the drawn run;
 // `settings.store` says whether runs are kept at all.
 export function historySection(doc, runs, settings) {
-  const box = document.createElement('section');
-  box.id = 'history';
-  const h = document.createElement('h2');
-  h.textContent = 'History';
-  box.append(h);
-  const help = (text) => {
-    const d = document.createElement('div');
-    d.className = 'help';
-    d.textContent = text;
-    box.append(d);
-  };
+  const box = el('section', { id: 'history' });
+  box.append(el('h2', { textContent: 'History' }));
+  const help = (text) => box.append(el('div', { className: 'help', textContent: text }));
   if (!settings?.store) {
     help('Runs are not kept: the studio was started with --store none.');
     return box;
@@ -53,8 +45,7 @@ export function historySection(doc, runs, settings) {
   help(`Runs of this flow kept in ${settings.store}, newest first.`);
   const drawn = runs.drawnRecord;
   if (drawn) box.append(drawnLine(drawn, runs), pre('history-params', `parameters: ${JSON.stringify(drawn.params ?? {}, null, 2)}`));
-  const list = document.createElement('ol');
-  list.id = 'history-runs';
+  const list = el('ol', { id: 'history-runs' });
   box.append(list);
   fill(doc.file, list, runs);
   return box;
@@ -62,21 +53,15 @@ export function historySection(doc, runs, settings) {
 
 // The drawn stored run, with what can be done with it.
 function drawnLine(run, runs) {
-  const line = document.createElement('div');
-  line.id = 'history-drawn';
-  line.textContent = `Drawn: the run of ${when(run.created_at)}, ${statusOf(run)}${run.attempts > 1 ? ` (attempt ${run.attempts})` : ''}`;
-  line.title = run.id;
+  const attempt = run.attempts > 1 ? ` (attempt ${run.attempts})` : '';
+  const line = el('div', { id: 'history-drawn', title: run.id, textContent: `Drawn: the run of ${when(run.created_at)}, ${statusOf(run)}${attempt}` });
   if (run.resumable) {
-    const b = document.createElement('button');
-    b.id = 'history-resume';
-    b.textContent = run.status === 'failed' ? '↻ Run again from the failed node' : '▶ Resume';
+    const b = el('button', { id: 'history-resume', textContent: run.status === 'failed' ? '↻ Run again from the failed node' : '▶ Resume' });
     b.onclick = () => runs.resume(run.id);
     line.append(' ', b);
   }
   if (run.cancellable) {
-    const b = document.createElement('button');
-    b.id = 'history-cancel';
-    b.textContent = '⊘ Cancel';
+    const b = el('button', { id: 'history-cancel', textContent: '⊘ Cancel' });
     b.onclick = async () => {
       const { status: code, data } = await api('POST', `/api/history/${encodeURIComponent(run.id)}/cancel`, {});
       if (code !== 200) status(`not cancelled: ${data.error || code}`, true);
@@ -93,31 +78,29 @@ async function fill(file, list, runs, before) {
   const query = before ? `history?before=${encodeURIComponent(before)}` : 'history';
   const { status: code, data } = await api('GET', flowUrl(file, query));
   if (code !== 200) {
-    list.replaceWith(Object.assign(document.createElement('div'), { className: 'unresolved', textContent: data.error || String(code) }));
+    list.replaceWith(el('div', { className: 'unresolved', textContent: data.error || String(code) }));
     return;
   }
   if (!data.runs.length && !before) {
-    list.replaceWith(Object.assign(document.createElement('div'), { className: 'help', textContent: `No run of ${data.flow} yet.` }));
+    list.replaceWith(el('div', { className: 'help', textContent: `No run of ${data.flow} yet.` }));
     return;
   }
   for (const run of data.runs) {
-    const item = document.createElement('li');
-    const b = document.createElement('button');
-    b.className = 'history-run';
-    b.dataset.id = run.id;
     const shown = statusOf(run);
-    b.textContent = `${MARKS[run.status] ?? ''} ${when(run.created_at)} · ${shown}${took(run)}`;
-    if (shown === 'failed' || shown === 'interrupted') b.classList.add('unresolved');
-    b.title = `Draw run ${run.id} on the canvas`;
+    const b = el('button', {
+      className: shown === 'failed' || shown === 'interrupted' ? 'history-run unresolved' : 'history-run',
+      textContent: `${MARKS[run.status] ?? ''} ${when(run.created_at)} · ${shown}${took(run)}`,
+      title: `Draw run ${run.id} on the canvas`,
+    });
+    b.dataset.id = run.id;
     b.onclick = () => open(run.id, runs);
+    const item = el('li');
     item.append(b);
     list.append(item);
   }
   if (data.more) {
-    const item = document.createElement('li');
-    const older = document.createElement('button');
-    older.id = 'history-older';
-    older.textContent = 'Older runs…';
+    const item = el('li');
+    const older = el('button', { id: 'history-older', textContent: 'Older runs…' });
     older.onclick = () => {
       item.remove();
       fill(file, list, runs, data.runs[data.runs.length - 1].id);

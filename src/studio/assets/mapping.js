@@ -4,7 +4,7 @@
 // `fields` are written. Which fields those are the kind says (`x-weft-mapping`); nothing here
 // names a kind.
 
-import { label } from './dom.js';
+import { el, label } from './dom.js';
 import { escapePointer, tokensOf } from './kinds.js';
 
 const TYPES = ['string', 'number', 'integer', 'boolean', 'datetime', 'object', 'array'];
@@ -108,28 +108,14 @@ function mappingOf(pointer, rows) {
 // into `node` through `write({ select, map, fields })`. `lastSample()` gives the document the
 // last run read, when there is one.
 export function mappingSection({ write, lastSample }) {
-  const box = document.createElement('section');
-  box.id = 'mapping';
-  const h = document.createElement('h2');
-  h.textContent = 'Mapping from a sample';
-  box.append(h, label('sample', 'Paste an example document (a response body), or take the one the last run read; then tick the fields to keep.'));
-  const text = document.createElement('textarea');
-  text.id = 'mapping-sample';
-  text.rows = 6;
-  const fromRun = document.createElement('button');
-  fromRun.id = 'mapping-from-run';
-  fromRun.textContent = 'Take the last run’s';
-  fromRun.disabled = lastSample() === undefined;
-  const lists = document.createElement('select');
-  lists.id = 'mapping-list';
-  const table = document.createElement('table');
-  table.id = 'mapping-fields';
-  const apply = document.createElement('button');
-  apply.id = 'mapping-apply';
-  apply.textContent = 'Write the mapping';
-  const message = document.createElement('div');
-  message.id = 'mapping-message';
-  message.className = 'help';
+  const box = el('section', { id: 'mapping' });
+  box.append(el('h2', { textContent: 'Mapping from a sample' }), label('sample', 'Paste an example document (a response body), or take the one the last run read; then tick the fields to keep.'));
+  const text = el('textarea', { id: 'mapping-sample', rows: 6 });
+  const fromRun = el('button', { id: 'mapping-from-run', textContent: 'Take the last run’s', disabled: lastSample() === undefined });
+  const lists = el('select', { id: 'mapping-list' });
+  const table = el('table', { id: 'mapping-fields' });
+  const apply = el('button', { id: 'mapping-apply', textContent: 'Write the mapping' });
+  const message = el('div', { id: 'mapping-message', className: 'help' });
   let doc;
   let rows = [];
 
@@ -139,45 +125,26 @@ export function mappingSection({ write, lastSample }) {
     const leaves = Array.isArray(items) ? leavesOf(items) : [];
     const names = namesFor(leaves);
     rows = leaves.map((leaf, i) => ({ ...leaf, name: names[i], keep: true }));
-    const head = document.createElement('tr');
-    for (const t of ['', 'field', 'name', 'type', '?']) {
-      const th = document.createElement('th');
-      th.textContent = t;
-      head.append(th);
-    }
+    const head = el('tr');
+    head.append(...['', 'field', 'name', 'type', '?'].map((t) => el('th', { textContent: t })));
     table.append(head);
     rows.forEach((row) => {
-      const tr = document.createElement('tr');
+      const tr = el('tr');
       tr.dataset.path = row.path.join('.');
-      const keep = document.createElement('input');
-      keep.type = 'checkbox';
-      keep.checked = row.keep;
-      keep.className = 'mapping-keep';
+      const keep = el('input', { type: 'checkbox', checked: row.keep, className: 'mapping-keep' });
       keep.onchange = () => { row.keep = keep.checked; };
-      const path = document.createElement('code');
-      path.textContent = row.path.join('.');
-      const name = document.createElement('input');
-      name.type = 'text';
-      name.value = row.name;
-      name.className = 'mapping-name';
+      const path = el('code', { textContent: row.path.join('.') });
+      const name = el('input', { type: 'text', value: row.name, className: 'mapping-name' });
       name.oninput = () => { row.name = name.value.trim(); };
-      const type = document.createElement('select');
-      type.className = 'mapping-type';
-      for (const t of TYPES) {
-        const o = document.createElement('option');
-        o.value = o.textContent = t;
-        type.append(o);
-      }
+      const type = el('select', { className: 'mapping-type' });
+      type.append(...TYPES.map((t) => el('option', { value: t, textContent: t })));
       type.value = row.type;
       type.onchange = () => { row.type = type.value; };
-      const optional = document.createElement('input');
-      optional.type = 'checkbox';
-      optional.className = 'mapping-optional';
-      optional.checked = row.optional;
+      const optional = el('input', { type: 'checkbox', className: 'mapping-optional', checked: row.optional });
       optional.onchange = () => { row.optional = optional.checked; };
-      for (const el of [keep, path, name, type, optional]) {
-        const td = document.createElement('td');
-        td.append(el);
+      for (const control of [keep, path, name, type, optional]) {
+        const td = el('td');
+        td.append(control);
         tr.append(td);
       }
       table.append(tr);
@@ -200,10 +167,7 @@ export function mappingSection({ write, lastSample }) {
       return;
     }
     for (const pointer of found) {
-      const o = document.createElement('option');
-      o.value = pointer;
-      o.textContent = pointer === '' ? '(the document)' : pointer;
-      lists.append(o);
+      lists.append(el('option', { value: pointer, textContent: pointer === '' ? '(the document)' : pointer }));
     }
     showFields();
   };
