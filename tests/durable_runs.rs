@@ -5,7 +5,7 @@
 //! A failed run resumed runs again from the node that failed, and the nodes before it do not.
 
 use crate::calendar_e2e::{expected, run_on_sim, weft_with_sim};
-use crate::util::{Dir, Outcome, Weft, anchor, durable, recorded, sim_at_anchor};
+use crate::util::{Dir, Outcome, Running, Weft, anchor, durable, recorded, sim_at_anchor};
 use chrono::Duration;
 use serde_json::{Value, json};
 use std::time::Duration as StdDuration;
@@ -29,16 +29,26 @@ fn children(sim: &SimHandle, store: &str, id: &str) -> Vec<Value> {
     runs(sim, store, &["--parent", id])
 }
 
-/// Waits until the store lists more than `known` runs: the id of the newest, the one just
+/// Waits until the store lists more than `known` runs: the id of the newest, the one `running`
 /// started.
-pub(crate) fn new_run(sim: &SimHandle, store: &str, known: usize) -> String {
-    loop {
+pub(crate) fn new_run(running: &mut Running, sim: &SimHandle, store: &str, known: usize) -> String {
+    running.wait_for("its run in the store", || {
         let listed = runs(sim, store, &[]);
-        if listed.len() > known {
-            return listed[0]["id"].as_str().unwrap().to_owned();
-        }
-        std::thread::sleep(StdDuration::from_millis(20));
-    }
+        (listed.len() > known).then(|| listed[0]["id"].as_str().unwrap().to_owned())
+    })
+}
+
+/// Waits until `running` has journaled `steps` steps of the run `id`.
+pub(crate) fn journaled_at_least(
+    running: &mut Running,
+    sim: &SimHandle,
+    store: &str,
+    id: &str,
+    steps: usize,
+) {
+    running.wait_for(&format!("{steps} journaled steps"), || {
+        (journaled(sim, store, id) >= steps).then_some(())
+    });
 }
 
 /// The run `id`, as `weft runs show --format json` gives it.
@@ -47,7 +57,7 @@ fn show(sim: &SimHandle, store: &str, id: &str) -> Value {
 }
 
 /// How many steps the run has journaled.
-pub(crate) fn journaled(sim: &SimHandle, store: &str, id: &str) -> usize {
+fn journaled(sim: &SimHandle, store: &str, id: &str) -> usize {
     show(sim, store, id)["steps"].as_array().unwrap().len()
 }
 
@@ -80,11 +90,9 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
 
     let (id, kills, done): (String, u64, Outcome) = tokio::task::block_in_place(|| {
         // The first kill, well into the paging.
-        let running = run.spawn();
-        let id = new_run(&sim, &store, 0);
-        while journaled(&sim, &store, &id) < 40 {
-            std::thread::sleep(StdDuration::from_millis(20));
-        }
+        let mut running = run.spawn();
+        let id = new_run(&mut running, &sim, &store, 0);
+        journaled_at_least(&mut running, &sim, &store, &id, 40);
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
         let listed = runs(&sim, &store, &[]);
@@ -222,11 +230,11 @@ async fn a_killed_fan_out_resumes_without_running_finished_children_again() {
     };
 
     let (id, before, done) = tokio::task::block_in_place(|| {
-        let running = run.spawn();
-        let id = new_run(&sim, &store, 0);
-        while succeeded(&children(&sim, &store, &id)).is_empty() {
-            std::thread::sleep(StdDuration::from_millis(20));
-        }
+        let mut running = run.spawn();
+        let id = new_run(&mut running, &sim, &store, 0);
+        running.wait_for("a child run that succeeded", || {
+            (!succeeded(&children(&sim, &store, &id)).is_empty()).then_some(())
+        });
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
         let before = children(&sim, &store, &id);

@@ -7,7 +7,7 @@
 //! every change once; the other resources' flows; and what a round costs.
 
 use crate::calendar_e2e::{expected, run_on_sim, weft_with_sim};
-use crate::durable_runs::{journaled, new_run, runs, weft};
+use crate::durable_runs::{journaled_at_least, new_run, runs, weft};
 use crate::util::{Dir, Weft, anchor, sim_at_anchor};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -240,13 +240,11 @@ async fn a_sync_killed_mid_round_and_resumed_reports_every_change_once() {
     let changed = create_events(&sim, 120);
     let done = tokio::task::block_in_place(|| {
         let known = runs(&sim, &store, &[]).len();
-        let running = run(&sim, &dir, "graph-sync.flow.json", &window("1"))
+        let mut running = run(&sim, &dir, "graph-sync.flow.json", &window("1"))
             .args(["--store", &store, "--lease", "1s"])
             .spawn();
-        let id = new_run(&sim, &store, known);
-        while journaled(&sim, &store, &id) < 60 {
-            std::thread::sleep(StdDuration::from_millis(20));
-        }
+        let id = new_run(&mut running, &sim, &store, known);
+        journaled_at_least(&mut running, &sim, &store, &id, 60);
         running.signal("-KILL");
         assert_eq!(running.finish().code, None, "killed");
         std::thread::sleep(StdDuration::from_millis(1100));

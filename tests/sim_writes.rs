@@ -225,11 +225,12 @@ async fn churn_changes_calendars_and_every_request_is_logged() {
     );
     let (_, delta, _) = round(&first, &token).await;
     // Changes pile up (about 200 a second, over the three users).
-    loop {
+    for waited in 0.. {
         let c = sim.counters();
         if c.events_created + c.events_updated + c.events_deleted >= 60 {
             break;
         }
+        assert!(waited < 1500, "the churn made too few changes in 30 s: {c:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let (changes, _, _) = round(&delta, &token).await;

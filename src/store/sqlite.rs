@@ -18,15 +18,18 @@ use super::{
     rfc3339,
 };
 use futures_util::future::BoxFuture;
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use rusqlite_migration::{M, Migrations};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The schema's migrations, oldest first; the schema version is their count.
-const MIGRATIONS: &[M<'static>] =
-    &[M::up(include_str!("schema/001-runs.sql")), M::up(include_str!("schema/002-children.sql"))];
+/// The schema's migrations, oldest first; the schema version (`user_version`) is the count of
+/// those applied.
+const MIGRATIONS: &[&str] =
+    &[include_str!("schema/001-runs.sql"), include_str!("schema/002-children.sql")];
+
+/// How long a store waits for another process's write lock before it gives up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The columns of a [`RunRecord`], in the order [`record`] reads them.
 const RUN_COLUMNS: &str = "id, flow, status, created_at, started_at, finished_at, attempts, \
@@ -65,29 +68,29 @@ impl SqliteStore {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| fail("cannot be opened", &e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("cannot be opened", &e))?;
         conn.set_prepared_statement_cache_capacity(64);
-        // Before the first table: auto-vacuum can only be chosen for an empty database.
-        if fresh {
-            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
-                .map_err(|e| fail("cannot be set up", &e))?;
+        // Workers started together may all find the store missing: while one creates it, the
+        // others' setting up finds the file locked, which SQLite's busy timeout does not cover
+        // for every step (the switch to WAL). They wait and try again: each step is one that
+        // can run twice.
+        let waited = std::time::Instant::now();
+        loop {
+            match set_up(&mut conn, fresh) {
+                Ok(()) => break,
+                Err(SetUp::Failed(what, err)) => {
+                    if is_busy(&err) && waited.elapsed() < BUSY_TIMEOUT {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    return Err(fail(what, &err));
+                }
+                Err(SetUp::TooNew(found)) => {
+                    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+                    return Err(StoreError::TooNew { path: shown, found, known });
+                }
+            }
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("cannot be set up", &e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| fail("cannot be set up", &e))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| fail("cannot be set up", &e))?;
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| fail("cannot be read", &e))?;
-        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if found > known {
-            return Err(StoreError::TooNew { path: shown, found, known });
-        }
-        Migrations::from_slice(MIGRATIONS)
-            .to_latest(&mut conn)
-            .map_err(|e| fail("cannot be migrated", &e))?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), path: path.to_owned() })
     }
 
@@ -112,6 +115,58 @@ impl SqliteStore {
             }
         })
     }
+}
+
+/// Why a store could not be set up.
+enum SetUp {
+    /// A step (named) failed.
+    Failed(&'static str, rusqlite::Error),
+    /// A newer Weft wrote it: its schema version.
+    TooNew(i64),
+}
+
+/// Sets the connection up and brings the schema to this version's.
+fn set_up(conn: &mut Connection, fresh: bool) -> Result<(), SetUp> {
+    let failed = |what| move |err| SetUp::Failed(what, err);
+    // Before the first table: auto-vacuum can only be chosen for an empty database.
+    if fresh {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(failed("cannot be set up"))?;
+    }
+    for (pragma, value) in
+        [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("foreign_keys", "ON")]
+    {
+        conn.pragma_update(None, pragma, value).map_err(failed("cannot be set up"))?;
+    }
+    let version = |conn: &Connection| -> Result<usize, SetUp> {
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(failed("cannot be read"))?;
+        match usize::try_from(found) {
+            Ok(found) if found <= MIGRATIONS.len() => Ok(found),
+            _ => Err(SetUp::TooNew(found)),
+        }
+    };
+    // Most opens find the schema current and need no write lock.
+    if version(conn)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // The write lock first, then the version again: another process may have migrated the
+    // store while this one waited for the lock.
+    let migrating = failed("cannot be migrated");
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(migrating)?;
+    let found = version(&tx)?;
+    for migration in &MIGRATIONS[found..] {
+        tx.execute_batch(migration).map_err(migrating)?;
+    }
+    let current = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    tx.pragma_update(None, "user_version", current).map_err(migrating)?;
+    tx.commit().map_err(migrating)
+}
+
+/// Whether `err` is another connection holding a lock this one needs.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(err.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// Runs one statement, prepared once per connection (the journal runs the same few statements
@@ -1183,6 +1238,31 @@ mod tests {
         assert_eq!(version, 99);
     }
 
+    /// Workers started together on a store that doesn't exist yet: one creates it, the others
+    /// wait for it rather than fail half-way through its creation.
+    #[test]
+    fn processes_opening_a_new_store_at_once_all_open_it() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("runs.db");
+            let opened: Vec<StoreResult<SqliteStore>> = std::thread::scope(|scope| {
+                let openers: Vec<_> =
+                    (0..4).map(|_| scope.spawn(|| SqliteStore::open(&path))).collect();
+                openers.into_iter().map(|o| o.join().unwrap()).collect()
+            });
+            for store in opened {
+                let store = store.unwrap();
+                let version: i64 = store
+                    .conn
+                    .lock()
+                    .unwrap()
+                    .pragma_query_value(None, "user_version", |r| r.get(0))
+                    .unwrap();
+                assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
+            }
+        }
+    }
+
     #[tokio::test]
     async fn state_is_stored_once_and_a_stale_run_gets_a_conflict() {
         let dir = tempfile::tempdir().unwrap();
@@ -1227,8 +1307,9 @@ mod tests {
     async fn a_store_of_the_first_schema_is_migrated_with_its_runs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.db");
-        let mut conn = Connection::open(&path).unwrap();
-        Migrations::from_slice(&MIGRATIONS[..1]).to_latest(&mut conn).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute_batch(
             "INSERT INTO flows (hash, name, text, created_at) VALUES ('h', 'f', '{}', 1); \
              INSERT INTO runs (id, flow, flow_hash, params, status, created_at, result) \

@@ -262,6 +262,33 @@ impl Running {
         })
     }
 
+    /// Polls `ready` every 20 ms while the process runs, until it gives a value. Fails the
+    /// test, with what the process printed, should it exit first or [`DEADLINE`] pass.
+    pub fn wait_for<T>(&mut self, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+        let started = Instant::now();
+        loop {
+            if let Some(value) = ready() {
+                return value;
+            }
+            let child = self.child.as_mut().unwrap();
+            let exited = child.try_wait().expect("wait for weft").is_some();
+            if exited || started.elapsed() > DEADLINE {
+                let running = std::mem::replace(self, Self::gone());
+                let outcome = running.finish();
+                let why = if exited { "weft exited" } else { "the deadline passed" };
+                panic!("{why} while waiting for {what}: {outcome:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What a `Running` is left as once its process is taken away.
+    fn gone() -> Self {
+        let (_, stdout) = mpsc::channel();
+        let (_, stderr) = mpsc::channel();
+        Self { child: None, stdout, stderr, seen_stdout: String::new(), seen_stderr: String::new() }
+    }
+
     /// Waits for the exit (killing it after [`DEADLINE`]) and collects the rest of the output.
     pub fn finish(mut self) -> Outcome {
         let mut child = self.child.take().unwrap();
