@@ -83,7 +83,7 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
     let (from_param, to_param) =
         (format!("from={}", from.to_rfc3339()), format!("to={}", to.to_rfc3339()));
     let run = run_on_sim(&sim, "graph-calendar.flow.json")
-        .args(["--store", &store, "--lease", "1s", "--param", &format!("user={USER}")])
+        .args(["--store", &store, "--lease", "3s", "--param", &format!("user={USER}")])
         .args(["--param", &from_param, "--param", &to_param, "--param", "page_size=1"]);
     let seed = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7).unsigned_abs();
     let mut delays = Delays(seed);
@@ -98,16 +98,18 @@ async fn a_killed_paging_run_resumes_to_the_ground_truth_without_fetching_twice(
         let listed = runs(&sim, &store, &[]);
         assert_eq!(listed[0]["status"], "running", "{listed:?}");
 
-        // Its lease is live for a second: nobody may take it over yet.
+        // Its lease is live for three seconds (two at least since its last renewal, time to
+        // spare on a busy machine): nobody may take it over yet.
         let refused = weft(&sim, &store, &["runs", "resume", &id]).run();
         refused.assert_code(2);
         assert!(refused.stderr.contains("running in another process"), "{}", refused.stderr);
 
-        // Then killed at random moments, mostly in the middle of a journal write; a resume
-        // that outran its kill ends the run.
+        // Then, once the last holder's lease has run out, resumed and killed at random
+        // moments, mostly in the middle of a journal write; a resume that outran its kill ends
+        // the run.
         let mut kills = 1;
-        for _ in 0..3 {
-            std::thread::sleep(StdDuration::from_millis(1100));
+        for lease_ms in [3000, 1000, 1000] {
+            std::thread::sleep(StdDuration::from_millis(lease_ms + 100));
             let resumed = weft(&sim, &store, &["runs", "resume", "--lease", "1s", &id]).spawn();
             std::thread::sleep(StdDuration::from_millis(150 + delays.next_ms(400)));
             resumed.signal("-KILL");
