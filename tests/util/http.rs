@@ -5,12 +5,14 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// A client for the servers tests start on 127.0.0.1: no proxy, redirects not followed.
+/// A client for the servers tests start on 127.0.0.1: no proxy, redirects not followed, and a
+/// request that takes longer than [`crate::util::DEADLINE`] fails its test rather than hang it.
 pub fn client() -> reqwest::Client {
     weft::http::ensure_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(crate::util::DEADLINE)
         .build()
         .unwrap()
 }
