@@ -569,24 +569,25 @@ async fn callers_waiting_for_a_failed_request_share_its_failure() {
 async fn a_failed_renewal_keeps_the_still_valid_token_until_near_expiry() {
     use weft_sim::{FaultConfig, FaultKind};
     let sim =
-        sign_in_sim(SimConfig { token_lifetime: Duration::from_secs(4), ..SimConfig::default() })
+        sign_in_sim(SimConfig { token_lifetime: Duration::from_secs(20), ..SimConfig::default() })
             .await;
     let dir = tempfile::tempdir().unwrap();
     let manager = app_manager(&sim, weft_sim::APP_CLIENT_SECRET, dir.path());
     let port = Some(sim.addr().port());
     let first = manager.credential("app", "127.0.0.1", port).await.unwrap();
     let got = Instant::now();
-    // The token endpoint goes down. Renewal is due at 3.6 s (skew 0.4 s); until 3.8 s the
-    // current token is still handed out, after that the failure shows.
+    // The token endpoint goes down. Renewal is due at 18 s (skew 2 s); until 19 s the current
+    // token is still handed out, after that the failure shows. (A lifetime this long leaves
+    // the failed renewal most of a second to fit in, on a busy machine too.)
     sim.set_faults(FaultConfig {
         token_requests: true,
         ..FaultConfig::every(1, vec![FaultKind::ServiceUnavailable { retry_after: None }])
     });
-    tokio::time::sleep_until((got + Duration::from_millis(3650)).into()).await;
+    tokio::time::sleep_until((got + Duration::from_millis(18_150)).into()).await;
     let still = manager.credential("app", "127.0.0.1", port).await.unwrap();
     assert_eq!(still.headers[0].1.expose(), first.headers[0].1.expose());
     assert_eq!(sim.counters().token_requests, 2, "the renewal was tried");
-    tokio::time::sleep_until((got + Duration::from_millis(3900)).into()).await;
+    tokio::time::sleep_until((got + Duration::from_millis(19_300)).into()).await;
     let err = manager.credential("app", "127.0.0.1", port).await.unwrap_err();
     assert!(err.message.contains("profile `app`"), "{}", err.message);
     // The endpoint is back: a new token.

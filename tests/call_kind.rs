@@ -3,6 +3,7 @@
 //! over `[]`, a child failing in the middle of a fan-out, and the parent's deadline stopping
 //! its children.
 
+use crate::util::http::until_called;
 use crate::util::{durable, recorded};
 use serde_json::{Value, json};
 use std::ops::Range;
@@ -297,18 +298,17 @@ async fn a_cancelled_parent_leaves_no_child_running() {
     let durable = durable(dir.path());
     let interrupt = weft_nodes::Interrupt::new();
     let options = RunOptions { interrupt: interrupt.clone(), ..options(&hanging.uri()) };
-    let stop = interrupt.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        stop.cancel();
-    });
-    let report = tokio::time::timeout(
+    // Cancelled once both children of the first two elements wait on the server.
+    let stop = async {
+        until_called(&hanging, 2).await;
+        interrupt.cancel();
+    };
+    let run = tokio::time::timeout(
         Duration::from_secs(20),
         durable.run(recorded(&flow), &runtime, options, OnInterrupt::Cancel),
-    )
-    .await
-    .expect("the children stopped with their parent")
-    .unwrap();
+    );
+    let (report, ()) = tokio::join!(run, stop);
+    let report = report.expect("the children stopped with their parent").unwrap();
     assert_eq!(report.status, RunStatus::Interrupted);
     let parent = durable.store.get(&report.id).await.unwrap();
     assert_eq!(parent.run.status, Status::Cancelled);

@@ -3,6 +3,7 @@
 //! `state_conflict`. And through the binary: `weft run` keeps state in the default store,
 //! `weft state` shows and resets it.
 
+use crate::util::http::until_called;
 use crate::util::recorded;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -125,8 +126,10 @@ async fn a_resumed_run_that_would_overwrite_newer_state_fails_with_state_conflic
     // Run A takes the key and waits on the hanging request; its process "dies" (the future is
     // dropped, its lease lapses).
     let short = fixture.durable(Duration::from_millis(300));
-    let a = tokio::time::timeout(Duration::from_millis(500), fixture.run(&short, &text)).await;
-    assert!(a.is_err(), "run A was still waiting");
+    tokio::select! {
+        a = fixture.run(&short, &text) => panic!("run A did not wait: {:?}", a.status),
+        () = until_called(&server, 1) => {}
+    }
     let a_id = fixture.store.list(Default::default()).await.unwrap()[0].id.clone();
     // Run B of the same key gets the key once A's lease expired, and keeps its count.
     let durable = fixture.durable(Duration::from_secs(10));

@@ -1100,15 +1100,25 @@ fn position_and_title_do_not_change_behaviour() {
     assert_eq!(out.json(), json!(7));
 }
 
+/// Waits until `child` (run with `--progress`) tells its first step: its flow is loaded and
+/// its signal handler installed (a signal before that would kill it, not interrupt the run).
+#[cfg(unix)]
+fn running_its_first_step(child: &mut util::Running) {
+    child.stderr_line(|line| line.contains("step 1"));
+    // The handler is a task spawned just before the run's: give it a moment to be polled.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_interrupts_a_run_with_exit_130() {
     use std::time::{Duration, Instant};
     let dir = Dir::new();
     dir.write("test.flow.json", SPIN);
-    let child =
-        Weft::new(dir.path(), ["run", "test.flow.json", "--max-steps", "4000000000"]).spawn();
-    std::thread::sleep(Duration::from_millis(700));
+    let mut child = Weft::new(dir.path(), ["run", "test.flow.json", "--max-steps", "4000000000"])
+        .arg("--progress")
+        .spawn();
+    running_its_first_step(&mut child);
     child.signal("-INT");
     let signalled = Instant::now();
     let out = child.finish();
@@ -1170,8 +1180,8 @@ fn regression_a_busy_expression_ignores_ctrl_c_and_sigterm() {
     let dir = Dir::new();
     dir.write("busy.flow.json", util::busy_flow());
     for signal in ["-INT", "-TERM"] {
-        let child = Weft::new(dir.path(), ["run", "busy.flow.json"]).spawn();
-        std::thread::sleep(Duration::from_millis(700));
+        let mut child = Weft::new(dir.path(), ["run", "busy.flow.json", "--progress"]).spawn();
+        running_its_first_step(&mut child);
         child.signal(signal);
         let signalled = Instant::now();
         let out = child.finish();

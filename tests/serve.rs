@@ -2,7 +2,7 @@
 //! answers (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing,
 //! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
-use crate::util::http::{client, read, wait_until_up};
+use crate::util::http::{client, read, until_called, wait_until_up};
 use crate::util::{Weft, anchor, busy_flow, flows, free_port, root, sim_at_anchor};
 use chrono::Duration as Days;
 use serde_json::{Value, json};
@@ -101,6 +101,26 @@ async fn post(
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
     let (status, _, body) = read(client.get(url)).await;
     (status, body)
+}
+
+/// Waits, within 10 s, until the `/health` of the server at `url` counts `n` runs in flight;
+/// each of its answers comes within 5 s, also while runs compute (they run apart from the
+/// server's own threads).
+async fn until_in_flight(http: &reqwest::Client, url: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = http.get(format!("{url}/health")).timeout(Duration::from_secs(5)).send();
+        let body: Value = match health.await {
+            Ok(r) if r.status() == 200 => serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+            Ok(r) => panic!("/health answered {}", r.status()),
+            Err(err) => panic!("/health did not answer while runs compute: {err}"),
+        };
+        if body["runs_in_flight"] == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{n} runs never got going: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What `flows/profiles.sim.json` reads from the environment, for `sim`.
@@ -388,11 +408,7 @@ async fn slow_and_idle_clients_are_bounded() {
     for n in 1..=2 {
         let (url, slow) = (format!("{}/runs/slow", server.url()), slow.clone());
         runs.push(tokio::spawn(async move { post(&client(), &url, slow).await }));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while upstream.received_requests().await.map_or(0, |r| r.len()) < n {
-            assert!(tokio::time::Instant::now() < deadline, "run {n} never reached the upstream");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_called(&upstream, n).await;
     }
     let mut extra = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let refused = tokio::time::timeout(Duration::from_secs(1), extra.read_to_end(&mut nothing));
@@ -541,15 +557,7 @@ async fn saturation_gets_503_with_retry_after_and_slow_runs_time_out() {
             tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await })
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, health) = get(&http, &format!("{url}/health")).await;
-        if health["runs_in_flight"] == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the two runs never got going: {health}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_in_flight(&http, &url, 2).await;
     let (status, headers, body) = post(&http, &format!("{url}/runs/slow"), slow.clone()).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(headers.get("retry-after").unwrap(), "1");
@@ -573,7 +581,8 @@ async fn saturation_gets_503_with_retry_after_and_slow_runs_time_out() {
     let started = Instant::now();
     let (status, _, body) = post(&http, &format!("{}/runs/slow?trace=1", server.url()), slow).await;
     assert_eq!(status, 504, "{body}");
-    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    // Well before the upstream's 3 s.
+    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
     assert_eq!(body["status"], "failed");
     assert_eq!(body["error"]["category"], "timeout");
     assert_eq!(body["error"]["node"], "call");
@@ -744,7 +753,7 @@ async fn shutdown_lets_runs_in_flight_finish() {
         let (http, url) = (http.clone(), url.clone());
         tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await })
     };
-    until_called(&upstream).await;
+    until_called(&upstream, 1).await;
     server.shutdown().await;
     let (status, _, body) = run.await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -762,23 +771,12 @@ async fn shutdown_lets_runs_in_flight_finish() {
     let url = server.url();
     let slow = json!({ "url": slower.uri() }).to_string();
     let run = tokio::spawn(async move { post(&http, &format!("{url}/runs/slow"), slow).await });
-    until_called(&slower).await;
+    until_called(&slower, 1).await;
     server.shutdown().await;
     let (status, headers, body) = run.await.unwrap();
     assert_eq!(status, 503, "{body}");
     assert_eq!(headers["retry-after"], "1");
     assert!(message(&body).contains("interrupted"), "{body}");
-}
-
-/// Waits until `upstream` has been called: the run is then in flight.
-async fn until_called(upstream: &MockServer) {
-    for _ in 0..1000 {
-        if upstream.received_requests().await.is_some_and(|r| !r.is_empty()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the run never called {}", upstream.uri());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -852,22 +850,7 @@ async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
             tokio::spawn(async move { post(&http, &format!("{url}/runs/busy"), "{}").await })
         })
         .collect();
-    let mut in_flight = 0;
-    for _ in 0..100 {
-        // Answered while both runs compute: they run apart from the server's own threads.
-        let health = http.get(format!("{url}/health")).timeout(Duration::from_secs(5)).send();
-        let (status, body): (u16, Value) = match health.await {
-            Ok(r) => (r.status().as_u16(), serde_json::from_str(&r.text().await.unwrap()).unwrap()),
-            Err(err) => panic!("/health did not answer while runs compute: {err}"),
-        };
-        assert_eq!(status, 200);
-        in_flight = body["runs_in_flight"].as_u64().unwrap();
-        if in_flight == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(in_flight, 2, "both runs are computing");
+    until_in_flight(&http, &url, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Shutting down: both requests get an answer, within the grace period.
     let started = Instant::now();
@@ -879,7 +862,9 @@ async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
         assert_eq!(headers["retry-after"], "1");
         assert!(message(&body).contains("interrupted"), "{body}");
     }
-    assert!(took <= Duration::from_millis(2500), "shutdown took {took:?} of a 2 s grace");
+    // The grace, and time to spare on a busy machine; before the fix it was the expressions'
+    // own 10 s limit.
+    assert!(took <= Duration::from_secs(5), "shutdown took {took:?} of a 2 s grace");
 }
 
 #[cfg(unix)]
@@ -908,7 +893,7 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    until_in_flight(&http, &url, 2).await;
     server.signal("-TERM");
     let signalled = Instant::now();
     let out = tokio::task::spawn_blocking(move || server.finish()).await.unwrap();
@@ -919,8 +904,9 @@ async fn regression_sigterm_while_runs_compute_drops_requests() {
         assert_eq!(status, 503, "{body}");
         assert!(retry.is_some(), "503 without Retry-After: {body}");
     }
-    // 3 s of grace, and a moment for the process to end.
-    assert!(took < Duration::from_secs(4), "exit took {took:?} of a 3 s grace");
+    // 3 s of grace, and time for the process to end on a busy machine (not the expressions'
+    // own 10 s limit).
+    assert!(took < Duration::from_secs(6), "exit took {took:?} of a 3 s grace");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

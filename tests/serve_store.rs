@@ -2,7 +2,7 @@
 //! routes, `Idempotency-Key`, cancellation, and runs taken over — once their lease expires,
 //! never before — when the process that held them stopped.
 
-use crate::util::http::{client, read};
+use crate::util::http::{client, read, until_called};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,7 +181,7 @@ async fn a_running_run_is_cancelled() {
     )
     .await;
     let id = body["id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_called(&slow, 1).await;
     let (status, _, body) =
         post(&format!("{}/runs/{id}/cancel", server.url()), json!({}), &[]).await;
     assert_eq!((status, body["status"].as_str()), (202, Some("cancelling")), "{body}");
@@ -237,7 +237,7 @@ async fn orphan(fixture: &Fixture, lease: Duration) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_of_a_dead_process_are_taken_over_once_their_lease_expires() {
     let fixture = fixture();
-    let id = orphan(&fixture, Duration::from_millis(2500)).await;
+    let id = orphan(&fixture, Duration::from_secs(4)).await;
     let server = start(config(&fixture, Duration::from_millis(300))).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let (_, run) = get(&format!("{}/runs/{id}", server.url())).await;
@@ -258,7 +258,8 @@ async fn runs_of_a_dead_process_are_taken_over_once_their_lease_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_interrupted_by_a_shutdown_is_handed_back_and_finished_by_the_next_server() {
     let fixture = fixture();
-    let slow = slow_server(Duration::from_millis(1500)).await;
+    // Answered long after the first server's grace period of half a second.
+    let slow = slow_server(Duration::from_secs(3)).await;
     let mut first = config(&fixture, Duration::from_millis(300));
     first.shutdown_grace = Duration::from_millis(500);
     let server = start(first).await;
@@ -269,7 +270,7 @@ async fn a_run_interrupted_by_a_shutdown_is_handed_back_and_finished_by_the_next
     )
     .await;
     let id = body["id"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_called(&slow, 1).await;
     server.shutdown().await;
     let held = fixture.store.get(&id).await.unwrap();
     assert_eq!(held.run.status.as_str(), "running", "handed back, not failed: {held:?}");

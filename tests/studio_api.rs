@@ -341,9 +341,10 @@ async fn save_detects_conflicts_and_keeps_diffs_small() {
 
 #[tokio::test]
 async fn the_command_prints_a_url_with_the_token() {
-    let dir = flows_dir();
-    let mut child =
-        Weft::new(&root(), ["studio", "--listen", "127.0.0.1:0"]).arg(dir.path()).spawn();
+    let (dir, state) = (flows_dir(), tempfile::tempdir().unwrap());
+    let mut child = Weft::new(&root(), ["studio", "--listen", "127.0.0.1:0", "--state-dir"])
+        .args([state.path(), dir.path()])
+        .spawn();
     let line = child.stdout_line();
     let url = line.rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{line}");

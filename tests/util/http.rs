@@ -82,3 +82,13 @@ pub async fn wait_until_up(client: &reqwest::Client, url: &str, limit: Duration)
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until `upstream` has received `n` requests (a run calling it is then in flight), within
+/// 10 s.
+pub async fn until_called(upstream: &wiremock::MockServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.received_requests().await.map_or(0, |r| r.len()) < n {
+        assert!(Instant::now() < deadline, "{} got fewer than {n} requests", upstream.uri());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

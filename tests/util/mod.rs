@@ -257,9 +257,12 @@ impl Running {
 
     /// Waits for the first stderr line that starts with `http` (the URL `weft login` prints).
     pub fn wait_for_url(&mut self) -> String {
-        next_line(&self.stderr, &mut self.seen_stderr, "stderr", |line| {
-            line.trim_start().starts_with("http")
-        })
+        self.stderr_line(|line| line.trim_start().starts_with("http"))
+    }
+
+    /// Waits for the first stderr line (trimmed) that `wanted` accepts, within 60 s.
+    pub fn stderr_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        next_line(&self.stderr, &mut self.seen_stderr, "stderr", wanted)
     }
 
     /// Polls `ready` every 20 ms while the process runs, until it gives a value. Fails the
