@@ -1101,12 +1101,10 @@ fn position_and_title_do_not_change_behaviour() {
 }
 
 /// Waits until `child` (run with `--progress`) tells its first step: its flow is loaded and
-/// its signal handler installed (a signal before that would kill it, not interrupt the run).
+/// its signal handlers installed (a signal before that would kill it, not interrupt the run).
 #[cfg(unix)]
 fn running_its_first_step(child: &mut util::Running) {
     child.stderr_line(|line| line.contains("step 1"));
-    // The handler is a task spawned just before the run's: give it a moment to be polled.
-    std::thread::sleep(std::time::Duration::from_millis(200));
 }
 
 #[cfg(unix)]

@@ -64,6 +64,12 @@ impl Browser {
         found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
     }
 
+    /// Waits until an element `css` is on the page.
+    async fn present(&self, css: &str) {
+        let source = format!("return !!document.querySelector(\"{css}\")");
+        self.until(&format!("element {css}"), &source).await;
+    }
+
     /// Waits until `source` (a script's body) returns true.
     async fn until(&self, what: &str, source: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -72,7 +78,9 @@ impl Browser {
                 return;
             }
             if Instant::now() > deadline {
-                self.screenshot(&format!("timeout-{what}")).await;
+                let name: String =
+                    what.chars().map(|c| if c.is_alphanumeric() { c } else { '-' }).collect();
+                self.screenshot(&format!("timeout-{name}")).await;
                 let errors = self.script("return window.__errors || []").await;
                 panic!("timed out waiting for {what} (errors in the page: {errors})");
             }
@@ -95,8 +103,10 @@ impl Browser {
         .await;
     }
 
-    /// The centre of an element, in viewport pixels (found afresh: the canvas is redrawn often).
+    /// The centre of an element, in viewport pixels (found afresh: the canvas is redrawn often),
+    /// once it is on the page (a click waits for its target, as a person would).
     async fn centre(&self, css: &str) -> (i64, i64) {
+        self.present(css).await;
         let at = self
             .script(&format!(
                 "const r = document.querySelector(\"{css}\").getBoundingClientRect(); \
@@ -171,6 +181,7 @@ impl Browser {
     /// Clicks the centre of an element with the mouse.
     async fn click(&self, css: &str) {
         // Controls low in the side panel are scrolled to first, as a user would.
+        self.present(css).await;
         self.script(&format!(
             "document.querySelector(\"{css}\").scrollIntoView({{ block: 'nearest' }})"
         ))
@@ -1123,6 +1134,7 @@ async fn a_call_node_opens_its_child_flow_and_the_child_runs() {
     b.until(
         "the stored child",
         "return document.getElementById('flows').value === 'user-calendar.flow.json' \
+         && !!document.querySelector('g.node[data-id=fetch]') \
          && !!document.querySelector('g.node[data-id=done].run-done')",
     )
     .await;

@@ -197,27 +197,38 @@ pub(crate) fn async_runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Ctrl-C, or (on Unix) the SIGTERM that service managers and container runtimes send to stop.
-pub(crate) async fn stop_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+///
+/// On Unix the handlers are installed when this is called, not when the future is first
+/// polled: from then on a signal stops the run rather than killing the process. Must be called
+/// inside the runtime.
+pub(crate) fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    () = ctrl_c => {}
-                    _ = terminate.recv() => {}
+        let (interrupt, terminate) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
+                (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                    one.recv().await;
+                }
+                // No handler could be installed: the signals keep their default action.
+                (Err(_), Err(_)) => std::future::pending::<()>().await,
             }
-            Err(_) => ctrl_c.await,
         }
     }
     #[cfg(not(unix))]
-    ctrl_c.await;
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// A size in bytes: a number, or a number with a unit (`KiB`, `MiB`, `GiB`; `K`, `M`, `G`

@@ -206,8 +206,9 @@ pub(super) fn until_stopped<T: Send + 'static>(
     runtime.block_on(async {
         // The signal handler is a task of its own, so that a run that computes can't keep it
         // from running; the run's evaluations see the interrupt and stop.
+        let stop = super::stop_signal();
         tokio::spawn(async move {
-            super::stop_signal().await;
+            stop.await;
             interrupt.cancel();
         });
         // The run is a task too, on the worker threads beside the I/O driver: polled from this

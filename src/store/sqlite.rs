@@ -28,6 +28,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 const MIGRATIONS: &[&str] =
     &[include_str!("schema/001-runs.sql"), include_str!("schema/002-children.sql")];
 
+/// This version's schema version: every migration applied.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// How long a store waits for another process's write lock before it gives up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -68,29 +71,34 @@ impl SqliteStore {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("cannot be opened", &e))?;
         conn.set_prepared_statement_cache_capacity(64);
         // Workers started together may all find the store missing: while one creates it, the
         // others' setting up finds the file locked, which SQLite's busy timeout does not cover
-        // for every step (the switch to WAL). They wait and try again: each step is one that
-        // can run twice.
+        // for every step (the switch to WAL). They wait and try again, each attempt within
+        // what is left of the busy timeout: each step is one that can run twice.
         let waited = std::time::Instant::now();
         loop {
-            match set_up(&mut conn, fresh) {
+            let left = BUSY_TIMEOUT.saturating_sub(waited.elapsed());
+            conn.busy_timeout(left).map_err(|e| fail("cannot be opened", &e))?;
+            match set_up(&mut conn) {
                 Ok(()) => break,
                 Err(SetUp::Failed(what, err)) => {
-                    if is_busy(&err) && waited.elapsed() < BUSY_TIMEOUT {
+                    if is_busy(&err) && !left.is_zero() {
                         std::thread::sleep(std::time::Duration::from_millis(20));
                         continue;
                     }
                     return Err(fail(what, &err));
                 }
-                Err(SetUp::TooNew(found)) => {
-                    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-                    return Err(StoreError::TooNew { path: shown, found, known });
+                Err(SetUp::Unknown(found)) if found > SCHEMA_VERSION => {
+                    return Err(StoreError::TooNew { path: shown, found, known: SCHEMA_VERSION });
+                }
+                Err(SetUp::Unknown(found)) => {
+                    let why = format!("schema version {found} is none Weft ever wrote");
+                    return Err(fail("cannot be read", &why));
                 }
             }
         }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| fail("cannot be opened", &e))?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), path: path.to_owned() })
     }
 
@@ -121,15 +129,20 @@ impl SqliteStore {
 enum SetUp {
     /// A step (named) failed.
     Failed(&'static str, rusqlite::Error),
-    /// A newer Weft wrote it: its schema version.
-    TooNew(i64),
+    /// Its schema version is not one this version knows (a newer Weft wrote it).
+    Unknown(i64),
 }
 
 /// Sets the connection up and brings the schema to this version's.
-fn set_up(conn: &mut Connection, fresh: bool) -> Result<(), SetUp> {
+fn set_up(conn: &mut Connection) -> Result<(), SetUp> {
     let failed = |what| move |err| SetUp::Failed(what, err);
-    // Before the first table: auto-vacuum can only be chosen for an empty database.
-    if fresh {
+    // Auto-vacuum can only be chosen before the file's first page is written, by whichever
+    // process writes it: each that finds the file empty chooses it (not only the one that
+    // created the file: another may write the first page, switching to WAL).
+    let pages: i64 = conn
+        .pragma_query_value(None, "page_count", |row| row.get(0))
+        .map_err(failed("cannot be read"))?;
+    if pages == 0 {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
             .map_err(failed("cannot be set up"))?;
     }
@@ -144,7 +157,7 @@ fn set_up(conn: &mut Connection, fresh: bool) -> Result<(), SetUp> {
             .map_err(failed("cannot be read"))?;
         match usize::try_from(found) {
             Ok(found) if found <= MIGRATIONS.len() => Ok(found),
-            _ => Err(SetUp::TooNew(found)),
+            _ => Err(SetUp::Unknown(found)),
         }
     };
     // Most opens find the schema current and need no write lock.
@@ -159,8 +172,7 @@ fn set_up(conn: &mut Connection, fresh: bool) -> Result<(), SetUp> {
     for migration in &MIGRATIONS[found..] {
         tx.execute_batch(migration).map_err(migrating)?;
     }
-    let current = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    tx.pragma_update(None, "user_version", current).map_err(migrating)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(migrating)?;
     tx.commit().map_err(migrating)
 }
 
@@ -1252,13 +1264,10 @@ mod tests {
             });
             for store in opened {
                 let store = store.unwrap();
-                let version: i64 = store
-                    .conn
-                    .lock()
-                    .unwrap()
-                    .pragma_query_value(None, "user_version", |r| r.get(0))
-                    .unwrap();
-                assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
+                let conn = store.conn.lock().unwrap();
+                let pragma = |name| conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
+                assert_eq!(pragma("user_version").unwrap(), SCHEMA_VERSION);
+                assert_eq!(pragma("auto_vacuum").unwrap(), 2, "incremental, whoever created it");
             }
         }
     }

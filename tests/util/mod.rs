@@ -275,7 +275,12 @@ impl Running {
             }
             let child = self.child.as_mut().unwrap();
             let exited = child.try_wait().expect("wait for weft").is_some();
+            // What it did just before it exited counts.
+            if exited && let Some(value) = ready() {
+                return value;
+            }
             if exited || started.elapsed() > DEADLINE {
+                let _ = child.kill();
                 let running = std::mem::replace(self, Self::gone());
                 let outcome = running.finish();
                 let why = if exited { "weft exited" } else { "the deadline passed" };
