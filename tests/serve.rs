@@ -2,8 +2,8 @@
 //! answers (200, 422, 400, 404, 413, 503 with Retry-After, 504, 401), traces, the flow listing,
 //! and the calendar flow against the simulator with many concurrent runs sharing one token.
 
-use crate::util::http::{client, read, until_called, wait_until_up};
-use crate::util::{Weft, anchor, busy_flow, flows, free_port, root, sim_at_anchor};
+use crate::util::http::{client, read, until_called};
+use crate::util::{Running, Weft, anchor, busy_flow, flows, root, sim_at_anchor};
 use chrono::Duration as Days;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -101,6 +101,14 @@ async fn post(
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
     let (status, _, body) = read(client.get(url)).await;
     (status, body)
+}
+
+/// The address a `weft serve` started on port 0 serves on, once it serves (from the first
+/// line of its summary: "Serving N of M flows on URL: …").
+fn served_url(server: &mut Running) -> String {
+    let line = tokio::task::block_in_place(|| server.stderr_line(|l| l.starts_with("Serving ")));
+    let from = line.find("http://").unwrap_or_else(|| panic!("no address in {line:?}"));
+    line[from..].split(": ").next().unwrap().to_owned()
 }
 
 /// Waits, within 10 s, until the `/health` of the server at `url` counts `n` runs in flight;
@@ -872,15 +880,13 @@ async fn regression_cpu_bound_runs_block_health_and_lose_answers_at_shutdown() {
 async fn regression_sigterm_while_runs_compute_drops_requests() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("busy.flow.json"), busy_flow()).unwrap();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Weft::new(dir.path(), ["serve", ".", "--listen", &listen, "--grace", "3"])
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .spawn();
-    let url = format!("http://{listen}");
+    let mut server =
+        Weft::new(dir.path(), ["serve", ".", "--listen", "127.0.0.1:0", "--grace", "3"])
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .spawn();
+    let url = served_url(&mut server);
     let http = client();
-    wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(10)).await;
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (http, url) = (http.clone(), url.clone());
@@ -929,17 +935,15 @@ async fn regression_a_busy_run_outlives_the_per_run_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_sim_serves_the_graph_flows_of_the_readme() {
     let state = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let server = Weft::new(&root(), ["serve", "flows", "--sim", "--listen", &listen])
+    let mut server = Weft::new(&root(), ["serve", "flows", "--sim", "--listen", "127.0.0.1:0"])
         .arg("--state-dir")
         .arg(state.path())
         .env_remove("TENANT_ID")
         .env_remove("GRAPH_CLIENT_ID")
         .env_remove("GRAPH_CLIENT_SECRET")
         .spawn();
-    let url = format!("http://{listen}");
+    let url = served_url(&mut server);
     let http = client();
-    wait_until_up(&http, &format!("{url}/health"), Duration::from_secs(20)).await;
     let (status, _, body) =
         post(&http, &format!("{url}/runs/graph-calendar"), r#"{"user": "adele@weft.test"}"#).await;
     assert_eq!(status, 200, "{body}");
