@@ -15,6 +15,9 @@ use weft::studio::Studio;
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
+/// A script expression: the ids of the selected nodes, joined with commas.
+const SELECTED_IDS: &str =
+    "[...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join()";
 
 /// A chromedriver process of this test, in a process group of its own with the browser it
 /// starts: the whole group is ended when dropped, so a failing test leaves no browser behind.
@@ -444,20 +447,12 @@ async fn edit_a_flow_in_the_browser() {
     let lasso =
         Browser::drag_actions((l + w / 2 + 24, t + h / 2 + 24), (l - w / 2 - 8, t - h / 2 - 8));
     b.pointer(&lasso, true).await;
-    b.until(
-        "the rectangle's node",
-        "return [...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join() === 'finish'",
-    )
-    .await;
+    b.until("the rectangle's node", &format!("return {SELECTED_IDS} === 'finish'")).await;
     // A click without Shift on one of several selected nodes selects it alone.
     b.shift_click("g.node[data-id=more] rect").await;
     b.until("two again", "return document.querySelectorAll('g.node.selected').length === 2").await;
     b.click("g.node[data-id=more] rect").await;
-    b.until(
-        "more alone",
-        "return [...document.querySelectorAll('g.node.selected')].map((g) => g.dataset.id).join() === 'more'",
-    )
-    .await;
+    b.until("more alone", &format!("return {SELECTED_IDS} === 'more'")).await;
 
     b.click("#save").await;
     b.until_saved().await;
@@ -887,7 +882,7 @@ async fn build_and_run_the_calendar_flow_against_the_simulator() {
         b.drag(&format!("g.node[data-id={id}] rect"), None, *by).await;
         for (field, value) in *fields {
             let css = format!("#panel [data-pointer='/nodes/{i}/{field}']");
-            b.until(field, &format!("return !!document.querySelector(\"{css}\")")).await;
+            b.present(&css).await;
             b.type_into(&css, value).await;
         }
     }

@@ -112,7 +112,7 @@ pub(super) fn runs(args: RunsArgs) -> u8 {
                     - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
             });
             let filter =
-                Filter { flow, status, since_ms, limit: Some(limit), parent, before: None };
+                Filter { flow, status, since_ms, limit: Some(limit), parent, ..Filter::default() };
             match runtime.block_on(store.list(filter)) {
                 Ok(runs) => {
                     match format {

@@ -262,8 +262,14 @@ pub(super) async fn list(
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let limit = Some(query.limit.unwrap_or(100).min(1000));
-    let filter =
-        Filter { flow: query.flow, status, since_ms, limit, parent: query.parent, before: None };
+    let filter = Filter {
+        flow: query.flow,
+        status,
+        since_ms,
+        limit,
+        parent: query.parent,
+        ..Filter::default()
+    };
     match stored.durable.store.list(filter).await {
         Ok(runs) => json_value(StatusCode::OK, &serde_json::to_value(runs).unwrap_or_default()),
         Err(err) => store_failed(&err.into()),

@@ -208,9 +208,10 @@ pub(super) async fn cancel(
     Ok(axum::Json(json!({ "id": id, "status": status })).into_response())
 }
 
-/// `POST /api/history/{id}/resume` with `{ file, profiles?, max_steps?, timeout_secs? }`: the run goes on (an interrupted
-/// one after its last finished step, a failed one from the node that failed) as the live run
-/// of `file`, from the flow texts it pinned; its stored trace comes first in the stream.
+/// `POST /api/history/{id}/resume` with `{ file, profiles?, max_steps?, timeout_secs? }`: the
+/// run goes on (an interrupted one after its last finished step, a failed one from the node
+/// that failed) as the live run of `file`, from the flow texts it pinned; its stored trace
+/// comes first in the stream.
 /// Profiles: the file given, else the one it was started with when it is in the directory.
 pub(super) async fn resume(
     State(state): State<Arc<AppState>>,

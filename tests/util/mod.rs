@@ -281,8 +281,7 @@ impl Running {
             }
             if exited || started.elapsed() > DEADLINE {
                 let _ = child.kill();
-                let running = std::mem::replace(self, Self::gone());
-                let outcome = running.finish();
+                let outcome = self.collect();
                 let why = if exited { "weft exited" } else { "the deadline passed" };
                 panic!("{why} while waiting for {what}: {outcome:?}");
             }
@@ -290,15 +289,13 @@ impl Running {
         }
     }
 
-    /// What a `Running` is left as once its process is taken away.
-    fn gone() -> Self {
-        let (_, stdout) = mpsc::channel();
-        let (_, stderr) = mpsc::channel();
-        Self { child: None, stdout, stderr, seen_stdout: String::new(), seen_stderr: String::new() }
-    }
-
     /// Waits for the exit (killing it after [`DEADLINE`]) and collects the rest of the output.
     pub fn finish(mut self) -> Outcome {
+        self.collect()
+    }
+
+    /// [`Running::finish`], leaving `self` without its process.
+    fn collect(&mut self) -> Outcome {
         let mut child = self.child.take().unwrap();
         let status = wait_with_deadline(&mut child, DEADLINE);
         // The streams end with the process, unless a child of its own holds them open.

@@ -112,9 +112,9 @@ export class FlowDocument {
     return sel?.nodes ? [...sel.nodes] : sel?.node ? [sel.node] : [];
   }
 
-  // Selects the nodes `ids`: one as `{ node }`, more as `{ nodes }`, none as nothing.
+  // Selects the nodes `ids`.
   selectNodes(ids) {
-    this.select(ids.length > 1 ? { nodes: ids } : ids.length ? { node: ids[0] } : null);
+    this.select(selectionOf(ids));
   }
 
   // Adds node `id` to the selected nodes, or takes it out (Shift+click).
@@ -193,8 +193,7 @@ export class FlowDocument {
   copySelection() {
     const ids = new Set(this.selectedIds());
     if (!ids.size) return null;
-    const nodes = this.nodes().filter((n) => ids.has(n.id))
-      .map((n) => ({ ...structuredClone(n), position: this.positionOf(n) }));
+    const nodes = this.nodes().filter((n) => ids.has(n.id)).map((n) => ({ ...n, position: this.positionOf(n) }));
     const edges = this.edges().filter((e) => ids.has(e.from) && ids.has(e.to));
     return structuredClone({ nodes, edges });
   }
@@ -336,10 +335,7 @@ export class FlowDocument {
   #changed({ form = true } = {}) {
     this.#dirty = true;
     if (this.#selected?.node && !this.node(this.#selected.node)) this.#selected = null;
-    if (this.#selected?.nodes) {
-      const kept = this.#selected.nodes.filter((id) => this.node(id));
-      this.#selected = kept.length > 1 ? { nodes: kept } : kept.length ? { node: kept[0] } : null;
-    }
+    if (this.#selected?.nodes) this.#selected = selectionOf(this.#selected.nodes.filter((id) => this.node(id)));
     if (this.#selected?.edge !== undefined && !this.edges()[this.#selected.edge]) this.#selected = null;
     this.#hooks.redraw();
     if (form) this.#hooks.panel();
@@ -397,4 +393,9 @@ export class FlowDocument {
     if (this.nodes().some((n) => !hasPosition(n))) this.#arranged();
     this.#hooks.analysed();
   }
+}
+
+// The selection of the nodes `ids`: one as `{ node }`, more as `{ nodes }`, none as nothing.
+function selectionOf(ids) {
+  return ids.length > 1 ? { nodes: ids } : ids.length ? { node: ids[0] } : null;
 }

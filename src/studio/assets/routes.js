@@ -93,24 +93,17 @@ export class Router {
   // Keeps the straight runs of `points` (but its first and last) for the routes that follow
   // to run beside rather than on.
   #take(points) {
-    for (let i = 2; i < points.length - 1; i++) {
-      const [[px, py], [x, y]] = [points[i - 1], points[i]];
-      if (px === x) this.#lanes.push({ x, t: Math.min(py, y), b: Math.max(py, y) });
-      else this.#tracks.push({ y, l: Math.min(px, x), r: Math.max(px, x) });
+    for (const { vertical, at, lo, hi } of innerRuns(points)) {
+      if (vertical) this.#lanes.push({ x: at, t: lo, b: hi });
+      else this.#tracks.push({ y: at, l: lo, r: hi });
     }
   }
 
   // Whether a straight run of `points` (but its first and last) lies on one taken before.
   #alongTaken(points) {
-    for (let i = 2; i < points.length - 1; i++) {
-      const [[px, py], [x, y]] = [points[i - 1], points[i]];
-      const [lo, hi] = px === x ? [Math.min(py, y), Math.max(py, y)] : [Math.min(px, x), Math.max(px, x)];
-      const on = px === x
-        ? this.#lanes.some((l) => Math.abs(l.x - x) < LANE_GAP && l.t < hi && lo < l.b)
-        : this.#tracks.some((t) => Math.abs(t.y - y) < LANE_GAP && t.l < hi && lo < t.r);
-      if (on) return true;
-    }
-    return false;
+    return innerRuns(points).some(({ vertical, at, lo, hi }) => (vertical
+      ? this.#lanes.some((l) => Math.abs(l.x - at) < LANE_GAP && l.t < hi && lo < l.b)
+      : this.#tracks.some((t) => Math.abs(t.y - at) < LANE_GAP && t.l < hi && lo < t.r)));
   }
 
   // Whether the polyline through `points` crosses no node and no badge: its first segment
@@ -163,6 +156,20 @@ export class Router {
     const way = { l: Math.min(x1, x2) - CLEAR, t: y1, r: Math.max(x1, x2) + CLEAR, b: y2 };
     return [...this.#boxes, ...this.#badges].some((n) => n.id !== from && n.id !== to && overlaps(way, n));
   }
+}
+
+// The straight runs of the polyline `points` but its first and last (which leave and enter the
+// nodes): `{ vertical, at, lo, hi }`, at `x = at` from `y = lo` to `hi` when vertical, else at
+// `y = at` from `x = lo` to `hi`.
+function innerRuns(points) {
+  const runs = [];
+  for (let i = 2; i < points.length - 1; i++) {
+    const [[px, py], [x, y]] = [points[i - 1], points[i]];
+    const vertical = px === x;
+    const [a, b] = vertical ? [py, y] : [px, x];
+    runs.push({ vertical, at: vertical ? x : y, lo: Math.min(a, b), hi: Math.max(a, b) });
+  }
+  return runs;
 }
 
 // A polyline through `points` with its corners rounded.
